@@ -1,0 +1,7 @@
+import type { Command } from '../command.js';
+import { auditVerifyCommand } from './audit.js';
+import { migrateCommand } from './migrate.js';
+import { serveCommand } from './serve.js';
+
+/** Every CLI command; `quench --help` lists them in this order. */
+export const commands: Command[] = [serveCommand, migrateCommand, auditVerifyCommand];

@@ -1,0 +1,70 @@
+import { asQuenchError } from '../core/errors.js';
+import type { CliIO, Command } from './command.js';
+import { commands } from './commands/index.js';
+
+export function overview(): string {
+  const width = Math.max(...commands.map((c) => c.path.join(' ').length));
+  const lines = commands.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`);
+  return `Usage: quench <command> [options]
+
+Quench: SLO-governed incident-response automation.
+
+Commands:
+${lines.join('\n')}
+
+Run 'quench <command> --help' for a command's options. Configuration comes from the
+environment; see the README.
+`;
+}
+
+/** Finds the command whose path is the longest prefix of argv. */
+function resolve(argv: string[]): { command?: Command; rest: string[]; group: string[] } {
+  let best: Command | undefined;
+  for (const c of commands) {
+    if (c.path.every((word, i) => argv[i] === word) && (!best || c.path.length > best.path.length)) best = c;
+  }
+  if (best) return { command: best, rest: argv.slice(best.path.length), group: [] };
+  const group = commands.filter((c) => c.path.length > 1 && c.path[0] === argv[0]);
+  return { rest: argv, group: group.map((c) => c.path.join(' ')) };
+}
+
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.stdout(overview());
+    return argv.length === 0 ? 2 : 0;
+  }
+  if (argv[0] === '--version') {
+    io.stdout('quench 0.1.0\n');
+    return 0;
+  }
+  const { command, rest, group } = resolve(argv);
+  if (!command) {
+    if (group.length > 0) io.stderr(`quench ${argv[0]}: expected one of: ${group.join(', ')}\n`);
+    else io.stderr(`quench: unknown command '${argv[0]}'. Run 'quench --help' for the list.\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout(`${command.help}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    const error = asQuenchError(err);
+    io.stderr(`quench ${command.path.join(' ')}: ${error.message}\n`);
+    if (error.code === 'usage') io.stderr(`Run 'quench ${command.path.join(' ')} --help' for usage.\n`);
+    return error.code === 'usage' ? 2 : 1;
+  }
+}
+
+const isEntryPoint = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('bin/quench.js');
+if (isEntryPoint) {
+  const io: CliIO = {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    env: process.env,
+  };
+  const code = await runCli(process.argv.slice(2), io);
+  // Let stdout drain, then exit even if a library left a handle open.
+  process.stdout.write('', () => process.exit(code));
+}

@@ -1,0 +1,30 @@
+import { QuenchError } from '../core/errors.js';
+import { type Env, envSchema, secretVariables } from './schema.js';
+
+export type Config = Env;
+
+/**
+ * Parses the environment. On failure the error lists every bad variable with what is
+ * expected, and never the value itself (it may be a secret).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = envSchema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const variable = String(issue.path[0] ?? '(environment)');
+    return `  ${variable}: ${issue.message}`;
+  });
+  throw new QuenchError('config_invalid', `invalid configuration:\n${lines.join('\n')}`);
+}
+
+/** A copy safe to log: secrets masked, maps flattened to their keys. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (value === undefined) continue;
+    if (value instanceof Map) out[key] = [...value.keys()].map((k) => `${k}=***`);
+    else if (secretVariables.has(key as keyof Config)) out[key] = '***';
+    else out[key] = value;
+  }
+  return out;
+}

@@ -1,0 +1,124 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * Every environment variable Quench reads, in one schema (../../README.md#configuration lists
+ * them for users). Parsed once at start-up; an invalid configuration stops the process before
+ * it listens.
+ */
+
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+
+const httpUrl = (what: string) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), { message: `expected an http(s) URL for ${what}` })
+      .transform((v) => v.replace(/\/+$/, ''))
+      .optional(),
+  );
+
+const postgresUrl = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), {
+      message: 'expected postgres://user[:password]@host[:port]/database (or postgresql://…)',
+    })
+    .optional(),
+);
+
+const port = z.preprocess(
+  (v) => emptyToUndefined(v) ?? '3000',
+  z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number from 0 to 65535')
+    .transform(Number)
+    .pipe(z.number().int().min(0, 'expected 0..65535').max(65535, 'expected 0..65535')),
+);
+
+/** `name=value,name=value`, or a path to a file holding such pairs (one per line or comma-separated). */
+function pairList(what: string, left: string, right: string) {
+  return z.preprocess(emptyToUndefined, z.string().optional()).transform((raw, ctx) => {
+    const pairs = new Map<string, string>();
+    if (raw === undefined) return pairs;
+    let text = raw;
+    if (!raw.includes('=') && existsSync(raw)) text = readFileSync(raw, 'utf8');
+    for (const item of text.split(/[,\n]/).map((s) => s.trim())) {
+      if (item === '' || item.startsWith('#')) continue;
+      const eq = item.indexOf('=');
+      const key = item.slice(0, eq).trim();
+      const value = item.slice(eq + 1).trim();
+      if (eq <= 0 || value === '') {
+        // Never echo the item: it may hold a secret.
+        ctx.addIssue({ code: 'custom', message: `expected ${left}=${right} pairs separated by commas (${what})` });
+        return z.NEVER;
+      }
+      pairs.set(key, value);
+    }
+    return pairs;
+  });
+}
+
+const logLevel = z.preprocess((v) => emptyToUndefined(v) ?? 'info', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']));
+
+const positiveInt = (fallback: number) =>
+  z.preprocess(
+    (v) => emptyToUndefined(v) ?? String(fallback),
+    z.string().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().int().positive()),
+  );
+
+const csv = z.preprocess(emptyToUndefined, z.string().optional()).transform((v) =>
+  v === undefined
+    ? []
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+);
+
+export const envSchema = z.object({
+  PORT: port,
+  DATABASE_URL: postgresUrl,
+  DATABASE_POOL_MAX: positiveInt(10),
+  QUENCH_DATA_DIR: z.preprocess((v) => emptyToUndefined(v) ?? './.quench', z.string()),
+  QUENCH_SLO_DIR: z.preprocess((v) => emptyToUndefined(v) ?? './slo', z.string()),
+  QUENCH_PLAYBOOK_DIR: z.preprocess((v) => emptyToUndefined(v) ?? './playbooks', z.string()),
+  PROMETHEUS_URL: httpUrl('PROMETHEUS_URL'),
+  SLACK_BOT_TOKEN: optionalString,
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_APP_TOKEN: optionalString,
+  SLACK_API_URL: httpUrl('SLACK_API_URL'),
+  PAGERDUTY_TOKEN: optionalString,
+  PAGERDUTY_ROUTING_KEY: optionalString,
+  PAGERDUTY_WEBHOOK_SECRET: optionalString,
+  PAGERDUTY_API_URL: httpUrl('PAGERDUTY_API_URL'),
+  PAGERDUTY_EVENTS_URL: httpUrl('PAGERDUTY_EVENTS_URL'),
+  QUENCH_WEBHOOK_SECRETS: pairList('QUENCH_WEBHOOK_SECRETS', 'source', 'secret'),
+  QUENCH_WEBHOOK_MAX_BYTES: positiveInt(1024 * 1024),
+  QUENCH_API_TOKENS: pairList('QUENCH_API_TOKENS', 'user', 'token'),
+  QUENCH_REPORT_CRON: z.preprocess((v) => emptyToUndefined(v) ?? '0 9 * * 1', z.string()),
+  QUENCH_REPORT_CHANNEL: optionalString,
+  QUENCH_HTTP_ALLOWLIST: csv,
+  QUENCH_EXEC_ALLOWLIST: csv,
+  TZ: optionalString,
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl('OTEL_EXPORTER_OTLP_ENDPOINT'),
+  LOG_LEVEL: logLevel,
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Variables whose values must never be printed. */
+export const secretVariables = new Set<keyof Env>([
+  'DATABASE_URL',
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'SLACK_APP_TOKEN',
+  'PAGERDUTY_TOKEN',
+  'PAGERDUTY_ROUTING_KEY',
+  'PAGERDUTY_WEBHOOK_SECRET',
+  'QUENCH_WEBHOOK_SECRETS',
+  'QUENCH_API_TOKENS',
+]);

@@ -1,0 +1,64 @@
+/**
+ * Errors an operator sees are values with a stable code and a message that says what to do.
+ * Modelled on Bolt's ErrorCode enum: one code per failure a user can act on, and
+ * `asQuenchError()` to wrap the unknown at the edges.
+ */
+export type ErrorCode =
+  | 'config_invalid'
+  | 'database_unavailable'
+  | 'migration_failed'
+  | 'data_dir_locked'
+  | 'audit_chain_broken'
+  | 'audit_append_failed'
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'rate_limited'
+  | 'validation_failed'
+  | 'usage'
+  | 'internal';
+
+export class QuenchError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'QuenchError';
+    this.code = code;
+    this.details = options?.details;
+  }
+}
+
+export function isQuenchError(err: unknown, code?: ErrorCode): err is QuenchError {
+  return err instanceof QuenchError && (code === undefined || err.code === code);
+}
+
+export function asQuenchError(err: unknown): QuenchError {
+  if (err instanceof QuenchError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new QuenchError('internal', message, { cause: err });
+}
+
+/** HTTP status for each code, used by the HTTP adapter only. */
+export const httpStatusOf: Record<ErrorCode, number> = {
+  config_invalid: 500,
+  database_unavailable: 503,
+  migration_failed: 503,
+  data_dir_locked: 503,
+  audit_chain_broken: 500,
+  audit_append_failed: 503,
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  validation_failed: 400,
+  usage: 400,
+  internal: 500,
+};

@@ -1,0 +1,5 @@
+/**
+ * The whole database schema, for drizzle-kit and the typed query builder. Each capability
+ * owns its tables in its own `schema.ts`; this file only gathers them.
+ */
+export * from '../audit/schema.js';

@@ -1,0 +1,93 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../telemetry/logger.js';
+
+/**
+ * A tiny router: method + path pattern (`/v1/runs/:id`) to a handler. Handlers return a
+ * `Reply`; they never touch the response object, so they stay easy to test. Routes that must
+ * stream or hand the request to another stack (Slack's Bolt receiver) use `raw`.
+ */
+export type AuthLevel =
+  /** No Quench token (health, metrics, webhooks that verify their own signatures). */
+  | 'public'
+  /** Open when QUENCH_API_TOKENS is unset (local use), otherwise any valid token. */
+  | 'read'
+  /** Always a valid token. */
+  | 'token'
+  /** A valid token; refused when QUENCH_API_TOKENS is unset. */
+  | 'write';
+
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly method: string;
+  readonly path: string;
+  readonly params: Record<string, string>;
+  readonly query: URLSearchParams;
+  readonly requestId: string;
+  readonly log: Logger;
+  /** The identity behind the bearer token, when one was presented. */
+  readonly user: string | undefined;
+}
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  /** Sent as-is instead of JSON. */
+  text?: string;
+  headers?: Record<string, string>;
+}
+
+export type Handler = (ctx: RequestContext) => Promise<Reply> | Reply;
+export type RawHandler = (ctx: RequestContext, res: ServerResponse) => Promise<void>;
+
+export interface Route {
+  method: string;
+  pattern: string;
+  auth: AuthLevel;
+  handler?: Handler;
+  raw?: RawHandler;
+}
+
+interface CompiledRoute extends Route {
+  regex: RegExp;
+  keys: string[];
+}
+
+export class Router {
+  readonly #routes: CompiledRoute[] = [];
+
+  add(route: Route): this {
+    const keys: string[] = [];
+    const source = route.pattern
+      .split('/')
+      .map((part) => {
+        if (!part.startsWith(':')) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        keys.push(part.slice(1));
+        return '([^/]+)';
+      })
+      .join('/');
+    this.#routes.push({ ...route, regex: new RegExp(`^${source}/?$`), keys });
+    return this;
+  }
+
+  /** The route for a path; `methodNotAllowed` when the path exists under other methods. */
+  match(
+    method: string,
+    path: string,
+  ): { route: CompiledRoute; params: Record<string, string> } | { methodNotAllowed: string[] } | undefined {
+    const allowed: string[] = [];
+    for (const route of this.#routes) {
+      const m = route.regex.exec(path);
+      if (!m) continue;
+      if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) {
+        allowed.push(route.method);
+        continue;
+      }
+      const params: Record<string, string> = {};
+      route.keys.forEach((key, i) => {
+        params[key] = decodeURIComponent(m[i + 1] ?? '');
+      });
+      return { route, params };
+    }
+    return allowed.length > 0 ? { methodNotAllowed: allowed } : undefined;
+  }
+}

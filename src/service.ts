@@ -1,0 +1,113 @@
+import { addAuditRoutes } from './audit/routes.js';
+import { type AuditTrail, createAuditTrail } from './audit/trail.js';
+import type { Config } from './config/load.js';
+import { type Clock, systemClock } from './core/clock.js';
+import { type Database, openDatabase } from './db/database.js';
+import { TokenAuthenticator } from './http/auth.js';
+import { addHealthRoutes } from './http/health-routes.js';
+import { Router } from './http/router.js';
+import { createHttpServer, type HttpServer } from './http/server.js';
+import type { Logger } from './telemetry/logger.js';
+import { createMetrics, type Metrics } from './telemetry/metrics.js';
+
+/**
+ * The composition root: the only place that knows every capability. Each capability gets the
+ * shared context, adds its routes, and may return a component with a lifecycle (workers,
+ * schedulers) that starts after migrations and stops before the database closes.
+ */
+export interface ServiceContext {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  readonly db: Database;
+  readonly audit: AuditTrail;
+  readonly router: Router;
+  readonly auth: TokenAuthenticator;
+}
+
+export interface Component {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export type Capability = (ctx: ServiceContext) => Component | undefined | Promise<Component | undefined>;
+
+/** Capabilities in start order; they stop in reverse. */
+const capabilities: Capability[] = [
+  (ctx) => {
+    addAuditRoutes(ctx.router, ctx.audit);
+    return undefined;
+  },
+];
+
+export interface RunningService {
+  readonly ctx: ServiceContext;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger: Logger;
+  clock?: Clock;
+  /** Overrides config.PORT (tests pass 0 for a free port). */
+  port?: number;
+  host?: string;
+}
+
+/** Opens storage (context only, no HTTP): what CLI commands build on. */
+export async function openContext(config: Config, logger: Logger, clock: Clock = systemClock): Promise<ServiceContext> {
+  const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.QUENCH_DATA_DIR, poolMax: config.DATABASE_POOL_MAX });
+  try {
+    const { applied } = await db.migrate();
+    if (applied > 0) logger.info({ applied, database: db.kind }, 'migrations applied');
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return {
+    config,
+    logger,
+    clock,
+    db,
+    metrics: createMetrics(),
+    audit: createAuditTrail(db, clock),
+    router: new Router(),
+    auth: new TokenAuthenticator(config.QUENCH_API_TOKENS),
+  };
+}
+
+export async function startService(config: Config, options: StartOptions): Promise<RunningService> {
+  const ctx = await openContext(config, options.logger, options.clock);
+  let stopping = false;
+  const components: Component[] = [];
+  let http: HttpServer | undefined;
+
+  const stop = async () => {
+    stopping = true;
+    await http?.close();
+    for (const component of [...components].reverse()) {
+      await component.stop().catch((err) => ctx.logger.error({ err, component: component.name }, 'component stop failed'));
+    }
+    await ctx.db.close();
+  };
+
+  try {
+    addHealthRoutes(ctx.router, { db: ctx.db, metrics: ctx.metrics, isStopping: () => stopping });
+    for (const capability of capabilities) {
+      const component = await capability(ctx);
+      if (component) {
+        await component.start();
+        components.push(component);
+      }
+    }
+    if (!ctx.auth.configured) ctx.logger.warn('QUENCH_API_TOKENS is unset: /v1 reads are open and /v1 writes are refused');
+    http = createHttpServer({ router: ctx.router, auth: ctx.auth, logger: ctx.logger, metrics: ctx.metrics });
+    const port = await http.listen(options.port ?? config.PORT, options.host);
+    return { ctx, port, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
