@@ -8,6 +8,7 @@ import { addHealthRoutes } from './http/health-routes.js';
 import { Router } from './http/router.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
 import type { Logger } from './telemetry/logger.js';
+import type { TriggerSink } from './triggers/sink.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 
 /**
@@ -24,6 +25,17 @@ export interface ServiceContext {
   readonly audit: AuditTrail;
   readonly router: Router;
   readonly auth: TokenAuthenticator;
+  /**
+   * Ports one capability offers the others, filled in capability start order. A capability
+   * reads another's port at call time (not at install time), so the order only matters for
+   * start-up work.
+   */
+  readonly ports: Ports;
+}
+
+export interface Ports {
+  /** Trigger events (SLO burns, webhooks) go here; ingest/ replaces the default with routing. */
+  triggers: TriggerSink;
 }
 
 export interface Component {
@@ -75,6 +87,7 @@ export async function openContext(config: Config, logger: Logger, clock: Clock =
     audit: createAuditTrail(db, clock),
     router: new Router(),
     auth: new TokenAuthenticator(config.QUENCH_API_TOKENS),
+    ports: { triggers: auditOnlyTriggerSink(logger) },
   };
 }
 
@@ -110,4 +123,13 @@ export async function startService(config: Config, options: StartOptions): Promi
     await stop();
     throw err;
   }
+}
+
+/** Until ingest/ installs routing, trigger events are only logged. */
+function auditOnlyTriggerSink(logger: Logger): TriggerSink {
+  return {
+    emit: async (event) => {
+      logger.info({ source: event.source, type: event.type, key: event.key }, 'trigger event (no router installed)');
+    },
+  };
 }
