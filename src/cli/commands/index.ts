@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { auditVerifyCommand } from './audit.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
+import { validateCommand } from './validate.js';
 
 /** Every CLI command; `quench --help` lists them in this order. */
-export const commands: Command[] = [serveCommand, migrateCommand, auditVerifyCommand];
+export const commands: Command[] = [serveCommand, migrateCommand, validateCommand, auditVerifyCommand];

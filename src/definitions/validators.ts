@@ -1,0 +1,38 @@
+import type { Problem } from './problem.js';
+import type { SourceDocument } from './source.js';
+
+/**
+ * A family of definition documents (SLOs and OpenSLO, playbooks). `quench validate` and the
+ * loaders give each document to the validator that claims it, then validate each family as a
+ * whole, so cross-document checks (duplicate names, references) are possible.
+ */
+export interface DefinitionValidator {
+  readonly family: string;
+  /** Whether this document belongs to the family (by apiVersion and kind). */
+  claims(doc: SourceDocument): boolean;
+  /** Every problem in the family's documents, located. */
+  validate(docs: SourceDocument[]): Problem[];
+}
+
+/** The validators `quench validate` uses; capabilities add theirs here. */
+export const definitionValidators: DefinitionValidator[] = [];
+
+export function validateDocuments(docs: SourceDocument[], validators = definitionValidators): Problem[] {
+  const problems: Problem[] = [];
+  const claimed = new Map<DefinitionValidator, SourceDocument[]>(validators.map((v) => [v, []]));
+  for (const doc of docs) {
+    const owner = validators.find((v) => v.claims(doc));
+    if (owner) claimed.get(owner)!.push(doc);
+    else {
+      const value = doc.value as { apiVersion?: unknown; kind?: unknown } | null;
+      const what =
+        value && typeof value === 'object'
+          ? `apiVersion ${String(value.apiVersion ?? '(missing)')}, kind ${String(value.kind ?? '(missing)')}`
+          : 'not a mapping';
+      const known = validators.map((v) => v.family).join(', ') || 'none registered';
+      problems.push(doc.problem(['apiVersion'], `unknown document (${what}); expected one of: ${known}`));
+    }
+  }
+  for (const [validator, family] of claimed) if (family.length > 0) problems.push(...validator.validate(family));
+  return problems;
+}
