@@ -3,3 +3,4 @@
  * owns its tables in its own `schema.ts`; this file only gathers them.
  */
 export * from '../audit/schema.js';
+export * from '../ingest/schema.js';
