@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { triggerSeverity } from '../../triggers/event.js';
+import { durationSchema } from './duration.js';
+
+/**
+ * `triggers`: which events start a playbook. Routing (src/ingest) matches every trigger of
+ * every playbook against a `TriggerEvent`; all conditions of one matcher must hold. The most
+ * specific matching trigger wins (see `triggerSpecificity` in ./triggers.ts), `priority`
+ * breaks ties.
+ */
+
+const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
+
+/** A regular expression, anchored like Prometheus label matchers; checked when the playbook loads. */
+const regexSchema = z
+  .string()
+  .min(1)
+  .superRefine((source, ctx) => {
+    try {
+      new RegExp(`^(?:${source})$`, 'u');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message}` });
+    }
+  });
+
+/** Label names as Prometheus allows them. */
+const labelName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a label name ([A-Za-z_][A-Za-z0-9_]*)');
+
+export const triggerMatcherSchema = z
+  .strictObject({
+    /** `alertmanager`, `pagerduty`, `generic:<source>`, `slo`, `drill`, `manual`; one or several. */
+    source: oneOrMany(z.string().min(1)).optional(),
+    /** Event type such as `alert.firing`, `incident.triggered`, `slo.burn`; one or several. */
+    type: oneOrMany(z.string().min(1)).optional(),
+    severity: oneOrMany(triggerSeverity).optional(),
+    /** Every listed label must be present with exactly this value. */
+    labels: z.record(labelName, z.string()).optional(),
+    /** Every listed label must be present and fully match the regular expression. */
+    labelsMatch: z.record(labelName, regexSchema).optional(),
+    /** For `slo.burn` / `slo.recovered` events: the SLO name and the alert severity. */
+    slo: z
+      .strictObject({
+        name: z.string().min(1).optional(),
+        severity: z.enum(['page', 'ticket']).optional(),
+      })
+      .optional(),
+    /** Breaks ties between equally specific matches across playbooks; higher wins. */
+    priority: z.int().min(-1000).max(1000).default(0),
+    /** Storm control: events with equal values of these labels within `window` join one run. Default: the source's group key. */
+    groupBy: z.array(labelName).min(1).optional(),
+    /** Storm-control window: how long after a run starts further matching events join it instead of starting another. */
+    window: durationSchema.default('5m'),
+  })
+  .meta({ description: 'A trigger matcher: every condition given must hold for an event to match.' });
+
+export type TriggerMatcher = z.infer<typeof triggerMatcherSchema>;
