@@ -98,6 +98,13 @@ export const envSchema = z.object({
   PAGERDUTY_EVENTS_URL: httpUrl('PAGERDUTY_EVENTS_URL'),
   QUENCH_WEBHOOK_SECRETS: pairList('QUENCH_WEBHOOK_SECRETS', 'source', 'secret'),
   QUENCH_WEBHOOK_MAX_BYTES: positiveInt(1024 * 1024),
+  /** Alertmanager http_config credentials; unset → /webhooks/alertmanager is open (docs/webhooks.md). */
+  QUENCH_ALERTMANAGER_TOKEN: optionalString,
+  QUENCH_ALERTMANAGER_USERNAME: optionalString,
+  QUENCH_ALERTMANAGER_PASSWORD: optionalString,
+  /** Per-source webhook rate limit (token bucket): sustained requests per second and burst. */
+  QUENCH_WEBHOOK_RATE_LIMIT: positiveInt(200),
+  QUENCH_WEBHOOK_RATE_BURST: positiveInt(400),
   QUENCH_API_TOKENS: pairList('QUENCH_API_TOKENS', 'user', 'token'),
   QUENCH_REPORT_CRON: z.preprocess((v) => emptyToUndefined(v) ?? '0 9 * * 1', z.string()),
   QUENCH_REPORT_CHANNEL: optionalString,
@@ -120,5 +127,7 @@ export const secretVariables = new Set<keyof Env>([
   'PAGERDUTY_ROUTING_KEY',
   'PAGERDUTY_WEBHOOK_SECRET',
   'QUENCH_WEBHOOK_SECRETS',
+  'QUENCH_ALERTMANAGER_TOKEN',
+  'QUENCH_ALERTMANAGER_PASSWORD',
   'QUENCH_API_TOKENS',
 ]);
