@@ -41,10 +41,14 @@ export interface OpenOptions {
   /** Folder for PGlite's files, or 'memory://' for a throwaway database. */
   dataDir?: string;
   poolMax?: number;
+  /** PGlite only: start from this data-dir dump (`PGlite.dumpDataDir`) instead of an empty cluster. */
+  pgliteSnapshot?: Blob;
 }
 
 export async function openDatabase(options: OpenOptions): Promise<Database> {
-  return options.url ? openPostgres(options.url, options.poolMax ?? 10) : openPglite(options.dataDir ?? './.quench');
+  return options.url
+    ? openPostgres(options.url, options.poolMax ?? 10)
+    : openPglite(options.dataDir ?? './.quench', options.pgliteSnapshot);
 }
 
 async function openPostgres(url: string, poolMax: number): Promise<Database> {
@@ -68,7 +72,7 @@ async function openPostgres(url: string, poolMax: number): Promise<Database> {
   });
 }
 
-async function openPglite(dataDir: string): Promise<Database> {
+async function openPglite(dataDir: string, snapshot?: Blob): Promise<Database> {
   let release = async () => {};
   let location: string | undefined;
   if (dataDir !== 'memory://') {
@@ -77,9 +81,11 @@ async function openPglite(dataDir: string): Promise<Database> {
     release = acquireDataDirLock(dataDir);
     location = join(dataDir, 'pgdata');
   }
+  // A snapshot is dumped from an in-memory cluster, so it only seeds in-memory databases.
+  if (snapshot && location) throw new QuenchError('database_unavailable', 'a PGlite snapshot can only seed an in-memory database');
   let pg: PGlite;
   try {
-    pg = location ? new PGlite(location) : new PGlite();
+    pg = new PGlite(location, snapshot ? { loadDataDir: snapshot } : {});
     await pg.waitReady;
   } catch (err) {
     await release();

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
+import { inject } from 'vitest';
 import { type Database, openDatabase } from '../../src/db/database.js';
 
 /**
@@ -43,7 +45,7 @@ export async function createPostgresDatabase(prefix = 'quench_test'): Promise<{ 
 export async function freshDatabase(kind: DatabaseKind, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
   const migrate = options.migrate ?? true;
   if (kind === 'pglite') {
-    const db = await openDatabase({ dataDir: 'memory://' });
+    const db = await openDatabase({ dataDir: 'memory://', pgliteSnapshot: migrate ? pgliteSnapshot() : undefined });
     if (migrate) await db.migrate();
     return { db, url: undefined, dispose: () => db.close() };
   }
@@ -58,4 +60,11 @@ export async function freshDatabase(kind: DatabaseKind, options: { migrate?: boo
       await drop();
     },
   };
+}
+
+let snapshot: Blob | undefined;
+/** The migrated template made by global-setup.ts, read once per test file. */
+function pgliteSnapshot(): Blob {
+  snapshot ??= new Blob([readFileSync(inject('pgliteSnapshotPath'))]);
+  return snapshot;
 }

@@ -85,7 +85,14 @@ export async function startFakePagerDuty(options: FakePagerDutyOptions = {}): Pr
     self: `https://api.pagerduty.com/${type}s/${objectId}`,
     html_url: `https://quench-test.pagerduty.com/${type}s/${objectId}`,
   });
-  const userJson = (u: FakePdUser) => ({ ...ref('user', u.id, u.name), type: 'user', name: u.name, email: u.email, time_zone: 'UTC', role: 'user' });
+  const userJson = (u: FakePdUser) => ({
+    ...ref('user', u.id, u.name),
+    type: 'user',
+    name: u.name,
+    email: u.email,
+    time_zone: 'UTC',
+    role: 'user',
+  });
 
   /** Every (policy, level, user) on call now, as GET /oncalls lists them. */
   const oncalls = () =>
@@ -203,7 +210,8 @@ export async function startFakePagerDuty(options: FakePagerDutyOptions = {}): Pr
       if (!['critical', 'error', 'warning', 'info'].includes(String(p.severity))) errors.push("'payload.severity' is invalid");
     } else if (typeof event?.dedup_key !== 'string') errors.push("'dedup_key' is required for acknowledge and resolve");
     if (errors.length > 0) return { status: 400, body: { status: 'invalid event', message: 'Event object is invalid', errors } };
-    if (!routingKeys.has(event.routing_key)) return { status: 400, body: { status: 'invalid event', message: 'Event object is invalid', errors: ['Invalid routing key'] } };
+    if (!routingKeys.has(event.routing_key))
+      return { status: 400, body: { status: 'invalid event', message: 'Event object is invalid', errors: ['Invalid routing key'] } };
     events.push(event);
     const dedupKey = event.dedup_key ?? randomBytes(16).toString('hex');
     let incident = [...incidents.values()].find((i) => i.incidentKey === dedupKey && i.status !== 'resolved');

@@ -88,14 +88,29 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   });
 
   const methods: Record<string, (args: Args) => Answer> = {
-    'auth.test': () => ok({ url: 'https://quench-test.slack.com/', team: 'Quench', user: 'quench', team_id: 'T0QUENCH', user_id: botUserId, bot_id: 'B0QUENCH' }),
+    'auth.test': () =>
+      ok({
+        url: 'https://quench-test.slack.com/',
+        team: 'Quench',
+        user: 'quench',
+        team_id: 'T0QUENCH',
+        user_id: botUserId,
+        bot_id: 'B0QUENCH',
+      }),
     'chat.postMessage': (args) => {
       const channel = str(args.channel);
       if (!channel) return err('channel_not_found');
       if (!args.text && !args.blocks) return err('no_text');
       const ts = nextTs();
       const blocks = blocksOf(args.blocks);
-      messages.push({ channel, ts, text: str(args.text) ?? '', blocks, threadTs: str(args.thread_ts), history: [{ text: str(args.text) ?? '', blocks }] });
+      messages.push({
+        channel,
+        ts,
+        text: str(args.text) ?? '',
+        blocks,
+        threadTs: str(args.thread_ts),
+        history: [{ text: str(args.text) ?? '', blocks }],
+      });
       return ok({ channel, ts, message: { type: 'message', text: args.text, blocks, ts, bot_id: 'B0QUENCH', user: botUserId } });
     },
     'chat.update': (args) => {
@@ -110,7 +125,11 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       if (!str(args.user) || !users.has(str(args.user)!)) return err('user_not_in_channel');
       return ok({ message_ts: nextTs() });
     },
-    'chat.getPermalink': (args) => ok({ channel: args.channel, permalink: `https://quench-test.slack.com/archives/${str(args.channel)}/p${String(args.message_ts).replace('.', '')}` }),
+    'chat.getPermalink': (args) =>
+      ok({
+        channel: args.channel,
+        permalink: `https://quench-test.slack.com/archives/${str(args.channel)}/p${String(args.message_ts).replace('.', '')}`,
+      }),
     'views.open': (args) => {
       if (!str(args.trigger_id)) return err('invalid_trigger_id');
       const view = typeof args.view === 'string' ? JSON.parse(args.view) : args.view;

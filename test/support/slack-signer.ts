@@ -15,7 +15,11 @@ export function slackSignature(secret: string, timestamp: number, body: string):
   return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
 }
 
-export function signedRequest(secret: string, body: string, options: { timestamp: number; retryNum?: number; contentType: string }): SignedRequest {
+export function signedRequest(
+  secret: string,
+  body: string,
+  options: { timestamp: number; retryNum?: number; contentType: string },
+): SignedRequest {
   const headers: Record<string, string> = {
     'Content-Type': options.contentType,
     'X-Slack-Request-Timestamp': String(options.timestamp),
