@@ -1,4 +1,4 @@
-import { addAuditRoutes } from './audit/routes.js';
+import { auditCapability } from './audit/capability.js';
 import { type AuditTrail, createAuditTrail } from './audit/trail.js';
 import type { Config } from './config/load.js';
 import { type Clock, systemClock } from './core/clock.js';
@@ -47,12 +47,7 @@ export interface Component {
 export type Capability = (ctx: ServiceContext) => Component | undefined | Promise<Component | undefined>;
 
 /** Capabilities in start order; they stop in reverse. */
-const capabilities: Capability[] = [
-  (ctx) => {
-    addAuditRoutes(ctx.router, ctx.audit);
-    return undefined;
-  },
-];
+const capabilities: Capability[] = [auditCapability];
 
 export interface RunningService {
   readonly ctx: ServiceContext;

@@ -49,7 +49,9 @@ export interface AuditTrail {
   verify(options?: { batchSize?: number; onProgress?: (checked: number) => void }): Promise<VerifyResult>;
 }
 
-export type VerifyResult = { ok: true; count: number; lastSeq: number } | { ok: false; count: number; broken: ChainBreak };
+export type VerifyResult =
+  | { ok: true; count: number; lastSeq: number; lastHash: string }
+  | { ok: false; count: number; broken: ChainBreak };
 
 export function createAuditTrail(db: Database, clock: Clock): AuditTrail {
   const appendIn = async (tx: Executor, input: AuditEntryInput): Promise<AuditEvent> => {
@@ -129,7 +131,7 @@ export function createAuditTrail(db: Database, clock: Clock): AuditTrail {
           count++;
         }
         onProgress?.(count);
-        if (rows.length < batchSize) return { ok: true, count, lastSeq: previous.seq };
+        if (rows.length < batchSize) return { ok: true, count, lastSeq: previous.seq, lastHash: previous.hash };
       }
     },
   };

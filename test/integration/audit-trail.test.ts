@@ -23,7 +23,7 @@ describe.each(databaseKinds)('audit trail on %s', (kind) => {
         correlationId: 'c1',
       });
     }
-    expect(await audit.verify({ batchSize: 7 })).toEqual({ ok: true, count: 25, lastSeq: 25 });
+    expect(await audit.verify({ batchSize: 7 })).toMatchObject({ ok: true, count: 25, lastSeq: 25 });
     const first = await audit.page({ after: 0, limit: 10 });
     expect(first.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(first[1]!.prevHash).toBe(first[0]!.hash);
@@ -74,7 +74,7 @@ describe.skipIf(!TEST_DATABASE_URL)('audit trail under concurrency (PostgreSQL)'
       await Promise.all(writers.map((db) => db.close()));
     }
     const audit = createAuditTrail(t.db, systemClock);
-    expect(await audit.verify()).toEqual({ ok: true, count: 1000, lastSeq: 1000 });
+    expect(await audit.verify()).toMatchObject({ ok: true, count: 1000, lastSeq: 1000 });
     const sqlClient = postgres(t.url!, { max: 1 });
     const [row] = await sqlClient`select count(distinct subject_id)::int as writers from audit_events`;
     await sqlClient.end();

@@ -67,6 +67,7 @@ describe('HTTP service', () => {
     expect(rest.entries.length).toBeGreaterThanOrEqual(3);
     expect(rest.entries[0]!.seq).toBe(3);
     expect(rest.next).toBeNull();
+    expect(await (await get('/metrics')).text()).toMatch(new RegExp(`quench_audit_head_sequence ${rest.entries.at(-1)!.seq}`));
     expect((await get('/v1/audit?after=-1', auth)).status).toBe(400);
   });
 });

@@ -23,7 +23,7 @@ why (hash mismatch, gap in the sequence, broken link).`,
         },
       });
       if (result.ok) {
-        io.stdout(`audit trail intact: ${result.count} entries${result.count ? `, last sequence ${result.lastSeq}` : ''}\n`);
+        io.stdout(`audit trail intact: ${result.count} entries${result.count ? `, head ${result.lastSeq} ${result.lastHash}` : ''}\n`);
         return 0;
       }
       io.stderr(
