@@ -1,0 +1,38 @@
+import type { Component, ServiceContext } from '../service.js';
+import { inboxStats } from './inbox.js';
+import { createIngestMetrics } from './metrics.js';
+import { processDelivery } from './processor.js';
+import { addWebhookRoutes } from './routes.js';
+import type { PlaybookSource, RunPort } from './runs.js';
+import { inboxTriggerSink } from './sink.js';
+import { createIngestWorker, type IngestWorker } from './worker.js';
+
+/**
+ * Installs ingest: the webhook routes, the metrics, the trigger port (SLO burns enter the
+ * inbox too) and the inbox worker as a component. `runs` and `playbooks` are read at call
+ * time, so the engine and the playbook loader may be installed after ingest.
+ */
+export interface IngestOptions {
+  runs: () => RunPort;
+  playbooks: PlaybookSource;
+  worker?: { maxAttempts?: number; leaseMs?: number; pollMs?: number; batchSize?: number };
+}
+
+export function installIngest(ctx: ServiceContext, options: IngestOptions): IngestWorker & Component {
+  const metrics = createIngestMetrics(ctx.metrics.registry, () => inboxStats(ctx.db, ctx.clock.now()));
+  addWebhookRoutes(ctx.router, { db: ctx.db, clock: ctx.clock, config: ctx.config, metrics });
+  ctx.ports.triggers = inboxTriggerSink({ db: ctx.db, clock: ctx.clock, metrics });
+  const runs: RunPort = {
+    start: (tx, input) => options.runs().start(tx, input),
+    signal: (tx, runId, type, payload) => options.runs().signal(tx, runId, type, payload),
+  };
+  return createIngestWorker({
+    db: ctx.db,
+    clock: ctx.clock,
+    logger: ctx.logger.child({ component: 'ingest' }),
+    metrics,
+    audit: ctx.audit,
+    ...options.worker,
+    process: (row) => processDelivery({ db: ctx.db, clock: ctx.clock, audit: ctx.audit, metrics, runs, playbooks: options.playbooks }, row),
+  });
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import type { TriggerEvent, TriggerSeverity } from '../../triggers/event.js';
+import { severityFromLabel } from './severity.js';
+
+/**
+ * Alertmanager's webhook payload, version 4
+ * (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config). Objects are
+ * loose: fields newer Alertmanagers add (`notification_reason`, `routeLabels`, …) are accepted
+ * and kept in the stored body and in each event's payload.
+ */
+const labelSet = z.record(z.string(), z.string());
+/** Go's RFC 3339 with nanoseconds, and `0001-01-01T00:00:00Z` for "unset". */
+const timestamp = z.iso.datetime({ offset: true });
+
+export const alertmanagerAlertSchema = z.looseObject({
+  status: z.enum(['firing', 'resolved']),
+  labels: labelSet,
+  annotations: labelSet.default({}),
+  startsAt: timestamp,
+  endsAt: timestamp.optional(),
+  generatorURL: z.string().default(''),
+  /** Present since Alertmanager 0.19; older payloads fall back to the label set. */
+  fingerprint: z.string().min(1).optional(),
+});
+
+export const alertmanagerPayloadSchema = z.looseObject({
+  version: z.literal('4'),
+  groupKey: z.string(),
+  truncatedAlerts: z.int().min(0).default(0),
+  status: z.enum(['firing', 'resolved']),
+  receiver: z.string(),
+  groupLabels: labelSet.default({}),
+  commonLabels: labelSet.default({}),
+  commonAnnotations: labelSet.default({}),
+  externalURL: z.string().default(''),
+  alerts: z.array(alertmanagerAlertSchema).max(10_000),
+});
+
+export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
+export type AlertmanagerAlert = z.infer<typeof alertmanagerAlertSchema>;
+
+/** A normalised event plus the key that makes a repeat of it a no-op. */
+export interface IngestEvent {
+  event: TriggerEvent;
+  /** Unique per source: a second event with the same key changes nothing. */
+  dedupKey: string;
+}
+
+/** Label sets are identities in Prometheus; sorted so the same set always gives one string. */
+export function canonicalLabels(labels: Record<string, string>): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(labels[k])}`)
+    .join(',');
+}
+
+/**
+ * One trigger event per alert. An alert is identified by fingerprint + startsAt (a new firing
+ * after a resolution has a new startsAt); its resolution carries the same identity, so the
+ * `key` links the two and the status makes them two distinct events.
+ */
+export function normaliseAlertmanager(payload: AlertmanagerPayload): IngestEvent[] {
+  return payload.alerts.map((alert) => {
+    const fingerprint = alert.fingerprint ?? `labels:${canonicalLabels(alert.labels)}`;
+    const key = `${fingerprint}@${alert.startsAt}`;
+    const resolved = alert.status === 'resolved';
+    const severity: TriggerSeverity | undefined = severityFromLabel(alert.labels.severity);
+    const endsAt = alert.endsAt && !alert.endsAt.startsWith('0001-') ? new Date(alert.endsAt) : undefined;
+    const summary = alert.annotations.summary ?? alert.annotations.description ?? alert.labels.alertname ?? 'Alertmanager alert';
+    return {
+      dedupKey: `${key}|${alert.status}`,
+      event: {
+        source: 'alertmanager',
+        type: resolved ? 'alert.resolved' : 'alert.firing',
+        key,
+        ...(severity ? { severity } : {}),
+        summary,
+        labels: alert.labels,
+        annotations: alert.annotations,
+        occurredAt: resolved && endsAt ? endsAt : new Date(alert.startsAt),
+        resolved,
+        groupKey: payload.groupKey,
+        payload: {
+          alert,
+          receiver: payload.receiver,
+          groupKey: payload.groupKey,
+          groupLabels: payload.groupLabels,
+          externalURL: payload.externalURL,
+          ...('notification_reason' in payload ? { notificationReason: payload.notification_reason } : {}),
+        },
+      },
+    };
+  });
+}

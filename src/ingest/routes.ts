@@ -1,0 +1,204 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Config } from '../config/load.js';
+import type { Clock } from '../core/clock.js';
+import { QuenchError, asQuenchError } from '../core/errors.js';
+import type { Database } from '../db/database.js';
+import { MAX_JSON_DEPTH, jsonDepth, parseJson, parseWith, readRawBody } from '../http/body.js';
+import type { Reply, RequestContext, Router } from '../http/router.js';
+import { alertmanagerPayloadSchema } from './core/alertmanager.js';
+import { genericEventSchema } from './core/generic.js';
+import { pagerdutyPayloadSchema } from './core/pagerduty.js';
+import { TokenBuckets } from './core/rate-limit.js';
+import { insertDelivery } from './inbox.js';
+import type { IngestMetrics } from './metrics.js';
+import { bodyDigest, verifyAlertmanagerAuth, verifyGeneric, verifyPagerDuty } from './signatures.js';
+
+/**
+ * The three webhook endpoints. Each does the cheap refusals first (unknown source, rate
+ * limit, credentials in headers), then reads the capped raw body, verifies its signature over
+ * the exact bytes, parses and validates it, and stores it in the inbox. The 202 goes out only
+ * after that insert has committed; all processing happens later, from the inbox.
+ */
+export interface WebhookDeps {
+  db: Database;
+  clock: Clock;
+  config: Config;
+  metrics: IngestMetrics;
+}
+
+/** Headers worth keeping with the body (never signatures or credentials). */
+const KEPT_HEADERS = ['content-type', 'user-agent', 'x-request-id', 'x-webhook-id', 'x-webhook-subscription', 'x-quench-timestamp'];
+const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+const header = (h: IncomingHttpHeaders, name: string) => {
+  const v = h[name];
+  return Array.isArray(v) ? v.join(',') : v;
+};
+
+function keptHeaders(h: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of KEPT_HEADERS) {
+    const v = header(h, name);
+    if (v !== undefined) out[name] = v.slice(0, 500);
+  }
+  return out;
+}
+
+const reject = (code: 'bad_request' | 'validation_failed' | 'not_found', reason: string, message: string) =>
+  new QuenchError(code, message, { details: { reason } });
+
+/** Text and JSON of a body, with the depth and encoding checks named so rejections are counted by reason. */
+function decode<T>(raw: Buffer, parse: (value: unknown) => T): { text: string; value: T } {
+  let text: string;
+  try {
+    text = strictUtf8.decode(raw);
+  } catch {
+    throw reject('bad_request', 'bad_encoding', 'request body is not valid UTF-8');
+  }
+  const depth = jsonDepth(text);
+  if (depth > MAX_JSON_DEPTH) throw reject('bad_request', 'too_deep', `JSON nested ${depth} levels deep; the limit is ${MAX_JSON_DEPTH}`);
+  let json: unknown;
+  try {
+    json = parseJson(text);
+  } catch (err) {
+    throw reject('bad_request', 'bad_json', asQuenchError(err).message);
+  }
+  return { text, value: parse(json) };
+}
+
+const reasonOf = (err: QuenchError): string => {
+  const reason = err.details?.reason;
+  if (typeof reason === 'string') return reason;
+  if (err.code === 'validation_failed') return 'schema';
+  if (err.code === 'payload_too_large') return 'too_large';
+  if (err.code === 'rate_limited') return 'rate_limited';
+  return err.code;
+};
+
+export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
+  const { db, clock, config, metrics } = deps;
+  const limiter = new TokenBuckets(config.QUENCH_WEBHOOK_RATE_LIMIT, config.QUENCH_WEBHOOK_RATE_BURST);
+  const pagerdutySecrets = (config.PAGERDUTY_WEBHOOK_SECRET ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+  /** Shared shape of every endpoint: count, limit, accept or count the refusal by reason. */
+  const endpoint =
+    (label: (ctx: RequestContext) => string, accept: (ctx: RequestContext, source: string) => Promise<Reply>) =>
+    async (ctx: RequestContext): Promise<Reply> => {
+      const source = label(ctx);
+      metrics.received.inc({ source });
+      try {
+        const limit = limiter.take(source, clock.now().getTime());
+        if (!limit.ok) {
+          throw new QuenchError(
+            'rate_limited',
+            `too many requests for webhook source ${source}; retry after ${limit.retryAfterSeconds} s`,
+            {
+              details: { retryAfterSeconds: limit.retryAfterSeconds },
+            },
+          );
+        }
+        return await accept(ctx, source);
+      } catch (err) {
+        const error = asQuenchError(err);
+        const reason = reasonOf(error);
+        metrics.rejected.inc({ source, reason });
+        // Never the body or a header value: only what lets an operator find the sender's mistake.
+        ctx.log.warn({ source, reason, code: error.code, message: error.message.slice(0, 300) }, 'webhook rejected');
+        throw error;
+      }
+    };
+
+  const store = async (ctx: RequestContext, source: string, deliveryKey: string, text: string, webhookId?: string): Promise<Reply> => {
+    const stored = await insertDelivery(db, {
+      source,
+      deliveryKey,
+      webhookId,
+      receivedAt: clock.now(),
+      headers: keptHeaders(ctx.req.headers),
+      body: text,
+    });
+    if (!stored) {
+      metrics.dedupHits.inc({ source, level: 'delivery' });
+      return { status: 202, body: { status: 'duplicate', requestId: ctx.requestId } };
+    }
+    metrics.accepted.inc({ source });
+    return { status: 202, body: { status: 'accepted', id: stored.id, requestId: ctx.requestId } };
+  };
+
+  router.add({
+    method: 'POST',
+    pattern: '/webhooks/alertmanager',
+    auth: 'public',
+    handler: endpoint(
+      () => 'alertmanager',
+      async (ctx, source) => {
+        verifyAlertmanagerAuth(header(ctx.req.headers, 'authorization'), {
+          token: config.QUENCH_ALERTMANAGER_TOKEN,
+          username: config.QUENCH_ALERTMANAGER_USERNAME,
+          password: config.QUENCH_ALERTMANAGER_PASSWORD,
+        });
+        const raw = await readRawBody(ctx.req, config.QUENCH_WEBHOOK_MAX_BYTES);
+        const { text } = decode(raw, (v) => parseWith(alertmanagerPayloadSchema, v, 'Alertmanager payload'));
+        // Alertmanager payloads carry no delivery id; an identical body is the same delivery.
+        return store(ctx, source, bodyDigest(raw), text);
+      },
+    ),
+  });
+
+  router.add({
+    method: 'POST',
+    pattern: '/webhooks/pagerduty',
+    auth: 'public',
+    handler: endpoint(
+      () => 'pagerduty',
+      async (ctx, source) => {
+        if (pagerdutySecrets.length === 0) {
+          throw reject(
+            'not_found',
+            'not_configured',
+            'PagerDuty webhooks are off: set PAGERDUTY_WEBHOOK_SECRET to the subscription secret',
+          );
+        }
+        const raw = await readRawBody(ctx.req, config.QUENCH_WEBHOOK_MAX_BYTES);
+        verifyPagerDuty(header(ctx.req.headers, 'x-pagerduty-signature'), raw, pagerdutySecrets);
+        const { text, value } = decode(raw, (v) => parseWith(pagerdutyPayloadSchema, v, 'PagerDuty webhook'));
+        const webhookId = header(ctx.req.headers, 'x-webhook-id')?.slice(0, 200);
+        return store(ctx, source, value.event.id, text, webhookId);
+      },
+    ),
+  });
+
+  router.add({
+    method: 'POST',
+    pattern: '/webhooks/generic/:source',
+    auth: 'public',
+    handler: endpoint(
+      // Unknown names share one label so that callers cannot grow the metric's cardinality.
+      (ctx) => (config.QUENCH_WEBHOOK_SECRETS.has(ctx.params.source ?? '') ? `generic:${ctx.params.source}` : 'generic:unknown'),
+      async (ctx, source) => {
+        const name = ctx.params.source ?? '';
+        const secret = SOURCE_NAME.test(name) ? config.QUENCH_WEBHOOK_SECRETS.get(name) : undefined;
+        if (secret === undefined) {
+          throw reject(
+            'not_found',
+            'unknown_source',
+            `unknown webhook source '${name.slice(0, 64)}': add ${'<source>=<secret>'} to QUENCH_WEBHOOK_SECRETS`,
+          );
+        }
+        const raw = await readRawBody(ctx.req, config.QUENCH_WEBHOOK_MAX_BYTES);
+        verifyGeneric(
+          { timestamp: header(ctx.req.headers, 'x-quench-timestamp'), signature: header(ctx.req.headers, 'x-quench-signature') },
+          raw,
+          secret,
+          clock.now().getTime(),
+        );
+        const { text, value } = decode(raw, (v) => parseWith(genericEventSchema, v, 'event'));
+        return store(ctx, source, value.id, text);
+      },
+    ),
+  });
+}

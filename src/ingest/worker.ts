@@ -1,0 +1,142 @@
+import type { AuditTrail } from '../audit/trail.js';
+import type { Clock } from '../core/clock.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../telemetry/logger.js';
+import { INBOX_CHANNEL, type InboxRow, claimDue, failDelivery } from './inbox.js';
+import type { IngestMetrics } from './metrics.js';
+import { LostClaimError } from './processor.js';
+
+/**
+ * The inbox worker: NOTIFY wakes it as soon as a delivery commits, and a slow poll is the
+ * backstop for missed notifications (a dropped LISTEN connection, another replica's insert
+ * while this one was busy) and for retries coming due. One loop per process handles a batch
+ * in id order, so the deliveries of one sender are processed in arrival order.
+ */
+export interface WorkerOptions {
+  db: Database;
+  clock: Clock;
+  logger: Logger;
+  metrics: IngestMetrics;
+  audit: AuditTrail;
+  process: (row: InboxRow) => Promise<unknown>;
+  /** Attempts before an entry is dead-lettered (default 5). */
+  maxAttempts?: number;
+  /** A claim not completed within this time is taken over (default 60 s). */
+  leaseMs?: number;
+  batchSize?: number;
+  pollMs?: number;
+}
+
+/** Exponential back-off, 2 s doubling to at most 5 minutes. */
+export const retryDelayMs = (attempt: number) => Math.min(2_000 * 2 ** Math.max(0, attempt - 1), 300_000);
+
+export interface IngestWorker {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Processes everything due now and returns how many entries it handled (tests and `drain`). */
+  runOnce(): Promise<number>;
+}
+
+export function createIngestWorker(o: WorkerOptions): IngestWorker {
+  const maxAttempts = o.maxAttempts ?? 5;
+  const leaseMs = o.leaseMs ?? 60_000;
+  const batchSize = o.batchSize ?? 20;
+  const pollMs = o.pollMs ?? 5_000;
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  let woken = false;
+  let unlisten: (() => Promise<void>) | undefined;
+
+  const handle = async (row: InboxRow): Promise<void> => {
+    // A row claimed this often without completing keeps killing its worker: stop trying.
+    if (row.attempts > maxAttempts)
+      return fail(row, new Error(`abandoned ${row.attempts - 1} times (lease expired; did the worker crash?)`));
+    try {
+      await o.process(row);
+    } catch (err) {
+      if (err instanceof LostClaimError) return void o.logger.warn({ inboxId: row.id }, err.message);
+      await fail(row, err);
+    }
+  };
+
+  const fail = async (row: InboxRow, err: unknown): Promise<void> => {
+    const message = err instanceof Error ? err.message : String(err);
+    const retryAt = row.attempts < maxAttempts ? new Date(o.clock.now().getTime() + retryDelayMs(row.attempts)) : undefined;
+    const status = await failDelivery(o.db, row, message, retryAt);
+    if (status === 'pending') {
+      o.metrics.retries.inc({ source: row.source });
+      o.logger.warn(
+        { inboxId: row.id, source: row.source, attempt: row.attempts, retryAt, err: message },
+        'inbox entry failed; will retry',
+      );
+    } else if (status === 'dead') {
+      o.metrics.deadLettered.inc({ source: row.source });
+      o.logger.error({ inboxId: row.id, source: row.source, attempts: row.attempts, err: message }, 'inbox entry dead-lettered');
+      await o.audit
+        .append({
+          actor: { type: 'system', id: 'ingest' },
+          action: 'ingest.dead_lettered',
+          subject: { type: 'inbox', id: String(row.id) },
+          data: { source: row.source, attempts: row.attempts, error: message.slice(0, 500) },
+        })
+        .catch((e) => o.logger.error({ err: e, inboxId: row.id }, 'could not audit a dead letter'));
+    }
+  };
+
+  const runOnce = async (): Promise<number> => {
+    let handled = 0;
+    for (;;) {
+      const rows = await claimDue(o.db, o.clock.now(), leaseMs, batchSize);
+      for (const row of rows) await handle(row);
+      handled += rows.length;
+      if (rows.length < batchSize) return handled;
+    }
+  };
+
+  const sleep = () =>
+    new Promise<void>((resolve) => {
+      if (woken || !running) return resolve();
+      const timer = setTimeout(resolve, pollMs);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  const run = async () => {
+    while (running) {
+      woken = false;
+      try {
+        await runOnce();
+      } catch (err) {
+        // The database is unreachable or similar: keep the loop alive and try again after the poll interval.
+        o.logger.error({ err }, 'inbox worker iteration failed');
+      }
+      await sleep();
+      wake = undefined;
+    }
+  };
+
+  const poke = () => {
+    woken = true;
+    wake?.();
+  };
+
+  return {
+    name: 'ingest-worker',
+    runOnce,
+    async start() {
+      running = true;
+      unlisten = await o.db.listen(INBOX_CHANNEL, poke);
+      loop = run();
+    },
+    async stop() {
+      running = false;
+      poke();
+      await loop;
+      await unlisten?.();
+    },
+  };
+}
