@@ -1,0 +1,160 @@
+import { formatWaiting } from './sla.js';
+
+/**
+ * Block Kit for the incident header, human-step messages and modals. Pure data in, JSON out:
+ * tests read the same structures Slack renders. Buttons exist only while a step waits, so a
+ * decided, timed-out or cancelled step never shows stale buttons.
+ */
+export const ACTION = { approve: 'quench_approve', reject: 'quench_reject', reassign: 'quench_reassign' } as const;
+export const VIEW = { reject: 'quench_reject_reason', reassign: 'quench_reassign_to' } as const;
+
+export interface RunHeader {
+  runId: string;
+  playbook: string;
+  summary: string;
+  severity: string | undefined;
+  state: string;
+  startedAt: Date;
+  trigger: string;
+  slo?: { name: string; burnRates: Record<string, number>; budgetRemaining?: number | null | undefined } | undefined;
+  acknowledgedBy?: string | undefined;
+  openSteps: Array<{ name: string; waitingMs: number; withinMs?: number | undefined }>;
+}
+
+export interface StepCard {
+  stepId: string;
+  name: string;
+  prompt: string;
+  description?: string | undefined;
+  risk: 'low' | 'medium' | 'high';
+  trigger: string;
+  evidence: Array<{ label: string; value: string }>;
+  assignees: string[];
+  requiredApprovals: number;
+  approvals: Array<{ by: string; at: Date }>;
+  waitingMs: number;
+  withinMs?: number | undefined;
+  outcome?:
+    | { state: 'approved' | 'rejected' | 'timed_out' | 'cancelled'; by?: string | undefined; at: Date; reason?: string | undefined }
+    | undefined;
+  escalated?: boolean | undefined;
+}
+
+type Block = Record<string, unknown>;
+const md = (text: string) => ({ type: 'mrkdwn', text });
+const section = (text: string): Block => ({ type: 'section', text: md(text) });
+const context = (...texts: string[]): Block => ({ type: 'context', elements: texts.map(md) });
+const iso = (d: Date) => `<!date^${Math.floor(d.getTime() / 1000)}^{date_short_pretty} {time_secs}|${d.toISOString()}>`;
+/** Slack's mrkdwn treats &, < and > specially; user-supplied text must not form links or mentions. */
+export const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+const severityEmoji: Record<string, string> = {
+  critical: ':red_circle:',
+  error: ':large_orange_circle:',
+  warning: ':large_yellow_circle:',
+  info: ':white_circle:',
+};
+
+export function headerMessage(h: RunHeader): { text: string; blocks: Block[] } {
+  const sev = h.severity ?? 'unknown';
+  const text = `${severityEmoji[sev] ?? ':white_circle:'} ${h.playbook}: ${h.summary} (${h.state})`;
+  const blocks: Block[] = [
+    { type: 'header', text: { type: 'plain_text', text: `${h.playbook}: ${h.summary}`.slice(0, 150) } },
+    section(`*Severity:* ${sev}   *Status:* ${h.state}   *Run:* \`${h.runId}\`\n*Trigger:* ${escape(h.trigger)}`),
+  ];
+  if (h.slo) {
+    const burns = Object.entries(h.slo.burnRates)
+      .map(([w, r]) => `${w} ${r.toFixed(1)}×`)
+      .join(', ');
+    const budget = h.slo.budgetRemaining == null ? 'n/a' : `${(h.slo.budgetRemaining * 100).toFixed(1)}%`;
+    blocks.push(section(`*SLO:* ${escape(h.slo.name)}   *Burn:* ${burns || 'n/a'}   *Budget left:* ${budget}`));
+  }
+  if (h.openSteps.length > 0) {
+    const lines = h.openSteps.map(
+      (s) => `• ${escape(s.name)}: waiting ${formatWaiting(s.waitingMs)}${s.withinMs ? ` of ${formatWaiting(s.withinMs)}` : ''}`,
+    );
+    blocks.push(section(`*Waiting for people:*\n${lines.join('\n')}`));
+  }
+  blocks.push(
+    context(
+      `Started ${iso(h.startedAt)}`,
+      h.acknowledgedBy ? `Acknowledged by ${h.acknowledgedBy}` : 'Not acknowledged: `/quench ack ' + h.runId + '`',
+    ),
+  );
+  return { text, blocks };
+}
+
+export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
+  const blocks: Block[] = [section(`*${escape(s.name)}*: ${escape(s.prompt)}`)];
+  if (s.description) blocks.push(section(escape(s.description)));
+  blocks.push(
+    section(
+      `*Trigger:* ${escape(s.trigger)}\n*Risk:* ${s.risk}${s.requiredApprovals > 1 ? ` (needs ${s.requiredApprovals} distinct approvers)` : ''}`,
+    ),
+  );
+  if (s.evidence.length > 0)
+    blocks.push({ type: 'section', fields: s.evidence.slice(0, 10).map((e) => md(`*${escape(e.label)}*\n${escape(e.value)}`)) });
+  if (s.approvals.length > 0) blocks.push(context(...s.approvals.map((a) => `:white_check_mark: approved by ${a.by} at ${iso(a.at)}`)));
+  if (s.outcome) {
+    const { state, by, at, reason } = s.outcome;
+    const verb = {
+      approved: ':white_check_mark: Approved',
+      rejected: ':x: Rejected',
+      timed_out: ':hourglass: Timed out',
+      cancelled: ':no_entry_sign: Cancelled',
+    }[state];
+    blocks.push(section(`${verb}${by ? ` by ${by}` : ''} at ${iso(at)}${reason ? `\n>${escape(reason)}` : ''}`));
+    return { text: `${s.name}: ${state.replace('_', ' ')}${by ? ` by ${by}` : ''}`, blocks };
+  }
+  const clock = `Waiting ${formatWaiting(s.waitingMs)}${s.withinMs ? ` of ${formatWaiting(s.withinMs)} SLA` : ''}${s.escalated ? ' · escalated' : ''}`;
+  blocks.push(context(`Assigned to ${s.assignees.join(', ') || 'nobody yet (queued)'}`, clock));
+  blocks.push({
+    type: 'actions',
+    block_id: 'decision',
+    elements: [
+      { type: 'button', action_id: ACTION.approve, value: s.stepId, style: 'primary', text: { type: 'plain_text', text: 'Approve' } },
+      { type: 'button', action_id: ACTION.reject, value: s.stepId, style: 'danger', text: { type: 'plain_text', text: 'Reject' } },
+      { type: 'button', action_id: ACTION.reassign, value: s.stepId, text: { type: 'plain_text', text: 'Reassign' } },
+    ],
+  });
+  return { text: `Decision needed: ${s.name}: ${s.prompt}`, blocks };
+}
+
+export function rejectModal(stepId: string, stepName: string): Block {
+  return {
+    type: 'modal',
+    callback_id: VIEW.reject,
+    private_metadata: stepId,
+    title: { type: 'plain_text', text: 'Reject step' },
+    submit: { type: 'plain_text', text: 'Reject' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    blocks: [
+      section(`Reject *${escape(stepName)}*? The run continues down its rejection path.`),
+      {
+        type: 'input',
+        block_id: 'reason',
+        label: { type: 'plain_text', text: 'Reason' },
+        element: { type: 'plain_text_input', action_id: 'value', multiline: true, min_length: 1 },
+      },
+    ],
+  };
+}
+
+export function reassignModal(stepId: string, stepName: string): Block {
+  return {
+    type: 'modal',
+    callback_id: VIEW.reassign,
+    private_metadata: stepId,
+    title: { type: 'plain_text', text: 'Reassign step' },
+    submit: { type: 'plain_text', text: 'Reassign' },
+    blocks: [
+      section(`Hand *${escape(stepName)}* to someone else.`),
+      {
+        type: 'input',
+        block_id: 'to',
+        label: { type: 'plain_text', text: 'New assignee' },
+        element: { type: 'users_select', action_id: 'value' },
+      },
+    ],
+  };
+}
