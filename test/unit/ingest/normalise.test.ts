@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { normaliseDelivery } from '../../../src/ingest/core/normalise.js';
+
+const amPayload = (status: 'firing' | 'resolved', extra: Record<string, unknown> = {}) => ({
+  version: '4',
+  groupKey: '{}:{alertname="HighLatency"}',
+  truncatedAlerts: 0,
+  status,
+  receiver: 'quench',
+  groupLabels: { alertname: 'HighLatency' },
+  commonLabels: { alertname: 'HighLatency' },
+  commonAnnotations: {},
+  externalURL: 'http://am:9093',
+  notification_reason: 'repeat_interval',
+  alerts: [
+    {
+      status,
+      labels: { alertname: 'HighLatency', severity: 'page', service: 'checkout' },
+      annotations: { summary: 'p99 above 2s' },
+      startsAt: '2026-11-21T19:30:00.123456789Z',
+      endsAt: status === 'resolved' ? '2026-11-21T19:40:00Z' : '0001-01-01T00:00:00Z',
+      generatorURL: 'http://prom/graph',
+      fingerprint: 'a1b2c3',
+      routeLabels: { team: 'x' },
+    },
+  ],
+  ...extra,
+});
+
+describe('Alertmanager normalisation', () => {
+  it('keys an alert by fingerprint + startsAt, and its firing and resolution are two distinct events', () => {
+    const [firing] = normaliseDelivery('alertmanager', amPayload('firing'), new Date());
+    const [resolved] = normaliseDelivery('alertmanager', amPayload('resolved'), new Date());
+    expect(firing!.event).toMatchObject({
+      source: 'alertmanager',
+      type: 'alert.firing',
+      key: 'a1b2c3@2026-11-21T19:30:00.123456789Z',
+      severity: 'critical',
+      summary: 'p99 above 2s',
+      resolved: false,
+      groupKey: '{}:{alertname="HighLatency"}',
+    });
+    expect(resolved!.event).toMatchObject({ type: 'alert.resolved', key: firing!.event.key, resolved: true });
+    expect(resolved!.event.occurredAt.toISOString()).toBe('2026-11-21T19:40:00.000Z');
+    expect(firing!.dedupKey).not.toBe(resolved!.dedupKey);
+  });
+  it('keeps unknown fields such as notification_reason and routeLabels', () => {
+    const [e] = normaliseDelivery('alertmanager', amPayload('firing'), new Date());
+    const payload = e!.event.payload as { alert: Record<string, unknown>; notificationReason: unknown };
+    expect(payload.notificationReason).toBe('repeat_interval');
+    expect(payload.alert.routeLabels).toEqual({ team: 'x' });
+  });
+  it('falls back to the label set when an old Alertmanager sends no fingerprint', () => {
+    const body = amPayload('firing');
+    delete (body.alerts[0] as Record<string, unknown>).fingerprint;
+    const [e] = normaliseDelivery('alertmanager', body, new Date());
+    expect(e!.event.key).toBe('labels:alertname="HighLatency",service="checkout",severity="page"@2026-11-21T19:30:00.123456789Z');
+  });
+});
+
+describe('PagerDuty normalisation', () => {
+  const pd = (type: string, data: Record<string, unknown>) => ({
+    event: { id: `EV-${type}`, event_type: type, resource_type: 'incident', occurred_at: '2026-11-21T19:00:00Z', agent: null, data },
+  });
+  const incident = {
+    id: 'PINC1',
+    type: 'incident',
+    title: 'Checkout down',
+    urgency: 'high',
+    number: 42,
+    service: { id: 'PSVC', summary: 'checkout' },
+  };
+  it('keys every event of an incident by the incident id; the event id deduplicates', () => {
+    const [t] = normaliseDelivery('pagerduty', pd('incident.triggered', incident), new Date());
+    const [r] = normaliseDelivery('pagerduty', pd('incident.resolved', { ...incident, status: 'resolved' }), new Date());
+    const [n] = normaliseDelivery(
+      'pagerduty',
+      pd('incident.annotated', { type: 'incident_note', content: 'looking', incident: { id: 'PINC1' } }),
+      new Date(),
+    );
+    expect(t!.event).toMatchObject({
+      type: 'incident.triggered',
+      key: 'incident:PINC1',
+      severity: 'critical',
+      summary: 'Checkout down',
+      resolved: false,
+    });
+    expect(t!.event.labels).toMatchObject({ service: 'checkout', urgency: 'high', incident_number: '42' });
+    expect(r!.event).toMatchObject({ key: 'incident:PINC1', resolved: true });
+    expect(n!.event).toMatchObject({ type: 'incident.annotated', key: 'incident:PINC1', summary: 'looking' });
+    expect(new Set([t!.dedupKey, r!.dedupKey, n!.dedupKey]).size).toBe(3);
+  });
+});
+
+describe('generic normalisation', () => {
+  it('derives the alert identity from type and labels unless a key is given', () => {
+    const received = new Date('2026-11-21T10:00:00Z');
+    const [a] = normaliseDelivery('generic:ci', { id: '1', type: 'deploy.failed', summary: 's', labels: { b: '2', a: '1' } }, received);
+    const [b] = normaliseDelivery(
+      'generic:ci',
+      { id: '2', type: 'deploy.failed', summary: 's', labels: { a: '1', b: '2' }, resolved: true },
+      received,
+    );
+    expect(a!.event).toMatchObject({ source: 'generic:ci', key: 'deploy.failed{a="1",b="2"}', resolved: false });
+    expect(a!.event.occurredAt).toEqual(received);
+    expect(b!.event.key).toBe(a!.event.key);
+    const [c] = normaliseDelivery('generic:ci', { id: '3', type: 't', summary: 's', key: 'K' }, received);
+    expect(c!.event.key).toBe('K');
+  });
+});
