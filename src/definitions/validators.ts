@@ -1,3 +1,4 @@
+import { sloValidator } from '../slo/definitions.js';
 import type { Problem } from './problem.js';
 import type { SourceDocument } from './source.js';
 
@@ -15,7 +16,7 @@ export interface DefinitionValidator {
 }
 
 /** The validators `quench validate` uses; capabilities add theirs here. */
-export const definitionValidators: DefinitionValidator[] = [];
+export const definitionValidators: DefinitionValidator[] = [sloValidator];
 
 export function validateDocuments(docs: SourceDocument[], validators = definitionValidators): Problem[] {
   const problems: Problem[] = [];

@@ -1,0 +1,85 @@
+/**
+ * Error-budget mathematics, pure and total: every function returns a number or `null` for
+ * "no data", never NaN or Infinity. No traffic is neither an error nor a success, so 0/0 is
+ * `null` and a budget computed from it stays `null` (a common complaint about Sloth and Pyrra,
+ * whose recording rules turn 0/0 into NaN gaps or into a perfect score).
+ */
+
+/** Counts over one window. `total` may be fractional: Prometheus `rate × seconds` is. */
+export interface WindowCounts {
+  errors: number;
+  total: number;
+}
+
+export function errorRatio(counts: WindowCounts): number | null {
+  if (!Number.isFinite(counts.errors) || !Number.isFinite(counts.total) || counts.total <= 0) return null;
+  // Counter resets and scrape jitter can make errors exceed total by a hair; clamp.
+  return Math.min(1, Math.max(0, counts.errors / counts.total));
+}
+
+/** Share of good events, 1 − error ratio. */
+export function attainment(ratio: number | null): number | null {
+  return ratio === null ? null : 1 - ratio;
+}
+
+/** The allowed error ratio: 1 − objective. The objective is a ratio in (0, 1). */
+export function budgetRatio(objective: number): number {
+  return 1 - objective;
+}
+
+/** How fast the budget burns: 1 means it lasts exactly the SLO window. */
+export function burnRate(ratio: number | null, objective: number): number | null {
+  if (ratio === null) return null;
+  return ratio / budgetRatio(objective);
+}
+
+/** Budget in minutes of total downtime over the SLO window (43.2 min for 99.9% over 30 days). */
+export function budgetMinutes(objective: number, windowMs: number): number {
+  return (budgetRatio(objective) * windowMs) / 60_000;
+}
+
+/**
+ * Share of the whole budget consumed, given the error ratio over the SLO window. Above 1 the
+ * budget is overspent; remaining is then negative, which reports show as such.
+ */
+export function budgetConsumed(windowRatio: number | null, objective: number): number | null {
+  return burnRate(windowRatio, objective);
+}
+
+export function budgetRemaining(windowRatio: number | null, objective: number): number | null {
+  const consumed = budgetConsumed(windowRatio, objective);
+  return consumed === null ? null : 1 - consumed;
+}
+
+/** Share of the whole budget a burn rate consumes in `durationMs` of an SLO window of `windowMs`. */
+export function consumedBy(burn: number, durationMs: number, windowMs: number): number {
+  return (burn * durationMs) / windowMs;
+}
+
+/**
+ * Milliseconds until the remaining budget is gone at the given burn rate: `null` without data,
+ * `Infinity`-free (`null` too) when nothing burns, 0 when already exhausted.
+ */
+export function timeToExhaustionMs(remaining: number | null, burn: number | null, windowMs: number): number | null {
+  if (remaining === null || burn === null || burn <= 0) return null;
+  if (remaining <= 0) return 0;
+  return (remaining * windowMs) / burn;
+}
+
+/**
+ * The burn-rate threshold that consumes `budgetShare` of the budget within `longWindowMs`, for
+ * an SLO over `periodMs`: Sloth's factor = budget% × period hours / long-window hours. For 30
+ * days: 2% in 1h → 14.4, 5% in 6h → 6, 10% in 1d → 3, 10% in 3d → 1.
+ */
+export function burnFactor(budgetShare: number, periodMs: number, longWindowMs: number): number {
+  return (budgetShare * periodMs) / longWindowMs;
+}
+
+/**
+ * The low-traffic guard: a window with fewer events than `minEvents` says nothing reliable, so
+ * it cannot fire an alert (two failed requests at 3 a.m. are not a 100% error ratio worth a
+ * page). It still counts towards the budget.
+ */
+export function enoughTraffic(counts: WindowCounts | undefined, minEvents: number): boolean {
+  return counts !== undefined && Number.isFinite(counts.total) && counts.total > 0 && counts.total >= minEvents;
+}

@@ -1,0 +1,101 @@
+/**
+ * The SLO model every format is imported into: one `Slo` per error budget (an OpenSLO SLO with
+ * several objectives becomes several). The evaluator, the rule generator and the status API
+ * only ever see this shape.
+ */
+export type Severity = 'page' | 'ticket';
+export const severities: readonly Severity[] = ['page', 'ticket'];
+
+export type SloWindow =
+  | { kind: 'rolling'; ms: number }
+  | {
+      kind: 'calendar';
+      unit: 'd' | 'w' | 'M' | 'Q' | 'Y';
+      count: number;
+      timeZone: string;
+      /** Wall-clock time in `timeZone` that windows are aligned to (OpenSLO `startTime`). */
+      anchor?: string;
+    };
+
+export type Budgeting =
+  | { method: 'occurrences' }
+  /** A slice is good when its own ratio (or threshold check) meets `sliceTarget`. */
+  | { method: 'timeslices'; sliceMs: number; sliceTarget: number }
+  /** The SLI is the average of the slices' ratios. */
+  | { method: 'ratioTimeslices'; sliceMs: number };
+
+export type ComparisonOp = 'lt' | 'lte' | 'gt' | 'gte';
+
+export interface SyntheticPhase {
+  /** Offset from the script's anchor at which this error ratio starts. */
+  atMs: number;
+  errorRatio: number;
+}
+
+export interface SyntheticScript {
+  requestsPerSecond: number;
+  phases: SyntheticPhase[];
+  /** The script repeats with this period (aligned to the anchor); absent: the last phase holds. */
+  repeatMs?: number;
+  /** `epoch`: offsets from the Unix epoch; `start`: from when the evaluator started. */
+  anchor: 'epoch' | 'start';
+}
+
+/** PromQL texts are templates: `{{window}}` becomes the range (`5m`, `30d`). */
+export type Sli =
+  | { kind: 'events'; source: 'prometheus'; errorQuery?: string; goodQuery?: string; totalQuery: string }
+  | { kind: 'raw'; source: 'prometheus'; errorRatioQuery: string }
+  | { kind: 'threshold'; source: 'prometheus'; query: string; op: ComparisonOp; value: number }
+  | { kind: 'synthetic'; source: 'synthetic'; script: SyntheticScript }
+  /** OpenSLO placeholder sources (`type: Any`): valid, but nothing to evaluate. */
+  | { kind: 'unevaluable'; source: 'none'; reason: string };
+
+export interface BurnWindow {
+  severity: Severity;
+  longMs: number;
+  shortMs: number;
+  /** Burn-rate threshold both windows must exceed. */
+  factor: number;
+}
+
+export interface AlertTier {
+  severity: Severity;
+  enabled: boolean;
+  /** How long the condition must hold before firing. */
+  forMs: number;
+  /** Playbook a firing alert of this tier starts (routing reads it from the trigger event). */
+  playbook?: string;
+}
+
+export interface Alerting {
+  windows: BurnWindow[];
+  tiers: Record<Severity, AlertTier>;
+  /** Low-traffic guard: fewer events than this in a window and it cannot fire. */
+  minEvents: number;
+}
+
+/** Thresholds the deploy gate applies (gate/ owns the behaviour; these are only numbers). */
+export interface BudgetPolicy {
+  /** Freeze risky deploys below this share of budget remaining. */
+  freezeBelow: number;
+  /** Freeze every deploy below this share (0: only when exhausted). */
+  freezeAllBelow: number;
+}
+
+export interface Slo {
+  /** Unique across all loaded files: status, metrics and the API key on it. */
+  name: string;
+  displayName?: string;
+  service: string;
+  description?: string;
+  owner?: { team?: string; slack?: string };
+  /** Target ratio in (0, 1), e.g. 0.999. */
+  objective: number;
+  window: SloWindow;
+  budgeting: Budgeting;
+  sli: Sli;
+  alerting: Alerting;
+  policy: BudgetPolicy;
+  labels: Record<string, string>;
+  origin: { file: string; line: number; col: number; format: 'quench' | 'openslo' };
+}

@@ -1,0 +1,117 @@
+import { formatDuration } from './duration.js';
+import type { Budgeting, ComparisonOp, Sli } from './model.js';
+
+/**
+ * PromQL for an SLI over a window. Templates may write the range as `{{window}}` or Sloth's
+ * `{{.window}}`. Every SLI becomes two expressions per window, errors and total, so that the
+ * ratio, the budget and the low-traffic guard are all computed the same way; raw-ratio SLIs
+ * give the ratio itself.
+ */
+const WINDOW = /\{\{\s*\.?window\s*\}\}/g;
+
+export function hasWindowTemplate(query: string): boolean {
+  return new RegExp(WINDOW.source).test(query);
+}
+
+export function renderWindow(query: string, range: string): string {
+  return query.replace(WINDOW, range);
+}
+
+/** A PromQL range: `5m`, `30d`, or whole seconds for odd lengths (calendar windows so far). */
+export function promRange(ms: number): string {
+  return formatDuration(Math.max(1000, Math.round(ms / 1000) * 1000));
+}
+
+const opSymbol: Record<ComparisonOp, string> = { lt: '<', lte: '<=', gt: '>', gte: '>=' };
+
+/** A bare selector (`metric{a="b"}`) can take a range directly; anything else needs a subquery. */
+const SELECTOR = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^{}]*\})?$/;
+
+/**
+ * A query written without `{{window}}` (OpenSLO files usually are): a counter becomes its
+ * increase over the window, a gauge its average.
+ */
+function overWindow(query: string, range: string, counter: boolean): string {
+  if (hasWindowTemplate(query)) return renderWindow(query, range);
+  const q = query.trim();
+  if (SELECTOR.test(q)) return counter ? `sum(increase(${q}[${range}]))` : `avg(avg_over_time(${q}[${range}]))`;
+  return counter ? `increase((${q})[${range}:])` : `avg_over_time((${q})[${range}:])`;
+}
+
+/** Whether a query's values are per-second rates, whose event count is value × seconds. */
+export function isPerSecond(query: string): boolean {
+  return hasWindowTemplate(query) && /\b(i?rate)\s*\(/.test(query);
+}
+
+export interface WindowExpressions {
+  /** `errors`/`total` are event counts (or per-second rates when `perSecond`); `ratio` is an error ratio. */
+  parts: Partial<Record<'errors' | 'total' | 'ratio', string>>;
+  perSecond: boolean;
+}
+
+export interface SliQueryOptions {
+  /** OpenSLO `ratioMetric.counter` (default true): queries without `{{window}}` are counters. */
+  counter?: boolean;
+}
+
+function eventParts(sli: Extract<Sli, { kind: 'events' }>, range: string, counter: boolean) {
+  const total = `sum(${overWindow(sli.totalQuery, range, counter)})`;
+  const errors = sli.errorQuery
+    ? `sum(${overWindow(sli.errorQuery, range, counter)})`
+    : // No good series at all means every request failed: count good as 0 rather than no data.
+      `(${total} - (sum(${overWindow(sli.goodQuery!, range, counter)}) or vector(0)))`;
+  return { errors, total };
+}
+
+/** The per-slice error ratio, for the time-slice methods. */
+function sliceRatio(sli: Sli, slice: string, counter: boolean): string | undefined {
+  if (sli.kind === 'events') {
+    const { errors, total } = eventParts(sli, slice, counter);
+    return `(${errors} / ${total})`;
+  }
+  if (sli.kind === 'raw') return `avg(${overWindow(sli.errorRatioQuery, slice, false)})`;
+  return undefined;
+}
+
+export function windowExpressions(sli: Sli, budgeting: Budgeting, windowMs: number, options: SliQueryOptions = {}): WindowExpressions {
+  const range = promRange(windowMs);
+  const counter = options.counter ?? true;
+  if (sli.kind === 'synthetic' || sli.kind === 'unevaluable') return { parts: {}, perSecond: false };
+  if (sli.kind === 'threshold') {
+    // Each sample (each slice for time-slice budgeting) is one event: good when it meets the threshold.
+    const step = budgeting.method === 'occurrences' ? '1m' : promRange(budgeting.sliceMs);
+    const q = `avg(${sli.query})`;
+    const total = `count_over_time(${q}[${range}:${step}])`;
+    const good = `sum_over_time((${q} ${opSymbol[sli.op]} bool ${sli.value})[${range}:${step}])`;
+    return { parts: { errors: `(${total} - ${good})`, total }, perSecond: false };
+  }
+  if (budgeting.method === 'occurrences') {
+    if (sli.kind === 'raw') return { parts: { ratio: `avg(${overWindow(sli.errorRatioQuery, range, false)})` }, perSecond: false };
+    return { parts: eventParts(sli, range, counter), perSecond: [sli.totalQuery].every(isPerSecond) };
+  }
+  const slice = promRange(budgeting.sliceMs);
+  const ratio = sliceRatio(sli, slice, counter)!;
+  const total = `count_over_time(${ratio}[${range}:${slice}])`;
+  if (budgeting.method === 'ratioTimeslices') {
+    return { parts: { errors: `sum_over_time(${ratio}[${range}:${slice}])`, total }, perSecond: false };
+  }
+  // A slice is bad when its good ratio misses the slice target, i.e. its error ratio exceeds 1 − target.
+  const bad = `sum_over_time((${ratio} > bool ${1 - budgeting.sliceTarget})[${range}:${slice}])`;
+  return { parts: { errors: bad, total }, perSecond: false };
+}
+
+/**
+ * One query for every window of an SLO: each part is tagged with a `quench` label
+ * (`5m:errors`), so a single round trip returns everything the evaluation needs. Part queries
+ * that return nothing (no 5xx series yet) simply leave their tag out.
+ */
+export function combinedQuery(sli: Sli, budgeting: Budgeting, windowsMs: readonly number[], options: SliQueryOptions = {}): string {
+  const pieces: string[] = [];
+  for (const ms of windowsMs) {
+    const { parts } = windowExpressions(sli, budgeting, ms, options);
+    for (const [part, expr] of Object.entries(parts)) {
+      pieces.push(`label_replace(${expr}, "quench", "${promRange(ms)}:${part}", "", "")`);
+    }
+  }
+  return pieces.join(' or ');
+}

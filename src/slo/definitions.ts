@@ -1,0 +1,65 @@
+import type { Problem } from '../definitions/problem.js';
+import { listYamlFiles, readYamlFile, type SourceDocument } from '../definitions/source.js';
+import type { DefinitionValidator } from '../definitions/validators.js';
+import type { Slo } from './core/model.js';
+import { importOpenSlo } from './formats/openslo-import.js';
+import { API_VERSION, KIND } from './formats/quench-schema.js';
+import { importQuenchSlo } from './formats/quench-import.js';
+
+/**
+ * SLO definitions: Quench's own format and OpenSLO, imported into one list of budgets. Both
+ * `quench validate` (through the validator) and the evaluator (through `loadSlos`) go through
+ * `importSlos`, so what validates is exactly what runs.
+ */
+const isQuench = (v: { apiVersion?: unknown; kind?: unknown }) => v.apiVersion === API_VERSION && v.kind === KIND;
+const isOpenSlo = (v: { apiVersion?: unknown }) => typeof v.apiVersion === 'string' && v.apiVersion.toLowerCase().startsWith('openslo/');
+
+function header(doc: SourceDocument): { apiVersion?: unknown; kind?: unknown } {
+  return doc.value && typeof doc.value === 'object' ? (doc.value as { apiVersion?: unknown; kind?: unknown }) : {};
+}
+
+export function importSlos(docs: SourceDocument[]): { slos: Slo[]; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const slos: Slo[] = [];
+  for (const doc of docs.filter((d) => isQuench(header(d)))) {
+    const r = importQuenchSlo(doc);
+    slos.push(...r.slos);
+    problems.push(...r.problems);
+  }
+  const open = importOpenSlo(docs.filter((d) => isOpenSlo(header(d))));
+  slos.push(...open.slos);
+  problems.push(...open.problems);
+  // Names key status, metrics and the API: two budgets with one name would overwrite each other.
+  const seen = new Map<string, Slo>();
+  const unique: Slo[] = [];
+  for (const slo of slos) {
+    const first = seen.get(slo.name);
+    if (first) {
+      problems.push({
+        file: slo.origin.file,
+        line: slo.origin.line,
+        col: slo.origin.col,
+        severity: 'error',
+        message: `duplicate SLO name ${slo.name} (first defined at ${first.origin.file}:${first.origin.line}:${first.origin.col})`,
+      });
+    } else {
+      seen.set(slo.name, slo);
+      unique.push(slo);
+    }
+  }
+  return { slos: unique, problems };
+}
+
+export const sloValidator: DefinitionValidator = {
+  family: 'SLO (quench/v1 SLO, openslo/v1)',
+  claims: (doc) => isQuench(header(doc)) || isOpenSlo(header(doc)),
+  validate: (docs) => importSlos(docs).problems,
+};
+
+/** Reads every SLO under the given paths (files or folders). Non-SLO documents are ignored. */
+export function loadSlos(paths: string[]): { slos: Slo[]; problems: Problem[] } {
+  const parsed = listYamlFiles(paths).map(readYamlFile);
+  const docs = parsed.flatMap((f) => f.documents).filter((d) => sloValidator.claims(d));
+  const result = importSlos(docs);
+  return { slos: result.slos, problems: [...parsed.flatMap((f) => f.problems), ...result.problems] };
+}

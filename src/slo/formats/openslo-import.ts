@@ -1,0 +1,362 @@
+import type { Problem } from '../../definitions/problem.js';
+import { type SourceDocument, zodProblems } from '../../definitions/source.js';
+import { isValidTimeZone, parseWallTime } from '../core/calendar.js';
+import { calendarUnit, parseDuration } from '../core/duration.js';
+import type { Alerting, Budgeting, BurnWindow, Severity, Sli, Slo, SloWindow } from '../core/model.js';
+import { defaultBurnWindows } from '../core/windows.js';
+import { slug, syntheticScript } from './common.js';
+import {
+  type AlertConditionSpec,
+  type MetricSource,
+  OPENSLO_V1,
+  type OpenSloKind,
+  type OpenSloSliSpec,
+  type OpenSloSlo,
+  openSloDocumentSchemas,
+} from './openslo-schema.js';
+import { syntheticSchema } from './quench-schema.js';
+import { nominalPeriodMs } from './quench-import.js';
+
+/** Where a value sits: the document and the path to it, so every problem is located. */
+interface At {
+  doc: SourceDocument;
+  path: PropertyKey[];
+}
+const at = (base: At, ...more: PropertyKey[]): At => ({ doc: base.doc, path: [...base.path, ...more] });
+
+const PAGE_SEVERITIES = new Set(['page', 'critical', 'high', 'p1', 'sev1', 'urgent', 'emergency']);
+
+interface Parsed {
+  kind: OpenSloKind;
+  name: string;
+  doc: SourceDocument;
+  value: { metadata: { name: string; displayName?: string | undefined; labels?: Record<string, unknown> | undefined }; spec: unknown };
+}
+
+class OpenSloImport {
+  readonly problems: Problem[] = [];
+  readonly byKind = new Map<OpenSloKind, Map<string, Parsed>>();
+
+  error(where: At, message: string, severity: Problem['severity'] = 'error'): undefined {
+    this.problems.push(where.doc.problem(where.path, message, severity));
+    return undefined;
+  }
+
+  add(doc: SourceDocument): void {
+    const v = doc.value as { apiVersion?: unknown; kind?: unknown };
+    if (v.apiVersion !== OPENSLO_V1) {
+      this.error(
+        { doc, path: ['apiVersion'] },
+        `apiVersion ${String(v.apiVersion)} is not supported: Quench reads openslo/v1 (convert older files with \`oslo convert\`)`,
+      );
+      return;
+    }
+    const kind = String(v.kind) as OpenSloKind;
+    const schema = openSloDocumentSchemas[kind];
+    if (!schema) {
+      this.error(
+        { doc, path: ['kind'] },
+        `unknown OpenSLO kind ${String(v.kind)}; expected one of ${Object.keys(openSloDocumentSchemas).join(', ')}`,
+      );
+      return;
+    }
+    const parsed = schema.safeParse(doc.value);
+    if (!parsed.success) {
+      this.problems.push(...zodProblems(doc, parsed.error));
+      return;
+    }
+    const value = parsed.data as Parsed['value'];
+    const map = this.byKind.get(kind) ?? new Map<string, Parsed>();
+    this.byKind.set(kind, map);
+    const previous = map.get(value.metadata.name);
+    if (previous) {
+      const where = `${previous.doc.file}:${previous.doc.positionOf([]).line}`;
+      this.error({ doc, path: ['metadata', 'name'] }, `duplicate ${kind} name ${value.metadata.name} (also defined at ${where})`);
+      return;
+    }
+    map.set(value.metadata.name, { kind, name: value.metadata.name, doc, value });
+  }
+
+  ref(kind: OpenSloKind, name: string, where: At): Parsed | undefined {
+    const found = this.byKind.get(kind)?.get(name);
+    if (found) return found;
+    const known = [...(this.byKind.get(kind)?.keys() ?? [])];
+    return this.error(
+      where,
+      `no ${kind} named ${name}${known.length ? ` (known: ${known.join(', ')})` : ' is defined in the files given'}`,
+    );
+  }
+
+  /** The source type of a metricSource, resolved through its DataSource when referenced. */
+  sourceType(ms: MetricSource, where: At): string | undefined {
+    if (ms.type) return ms.type;
+    if (ms.metricSourceRef) {
+      const ds = this.ref('DataSource', ms.metricSourceRef, at(where, 'metricSourceRef'));
+      return (ds?.value.spec as { type?: string } | undefined)?.type;
+    }
+    return this.error(where, 'metricSource: give a type (e.g. Prometheus) or a metricSourceRef to a DataSource');
+  }
+
+  noSli(counter: boolean, where: At, message: string): { counter: boolean } {
+    this.error(where, message);
+    return { counter };
+  }
+
+  prometheusQuery(ms: MetricSource, where: At): string | undefined {
+    const spec = ms.spec ?? {};
+    for (const key of ['query', 'promql', 'expr']) {
+      const q = spec[key];
+      if (typeof q === 'string' && q.trim() !== '') return q;
+    }
+    return this.error(at(where, 'spec'), 'metricSource.spec: a Prometheus source needs spec.query (a PromQL expression)');
+  }
+
+  /** The SLI from an OpenSLO indicator; `op`/`value` come from the objective for threshold metrics. */
+  sli(
+    spec: OpenSloSliSpec,
+    where: At,
+    objective: { op?: string | undefined; value?: number | undefined },
+    objectiveAt: At,
+  ): { sli?: Sli; counter: boolean } {
+    const counter = spec.ratioMetric?.counter ?? true;
+    const sources: Array<{ ms: MetricSource; at: At }> = [];
+    if (spec.thresholdMetric) sources.push({ ms: spec.thresholdMetric.metricSource, at: at(where, 'thresholdMetric', 'metricSource') });
+    for (const part of ['good', 'bad', 'total', 'raw'] as const) {
+      const m = spec.ratioMetric?.[part];
+      if (m) sources.push({ ms: m.metricSource, at: at(where, 'ratioMetric', part, 'metricSource') });
+    }
+    if (!spec.thresholdMetric === !spec.ratioMetric)
+      return this.noSli(counter, where, 'an indicator needs exactly one of thresholdMetric and ratioMetric');
+    const types = sources.map((s) => ({ ...s, type: this.sourceType(s.ms, s.at) }));
+    let placeholder = false;
+    for (const s of types) {
+      if (s.type === undefined) return { counter };
+      const t = s.type.toLowerCase();
+      if (t === 'any') placeholder = true;
+      else if (t === 'synthetic') {
+        const parsed = syntheticSchema.safeParse(s.ms.spec ?? {});
+        if (!parsed.success) {
+          this.problems.push(...zodProblems(s.at.doc, parsed.error, [...s.at.path, 'spec']));
+          return { counter };
+        }
+        return { counter, sli: { kind: 'synthetic', source: 'synthetic', script: syntheticScript(parsed.data) } };
+      } else if (t !== 'prometheus') {
+        const field = s.ms.type ? 'type' : 'metricSourceRef';
+        return this.noSli(
+          counter,
+          at(s.at, field),
+          `unsupported metric source type ${s.type} in ${[...s.at.path, 'type'].map(String).join('.')}: Quench evaluates Prometheus and synthetic sources`,
+        );
+      }
+    }
+    if (placeholder) {
+      this.error(
+        at(types[0]!.at, 'type'),
+        'metric source type Any is a placeholder: this SLO validates but is not evaluated until a real source (Prometheus) is set',
+        'warning',
+      );
+      return { counter, sli: { kind: 'unevaluable', source: 'none', reason: 'metric source type Any (placeholder)' } };
+    }
+    const q = (part: 'good' | 'bad' | 'total' | 'raw') =>
+      this.prometheusQuery(spec.ratioMetric![part]!.metricSource, at(where, 'ratioMetric', part, 'metricSource'));
+    if (spec.thresholdMetric) {
+      const query = this.prometheusQuery(spec.thresholdMetric.metricSource, at(where, 'thresholdMetric', 'metricSource'));
+      if (!objective.op || objective.value === undefined)
+        return this.noSli(counter, objectiveAt, 'a thresholdMetric objective needs op and value');
+      return query
+        ? { counter, sli: { kind: 'threshold', source: 'prometheus', query, op: objective.op as 'lt', value: objective.value } }
+        : { counter };
+    }
+    const r = spec.ratioMetric!;
+    const rAt = at(where, 'ratioMetric');
+    if (r.raw) {
+      if (r.good || r.bad || r.total) return this.noSli(counter, rAt, 'ratioMetric.raw cannot be combined with good, bad or total');
+      if (!r.rawType) return this.noSli(counter, rAt, 'ratioMetric.rawType (success or failure) is required with raw');
+      const raw = q('raw');
+      if (!raw) return { counter };
+      return { counter, sli: { kind: 'raw', source: 'prometheus', errorRatioQuery: r.rawType === 'failure' ? raw : `(1 - (${raw}))` } };
+    }
+    if (!r.total) return this.noSli(counter, rAt, 'ratioMetric needs total with good or bad (or raw with rawType)');
+    if (!r.good === !r.bad) return this.noSli(counter, rAt, 'ratioMetric needs exactly one of good and bad');
+    const total = q('total');
+    const num = q(r.good ? 'good' : 'bad');
+    if (!total || !num) return { counter };
+    return {
+      counter,
+      sli: { kind: 'events', source: 'prometheus', totalQuery: total, ...(r.good ? { goodQuery: num } : { errorQuery: num }) },
+    };
+  }
+
+  window(slo: OpenSloSlo, where: At): SloWindow | undefined {
+    const tw = slo.spec.timeWindow[0]!;
+    const wAt = at(where, 'timeWindow', 0);
+    if (slo.spec.timeWindow.length > 1)
+      this.error(at(where, 'timeWindow', 1), 'only one time window is supported; the first is used', 'warning');
+    const rolling = tw.isRolling ?? !tw.calendar;
+    if (rolling) {
+      const ms = parseDuration(tw.duration);
+      return ms
+        ? { kind: 'rolling', ms }
+        : this.error(at(wAt, 'duration'), `duration: expected a duration such as 28d, 4w or 1M, not ${tw.duration}`);
+    }
+    if (!tw.calendar) return this.error(wAt, 'a calendar window (isRolling: false) needs calendar.startTime and calendar.timeZone');
+    let unit = calendarUnit(tw.duration);
+    if (!unit && /^\d+m$/.test(tw.duration)) {
+      // OpenSLO's own example writes 1m ("minute") for a month-long contract window.
+      this.error(
+        at(wAt, 'duration'),
+        `duration ${tw.duration} means minutes in OpenSLO (months are M); a calendar window of minutes is read as ${tw.duration.replace('m', 'M')}`,
+        'warning',
+      );
+      unit = calendarUnit(tw.duration.replace('m', 'M'));
+    }
+    if (!unit)
+      return this.error(
+        at(wAt, 'duration'),
+        `duration: a calendar window is whole days, weeks (w), months (M), quarters (Q) or years (Y), not ${tw.duration}`,
+      );
+    if (!isValidTimeZone(tw.calendar.timeZone))
+      return this.error(at(wAt, 'calendar', 'timeZone'), `unknown IANA time zone ${tw.calendar.timeZone}`);
+    const start = tw.calendar.startTime.replace(/(Z|[+-]\d{2}:?\d{2})$/, '');
+    if (!parseWallTime(start)) return this.error(at(wAt, 'calendar', 'startTime'), 'startTime: expected YYYY-MM-DD HH:MM:SS');
+    return { kind: 'calendar', unit: unit.unit, count: unit.count, timeZone: tw.calendar.timeZone, anchor: start };
+  }
+
+  budgeting(slo: OpenSloSlo, objective: OpenSloSlo['spec']['objectives'][number], oAt: At): Budgeting | undefined {
+    const method = slo.spec.budgetingMethod;
+    if (method === 'Occurrences') return { method: 'occurrences' };
+    const raw = objective.timeSliceWindow;
+    const sliceMs = typeof raw === 'number' ? raw * 1000 : raw === undefined ? undefined : parseDuration(raw);
+    if (!sliceMs) return this.error(at(oAt, 'timeSliceWindow'), `timeSliceWindow is required for ${method} (e.g. 1m)`);
+    if (method === 'RatioTimeslices') return { method: 'ratioTimeslices', sliceMs };
+    const t = objective.timeSliceTarget;
+    if (t === undefined || !(t > 0 && t <= 1))
+      return this.error(at(oAt, 'timeSliceTarget'), 'timeSliceTarget in (0, 1] is required for Timeslices');
+    return { method: 'timeslices', sliceMs, sliceTarget: t };
+  }
+
+  condition(spec: AlertConditionSpec, where: At, periodMs: number): BurnWindow | undefined {
+    const c = spec.condition;
+    if (c.kind.toLowerCase() !== 'burnrate')
+      return this.error(at(where, 'condition', 'kind'), `condition.kind ${c.kind} is not supported; Quench alerts on burnrate`);
+    if (c.op === 'lt' || c.op === 'lte')
+      return this.error(at(where, 'condition', 'op'), 'a burn-rate alert fires above its threshold: use gt or gte');
+    const longMs = parseDuration(c.lookbackWindow);
+    if (!longMs)
+      return this.error(
+        at(where, 'condition', 'lookbackWindow'),
+        `lookbackWindow: expected a duration such as 1h, not ${c.lookbackWindow}`,
+      );
+    if (longMs > periodMs) this.error(at(where, 'condition', 'lookbackWindow'), 'lookbackWindow is longer than the SLO window', 'warning');
+    const severity: Severity = PAGE_SEVERITIES.has(spec.severity.toLowerCase()) ? 'page' : 'ticket';
+    // The workbook's short window is 1/12 of the long one; it lets the alert reset quickly.
+    return { severity, longMs, shortMs: Math.max(60_000, Math.round(longMs / 12 / 60_000) * 60_000), factor: c.threshold };
+  }
+
+  alerting(slo: OpenSloSlo, where: At, periodMs: number): Alerting {
+    const windows: BurnWindow[] = [];
+    const forMs: Partial<Record<Severity, number>> = {};
+    (slo.spec.alertPolicies ?? []).forEach((item, i) => {
+      const pAt = at(where, 'alertPolicies', i);
+      const policy = 'alertPolicyRef' in item ? this.ref('AlertPolicy', item.alertPolicyRef, at(pAt, 'alertPolicyRef')) : undefined;
+      const spec = 'alertPolicyRef' in item ? (policy?.value.spec as { conditions: unknown[] } | undefined) : item.spec;
+      const specAt: At = policy ? { doc: policy.doc, path: ['spec'] } : at(pAt, 'spec');
+      (spec?.conditions ?? []).forEach((cond, j) => {
+        const cAt = at(specAt, 'conditions', j);
+        const c = cond as { conditionRef?: string; spec?: AlertConditionSpec };
+        const found = c.conditionRef ? this.ref('AlertCondition', c.conditionRef, at(cAt, 'conditionRef')) : undefined;
+        const condSpec = c.conditionRef ? (found?.value.spec as AlertConditionSpec | undefined) : c.spec;
+        const condAt: At = found ? { doc: found.doc, path: ['spec'] } : at(cAt, 'spec');
+        if (!condSpec) return;
+        const w = this.condition(condSpec, condAt, periodMs);
+        if (!w) return;
+        windows.push(w);
+        const after = condSpec.condition.alertAfter ? (parseDuration(condSpec.condition.alertAfter) ?? 0) : 0;
+        forMs[w.severity] = Math.max(forMs[w.severity] ?? 0, after);
+      });
+    });
+    const chosen = windows.length > 0 ? windows : defaultBurnWindows(periodMs);
+    const has = (s: Severity) => chosen.some((w) => w.severity === s);
+    return {
+      windows: chosen,
+      minEvents: 10,
+      tiers: {
+        page: { severity: 'page', enabled: has('page'), forMs: forMs.page ?? (windows.length ? 0 : 120_000) },
+        ticket: { severity: 'ticket', enabled: has('ticket'), forMs: forMs.ticket ?? (windows.length ? 0 : 900_000) },
+      },
+    };
+  }
+
+  slo(p: Parsed): Slo[] {
+    const slo = p.value as unknown as OpenSloSlo;
+    const where: At = { doc: p.doc, path: ['spec'] };
+    let indicator: { spec: OpenSloSliSpec; at: At } | undefined;
+    if (slo.spec.indicator) indicator = { spec: slo.spec.indicator.spec, at: at(where, 'indicator', 'spec') };
+    else if (slo.spec.indicatorRef) {
+      const sli = this.ref('SLI', slo.spec.indicatorRef, at(where, 'indicatorRef'));
+      if (sli) indicator = { spec: sli.value.spec as OpenSloSliSpec, at: { doc: sli.doc, path: ['spec'] } };
+    } else this.error(where, 'spec needs an indicator or an indicatorRef');
+    const window = this.window(slo, where);
+    if (!indicator || !window) return [];
+    const periodMs = nominalPeriodMs(window);
+    const alerting = this.alerting(slo, where, periodMs);
+    const multi = slo.spec.objectives.length > 1;
+    const out: Slo[] = [];
+    slo.spec.objectives.forEach((objective, i) => {
+      const oAt = at(where, 'objectives', i);
+      if (objective.indicator || objective.indicatorRef) {
+        this.error(oAt, 'composite SLOs (an indicator per objective) are not supported yet');
+        return;
+      }
+      let target = objective.target;
+      if ((objective.target === undefined) === (objective.targetPercent === undefined)) {
+        this.error(oAt, 'give exactly one of target (0..1) and targetPercent (0..100)');
+        return;
+      }
+      if (target === undefined) target = objective.targetPercent! / 100;
+      if (!(target > 0 && target < 1)) {
+        this.error(
+          at(oAt, objective.target === undefined ? 'targetPercent' : 'target'),
+          'the target must be above 0 and below 1 (100%): a 100% target leaves no error budget',
+        );
+        return;
+      }
+      const { sli } = this.sli(indicator.spec, indicator.at, objective, oAt);
+      const budgeting = this.budgeting(slo, objective, oAt);
+      if (!sli || !budgeting) return;
+      const label = objective.name ?? objective.displayName;
+      const name = multi ? `${p.name}.${(label && slug(label)) || i + 1}` : p.name;
+      const labels = Object.fromEntries(
+        Object.entries(slo.metadata.labels ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]),
+      );
+      out.push({
+        name,
+        ...(slo.metadata.displayName || objective.displayName
+          ? {
+              displayName:
+                [slo.metadata.displayName, multi ? objective.displayName : undefined].filter(Boolean).join(': ') || objective.displayName!,
+            }
+          : {}),
+        service: slo.spec.service,
+        ...(slo.spec.description ? { description: slo.spec.description } : {}),
+        objective: target,
+        window,
+        budgeting,
+        sli,
+        alerting,
+        policy: { freezeBelow: 0, freezeAllBelow: 0 },
+        labels,
+        origin: { file: p.doc.file, ...p.doc.positionOf(multi ? ['spec', 'objectives', i] : ['metadata', 'name']), format: 'openslo' },
+      });
+    });
+    return out;
+  }
+}
+
+/** Imports every OpenSLO document given together (references resolve across files). */
+export function importOpenSlo(docs: SourceDocument[]): { slos: Slo[]; problems: Problem[] } {
+  const imp = new OpenSloImport();
+  for (const d of docs) imp.add(d);
+  const slos = [...(imp.byKind.get('SLO')?.values() ?? [])].flatMap((p) => imp.slo(p));
+  return { slos, problems: imp.problems };
+}

@@ -1,0 +1,125 @@
+import type { Problem } from '../../definitions/problem.js';
+import { type SourceDocument, zodProblems } from '../../definitions/source.js';
+import { calendarUnit, parseDuration } from '../core/duration.js';
+import type { Alerting, BurnWindow, Budgeting, Sli, Slo, SloWindow } from '../core/model.js';
+import { defaultBurnWindows } from '../core/windows.js';
+import { burnFactor } from '../core/budget.js';
+import { leMatcher, syntheticScript } from './common.js';
+import { type QuenchSloFile, quenchSloSchema } from './quench-schema.js';
+
+const calendarUnits = { week: '1w', month: '1M', quarter: '1Q', year: '1Y' } as const;
+
+/** Nominal period, for burn factors of calendar windows (a month is 30 days, as in Sloth). */
+export function nominalPeriodMs(window: SloWindow): number {
+  if (window.kind === 'rolling') return window.ms;
+  return parseDuration(`${window.count}${window.unit}`)!;
+}
+
+function sliOf(file: QuenchSloFile): Sli {
+  const { sli } = file;
+  if (sli.events) {
+    return {
+      kind: 'events',
+      source: 'prometheus',
+      totalQuery: sli.events.totalQuery,
+      ...(sli.events.errorQuery ? { errorQuery: sli.events.errorQuery } : { goodQuery: sli.events.goodQuery! }),
+    };
+  }
+  if (sli.raw) return { kind: 'raw', source: 'prometheus', errorRatioQuery: sli.raw.errorRatioQuery };
+  if (sli.latency) {
+    const { histogram, selector, threshold } = sli.latency;
+    const sep = selector.trim() === '' ? '' : ',';
+    return {
+      kind: 'events',
+      source: 'prometheus',
+      goodQuery: `sum(rate(${histogram}_bucket{${selector}${sep}le=~"${leMatcher(threshold)}"}[{{window}}]))`,
+      totalQuery: `sum(rate(${histogram}_count{${selector}}[{{window}}]))`,
+    };
+  }
+  return { kind: 'synthetic', source: 'synthetic', script: syntheticScript(sli.synthetic!) };
+}
+
+function budgetingOf(file: QuenchSloFile): Budgeting {
+  const b = file.budgeting;
+  if (b === 'occurrences') return { method: 'occurrences' };
+  if (b === 'timeslices') return { method: 'timeslices', sliceMs: 60_000, sliceTarget: 0.99 };
+  if (b.method === 'occurrences') return { method: 'occurrences' };
+  const sliceMs = parseDuration(b.sliceLength)!;
+  return b.method === 'ratioTimeslices'
+    ? { method: 'ratioTimeslices', sliceMs }
+    : { method: 'timeslices', sliceMs, sliceTarget: b.sliceTarget / 100 };
+}
+
+function windowOf(file: QuenchSloFile): SloWindow {
+  if (typeof file.window === 'string') return { kind: 'rolling', ms: parseDuration(file.window)! };
+  const unit = calendarUnit(calendarUnits[file.window.calendar])!;
+  return { kind: 'calendar', unit: unit.unit, count: unit.count, timeZone: file.window.timeZone };
+}
+
+function alertingOf(file: QuenchSloFile, periodMs: number): Alerting {
+  const a = file.alerting;
+  const windows: BurnWindow[] =
+    a.windows === 'default'
+      ? defaultBurnWindows(periodMs)
+      : a.windows.map((w) => {
+          const longMs = parseDuration(w.long)!;
+          return {
+            severity: w.severity,
+            longMs,
+            shortMs: parseDuration(w.short)!,
+            factor: w.factor ?? burnFactor(w.budgetPercent! / 100, periodMs, longMs),
+          };
+        });
+  const forMs = (text: string | undefined, fallback: number) => (text === undefined ? fallback : text === '0' ? 0 : parseDuration(text)!);
+  return {
+    windows,
+    minEvents: a.minEvents,
+    tiers: {
+      page: {
+        severity: 'page',
+        enabled: a.enabled && a.page.enabled,
+        forMs: forMs(a.page.for, 120_000),
+        ...(a.page.playbook ? { playbook: a.page.playbook } : {}),
+      },
+      ticket: {
+        severity: 'ticket',
+        enabled: a.enabled && a.ticket.enabled,
+        forMs: forMs(a.ticket.for, 900_000),
+        ...(a.ticket.playbook ? { playbook: a.ticket.playbook } : {}),
+      },
+    },
+  };
+}
+
+export function importQuenchSlo(doc: SourceDocument): { slos: Slo[]; problems: Problem[] } {
+  const parsed = quenchSloSchema.safeParse(doc.value);
+  if (!parsed.success) return { slos: [], problems: zodProblems(doc, parsed.error) };
+  const file = parsed.data;
+  const problems: Problem[] = [];
+  const window = windowOf(file);
+  const periodMs = nominalPeriodMs(window);
+  const alerting = alertingOf(file, periodMs);
+  alerting.windows.forEach((w, i) => {
+    if (w.shortMs >= w.longMs)
+      problems.push(doc.problem(['alerting', 'windows', i, 'short'], 'the short window must be shorter than the long window'));
+    if (w.longMs > periodMs)
+      problems.push(doc.problem(['alerting', 'windows', i, 'long'], 'the long window is longer than the SLO window'));
+  });
+  const policy = file.budgetPolicy;
+  const slo: Slo = {
+    name: file.metadata.name,
+    ...(file.metadata.displayName ? { displayName: file.metadata.displayName } : {}),
+    service: file.service,
+    ...(file.metadata.description ? { description: file.metadata.description } : {}),
+    ...(file.owner ? { owner: file.owner } : {}),
+    objective: file.objective / 100,
+    window,
+    budgeting: budgetingOf(file),
+    sli: sliOf(file),
+    alerting,
+    policy: { freezeBelow: (policy?.freezeBelow ?? 0) / 100, freezeAllBelow: (policy?.freezeAllBelow ?? 0) / 100 },
+    labels: file.metadata.labels,
+    origin: { file: doc.file, ...doc.positionOf(['metadata', 'name']), format: 'quench' },
+  };
+  return { slos: problems.length > 0 ? [] : [slo], problems };
+}

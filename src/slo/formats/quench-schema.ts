@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { isValidTimeZone } from '../core/calendar.js';
+import { parseDuration } from '../core/duration.js';
+
+/**
+ * Quench's own SLO format (`apiVersion: quench/v1`, `kind: SLO`): the one zod schema for it;
+ * the types are inferred. Shaped like the playbook format (metadata, then top-level fields) and
+ * close to Sloth's, so that a Sloth file ports by renaming a few keys. docs/slo.md documents it.
+ */
+export const API_VERSION = 'quench/v1';
+export const KIND = 'SLO';
+
+export const durationText = z
+  .string()
+  .refine((v) => parseDuration(v) !== undefined, { message: 'expected a duration such as 30s, 5m, 1h, 28d or 4w' });
+
+const nameSchema = z
+  .string()
+  .regex(
+    /^[a-z0-9]([a-z0-9._-]{0,126}[a-z0-9])?$/,
+    'expected a name of lower-case letters, digits, ".", "_" and "-", at most 128 characters',
+  );
+
+/** Percent in (0, 100): `99.9`. */
+const percent = z.number().gt(0, 'expected a percentage above 0').lt(100, 'expected a percentage below 100 (100% leaves no error budget)');
+
+const query = z.string().min(1, 'expected a PromQL query');
+
+const windowSchema = z.union([
+  durationText.describe('rolling window, e.g. 30d or 4w'),
+  z.strictObject({
+    calendar: z.enum(['week', 'month', 'quarter', 'year']),
+    timeZone: z.string().default('UTC').refine(isValidTimeZone, { message: 'expected an IANA time zone such as Europe/Berlin or UTC' }),
+  }),
+]);
+
+const budgetingSchema = z.union([
+  z.enum(['occurrences', 'timeslices']).describe('occurrences, or timeslices with the defaults (1m slices, 99% slice target)'),
+  z.strictObject({
+    method: z.enum(['occurrences', 'timeslices', 'ratioTimeslices']),
+    sliceLength: durationText.default('1m'),
+    /** Percent of good events a slice needs to count as good (timeslices only). */
+    sliceTarget: percent.default(99),
+  }),
+]);
+
+const phaseSchema = z.strictObject({ at: durationText.or(z.literal('0')), errorRatio: z.number().min(0).max(1) });
+
+/** The synthetic source's script; OpenSLO files use the same fields in `metricSource.spec`. */
+export const syntheticSchema = z.strictObject({
+  requestsPerSecond: z.number().positive().default(10),
+  /** Error ratio from each offset until the next; offsets from the anchor (modulo `repeat`). */
+  script: z.array(phaseSchema).min(1),
+  repeat: durationText.optional(),
+  anchor: z.enum(['epoch', 'start']).default('epoch'),
+});
+export type SyntheticSpec = z.infer<typeof syntheticSchema>;
+
+// One object with optional kinds (not a union) so that a mistake inside `events` is reported
+// at its own field instead of as "no union member matched".
+const sliSchema = z
+  .strictObject({
+    events: z
+      .strictObject({ errorQuery: query.optional(), goodQuery: query.optional(), totalQuery: query })
+      .refine((e) => (e.errorQuery === undefined) !== (e.goodQuery === undefined), {
+        message: 'give exactly one of errorQuery and goodQuery (with totalQuery)',
+      })
+      .optional(),
+    raw: z.strictObject({ errorRatioQuery: query }).optional(),
+    latency: z
+      .strictObject({
+        /** Histogram base name: `http_request_duration_seconds` (its _bucket and _count series are used). */
+        histogram: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'expected a metric name (without _bucket)'),
+        /** Label matchers without braces: `job="checkout",code!~"5.."`. */
+        selector: z.string().default(''),
+        /** Requests at or below this (in the histogram's unit) are good; must be a bucket boundary. */
+        threshold: z.number().positive(),
+      })
+      .optional(),
+    synthetic: syntheticSchema.optional(),
+  })
+  .refine((s) => [s.events, s.raw, s.latency, s.synthetic].filter(Boolean).length === 1, {
+    message: 'expected exactly one of events, raw, latency or synthetic',
+  });
+
+const windowSpecSchema = z
+  .strictObject({
+    severity: z.enum(['page', 'ticket']),
+    long: durationText,
+    short: durationText,
+    /** Burn-rate threshold; or give budgetPercent, the share of budget consumed within `long`. */
+    factor: z.number().positive().optional(),
+    budgetPercent: z.number().gt(0).max(100).optional(),
+  })
+  .refine((w) => (w.factor === undefined) !== (w.budgetPercent === undefined), { message: 'give exactly one of factor and budgetPercent' });
+
+const tierSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  for: durationText.or(z.literal('0')).optional(),
+  playbook: z.string().optional(),
+});
+
+const alertingSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Low-traffic guard: a window with fewer events cannot fire. */
+  minEvents: z.number().min(0).default(10),
+  windows: z.union([z.literal('default'), z.array(windowSpecSchema).min(1)]).default('default'),
+  page: tierSchema.default({ enabled: true }),
+  ticket: tierSchema.default({ enabled: true }),
+});
+
+export const quenchSloSchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(KIND),
+  metadata: z.strictObject({
+    name: nameSchema,
+    displayName: z.string().optional(),
+    description: z.string().optional(),
+    labels: z.record(z.string(), z.string()).default({}),
+  }),
+  service: z.string().min(1),
+  owner: z.strictObject({ team: z.string().optional(), slack: z.string().optional() }).optional(),
+  objective: percent,
+  window: windowSchema.default('30d'),
+  budgeting: budgetingSchema.default('occurrences'),
+  sli: sliSchema,
+  alerting: alertingSchema.default({
+    enabled: true,
+    minEvents: 10,
+    windows: 'default',
+    page: { enabled: true },
+    ticket: { enabled: true },
+  }),
+  /** Deploy-gate thresholds in percent of budget remaining. */
+  budgetPolicy: z
+    .strictObject({ freezeBelow: z.number().min(0).max(100).default(0), freezeAllBelow: z.number().min(-100).max(100).default(0) })
+    .optional(),
+});
+
+export type QuenchSloFile = z.infer<typeof quenchSloSchema>;
