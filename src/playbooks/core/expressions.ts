@@ -1,0 +1,185 @@
+import { type ASTNode, Environment, EvaluationError, ParseError } from '@marcbachmann/cel-js';
+
+/**
+ * Conditions (`when`, decide branches, wait matches) and templates are CEL, the Common
+ * Expression Language, evaluated by @marcbachmann/cel-js: no eval, no prototype access (only
+ * own properties are visible), and non-Turing-complete. Cost is bounded here by the source
+ * length, the library's structural limits (AST nodes, depth, literal sizes) and a cap on nested
+ * comprehensions (`map`/`filter`/`all`/`exists`), the only construct whose cost grows with
+ * the data: two levels over a list of n items cost n², three would be n³.
+ *
+ * Every expression sees five variables: `trigger` (the TriggerEvent that started the run),
+ * `inputs`, `steps` (`steps.<id>.output`, `.status`), `env` (allowlisted variables) and `run`
+ * (`id`, `correlationId`, `playbook`). Wait conditions also see `event`.
+ */
+
+export const MAX_EXPRESSION_LENGTH = 1000;
+export const MAX_COMPREHENSION_NESTING = 2;
+export const CONTEXT_VARIABLES = ['trigger', 'inputs', 'steps', 'env', 'run', 'event'] as const;
+const COMPREHENSIONS = new Set(['map', 'filter', 'all', 'exists', 'exists_one']);
+
+const environment = new Environment({
+  // Step outputs and payloads are JSON: mixed lists and maps are normal there.
+  homogeneousAggregateLiterals: false,
+  // `.?key` and `orValue()` let authors read optional payload fields without has() chains.
+  enableOptionalTypes: true,
+  limits: { maxAstNodes: 400, maxDepth: 32, maxListElements: 100, maxMapEntries: 100, maxCallArguments: 16 },
+});
+for (const name of CONTEXT_VARIABLES) environment.registerVariable(name, 'map');
+
+/** A problem in an expression; `offset` is the character index in the expression source. */
+export class ExpressionError extends Error {
+  readonly offset: number;
+  readonly kind: 'syntax' | 'type' | 'limit' | 'evaluation';
+  constructor(kind: ExpressionError['kind'], message: string, offset = 0) {
+    super(message);
+    this.name = 'ExpressionError';
+    this.kind = kind;
+    this.offset = offset;
+  }
+}
+
+export interface CompiledExpression {
+  source: string;
+  /** Step ids read as `steps.<id>` or `steps["id"]`, for reference checks. */
+  stepRefs: string[];
+  evaluate(context: ExpressionContext): unknown;
+}
+
+export type ExpressionContext = Partial<Record<(typeof CONTEXT_VARIABLES)[number], unknown>>;
+
+// Compiling is far costlier than evaluating; playbooks reuse a few hundred expressions at most.
+const cache = new Map<string, CompiledExpression>();
+const CACHE_LIMIT = 2000;
+
+/** Parses and type-checks; throws ExpressionError with the offset of the problem. */
+export function compileExpression(source: string): CompiledExpression {
+  const hit = cache.get(source);
+  if (hit) return hit;
+  if (source.length > MAX_EXPRESSION_LENGTH) {
+    throw new ExpressionError('limit', `expression is ${source.length} characters long; the limit is ${MAX_EXPRESSION_LENGTH}`);
+  }
+  if (source.trim() === '') throw new ExpressionError('syntax', 'empty expression');
+  let parsed: ReturnType<Environment['parse']>;
+  try {
+    parsed = environment.parse(source);
+  } catch (err) {
+    throw fromCelError(err, 'syntax');
+  }
+  const checked = parsed.check();
+  if (!checked.valid) throw fromCelError(checked.error, 'type');
+  const { nesting, at, stepRefs } = inspect(parsed.ast);
+  if (nesting > MAX_COMPREHENSION_NESTING) {
+    throw new ExpressionError('limit', `comprehensions nested ${nesting} deep; at most ${MAX_COMPREHENSION_NESTING} are allowed`, at);
+  }
+  const compiled: CompiledExpression = {
+    source,
+    stepRefs,
+    evaluate(context) {
+      try {
+        return fromCel(parsed(toCelContext(context)));
+      } catch (err) {
+        throw fromCelError(err, 'evaluation');
+      }
+    },
+  };
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  cache.set(source, compiled);
+  return compiled;
+}
+
+/** Evaluates an expression that must yield a boolean (conditions). */
+export function evaluateCondition(source: string, context: ExpressionContext): boolean {
+  const value = compileExpression(source).evaluate(context);
+  if (typeof value !== 'boolean') {
+    throw new ExpressionError('evaluation', `condition '${source}' yielded ${describe(value)}, expected true or false`);
+  }
+  return value;
+}
+
+function fromCelError(err: unknown, fallback: ExpressionError['kind']): ExpressionError {
+  if (err instanceof ExpressionError) return err;
+  const e = err as { summary?: string; message?: string; code?: string; range?: { start: number } };
+  const kind =
+    err instanceof ParseError
+      ? e.code === 'limit_exceeded'
+        ? 'limit'
+        : 'syntax'
+      : err instanceof EvaluationError
+        ? 'evaluation'
+        : fallback;
+  return new ExpressionError(kind, e.summary ?? String(e.message ?? err), e.range?.start ?? 0);
+}
+
+/** Walks the AST once: comprehension nesting and `steps.<id>` references. */
+function inspect(root: ASTNode): { nesting: number; at: number; stepRefs: string[] } {
+  const refs = new Set<string>();
+  let deepest = 0;
+  let at = 0;
+  const visit = (node: unknown, depth: number): void => {
+    if (Array.isArray(node)) {
+      for (const child of node) visit(child, depth);
+      return;
+    }
+    if (!node || typeof node !== 'object' || !('op' in node)) return;
+    const n = node as { op: string; args: unknown; start: number };
+    let d = depth;
+    if (n.op === 'rcall' && Array.isArray(n.args) && COMPREHENSIONS.has(n.args[0] as string)) {
+      d += 1;
+      if (d > deepest) [deepest, at] = [d, n.start];
+    }
+    if ((n.op === '.' || n.op === '.?' || n.op === '[]' || n.op === '[?]') && Array.isArray(n.args)) {
+      const [target, key] = n.args as [{ op?: string; args?: unknown }, unknown];
+      const name =
+        typeof key === 'string'
+          ? key
+          : (key as { op?: string; args?: unknown })?.op === 'value'
+            ? (key as { args: unknown }).args
+            : undefined;
+      if (target?.op === 'id' && target.args === 'steps' && typeof name === 'string') refs.add(name);
+    }
+    visit(n.args, d);
+  };
+  visit(root, 0);
+  return { nesting: deepest, at, stepRefs: [...refs] };
+}
+
+/**
+ * CEL integers are BigInt; JSON numbers are not. Whole numbers become CEL ints so that
+ * `inputs.replicas + 1` works, other numbers stay doubles; `undefined` fields are dropped so
+ * `has()` sees them as absent.
+ */
+export function toCel(value: unknown): unknown {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : value;
+  if (Array.isArray(value)) return value.map(toCel);
+  if (value && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toCel(v);
+    return out;
+  }
+  return value;
+}
+
+function toCelContext(context: ExpressionContext): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of CONTEXT_VARIABLES) out[name] = toCel(context[name] ?? {});
+  return out;
+}
+
+/** Back to JSON-friendly values: BigInt to number (or a string when it would lose precision). */
+export function fromCel(value: unknown): unknown {
+  if (typeof value === 'bigint')
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+  if (Array.isArray(value)) return value.map(fromCel);
+  if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), fromCel(v)]));
+  if (value && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromCel(v)]));
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'a map' : `${typeof value} ${JSON.stringify(value)}`;
+}

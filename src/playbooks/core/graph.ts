@@ -1,0 +1,136 @@
+import { END, type Step } from './model.js';
+import { type Sequence, sequencesOf } from './walk.js';
+import type { Playbook } from './playbook-schema.js';
+
+/**
+ * Flow checks over each sequence (see ./walk.ts): duplicate ids, jump targets, cycles and
+ * unreachable steps. Loops are rejected: a run must end, and every bounded repetition a
+ * playbook needs is expressed with `retry` or a `wait … until` with a timeout. Rejecting
+ * cycles keeps "the run terminates" a property the validator proves, not one an author hopes for.
+ */
+
+export interface GraphProblem {
+  path: PropertyKey[];
+  message: string;
+}
+
+/** An edge of the flow graph, located at the field that creates it. */
+export interface Edge {
+  from: string;
+  to: string;
+  path: PropertyKey[];
+}
+
+/** Successors of the step at index `i`: its explicit jumps, or the next step in order. */
+export function edgesOf(sequence: Sequence, i: number): Edge[] {
+  const step = sequence.steps[i]!;
+  const at = [...sequence.path, i];
+  const following = sequence.steps[i + 1]?.id ?? END;
+  const edge = (to: string, path: PropertyKey[]): Edge => ({ from: step.id, to, path });
+  if (step.kind === 'decide') {
+    const edges = step.branches.map((b, j) => edge(b.next, [...at, 'branches', j, 'next']));
+    edges.push(step.default ? edge(step.default, [...at, 'default']) : edge(following, at));
+    // A decide skipped by `when` continues with the next step in order.
+    if (step.when && step.default) edges.push(edge(following, [...at, 'when']));
+    return edges;
+  }
+  return [step.next ? edge(step.next, [...at, 'next']) : edge(following, at)];
+}
+
+export function checkGraph(playbook: Pick<Playbook, 'steps'>): GraphProblem[] {
+  const problems: GraphProblem[] = [];
+  const sequences = sequencesOf(playbook);
+  const home = new Map<string, Sequence>();
+  const firstPath = new Map<string, PropertyKey[]>();
+  for (const sequence of sequences) {
+    sequence.steps.forEach((step, i) => {
+      const path = [...sequence.path, i, 'id'];
+      const seen = firstPath.get(step.id);
+      if (seen) problems.push({ path, message: `duplicate step id '${step.id}' (first used at ${seen.map(String).join('.')})` });
+      else {
+        firstPath.set(step.id, path);
+        home.set(step.id, sequence);
+      }
+    });
+  }
+  for (const sequence of sequences) problems.push(...checkSequence(sequence, home));
+  return problems;
+}
+
+function checkSequence(sequence: Sequence, home: Map<string, Sequence>): GraphProblem[] {
+  const problems: GraphProblem[] = [];
+  const index = new Map(sequence.steps.map((s, i) => [s.id, i]));
+  const adjacency = new Map<string, Edge[]>();
+  sequence.steps.forEach((step, i) => {
+    const good: Edge[] = [];
+    for (const e of edgesOf(sequence, i)) {
+      if (e.to === END || index.has(e.to)) good.push(e);
+      else problems.push({ path: e.path, message: unknownTarget(e.to, sequence, home) });
+    }
+    adjacency.set(step.id, good);
+  });
+  // Depth-first search from the first step; a back edge closes a cycle, reported with its path.
+  const state = new Map<string, 'open' | 'done'>();
+  const trail: string[] = [];
+  const reported = new Set<string>();
+  const visit = (id: string) => {
+    state.set(id, 'open');
+    trail.push(id);
+    for (const e of adjacency.get(id) ?? []) {
+      if (e.to === END) continue;
+      const s = state.get(e.to);
+      if (s === 'open') {
+        const cycle = [...trail.slice(trail.indexOf(e.to)), e.to];
+        const key = [...cycle].sort().join(',');
+        if (!reported.has(key)) {
+          reported.add(key);
+          problems.push({
+            path: e.path,
+            message: `cycle: ${cycle.join(' → ')}; loops are not allowed (use retry, or wait … until with a timeout)`,
+          });
+        }
+      } else if (s === undefined) visit(e.to);
+    }
+    trail.pop();
+    state.set(id, 'done');
+  };
+  const first = sequence.steps[0];
+  if (first) visit(first.id);
+  sequence.steps.forEach((step: Step, i) => {
+    if (!state.has(step.id)) {
+      problems.push({
+        path: [...sequence.path, i, 'id'],
+        message: `step '${step.id}' is unreachable: no step of the ${sequence.label} leads to it`,
+      });
+    }
+  });
+  return problems;
+}
+
+function unknownTarget(target: string, sequence: Sequence, home: Map<string, Sequence>): string {
+  const elsewhere = home.get(target);
+  if (elsewhere) return `step '${target}' is in the ${elsewhere.label}; jumps must stay within the ${sequence.label}`;
+  const hint = closest(target, [...sequence.steps.map((s) => s.id), END]);
+  return `unknown step '${target}'${hint ? ` (did you mean '${hint}'?)` : ''}`;
+}
+
+/** The candidate within edit distance 2, for "did you mean". */
+export function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}

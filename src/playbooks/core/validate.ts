@@ -1,0 +1,41 @@
+import type { ActionCatalog } from './catalog.js';
+import { checkGraph, type GraphProblem } from './graph.js';
+import { inputMismatch } from './inputs.js';
+import type { Playbook } from './playbook-schema.js';
+import { checkStep } from './step-checks.js';
+import { allSteps } from './walk.js';
+
+/**
+ * The checks that follow the zod schema, on one parsed playbook: the flow graph, per-step
+ * rules, expressions, actions and inputs. Each problem carries the path of the field it is
+ * about; src/playbooks/validator.ts turns paths into file:line:col.
+ */
+
+/** Environment variables that hold secrets must never reach templates (and thus action parameters). */
+const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|API_?KEY|_KEY$|^DATABASE_URL$)/;
+
+/** Every problem of one parsed playbook, located by path. */
+export function checkPlaybook(playbook: Playbook, catalog: ActionCatalog): GraphProblem[] {
+  const out: GraphProblem[] = checkGraph(playbook);
+  const located = allSteps(playbook);
+  const known = new Set(located.map((s) => s.step.id));
+  for (const s of located) out.push(...checkStep(s, catalog, known));
+  for (const [name, input] of Object.entries(playbook.inputs)) {
+    if (input.default === undefined) continue;
+    const mismatch = inputMismatch(input, input.default);
+    if (mismatch) out.push({ path: ['inputs', name, 'default'], message: `default of input '${name}': ${mismatch}` });
+  }
+  playbook.env.forEach((name, i) => {
+    if (SECRET_NAME.test(name))
+      out.push({
+        path: ['env', i],
+        message: `env ${name} looks like a secret; secrets cannot be exposed to templates (actions read their credentials from configuration)`,
+      });
+  });
+  const seen = new Set<string>();
+  playbook.env.forEach((name, i) => {
+    if (seen.has(name)) out.push({ path: ['env', i], message: `env ${name} listed twice` });
+    seen.add(name);
+  });
+  return out;
+}
