@@ -1,0 +1,261 @@
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { TokenAuthenticator } from '../../src/http/auth.js';
+import { Router } from '../../src/http/router.js';
+import { createHttpServer, type HttpServer } from '../../src/http/server.js';
+import { inboxStats } from '../../src/ingest/inbox.js';
+import { createIngestMetrics } from '../../src/ingest/metrics.js';
+import { addWebhookRoutes } from '../../src/ingest/routes.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
+import { createMetrics, type Metrics } from '../../src/telemetry/metrics.js';
+import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
+import { alertmanagerBody, genericBody, pagerdutyBody, signGeneric, signPagerDuty } from '../support/ingest-webhooks.js';
+
+// The webhook endpoints over real HTTP on 127.0.0.1, against a real database: what is refused,
+// with which status and reason, and that a refusal or a repeat never touches the inbox.
+const MAX_BYTES = 64 * 1024;
+const AM_TOKEN = 'am-token-1';
+const clock = new ManualClock('2026-11-21T19:00:00Z');
+const now = () => clock.now().getTime() / 1000;
+
+interface Case {
+  name: string;
+  path: string;
+  body: string | Buffer;
+  headers: Record<string, string>;
+  status: number;
+  reason: string;
+  /** A fragment the error message must contain (field paths for schema errors). */
+  message?: RegExp;
+}
+
+const am = (body: string | Buffer, extra: Record<string, string> = {}) => ({
+  path: '/webhooks/alertmanager',
+  body,
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${AM_TOKEN}`, ...extra },
+});
+const generic = (body: string, ts = now(), source = 'ci', secret = 'ci-secret') => ({
+  path: `/webhooks/generic/${source}`,
+  body,
+  headers: signGeneric(secret, body, ts),
+});
+const pd = (body: string, webhookId = 'wh-1', secrets = ['pd-secret']) => ({
+  path: '/webhooks/pagerduty',
+  body,
+  headers: signPagerDuty(secrets, body, webhookId),
+});
+const deep = `${'['.repeat(200)}${']'.repeat(200)}`;
+const valid = alertmanagerBody([{ labels: { alertname: 'HighLatency' } }]);
+
+const badInputs: Case[] = [
+  { name: 'truncated JSON', ...am(valid.slice(0, -7)), status: 400, reason: 'bad_json', message: /malformed JSON/ },
+  { name: 'empty body', ...am(''), status: 400, reason: 'bad_json' },
+  {
+    name: 'wrong type: alerts is a string',
+    ...am(JSON.stringify({ ...JSON.parse(valid), alerts: 'x' })),
+    status: 400,
+    reason: 'schema',
+    message: /alerts/,
+  },
+  {
+    name: 'wrong type: a label value is a number',
+    ...am(valid.replace('"alertname":"HighLatency"', '"alertname":7')),
+    status: 400,
+    reason: 'schema',
+    message: /alerts\.0\.labels\.alertname/,
+  },
+  {
+    name: 'wrong payload version',
+    ...am(valid.replace('"version":"4"', '"version":"3"')),
+    status: 400,
+    reason: 'schema',
+    message: /version/,
+  },
+  { name: 'body over the limit', ...am(`{"pad":"${'x'.repeat(MAX_BYTES)}"}`), status: 413, reason: 'too_large' },
+  { name: 'nested too deep', ...am(deep), status: 400, reason: 'too_deep', message: /nested 200 levels/ },
+  { name: 'not UTF-8', ...am(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), status: 400, reason: 'bad_encoding' },
+  { name: 'Alertmanager without credentials', ...am(valid, { authorization: '' }), status: 401, reason: 'missing_credentials' },
+  { name: 'Alertmanager with a wrong token', ...am(valid, { authorization: 'Bearer nope' }), status: 401, reason: 'bad_credentials' },
+  {
+    name: 'PagerDuty with a bad signature',
+    ...pd(pagerdutyBody('E9', 'incident.triggered', 'P9'), 'wh-9', ['wrong']),
+    status: 401,
+    reason: 'bad_signature',
+  },
+  {
+    name: 'PagerDuty without a signature',
+    path: '/webhooks/pagerduty',
+    body: pagerdutyBody('E9', 'incident.triggered', 'P9'),
+    headers: { 'content-type': 'application/json' },
+    status: 401,
+    reason: 'missing_signature',
+  },
+  {
+    name: 'PagerDuty with a wrong type',
+    ...pd(JSON.stringify({ event: { ...JSON.parse(pagerdutyBody('E9', 'incident.triggered', 'P9')).event, id: 12 } }), 'wh-10'),
+    status: 400,
+    reason: 'schema',
+    message: /event\.id/,
+  },
+  { name: 'generic with a stale timestamp', ...generic(genericBody('g-old'), now() - 301), status: 401, reason: 'stale_timestamp' },
+  { name: 'generic from the future', ...generic(genericBody('g-new'), now() + 301), status: 401, reason: 'stale_timestamp' },
+  {
+    name: 'generic with a bad signature',
+    ...generic(genericBody('g-bad'), now(), 'ci', 'not-the-secret'),
+    status: 401,
+    reason: 'bad_signature',
+  },
+  {
+    name: 'generic without a signature',
+    path: '/webhooks/generic/ci',
+    body: genericBody('g-none'),
+    headers: { 'content-type': 'application/json' },
+    status: 401,
+    reason: 'missing_timestamp',
+  },
+  {
+    name: 'generic without a summary',
+    ...generic(JSON.stringify({ id: 'g1', type: 't' })),
+    status: 400,
+    reason: 'schema',
+    message: /summary/,
+  },
+  {
+    name: 'generic with a bad severity',
+    ...generic(genericBody('g2', { severity: 'doom' })),
+    status: 400,
+    reason: 'schema',
+    message: /severity/,
+  },
+  {
+    name: 'generic unknown source',
+    ...generic(genericBody('g3'), now(), 'nobody'),
+    status: 404,
+    reason: 'unknown_source',
+    message: /QUENCH_WEBHOOK_SECRETS/,
+  },
+];
+
+describe.each(databaseKinds)('webhook endpoints on %s', (kind) => {
+  let t: TestDatabase;
+  let http: HttpServer;
+  let metrics: Metrics;
+  let base: string;
+  const inboxCount = async () => Number((await t.db.rows<{ n: number }>(sql`select count(*)::int as n from ingest_inbox`))[0]!.n);
+  const post = (c: { path: string; body: string | Buffer; headers: Record<string, string> }) =>
+    fetch(`${base}${c.path}`, {
+      method: 'POST',
+      body: c.body,
+      headers: Object.fromEntries(Object.entries(c.headers).filter(([, v]) => v !== '')),
+    });
+
+  beforeAll(async () => {
+    t = await freshDatabase(kind);
+    metrics = createMetrics();
+    const config = loadConfig({
+      QUENCH_WEBHOOK_SECRETS: 'ci=ci-secret',
+      PAGERDUTY_WEBHOOK_SECRET: 'pd-secret',
+      QUENCH_ALERTMANAGER_TOKEN: AM_TOKEN,
+      QUENCH_WEBHOOK_MAX_BYTES: String(MAX_BYTES),
+    });
+    const router = new Router();
+    const ingestMetrics = createIngestMetrics(metrics.registry, () => inboxStats(t.db, clock.now()));
+    addWebhookRoutes(router, { db: t.db, clock, config, metrics: ingestMetrics });
+    http = createHttpServer({ router, auth: new TokenAuthenticator(new Map()), logger: silentLogger, metrics });
+    base = `http://127.0.0.1:${await http.listen(0, '127.0.0.1')}`;
+  });
+  afterAll(async () => {
+    await http?.close();
+    await t?.dispose();
+  });
+
+  it.each(badInputs)('refuses $name with $status', async (c) => {
+    const before = await inboxCount();
+    const res = await post(c);
+    const body = (await res.json()) as { error: string; message: string };
+    expect(res.status).toBe(c.status);
+    if (c.message) expect(body.message).toMatch(c.message);
+    expect(await inboxCount()).toBe(before);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(new RegExp(`quench_webhook_rejected_total\\{source="[^"]+",reason="${c.reason}"\\} [1-9]`));
+  });
+
+  it('stores each valid delivery once and answers repeats 202 without a new row', async () => {
+    const before = await inboxCount();
+    const amBody = alertmanagerBody([{ labels: { alertname: 'Repeat' } }]);
+    const first = await post(am(amBody));
+    expect(first.status).toBe(202);
+    expect(await first.json()).toMatchObject({ status: 'accepted' });
+    const again = await post(am(amBody));
+    expect(again.status).toBe(202);
+    expect(await again.json()).toMatchObject({ status: 'duplicate' });
+
+    // PagerDuty: a retry repeats X-Webhook-Id; a replayed event id under a new webhook id is a repeat too.
+    expect((await post(pd(pagerdutyBody('E1', 'incident.triggered', 'P1'), 'wh-1'))).status).toBe(202);
+    expect(await (await post(pd(pagerdutyBody('E1', 'incident.triggered', 'P1'), 'wh-1'))).json()).toMatchObject({ status: 'duplicate' });
+    expect(await (await post(pd(pagerdutyBody('E2', 'incident.triggered', 'P1'), 'wh-1'))).json()).toMatchObject({ status: 'duplicate' });
+    expect(await (await post(pd(pagerdutyBody('E1', 'incident.triggered', 'P1'), 'wh-2'))).json()).toMatchObject({ status: 'duplicate' });
+
+    // Generic: the id is the idempotency key, whatever else changed.
+    expect((await post(generic(genericBody('g-1')))).status).toBe(202);
+    expect(await (await post(generic(genericBody('g-1', { summary: 'changed' })))).json()).toMatchObject({ status: 'duplicate' });
+
+    expect(await inboxCount()).toBe(before + 3);
+    const [row] = await t.db.rows<{ body: string; headers: Record<string, string> | string }>(
+      sql`select body, headers from ingest_inbox where source = 'pagerduty'`,
+    );
+    expect(row!.body).toBe(pagerdutyBody('E1', 'incident.triggered', 'P1'));
+    const headers = typeof row!.headers === 'string' ? JSON.parse(row!.headers) : row!.headers;
+    expect(headers).toMatchObject({ 'x-webhook-id': 'wh-1' });
+    expect(headers).not.toHaveProperty('x-pagerduty-signature');
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/quench_ingest_dedup_hits_total\{source="pagerduty",level="delivery"\} 3/);
+    expect(text).toMatch(/quench_webhook_accepted_total\{source="generic:ci"\} 1/);
+    expect(text).toMatch(/quench_ingest_inbox_pending 3/);
+  });
+});
+
+describe('per-source rate limit', () => {
+  let t: TestDatabase;
+  let http: HttpServer;
+  let base: string;
+  beforeAll(async () => {
+    t = await freshDatabase('pglite');
+    const metrics = createMetrics();
+    const config = loadConfig({
+      QUENCH_WEBHOOK_SECRETS: 'ci=ci-secret,other=o',
+      QUENCH_WEBHOOK_RATE_LIMIT: '1',
+      QUENCH_WEBHOOK_RATE_BURST: '2',
+    });
+    const router = new Router();
+    addWebhookRoutes(router, {
+      db: t.db,
+      clock,
+      config,
+      metrics: createIngestMetrics(metrics.registry, () => inboxStats(t.db, clock.now())),
+    });
+    http = createHttpServer({ router, auth: new TokenAuthenticator(new Map()), logger: silentLogger, metrics });
+    base = `http://127.0.0.1:${await http.listen(0, '127.0.0.1')}`;
+  });
+  afterAll(async () => {
+    await http?.close();
+    await t?.dispose();
+  });
+
+  it('answers 429 with Retry-After once a source has spent its burst, other sources unaffected', async () => {
+    const send = (id: string, source = 'ci', secret = 'ci-secret') => {
+      const c = generic(genericBody(id), now(), source, secret);
+      return fetch(`${base}${c.path}`, { method: 'POST', body: c.body, headers: c.headers });
+    };
+    expect((await send('r1')).status).toBe(202);
+    expect((await send('r2')).status).toBe(202);
+    const limited = await send('r3');
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('1');
+    expect((await send('o1', 'other', 'o')).status).toBe(202);
+    clock.advance(1_000);
+    expect((await send('r3')).status).toBe(202);
+  });
+});
