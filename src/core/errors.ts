@@ -19,6 +19,9 @@ export type ErrorCode =
   | 'rate_limited'
   | 'validation_failed'
   | 'usage'
+  | 'prometheus_unavailable'
+  | 'prometheus_query_failed'
+  | 'slo_source_missing'
   | 'internal';
 
 export class QuenchError extends Error {
@@ -60,5 +63,8 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   rate_limited: 429,
   validation_failed: 400,
   usage: 400,
+  prometheus_unavailable: 503,
+  prometheus_query_failed: 502,
+  slo_source_missing: 503,
   internal: 500,
 };

@@ -4,3 +4,4 @@
  */
 export * from '../audit/schema.js';
 export * from '../ingest/schema.js';
+export * from '../slo/schema.js';

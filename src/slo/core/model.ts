@@ -43,7 +43,15 @@ export interface SyntheticScript {
 
 /** PromQL texts are templates: `{{window}}` becomes the range (`5m`, `30d`). */
 export type Sli =
-  | { kind: 'events'; source: 'prometheus'; errorQuery?: string; goodQuery?: string; totalQuery: string }
+  | {
+      kind: 'events';
+      source: 'prometheus';
+      errorQuery?: string;
+      goodQuery?: string;
+      totalQuery: string;
+      /** OpenSLO `counter: false`: queries without `{{window}}` are gauges, averaged, not increased. */
+      counter?: boolean;
+    }
   | { kind: 'raw'; source: 'prometheus'; errorRatioQuery: string }
   | { kind: 'threshold'; source: 'prometheus'; query: string; op: ComparisonOp; value: number }
   | { kind: 'synthetic'; source: 'synthetic'; script: SyntheticScript }

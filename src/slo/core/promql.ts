@@ -75,7 +75,7 @@ function sliceRatio(sli: Sli, slice: string, counter: boolean): string | undefin
 
 export function windowExpressions(sli: Sli, budgeting: Budgeting, windowMs: number, options: SliQueryOptions = {}): WindowExpressions {
   const range = promRange(windowMs);
-  const counter = options.counter ?? true;
+  const counter = options.counter ?? (sli.kind === 'events' ? (sli.counter ?? true) : true);
   if (sli.kind === 'synthetic' || sli.kind === 'unevaluable') return { parts: {}, perSecond: false };
   if (sli.kind === 'threshold') {
     // Each sample (each slice for time-slice budgeting) is one event: good when it meets the threshold.

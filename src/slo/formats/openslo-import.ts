@@ -183,7 +183,7 @@ class OpenSloImport {
     if (!total || !num) return { counter };
     return {
       counter,
-      sli: { kind: 'events', source: 'prometheus', totalQuery: total, ...(r.good ? { goodQuery: num } : { errorQuery: num }) },
+      sli: { kind: 'events', source: 'prometheus', totalQuery: total, ...(r.good ? { goodQuery: num } : { errorQuery: num }), ...(counter ? {} : { counter }) },
     };
   }
 
