@@ -105,6 +105,8 @@ export const envSchema = z.object({
   /** Per-source webhook rate limit (token bucket): sustained requests per second and burst. */
   QUENCH_WEBHOOK_RATE_LIMIT: positiveInt(200),
   QUENCH_WEBHOOK_RATE_BURST: positiveInt(400),
+  /** How long an inbox entry's claim lasts before another worker may take it over (a worker died). */
+  QUENCH_INGEST_LEASE_SECONDS: positiveInt(60),
   QUENCH_API_TOKENS: pairList('QUENCH_API_TOKENS', 'user', 'token'),
   QUENCH_REPORT_CRON: z.preprocess((v) => emptyToUndefined(v) ?? '0 9 * * 1', z.string()),
   QUENCH_REPORT_CHANNEL: optionalString,

@@ -32,6 +32,8 @@ export const ingestInbox = pgTable(
     /** How many times processing committed; anything but 0 or 1 would be a bug (the crash test checks it). */
     completions: integer('completions').notNull().default(0),
     lastError: text('last_error'),
+    /** When routing decisions were committed (phase 1); a retry after it only finishes the pending effects. */
+    decidedAt: at('decided_at'),
   },
   (t) => [
     uniqueIndex('ingest_inbox_delivery_uq').on(t.source, t.deliveryKey),
@@ -74,13 +76,19 @@ export const ingestEvents = pgTable(
   ],
 );
 
-/** Alert state per identity: whether it is firing and which runs it started or joined (resolution goes to them). */
+/**
+ * Alert state per identity: whether it is firing and which runs it started or joined
+ * (resolution goes to them). Runs are named by their *handle*, the correlation id of the event
+ * that started them: it is known when the decision commits, before the engine has created the
+ * run, and the engine stores it on the run (engine_runs.correlation_id).
+ */
 export const ingestAlerts = pgTable(
   'ingest_alerts',
   {
     source: text('source').notNull(),
     alertKey: text('alert_key').notNull(),
     status: text('status').notNull(),
+    /** Run handles (see above). */
     runIds: jsonb('run_ids').$type<string[]>().notNull(),
     firstSeenAt: at('first_seen_at').notNull(),
     lastSeenAt: at('last_seen_at').notNull(),
@@ -95,10 +103,39 @@ export const ingestGroups = pgTable(
   {
     playbook: text('playbook').notNull(),
     groupKey: text('group_key').notNull(),
+    /** The open run's handle (the correlation id it was started with). */
     runId: text('run_id').notNull(),
     openedAt: at('opened_at').notNull(),
     windowEndsAt: at('window_ends_at').notNull(),
     members: integer('members').notNull(),
   },
   (t) => [primaryKey({ columns: [t.playbook, t.groupKey] })],
+);
+
+/**
+ * The outbox between routing and the engine. Decisions commit in one transaction with the
+ * effects they imply (start a run, signal a run); the effects are then carried out one by one,
+ * each idempotently: a start first looks for a run with its handle as correlation id, a signal
+ * carries its effect id as idempotency key. So a crash anywhere neither loses nor repeats one.
+ */
+export const ingestEffects = pgTable(
+  'ingest_effects',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    inboxId: bigint('inbox_id', { mode: 'number' })
+      .notNull()
+      .references(() => ingestInbox.id),
+    eventId: bigint('event_id', { mode: 'number' }).notNull(),
+    /** `start` or `signal`. */
+    kind: text('kind').notNull(),
+    /** The run's handle: correlation id of its starting event. */
+    runHandle: text('run_handle').notNull(),
+    playbook: text('playbook'),
+    signal: text('signal'),
+    payload: jsonb('payload').notNull(),
+    /** The engine's run id, once known. */
+    runId: text('run_id'),
+    doneAt: at('done_at'),
+  },
+  (t) => [index('ingest_effects_pending_idx').on(t.inboxId, t.id).where(sql`done_at is null`), index('ingest_effects_handle_idx').on(t.runHandle)],
 );
