@@ -1,5 +1,5 @@
 import { END, type Step } from './model.js';
-import { type Sequence, sequencesOf } from './walk.js';
+import { allSteps, type Sequence, sequencesOf } from './walk.js';
 import type { Playbook } from './playbook-schema.js';
 
 /**
@@ -42,16 +42,14 @@ export function checkGraph(playbook: Pick<Playbook, 'steps'>): GraphProblem[] {
   const sequences = sequencesOf(playbook);
   const home = new Map<string, Sequence>();
   const firstPath = new Map<string, PropertyKey[]>();
-  for (const sequence of sequences) {
-    sequence.steps.forEach((step, i) => {
-      const path = [...sequence.path, i, 'id'];
-      const seen = firstPath.get(step.id);
-      if (seen) problems.push({ path, message: `duplicate step id '${step.id}' (first used at ${seen.map(String).join('.')})` });
-      else {
-        firstPath.set(step.id, path);
-        home.set(step.id, sequence);
-      }
-    });
+  for (const { step, path: at, sequence } of allSteps(playbook)) {
+    const path = [...at, 'id'];
+    const seen = firstPath.get(step.id);
+    if (seen) problems.push({ path, message: `duplicate step id '${step.id}' (first used at ${seen.map(String).join('.')})` });
+    else {
+      firstPath.set(step.id, path);
+      home.set(step.id, sequence);
+    }
   }
   for (const sequence of sequences) problems.push(...checkSequence(sequence, home));
   return problems;

@@ -54,8 +54,7 @@ export function checkStep({ step, path }: LocatedStep, catalog: ActionCatalog, k
       }
       if (typeof step.confidence === 'string') {
         if (isWholeTemplate(step.confidence)) expr(step.confidence, at('confidence'), true);
-        else
-          out.push({ path: at('confidence'), message: `confidence is a number from 0 to 1, or a template (\${{ expr }}) yielding one` });
+        else out.push({ path: at('confidence'), message: `confidence is a number from 0 to 1, or a template (\${{ expr }}) yielding one` });
       }
       break;
     case 'decide':

@@ -20,13 +20,15 @@ export interface LocatedStep {
   sequence: Sequence;
 }
 
-/** Every sequence, outermost first. */
-export function sequencesOf(playbook: Pick<Playbook, 'steps'>): Sequence[] {
-  const out: Sequence[] = [];
+/** Sequences and steps in document order: a nested list comes right after the step that holds it. */
+function walk(playbook: Pick<Playbook, 'steps'>): { sequences: Sequence[]; steps: LocatedStep[] } {
+  const sequences: Sequence[] = [];
+  const steps: LocatedStep[] = [];
   const visit = (sequence: Sequence) => {
-    out.push(sequence);
+    sequences.push(sequence);
     sequence.steps.forEach((step, i) => {
       const at = [...sequence.path, i];
+      steps.push({ step, path: at, sequence });
       if (step.kind === 'parallel') {
         step.branches.forEach((branch, b) => {
           const name = branch.name ? `'${branch.name}'` : String(b + 1);
@@ -38,12 +40,17 @@ export function sequencesOf(playbook: Pick<Playbook, 'steps'>): Sequence[] {
     });
   };
   visit({ path: ['steps'], label: 'top level', steps: playbook.steps });
-  return out;
+  return { sequences, steps };
 }
 
-/** Every step at any depth, with its location. */
+/** Every sequence, the top level first, then in document order. */
+export function sequencesOf(playbook: Pick<Playbook, 'steps'>): Sequence[] {
+  return walk(playbook).sequences;
+}
+
+/** Every step at any depth, with its location, in document order. */
 export function allSteps(playbook: Pick<Playbook, 'steps'>): LocatedStep[] {
-  return sequencesOf(playbook).flatMap((sequence) => sequence.steps.map((step, i) => ({ step, path: [...sequence.path, i], sequence })));
+  return walk(playbook).steps;
 }
 
 /** A step by id at any depth (ids are unique per playbook once validated). */
