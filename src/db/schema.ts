@@ -5,3 +5,5 @@
 export * from '../audit/schema.js';
 export * from '../ingest/schema.js';
 export * from '../slo/schema.js';
+export * from '../engine/schema.js';
+export * from '../chat/schema.js';

@@ -1,0 +1,53 @@
+import { asc, eq } from 'drizzle-orm';
+import type { Executor } from '../db/database.js';
+import type { ExpressionContext } from '../playbooks/core/expressions.js';
+import type { RunRow, StepRow } from './model.js';
+import { engineEvents } from './schema.js';
+
+/**
+ * The context templates and conditions see: `trigger`, `inputs`, `steps.<id>` (status,
+ * output, rendered params, error), `env` (only the variables the playbook lists), and `run`
+ * (id, correlation id, playbook, drill flag, and the events attached so far).
+ */
+export async function runContext(tx: Executor, run: RunRow, rows: StepRow[], env: NodeJS.ProcessEnv): Promise<ExpressionContext> {
+  const events = await tx
+    .select({ type: engineEvents.type, payload: engineEvents.payload, receivedAt: engineEvents.receivedAt })
+    .from(engineEvents)
+    .where(eq(engineEvents.runId, run.id))
+    .orderBy(asc(engineEvents.seq));
+  const steps: Record<string, unknown> = {};
+  for (const r of rows) {
+    if (r.spec.role !== 'step') continue;
+    steps[r.stepKey] = { status: r.status, output: r.output ?? null, params: r.spec.params ?? null, error: r.error ?? null };
+  }
+  const allowed: Record<string, string> = {};
+  for (const name of run.definition.env ?? []) {
+    const value = env[name];
+    if (value !== undefined) allowed[name] = value;
+  }
+  return {
+    trigger: run.trigger ?? {},
+    inputs: run.inputs ?? {},
+    steps,
+    env: allowed,
+    run: {
+      id: run.id,
+      correlationId: run.correlationId,
+      playbook: run.playbook,
+      playbookHash: run.playbookHash,
+      drill: run.drill !== null,
+      startedAt: run.createdAt.toISOString(),
+      events: events.map((e) => ({ type: e.type, payload: e.payload, receivedAt: e.receivedAt.toISOString() })),
+    },
+  };
+}
+
+/** For compensations: `steps.<id>` of the compensated step is what its undo reads. */
+export function withCompensated(ctx: ExpressionContext, rows: StepRow[], of: string): ExpressionContext {
+  const row = rows.find((r) => r.stepKey === of);
+  if (!row || row.spec.role === 'step') return ctx;
+  return {
+    ...ctx,
+    steps: { ...(ctx.steps as object), [of]: { status: row.status, output: row.output ?? null, params: row.spec.params ?? null } },
+  };
+}

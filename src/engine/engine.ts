@@ -1,0 +1,124 @@
+import type { Registry } from 'prom-client';
+import { builtinActions } from '../actions/builtins.js';
+import type { ActionRegistry } from '../actions/registry.js';
+import type { AuditTrail } from '../audit/trail.js';
+import type { Config } from '../config/load.js';
+import type { Clock } from '../core/clock.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { TriggerEvent } from '../triggers/event.js';
+import type { RunState } from './core/states.js';
+import { notifySafely } from './executor.js';
+import { createEngineMetrics } from './metrics.js';
+import type { Actor, Decision } from './model.js';
+import { type HumanStepNotifier, noNotifier } from './notifier.js';
+import { defaultEngineOptions, type EngineOptions, type Runtime } from './runtime.js';
+import { cancelRun } from './sql/cancel.js';
+import { type DecideOutcome, decideStep } from './sql/decide.js';
+import { type DeadLetter, listDeadLetters, retryDeadLetter } from './sql/dlq.js';
+import { getRun, listHumanSteps, listRuns, type RunDetail, type RunSummary } from './sql/queries.js';
+import { type SignalResult, type SignalTarget, signalRuns } from './sql/signal.js';
+import { type StartRunInput, startRun } from './sql/start-run.js';
+import { createTracing } from './tracing.js';
+import { createWorker, type Worker } from './worker.js';
+
+/**
+ * The engine's public API: what ingest (start runs, attach alerts, deliver `alert.resolved`),
+ * chat (decide human steps, hear about them), the CLI and `/v1` use. See ARCHITECTURE.md.
+ */
+export interface Engine {
+  /** Register custom actions here (PagerDuty, Slack, deploy gate): `engine.actions.register(defineAction({...}))`. */
+  readonly actions: ActionRegistry;
+  startRun(input: StartRunInput): Promise<{ runId: string; correlationId: string; state: RunState }>;
+  /** Delivers an event to one run, or to every open run with a correlation id. */
+  signal(target: SignalTarget, event: { type: string; payload?: unknown }, actor?: Actor): Promise<SignalResult>;
+  /** Storm control: another alert joined this run (`run.events` shows it; waits can match it). */
+  attachAlert(runId: string, alert: TriggerEvent, actor?: Actor): Promise<void>;
+  decide(stepId: string, decision: Decision, actor: Actor): Promise<DecideOutcome & { runId: string }>;
+  cancel(runId: string, actor: Actor, reason: string): Promise<void>;
+  listRuns(options?: Parameters<typeof listRuns>[1]): Promise<RunSummary[]>;
+  getRun(id: string): Promise<RunDetail | undefined>;
+  listHumanSteps(options?: { status?: 'waiting' | 'succeeded' | 'failed' | 'cancelled' }): ReturnType<typeof listHumanSteps>;
+  listDeadLetters(options?: { all?: boolean; limit?: number }): Promise<DeadLetter[]>;
+  retryDeadLetter(id: string, actor: Actor): Promise<{ runId: string; stepId: string }>;
+  /** Chat installs its notifier at start; the default does nothing. */
+  setNotifier(notifier: HumanStepNotifier): void;
+  /** A worker on this process; `quench serve` starts one. */
+  createWorker(id?: string): Worker;
+}
+
+export interface EngineDeps {
+  db: Database;
+  audit: AuditTrail;
+  clock: Clock;
+  logger: Logger;
+  config: Config;
+  /** Where engine metrics register; omit for none. */
+  registry?: Registry;
+  /** The service's ports, read when an action runs. */
+  ports?: () => Record<string, unknown>;
+  options?: Partial<EngineOptions>;
+  random?: () => number;
+  env?: NodeJS.ProcessEnv;
+  actions?: ActionRegistry;
+}
+
+export function createEngine(deps: EngineDeps): Engine {
+  let notifier: HumanStepNotifier = noNotifier;
+  const rt: Runtime = {
+    db: deps.db,
+    audit: deps.audit,
+    clock: deps.clock,
+    logger: deps.logger.child({ component: 'engine' }),
+    config: deps.config,
+    actions: deps.actions ?? builtinActions(),
+    metrics: createEngineMetrics(deps.registry, deps.db),
+    tracing: createTracing(),
+    notifier: () => notifier,
+    ports: deps.ports ?? (() => ({})),
+    env: deps.env ?? process.env,
+    random: deps.random ?? Math.random,
+    options: { ...defaultEngineOptions, ...deps.options },
+    breakers: new Map(),
+  };
+  const system: Actor = { type: 'system', id: 'engine' };
+  return {
+    actions: rt.actions,
+    async startRun(input) {
+      const run = await startRun(rt, input);
+      return { runId: run.id, correlationId: run.correlationId, state: run.state };
+    },
+    signal: (target, event, actor = system) => signalRuns(rt, target, event, actor),
+    async attachAlert(runId, alert, actor = system) {
+      await signalRuns(rt, { runId }, { type: 'alert.attached', payload: JSON.parse(JSON.stringify(alert)) }, actor);
+    },
+    async decide(stepId, decision, actor) {
+      const outcome = await decideStep(rt, stepId, decision, actor);
+      await notifySafely(rt, () =>
+        notifier.closed({
+          stepId,
+          runId: outcome.runId,
+          correlationId: outcome.correlationId,
+          outcome: outcome.status === 'decided' ? 'decided' : 'approval_recorded',
+          decision,
+          by: actor.id,
+        }),
+      );
+      return outcome;
+    },
+    async cancel(runId, actor, reason) {
+      const { waitingHumanSteps, correlationId } = await cancelRun(rt, runId, actor, reason);
+      for (const s of waitingHumanSteps)
+        await notifySafely(rt, () => notifier.closed({ stepId: s.id, runId, correlationId, outcome: 'cancelled', by: actor.id }));
+    },
+    listRuns: (options) => listRuns(rt.db, options),
+    getRun: (id) => getRun(rt.db, id),
+    listHumanSteps: (options) => listHumanSteps(rt.db, options?.status ?? 'waiting'),
+    listDeadLetters: (options) => listDeadLetters(rt, options),
+    retryDeadLetter: (id, actor) => retryDeadLetter(rt, id, actor),
+    setNotifier(n) {
+      notifier = n;
+    },
+    createWorker: (id) => createWorker(rt, id),
+  };
+}

@@ -1,0 +1,18 @@
+import type { ExpressionContext } from '../playbooks/core/expressions.js';
+import { evaluateCondition } from '../playbooks/core/expressions.js';
+import type { WaitStep } from '../playbooks/core/model.js';
+
+/**
+ * The first event attached to the run that a wait step's `until` accepts. Events delivered
+ * before the wait started count too: a resolution that arrives while an earlier step is still
+ * running must not be missed.
+ */
+export function matchingEvent(context: ExpressionContext, until: NonNullable<WaitStep['until']>): unknown {
+  const events = ((context.run as { events?: Array<{ type: string; payload: unknown }> } | undefined)?.events ?? []).filter(
+    (e) => e.type === until.event,
+  );
+  for (const e of events) {
+    if (!until.match || evaluateCondition(until.match, { ...context, event: e.payload })) return e;
+  }
+  return undefined;
+}

@@ -1,0 +1,213 @@
+import { durationMs, requiredApprovals, type Step } from '../playbooks/core/model.js';
+import { evaluateCondition, type ExpressionContext } from '../playbooks/core/expressions.js';
+import { renderValue } from '../playbooks/core/templates.js';
+import { indexPlaybook, firstOf } from './core/flow.js';
+import { NonRetriableError, toStepFailure } from './core/step-error.js';
+import { completeClaimed } from './complete.js';
+import { runContext, withCompensated } from './context.js';
+import { matchingEvent } from './events.js';
+import type { RunRow, StepRow } from './model.js';
+import type { HumanStepView } from './notifier.js';
+import { runActionAttempt } from './run-action.js';
+import type { Runtime } from './runtime.js';
+import type { ClaimedStep } from './sql/claim.js';
+import { readRun, stepsOf } from './sql/load.js';
+import { actionOf } from './sql/transition.js';
+
+/**
+ * Runs one claimed step by kind. Only action attempts call the outside world; the other
+ * kinds are bookkeeping: a human or wait step becomes `waiting` with its timer, a decide step
+ * evaluates its branches, a parallel step starts its branches.
+ */
+export async function executeClaimed(rt: Runtime, worker: string, claimed: ClaimedStep, shutdown: AbortSignal): Promise<void> {
+  const run = await readRun(rt.db.orm, claimed.runId);
+  const rows = run ? await stepsOf(rt.db.orm, run.id) : [];
+  const step = rows.find((r) => r.id === claimed.id);
+  if (!run || !step || step.status !== 'running' || step.leaseOwner !== worker) return;
+  const playbookStep = step.spec.role === 'step' ? indexPlaybook(run.definition).get(step.stepKey)?.step : undefined;
+  const started = rt.clock.now();
+  await rt.tracing.span(
+    'quench.step',
+    run.traceContext as never,
+    { 'quench.run.id': run.id, 'quench.step.key': step.stepKey, 'quench.step.kind': step.kind },
+    async () => {
+      let context: ExpressionContext;
+      try {
+        context = await runContext(rt.db.orm, run, rows, rt.env);
+        if (step.spec.role === 'compensation') context = withCompensated(context, rows, step.spec.of);
+        const fresh =
+          claimed.previousStatus === 'ready' || (claimed.previousStatus === 'running' && step.attempts === 0 && step.kind !== 'action');
+        if (fresh && playbookStep?.when && !evaluateCondition(playbookStep.when, context)) {
+          await completeClaimed(rt, worker, claimed, { status: 'skipped', reason: `condition '${playbookStep.when}' is false` });
+          return;
+        }
+        await dispatch(rt, worker, claimed, run, step, rows, playbookStep, context, shutdown);
+      } catch (err) {
+        // Expression errors and the like are permanent for this run: fail the step, do not loop.
+        const failure = { ...toStepFailure(err), retryable: false };
+        rt.logger.warn({ err, runId: run.id, step: step.stepKey }, 'step failed before or outside an attempt');
+        await completeClaimed(rt, worker, claimed, { status: 'failed', error: failure });
+      }
+    },
+  );
+  rt.metrics.stepLatency.observe({ kind: step.kind, status: 'done' }, (rt.clock.now().getTime() - started.getTime()) / 1000);
+}
+
+async function dispatch(
+  rt: Runtime,
+  worker: string,
+  claimed: ClaimedStep,
+  run: RunRow,
+  step: StepRow,
+  rows: StepRow[],
+  playbookStep: Step | undefined,
+  context: ExpressionContext,
+  shutdown: AbortSignal,
+): Promise<void> {
+  const now = rt.clock.now();
+  const wasWaiting = claimed.previousStatus === 'waiting';
+  switch (step.kind) {
+    case 'action': {
+      const call = actionOf(run, step);
+      if (!call) throw new NonRetriableError('no_action', `step '${step.stepKey}' has no action to run`);
+      const drillFail = run.drill && drillFailures(run).includes(step.stepKey);
+      if (drillFail) {
+        const error = { code: 'drill_failure', message: `drill: step '${step.stepKey}' fails by request`, retryable: false };
+        await completeClaimed(rt, worker, claimed, { status: 'failed', error });
+        return;
+      }
+      // Drills run only steps marked drillSafe for real; the rest are recorded as simulated.
+      if (run.drill && !(playbookStep?.drillSafe ?? false)) {
+        await completeClaimed(rt, worker, claimed, { status: 'succeeded', output: { simulated: true, action: call.action } });
+        return;
+      }
+      await runActionAttempt(rt, worker, claimed, run, step, playbookStep, call, context, shutdown);
+      return;
+    }
+    case 'decide': {
+      if (playbookStep?.kind !== 'decide') throw new NonRetriableError('bad_step', `'${step.stepKey}' is not a decide step`);
+      const branch = playbookStep.branches.find((b) => evaluateCondition(b.when, context));
+      const target = branch?.next ?? playbookStep.default;
+      await completeClaimed(rt, worker, claimed, {
+        status: 'succeeded',
+        output: { branch: branch?.name ?? branch?.when ?? null, next: target ?? null },
+        ...(target ? { target } : {}),
+      });
+      return;
+    }
+    case 'parallel': {
+      if (playbookStep?.kind !== 'parallel') throw new NonRetriableError('bad_step', `'${step.stepKey}' is not a parallel step`);
+      const creates = playbookStep.branches.flatMap((b, n) => {
+        const next = firstOf(b.steps, { kind: 'branch', parallel: step.stepKey, branch: n });
+        return 'start' in next ? [{ key: next.start, spec: { role: 'step' as const } }] : [];
+      });
+      await completeClaimed(rt, worker, claimed, { status: 'waiting', wakeAt: null, output: { branchesDone: [] }, creates });
+      return;
+    }
+    case 'wait': {
+      if (playbookStep?.kind !== 'wait') throw new NonRetriableError('bad_step', `'${step.stepKey}' is not a wait step`);
+      const until = playbookStep.until;
+      if (until) {
+        const event = matchingEvent(context, until);
+        if (event) return void (await completeClaimed(rt, worker, claimed, { status: 'succeeded', output: { event } }));
+        if (wasWaiting) {
+          if (until.onTimeout === 'fail') {
+            return void (await completeClaimed(rt, worker, claimed, {
+              status: 'failed',
+              error: { code: 'wait_timeout', message: `no '${until.event}' event before the timeout`, retryable: false },
+            }));
+          }
+          return void (await completeClaimed(rt, worker, claimed, { status: 'succeeded', output: { timedOut: true } }));
+        }
+        const wakeAt = playbookStep.timeout ? new Date(now.getTime() + durationMs(playbookStep.timeout)) : null;
+        await completeClaimed(rt, worker, claimed, { status: 'waiting', wakeAt });
+        return;
+      }
+      if (wasWaiting)
+        return void (await completeClaimed(rt, worker, claimed, {
+          status: 'succeeded',
+          output: { waited: playbookStep.duration ?? null },
+        }));
+      const ms = playbookStep.duration ? durationMs(playbookStep.duration) : 0;
+      await completeClaimed(rt, worker, claimed, { status: 'waiting', wakeAt: new Date(now.getTime() + ms) });
+      return;
+    }
+    case 'human': {
+      if (wasWaiting) {
+        const error = { code: 'human_timeout', message: `no decision on '${step.stepKey}' before its timeout`, retryable: false };
+        const report = await completeClaimed(rt, worker, claimed, { status: 'failed', error });
+        if (report)
+          await notifySafely(rt, () =>
+            rt.notifier().closed({ stepId: step.id, runId: run.id, correlationId: run.correlationId, outcome: 'timed_out' }),
+          );
+        return;
+      }
+      const timeout = playbookStep?.timeout ? new Date(now.getTime() + durationMs(playbookStep.timeout)) : null;
+      const report = await completeClaimed(rt, worker, claimed, { status: 'waiting', wakeAt: timeout });
+      if (report) await notifySafely(rt, () => rt.notifier().waiting(humanView(run, step, rows, playbookStep, context, timeout)));
+      return;
+    }
+    default:
+      throw new NonRetriableError('bad_step', `unknown step kind '${step.kind}'`);
+  }
+}
+
+function drillFailures(run: RunRow): string[] {
+  return run.drill?.fail ?? [];
+}
+
+export async function notifySafely(rt: Runtime, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    rt.logger.warn({ err }, 'human step notifier failed; the step still waits for a decision through the CLI or /v1');
+  }
+}
+
+export function humanView(
+  run: RunRow,
+  step: StepRow,
+  _rows: StepRow[],
+  playbookStep: Step | undefined,
+  context: ExpressionContext,
+  timeoutAt: Date | null,
+): HumanStepView {
+  const base = {
+    stepId: step.id,
+    runId: run.id,
+    stepKey: step.stepKey,
+    correlationId: run.correlationId,
+    playbook: run.playbook,
+    timeoutAt,
+    startedBy: run.startedBy,
+    drill: run.drill !== null,
+  };
+  if (playbookStep?.kind === 'human' && step.spec.role === 'step') {
+    const render = (text: string) => {
+      try {
+        return String(renderValue(text, context));
+      } catch {
+        return text;
+      }
+    };
+    return {
+      ...base,
+      role: 'step',
+      prompt: render(playbookStep.prompt),
+      ...(playbookStep.description ? { description: render(playbookStep.description) } : {}),
+      type: playbookStep.type,
+      ...(playbookStep.options ? { options: playbookStep.options } : {}),
+      risk: playbookStep.risk,
+      requiredApprovals: requiredApprovals(playbookStep),
+      ...(playbookStep.assign ? { assign: playbookStep.assign } : {}),
+      ...(playbookStep.sla ? { sla: playbookStep.sla } : {}),
+    };
+  }
+  const role = step.spec.role === 'manual' ? 'manual' : 'escalation';
+  const of = 'of' in step.spec ? step.spec.of : step.stepKey;
+  const prompt =
+    role === 'manual'
+      ? `Compensation '${of}' failed for good: undo its effect by hand, then approve to record it`
+      : `Step '${of}' failed for good: approve to continue the run anyway, reject to fail it`;
+  return { ...base, role, prompt, type: 'approve', risk: 'high', requiredApprovals: 1 };
+}

@@ -1,0 +1,72 @@
+import { sql } from 'drizzle-orm';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Database } from '../db/database.js';
+
+/**
+ * Engine metrics. Run counts by state and the DLQ size are read from the database at scrape
+ * time (so every replica reports the same truth, not its own share); the rest count what this
+ * process did.
+ */
+export interface EngineMetrics {
+  attempts: Counter<'action' | 'outcome'>;
+  retries: Counter<'action'>;
+  takeovers: Counter<never>;
+  transitions: Counter<'kind' | 'status'>;
+  stepLatency: Histogram<'kind' | 'status'>;
+}
+
+export function createEngineMetrics(registry: Registry | undefined, db: Database): EngineMetrics {
+  const registers = registry ? [registry] : [];
+  new Gauge({
+    name: 'quench_engine_runs',
+    help: 'Runs by state.',
+    labelNames: ['state'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      const rows = await db.rows<{ state: string; n: number }>(sql`select state, count(*)::int as n from engine_runs group by state`);
+      for (const r of rows) this.set({ state: r.state }, r.n);
+    },
+  });
+  new Gauge({
+    name: 'quench_engine_dead_letters',
+    help: 'Dead-lettered steps not yet retried.',
+    registers,
+    async collect() {
+      const [row] = await db.rows<{ n: number }>(sql`select count(*)::int as n from engine_dead_letters where retried_at is null`);
+      this.set(row?.n ?? 0);
+    },
+  });
+  return {
+    attempts: new Counter({
+      name: 'quench_engine_step_attempts_total',
+      help: 'Action attempts by action and outcome.',
+      labelNames: ['action', 'outcome'] as const,
+      registers,
+    }),
+    retries: new Counter({
+      name: 'quench_engine_step_retries_total',
+      help: 'Attempts that failed and were scheduled for retry.',
+      labelNames: ['action'] as const,
+      registers,
+    }),
+    takeovers: new Counter({
+      name: 'quench_engine_lease_takeovers_total',
+      help: 'Steps taken over from a worker whose lease expired.',
+      registers,
+    }),
+    transitions: new Counter({
+      name: 'quench_engine_step_transitions_total',
+      help: 'Step state transitions by kind and new status.',
+      labelNames: ['kind', 'status'] as const,
+      registers,
+    }),
+    stepLatency: new Histogram({
+      name: 'quench_engine_step_duration_seconds',
+      help: 'Time from a step becoming due to its result being recorded, by kind and status.',
+      labelNames: ['kind', 'status'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,40 @@
+import type { Playbook } from '../playbooks/core/model.js';
+import type { RunState, StepStatus } from './core/states.js';
+import type { StepSpec } from './core/step-spec.js';
+import type { engineRuns, engineSteps } from './schema.js';
+
+/** Rows as the engine reads them (drizzle-inferred, with the json columns typed). */
+export interface DrillOptions {
+  fail?: string[];
+  scenario?: string;
+}
+export type RunRow = Omit<typeof engineRuns.$inferSelect, 'state' | 'definition' | 'drill'> & {
+  state: RunState;
+  definition: Playbook;
+  drill: DrillOptions | null;
+};
+export type StepRow = Omit<typeof engineSteps.$inferSelect, 'status' | 'spec'> & {
+  status: StepStatus;
+  spec: StepSpec & { params?: unknown; attemptBase?: number };
+};
+
+/** Who caused a change: a person (API/CLI/Slack identity) or a Quench component. */
+export interface Actor {
+  type: 'user' | 'system';
+  id: string;
+}
+
+export const engineActor = (worker: string): Actor => ({ type: 'system', id: `engine:${worker}` });
+
+/** A human step's answer. */
+export type Decision =
+  | { outcome: 'approve'; comment?: string }
+  | { outcome: 'reject'; reason: string }
+  | { outcome: 'choose'; value: string; comment?: string }
+  | { outcome: 'input'; value: string };
+
+/** A human step's decision so far: four-eyes steps collect approvals before they complete. */
+export interface DecisionRecord {
+  approvals: Array<{ by: string; at: string; comment?: string }>;
+  final?: Decision & { by: string; at: string };
+}

@@ -1,0 +1,139 @@
+import { and, eq } from 'drizzle-orm';
+import { QuenchError } from '../../core/errors.js';
+import { requiredApprovals } from '../../playbooks/core/model.js';
+import { indexPlaybook } from '../core/flow.js';
+import type { Actor, Decision, DecisionRecord, StepRow } from '../model.js';
+import type { Runtime } from '../runtime.js';
+import { engineSteps } from '../schema.js';
+import { lockRun, readStep } from './load.js';
+import { applyStepResult, type StepResult } from './transition.js';
+
+/**
+ * Decides a waiting human step (CLI, `/v1`, Slack). Rules that hold whatever the channel:
+ * nobody decides a step of a run they started; a `risk: high` step needs two distinct
+ * approvers (four-eyes), and the first approval is recorded without completing the step;
+ * a choice must be one of the options and an input must match its pattern.
+ */
+export type DecideOutcome =
+  | { status: 'decided'; step: StepRow; result: 'succeeded' | 'failed' }
+  | { status: 'approval_recorded'; step: StepRow; approvals: number; required: number };
+
+export async function decideStep(
+  rt: Runtime,
+  stepId: string,
+  decision: Decision,
+  actor: Actor,
+): Promise<DecideOutcome & { runId: string; correlationId: string }> {
+  const hint = await readStep(rt.db.orm, stepId);
+  if (!hint) throw new QuenchError('not_found', `no step with id ${stepId}; list waiting steps with 'quench runs show RUN_ID'`);
+  return rt.db.orm.transaction(async (tx) => {
+    const now = rt.clock.now();
+    const run = await lockRun(tx, hint.runId);
+    const [step] = (await tx
+      .select()
+      .from(engineSteps)
+      .where(and(eq(engineSteps.id, stepId)))
+      .for('update')) as StepRow[];
+    if (!run || !step) throw new QuenchError('not_found', `no step with id ${stepId}`);
+    if (step.kind !== 'human')
+      throw new QuenchError('conflict', `step ${step.stepKey} is a ${step.kind} step; only human steps take decisions`);
+    if (step.status !== 'waiting') throw new QuenchError('conflict', `step ${step.stepKey} is ${step.status}, not waiting for a decision`);
+    if (actor.type === 'user' && run.startedBy === `user:${actor.id}`) {
+      throw new QuenchError('forbidden', `${actor.id} started run ${run.id} and may not decide its steps; ask another person`);
+    }
+    const pb = step.spec.role === 'step' ? indexPlaybook(run.definition).get(step.stepKey)?.step : undefined;
+    const human = pb?.kind === 'human' ? pb : undefined;
+    const type = human?.type ?? 'approve';
+    checkShape(step.stepKey, type, decision, human);
+    const required = human ? requiredApprovals(human) : 1;
+    const record: DecisionRecord = (step.decision as DecisionRecord | null) ?? { approvals: [] };
+    const by = actor.id;
+    const at = now.toISOString();
+
+    if (decision.outcome === 'approve' || decision.outcome === 'choose') {
+      if (record.approvals.some((a) => a.by === by))
+        throw new QuenchError('conflict', `${by} already approved step ${step.stepKey}; it needs a second, different approver`);
+      record.approvals.push({ by, at, ...('comment' in decision && decision.comment ? { comment: decision.comment } : {}) });
+      if (record.approvals.length < required) {
+        await tx.update(engineSteps).set({ decision: record }).where(eq(engineSteps.id, step.id));
+        await rt.audit.append(
+          {
+            actor,
+            action: 'step.approval_recorded',
+            subject: { type: 'step', id: step.id },
+            data: { run: run.id, step: step.stepKey, approvals: record.approvals.length, required },
+            correlationId: run.correlationId,
+          },
+          tx,
+        );
+        return {
+          status: 'approval_recorded' as const,
+          step,
+          approvals: record.approvals.length,
+          required,
+          runId: run.id,
+          correlationId: run.correlationId,
+        };
+      }
+    }
+    record.final = { ...decision, by, at };
+    await tx.update(engineSteps).set({ decision: record }).where(eq(engineSteps.id, step.id));
+    await rt.audit.append(
+      {
+        actor,
+        action: 'step.decided',
+        subject: { type: 'step', id: step.id },
+        data: { run: run.id, step: step.stepKey, decision: record.final, approvers: record.approvals.map((a) => a.by) },
+        correlationId: run.correlationId,
+      },
+      tx,
+    );
+    const result: StepResult =
+      decision.outcome === 'reject'
+        ? { status: 'failed', error: { code: 'rejected', message: `rejected by ${by}: ${decision.reason}`, retryable: false } }
+        : {
+            status: 'succeeded',
+            output: {
+              decision: decision.outcome,
+              ...(decision.outcome === 'choose' || decision.outcome === 'input' ? { value: decision.value } : {}),
+              by: decision.outcome === 'input' ? [by] : record.approvals.map((a) => a.by),
+              at,
+            },
+          };
+    await applyStepResult(tx, { audit: rt.audit, catalog: rt.actions, now }, run, step, result, actor);
+    return {
+      status: 'decided' as const,
+      step,
+      result: result.status as 'succeeded' | 'failed',
+      runId: run.id,
+      correlationId: run.correlationId,
+    };
+  });
+}
+
+function checkShape(
+  key: string,
+  type: 'approve' | 'choice' | 'input',
+  d: Decision,
+  human: { options?: Array<{ value: string }>; input?: { pattern?: string } } | undefined,
+): void {
+  if (d.outcome === 'reject') {
+    if (!d.reason?.trim()) throw new QuenchError('bad_request', 'a rejection needs a reason');
+    return;
+  }
+  const expected = { approve: 'approve', choice: 'choose', input: 'input' }[type];
+  if (d.outcome !== expected)
+    throw new QuenchError(
+      'bad_request',
+      `step ${key} asks for ${type === 'approve' ? 'approve or reject' : `${expected} (or reject)`}, not ${d.outcome}`,
+    );
+  if (d.outcome === 'choose' && human?.options && !human.options.some((o) => o.value === d.value)) {
+    throw new QuenchError(
+      'bad_request',
+      `'${d.value}' is not an option of step ${key}; options: ${human.options.map((o) => o.value).join(', ')}`,
+    );
+  }
+  if (d.outcome === 'input' && human?.input?.pattern && !new RegExp(`^(?:${human.input.pattern})$`).test(d.value)) {
+    throw new QuenchError('bad_request', `the answer does not match the pattern ${human.input.pattern} of step ${key}`);
+  }
+}

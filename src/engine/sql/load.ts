@@ -1,0 +1,32 @@
+import { asc, eq } from 'drizzle-orm';
+import type { Executor } from '../../db/database.js';
+import type { RunRow, StepRow } from '../model.js';
+import { engineRuns, engineSteps } from '../schema.js';
+
+/**
+ * Locks a run row for the rest of the transaction. Every change to a run's steps takes this
+ * lock first, so two workers finishing two parallel branches at once advance the run one
+ * after the other (and always in the same lock order: run, then steps, so no deadlock).
+ */
+export async function lockRun(tx: Executor, runId: string): Promise<RunRow | undefined> {
+  const [run] = await tx.select().from(engineRuns).where(eq(engineRuns.id, runId)).for('update');
+  return run as RunRow | undefined;
+}
+
+export async function readRun(tx: Executor, runId: string): Promise<RunRow | undefined> {
+  const [run] = await tx.select().from(engineRuns).where(eq(engineRuns.id, runId));
+  return run as RunRow | undefined;
+}
+
+export async function stepsOf(tx: Executor, runId: string): Promise<StepRow[]> {
+  return (await tx
+    .select()
+    .from(engineSteps)
+    .where(eq(engineSteps.runId, runId))
+    .orderBy(asc(engineSteps.createdAt), asc(engineSteps.stepKey))) as StepRow[];
+}
+
+export async function readStep(tx: Executor, stepId: string): Promise<StepRow | undefined> {
+  const [step] = await tx.select().from(engineSteps).where(eq(engineSteps.id, stepId));
+  return step as StepRow | undefined;
+}

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { QuenchError } from '../../core/errors.js';
+import type { Playbook } from '../../playbooks/core/model.js';
+import type { TriggerEvent } from '../../triggers/event.js';
+import { firstOf } from '../core/flow.js';
+import type { Actor, DrillOptions, RunRow } from '../model.js';
+import type { Runtime } from '../runtime.js';
+import { engineRuns } from '../schema.js';
+import type { CarriedContext } from '../tracing.js';
+import { applyEffects } from './transition.js';
+
+/** A playbook version as the loader gives it: the parsed definition and its content hash. */
+export interface PlaybookVersion {
+  definition: Playbook;
+  hash: string;
+}
+
+export interface StartRunInput {
+  playbook: PlaybookVersion;
+  trigger?: TriggerEvent | null;
+  inputs?: Record<string, unknown>;
+  /** Defaults to the trigger's correlation id, else a new one. */
+  correlationId?: string;
+  drill?: DrillOptions | null;
+  /** Who starts it; defaults to `system:engine`. A user never approves steps of runs they started. */
+  actor?: Actor;
+  traceContext?: CarriedContext;
+}
+
+/**
+ * Creates a run in one transaction: the run row with its playbook snapshot (so the run is
+ * pinned to this version whatever happens to the file), its first step ready, the audit
+ * entries, and the NOTIFY that wakes a worker after commit.
+ */
+export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRow> {
+  const definition = input.playbook.definition;
+  const inputs = resolveInputs(definition, input.inputs ?? {});
+  const now = rt.clock.now();
+  const actor = input.actor ?? { type: 'system', id: 'engine' };
+  const correlationId = input.correlationId ?? input.trigger?.correlationId ?? randomUUID();
+  const id = randomUUID();
+  const traceContext = await rt.tracing.span(
+    'quench.run.start',
+    input.traceContext ?? rt.tracing.capture(),
+    { 'quench.run.id': id, 'quench.playbook': definition.metadata.name, 'quench.correlation_id': correlationId },
+    async (_s, carried) => carried,
+  );
+  const row = {
+    id,
+    playbook: definition.metadata.name,
+    playbookHash: input.playbook.hash,
+    definition,
+    state: 'pending' as const,
+    trigger: input.trigger ? JSON.parse(JSON.stringify(input.trigger)) : null,
+    inputs,
+    correlationId,
+    drill: input.drill ?? null,
+    startedBy: `${actor.type}:${actor.id}`,
+    traceContext,
+    error: null,
+    createdAt: now,
+    updatedAt: now,
+    endedAt: null,
+  };
+  await rt.db.orm.transaction(async (tx) => {
+    await tx.insert(engineRuns).values(row);
+    await rt.audit.append(
+      {
+        actor,
+        action: 'run.started',
+        subject: { type: 'run', id },
+        data: {
+          playbook: row.playbook,
+          playbookHash: row.playbookHash,
+          drill: row.drill,
+          trigger: input.trigger ? { source: input.trigger.source, type: input.trigger.type, key: input.trigger.key } : null,
+        },
+        correlationId,
+      },
+      tx,
+    );
+    const first = firstOf(definition.steps, { kind: 'top' });
+    if (!('start' in first)) throw new QuenchError('validation_failed', `playbook '${row.playbook}' has no steps`);
+    await applyEffects(
+      tx,
+      { audit: rt.audit, catalog: rt.actions, now },
+      row as RunRow,
+      [{ type: 'create', key: first.start, spec: { role: 'step' }, status: 'ready' }],
+      actor,
+    );
+  });
+  return row as RunRow;
+}
+
+/** Applies input defaults and refuses a run that lacks a required input or names an unknown one. */
+export function resolveInputs(definition: Playbook, given: Record<string, unknown>): Record<string, unknown> {
+  const declared = definition.inputs ?? {};
+  const unknown = Object.keys(given).filter((k) => !(k in declared));
+  if (unknown.length > 0) {
+    throw new QuenchError(
+      'validation_failed',
+      `playbook '${definition.metadata.name}' has no input(s) ${unknown.join(', ')}; it declares: ${Object.keys(declared).join(', ') || 'none'}`,
+    );
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(declared)) {
+    if (name in given) out[name] = given[name];
+    else if (spec.default !== undefined) out[name] = spec.default;
+    else if (spec.required)
+      throw new QuenchError('validation_failed', `playbook '${definition.metadata.name}' needs input '${name}' (${spec.type})`);
+  }
+  return out;
+}

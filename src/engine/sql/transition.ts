@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { AuditTrail } from '../../audit/trail.js';
+import type { Executor } from '../../db/database.js';
+import { resultRows } from '../../db/rows.js';
+import type { ActionCall, ActionCatalog } from '../../playbooks/core/model.js';
+import { activityState, advance, type Effect, isOpen, type Outcome, type RowView } from '../core/advance.js';
+import { indexPlaybook } from '../core/flow.js';
+import { assertRunTransition, assertStepTransition, type RunState, type StepStatus, terminalRunStates } from '../core/states.js';
+import type { StepFailure } from '../core/step-error.js';
+import { rowKindOf, type StepSpec } from '../core/step-spec.js';
+import type { Actor, RunRow, StepRow } from '../model.js';
+import { engineDeadLetters, engineRuns, engineSteps } from '../schema.js';
+import { stepsOf } from './load.js';
+
+/**
+ * Applies one step's result inside the caller's transaction (which holds the run lock):
+ * the step row, the run's advance (core/advance.ts), the run state, the audit entries and the
+ * wake-up notification all commit together or not at all. This is the only place step and
+ * run states change after creation.
+ */
+export type StepResult =
+  | { status: 'succeeded'; output: unknown; target?: string }
+  | { status: 'skipped'; reason: string }
+  | { status: 'failed'; error: StepFailure; deadLetter?: { reason: string; context: Record<string, unknown> } }
+  | { status: 'retry_wait'; error: StepFailure; wakeAt: Date }
+  | { status: 'waiting'; wakeAt: Date | null; output?: unknown; creates?: Array<{ key: string; spec: StepSpec }> };
+
+export interface TransitionDeps {
+  audit: AuditTrail;
+  catalog: ActionCatalog;
+  now: Date;
+}
+
+/** What happened, for metrics and notifications after commit. */
+export interface TransitionReport {
+  runState: RunState;
+  runChanged: boolean;
+  created: StepRow[];
+  readied: number;
+}
+
+export async function applyStepResult(
+  tx: Executor,
+  deps: TransitionDeps,
+  run: RunRow,
+  step: StepRow,
+  result: StepResult,
+  actor: Actor,
+): Promise<TransitionReport> {
+  const now = deps.now;
+  assertStepTransition(step.id, step.status, result.status);
+  const terminal = result.status === 'succeeded' || result.status === 'failed' || result.status === 'skipped';
+  const completedSeq =
+    result.status === 'succeeded'
+      ? Number(
+          resultRows<{ n: number }>(
+            await tx.execute(sql`select coalesce(max(completed_seq), 0) + 1 as n from engine_steps where run_id = ${run.id}`),
+          )[0]?.n,
+        )
+      : undefined;
+  await tx
+    .update(engineSteps)
+    .set({
+      status: result.status,
+      leaseOwner: null,
+      wakeAt: result.status === 'retry_wait' || result.status === 'waiting' ? result.wakeAt : null,
+      output:
+        result.status === 'succeeded' || (result.status === 'waiting' && result.output !== undefined)
+          ? (result.output ?? null)
+          : step.output,
+      error:
+        result.status === 'failed' || result.status === 'retry_wait'
+          ? result.error
+          : result.status === 'skipped'
+            ? { reason: result.reason }
+            : step.error,
+      endedAt: terminal ? now : null,
+      ...(completedSeq !== undefined ? { completedSeq } : {}),
+    })
+    .where(eq(engineSteps.id, step.id));
+  await deps.audit.append(
+    {
+      actor,
+      action: `step.${result.status}`,
+      subject: { type: 'step', id: step.id },
+      data: {
+        run: run.id,
+        step: step.stepKey,
+        attempt: step.attempts,
+        ...(result.status === 'failed' || result.status === 'retry_wait' ? { error: result.error } : {}),
+      },
+      correlationId: run.correlationId,
+    },
+    tx,
+  );
+  if (result.status === 'failed' && result.deadLetter) {
+    await tx.insert(engineDeadLetters).values({
+      id: randomUUID(),
+      runId: run.id,
+      stepId: step.id,
+      stepKey: step.stepKey,
+      action: actionOf(run, step)?.action ?? null,
+      attempts: step.attempts,
+      reason: result.deadLetter.reason,
+      error: result.error,
+      context: result.deadLetter.context,
+      correlationId: run.correlationId,
+      createdAt: now,
+    });
+  }
+  const effects: Effect[] = [];
+  if (result.status === 'waiting' && result.creates) {
+    for (const c of result.creates) effects.push({ type: 'create', key: c.key, spec: c.spec, status: 'ready' });
+  }
+  if (terminal && !terminalRunStates.has(run.state)) {
+    const rows = await stepsOf(tx, run.id);
+    const outcome: Outcome =
+      result.status === 'succeeded'
+        ? { key: step.stepKey, status: 'succeeded', ...(result.target !== undefined ? { target: result.target } : {}) }
+        : result.status === 'skipped'
+          ? { key: step.stepKey, status: 'skipped' }
+          : { key: step.stepKey, status: 'failed', error: result.error };
+    effects.push(...advance(runView(run, rows, deps.catalog), outcome));
+  }
+  return applyEffects(tx, deps, run, effects, actor);
+}
+
+/** Applies effects, then settles the run state from its open rows. */
+export async function applyEffects(
+  tx: Executor,
+  deps: TransitionDeps,
+  run: RunRow,
+  effects: Effect[],
+  actor: Actor,
+): Promise<TransitionReport> {
+  const now = deps.now;
+  const created: StepRow[] = [];
+  let readied = 0;
+  let nextState: RunState | undefined;
+  let error: unknown;
+  const index = indexPlaybook(run.definition);
+  for (const effect of effects) {
+    switch (effect.type) {
+      case 'create': {
+        const row = {
+          id: randomUUID(),
+          runId: run.id,
+          stepKey: effect.key,
+          kind: rowKindOf(effect.spec, index.get(effect.key)?.step.kind),
+          status: effect.status,
+          wakeAt: effect.status === 'ready' ? now : null,
+          spec: effect.spec,
+          createdAt: now,
+        };
+        await tx.insert(engineSteps).values(row);
+        created.push({
+          ...row,
+          leaseOwner: null,
+          attempts: 0,
+          completedSeq: null,
+          output: null,
+          error: null,
+          decision: null,
+          startedAt: null,
+          deadlineAt: null,
+          endedAt: null,
+        });
+        if (effect.status === 'ready') readied++;
+        break;
+      }
+      case 'ready':
+        await tx
+          .update(engineSteps)
+          .set({ status: 'ready', wakeAt: now })
+          .where(and(eq(engineSteps.runId, run.id), eq(engineSteps.stepKey, effect.key), eq(engineSteps.status, 'pending')));
+        readied++;
+        break;
+      case 'finish':
+        await tx
+          .update(engineSteps)
+          .set({
+            status: 'succeeded',
+            output: effect.output,
+            endedAt: now,
+            wakeAt: null,
+            completedSeq: sql`(select coalesce(max(completed_seq), 0) + 1 from engine_steps where run_id = ${run.id})`,
+          })
+          .where(and(eq(engineSteps.runId, run.id), eq(engineSteps.stepKey, effect.key)));
+        break;
+      case 'branchDone':
+        await tx
+          .update(engineSteps)
+          .set({ output: effect.output })
+          .where(and(eq(engineSteps.runId, run.id), eq(engineSteps.stepKey, effect.key)));
+        break;
+      case 'cancelOpen': {
+        // A late worker's result for one of these is discarded: its fencing check wants `running`.
+        const open: StepStatus[] = ['pending', 'ready', 'running', 'retry_wait', 'waiting'];
+        await tx
+          .update(engineSteps)
+          .set({ status: 'cancelled', wakeAt: null, leaseOwner: null, endedAt: now })
+          .where(and(eq(engineSteps.runId, run.id), inArray(engineSteps.status, open)));
+        break;
+      }
+      case 'run':
+        nextState = effect.state;
+        error = effect.error;
+        break;
+    }
+  }
+  let state = nextState ?? run.state;
+  if (nextState === undefined && !terminalRunStates.has(run.state) && run.state !== 'compensating') {
+    const rows = await tx.select({ status: engineSteps.status }).from(engineSteps).where(eq(engineSteps.runId, run.id));
+    state = activityState(rows.map((r) => r.status as StepStatus));
+  }
+  const runChanged = state !== run.state;
+  if (runChanged) {
+    assertRunTransition(run.id, run.state, state);
+    await tx
+      .update(engineRuns)
+      .set({ state, updatedAt: now, ...(terminalRunStates.has(state) ? { endedAt: now } : {}), ...(error !== undefined ? { error } : {}) })
+      .where(eq(engineRuns.id, run.id));
+    await deps.audit.append(
+      {
+        actor,
+        action: `run.${state}`,
+        subject: { type: 'run', id: run.id },
+        data: { from: run.state, playbook: run.playbook, ...(error !== undefined ? { error } : {}) },
+        correlationId: run.correlationId,
+      },
+      tx,
+    );
+    run.state = state;
+  }
+  for (const c of created) {
+    await deps.audit.append(
+      {
+        actor,
+        action: 'step.created',
+        subject: { type: 'step', id: c.id },
+        data: { run: run.id, step: c.stepKey, kind: c.kind, role: c.spec.role },
+        correlationId: run.correlationId,
+      },
+      tx,
+    );
+  }
+  if (readied > 0) await tx.execute(sql`select pg_notify('quench_engine', 'step')`);
+  return { runState: state, runChanged, created, readied };
+}
+
+export function runView(run: RunRow, rows: StepRow[], catalog: ActionCatalog) {
+  const index = indexPlaybook(run.definition);
+  const views = new Map<string, RowView>(
+    rows.map((r) => [r.stepKey, { key: r.stepKey, status: r.status, spec: r.spec, output: r.output, completedSeq: r.completedSeq }]),
+  );
+  return {
+    state: run.state,
+    index,
+    rows: views,
+    compensationOf: (row: RowView): ActionCall | undefined => {
+      const call = row.spec.role === 'fallback' ? row.spec.call : undefined;
+      const step = index.get(row.key)?.step;
+      if (step?.compensate) return step.compensate;
+      const action = call?.action ?? (step?.kind === 'action' ? step.action : undefined);
+      const spec = action ? catalog.get(action) : undefined;
+      return spec?.changesState && spec.compensation
+        ? { action: spec.compensation.action, params: spec.compensation.params ?? {} }
+        : undefined;
+    },
+  };
+}
+
+/** The action call a row executes, if any. */
+export function actionOf(run: RunRow, step: StepRow): ActionCall | undefined {
+  if (step.spec.role === 'fallback' || step.spec.role === 'compensation') return step.spec.call;
+  const s = indexPlaybook(run.definition).get(step.stepKey)?.step;
+  return s?.kind === 'action' ? { action: s.action, params: s.params } : undefined;
+}
+
+export { isOpen };

@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
+import { executeClaimed } from './executor.js';
+import type { Runtime } from './runtime.js';
+import { engineSteps } from './schema.js';
+import { claimDueSteps } from './sql/claim.js';
+
+/**
+ * A worker: claims due steps and runs them, up to `concurrency` at once. It wakes on
+ * NOTIFY `quench_engine` (sent in the transaction that made a step ready, so it arrives after
+ * the commit) and on a slow poll, the backstop for timers coming due, lost notifications and
+ * expired leases of dead workers in other processes (pg-boss does the same).
+ */
+export interface Worker {
+  readonly id: string;
+  start(): Promise<void>;
+  /** Stops claiming, waits for in-flight steps (aborting them after `graceMs`), and hands back leases. */
+  stop(graceMs?: number): Promise<void>;
+  /** Claims and runs due steps until none is due: for tests and the bench (with a manual clock). */
+  drain(): Promise<number>;
+}
+
+export const WAKE_CHANNEL = 'quench_engine';
+
+export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`): Worker {
+  const shutdown = new AbortController();
+  const inFlight = new Set<Promise<void>>();
+  let running = false;
+  let unlisten: (() => Promise<void>) | undefined;
+  let poll: NodeJS.Timeout | undefined;
+  let wakeRequested = false;
+  let looping = false;
+
+  const runOne = (claimed: Awaited<ReturnType<typeof claimDueSteps>>[number]) => {
+    const p = executeClaimed(rt, id, claimed, shutdown.signal)
+      .catch((err) =>
+        rt.logger.error({ err, step: claimed.id }, 'step execution crashed; its lease will expire and another worker takes it over'),
+      )
+      .finally(() => {
+        inFlight.delete(p);
+        if (running) wake();
+      });
+    inFlight.add(p);
+  };
+
+  /** Claims while there is capacity and work; one loop at a time, re-run if woken meanwhile. */
+  const loop = async () => {
+    if (looping) {
+      wakeRequested = true;
+      return;
+    }
+    looping = true;
+    try {
+      do {
+        wakeRequested = false;
+        while (running && inFlight.size < rt.options.concurrency) {
+          const claimed = await claimDueSteps(rt.db, id, rt.clock.now(), rt.options.leaseMs, rt.options.concurrency - inFlight.size);
+          for (const c of claimed) runOne(c);
+          if (claimed.length === 0) break;
+        }
+      } while (wakeRequested && running);
+    } catch (err) {
+      rt.logger.warn({ err }, 'claiming steps failed; retrying on the next poll');
+    } finally {
+      looping = false;
+    }
+  };
+  const wake = () => void loop();
+
+  return {
+    id,
+    async start() {
+      running = true;
+      unlisten = await rt.db.listen(WAKE_CHANNEL, wake);
+      poll = setInterval(wake, rt.options.pollMs);
+      wake();
+    },
+    async stop(graceMs = 5_000) {
+      running = false;
+      if (poll) clearInterval(poll);
+      await unlisten?.().catch(() => {});
+      const settle = Promise.allSettled([...inFlight]);
+      const timer = setTimeout(() => shutdown.abort(), graceMs);
+      await settle;
+      clearTimeout(timer);
+      shutdown.abort();
+      // Aborted attempts stay `running`: make them due now, so another worker resumes them
+      // (same attempt, same idempotency key) without waiting for the lease to expire.
+      await rt.db.orm
+        .update(engineSteps)
+        .set({ wakeAt: rt.clock.now() })
+        .where(and(eq(engineSteps.leaseOwner, id), eq(engineSteps.status, 'running')))
+        .catch(() => {});
+    },
+    async drain() {
+      let total = 0;
+      for (;;) {
+        const claimed = await claimDueSteps(rt.db, id, rt.clock.now(), rt.options.leaseMs, rt.options.concurrency);
+        if (claimed.length === 0) return total;
+        total += claimed.length;
+        await Promise.all(claimed.map((c) => executeClaimed(rt, id, c, shutdown.signal)));
+      }
+    },
+  };
+}
