@@ -16,6 +16,9 @@ export const chatHumanSteps = pgTable(
     stepId: text('step_id').primaryKey(),
     runId: text('run_id').notNull(),
     correlationId: text('correlation_id').notNull(),
+    /** The engine's HumanStepView as notified (prompt, risk, required approvals, who started the run). */
+    view: jsonb('view').notNull(),
+    playbook: text('playbook').notNull(),
     /** The run's trigger severity; the priority queue offers higher severities first. */
     severity: text('severity'),
     /** `queued` (nobody has room under the WIP limit), `offered`, `decided`, `timed_out`, `cancelled`. */

@@ -96,6 +96,16 @@ export const envSchema = z.object({
   PAGERDUTY_WEBHOOK_SECRET: optionalString,
   PAGERDUTY_API_URL: httpUrl('PAGERDUTY_API_URL'),
   PAGERDUTY_EVENTS_URL: httpUrl('PAGERDUTY_EVENTS_URL'),
+  /** Email of the PagerDuty user that `pagerduty.note` writes as (REST `From` header). */
+  PAGERDUTY_FROM_EMAIL: optionalString,
+  /** Channel for incident threads when a playbook names none (label `slack-channel`). */
+  QUENCH_SLACK_CHANNEL: optionalString,
+  /** `true`: a new Slack channel per run instead of a thread in the playbook's channel. */
+  QUENCH_SLACK_CHANNEL_PER_RUN: z
+    .preprocess((v) => emptyToUndefined(v) ?? 'false', z.enum(['true', 'false']))
+    .transform((v) => v === 'true'),
+  /** JSON: the confidence × impact grid and the sampled share of auto-approvals (docs/slack.md). */
+  QUENCH_APPROVAL_POLICY: optionalString,
   QUENCH_WEBHOOK_SECRETS: pairList('QUENCH_WEBHOOK_SECRETS', 'source', 'secret'),
   QUENCH_WEBHOOK_MAX_BYTES: positiveInt(1024 * 1024),
   /** Alertmanager http_config credentials; unset → /webhooks/alertmanager is open (docs/webhooks.md). */

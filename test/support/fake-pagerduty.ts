@@ -117,7 +117,10 @@ export async function startFakePagerDuty(options: FakePagerDutyOptions = {}): Pr
     );
 
   const rest = (method: string, path: string, query: URLSearchParams, body: unknown, headers: IncomingMessage['headers']): Answer => {
-    let m: RegExpMatchArray | null;
+    const user = path.match(/^\/users\/([^/]+)$/);
+    const policyPath = path.match(/^\/escalation_policies\/([^/]+)$/);
+    const schedulePath = path.match(/^\/schedules\/([^/]+)$/);
+    const notesPath = path.match(/^\/incidents\/([^/]+)\/notes$/);
     if (method === 'GET' && path === '/oncalls') {
       const policyIds = query.getAll('escalation_policy_ids[]');
       const scheduleIds = query.getAll('schedule_ids[]');
@@ -130,12 +133,12 @@ export async function startFakePagerDuty(options: FakePagerDutyOptions = {}): Pr
       );
       return { status: 200, body: { oncalls: list, limit: 25, offset: 0, more: false, total: null } };
     }
-    if (method === 'GET' && (m = path.match(/^\/users\/([^/]+)$/))) {
-      const user = users.get(m[1]!);
-      return user ? { status: 200, body: { user: userJson(user) } } : notFound();
+    if (method === 'GET' && user) {
+      const found = users.get(user[1]!);
+      return found ? { status: 200, body: { user: userJson(found) } } : notFound();
     }
-    if (method === 'GET' && (m = path.match(/^\/escalation_policies\/([^/]+)$/))) {
-      const policy = policies.get(m[1]!);
+    if (method === 'GET' && policyPath) {
+      const policy = policies.get(policyPath[1]!);
       if (!policy) return notFound();
       return {
         status: 200,
@@ -156,10 +159,10 @@ export async function startFakePagerDuty(options: FakePagerDutyOptions = {}): Pr
         },
       };
     }
-    if (method === 'GET' && (m = path.match(/^\/schedules\/([^/]+)$/))) {
-      const schedule = schedules.get(m[1]!);
+    if (method === 'GET' && schedulePath) {
+      const schedule = schedules.get(schedulePath[1]!);
       if (!schedule) return notFound();
-      const user = users.get(schedule.oncall);
+      const oncallUser = users.get(schedule.oncall);
       return {
         status: 200,
         body: {
@@ -168,7 +171,7 @@ export async function startFakePagerDuty(options: FakePagerDutyOptions = {}): Pr
             type: 'schedule',
             name: schedule.name,
             time_zone: 'UTC',
-            users: user ? [ref('user', user.id, user.name)] : [],
+            users: oncallUser ? [ref('user', oncallUser.id, oncallUser.name)] : [],
           },
         },
       };
@@ -178,8 +181,8 @@ export async function startFakePagerDuty(options: FakePagerDutyOptions = {}): Pr
       const list = [...incidents.values()].filter((i) => key === null || i.incidentKey === key).map(incidentJson);
       return { status: 200, body: { incidents: list, limit: 25, offset: 0, more: false, total: null } };
     }
-    if (method === 'POST' && (m = path.match(/^\/incidents\/([^/]+)\/notes$/))) {
-      const incident = incidents.get(m[1]!);
+    if (method === 'POST' && notesPath) {
+      const incident = incidents.get(notesPath[1]!);
       if (!incident) return notFound();
       const from = String(headers.from ?? '');
       const author = [...users.values()].find((u) => u.email === from);

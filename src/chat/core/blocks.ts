@@ -46,7 +46,7 @@ const section = (text: string): Block => ({ type: 'section', text: md(text) });
 const context = (...texts: string[]): Block => ({ type: 'context', elements: texts.map(md) });
 const iso = (d: Date) => `<!date^${Math.floor(d.getTime() / 1000)}^{date_short_pretty} {time_secs}|${d.toISOString()}>`;
 /** Slack's mrkdwn treats &, < and > specially; user-supplied text must not form links or mentions. */
-export const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export const escapeText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 const severityEmoji: Record<string, string> = {
   critical: ':red_circle:',
@@ -60,18 +60,18 @@ export function headerMessage(h: RunHeader): { text: string; blocks: Block[] } {
   const text = `${severityEmoji[sev] ?? ':white_circle:'} ${h.playbook}: ${h.summary} (${h.state})`;
   const blocks: Block[] = [
     { type: 'header', text: { type: 'plain_text', text: `${h.playbook}: ${h.summary}`.slice(0, 150) } },
-    section(`*Severity:* ${sev}   *Status:* ${h.state}   *Run:* \`${h.runId}\`\n*Trigger:* ${escape(h.trigger)}`),
+    section(`*Severity:* ${sev}   *Status:* ${h.state}   *Run:* \`${h.runId}\`\n*Trigger:* ${escapeText(h.trigger)}`),
   ];
   if (h.slo) {
     const burns = Object.entries(h.slo.burnRates)
       .map(([w, r]) => `${w} ${r.toFixed(1)}×`)
       .join(', ');
     const budget = h.slo.budgetRemaining == null ? 'n/a' : `${(h.slo.budgetRemaining * 100).toFixed(1)}%`;
-    blocks.push(section(`*SLO:* ${escape(h.slo.name)}   *Burn:* ${burns || 'n/a'}   *Budget left:* ${budget}`));
+    blocks.push(section(`*SLO:* ${escapeText(h.slo.name)}   *Burn:* ${burns || 'n/a'}   *Budget left:* ${budget}`));
   }
   if (h.openSteps.length > 0) {
     const lines = h.openSteps.map(
-      (s) => `• ${escape(s.name)}: waiting ${formatWaiting(s.waitingMs)}${s.withinMs ? ` of ${formatWaiting(s.withinMs)}` : ''}`,
+      (s) => `• ${escapeText(s.name)}: waiting ${formatWaiting(s.waitingMs)}${s.withinMs ? ` of ${formatWaiting(s.withinMs)}` : ''}`,
     );
     blocks.push(section(`*Waiting for people:*\n${lines.join('\n')}`));
   }
@@ -85,15 +85,15 @@ export function headerMessage(h: RunHeader): { text: string; blocks: Block[] } {
 }
 
 export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
-  const blocks: Block[] = [section(`*${escape(s.name)}*: ${escape(s.prompt)}`)];
-  if (s.description) blocks.push(section(escape(s.description)));
+  const blocks: Block[] = [section(`*${escapeText(s.name)}*: ${escapeText(s.prompt)}`)];
+  if (s.description) blocks.push(section(escapeText(s.description)));
   blocks.push(
     section(
-      `*Trigger:* ${escape(s.trigger)}\n*Risk:* ${s.risk}${s.requiredApprovals > 1 ? ` (needs ${s.requiredApprovals} distinct approvers)` : ''}`,
+      `*Trigger:* ${escapeText(s.trigger)}\n*Risk:* ${s.risk}${s.requiredApprovals > 1 ? ` (needs ${s.requiredApprovals} distinct approvers)` : ''}`,
     ),
   );
   if (s.evidence.length > 0)
-    blocks.push({ type: 'section', fields: s.evidence.slice(0, 10).map((e) => md(`*${escape(e.label)}*\n${escape(e.value)}`)) });
+    blocks.push({ type: 'section', fields: s.evidence.slice(0, 10).map((e) => md(`*${escapeText(e.label)}*\n${escapeText(e.value)}`)) });
   if (s.approvals.length > 0) blocks.push(context(...s.approvals.map((a) => `:white_check_mark: approved by ${a.by} at ${iso(a.at)}`)));
   if (s.outcome) {
     const { state, by, at, reason } = s.outcome;
@@ -103,7 +103,7 @@ export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
       timed_out: ':hourglass: Timed out',
       cancelled: ':no_entry_sign: Cancelled',
     }[state];
-    blocks.push(section(`${verb}${by ? ` by ${by}` : ''} at ${iso(at)}${reason ? `\n>${escape(reason)}` : ''}`));
+    blocks.push(section(`${verb}${by ? ` by ${by}` : ''} at ${iso(at)}${reason ? `\n>${escapeText(reason)}` : ''}`));
     return { text: `${s.name}: ${state.replace('_', ' ')}${by ? ` by ${by}` : ''}`, blocks };
   }
   const clock = `Waiting ${formatWaiting(s.waitingMs)}${s.withinMs ? ` of ${formatWaiting(s.withinMs)} SLA` : ''}${s.escalated ? ' · escalated' : ''}`;
@@ -120,16 +120,17 @@ export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
   return { text: `Decision needed: ${s.name}: ${s.prompt}`, blocks };
 }
 
-export function rejectModal(stepId: string, stepName: string): Block {
+/** `private_metadata` carries `<step id>|<channel>`: the channel is where refusals are shown. */
+export function rejectModal(metadata: string, stepName: string): Block {
   return {
     type: 'modal',
     callback_id: VIEW.reject,
-    private_metadata: stepId,
+    private_metadata: metadata,
     title: { type: 'plain_text', text: 'Reject step' },
     submit: { type: 'plain_text', text: 'Reject' },
     close: { type: 'plain_text', text: 'Cancel' },
     blocks: [
-      section(`Reject *${escape(stepName)}*? The run continues down its rejection path.`),
+      section(`Reject *${escapeText(stepName)}*? The run continues down its rejection path.`),
       {
         type: 'input',
         block_id: 'reason',
@@ -140,15 +141,15 @@ export function rejectModal(stepId: string, stepName: string): Block {
   };
 }
 
-export function reassignModal(stepId: string, stepName: string): Block {
+export function reassignModal(metadata: string, stepName: string): Block {
   return {
     type: 'modal',
     callback_id: VIEW.reassign,
-    private_metadata: stepId,
+    private_metadata: metadata,
     title: { type: 'plain_text', text: 'Reassign step' },
     submit: { type: 'plain_text', text: 'Reassign' },
     blocks: [
-      section(`Hand *${escape(stepName)}* to someone else.`),
+      section(`Hand *${escapeText(stepName)}* to someone else.`),
       {
         type: 'input',
         block_id: 'to',

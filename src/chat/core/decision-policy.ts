@@ -12,6 +12,8 @@ export interface Person {
   aliases: string[];
   /** Shown in messages and the audit trail. */
   display?: string;
+  /** Set when the person has a Slack account: messages mention them. */
+  slackId?: string;
 }
 
 export type Decision = 'approve' | 'reject';
@@ -21,6 +23,8 @@ export interface StepForDecision {
   /** Distinct approvals needed: 2 for `risk: high` (four-eyes), else 1. */
   requiredApprovals: number;
   assignees: Person[];
+  /** A step without `assign` may be decided by any identified user (the other rules still hold). */
+  open?: boolean;
   /** `user:<id>` or `system:<component>` (the engine's runs.started_by). */
   runStartedBy: string;
   /** Approvals recorded so far (four-eyes keeps the first while waiting for the second). */
@@ -60,7 +64,7 @@ export function judgeDecision(step: StepForDecision, actor: Person, decision: De
         : `already ${step.status.replace('_', ' ')}`;
     return { kind: 'refused', code: 'already_decided', message: `This step is ${what}; nothing was changed.` };
   }
-  if (!step.assignees.some((a) => samePerson(a, actor))) {
+  if (!step.open && !step.assignees.some((a) => samePerson(a, actor))) {
     const names = step.assignees.map((a) => a.display ?? a.aliases[0]).join(', ') || 'nobody yet';
     return {
       kind: 'refused',

@@ -58,6 +58,8 @@ export const inboxItemSchema = z.discriminatedUnion('kind', [
     reason: z.string().optional(),
     slackUserId: z.string(),
     slackUserName: z.string().optional(),
+    /** Where to send an ephemeral refusal. */
+    channel: z.string().optional(),
   }),
   z.object({
     kind: z.literal('reassign'),
@@ -65,6 +67,7 @@ export const inboxItemSchema = z.discriminatedUnion('kind', [
     slackUserId: z.string(),
     slackUserName: z.string().optional(),
     to: z.string(),
+    channel: z.string().optional(),
   }),
 ]);
 export type InboxItem = z.infer<typeof inboxItemSchema>;

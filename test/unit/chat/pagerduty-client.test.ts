@@ -37,7 +37,9 @@ describe('PagerDuty clients against the local fake', () => {
 
   it('finds the on-call at each escalation level and for a schedule, with emails', async () => {
     expect(await directory().oncall({ escalationPolicy: 'PEP1' })).toEqual([{ id: 'PU1', name: 'Ada Oncall', email: 'ada@example.com' }]);
-    expect(await directory().oncall({ escalationPolicy: 'PEP1', level: 2 })).toEqual([{ id: 'PU2', name: 'Bob Second', email: 'bob@example.com' }]);
+    expect(await directory().oncall({ escalationPolicy: 'PEP1', level: 2 })).toEqual([
+      { id: 'PU2', name: 'Bob Second', email: 'bob@example.com' },
+    ]);
     expect((await directory().oncall({ schedule: 'PS1' })).map((p) => p.email)).toEqual(['cy@example.com']);
     pd.setOncall('PS1', 'PU1');
     expect((await directory().oncall({ schedule: 'PS1' })).map((p) => p.email)).toEqual(['ada@example.com']);
@@ -75,7 +77,11 @@ describe('PagerDuty clients against the local fake', () => {
   });
 
   it('adds a note to the incident found by dedup key, as the From user', async () => {
-    await new PagerDutyEvents({ routingKey: ROUTING_KEY, baseUrl: pd.eventsUrl }).send({ action: 'trigger', dedupKey: 'corr-2', summary: 's' });
+    await new PagerDutyEvents({ routingKey: ROUTING_KEY, baseUrl: pd.eventsUrl }).send({
+      action: 'trigger',
+      dedupKey: 'corr-2',
+      summary: 's',
+    });
     const incident = await directory().incidentFor('corr-2');
     expect(incident).toBeDefined();
     await directory().addNote(incident!, 'rolled back v42', 'ada@example.com');

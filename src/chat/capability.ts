@@ -1,0 +1,146 @@
+import { QuenchError } from '../core/errors.js';
+import type { Actor, Decision } from '../engine/model.js';
+import type { HumanStepNotifier } from '../engine/notifier.js';
+import { pagerDutyActions } from '../pagerduty/actions.js';
+import { PagerDutyDirectory } from '../pagerduty/directory.js';
+import { PagerDutyEvents } from '../pagerduty/events.js';
+import { PagerDutyRest } from '../pagerduty/rest.js';
+import type { Capability, Component, ServiceContext } from '../service.js';
+import { approvalPolicySchema, defaultApprovalPolicy } from './core/auto-approval.js';
+import { authorise, onClosed } from './decisions.js';
+import type { ChatDeps, EngineForChat } from './deps.js';
+import { sweepInbox } from './inbox.js';
+import { createChatMetrics } from './metrics.js';
+import { offerStep } from './offer.js';
+import { People } from './people.js';
+import { noChat } from './port.js';
+import { fireDueTimers } from './sla-timers.js';
+import { createSlackApp } from './slack/app.js';
+import { addListeners } from './slack/listeners.js';
+import { slackChat } from './slack/web.js';
+
+/**
+ * Human steps for people: Slack (when SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or
+ * SLACK_APP_TOKEN are set), PagerDuty on-call assignment and paging actions, SLA timers, and the
+ * authorisation gate every decision path shares. With Slack off the same flows run with the
+ * `noChat` port: assignment, SLA, audit and the gate still apply to CLI and /v1 decisions.
+ */
+export interface HumanStepGate {
+  /** Throws `forbidden` (with the reason) when `actor` may not make `decision` on the step. */
+  check(stepId: string, actor: Actor, decision: Decision): Promise<void>;
+}
+
+interface EnginePort extends EngineForChat {
+  actions: { register(action: unknown): unknown; get(name: string): unknown };
+  setNotifier(n: HumanStepNotifier): void;
+  listHumanSteps(options?: { status?: 'waiting' }): Promise<unknown>;
+}
+
+export const chatCapability: Capability = (ctx) => {
+  const { config, logger } = ctx;
+  const slackOn = Boolean(config.SLACK_BOT_TOKEN && (config.SLACK_SIGNING_SECRET || config.SLACK_APP_TOKEN));
+  const slack = slackOn
+    ? createSlackApp({
+        botToken: config.SLACK_BOT_TOKEN!,
+        signingSecret: config.SLACK_SIGNING_SECRET ?? '',
+        appToken: config.SLACK_APP_TOKEN,
+        apiUrl: config.SLACK_API_URL,
+        clock: ctx.clock,
+        logger,
+      })
+    : undefined;
+  const chat = slack ? slackChat(slack.app.client) : noChat;
+  const rest = config.PAGERDUTY_TOKEN ? new PagerDutyRest({ token: config.PAGERDUTY_TOKEN, baseUrl: config.PAGERDUTY_API_URL }) : undefined;
+  const directory = rest ? new PagerDutyDirectory(rest) : undefined;
+  const events = config.PAGERDUTY_ROUTING_KEY
+    ? new PagerDutyEvents({ routingKey: config.PAGERDUTY_ROUTING_KEY, baseUrl: config.PAGERDUTY_EVENTS_URL })
+    : undefined;
+  const engine = () => (ctx.ports as unknown as { engine?: EnginePort }).engine;
+
+  const deps: ChatDeps = {
+    db: ctx.db,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    logger: logger.child({ component: 'chat' }),
+    metrics: createChatMetrics(ctx.metrics.registry),
+    chat,
+    people: new People(chat, () => directory),
+    policy: approvalPolicy(config.QUENCH_APPROVAL_POLICY),
+    engine,
+    channel: { fallback: config.QUENCH_SLACK_CHANNEL, perRun: config.QUENCH_SLACK_CHANNEL_PER_RUN },
+  };
+  const gate: HumanStepGate = {
+    async check(stepId, actor, decision) {
+      if (actor.type === 'system') return;
+      const outcome = decision.outcome === 'reject' ? 'reject' : 'approve';
+      const verdict = await authorise(
+        deps,
+        stepId,
+        { aliases: [actor.id], display: actor.id },
+        outcome,
+        decision.outcome === 'reject' ? decision.reason : undefined,
+      );
+      if (verdict.kind !== 'refused') return;
+      deps.metrics.refusals.inc({ code: verdict.code });
+      await deps.audit.append({
+        actor,
+        action: 'human_step.refused',
+        subject: { type: 'step', id: stepId },
+        data: { user: actor.id, code: verdict.code, decision: decision.outcome },
+      });
+      throw new QuenchError(verdict.code === 'already_decided' ? 'conflict' : 'forbidden', verdict.message);
+    },
+  };
+  Object.assign(ctx.ports, { chat, humanSteps: gate, chatDeps: deps });
+
+  if (slack?.receiver) ctx.router.add({ method: 'POST', pattern: '/slack/events', auth: 'public', raw: slack.receiver.handle });
+  if (slack) addListeners(slack.app, deps);
+
+  const notifier: HumanStepNotifier = {
+    waiting: (view) => offerStep(deps, view),
+    closed: (info) => onClosed(deps, info),
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const tick = async () => {
+    try {
+      await fireDueTimers(deps);
+      await sweepInbox(deps);
+    } catch (err) {
+      deps.logger.error({ err }, 'human-step timers failed; retrying on the next tick');
+    }
+  };
+
+  const component: Component = {
+    name: 'chat',
+    async start() {
+      const e = engine();
+      if (e) {
+        for (const action of pagerDutyActions({ events, directory, fromEmail: config.PAGERDUTY_FROM_EMAIL }))
+          if (!e.actions.get(action.name)) e.actions.register(action);
+        e.setNotifier(notifier);
+      } else logger.warn('chat started without the engine: human steps will not be offered in Slack');
+      if (slack && !slack.receiver) await slack.app.start();
+      if (!slackOn) logger.info('Slack is off: human steps wait for `quench approve|reject` or POST /v1/steps/:id/decision');
+      timer = setInterval(() => void tick(), 5_000);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      if (slack && !slack.receiver) await slack.app.stop();
+    },
+  };
+  return component;
+};
+
+function approvalPolicy(raw: string | undefined) {
+  if (!raw) return defaultApprovalPolicy;
+  const parsed = approvalPolicySchema.safeParse({ ...defaultApprovalPolicy, ...JSON.parse(raw) });
+  if (!parsed.success)
+    throw new QuenchError(
+      'config_invalid',
+      `QUENCH_APPROVAL_POLICY: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  return parsed.data;
+}
+
+export type { ServiceContext };

@@ -1,0 +1,179 @@
+import { isQuenchError } from '../core/errors.js';
+import type { Actor, Decision, DecisionRecord } from '../engine/model.js';
+import type { HumanStepNotifier } from '../engine/notifier.js';
+import type { Assign } from '../playbooks/core/model.js';
+import { judgeDecision, type Person, type StepForDecision, type Verdict } from './core/decision-policy.js';
+import { type ChatDeps, engineOf, engineRows, POLICY_ACTOR, type StoredView } from './deps.js';
+import { refreshHeader, refreshStepMessage } from './messages.js';
+import { auditPerson, offerQueued } from './offer.js';
+import { loadOffer, queuedInGroup, updateOffer } from './store.js';
+
+/**
+ * Deciding human steps. `authorise` is the gate every path goes through (Slack here; the CLI
+ * and /v1 through the engine's `decide`, which calls it via the chat port): only assignees,
+ * never the run's starter approving, distinct approvers for four-eyes. Refusals are audited
+ * with who tried.
+ */
+export async function authorise(
+  deps: ChatDeps,
+  stepId: string,
+  actor: Person,
+  decision: 'approve' | 'reject',
+  reason?: string,
+): Promise<Verdict> {
+  const offer = await loadOffer(deps.db.orm, stepId);
+  const { step, run } = await engineRows(deps, stepId);
+  if (!step || !run) return { kind: 'refused', code: 'already_decided', message: `No human step ${stepId}.` };
+  const record = (step.decision ?? { approvals: [] }) as DecisionRecord;
+  const view = offer?.view as StoredView | undefined;
+  const status: StepForDecision['status'] =
+    step.status === 'waiting' ? 'waiting' : step.status === 'cancelled' ? 'cancelled' : record.final ? 'decided' : 'timed_out';
+  const input: StepForDecision = {
+    status,
+    requiredApprovals: view?.requiredApprovals ?? 1,
+    // Without an offer (no notifier ran) or without `assign`, any identified user may decide.
+    assignees: offer?.assignees ?? [],
+    open: !offer || offer.assign === null,
+    runStartedBy: run.startedBy,
+    approvals: record.approvals.map((a) => ({ by: personFor(offer?.assignees ?? [], a.by), at: a.at })),
+    ...(record.final
+      ? {
+          decidedBy: personFor(offer?.assignees ?? [], record.final.by),
+          outcome: record.final.outcome === 'reject' ? 'rejected' : 'approved',
+        }
+      : {}),
+  } as StepForDecision;
+  return judgeDecision(input, actor, decision, reason);
+}
+
+function personFor(assignees: Person[], id: string): Person {
+  return assignees.find((a) => a.aliases.some((x) => x.toLowerCase() === id.toLowerCase())) ?? { aliases: [id], display: id };
+}
+
+export type SlackDecisionResult = { ok: true; verdict: Verdict } | { ok: false; message: string };
+
+// Decisions on one step are handled one at a time in this process, so a double click cannot
+// pass the gate twice before the first reaches the engine (the engine's row lock covers replicas).
+const chains = new Map<string, Promise<unknown>>();
+function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const previous = chains.get(key) ?? Promise.resolve();
+  const next = previous.then(fn, fn);
+  chains.set(
+    key,
+    next.catch(() => {}),
+  );
+  return next;
+}
+
+/** A decision made in Slack by `actor`; refusals come back as a message for an ephemeral reply. */
+export function decideAs(
+  deps: ChatDeps,
+  stepId: string,
+  actor: Person,
+  decision: 'approve' | 'reject',
+  reason?: string,
+): Promise<SlackDecisionResult> {
+  return serialised(stepId, async () => {
+    const verdict = await authorise(deps, stepId, actor, decision, reason);
+    const offer = await loadOffer(deps.db.orm, stepId);
+    const who = { ...auditPerson(actor), decision };
+    if (verdict.kind === 'refused') {
+      deps.metrics.refusals.inc({ code: verdict.code });
+      await deps.audit.append({
+        actor: { type: 'user', id: actor.slackId ?? actor.aliases[0] ?? 'unknown' },
+        action: 'human_step.refused',
+        subject: { type: 'step', id: stepId },
+        data: { ...who, code: verdict.code, reason: verdict.message },
+        correlationId: offer?.correlationId ?? null,
+      });
+      return { ok: false, message: verdict.message };
+    }
+    const engine = await engineOf(deps);
+    const d: Decision = decision === 'approve' ? { outcome: 'approve' } : { outcome: 'reject', reason: reason ?? '' };
+    try {
+      await engine.decide(stepId, d, actorOf(actor));
+    } catch (err) {
+      // The engine refused (already decided by a concurrent request on another replica, or its own rules).
+      if (isQuenchError(err) && (err.code === 'conflict' || err.code === 'forbidden' || err.code === 'not_found'))
+        return { ok: false, message: err.message };
+      throw err;
+    }
+    await deps.audit.append({
+      actor: actorOf(actor),
+      action: verdict.kind === 'approval_recorded' ? 'human_step.approval_recorded' : 'human_step.decided',
+      subject: { type: 'step', id: stepId },
+      data: {
+        ...who,
+        via: 'slack',
+        ...(reason ? { reason } : {}),
+        ...(verdict.kind === 'approval_recorded' ? { remaining: verdict.remaining } : {}),
+      },
+      correlationId: offer?.correlationId ?? null,
+    });
+    return { ok: true, verdict };
+  });
+}
+
+/** The engine's `by` for a person: their Slack id when they have one. */
+export function actorOf(p: Person): Actor {
+  return { type: 'user', id: p.slackId ?? p.aliases[0] ?? 'unknown' };
+}
+
+export async function reassign(deps: ChatDeps, stepId: string, by: Person, to: Person): Promise<SlackDecisionResult> {
+  return serialised(stepId, async () => {
+    const verdict = await authorise(deps, stepId, by, 'reject', 'reassign');
+    if (verdict.kind === 'refused') {
+      deps.metrics.refusals.inc({ code: verdict.code });
+      await deps.audit.append({
+        actor: actorOf(by),
+        action: 'human_step.refused',
+        subject: { type: 'step', id: stepId },
+        data: { ...auditPerson(by), attempted: 'reassign', code: verdict.code },
+      });
+      return { ok: false, message: verdict.message };
+    }
+    const offer = await loadOffer(deps.db.orm, stepId);
+    if (!offer) return { ok: false, message: 'This step is not tracked by Quench chat.' };
+    await updateOffer(deps.db.orm, stepId, { assignees: [to] });
+    deps.metrics.reassignments.inc({ playbook: offer.playbook, reason: 'manual' });
+    await deps.audit.append({
+      actor: actorOf(by),
+      action: 'human_step.reassigned',
+      subject: { type: 'step', id: stepId },
+      data: { by: auditPerson(by), from: offer.assignees.map(auditPerson), to: [auditPerson(to)] },
+      correlationId: offer.correlationId,
+    });
+    await refreshStepMessage(deps, stepId);
+    return { ok: true, verdict };
+  });
+}
+
+/** The engine's notification that a step closed (or collected one of several approvals). */
+export async function onClosed(deps: ChatDeps, info: Parameters<HumanStepNotifier['closed']>[0]): Promise<void> {
+  const offer = await loadOffer(deps.db.orm, info.stepId);
+  if (!offer) return;
+  if (info.outcome !== 'approval_recorded' && (offer.status === 'offered' || offer.status === 'queued')) {
+    const now = deps.clock.now();
+    await updateOffer(deps.db.orm, info.stepId, { status: info.outcome, decidedAt: now, timerAt: null });
+    if (info.outcome === 'decided' && offer.offeredAt) {
+      const outcome = info.decision?.outcome ?? 'decided';
+      deps.metrics.decisionTime.observe({ playbook: offer.playbook, outcome }, (now.getTime() - offer.offeredAt.getTime()) / 1000);
+    }
+    if (info.outcome === 'timed_out') deps.metrics.slaBreaches.inc({ playbook: offer.playbook });
+  }
+  await refreshStepMessage(deps, info.stepId);
+  await refreshHeader(deps, info.runId);
+  if (offer.groupId && info.outcome !== 'approval_recorded') await offerNextInGroup(deps, offer.groupId, offer.assign as Assign);
+}
+
+/** Capacity freed in a group: the highest-priority queued step goes to whoever has room. */
+async function offerNextInGroup(deps: ChatDeps, groupId: string, assign: Assign): Promise<void> {
+  if (!assign?.slack) return;
+  for (const queued of await queuedInGroup(deps.db, groupId)) {
+    if (!(await offerQueued(deps, groupId, assign.slack, queued.stepId))) return;
+    deps.metrics.queueTime.observe({ playbook: queued.playbook }, (deps.clock.now().getTime() - queued.queuedAt.getTime()) / 1000);
+    await refreshStepMessage(deps, queued.stepId);
+  }
+}
+
+export { POLICY_ACTOR };

@@ -1,0 +1,36 @@
+import { decideAs, reassign } from './decisions.js';
+import type { ChatDeps } from './deps.js';
+import { inboxItemSchema, type InboxItem } from './slack/payloads.js';
+import { markInbox, pendingInbox } from './store.js';
+
+/**
+ * Handles one acknowledged Slack interaction from the durable inbox: a decision or a
+ * reassignment. Refusals go back to the clicker as an ephemeral message. A failure is recorded
+ * on the row and the sweeper tries again (at most 5 times); success marks it processed.
+ */
+export async function handleInbox(deps: ChatDeps, seq: number, item: InboxItem): Promise<void> {
+  try {
+    const by = await deps.people.slackUser(item.slackUserId, item.slackUserName);
+    const result =
+      item.kind === 'decide'
+        ? await decideAs(deps, item.stepId, by, item.decision, item.reason)
+        : await reassign(deps, item.stepId, by, await deps.people.slackUser(item.to));
+    if (!result.ok && item.channel) await deps.chat.ephemeral(item.channel, item.slackUserId, result.message);
+    await markInbox(deps.db, seq, deps.clock.now());
+  } catch (err) {
+    deps.logger.error({ err, seq, stepId: item.stepId }, 'Slack interaction failed; the inbox sweeper will retry it');
+    await markInbox(deps.db, seq, deps.clock.now(), (err as Error).message);
+  }
+}
+
+/** Re-drives interactions a crash (or an error) left unhandled; rows older than `graceMs` only, so live ones are not raced. */
+export async function sweepInbox(deps: ChatDeps, graceMs = 10_000): Promise<number> {
+  const rows = await pendingInbox(deps.db, new Date(deps.clock.now().getTime() - graceMs));
+  for (const row of rows) {
+    const item = inboxItemSchema.safeParse(row.item);
+    // Slash commands are answered in the ack itself; their rows only guard against retries.
+    if (!item.success) await markInbox(deps.db, row.seq, deps.clock.now());
+    else await handleInbox(deps, row.seq, item.data);
+  }
+  return rows.length;
+}

@@ -1,0 +1,181 @@
+import type { HumanStepView } from '../engine/notifier.js';
+import type { Assign, HumanSla, Step } from '../playbooks/core/model.js';
+import { durationMs } from '../playbooks/core/model.js';
+import { applyApprovalPolicy } from './core/auto-approval.js';
+import { pickMember } from './core/assignment.js';
+import type { Person } from './core/decision-policy.js';
+import { nextSlaEvent } from './core/sla.js';
+import { type ChatDeps, engineOf, engineRows, POLICY_ACTOR, type StoredView } from './deps.js';
+import { ensureThread, postStepMessage } from './messages.js';
+import { cursorOf, groupLoad, insertOffer, loadOffer, type SlaSpec, saveCursor, updateOffer } from './store.js';
+
+/**
+ * A human step started waiting: apply the confidence × impact policy, pick the assignees
+ * (PagerDuty on-call, a Slack group under its WIP limit, or named users), record the offer with
+ * its SLA timer, then post the message. The offer row is written before any Slack call and
+ * without a transaction held across one; a repeated notification finds the row and stops.
+ */
+export async function offerStep(deps: ChatDeps, view: HumanStepView): Promise<void> {
+  if (await loadOffer(deps.db.orm, view.stepId)) return;
+  const { run } = await engineRows(deps, view.stepId);
+  if (!run) throw new Error(`run ${view.runId} of human step ${view.stepId} not found`);
+  const definition = findStep(run.definition.steps, view.stepKey);
+  const human = definition?.kind === 'human' ? definition : undefined;
+  const trigger = (run.trigger ?? {}) as { severity?: string };
+
+  if (view.role === 'step' && view.type === 'approve') {
+    const extra = view as HumanStepView & { confidence?: number; impact?: 'low' | 'medium' | 'high' };
+    const confidence = extra.confidence ?? (typeof human?.confidence === 'number' ? human.confidence : undefined);
+    const verdict = applyApprovalPolicy(deps.policy, {
+      stepId: view.stepId,
+      risk: view.risk,
+      confidence,
+      impact: extra.impact ?? human?.impact,
+    });
+    deps.metrics.autoApprovals.inc({ outcome: verdict.outcome });
+    if (verdict.outcome !== 'human') {
+      const sampled = verdict.outcome === 'auto' && verdict.sampled;
+      await insertOffer(deps.db, baseRow(deps, view, run.playbook, trigger.severity, 'decided', [], null, undefined, sampled));
+      await deps.audit.append({
+        actor: POLICY_ACTOR,
+        action: verdict.outcome === 'auto' ? 'human_step.auto_approved' : 'human_step.blocked',
+        subject: { type: 'step', id: view.stepId },
+        data: { run: view.runId, reason: verdict.reason, sampledForReview: sampled },
+        correlationId: view.correlationId,
+      });
+      const engine = await engineOf(deps);
+      await engine.decide(
+        view.stepId,
+        verdict.outcome === 'auto' ? { outcome: 'approve', comment: verdict.reason } : { outcome: 'reject', reason: verdict.reason },
+        POLICY_ACTOR,
+      );
+      return;
+    }
+  }
+
+  const assign = (view.assign ?? human?.assign) as Assign | undefined;
+  const sla = slaOf((view.sla ?? human?.sla) as HumanSla | undefined);
+  let assignees: Person[] = [];
+  let groupId: string | null = null;
+  let status: 'offered' | 'queued' = 'offered';
+  if (assign?.pagerduty) assignees = await deps.people.oncall(assign.pagerduty, assign.pagerduty.level ?? 1);
+  else if (assign?.users) assignees = await Promise.all(assign.users.map((u) => deps.people.named(u)));
+  else if (assign?.slack) {
+    groupId = assign.slack.userGroup;
+    const picked = await pickFromGroup(deps, assign.slack);
+    if (picked) assignees = [picked];
+    else status = 'queued';
+  }
+  const now = deps.clock.now();
+  const inserted = await insertOffer(deps.db, {
+    ...baseRow(deps, view, run.playbook, trigger.severity, status, assignees, sla, assign),
+    groupId,
+    level: assign?.pagerduty?.level ?? 1,
+    offeredAt: status === 'offered' ? now : null,
+    timerAt:
+      status === 'offered' && sla
+        ? nextSlaEvent({ offeredAt: now, withinMs: sla.withinMs, remindAt: sla.remindAt, reminded: false, escalated: false })!.at
+        : null,
+  });
+  if (!inserted) return;
+  await deps.audit.append({
+    actor: { type: 'system', id: 'chat' },
+    action: status === 'queued' ? 'human_step.queued' : 'human_step.assigned',
+    subject: { type: 'step', id: view.stepId },
+    data: {
+      run: view.runId,
+      assignees: assignees.map(auditPerson),
+      ...(groupId ? { group: groupId } : {}),
+      level: assign?.pagerduty?.level ?? 1,
+    },
+    correlationId: view.correlationId,
+  });
+  await ensureThread(deps, view.runId);
+  await postStepMessage(deps, view.stepId);
+}
+
+/** Offers the group's highest-priority queued step to whoever has room now. */
+export async function offerQueued(deps: ChatDeps, groupId: string, assign: NonNullable<Assign['slack']>, stepId: string): Promise<boolean> {
+  const picked = await pickFromGroup(deps, assign);
+  if (!picked) return false;
+  const now = deps.clock.now();
+  const offer = await loadOffer(deps.db.orm, stepId);
+  const sla = offer?.sla as SlaSpec | null | undefined;
+  const timerAt = sla
+    ? nextSlaEvent({ offeredAt: now, withinMs: sla.withinMs, remindAt: sla.remindAt, reminded: false, escalated: false })!.at
+    : null;
+  await updateOffer(deps.db.orm, stepId, { status: 'offered', assignees: [picked], offeredAt: now, timerAt });
+  await deps.audit.append({
+    actor: { type: 'system', id: 'chat' },
+    action: 'human_step.assigned',
+    subject: { type: 'step', id: stepId },
+    data: { assignees: [auditPerson(picked)], group: groupId, fromQueue: true },
+  });
+  return true;
+}
+
+async function pickFromGroup(deps: ChatDeps, slack: NonNullable<Assign['slack']>): Promise<Person | undefined> {
+  const members = await deps.chat.groupMembers(slack.userGroup);
+  const load = await groupLoad(deps.db, slack.userGroup);
+  const pick = pickMember({
+    members,
+    strategy: slack.strategy ?? 'round-robin',
+    wipLimit: slack.wipLimit ?? 3,
+    load,
+    cursor: await cursorOf(deps.db, slack.userGroup),
+  });
+  if (!pick) return undefined;
+  await saveCursor(deps.db, slack.userGroup, pick.cursor);
+  return deps.people.named(pick.member);
+}
+
+function baseRow(
+  deps: ChatDeps,
+  view: HumanStepView,
+  playbook: string,
+  severity: string | undefined,
+  status: string,
+  assignees: Person[],
+  sla: SlaSpec | null,
+  assign: Assign | undefined,
+  flagged = false,
+) {
+  const stored: StoredView = { ...view, timeoutAt: view.timeoutAt ? view.timeoutAt.toISOString() : null };
+  return {
+    stepId: view.stepId,
+    runId: view.runId,
+    correlationId: view.correlationId,
+    view: stored,
+    playbook,
+    severity: severity ?? null,
+    status,
+    assign: assign ?? null,
+    assignees,
+    sla,
+    queuedAt: deps.clock.now(),
+    decidedAt: status === 'decided' ? deps.clock.now() : null,
+    flaggedForReview: flagged,
+  };
+}
+
+export function slaOf(sla: HumanSla | undefined): SlaSpec | null {
+  if (!sla) return null;
+  return { withinMs: durationMs(sla.within), remindAt: sla.remindAt ?? 0.5, escalateTo: sla.escalateTo, reassign: sla.reassign ?? false };
+}
+
+export function auditPerson(p: Person): Record<string, string> {
+  return { ...(p.slackId ? { slackUserId: p.slackId } : {}), name: p.display ?? p.aliases[0] ?? '', aliases: p.aliases.join(',') };
+}
+
+export function findStep(steps: Step[], id: string): Step | undefined {
+  for (const step of steps) {
+    if (step.id === id) return step;
+    if (step.kind === 'parallel') {
+      for (const branch of step.branches) {
+        const found = findStep(branch.steps, id);
+        if (found) return found;
+      }
+    }
+  }
+  return undefined;
+}

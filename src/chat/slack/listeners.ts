@@ -1,0 +1,124 @@
+import type { App } from '@slack/bolt';
+import { ACTION, reassignModal, rejectModal, VIEW } from '../core/blocks.js';
+import type { ChatDeps } from '../deps.js';
+import { handleInbox } from '../inbox.js';
+import { loadOffer } from '../store.js';
+import { enqueueInbox } from '../store.js';
+import { authorise } from '../decisions.js';
+import { slashCommand } from './commands.js';
+import { blockActionsPayload, type InboxItem, slashCommandPayload, viewSubmissionPayload } from './payloads.js';
+
+/**
+ * Bolt listeners. Each validates its payload, writes the interaction to the durable inbox (its
+ * key makes Slack retries and replays no-ops), acknowledges, and only then does the work, so
+ * Slack always gets its answer within 3 seconds and a crash after the ack loses nothing (the
+ * inbox sweeper picks the row up). Modals are the exception: `views.open` needs the trigger id,
+ * which Slack expires after 3 seconds, so it is called right after the ack.
+ */
+export function addListeners(app: App, deps: ChatDeps): void {
+  const log = deps.logger.child({ component: 'slack' });
+
+  const enqueue = async (key: string, item: InboxItem) => {
+    const seq = await enqueueInbox(deps.db, key, item, deps.clock.now());
+    if (seq === undefined) log.info({ key }, 'Slack interaction seen before (retry or replay); ignored');
+    return seq;
+  };
+
+  app.action(ACTION.approve, async ({ body, ack }) => {
+    const p = blockActionsPayload.safeParse(body);
+    if (!p.success) {
+      await ack();
+      return log.warn({ issues: p.error.issues }, 'unexpected block_actions payload');
+    }
+    const a = p.data.actions[0]!;
+    const channel = p.data.container?.channel_id ?? p.data.channel?.id;
+    const item: InboxItem = {
+      kind: 'decide',
+      stepId: a.value ?? '',
+      decision: 'approve',
+      slackUserId: p.data.user.id,
+      slackUserName: p.data.user.name ?? p.data.user.username,
+      ...(channel ? { channel } : {}),
+    };
+    const seq = await enqueue(`action:${p.data.user.id}:${a.action_ts}:${a.action_id}:${a.value}`, item);
+    await ack();
+    if (seq !== undefined) await handleInbox(deps, seq, item);
+  });
+
+  // Reject and Reassign open a modal: check first that the clicker may act, so others get the
+  // refusal at once instead of a form they cannot submit.
+  const modalButton = (actionId: string, modal: typeof rejectModal) =>
+    app.action(actionId, async ({ body, ack }) => {
+      await ack();
+      const p = blockActionsPayload.safeParse(body);
+      if (!p.success) return log.warn({ issues: p.error.issues }, 'unexpected block_actions payload');
+      const a = p.data.actions[0]!;
+      const stepId = a.value ?? '';
+      const channel = p.data.container?.channel_id ?? p.data.channel?.id ?? '';
+      const person = await deps.people.slackUser(p.data.user.id, p.data.user.name);
+      const verdict = await authorise(deps, stepId, person, 'reject', 'opening the form');
+      if (verdict.kind === 'refused') {
+        deps.metrics.refusals.inc({ code: verdict.code });
+        await deps.audit.append({
+          actor: { type: 'user', id: p.data.user.id },
+          action: 'human_step.refused',
+          subject: { type: 'step', id: stepId },
+          data: { slackUserId: p.data.user.id, name: person.display ?? p.data.user.id, attempted: actionId, code: verdict.code },
+        });
+        if (channel) await deps.chat.ephemeral(channel, p.data.user.id, verdict.message);
+        return;
+      }
+      const offer = await loadOffer(deps.db.orm, stepId);
+      const name = (offer?.view as { stepKey?: string } | undefined)?.stepKey ?? stepId;
+      await deps.chat.openView(p.data.trigger_id, modal(`${stepId}|${channel}`, name));
+    });
+  modalButton(ACTION.reject, rejectModal);
+  modalButton(ACTION.reassign, reassignModal);
+
+  app.view(VIEW.reject, async ({ body, ack }) => {
+    const p = viewSubmissionPayload.safeParse(body);
+    if (!p.success) return ack();
+    const reason = p.data.view.state.values.reason?.value?.value?.trim() ?? '';
+    if (reason === '') return ack({ response_action: 'errors', errors: { reason: 'A rejection needs a reason.' } });
+    const [stepId = '', channel] = p.data.view.private_metadata.split('|');
+    const item: InboxItem = {
+      kind: 'decide',
+      stepId,
+      decision: 'reject',
+      reason,
+      slackUserId: p.data.user.id,
+      slackUserName: p.data.user.name,
+      ...(channel ? { channel } : {}),
+    };
+    const seq = await enqueue(`view:${p.data.view.id}:${p.data.view.hash ?? ''}`, item);
+    await ack();
+    if (seq !== undefined) await handleInbox(deps, seq, item);
+  });
+
+  app.view(VIEW.reassign, async ({ body, ack }) => {
+    const p = viewSubmissionPayload.safeParse(body);
+    if (!p.success) return ack();
+    const to = p.data.view.state.values.to?.value?.selected_user;
+    if (!to) return ack({ response_action: 'errors', errors: { to: 'Pick the new assignee.' } });
+    const [stepId = '', channel] = p.data.view.private_metadata.split('|');
+    const item: InboxItem = {
+      kind: 'reassign',
+      stepId,
+      to,
+      slackUserId: p.data.user.id,
+      slackUserName: p.data.user.name,
+      ...(channel ? { channel } : {}),
+    };
+    const seq = await enqueue(`view:${p.data.view.id}:${p.data.view.hash ?? ''}`, item);
+    await ack();
+    if (seq !== undefined) await handleInbox(deps, seq, item);
+  });
+
+  app.command('/quench', async ({ body, ack }) => {
+    const p = slashCommandPayload.safeParse(body);
+    if (!p.success) return ack({ response_type: 'ephemeral', text: 'Quench could not read this command.' });
+    const seq = await enqueueInbox(deps.db, `command:${p.data.trigger_id}`, { kind: 'command', text: p.data.text }, deps.clock.now());
+    if (seq === undefined) return ack();
+    await ack({ response_type: 'ephemeral', text: await slashCommand(deps, p.data) });
+  });
+}
