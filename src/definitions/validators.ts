@@ -1,3 +1,5 @@
+import { knownActions } from '../playbooks/catalog.js';
+import { playbookValidator } from '../playbooks/validator.js';
 import { sloValidator } from '../slo/definitions.js';
 import type { Problem } from './problem.js';
 import type { SourceDocument } from './source.js';
@@ -16,7 +18,7 @@ export interface DefinitionValidator {
 }
 
 /** The validators `quench validate` uses; capabilities add theirs here. */
-export const definitionValidators: DefinitionValidator[] = [sloValidator];
+export const definitionValidators: DefinitionValidator[] = [sloValidator, playbookValidator(knownActions)];
 
 export function validateDocuments(docs: SourceDocument[], validators = definitionValidators): Problem[] {
   const problems: Problem[] = [];

@@ -23,7 +23,7 @@ export const fixtureCatalog = catalogOf([
     name: 'deploy.scale',
     changesState: true,
     params: z.strictObject({ service: z.string().min(1), replicas: z.int().min(1).max(50) }),
-    compensation: { action: 'deploy.scale', params: { service: '${{ steps.scale.params.service }}', replicas: 3 } },
+    compensation: { action: 'deploy.scale', params: { service: `\${{ steps.scale.params.service }}`, replicas: 3 } },
   },
   {
     name: 'pagerduty.trigger',

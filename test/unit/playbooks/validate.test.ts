@@ -123,7 +123,7 @@ describe('playbook validation: located problems', () => {
       message: "replicas: \${{ inputs.replicas + }}"
 `);
     // The expression starts at character 15 of the string; its EOF (17 characters later) is character 32.
-    expect(lines).toEqual(["11:7 template syntax error at character 32 of 'replicas: ${{ inputs.replicas + }}': Unexpected token: EOF"]);
+    expect(lines).toEqual([`11:7 template syntax error at character 32 of 'replicas: \${{ inputs.replicas + }}': Unexpected token: EOF`]);
   });
 
   it('reports an unknown variable as a type error', () => {
