@@ -3,6 +3,8 @@ import { type AuditTrail, createAuditTrail } from './audit/trail.js';
 import type { Config } from './config/load.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { type Database, openDatabase } from './db/database.js';
+import { engineCapability } from './engine/capability.js';
+import { createEngine, type Engine } from './engine/engine.js';
 import { TokenAuthenticator } from './http/auth.js';
 import { addHealthRoutes } from './http/health-routes.js';
 import { Router } from './http/router.js';
@@ -34,6 +36,8 @@ export interface ServiceContext {
 }
 
 export interface Ports {
+  /** Durable playbook runs: start, signal, decide, cancel, query (src/engine/ARCHITECTURE.md). */
+  engine: Engine;
   /** Trigger events (SLO burns, webhooks) go here; ingest/ replaces the default with routing. */
   triggers: TriggerSink;
 }
@@ -47,7 +51,7 @@ export interface Component {
 export type Capability = (ctx: ServiceContext) => Component | undefined | Promise<Component | undefined>;
 
 /** Capabilities in start order; they stop in reverse. */
-const capabilities: Capability[] = [auditCapability];
+const capabilities: Capability[] = [auditCapability, engineCapability];
 
 export interface RunningService {
   readonly ctx: ServiceContext;
@@ -73,16 +77,29 @@ export async function openContext(config: Config, logger: Logger, clock: Clock =
     await db.close();
     throw err;
   }
+  const metrics = createMetrics();
+  const audit = createAuditTrail(db, clock);
+  const ports = { triggers: auditOnlyTriggerSink(logger) } as Ports;
+  ports.engine = createEngine({
+    db,
+    audit,
+    clock,
+    logger,
+    config,
+    registry: metrics.registry,
+    ports: () => ports as unknown as Record<string, unknown>,
+    options: { leaseMs: config.QUENCH_ENGINE_LEASE_MS, concurrency: config.QUENCH_ENGINE_CONCURRENCY, pollMs: config.QUENCH_ENGINE_POLL_MS },
+  });
   return {
     config,
     logger,
     clock,
     db,
-    metrics: createMetrics(),
-    audit: createAuditTrail(db, clock),
+    metrics,
+    audit,
     router: new Router(),
     auth: new TokenAuthenticator(config.QUENCH_API_TOKENS),
-    ports: { triggers: auditOnlyTriggerSink(logger) },
+    ports,
   };
 }
 

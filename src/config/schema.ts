@@ -122,6 +122,12 @@ export const envSchema = z.object({
   QUENCH_REPORT_CHANNEL: optionalString,
   QUENCH_HTTP_ALLOWLIST: csv,
   QUENCH_EXEC_ALLOWLIST: csv,
+  /** Engine: a claimed step's lease; a dead worker's step is taken over this long after its last heartbeat. */
+  QUENCH_ENGINE_LEASE_MS: positiveInt(30_000),
+  /** Engine: steps one process runs at once. */
+  QUENCH_ENGINE_CONCURRENCY: positiveInt(8),
+  /** Engine: backstop poll for due timers and expired leases (NOTIFY wakes workers sooner). */
+  QUENCH_ENGINE_POLL_MS: positiveInt(1_000),
   TZ: optionalString,
   OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl('OTEL_EXPORTER_OTLP_ENDPOINT'),
   LOG_LEVEL: logLevel,

@@ -57,17 +57,15 @@ export async function beginAttempt(
       .update(engineSteps)
       .set({ attempts: attempt, deadlineAt, spec: { ...(step.spec as object), params: args.params } })
       .where(eq(engineSteps.id, args.stepId));
-    await tx
-      .insert(engineAttempts)
-      .values({
-        stepId: args.stepId,
-        attempt,
-        runId: args.runId,
-        idempotencyKey,
-        worker: args.worker,
-        status: 'running',
-        startedAt: args.now,
-      });
+    await tx.insert(engineAttempts).values({
+      stepId: args.stepId,
+      attempt,
+      runId: args.runId,
+      idempotencyKey,
+      worker: args.worker,
+      status: 'running',
+      startedAt: args.now,
+    });
     return { attempt, idempotencyKey, takeover: false, deadlineAt };
   });
 }

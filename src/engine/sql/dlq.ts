@@ -34,8 +34,7 @@ export async function retryDeadLetter(rt: Runtime, id: string, actor: Actor): Pr
         `dead letter ${id} was already retried by ${letter.retriedBy} at ${letter.retriedAt.toISOString()}`,
       );
     const [step] = (await tx.select().from(engineSteps).where(eq(engineSteps.id, letter.stepId)).for('update')) as StepRow[];
-    if (step?.status !== 'failed')
-      throw new QuenchError('conflict', `step ${letter.stepKey} is ${step?.status ?? 'gone'}, not failed`);
+    if (step?.status !== 'failed') throw new QuenchError('conflict', `step ${letter.stepKey} is ${step?.status ?? 'gone'}, not failed`);
     const reopen =
       run.state === 'failed'
         ? 'running'

@@ -1,4 +1,4 @@
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/database.js';
 import type { RunRow, StepRow } from '../model.js';
 import { engineRuns, engineSteps } from '../schema.js';
@@ -23,7 +23,7 @@ export async function stepsOf(tx: Executor, runId: string): Promise<StepRow[]> {
     .select()
     .from(engineSteps)
     .where(eq(engineSteps.runId, runId))
-    .orderBy(asc(engineSteps.createdAt), asc(engineSteps.stepKey))) as StepRow[];
+    .orderBy(asc(engineSteps.createdAt), sql`${engineSteps.completedSeq} asc nulls last`, asc(engineSteps.stepKey))) as StepRow[];
 }
 
 export async function readStep(tx: Executor, stepId: string): Promise<StepRow | undefined> {

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, lt, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/database.js';
 import type { RunState, StepStatus } from '../core/states.js';
 import { engineAttempts, engineRuns, engineSteps } from '../schema.js';
@@ -80,7 +80,7 @@ export async function getRun(db: Database, id: string) {
     .select()
     .from(engineSteps)
     .where(eq(engineSteps.runId, id))
-    .orderBy(asc(engineSteps.createdAt), asc(engineSteps.stepKey));
+    .orderBy(asc(engineSteps.createdAt), sql`${engineSteps.completedSeq} asc nulls last`, asc(engineSteps.stepKey));
   const attempts = await db.orm
     .select()
     .from(engineAttempts)

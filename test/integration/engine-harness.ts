@@ -1,0 +1,24 @@
+import { createAuditTrail } from '../../src/audit/trail.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { Clock } from '../../src/core/clock.js';
+import type { Database } from '../../src/db/database.js';
+import { createEngine, type Engine, type EngineDeps } from '../../src/engine/engine.js';
+import { playbookHash } from '../../src/playbooks/loader.js';
+import { type Playbook, type PlaybookSource, playbookSchema } from '../../src/playbooks/core/model.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
+
+/** An engine on a test database, with the given clock and allowlists. */
+export function testEngine(db: Database, clock: Clock, options: Partial<EngineDeps> & { env?: Record<string, string> } = {}): Engine {
+  const config = loadConfig({ QUENCH_HTTP_ALLOWLIST: '127.0.0.1', QUENCH_EXEC_ALLOWLIST: 'node', ...options.env });
+  return createEngine({ db, audit: createAuditTrail(db, clock), clock, logger: silentLogger, config, ...options });
+}
+
+/** A playbook from a compact source, as the loader would give it. */
+export function playbook(
+  name: string,
+  steps: PlaybookSource['steps'],
+  extra: Partial<PlaybookSource> = {},
+): { definition: Playbook; hash: string } {
+  const definition = playbookSchema.parse({ apiVersion: 'quench/v1', kind: 'Playbook', metadata: { name, owner: 'sre' }, steps, ...extra });
+  return { definition, hash: playbookHash(definition) };
+}
