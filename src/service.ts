@@ -8,6 +8,8 @@ import { createEngine, type Engine } from './engine/engine.js';
 import { TokenAuthenticator } from './http/auth.js';
 import { addHealthRoutes } from './http/health-routes.js';
 import { Router } from './http/router.js';
+import { sloCapability } from './slo/capability.js';
+import { idleSloPort, type SloPort } from './slo/port.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
 import type { Logger } from './telemetry/logger.js';
 import type { TriggerSink } from './triggers/sink.js';
@@ -40,6 +42,8 @@ export interface Ports {
   engine: Engine;
   /** Trigger events (SLO burns, webhooks) go here; ingest/ replaces the default with routing. */
   triggers: TriggerSink;
+  /** Latest SLO status per budget (slo.check, deploy gate, reports); idle until the evaluator starts. */
+  slo: SloPort;
 }
 
 export interface Component {
@@ -51,7 +55,7 @@ export interface Component {
 export type Capability = (ctx: ServiceContext) => Component | undefined | Promise<Component | undefined>;
 
 /** Capabilities in start order; they stop in reverse. */
-const capabilities: Capability[] = [auditCapability, engineCapability];
+const capabilities: Capability[] = [auditCapability, engineCapability, sloCapability];
 
 export interface RunningService {
   readonly ctx: ServiceContext;
@@ -80,6 +84,7 @@ export async function openContext(config: Config, logger: Logger, clock: Clock =
   const metrics = createMetrics();
   const audit = createAuditTrail(db, clock);
   const ports = { triggers: auditOnlyTriggerSink(logger) } as Ports;
+  ports.slo = idleSloPort;
   ports.engine = createEngine({
     db,
     audit,

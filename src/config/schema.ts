@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import cron from 'node-cron';
 import { z } from 'zod';
 
 /**
@@ -87,6 +88,15 @@ export const envSchema = z.object({
   QUENCH_SLO_DIR: z.preprocess((v) => emptyToUndefined(v) ?? './slo', z.string()),
   QUENCH_PLAYBOOK_DIR: z.preprocess((v) => emptyToUndefined(v) ?? './playbooks', z.string()),
   PROMETHEUS_URL: httpUrl('PROMETHEUS_URL'),
+  /** When the SLO evaluator runs (node-cron syntax; a 6-field expression adds seconds). */
+  QUENCH_SLO_EVAL_CRON: z.preprocess(
+    (v) => emptyToUndefined(v) ?? '* * * * *',
+    z.string().refine((v) => cron.validate(v), { message: 'expected a cron expression such as "* * * * *" (every minute)' }),
+  ),
+  /** SLOs evaluated at once (each is one Prometheus query). */
+  QUENCH_SLO_CONCURRENCY: positiveInt(16),
+  /** Seconds one SLO's evaluation may take before it fails for this cycle (others go on). */
+  QUENCH_SLO_TIMEOUT_SECONDS: positiveInt(30),
   SLACK_BOT_TOKEN: optionalString,
   SLACK_SIGNING_SECRET: optionalString,
   SLACK_APP_TOKEN: optionalString,

@@ -1,8 +1,9 @@
 import type { Command } from '../command.js';
+import { sloRulesCommand, sloStatusCommand } from '../../slo/commands.js';
 import { auditVerifyCommand } from './audit.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
 import { validateCommand } from './validate.js';
 
 /** Every CLI command; `quench --help` lists them in this order. */
-export const commands: Command[] = [serveCommand, migrateCommand, validateCommand, auditVerifyCommand];
+export const commands: Command[] = [serveCommand, migrateCommand, validateCommand, sloStatusCommand, sloRulesCommand, auditVerifyCommand];

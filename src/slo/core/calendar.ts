@@ -1,3 +1,4 @@
+import { parseDuration } from './duration.js';
 import type { SloWindow } from './model.js';
 
 /**
@@ -103,4 +104,10 @@ export function periodMs(window: SloWindow, nowMs: number): number {
   if (window.kind === 'rolling') return window.ms;
   const { startMs, endMs } = windowBounds(window, nowMs);
   return endMs - startMs;
+}
+
+/** Nominal period, for burn factors of calendar windows (a month is 30 days, as in Sloth). */
+export function nominalPeriodMs(window: SloWindow): number {
+  if (window.kind === 'rolling') return window.ms;
+  return parseDuration(`${window.count}${window.unit}`)!;
 }

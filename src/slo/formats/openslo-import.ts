@@ -1,6 +1,6 @@
 import type { Problem } from '../../definitions/problem.js';
 import { type SourceDocument, zodProblems } from '../../definitions/source.js';
-import { isValidTimeZone, parseWallTime } from '../core/calendar.js';
+import { isValidTimeZone, nominalPeriodMs, parseWallTime } from '../core/calendar.js';
 import { calendarUnit, parseDuration } from '../core/duration.js';
 import type { Alerting, Budgeting, BurnWindow, Severity, Sli, Slo, SloWindow } from '../core/model.js';
 import { defaultBurnWindows } from '../core/windows.js';
@@ -15,7 +15,6 @@ import {
   openSloDocumentSchemas,
 } from './openslo-schema.js';
 import { syntheticSchema } from './quench-schema.js';
-import { nominalPeriodMs } from './quench-import.js';
 
 /** Where a value sits: the document and the path to it, so every problem is located. */
 interface At {
@@ -183,7 +182,13 @@ class OpenSloImport {
     if (!total || !num) return { counter };
     return {
       counter,
-      sli: { kind: 'events', source: 'prometheus', totalQuery: total, ...(r.good ? { goodQuery: num } : { errorQuery: num }), ...(counter ? {} : { counter }) },
+      sli: {
+        kind: 'events',
+        source: 'prometheus',
+        totalQuery: total,
+        ...(r.good ? { goodQuery: num } : { errorQuery: num }),
+        ...(counter ? {} : { counter }),
+      },
     };
   }
 

@@ -4,16 +4,11 @@ import { calendarUnit, parseDuration } from '../core/duration.js';
 import type { Alerting, BurnWindow, Budgeting, Sli, Slo, SloWindow } from '../core/model.js';
 import { defaultBurnWindows } from '../core/windows.js';
 import { burnFactor } from '../core/budget.js';
+import { nominalPeriodMs } from '../core/calendar.js';
 import { leMatcher, syntheticScript } from './common.js';
 import { type QuenchSloFile, quenchSloSchema } from './quench-schema.js';
 
 const calendarUnits = { week: '1w', month: '1M', quarter: '1Q', year: '1Y' } as const;
-
-/** Nominal period, for burn factors of calendar windows (a month is 30 days, as in Sloth). */
-export function nominalPeriodMs(window: SloWindow): number {
-  if (window.kind === 'rolling') return window.ms;
-  return parseDuration(`${window.count}${window.unit}`)!;
-}
 
 function sliOf(file: QuenchSloFile): Sli {
   const { sli } = file;

@@ -49,7 +49,8 @@ export function parseSampleValue(text: string): number {
   if (text === '+Inf' || text === 'Inf') return Number.POSITIVE_INFINITY;
   if (text === '-Inf') return Number.NEGATIVE_INFINITY;
   const n = Number(text);
-  if (Number.isNaN(n)) throw new QuenchError('prometheus_query_failed', `Prometheus returned a sample value that is not a number: ${JSON.stringify(text)}`);
+  if (Number.isNaN(n))
+    throw new QuenchError('prometheus_query_failed', `Prometheus returned a sample value that is not a number: ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -119,14 +120,21 @@ export class PrometheusClient {
     try {
       body = responseSchema.parse(JSON.parse(text));
     } catch {
-      throw new QuenchError('prometheus_query_failed', `Prometheus at ${this.#base} answered HTTP ${res.status} with a body that is not its API's JSON: ${text.slice(0, 200)}`);
+      throw new QuenchError(
+        'prometheus_query_failed',
+        `Prometheus at ${this.#base} answered HTTP ${res.status} with a body that is not its API's JSON: ${text.slice(0, 200)}`,
+      );
     }
     if (body.status === 'error') {
       // 'timeout' and 'unavailable' can pass on a retry; bad_data and execution cannot.
       if (body.errorType === 'timeout' || body.errorType === 'unavailable') throw new Transient(`${body.errorType}: ${body.error}`);
-      throw new QuenchError('prometheus_query_failed', `Prometheus rejected the query (${body.errorType ?? `HTTP ${res.status}`}): ${body.error ?? 'no message'}`, {
-        details: { errorType: body.errorType, query: expr },
-      });
+      throw new QuenchError(
+        'prometheus_query_failed',
+        `Prometheus rejected the query (${body.errorType ?? `HTTP ${res.status}`}): ${body.error ?? 'no message'}`,
+        {
+          details: { errorType: body.errorType, query: expr },
+        },
+      );
     }
     if (!res.ok) throw new QuenchError('prometheus_query_failed', `Prometheus answered HTTP ${res.status}`);
     const data = body.data;
@@ -135,7 +143,8 @@ export class PrometheusClient {
       const [, v] = sampleValue.parse(data.result);
       return [{ labels: {}, value: parseSampleValue(v) }];
     }
-    if (data.resultType !== 'vector') throw new QuenchError('prometheus_query_failed', `expected an instant vector, got a ${data.resultType}`);
+    if (data.resultType !== 'vector')
+      throw new QuenchError('prometheus_query_failed', `expected an instant vector, got a ${data.resultType}`);
     return vectorSchema.parse(data.result).map((s) => ({ labels: s.metric, value: parseSampleValue(s.value[1]) }));
   }
 }

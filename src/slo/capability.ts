@@ -1,0 +1,102 @@
+import cron from 'node-cron';
+import { formatProblem } from '../definitions/problem.js';
+import { QuenchError } from '../core/errors.js';
+import type { Component, ServiceContext } from '../service.js';
+import { loadSlos } from './definitions.js';
+import { SloEvaluator } from './evaluator.js';
+import { sloMetrics } from './metrics.js';
+import type { SloPort } from './port.js';
+import { addSloRoutes } from './routes.js';
+import { PrometheusClient } from './sources/prometheus-client.js';
+import { prometheusSource } from './sources/prometheus.js';
+import { syntheticSource } from './sources/synthetic.js';
+import { createSloStore } from './store.js';
+
+const HOUR = 3_600_000;
+
+/** The SLO port over a running evaluator. */
+export function evaluatorPort(evaluator: SloEvaluator): SloPort {
+  return {
+    running: true,
+    list: () => evaluator.list(),
+    get: (name) => evaluator.get(name),
+    forService: (service) => evaluator.list().filter((s) => s.service === service),
+    evaluateNow: async () => {
+      await evaluator.evaluateAll();
+      return evaluator.list();
+    },
+  };
+}
+
+/**
+ * The SLO capability: loads QUENCH_SLO_DIR, serves `/v1/slos`, fills `ctx.ports.slo`, and
+ * evaluates every SLO on QUENCH_SLO_EVAL_CRON. Invalid SLO files stop start-up with every
+ * problem listed, as `quench validate` would print them.
+ */
+export function sloCapability(ctx: ServiceContext): Component {
+  const { config, logger } = ctx;
+  const { slos, problems } = loadSlos([config.QUENCH_SLO_DIR]);
+  const errors = problems.filter((p) => p.severity === 'error');
+  if (errors.length > 0) {
+    throw new QuenchError(
+      'validation_failed',
+      `invalid SLO definitions in ${config.QUENCH_SLO_DIR}:\n${errors.map(formatProblem).join('\n')}`,
+    );
+  }
+  const client = config.PROMETHEUS_URL
+    ? new PrometheusClient({ baseUrl: config.PROMETHEUS_URL, timeoutMs: config.QUENCH_SLO_TIMEOUT_SECONDS * 1000 })
+    : undefined;
+  const evaluator = new SloEvaluator({
+    slos,
+    sources: { synthetic: syntheticSource(ctx.clock.now()), ...(client ? { prometheus: prometheusSource(client) } : {}) },
+    clock: ctx.clock,
+    logger: logger.child({ component: 'slo' }),
+    store: createSloStore(ctx.db),
+    audit: ctx.audit,
+    triggers: () => ctx.ports.triggers,
+    metrics: sloMetrics(ctx.metrics.registry),
+    concurrency: config.QUENCH_SLO_CONCURRENCY,
+    timeoutMs: config.QUENCH_SLO_TIMEOUT_SECONDS * 1000,
+  });
+  addSloRoutes(ctx.router, () => ctx.ports.slo);
+  const store = createSloStore(ctx.db);
+  let task: ReturnType<typeof cron.schedule> | undefined;
+  let running: Promise<unknown> | undefined;
+  let lastDownsample = 0;
+
+  const cycle = async () => {
+    const result = await evaluator.evaluateAll();
+    logger.debug({ ...result }, 'SLO evaluation cycle');
+    const nowMs = ctx.clock.now().getTime();
+    if (nowMs - lastDownsample > HOUR) {
+      lastDownsample = nowMs;
+      await store.downsample(ctx.clock.now()).catch((err) => logger.error({ err }, 'down-sampling SLO samples failed'));
+    }
+  };
+  const guarded = () => {
+    // A cycle slower than the schedule skips ticks rather than piling up.
+    if (running) return;
+    running = cycle()
+      .catch((err) => logger.error({ err }, 'SLO evaluation cycle failed'))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+
+  return {
+    name: 'slo-evaluator',
+    async start() {
+      ctx.ports.slo = evaluatorPort(evaluator);
+      const withoutSource = slos.filter((s) => s.sli.source === 'prometheus').length;
+      if (!client && withoutSource > 0)
+        logger.warn({ slos: withoutSource }, 'PROMETHEUS_URL is unset: Prometheus-based SLOs report "no data source"');
+      logger.info({ slos: slos.length, cron: config.QUENCH_SLO_EVAL_CRON }, 'SLO evaluator started');
+      guarded(); // the first cycle right away: status is live from the first request
+      task = cron.schedule(config.QUENCH_SLO_EVAL_CRON, guarded, { name: 'slo-evaluator', noOverlap: true });
+    },
+    async stop() {
+      await task?.destroy();
+      await running;
+    },
+  };
+}

@@ -1,0 +1,260 @@
+import type { AuditTrail } from '../audit/trail.js';
+import type { Clock } from '../core/clock.js';
+import { asQuenchError, QuenchError } from '../core/errors.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { TriggerSink } from '../triggers/sink.js';
+import { type AlertState, breachingWindows, initialAlertState, stepSlo, type WindowReading } from './core/alerts.js';
+import { burnRate } from './core/budget.js';
+import { periodMs, windowBounds } from './core/calendar.js';
+import { type Severity, type Slo, severities } from './core/model.js';
+import { buildStatus, pendingStatus, type SloStatus, windowLabel } from './core/status.js';
+import { alertWindowLengths } from './core/windows.js';
+import { burnEvent } from './events.js';
+import { mapLimit, withTimeout } from './limit.js';
+import type { SloMetrics } from './metrics.js';
+import type { SliSource } from './sources/port.js';
+import type { SampleInput, SloStore } from './store.js';
+
+export interface EvaluatorOptions {
+  slos: Slo[];
+  sources: { prometheus?: SliSource; synthetic: SliSource };
+  clock: Clock;
+  logger: Logger;
+  /** Absent for one-shot CLI evaluations: nothing is stored, audited or emitted. */
+  store?: SloStore;
+  audit?: AuditTrail;
+  /** Read at call time: ingest/ may replace the sink after the evaluator starts. */
+  triggers?: () => TriggerSink;
+  metrics?: SloMetrics;
+  concurrency?: number;
+  /** Per-SLO limit; a slower SLO fails this cycle alone. */
+  timeoutMs?: number;
+  /** The schedule's interval: the first sample of an SLO covers this much. */
+  intervalMs?: number;
+}
+
+export interface CycleResult {
+  evaluated: number;
+  failed: number;
+  durationMs: number;
+}
+
+const ACTOR = { type: 'system', id: 'slo-evaluator' } as const;
+
+/**
+ * Evaluates every SLO: reads its windows from its source, computes budget and burn rates,
+ * steps the alert state machine, and records the outcome (samples, alert states, audit trail,
+ * trigger events, metrics). SLOs run concurrently up to a limit, each with its own timeout.
+ */
+export class SloEvaluator {
+  readonly #o: EvaluatorOptions;
+  readonly #states = new Map<string, Record<Severity, AlertState>>();
+  readonly #statuses = new Map<string, SloStatus>();
+  readonly #lastSample = new Map<string, number>();
+  #loaded = false;
+
+  constructor(options: EvaluatorOptions) {
+    this.#o = options;
+    for (const slo of options.slos) {
+      const missing = slo.sli.source === 'prometheus' && !options.sources.prometheus;
+      this.#statuses.set(
+        slo.name,
+        pendingStatus(
+          slo,
+          'not_evaluated',
+          slo.sli.kind === 'unevaluable' ? slo.sli.reason : missing ? 'no data source: set PROMETHEUS_URL' : undefined,
+        ),
+      );
+    }
+  }
+
+  get slos(): readonly Slo[] {
+    return this.#o.slos;
+  }
+
+  list(): SloStatus[] {
+    return this.#o.slos.map((s) => this.#statuses.get(s.name)!);
+  }
+
+  get(name: string): SloStatus | undefined {
+    return this.#statuses.get(name);
+  }
+
+  async evaluateAll(): Promise<CycleResult> {
+    const started = performance.now();
+    if (!this.#loaded && this.#o.store) {
+      for (const [slo, states] of await this.#o.store.loadAlertStates()) this.#states.set(slo, states);
+    }
+    this.#loaded = true;
+    const samples: SampleInput[] = [];
+    const results = await mapLimit(this.#o.slos, this.#o.concurrency ?? 16, async (slo) => {
+      const sample = await this.#evaluateOne(slo);
+      if (sample) samples.push(sample);
+    });
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    if (this.#o.store && samples.length > 0) {
+      await this.#o.store.saveSamples(samples).catch((err) => this.#o.logger.error({ err }, 'storing SLO samples failed'));
+    }
+    return { evaluated: results.length - failed, failed, durationMs: performance.now() - started };
+  }
+
+  async #evaluateOne(slo: Slo): Promise<SampleInput | undefined> {
+    const o = this.#o;
+    if (slo.sli.kind === 'unevaluable') return undefined;
+    const source = slo.sli.source === 'synthetic' ? o.sources.synthetic : o.sources.prometheus;
+    const timer = o.metrics?.evaluationSeconds.startTimer({ source: slo.sli.source });
+    if (!source) {
+      // Not a failure of this SLO: the service was started without Prometheus.
+      this.#statuses.set(
+        slo.name,
+        pendingStatus(slo, 'not_evaluated', 'no data source: set PROMETHEUS_URL to evaluate Prometheus-based SLOs'),
+      );
+      return undefined;
+    }
+    try {
+      return await withTimeout(
+        this.#evaluate(slo, source),
+        o.timeoutMs ?? 30_000,
+        () => new QuenchError('prometheus_unavailable', `evaluation of SLO ${slo.name} took longer than ${o.timeoutMs ?? 30_000} ms`),
+      );
+    } catch (err) {
+      const e = asQuenchError(err);
+      o.metrics?.evaluationErrors.inc({ slo: slo.name, reason: e.code });
+      o.logger.warn({ slo: slo.name, code: e.code, err: e.message }, 'SLO evaluation failed');
+      const previous = this.#statuses.get(slo.name) ?? pendingStatus(slo, 'error');
+      this.#statuses.set(slo.name, { ...previous, state: 'error', error: e.message });
+      throw e;
+    } finally {
+      timer?.();
+    }
+  }
+
+  async #evaluate(slo: Slo, source: SliSource): Promise<SampleInput> {
+    const o = this.#o;
+    const now = o.clock.now();
+    const nowMs = now.getTime();
+    const { startMs } = windowBounds(slo.window, nowMs);
+    const sloRangeMs = Math.max(1000, nowMs - startMs);
+    if (!this.#lastSample.has(slo.name) && o.store) {
+      const last = await o.store.lastSampleAt(slo.name);
+      if (last) this.#lastSample.set(slo.name, last.getTime());
+    }
+    const last = this.#lastSample.get(slo.name);
+    const sampleMs = Math.min(sloRangeMs, Math.max(1000, last !== undefined && last < nowMs ? nowMs - last : (o.intervalMs ?? 60_000)));
+    const alertLengths = alertWindowLengths(slo.alerting.windows);
+    const values = await source.read(slo, [...alertLengths, sloRangeMs, sampleMs], now);
+
+    const readings = new Map<number, WindowReading>();
+    const burns = new Map<number, number | null>();
+    for (const ms of alertLengths) {
+      const v = values.get(ms);
+      const burn = burnRate(v?.ratio ?? null, slo.objective);
+      burns.set(ms, burn);
+      readings.set(ms, { burn, ...(v?.counts ? { counts: v.counts } : {}) });
+    }
+    const windowRatio = values.get(sloRangeMs)?.ratio ?? null;
+
+    const breaching = breachingWindows(slo.alerting, readings);
+    const bySeverity = (s: Severity) => breaching.filter((w) => w.severity === s);
+    const states = this.#states.get(slo.name) ?? { page: initialAlertState(nowMs), ticket: initialAlertState(nowMs) };
+    const tiers = slo.alerting.tiers;
+    const stepped = stepSlo(
+      states,
+      { page: bySeverity('page').length > 0, ticket: bySeverity('ticket').length > 0 },
+      { page: tiers.page.forMs, ticket: tiers.ticket.forMs },
+      { page: tiers.page.enabled, ticket: tiers.ticket.enabled },
+      nowMs,
+    );
+    const status = buildStatus({
+      slo,
+      nowMs,
+      windowRatio,
+      periodMs: periodMs(slo.window, nowMs),
+      burnByWindowMs: burns,
+      alerts: {
+        page: { status: 'inactive', since: null, breaching: [] },
+        ticket: { status: 'inactive', since: null, breaching: [] },
+      },
+    });
+    const next = { ...states };
+    for (const severity of severities) {
+      const { state, changed } = stepped[severity];
+      if (changed) {
+        // Emit before recording: if the sink fails, the state stays and the next cycle retries.
+        await this.#recordChange(slo, severity, changed, state, status, bySeverity(severity).map(windowLabel), now);
+      }
+      next[severity] = state;
+    }
+    this.#states.set(slo.name, next);
+    for (const severity of severities) {
+      status.alerts[severity] = {
+        status: next[severity].status,
+        since: new Date(next[severity].sinceMs).toISOString(),
+        breaching: bySeverity(severity).map(windowLabel),
+      };
+    }
+    this.#statuses.set(slo.name, status);
+    this.#publish(slo, status);
+    this.#lastSample.set(slo.name, nowMs);
+
+    const sample = values.get(sampleMs);
+    const counts =
+      sample?.counts ??
+      (sample?.ratio != null ? { errors: sample.ratio * (sampleMs / 1000), total: sampleMs / 1000 } : { errors: 0, total: 0 });
+    const fastestPage = Math.min(...slo.alerting.windows.filter((w) => w.severity === 'page').map((w) => w.longMs));
+    return {
+      slo: slo.name,
+      at: now,
+      resolutionS: Math.round(sampleMs / 1000),
+      errors: counts.errors,
+      total: counts.total,
+      budgetRemaining: status.errorBudget.remaining,
+      burnRate: burns.get(fastestPage) ?? null,
+    };
+  }
+
+  async #recordChange(
+    slo: Slo,
+    severity: Severity,
+    changed: { from: AlertState['status']; to: AlertState['status'] },
+    state: AlertState,
+    status: SloStatus,
+    windows: string[],
+    now: Date,
+  ): Promise<void> {
+    const o = this.#o;
+    const triggers = o.triggers?.();
+    if (triggers && (changed.to === 'firing' || (changed.from === 'firing' && changed.to === 'resolved'))) {
+      await triggers.emit(burnEvent(slo, severity, changed.to === 'firing' ? 'burn' : 'recovered', status, windows, now));
+    }
+    await o.audit?.append({
+      actor: ACTOR,
+      action: `slo.alert.${changed.to}`,
+      subject: { type: 'slo', id: slo.name },
+      data: {
+        severity,
+        from: changed.from,
+        to: changed.to,
+        windows,
+        burnRates: status.burnRates,
+        budgetRemaining: status.errorBudget.remaining,
+      },
+    });
+    await o.store?.saveAlertState(slo.name, severity, state);
+    o.logger.info({ slo: slo.name, severity, from: changed.from, to: changed.to, windows }, 'SLO alert state changed');
+  }
+
+  #publish(slo: Slo, status: SloStatus): void {
+    const m = this.#o.metrics;
+    if (!m) return;
+    const base = { slo: slo.name, service: slo.service };
+    m.objective.set(base, slo.objective);
+    if (status.errorBudget.remaining === null) m.budgetRemaining.remove(base);
+    else m.budgetRemaining.set(base, status.errorBudget.remaining);
+    for (const [window, burn] of Object.entries(status.burnRates)) {
+      if (burn === null) m.burnRate.remove({ ...base, window });
+      else m.burnRate.set({ ...base, window }, burn);
+    }
+    for (const severity of severities) m.alertFiring.set({ ...base, severity }, status.alerts[severity].status === 'firing' ? 1 : 0);
+  }
+}

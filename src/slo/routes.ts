@@ -1,0 +1,31 @@
+import { QuenchError } from '../core/errors.js';
+import type { Router } from '../http/router.js';
+import type { SloPort } from './port.js';
+
+/** `GET /v1/slos` (every SLO's status, `?service=` to filter) and `GET /v1/slos/:name`. */
+export function addSloRoutes(router: Router, slo: () => SloPort): void {
+  router.add({
+    method: 'GET',
+    pattern: '/v1/slos',
+    auth: 'read',
+    handler: ({ query }) => {
+      const service = query.get('service');
+      return { status: 200, body: { slos: service ? slo().forService(service) : slo().list() } };
+    },
+  });
+  router.add({
+    method: 'GET',
+    pattern: '/v1/slos/:name',
+    auth: 'read',
+    handler: ({ params }) => {
+      const status = slo().get(params.name!);
+      if (!status) {
+        const known = slo()
+          .list()
+          .map((s) => s.name);
+        throw new QuenchError('not_found', `no SLO named ${params.name}${known.length ? `; known: ${known.slice(0, 20).join(', ')}` : ''}`);
+      }
+      return { status: 200, body: status };
+    },
+  });
+}

@@ -1,0 +1,122 @@
+import { and, asc, desc, eq, gte, lt, sql } from 'drizzle-orm';
+import type { Database } from '../db/database.js';
+import type { AlertState, AlertStatus } from './core/alerts.js';
+import type { Severity } from './core/model.js';
+import { sloAlertStates, sloSamples } from './schema.js';
+
+export interface SampleInput {
+  slo: string;
+  at: Date;
+  resolutionS: number;
+  errors: number;
+  total: number;
+  budgetRemaining: number | null;
+  burnRate: number | null;
+}
+
+/** Down-sampling tiers: rows finer than `resolutionS` older than `afterMs` merge into `resolutionS` buckets. */
+export const downsampleTiers = [
+  { resolutionS: 3600, afterMs: 8 * 86_400_000 },
+  { resolutionS: 86_400, afterMs: 400 * 86_400_000 },
+] as const;
+
+export interface SloStore {
+  saveSamples(samples: SampleInput[]): Promise<void>;
+  lastSampleAt(slo: string): Promise<Date | undefined>;
+  /** Samples in [from, to), oldest first: what reports draw budget over time from. */
+  history(slo: string, from: Date, to: Date): Promise<SampleInput[]>;
+  /** Σerrors/Σtotal over [from, to); null without traffic. */
+  attainment(slo: string, from: Date, to: Date): Promise<{ errors: number; total: number; attainment: number | null }>;
+  loadAlertStates(): Promise<Map<string, Record<Severity, AlertState>>>;
+  saveAlertState(slo: string, severity: Severity, state: AlertState): Promise<void>;
+  /** Merges old rows into coarser ones; returns how many rows were merged away. */
+  downsample(now: Date): Promise<number>;
+}
+
+export function createSloStore(db: Database): SloStore {
+  return {
+    async saveSamples(samples) {
+      if (samples.length === 0) return;
+      // One multi-row insert per cycle; a repeat of the same instant (two replicas) is harmless.
+      await db.orm.insert(sloSamples).values(samples).onConflictDoNothing();
+    },
+
+    async lastSampleAt(slo) {
+      const [row] = await db.orm
+        .select({ at: sloSamples.at })
+        .from(sloSamples)
+        .where(eq(sloSamples.slo, slo))
+        .orderBy(desc(sloSamples.at))
+        .limit(1);
+      return row?.at;
+    },
+
+    async history(slo, from, to) {
+      return db.orm
+        .select()
+        .from(sloSamples)
+        .where(and(eq(sloSamples.slo, slo), gte(sloSamples.at, from), lt(sloSamples.at, to)))
+        .orderBy(asc(sloSamples.at));
+    },
+
+    async attainment(slo, from, to) {
+      const [row] = await db.orm
+        .select({ errors: sql<number>`coalesce(sum(${sloSamples.errors}), 0)`, total: sql<number>`coalesce(sum(${sloSamples.total}), 0)` })
+        .from(sloSamples)
+        .where(and(eq(sloSamples.slo, slo), gte(sloSamples.at, from), lt(sloSamples.at, to)));
+      const errors = Number(row?.errors ?? 0);
+      const total = Number(row?.total ?? 0);
+      return { errors, total, attainment: total > 0 ? 1 - Math.min(1, errors / total) : null };
+    },
+
+    async loadAlertStates() {
+      const rows = await db.orm.select().from(sloAlertStates);
+      const out = new Map<string, Record<Severity, AlertState>>();
+      for (const row of rows) {
+        const entry = out.get(row.slo) ?? {
+          page: { status: 'inactive', sinceMs: 0 },
+          ticket: { status: 'inactive', sinceMs: 0 },
+        };
+        entry[row.severity as Severity] = { status: row.status as AlertStatus, sinceMs: row.since.getTime() };
+        out.set(row.slo, entry);
+      }
+      return out;
+    },
+
+    async saveAlertState(slo, severity, state) {
+      await db.orm
+        .insert(sloAlertStates)
+        .values({ slo, severity, status: state.status, since: new Date(state.sinceMs) })
+        .onConflictDoUpdate({
+          target: [sloAlertStates.slo, sloAlertStates.severity],
+          set: { status: state.status, since: new Date(state.sinceMs) },
+        });
+    },
+
+    async downsample(now) {
+      let merged = 0;
+      for (const tier of downsampleTiers) {
+        // Whole buckets only (the cutoff is bucket-aligned), so no bucket is ever merged twice.
+        const cutoffMs = Math.floor((now.getTime() - tier.afterMs) / (tier.resolutionS * 1000)) * tier.resolutionS * 1000;
+        const cutoff = new Date(cutoffMs).toISOString();
+        const bucket = sql`to_timestamp(floor(extract(epoch from at) / ${tier.resolutionS}) * ${tier.resolutionS})`;
+        const rows = await db.rows<{ n: number }>(sql`
+          with moved as (
+            delete from slo_samples where resolution_s < ${tier.resolutionS} and at < ${cutoff}::timestamptz returning *
+          ), merged as (
+            insert into slo_samples (slo, at, resolution_s, errors, total, budget_remaining, burn_rate)
+            select slo, ${bucket}, ${tier.resolutionS}, sum(errors), sum(total),
+                   (array_agg(budget_remaining order by at desc))[1], max(burn_rate)
+            from moved group by slo, ${bucket}
+            on conflict (slo, resolution_s, at) do update set
+              errors = slo_samples.errors + excluded.errors,
+              total = slo_samples.total + excluded.total,
+              burn_rate = greatest(slo_samples.burn_rate, excluded.burn_rate)
+          )
+          select count(*)::int as n from moved`);
+        merged += Number(rows[0]?.n ?? 0);
+      }
+      return merged;
+    },
+  };
+}
