@@ -1,9 +1,12 @@
 import type { Command } from '../command.js';
 import { sloRulesCommand, sloStatusCommand } from '../../slo/commands.js';
 import { auditVerifyCommand } from './audit.js';
+import { approveCommand, rejectCommand } from './decide.js';
+import { dlqCommand, dlqListCommand, dlqRetryCommand } from './dlq.js';
 import { migrateCommand } from './migrate.js';
+import { runsCommand, runsListCommand, runsShowCommand } from './runs.js';
 import { serveCommand } from './serve.js';
 import { validateCommand } from './validate.js';
 
 /** Every CLI command; `quench --help` lists them in this order. */
-export const commands: Command[] = [serveCommand, migrateCommand, validateCommand, sloStatusCommand, sloRulesCommand, auditVerifyCommand];
+export const commands: Command[] = [serveCommand, migrateCommand, validateCommand, sloStatusCommand, sloRulesCommand, auditVerifyCommand, runsCommand, runsListCommand, runsShowCommand, approveCommand, rejectCommand, dlqCommand, dlqListCommand, dlqRetryCommand];

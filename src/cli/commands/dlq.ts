@@ -1,0 +1,51 @@
+import { QuenchError } from '../../core/errors.js';
+import { type Command, parseOptions, withContext } from '../command.js';
+
+export const dlqListCommand: Command = {
+  path: ['dlq', 'list'],
+  summary: 'dead-lettered steps (failed for good), newest first',
+  help: `Usage: quench dlq [list] [--all] [--json]
+
+Lists steps that exhausted their retries or failed with a non-retryable error, with the last
+error. --all includes entries already retried.`,
+  async run(args, io) {
+    const { values } = parseOptions(args, { all: { type: 'boolean' }, json: { type: 'boolean' } });
+    return withContext(io, async (ctx) => {
+      const letters = await ctx.ports.engine.listDeadLetters({ all: values.all ?? false });
+      if (values.json) io.stdout(`${JSON.stringify(letters, null, 2)}\n`);
+      else if (letters.length === 0) io.stdout('no dead-lettered steps\n');
+      else {
+        for (const d of letters) {
+          const error = d.error as { code?: string; message?: string };
+          io.stdout(
+            `${d.id}  run=${d.runId} step=${d.stepKey} action=${d.action ?? '-'} attempts=${d.attempts} ${d.reason}: [${error.code}] ${error.message}${d.retriedAt ? ` (retried by ${d.retriedBy})` : ''}\n`,
+          );
+        }
+      }
+      return 0;
+    });
+  },
+};
+
+export const dlqCommand: Command = { ...dlqListCommand, path: ['dlq'], summary: 'dead-lettered steps (list | retry ID)' };
+
+export const dlqRetryCommand: Command = {
+  path: ['dlq', 'retry'],
+  summary: 're-drive a dead-lettered step with a fresh budget of attempts',
+  help: `Usage: quench dlq retry ID [--as USER]
+
+Makes the step ready again with a fresh budget of attempts and reopens its run (a failed run
+continues from the step; a run whose compensation failed resumes compensating). A running
+'quench serve' picks it up. Runs that compensated or were cancelled are not re-driven.`,
+  async run(args, io) {
+    const { values, positionals } = parseOptions(args, { as: { type: 'string' } }, true);
+    const [id, ...rest] = positionals;
+    if (!id || rest.length) throw new QuenchError('usage', 'expected exactly one dead-letter ID (see quench dlq list)');
+    return withContext(io, async (ctx) => {
+      const actor = values.as ? { type: 'user' as const, id: values.as } : { type: 'system' as const, id: 'cli' };
+      const { runId, stepId } = await ctx.ports.engine.retryDeadLetter(id, actor);
+      io.stdout(`re-driving step ${stepId} of run ${runId}\n`);
+      return 0;
+    });
+  },
+};

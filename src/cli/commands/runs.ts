@@ -1,0 +1,78 @@
+import { QuenchError } from '../../core/errors.js';
+import { runStates } from '../../engine/core/states.js';
+import type { RunDetail, RunSummary } from '../../engine/sql/queries.js';
+import { type Command, parseOptions, withContext } from '../command.js';
+
+const iso = (d: Date | string | null) => (d ? new Date(d).toISOString().replace('.000Z', 'Z') : '-');
+
+function listText(runs: RunSummary[]): string {
+  if (runs.length === 0) return 'no runs\n';
+  const lines = runs.map(
+    (r) => `${r.id}  ${r.state.padEnd(19)} ${r.playbook.padEnd(24)} ${iso(r.createdAt)}  ${r.correlationId}${r.drill ? '  (drill)' : ''}`,
+  );
+  return `${'RUN'.padEnd(36)}  ${'STATE'.padEnd(19)} ${'PLAYBOOK'.padEnd(24)} ${'STARTED'.padEnd(20)}  CORRELATION\n${lines.join('\n')}\n`;
+}
+
+function showText(run: RunDetail): string {
+  const head = [
+    `run ${run.id}: ${run.state}`,
+    `  playbook     ${run.playbook} (${run.playbookHash})`,
+    `  correlation  ${run.correlationId}`,
+    `  started      ${iso(run.createdAt)} by ${run.startedBy}${run.endedAt ? `, ended ${iso(run.endedAt)}` : ''}`,
+    ...(run.error ? [`  error        ${JSON.stringify(run.error)}`] : []),
+    '  steps:',
+  ];
+  const steps = run.steps.flatMap((s) => {
+    const line = `    ${iso(s.startedAt ?? s.createdAt)}  ${s.key.padEnd(28)} ${s.kind.padEnd(8)} ${s.status.padEnd(10)} id=${s.id}`;
+    const attempts = s.attempts.map(
+      (a) =>
+        `        attempt ${a.attempt} ${a.status}${a.takeovers ? ` (taken over ${a.takeovers}x)` : ''} key=${a.idempotencyKey}${a.error ? ` error=${JSON.stringify((a.error as { message?: string }).message ?? a.error)}` : ''}`,
+    );
+    const extra = s.status === 'waiting' && s.kind === 'human' ? [`        waiting for a decision: quench approve ${s.id} --as USER`] : [];
+    return [line, ...attempts, ...extra];
+  });
+  return `${[...head, ...steps].join('\n')}\n`;
+}
+
+export const runsListCommand: Command = {
+  path: ['runs', 'list'],
+  summary: 'list runs (newest first); --state to filter, --json for JSON',
+  help: `Usage: quench runs [list] [--state STATE[,STATE…]] [--limit N] [--json]
+
+Lists playbook runs, newest first. States: ${runStates.join(', ')}.`,
+  async run(args, io) {
+    const { values } = parseOptions(args, { state: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } });
+    const state = values.state?.split(',').filter(Boolean) ?? [];
+    const bad = state.filter((s) => !(runStates as readonly string[]).includes(s));
+    if (bad.length) throw new QuenchError('usage', `unknown state ${bad.join(', ')}; expected one of ${runStates.join(', ')}`);
+    if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new QuenchError('usage', '--limit must be a whole number');
+    return withContext(io, async (ctx) => {
+      const runs = await ctx.ports.engine.listRuns({ state: state as never, ...(values.limit ? { limit: Number(values.limit) } : {}) });
+      io.stdout(values.json ? `${JSON.stringify(runs, null, 2)}\n` : listText(runs));
+      return 0;
+    });
+  },
+};
+
+export const runsCommand: Command = { ...runsListCommand, path: ['runs'], summary: 'runs and their step timelines (list | show ID)' };
+
+export const runsShowCommand: Command = {
+  path: ['runs', 'show'],
+  summary: "one run's step timeline with attempts, idempotency keys and decisions",
+  help: `Usage: quench runs show RUN_ID [--json]
+
+Shows a run's state and its steps in order, each with its attempts (idempotency key,
+takeovers, errors). Waiting human steps show the command that decides them.
+Exit 1 when there is no such run.`,
+  async run(args, io) {
+    const { values, positionals } = parseOptions(args, { json: { type: 'boolean' } }, true);
+    const [id, ...rest] = positionals;
+    if (!id || rest.length) throw new QuenchError('usage', 'expected exactly one RUN_ID');
+    return withContext(io, async (ctx) => {
+      const run = await ctx.ports.engine.getRun(id);
+      if (!run) throw new QuenchError('not_found', `no run with id ${id}; 'quench runs list' shows the runs`);
+      io.stdout(values.json ? `${JSON.stringify(run, null, 2)}\n` : showText(run));
+      return 0;
+    });
+  },
+};
