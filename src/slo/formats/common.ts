@@ -1,3 +1,6 @@
+import type { z } from 'zod';
+import type { Problem } from '../../definitions/problem.js';
+import type { SourceDocument } from '../../definitions/source.js';
 import { parseDuration } from '../core/duration.js';
 import type { SyntheticScript } from '../core/model.js';
 import type { SyntheticSpec } from './quench-schema.js';
@@ -29,4 +32,27 @@ export function leMatcher(threshold: number): string {
   const text = String(threshold);
   const escaped = text.replace(/\./g, '\\\\.');
   return text.includes('.') ? `${escaped}0*` : `${escaped}(\\\\.0+)?`;
+}
+
+/**
+ * zod issues as located problems, friendlier than the shared helper for hand-written files: an
+ * unknown key is reported at the key itself (a typo's line), and a missing field says so.
+ */
+export function sloZodProblems(doc: SourceDocument, error: z.ZodError, prefix: PropertyKey[] = []): Problem[] {
+  return error.issues.flatMap((issue) => {
+    const path = [...prefix, ...issue.path];
+    const where = (p: PropertyKey[]) => (p.length > 0 ? `${p.map(String).join('.')}: ` : '');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) =>
+        doc.problem([...path, key], `${where([...path, key])}unknown field (check the spelling; docs/slo.md lists the fields)`),
+      );
+    }
+    const missing = issue.code === 'invalid_type' && /received undefined/.test(issue.message);
+    return [
+      doc.problem(
+        path,
+        `${where(path)}${missing ? `required (${issue.message.replace(/^Invalid input: /, '').replace(/, received undefined$/, '')})` : issue.message}`,
+      ),
+    ];
+  });
 }

@@ -1,10 +1,10 @@
 import type { Problem } from '../../definitions/problem.js';
-import { type SourceDocument, zodProblems } from '../../definitions/source.js';
+import type { SourceDocument } from '../../definitions/source.js';
 import { isValidTimeZone, nominalPeriodMs, parseWallTime } from '../core/calendar.js';
 import { calendarUnit, parseDuration } from '../core/duration.js';
 import type { Alerting, Budgeting, BurnWindow, Severity, Sli, Slo, SloWindow } from '../core/model.js';
 import { defaultBurnWindows } from '../core/windows.js';
-import { slug, syntheticScript } from './common.js';
+import { sloZodProblems, slug, syntheticScript } from './common.js';
 import {
   type AlertConditionSpec,
   type MetricSource,
@@ -61,7 +61,7 @@ class OpenSloImport {
     }
     const parsed = schema.safeParse(doc.value);
     if (!parsed.success) {
-      this.problems.push(...zodProblems(doc, parsed.error));
+      this.problems.push(...sloZodProblems(doc, parsed.error));
       return;
     }
     const value = parsed.data as Parsed['value'];
@@ -135,7 +135,7 @@ class OpenSloImport {
       else if (t === 'synthetic') {
         const parsed = syntheticSchema.safeParse(s.ms.spec ?? {});
         if (!parsed.success) {
-          this.problems.push(...zodProblems(s.at.doc, parsed.error, [...s.at.path, 'spec']));
+          this.problems.push(...sloZodProblems(s.at.doc, parsed.error, [...s.at.path, 'spec']));
           return { counter };
         }
         return { counter, sli: { kind: 'synthetic', source: 'synthetic', script: syntheticScript(parsed.data) } };
@@ -301,9 +301,9 @@ class OpenSloImport {
       const sli = this.ref('SLI', slo.spec.indicatorRef, at(where, 'indicatorRef'));
       if (sli) indicator = { spec: sli.value.spec as OpenSloSliSpec, at: { doc: sli.doc, path: ['spec'] } };
     } else this.error(where, 'spec needs an indicator or an indicatorRef');
+    // Keep going after a problem, so that one run of `quench validate` reports them all.
     const window = this.window(slo, where);
-    if (!indicator || !window) return [];
-    const periodMs = nominalPeriodMs(window);
+    const periodMs = window ? nominalPeriodMs(window) : 30 * 86_400_000;
     const alerting = this.alerting(slo, where, periodMs);
     const multi = slo.spec.objectives.length > 1;
     const out: Slo[] = [];
@@ -314,21 +314,21 @@ class OpenSloImport {
         return;
       }
       let target = objective.target;
+      let ok = true;
       if ((objective.target === undefined) === (objective.targetPercent === undefined)) {
-        this.error(oAt, 'give exactly one of target (0..1) and targetPercent (0..100)');
-        return;
+        ok = !!this.error(oAt, 'give exactly one of target (0..1) and targetPercent (0..100)');
+      } else {
+        if (target === undefined) target = objective.targetPercent! / 100;
+        if (!(target > 0 && target < 1)) {
+          ok = !!this.error(
+            at(oAt, objective.target === undefined ? 'targetPercent' : 'target'),
+            'the target must be above 0 and below 1 (100%): a 100% target leaves no error budget',
+          );
+        }
       }
-      if (target === undefined) target = objective.targetPercent! / 100;
-      if (!(target > 0 && target < 1)) {
-        this.error(
-          at(oAt, objective.target === undefined ? 'targetPercent' : 'target'),
-          'the target must be above 0 and below 1 (100%): a 100% target leaves no error budget',
-        );
-        return;
-      }
-      const { sli } = this.sli(indicator.spec, indicator.at, objective, oAt);
       const budgeting = this.budgeting(slo, objective, oAt);
-      if (!sli || !budgeting) return;
+      const sli = indicator ? this.sli(indicator.spec, indicator.at, objective, oAt).sli : undefined;
+      if (!ok || !sli || !budgeting || !window || target === undefined) return;
       const label = objective.name ?? objective.displayName;
       const name = multi ? `${p.name}.${(label && slug(label)) || i + 1}` : p.name;
       const labels = Object.fromEntries(
@@ -363,5 +363,11 @@ export function importOpenSlo(docs: SourceDocument[]): { slos: Slo[]; problems: 
   const imp = new OpenSloImport();
   for (const d of docs) imp.add(d);
   const slos = [...(imp.byKind.get('SLO')?.values() ?? [])].flatMap((p) => imp.slo(p));
-  return { slos, problems: imp.problems };
+  // A shared SLI is checked once per objective; report each of its problems once.
+  const seen = new Set<string>();
+  const problems = imp.problems.filter((p) => {
+    const key = `${p.file}:${p.line}:${p.col}:${p.message}`;
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
+  return { slos, problems };
 }

@@ -1,11 +1,11 @@
 import type { Problem } from '../../definitions/problem.js';
-import { type SourceDocument, zodProblems } from '../../definitions/source.js';
+import type { SourceDocument } from '../../definitions/source.js';
 import { calendarUnit, parseDuration } from '../core/duration.js';
 import type { Alerting, BurnWindow, Budgeting, Sli, Slo, SloWindow } from '../core/model.js';
 import { defaultBurnWindows } from '../core/windows.js';
 import { burnFactor } from '../core/budget.js';
 import { nominalPeriodMs } from '../core/calendar.js';
-import { leMatcher, syntheticScript } from './common.js';
+import { leMatcher, sloZodProblems, syntheticScript } from './common.js';
 import { type QuenchSloFile, quenchSloSchema } from './quench-schema.js';
 
 const calendarUnits = { week: '1w', month: '1M', quarter: '1Q', year: '1Y' } as const;
@@ -88,7 +88,7 @@ function alertingOf(file: QuenchSloFile, periodMs: number): Alerting {
 
 export function importQuenchSlo(doc: SourceDocument): { slos: Slo[]; problems: Problem[] } {
   const parsed = quenchSloSchema.safeParse(doc.value);
-  if (!parsed.success) return { slos: [], problems: zodProblems(doc, parsed.error) };
+  if (!parsed.success) return { slos: [], problems: sloZodProblems(doc, parsed.error) };
   const file = parsed.data;
   const problems: Problem[] = [];
   const window = windowOf(file);

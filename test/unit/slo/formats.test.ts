@@ -1,0 +1,196 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../../src/cli/main.js';
+import { formatProblem } from '../../../src/definitions/problem.js';
+import { parseYamlSource, readYamlFile } from '../../../src/definitions/source.js';
+import { windowExpressions } from '../../../src/slo/core/promql.js';
+import { importSlos, loadSlos } from '../../../src/slo/definitions.js';
+
+const fixtures = join(import.meta.dirname, '../../fixtures');
+const openslo = join(fixtures, 'openslo');
+
+function importText(text: string, file = 'x.yaml') {
+  return importSlos(parseYamlSource(file, text).documents);
+}
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { stdout: (t) => (out += t), stderr: (t) => (err += t), env: { QUENCH_DATA_DIR: 'memory://', ...env } });
+  return { code, out, err };
+}
+
+describe('public OpenSLO v1 examples', () => {
+  const files = readdirSync(openslo).filter((f) => f.endsWith('.yaml'));
+
+  it.each(files)('%s validates (exit 0) with `quench validate`', async (file) => {
+    const r = await cli(['validate', join(openslo, file)]);
+    expect(r.out.split('\n').filter((l) => l && !l.includes(': warning: '))).toEqual([]);
+    expect(r.code).toBe(0);
+  });
+
+  it('imports the multi-objective Timeslices example as one budget per objective', () => {
+    const { slos, problems } = loadSlos([join(openslo, 'examples_budgeting-method_timeslices-slo.yaml')]);
+    expect(problems.filter((p) => p.severity === 'error')).toEqual([]);
+    expect(slos.map((s) => [s.name, s.objective])).toEqual([
+      ['service-availability.internal-objective', 0.995],
+      ['service-availability.sla', 0.99],
+    ]);
+    expect(slos[0]!.budgeting).toEqual({ method: 'timeslices', sliceMs: 60_000, sliceTarget: 0.99 });
+    // startTime without a zone is wall-clock time in timeZone; `1m` is read as a month, with a warning.
+    expect(slos[0]!.window).toEqual({ kind: 'calendar', unit: 'M', count: 1, timeZone: 'America/New_York', anchor: '2022-01-01 12:00:00' });
+    expect(problems.some((p) => p.severity === 'warning' && p.message.includes('1m means minutes'))).toBe(true);
+  });
+
+  it('tolerates an empty alertPolicies and keeps the threshold of a thresholdMetric', () => {
+    const { slos } = loadSlos([join(openslo, 'examples_budgeting-method_occurences-slo.yaml')]);
+    expect(slos).toHaveLength(1);
+    expect(slos[0]!.window).toEqual({ kind: 'rolling', ms: 14 * 86_400_000 });
+    expect(slos[0]!.alerting.windows.map((w) => w.severity)).toEqual(['page', 'page', 'ticket', 'ticket']);
+    // type: Any is the spec's placeholder: valid, not evaluated.
+    expect(slos[0]!.sli.kind).toBe('unevaluable');
+  });
+});
+
+describe('users’ files', () => {
+  it('a Sloth-style OpenSLO file (YAML list, {{.window}}, inline alert policy) imports', () => {
+    const { slos, problems } = loadSlos([join(fixtures, 'slo/sloth-style.yaml')]);
+    expect(problems).toEqual([]);
+    const [slo] = slos;
+    expect(slo!.name).toBe('myservice-requests-availability');
+    expect(slo!.labels).toEqual({ owner: 'myteam', tier: '2,critical-path' });
+    expect(slo!.alerting.windows).toEqual([
+      { severity: 'page', longMs: 3_600_000, shortMs: 300_000, factor: 14.4 },
+      { severity: 'page', longMs: 21_600_000, shortMs: 1_800_000, factor: 6 },
+    ]);
+    expect(slo!.alerting.tiers.page.forMs).toBe(300_000);
+    expect(slo!.alerting.tiers.ticket.enabled).toBe(false);
+    const { parts, perSecond } = windowExpressions(slo!.sli, slo!.budgeting, 300_000);
+    expect(parts.errors).toBe('sum(sum(rate(http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}[5m])))');
+    expect(perSecond).toBe(true);
+  });
+
+  it('a Pyrra-style file (plain counter selectors, targetPercent, refs, raw ratio, calendar week) imports', () => {
+    const { slos, problems } = loadSlos([join(fixtures, 'slo/pyrra-style.yaml')]);
+    expect(problems).toEqual([]);
+    expect(slos.map((s) => s.name)).toEqual(['api-errors', 'api-latency', 'login-success']);
+    expect(slos[0]!.objective).toBeCloseTo(0.995, 12);
+    const api = windowExpressions(slos[0]!.sli, slos[0]!.budgeting, 3_600_000);
+    expect(api.parts.total).toBe('sum(sum(increase(http_requests_total{job="api"}[1h])))');
+    expect(api.parts.errors).toContain('or vector(0)');
+    expect(slos[2]!.sli).toEqual({ kind: 'raw', source: 'prometheus', errorRatioQuery: '(1 - (job:login_success:ratio_rate5m))' });
+    expect(slos[2]!.window).toMatchObject({ kind: 'calendar', unit: 'w', anchor: '2024-01-01T00:00:00' });
+  });
+
+  it('the example SLOs in slo/ validate', async () => {
+    const r = await cli(['validate', join(import.meta.dirname, '../../../slo')]);
+    expect(r.out).toBe('');
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('problems are located and all reported', () => {
+  it('reports every problem of a broken file as file:line:col', async () => {
+    const file = join(fixtures, 'slo/broken.yaml');
+    const r = await cli(['validate', file]);
+    expect(r.code).toBe(1);
+    const lines = r.out.trim().split('\n');
+    const at = (needle: string) => lines.find((l) => l.includes(needle))?.split(': ')[0];
+    expect(at('unsupported metric source type Datadog in spec.indicator.spec.ratioMetric.good.metricSource.type')).toBe(`${file}:12:13`);
+    expect(at('not 30 days')).toBe(`${file}:21:7`);
+    expect(at('no SLI named missing-sli')).toBe(`${file}:33:3`);
+    expect(at('a 100% target leaves no error budget')).toBe(`${file}:39:7`);
+    expect(at('timeSliceWindow is required')).toBeDefined();
+    expect(at('windw: unknown field')).toBe(`${file}:59:1`);
+    expect(at('sli.raw.errorRatioQuery: required')).toBe(`${file}:61:3`);
+    expect(lines).toHaveLength(8);
+  });
+
+  it('duplicate SLO names are errors, across formats and files', () => {
+    const quench = (name: string) => `apiVersion: quench/v1
+kind: SLO
+metadata: { name: ${name} }
+service: s
+objective: 99
+sli: { raw: { errorRatioQuery: 'x' } }
+`;
+    const a = parseYamlSource('a.yaml', `${quench('dup')}---\n${quench('other')}`);
+    const b = parseYamlSource(
+      'b.yaml',
+      `apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: dup
+spec:
+  service: s
+  indicator: { spec: { ratioMetric: { rawType: failure, raw: { metricSource: { type: Prometheus, spec: { query: x } } } } } }
+  timeWindow: [{ duration: 28d, isRolling: true }]
+  budgetingMethod: Occurrences
+  objectives: [{ target: 0.99 }]
+`,
+    );
+    const { slos, problems } = importSlos([...a.documents, ...b.documents]);
+    expect(slos.map((s) => s.name)).toEqual(['dup', 'other']);
+    expect(problems.map(formatProblem)).toEqual(['b.yaml:4:3: duplicate SLO name dup (first defined at a.yaml:3:13)']);
+  });
+
+  it('an unknown source type behind a DataSource reference names the reference field', () => {
+    const { problems } = importText(`apiVersion: openslo/v1
+kind: DataSource
+metadata: { name: nr }
+spec: { type: NewRelic }
+---
+apiVersion: openslo/v1
+kind: SLI
+metadata: { name: s }
+spec:
+  thresholdMetric:
+    metricSource:
+      metricSourceRef: nr
+      spec: { nrql: SELECT 1 }
+`);
+    // No SLO uses the SLI: nothing to evaluate, nothing reported.
+    expect(problems).toEqual([]);
+    const withSlo = importText(`apiVersion: openslo/v1
+kind: DataSource
+metadata: { name: nr }
+spec: { type: NewRelic }
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: { name: latency }
+spec:
+  service: web
+  indicator:
+    spec:
+      thresholdMetric:
+        metricSource:
+          metricSourceRef: nr
+  timeWindow: [{ duration: 1w, isRolling: true }]
+  budgetingMethod: Occurrences
+  objectives: [{ op: lt, value: 0.5, target: 0.9 }]
+`);
+    expect(withSlo.problems.map((p) => [p.line, p.message])).toEqual([
+      [
+        15,
+        'unsupported metric source type NewRelic in spec.indicator.spec.thresholdMetric.metricSource.type: Quench evaluates Prometheus and synthetic sources',
+      ],
+    ]);
+  });
+
+  it('rejects older OpenSLO versions and unknown kinds clearly', () => {
+    const { problems } = importText(
+      'apiVersion: openslo/v1alpha\nkind: SLO\nmetadata: { name: a }\nspec: {}\n---\napiVersion: openslo/v1\nkind: Budget\nmetadata: { name: b }\nspec: {}\n',
+    );
+    expect(problems.map((p) => p.message)).toEqual([
+      expect.stringContaining('apiVersion openslo/v1alpha is not supported'),
+      expect.stringContaining('unknown OpenSLO kind Budget'),
+    ]);
+  });
+
+  it('a YAML syntax error is located too', () => {
+    const parsed = readYamlFile(join(fixtures, 'slo/does-not-exist.yaml'));
+    expect(parsed.problems[0]!.message).toContain('cannot read');
+  });
+});
