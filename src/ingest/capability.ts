@@ -23,8 +23,9 @@ export function installIngest(ctx: ServiceContext, options: IngestOptions): Inge
   addWebhookRoutes(ctx.router, { db: ctx.db, clock: ctx.clock, config: ctx.config, metrics });
   ctx.ports.triggers = inboxTriggerSink({ db: ctx.db, clock: ctx.clock, metrics });
   const runs: RunPort = {
-    start: (tx, input) => options.runs().start(tx, input),
-    signal: (tx, runId, type, payload) => options.runs().signal(tx, runId, type, payload),
+    findRun: (handle) => options.runs().findRun(handle),
+    start: (input) => options.runs().start(input),
+    signal: (runId, type, payload, key) => options.runs().signal(runId, type, payload, key),
   };
   return createIngestWorker({
     db: ctx.db,

@@ -4,10 +4,12 @@ import { durationMs } from '../playbooks/core/duration.js';
 import type { Database, Executor } from '../db/database.js';
 import type { TriggerEvent } from '../triggers/event.js';
 import { type RouteDecision, route } from './core/route.js';
-import type { PlaybookSource, RunPort } from './runs.js';
+import type { PlaybookSource } from './runs.js';
 
 /**
- * What happens to one new (not duplicate) event, inside the processing transaction:
+ * What happens to one new (not duplicate) event, decided inside the processing transaction;
+ * engine calls are written as effects (ingest_effects) and carried out after the commit
+ * (./effects.ts):
  *
  * - a resolution goes to the runs its alert started or joined (`alert.resolved`);
  * - a follow-up of a firing alert (PagerDuty acknowledged/annotated, a repeat) is signalled to
@@ -21,7 +23,6 @@ import type { PlaybookSource, RunPort } from './runs.js';
  */
 export interface DispatchDeps {
   db: Database;
-  runs: RunPort;
   playbooks: PlaybookSource;
   audit: AuditTrail;
 }
@@ -29,8 +30,9 @@ export interface DispatchDeps {
 export interface Outcome {
   outcome: 'started' | 'joined' | 'signalled' | 'resolved' | 'resolved_unknown' | 'repeat' | 'stale' | 'unrouted';
   playbook?: string;
-  runId?: string;
-  runIds?: string[];
+  /** The handle of the run started or joined. */
+  runHandle?: string;
+  runHandles?: string[];
   groupKey?: string;
 }
 
@@ -44,11 +46,36 @@ export function eventJson(e: TriggerEvent, withPayload = true): Record<string, u
 
 const lock = (db: Database, tx: Executor, key: string) => db.rows(sql`select pg_advisory_xact_lock(hashtext(${key}))`, tx);
 
-export async function dispatchEvent(tx: Executor, deps: DispatchDeps, event: TriggerEvent, receivedAt: Date): Promise<Outcome> {
-  const { db, runs, audit } = deps;
+/** Where an event's effects are recorded: its delivery and its ingest_events row. */
+export interface EffectTarget {
+  inboxId: number;
+  eventId: number;
+}
+
+function addEffect(
+  db: Database,
+  tx: Executor,
+  at: EffectTarget,
+  e: { kind: 'start' | 'signal'; runHandle: string; playbook?: string; signal?: string; payload: Record<string, unknown> },
+) {
+  return db.rows(
+    sql`insert into ingest_effects (inbox_id, event_id, kind, run_handle, playbook, signal, payload)
+        values (${at.inboxId}, ${at.eventId}, ${e.kind}, ${e.runHandle}, ${e.playbook ?? null}, ${e.signal ?? null}, ${JSON.stringify(e.payload)}::jsonb)`,
+    tx,
+  );
+}
+
+export async function dispatchEvent(
+  tx: Executor,
+  deps: DispatchDeps,
+  target: EffectTarget,
+  event: TriggerEvent,
+  receivedAt: Date,
+): Promise<Outcome> {
+  const { db, audit } = deps;
   const subject = { type: 'alert', id: `${event.source}:${event.key}`.slice(0, 500) };
   const at = event.occurredAt.toISOString();
-  await lock(db, tx, `alert\u0000${event.source}\u0000${event.key}`);
+  await lock(db, tx, JSON.stringify(['alert', event.source, event.key]));
   const [alert] = await db.rows<{ status: string; run_ids: string[] | string; resolved_at: string | Date | null }>(
     sql`select status, run_ids, resolved_at from ingest_alerts where source = ${event.source} and alert_key = ${event.key}`,
     tx,
@@ -56,23 +83,17 @@ export async function dispatchEvent(tx: Executor, deps: DispatchDeps, event: Tri
   const runIds: string[] = alert ? (typeof alert.run_ids === 'string' ? JSON.parse(alert.run_ids) : alert.run_ids) : [];
 
   const signalAll = async (type: string): Promise<void> => {
-    for (const runId of runIds) {
-      await runs.signal(tx, runId, type, { event: eventJson(event) });
+    for (const handle of runIds) {
+      await addEffect(db, tx, target, { kind: 'signal', runHandle: handle, signal: type, payload: { event: eventJson(event) } });
       await audit.append(
-        {
-          actor,
-          action: 'ingest.signalled',
-          subject,
-          data: { runId, signal: type, eventType: event.type },
-          correlationId: await runCorrelation(db, tx, runId),
-        },
+        { actor, action: 'ingest.signalled', subject, data: { signal: type, eventType: event.type }, correlationId: handle },
         tx,
       );
     }
   };
 
   if (event.resolved) {
-    if (alert?.status === 'resolved') return { outcome: 'repeat', runIds };
+    if (alert?.status === 'resolved') return { outcome: 'repeat', runHandles: runIds };
     await signalAll('alert.resolved');
     await db.rows(
       sql`insert into ingest_alerts (source, alert_key, status, run_ids, first_seen_at, last_seen_at, resolved_at)
@@ -80,7 +101,7 @@ export async function dispatchEvent(tx: Executor, deps: DispatchDeps, event: Tri
           on conflict (source, alert_key) do update set status = 'resolved', last_seen_at = excluded.last_seen_at, resolved_at = excluded.resolved_at`,
       tx,
     );
-    return alert ? { outcome: 'resolved', runIds } : { outcome: 'resolved_unknown' };
+    return alert ? { outcome: 'resolved', runHandles: runIds } : { outcome: 'resolved_unknown' };
   }
 
   if (alert?.status === 'firing') {
@@ -90,7 +111,7 @@ export async function dispatchEvent(tx: Executor, deps: DispatchDeps, event: Tri
     );
     if (runIds.length === 0) return { outcome: 'repeat' };
     await signalAll(event.type);
-    return { outcome: 'signalled', runIds };
+    return { outcome: 'signalled', runHandles: runIds };
   }
   if (alert?.status === 'resolved' && alert.resolved_at && event.occurredAt.getTime() <= new Date(alert.resolved_at).getTime()) {
     return { outcome: 'stale' };
@@ -103,10 +124,10 @@ export async function dispatchEvent(tx: Executor, deps: DispatchDeps, event: Tri
   );
   let outcome: Outcome;
   if (decision.kind === 'unrouted') outcome = { outcome: 'unrouted' };
-  else outcome = await startOrJoin(tx, deps, event, decision, receivedAt, subject);
+  else outcome = await startOrJoin(tx, deps, target, event, decision, receivedAt, subject);
   await db.rows(
     sql`insert into ingest_alerts (source, alert_key, status, run_ids, first_seen_at, last_seen_at)
-        values (${event.source}, ${event.key}, 'firing', ${JSON.stringify(outcome.runId ? [outcome.runId] : [])}::jsonb, ${at}::timestamptz, ${at}::timestamptz)
+        values (${event.source}, ${event.key}, 'firing', ${JSON.stringify(outcome.runHandle ? [outcome.runHandle] : [])}::jsonb, ${at}::timestamptz, ${at}::timestamptz)
         on conflict (source, alert_key) do update set status = 'firing', run_ids = excluded.run_ids, first_seen_at = excluded.first_seen_at,
            last_seen_at = excluded.last_seen_at, resolved_at = null`,
     tx,
@@ -121,15 +142,6 @@ function routingData(event: TriggerEvent, d: RouteDecision): Record<string, unkn
   return { ...base, decision: 'matched', ...rest, groupKey: d.groupKey ?? null };
 }
 
-/** The correlation id a run was started with, so every later entry about the run carries it. */
-async function runCorrelation(db: Database, tx: Executor, runId: string): Promise<string | null> {
-  const [row] = await db.rows<{ correlation_id: string }>(
-    sql`select correlation_id from ingest_events where run_id = ${runId} and outcome = 'started' limit 1`,
-    tx,
-  );
-  return row?.correlation_id ?? null;
-}
-
 /**
  * Storm control. The window runs from the delivery's arrival (not from processing), so a
  * backlog drained after a restart groups exactly as it would have live.
@@ -137,49 +149,46 @@ async function runCorrelation(db: Database, tx: Executor, runId: string): Promis
 async function startOrJoin(
   tx: Executor,
   deps: DispatchDeps,
+  target: EffectTarget,
   event: TriggerEvent,
   decision: Extract<RouteDecision, { kind: 'matched' }>,
   receivedAt: Date,
   subject: { type: string; id: string },
 ): Promise<Outcome> {
-  const { db, runs, audit } = deps;
+  const { db, audit } = deps;
   const { playbook, groupKey } = decision;
   if (groupKey !== undefined) {
-    await lock(db, tx, `group\u0000${playbook}\u0000${groupKey}`);
+    await lock(db, tx, JSON.stringify(['group', playbook, groupKey]));
     const [open] = await db.rows<{ run_id: string }>(
       sql`select run_id from ingest_groups where playbook = ${playbook} and group_key = ${groupKey}
             and window_ends_at > ${receivedAt.toISOString()}::timestamptz`,
       tx,
     );
     if (open) {
-      await runs.signal(tx, open.run_id, 'alert.attached', { event: eventJson(event) });
+      await addEffect(db, tx, target, {
+        kind: 'signal',
+        runHandle: open.run_id,
+        signal: 'alert.attached',
+        payload: { event: eventJson(event) },
+      });
       await db.rows(sql`update ingest_groups set members = members + 1 where playbook = ${playbook} and group_key = ${groupKey}`, tx);
-      const correlationId = await runCorrelation(db, tx, open.run_id);
-      await audit.append({ actor, action: 'ingest.joined', subject, data: { runId: open.run_id, playbook, groupKey }, correlationId }, tx);
-      return { outcome: 'joined', playbook, runId: open.run_id, groupKey };
+      await audit.append({ actor, action: 'ingest.joined', subject, data: { playbook, groupKey }, correlationId: open.run_id }, tx);
+      return { outcome: 'joined', playbook, runHandle: open.run_id, groupKey };
     }
   }
-  const { runId } = await runs.start(tx, { playbook, event, correlationId: event.correlationId! });
-  await audit.append(
-    {
-      actor,
-      action: 'ingest.run_started',
-      subject,
-      data: { runId, playbook, groupKey: groupKey ?? null },
-      correlationId: event.correlationId ?? null,
-    },
-    tx,
-  );
+  // The handle is this event's correlation id: the engine gives it to the run it starts.
+  const handle = event.correlationId!;
+  await addEffect(db, tx, target, { kind: 'start', runHandle: handle, playbook, payload: eventJson(event) });
   if (groupKey !== undefined) {
     const opened = receivedAt.toISOString();
     const ends = new Date(receivedAt.getTime() + durationMs(decision.window)).toISOString();
     await db.rows(
       sql`insert into ingest_groups (playbook, group_key, run_id, opened_at, window_ends_at, members)
-          values (${playbook}, ${groupKey}, ${runId}, ${opened}::timestamptz, ${ends}::timestamptz, 1)
+          values (${playbook}, ${groupKey}, ${handle}, ${opened}::timestamptz, ${ends}::timestamptz, 1)
           on conflict (playbook, group_key) do update set run_id = excluded.run_id, opened_at = excluded.opened_at,
              window_ends_at = excluded.window_ends_at, members = 1`,
       tx,
     );
   }
-  return { outcome: 'started', playbook, runId, ...(groupKey !== undefined ? { groupKey } : {}) };
+  return { outcome: 'started', playbook, runHandle: handle, ...(groupKey !== undefined ? { groupKey } : {}) };
 }

@@ -30,6 +30,8 @@ export interface InboxRow {
   status: string;
   attempts: number;
   lastError: string | null;
+  /** Set once the routing decisions committed; a retry then only finishes the effects. */
+  decidedAt: Date | null;
 }
 
 /**
@@ -63,6 +65,7 @@ const mapRow = (r: Record<string, unknown>): InboxRow => ({
   status: String(r.status),
   attempts: Number(r.attempts),
   lastError: (r.last_error as string | null) ?? null,
+  decidedAt: r.decided_at ? new Date(r.decided_at as string | Date) : null,
 });
 
 /**
@@ -115,7 +118,7 @@ export async function failDelivery(
   const rows = await db.rows(sql`
     update ingest_inbox
        set status = ${status}, next_attempt_at = ${(retryAt ?? new Date(0)).toISOString()}::timestamptz,
-           lease_until = null, last_error = ${error.slice(0, 2000)}
+           lease_until = null, last_error = ${error.replaceAll('\u0000', '').slice(0, 2000)}
      where id = ${row.id} and status = 'processing' and attempts = ${row.attempts}
     returning id`);
   return rows.length === 1 ? status : undefined;

@@ -5,41 +5,54 @@ import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/database.js';
 import { normaliseDelivery } from './core/normalise.js';
 import { type DispatchDeps, type Outcome, dispatchEvent, eventJson } from './dispatch.js';
+import { runPendingEffects } from './effects.js';
 import { type InboxRow, completeDelivery } from './inbox.js';
 import type { IngestMetrics } from './metrics.js';
+import type { RunPort } from './runs.js';
 
 /**
- * Processes one claimed delivery in ONE transaction: the acceptance audit entry, every
- * event's dedup row, its routing, run start or signal, and the delivery's completion. Either
- * all of it commits or none of it does, which is what makes "processed exactly once" hold
- * across crashes: a retry after a rollback starts from a clean slate, and a retry after a
- * commit finds the delivery done (the claim's fencing check) and the events' dedup keys taken.
+ * Processes one claimed delivery in three steps:
  *
- * Only SQL runs inside the transaction (the engine port writes rows; it calls nothing
- * outside), so it never waits on anything the database does not control.
+ * 1. decide, in ONE transaction: the acceptance audit entry, every event's dedup row, alert
+ *    state, routing, storm groups, and the effects (run starts, signals) they imply;
+ * 2. carry out the pending effects, each idempotent (./effects.ts);
+ * 3. mark the delivery done, fenced by the claim's attempt number.
+ *
+ * A crash before 1 commits leaves nothing; after it, a retry skips straight to 2 (decided_at
+ * is set). That is what makes "processed exactly once" hold across SIGKILL: decisions commit
+ * once, effects happen once, and event dedup keys stop a second delivery of the same alert.
  */
 export interface ProcessorDeps extends DispatchDeps {
   db: Database;
   clock: Clock;
   audit: AuditTrail;
   metrics: IngestMetrics;
+  runs: RunPort;
 }
 
 export class LostClaimError extends Error {
   constructor(id: number) {
-    super(`inbox entry ${id} was claimed by another worker (lease expired); this attempt was rolled back`);
+    super(`inbox entry ${id} was claimed by another worker (lease expired); this attempt stopped`);
   }
 }
 
-export type ProcessResult = { events: number; outcomes: Record<string, number> };
+export type ProcessResult = { events: number; outcomes: Record<string, number>; effects: number };
 
-export async function processDelivery(deps: ProcessorDeps, row: InboxRow): Promise<ProcessResult> {
-  const { db, audit, clock, metrics } = deps;
+type Result = { source: string; outcome: Outcome['outcome'] | 'duplicate'; playbook?: string };
+
+async function decide(deps: ProcessorDeps, row: InboxRow): Promise<Result[]> {
+  const { db, audit, clock } = deps;
   const events = normaliseDelivery(row.source, JSON.parse(row.body), row.receivedAt);
-  const results: Array<{ source: string; outcome: Outcome['outcome'] | 'duplicate'; playbook?: string }> = [];
-
+  const results: Result[] = [];
   await db.orm.transaction(async (tx) => {
     results.length = 0;
+    // Fence: only the attempt that holds the claim may decide; the row lock also keeps a
+    // second worker that took over an expired lease out until this commits.
+    const [claim] = await db.rows(
+      sql`select id from ingest_inbox where id = ${row.id} and attempts = ${row.attempts} and decided_at is null for update`,
+      tx,
+    );
+    if (!claim) throw new LostClaimError(row.id);
     await audit.append(
       {
         actor: { type: 'system', id: 'ingest' },
@@ -55,7 +68,7 @@ export async function processDelivery(deps: ProcessorDeps, row: InboxRow): Promi
       const [inserted] = await db.rows<{ id: string | number }>(
         sql`insert into ingest_events (inbox_id, source, dedup_key, alert_key, type, resolved, correlation_id, outcome, event, group_key, created_at)
             values (${row.id}, ${event.source}, ${item.dedupKey}, ${event.key}, ${event.type}, ${event.resolved}, ${event.correlationId},
-                    'processing', ${JSON.stringify(eventJson(event, false))}::jsonb, ${event.groupKey ?? null}, ${clock.now().toISOString()}::timestamptz)
+                    'deciding', ${JSON.stringify(eventJson(event, false))}::jsonb, ${event.groupKey ?? null}, ${clock.now().toISOString()}::timestamptz)
             on conflict (source, dedup_key) do nothing
             returning id`,
         tx,
@@ -64,19 +77,25 @@ export async function processDelivery(deps: ProcessorDeps, row: InboxRow): Promi
         results.push({ source: event.source, outcome: 'duplicate' });
         continue;
       }
-      const out = await dispatchEvent(tx, deps, event, row.receivedAt);
+      const eventId = Number(inserted.id);
+      const out = await dispatchEvent(tx, deps, { inboxId: row.id, eventId }, event, row.receivedAt);
       await db.rows(
-        sql`update ingest_events set outcome = ${out.outcome}, playbook = ${out.playbook ?? null}, run_id = ${out.runId ?? null},
+        sql`update ingest_events set outcome = ${out.outcome}, playbook = ${out.playbook ?? null},
                group_key = coalesce(${out.groupKey ?? null}, group_key)
-             where id = ${Number(inserted.id)}`,
+             where id = ${eventId}`,
         tx,
       );
       results.push({ source: event.source, outcome: out.outcome, ...(out.playbook ? { playbook: out.playbook } : {}) });
     }
-    if (!(await completeDelivery(tx, db, row, clock.now()))) throw new LostClaimError(row.id);
+    await db.rows(sql`update ingest_inbox set decided_at = ${clock.now().toISOString()}::timestamptz where id = ${row.id}`, tx);
   });
+  return results;
+}
 
-  // Counted only after the commit, so a rolled-back attempt is never counted twice.
+export async function processDelivery(deps: ProcessorDeps, row: InboxRow): Promise<ProcessResult> {
+  const { db, clock, metrics } = deps;
+  const results = row.decidedAt ? [] : await decide(deps, row);
+  // Counted only after the decisions committed, so a rolled-back attempt is never counted.
   const outcomes: Record<string, number> = {};
   for (const r of results) {
     outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
@@ -85,5 +104,7 @@ export async function processDelivery(deps: ProcessorDeps, row: InboxRow): Promi
     if (r.outcome === 'unrouted') metrics.unrouted.inc({ source: r.source });
     if (r.outcome === 'joined' && r.playbook) metrics.stormMerges.inc({ playbook: r.playbook });
   }
-  return { events: events.length, outcomes };
+  const effects = await runPendingEffects(db, deps.runs, row.id, () => clock.now());
+  if (!(await completeDelivery(db.orm, db, row, clock.now()))) throw new LostClaimError(row.id);
+  return { events: results.length, outcomes, effects };
 }

@@ -137,5 +137,8 @@ export const ingestEffects = pgTable(
     runId: text('run_id'),
     doneAt: at('done_at'),
   },
-  (t) => [index('ingest_effects_pending_idx').on(t.inboxId, t.id).where(sql`done_at is null`), index('ingest_effects_handle_idx').on(t.runHandle)],
+  (t) => [
+    index('ingest_effects_pending_idx').on(t.inboxId, t.id).where(sql`done_at is null`),
+    index('ingest_effects_handle_idx').on(t.runHandle),
+  ],
 );
