@@ -5,9 +5,11 @@ import { type Clock, systemClock } from './core/clock.js';
 import { type Database, openDatabase } from './db/database.js';
 import { engineCapability } from './engine/capability.js';
 import { createEngine, type Engine } from './engine/engine.js';
+import { ingestCapability } from './ingest/capability.js';
 import { TokenAuthenticator } from './http/auth.js';
 import { addHealthRoutes } from './http/health-routes.js';
 import { Router } from './http/router.js';
+import type { PlaybookStore } from './playbooks/store.js';
 import { sloCapability } from './slo/capability.js';
 import { idleSloPort, type SloPort } from './slo/port.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
@@ -42,6 +44,8 @@ export interface Ports {
   engine: Engine;
   /** Trigger events (SLO burns, webhooks) go here; ingest/ replaces the default with routing. */
   triggers: TriggerSink;
+  /** The loaded playbooks (current version per name); set by the first capability that needs them (ingest/). */
+  playbooks?: PlaybookStore;
   /** Latest SLO status per budget (slo.check, deploy gate, reports); idle until the evaluator starts. */
   slo: SloPort;
 }
@@ -55,7 +59,7 @@ export interface Component {
 export type Capability = (ctx: ServiceContext) => Component | undefined | Promise<Component | undefined>;
 
 /** Capabilities in start order; they stop in reverse. */
-const capabilities: Capability[] = [auditCapability, engineCapability, sloCapability];
+const capabilities: Capability[] = [auditCapability, engineCapability, ingestCapability, sloCapability];
 
 export interface RunningService {
   readonly ctx: ServiceContext;

@@ -16,8 +16,8 @@ export interface Worker {
   start(): Promise<void>;
   /** Stops claiming, waits for in-flight steps (aborting them after `graceMs`), and hands back leases. */
   stop(graceMs?: number): Promise<void>;
-  /** Claims and runs due steps until none is due: for tests and the bench (with a manual clock). */
-  drain(): Promise<number>;
+  /** Claims and runs due steps until none is due (or `maxSteps` ran): for tests and the bench, with a manual clock. */
+  drain(options?: { maxSteps?: number }): Promise<number>;
 }
 
 export const WAKE_CHANNEL = 'quench_engine';
@@ -92,10 +92,12 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
         .where(and(eq(engineSteps.leaseOwner, id), eq(engineSteps.status, 'running')))
         .catch(() => {});
     },
-    async drain() {
+    async drain(options = {}) {
+      const max = options.maxSteps ?? Number.POSITIVE_INFINITY;
       let total = 0;
       for (;;) {
-        const claimed = await claimDueSteps(rt.db, id, rt.clock.now(), rt.options.leaseMs, rt.options.concurrency);
+        if (total >= max) return total;
+        const claimed = await claimDueSteps(rt.db, id, rt.clock.now(), rt.options.leaseMs, Math.min(rt.options.concurrency, max - total));
         if (claimed.length === 0) return total;
         total += claimed.length;
         await Promise.all(claimed.map((c) => executeClaimed(rt, id, c, shutdown.signal)));
