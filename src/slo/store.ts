@@ -107,7 +107,7 @@ export function createSloStore(db: Database): SloStore {
             insert into slo_samples (slo, at, resolution_s, errors, total, budget_remaining, burn_rate)
             select slo, ${bucket}, ${tier.resolutionS}, sum(errors), sum(total),
                    (array_agg(budget_remaining order by at desc))[1], max(burn_rate)
-            from moved group by slo, ${bucket}
+            from moved group by 1, 2
             on conflict (slo, resolution_s, at) do update set
               errors = slo_samples.errors + excluded.errors,
               total = slo_samples.total + excluded.total,

@@ -367,7 +367,9 @@ export function importOpenSlo(docs: SourceDocument[]): { slos: Slo[]; problems: 
   const seen = new Set<string>();
   const problems = imp.problems.filter((p) => {
     const key = `${p.file}:${p.line}:${p.col}:${p.message}`;
-    return seen.has(key) ? false : (seen.add(key), true);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
   return { slos, problems };
 }
