@@ -67,4 +67,9 @@ export const durationSchema = z
     const r = parseDuration(value);
     if (!r.ok) ctx.addIssue({ code: 'custom', message: r.message });
   })
-  .meta({ description: 'A duration such as 30s, 5m, 1h30m or 250ms (units d, h, m, s, ms).', examples: ['30s', '5m', '1h30m'] });
+  .meta({
+    description: 'A duration such as 30s, 5m, 1h30m or 250ms (units d, h, m, s, ms).',
+    examples: ['30s', '5m', '1h30m'],
+    // For editors only: the parser above is the authority (it also bounds the total).
+    pattern: '^\\s*(\\d+d)?(\\d+h)?(\\d+m)?(\\d+s)?(\\d+ms)?\\s*$',
+  });

@@ -150,13 +150,10 @@ export const parallelStepSchema = z.strictObject({
   },
 });
 
-export const stepSchema = z.discriminatedUnion('kind', [
-  actionStepSchema,
-  humanStepSchema,
-  decideStepSchema,
-  waitStepSchema,
-  parallelStepSchema,
-]);
+export const stepSchema = z
+  .discriminatedUnion('kind', [actionStepSchema, humanStepSchema, decideStepSchema, waitStepSchema, parallelStepSchema])
+  // The id names the recursive definition in the generated JSON Schema (`#/$defs/PlaybookStep`).
+  .meta({ id: 'PlaybookStep', title: 'Playbook step', description: 'One step: kind action, human, decide, wait or parallel.' });
 
 export type Step = z.infer<typeof stepSchema>;
 export type ActionStep = z.infer<typeof actionStepSchema>;

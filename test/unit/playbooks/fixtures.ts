@@ -38,7 +38,8 @@ export const fixtureCatalog = catalogOf([
 export function check(text: string, file = 'pb.yaml') {
   const parsed = parseYamlSource(file, text);
   const result = checkPlaybookDocuments(parsed.documents, fixtureCatalog);
-  const problems = [...parsed.problems, ...result.problems];
+  // Sorted by position, as `quench validate` prints them.
+  const problems = [...parsed.problems, ...result.problems].sort((a, b) => a.line - b.line || a.col - b.col);
   return { ...result, problems, lines: problems.map((p) => `${p.line}:${p.col} ${p.message}`) };
 }
 
