@@ -1,4 +1,7 @@
-import type { Component, ServiceContext } from '../service.js';
+import { loadPlaybooksStrict } from '../playbooks/loader.js';
+import { PlaybookStore } from '../playbooks/store.js';
+import type { Capability, Component, ServiceContext } from '../service.js';
+import { engineRunPort } from './engine-port.js';
 import { inboxStats } from './inbox.js';
 import { createIngestMetrics } from './metrics.js';
 import { processDelivery } from './processor.js';
@@ -37,3 +40,22 @@ export function installIngest(ctx: ServiceContext, options: IngestOptions): Inge
     process: (row) => processDelivery({ db: ctx.db, clock: ctx.clock, audit: ctx.audit, metrics, runs, playbooks: options.playbooks }, row),
   });
 }
+
+/**
+ * `quench serve`'s ingest: routing reads the playbook store at call time (a reload takes effect
+ * on the next event) and starts runs through the engine port. When no capability before it
+ * has loaded the playbooks, ingest loads QUENCH_PLAYBOOK_DIR itself (strictly: an invalid
+ * playbook stops start-up with every problem listed) and offers the store as `ports.playbooks`.
+ */
+export const ingestCapability: Capability = (ctx) => {
+  if (!ctx.ports.playbooks) {
+    const loaded = loadPlaybooksStrict([ctx.config.QUENCH_PLAYBOOK_DIR], ctx.ports.engine.actions);
+    ctx.ports.playbooks = new PlaybookStore(loaded);
+    ctx.logger.info({ playbooks: loaded.map((p) => p.name), dir: ctx.config.QUENCH_PLAYBOOK_DIR }, 'playbooks loaded');
+  }
+  return installIngest(ctx, {
+    runs: () => engineRunPort(ctx.ports.engine, ctx.db, () => ctx.ports.playbooks),
+    playbooks: () => (ctx.ports.playbooks?.list() ?? []).map((p) => p.definition),
+    worker: { leaseMs: ctx.config.QUENCH_INGEST_LEASE_SECONDS * 1000 },
+  });
+};

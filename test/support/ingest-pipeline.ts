@@ -84,7 +84,7 @@ export function ingestPipeline(db: Database, options: { runs?: (real: RunPort) =
       ),
     inbox: () =>
       db.rows<{ id: number; status: string; attempts: number; completions: number; last_error: string | null }>(
-        sql`select id, status, attempts, completions, last_error from ingest_inbox order by id`,
+        sql`select id::int as id, status, attempts, completions, last_error from ingest_inbox order by id`,
       ),
   };
 }
