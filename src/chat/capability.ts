@@ -36,6 +36,16 @@ interface EnginePort extends EngineForChat {
   listHumanSteps(options?: { status?: 'waiting' }): Promise<unknown>;
 }
 
+/** What tests and `quench serve` internals reach for: the deps and a way to wait for Slack work. */
+export interface ChatInternals {
+  deps: ChatDeps;
+  receiver: { idle(): Promise<void> } | undefined;
+  fireDueTimers(): Promise<number>;
+  sweep(): Promise<number>;
+}
+const internals = new WeakMap<object, ChatInternals>();
+export const chatInternals = (ctx: object): ChatInternals | undefined => internals.get(ctx);
+
 export const chatCapability: Capability = (ctx) => {
   const { config, logger } = ctx;
   const slackOn = Boolean(config.SLACK_BOT_TOKEN && (config.SLACK_SIGNING_SECRET || config.SLACK_APP_TOKEN));
@@ -91,7 +101,8 @@ export const chatCapability: Capability = (ctx) => {
       throw new QuenchError(verdict.code === 'already_decided' ? 'conflict' : 'forbidden', verdict.message);
     },
   };
-  Object.assign(ctx.ports, { chat, humanSteps: gate, chatDeps: deps });
+  Object.assign(ctx.ports, { chat, humanSteps: gate });
+  internals.set(ctx, { deps, receiver: slack?.receiver, fireDueTimers: () => fireDueTimers(deps), sweep: () => sweepInbox(deps, 0) });
 
   if (slack?.receiver) ctx.router.add({ method: 'POST', pattern: '/slack/events', auth: 'public', raw: slack.receiver.handle });
   if (slack) addListeners(slack.app, deps);

@@ -94,6 +94,8 @@ export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
   );
   if (s.evidence.length > 0)
     blocks.push({ type: 'section', fields: s.evidence.slice(0, 10).map((e) => md(`*${escapeText(e.label)}*\n${escapeText(e.value)}`)) });
+  // The id lets people decide from the CLI or API when Slack is unavailable.
+  blocks.push(context(`Step \`${s.stepId}\` · CLI: \`quench approve ${s.stepId} --as YOU\``));
   if (s.approvals.length > 0) blocks.push(context(...s.approvals.map((a) => `:white_check_mark: approved by ${a.by} at ${iso(a.at)}`)));
   if (s.outcome) {
     const { state, by, at, reason } = s.outcome;

@@ -1,9 +1,7 @@
-import bolt, { type App as BoltApp, type Logger as BoltLogger, LogLevel } from '@slack/bolt';
+import { App, type App as BoltApp, type Logger as BoltLogger, LogLevel } from '@slack/bolt';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { RouterReceiver } from './receiver.js';
-
-const { App } = bolt;
 
 /**
  * The Bolt app: HTTP through our RouterReceiver on `POST /slack/events`, or Socket Mode when

@@ -66,6 +66,7 @@ export class RouterReceiver implements Receiver {
   readonly #secret: string;
   readonly #clock: Clock;
   readonly #logger: Logger;
+  readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(options: { signingSecret: string; clock: Clock; logger: Logger }) {
     this.#secret = options.signingSecret;
@@ -77,9 +78,16 @@ export class RouterReceiver implements Receiver {
     this.#app = app;
   }
 
-  // Quench's HTTP server has its own lifecycle; nothing to start or stop here.
+  // Quench's HTTP server has its own lifecycle; stopping only waits for work already acknowledged.
   async start(): Promise<void> {}
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    await this.idle();
+  }
+
+  /** Resolves when every request received so far has been fully handled (work after the ack included). */
+  async idle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
 
   readonly handle: RawHandler = async (ctx, res) => {
     const raw = (await readRawBody(ctx.req, MAX_BODY_BYTES)).toString('utf8');
@@ -105,11 +113,15 @@ export class RouterReceiver implements Receiver {
       event.retryNum = retryNum;
       event.retryReason = header('x-slack-retry-reason') ?? '';
     }
+    const processing = this.#app.processEvent(event);
+    this.#inFlight.add(processing);
     try {
-      await this.#app.processEvent(event);
+      await processing;
     } catch (err) {
       this.#logger.error({ err }, 'Slack event processing failed');
       if (!acked()) return send(res, { status: 500, body: { error: 'internal', message: 'Slack event processing failed' } });
+    } finally {
+      this.#inFlight.delete(processing);
     }
     // A request no listener acknowledged still gets an answer, so Slack does not retry it.
     if (!acked()) send(res, { status: 200 });
