@@ -6,10 +6,10 @@ import { runCli } from '../../../src/cli/main.js';
 
 /** Runs the CLI in-process and captures its output. */
 async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {} });
-  return { code, stdout, stderr };
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(args, { stdout: (t) => out.push(t), stderr: (t) => err.push(t), env: {} });
+  return { code, stdout: out.join(''), stderr: err.join('') };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'quench-pb-cli-'));
