@@ -78,8 +78,18 @@ describe.each(databaseKinds)('SLO evaluator on %s', (kind) => {
       if (minute === 40) {
         // Burn rates are exactly the script's ratios over each window ÷ 0.001.
         const now = clock.now().getTime();
-        for (const [w, ms] of [['5m', 5 * M], ['1h', 60 * M], ['6h', 360 * M], ['3d', 4320 * M]] as const) {
-          const c = syntheticCounts(slos[0]!.sli.kind === 'synthetic' ? slos[0]!.sli.script : (undefined as never), start.getTime(), now - ms, now);
+        for (const [w, ms] of [
+          ['5m', 5 * M],
+          ['1h', 60 * M],
+          ['6h', 360 * M],
+          ['3d', 4320 * M],
+        ] as const) {
+          const c = syntheticCounts(
+            slos[0]!.sli.kind === 'synthetic' ? slos[0]!.sli.script : (undefined as never),
+            start.getTime(),
+            now - ms,
+            now,
+          );
           expect(s.burnRates[w]).toBeCloseTo(c.errors / c.total / 0.001, 9);
         }
         expect(s.burnRates['5m']).toBeCloseTo(500, 9);
@@ -123,7 +133,15 @@ describe.each(databaseKinds)('SLO evaluator on %s', (kind) => {
     expect(stored.errors).toBeCloseTo(exact.errors, 6);
 
     // Alert states survive a restart: a new evaluator neither re-pages nor forgets the ticket.
-    const again = new SloEvaluator({ slos, sources: { synthetic: syntheticSource(start) }, clock, logger: silentLogger, store, audit, triggers: () => triggers });
+    const again = new SloEvaluator({
+      slos,
+      sources: { synthetic: syntheticSource(start) },
+      clock,
+      logger: silentLogger,
+      store,
+      audit,
+      triggers: () => triggers,
+    });
     clock.advance(M);
     await again.evaluateAll();
     expect(again.get('drill')!.alerts.ticket.status).toBe('firing');
