@@ -36,9 +36,13 @@ export function jitteredDelayMs(policy: RetryPolicy, attempt: number, random: ()
 export function isRetryable(policy: RetryPolicy, failure: StepFailure): boolean {
   if (!failure.retryable) return false;
   if (!policy.retryOn || policy.retryOn.length === 0) return true;
-  return policy.retryOn.some((pattern) =>
-    pattern.endsWith('*') ? failure.code.startsWith(pattern.slice(0, -1)) : failure.code === pattern,
-  );
+  return policy.retryOn.some((pattern) => codePattern(pattern).test(failure.code));
+}
+
+/** `http_503` exactly, `http_5xx` for a class of statuses, `ECONN*` for a prefix. */
+function codePattern(pattern: string): RegExp {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${escaped.replace(/xx$/, '\\d\\d').replace(/\*/g, '.*')}$`);
 }
 
 export type RetryDecision = { retry: true; delayMs: number } | { retry: false; reason: 'non_retryable' | 'exhausted' | 'step_deadline' };
