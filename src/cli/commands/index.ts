@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
 import { sloRulesCommand, sloStatusCommand } from '../../slo/commands.js';
+import { dlqInboxListCommand, dlqInboxRetryCommand } from '../../ingest/commands.js';
 import { auditVerifyCommand } from './audit.js';
 import { approveCommand, rejectCommand } from './decide.js';
 import { dlqCommand, dlqListCommand, dlqRetryCommand } from './dlq.js';
@@ -10,4 +11,4 @@ import { serveCommand } from './serve.js';
 import { validateCommand } from './validate.js';
 
 /** Every CLI command; `quench --help` lists them in this order. */
-export const commands: Command[] = [serveCommand, migrateCommand, validateCommand, schemaCommand, sloStatusCommand, sloRulesCommand, auditVerifyCommand, runsCommand, runsListCommand, runsShowCommand, approveCommand, rejectCommand, dlqCommand, dlqListCommand, dlqRetryCommand];
+export const commands: Command[] = [serveCommand, migrateCommand, validateCommand, schemaCommand, sloStatusCommand, sloRulesCommand, auditVerifyCommand, runsCommand, runsListCommand, runsShowCommand, approveCommand, rejectCommand, dlqCommand, dlqListCommand, dlqRetryCommand, dlqInboxListCommand, dlqInboxRetryCommand];
