@@ -22,6 +22,9 @@ export function promRange(ms: number): string {
   return formatDuration(Math.max(1000, Math.round(ms / 1000) * 1000));
 }
 
+/** 1 − 0.95 is 0.050000000000000044 in floating point; PromQL readers deserve 0.05. */
+export const tidy = (n: number) => Number(n.toPrecision(12));
+
 const opSymbol: Record<ComparisonOp, string> = { lt: '<', lte: '<=', gt: '>', gte: '>=' };
 
 /** A bare selector (`metric{a="b"}`) can take a range directly; anything else needs a subquery. */
@@ -96,7 +99,7 @@ export function windowExpressions(sli: Sli, budgeting: Budgeting, windowMs: numb
     return { parts: { errors: `sum_over_time(${ratio}[${range}:${slice}])`, total }, perSecond: false };
   }
   // A slice is bad when its good ratio misses the slice target, i.e. its error ratio exceeds 1 − target.
-  const bad = `sum_over_time((${ratio} > bool ${1 - budgeting.sliceTarget})[${range}:${slice}])`;
+  const bad = `sum_over_time((${ratio} > bool ${tidy(1 - budgeting.sliceTarget)})[${range}:${slice}])`;
   return { parts: { errors: bad, total }, perSecond: false };
 }
 

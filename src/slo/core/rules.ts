@@ -1,7 +1,7 @@
 import { nominalPeriodMs } from './calendar.js';
 import { formatDuration } from './duration.js';
 import type { Slo } from './model.js';
-import { promRange, windowExpressions } from './promql.js';
+import { promRange, tidy, windowExpressions } from './promql.js';
 import { alertWindowLengths } from './windows.js';
 
 /**
@@ -16,7 +16,6 @@ export interface RuleGroup {
   rules: Array<Record<string, unknown>>;
 }
 
-const sanitise = (s: string) => s.replace(/[^a-zA-Z0-9_]/g, '_');
 const camel = (s: string) =>
   s
     .split(/[^a-zA-Z0-9]+/)
@@ -48,7 +47,7 @@ export function rulesFor(slo: Slo): RuleGroup[] | undefined {
       recordings.push({ record: `slo:sli_total:events${w}`, expr: events, labels: { ...ids, sloth_window: w } });
     }
   }
-  const budget = 1 - slo.objective;
+  const budget = tidy(1 - slo.objective);
   const pageLongs = slo.alerting.windows.filter((x) => x.severity === 'page').map((x) => x.longMs);
   const current = promRange(pageLongs.length ? Math.min(...pageLongs) : windows[0]!);
   const periodRange = promRange(period);
@@ -101,7 +100,7 @@ export function rulesFor(slo: Slo): RuleGroup[] | undefined {
       },
     });
   }
-  const id = sanitise(slo.name);
+  const id = slo.name;
   return [
     { name: `quench-slo-sli-recordings-${id}`, rules: recordings },
     { name: `quench-slo-meta-recordings-${id}`, rules: meta },
