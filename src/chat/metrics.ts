@@ -16,53 +16,32 @@ export interface ChatMetrics {
 
 const buckets = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600];
 
+/** Reuses metrics already on the registry, so a restarted chat component (tests) does not collide. */
+function once<T>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
 export function createChatMetrics(registry: Registry): ChatMetrics {
-  const registers = [registry];
+  const histogram = <L extends string>(name: string, help: string, labelNames: L[]) =>
+    once(registry, name, () => new Histogram<L>({ name, help, labelNames, buckets, registers: [registry] }));
+  const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+    once(registry, name, () => new Counter<L>({ name, help, labelNames, registers: [registry] }));
   return {
-    queueTime: new Histogram({
-      name: 'quench_human_step_queue_seconds',
-      help: 'Seconds a human step waited in the queue before it was offered to someone.',
-      labelNames: ['playbook'],
-      buckets,
-      registers,
-    }),
-    decisionTime: new Histogram({
-      name: 'quench_human_step_decision_seconds',
-      help: 'Seconds from offering a human step to its decision.',
-      labelNames: ['playbook', 'outcome'],
-      buckets,
-      registers,
-    }),
-    slaBreaches: new Counter({
-      name: 'quench_human_step_sla_breaches_total',
-      help: 'Human steps still undecided when their SLA ran out.',
-      labelNames: ['playbook'],
-      registers,
-    }),
-    reminders: new Counter({ name: 'quench_human_step_reminders_total', help: 'SLA reminders sent.', labelNames: ['playbook'], registers }),
-    escalations: new Counter({
-      name: 'quench_human_step_escalations_total',
-      help: 'Human steps escalated at the end of their SLA.',
-      labelNames: ['playbook'],
-      registers,
-    }),
-    reassignments: new Counter({
-      name: 'quench_human_step_reassignments_total',
-      help: 'Human steps handed to other people (by a person or by the SLA).',
-      labelNames: ['playbook', 'reason'],
-      registers,
-    }),
-    refusals: new Counter({
-      name: 'quench_human_step_refusals_total',
-      help: 'Decisions refused by the authorisation policy.',
-      labelNames: ['code'],
-      registers,
-    }),
-    autoApprovals: new Counter({
-      name: 'quench_human_step_policy_total',
-      help: 'Confidence × impact policy outcomes.',
-      labelNames: ['outcome'],
-      registers,
-    }),
+    queueTime: histogram('quench_human_step_queue_seconds', 'Seconds a human step waited in the queue before it was offered to someone.', [
+      'playbook',
+    ]),
+    decisionTime: histogram('quench_human_step_decision_seconds', 'Seconds from offering a human step to its decision.', [
+      'playbook',
+      'outcome',
+    ]),
+    slaBreaches: counter('quench_human_step_sla_breaches_total', 'Human steps still undecided when their SLA ran out.', ['playbook']),
+    reminders: counter('quench_human_step_reminders_total', 'SLA reminders sent.', ['playbook']),
+    escalations: counter('quench_human_step_escalations_total', 'Human steps escalated at the end of their SLA.', ['playbook']),
+    reassignments: counter('quench_human_step_reassignments_total', 'Human steps handed to other people (by a person or by the SLA).', [
+      'playbook',
+      'reason',
+    ]),
+    refusals: counter('quench_human_step_refusals_total', 'Decisions refused by the authorisation policy.', ['code']),
+    autoApprovals: counter('quench_human_step_policy_total', 'Confidence × impact policy outcomes.', ['outcome']),
   };
 }

@@ -88,6 +88,8 @@ export async function startSlackHarness(kind: DatabaseKind = 'pglite'): Promise<
   let component = (await chatCapability(ctx)) as Component;
   await component.start();
   let chat = chatInternals(ctx)!;
+  // The receiver on the HTTP router stays the first one, across simulated restarts.
+  const mounted = chat.receiver;
   const http: HttpServer = createHttpServer({ router: ctx.router, auth: ctx.auth, logger: silentLogger, metrics: ctx.metrics });
   const port = await http.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
@@ -118,7 +120,7 @@ export async function startSlackHarness(kind: DatabaseKind = 'pglite'): Promise<
     },
     url,
     drain: () => worker.drain(),
-    settle: async () => chat.receiver?.idle(),
+    settle: async () => mounted?.idle(),
     async startRun(steps, trigger = {}, actor) {
       const definition = playbookSchema.parse({
         apiVersion: 'quench/v1',
