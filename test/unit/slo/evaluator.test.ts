@@ -39,9 +39,10 @@ function scriptedSource(behaviour: (slo: Slo) => 'hang' | 'fail' | number): SliS
       try {
         await new Promise((r) => setImmediate(r));
         const b = behaviour(s);
-        if (b === 'hang') await new Promise(() => {});
+        if (b === 'hang') return await new Promise<never>(() => {});
         if (b === 'fail') throw new Error('boom');
-        return new Map<number, WindowValue>(windows.map((w) => [w, { ratio: b, counts: { errors: b * 1000, total: 1000 } }]));
+        const ratio = b;
+        return new Map<number, WindowValue>(windows.map((w) => [w, { ratio, counts: { errors: ratio * 1000, total: 1000 } }]));
       } finally {
         source.inFlight--;
       }
