@@ -9,6 +9,7 @@ import { ingestCapability } from './ingest/capability.js';
 import { TokenAuthenticator } from './http/auth.js';
 import { addHealthRoutes } from './http/health-routes.js';
 import { Router } from './http/router.js';
+import { playbooksCapability } from './playbooks/capability.js';
 import type { PlaybookStore } from './playbooks/store.js';
 import { sloCapability } from './slo/capability.js';
 import { idleSloPort, type SloPort } from './slo/port.js';
@@ -44,7 +45,7 @@ export interface Ports {
   engine: Engine;
   /** Trigger events (SLO burns, webhooks) go here; ingest/ replaces the default with routing. */
   triggers: TriggerSink;
-  /** The loaded playbooks (current version per name); set by the first capability that needs them (ingest/). */
+  /** The loaded playbooks (current version per name); set by playbooks/capability.ts, before ingest/ routes on them. */
   playbooks?: PlaybookStore;
   /** Latest SLO status per budget (slo.check, deploy gate, reports); idle until the evaluator starts. */
   slo: SloPort;
@@ -59,7 +60,7 @@ export interface Component {
 export type Capability = (ctx: ServiceContext) => Component | undefined | Promise<Component | undefined>;
 
 /** Capabilities in start order; they stop in reverse. */
-const capabilities: Capability[] = [auditCapability, engineCapability, ingestCapability, sloCapability];
+const capabilities: Capability[] = [auditCapability, engineCapability, playbooksCapability, ingestCapability, sloCapability];
 
 export interface RunningService {
   readonly ctx: ServiceContext;
