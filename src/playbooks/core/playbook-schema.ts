@@ -13,6 +13,8 @@ import { triggerMatcherSchema } from './triggers-schema.js';
  *
  * Changes (keep them additive; the engine, ingest and chat read these types):
  * - v1 (initial): metadata, triggers, sla, inputs, env, steps (action, human, decide, wait, parallel).
+ * - `retry.maxDelay` defaults to 1m (was 5m), the engine's default policy's value.
+ * - `stepSchema` carries the JSON Schema id `PlaybookStep` (for `quench schema`).
  */
 
 export const API_VERSION = 'quench/v1';

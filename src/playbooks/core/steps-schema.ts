@@ -41,10 +41,11 @@ export const retrySchema = z.strictObject({
   /** Exponential back-off with full jitter: delay = random(0, min(maxDelay, initialDelay · 2^(attempt-1))). */
   backoff: z.enum(['exponential', 'fixed']).default('exponential'),
   initialDelay: durationSchema.default('1s'),
-  maxDelay: durationSchema.default('5m'),
+  /** The same as the engine's default policy (src/engine/core/retry.ts), so adding `retry` changes only what it says. */
+  maxDelay: durationSchema.default('1m'),
   /**
-   * Error codes or classes that are retried (`timeout`, `http_5xx`, `ECONNRESET`, …). Absent: the
-   * action's own notion of transient errors (see src/actions). An error outside the list fails for good.
+   * Error codes that are retried: exact (`http_503`, `timeout`), a class (`http_5xx`) or a prefix
+   * (`ECONN*`). Only errors the action marks transient are ever retried; absent, all of those are.
    */
   retryOn: z.array(z.string().min(1)).min(1).optional(),
 });
