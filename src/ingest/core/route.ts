@@ -12,7 +12,9 @@ export type RouteDecision =
   | {
       kind: 'matched';
       playbook: string;
-      /** Index of the winning matcher in the playbook's `triggers`. */
+      /** `trigger`: a matcher won; `named`: the SLO definition names the playbook (its `playbook` label). */
+      via: 'trigger' | 'named';
+      /** Index of the winning matcher in the playbook's `triggers` (-1 when named). */
       trigger: number;
       specificity: number;
       priority: number;
@@ -91,8 +93,26 @@ export function groupKeyFor(m: TriggerMatcher, e: TriggerEvent): string | undefi
 /**
  * Picks the one playbook an event starts: the most specific matching trigger wins, then the
  * higher `priority`, then (so that the choice never depends on file order) the playbook name.
+ * SLO events that name a loaded playbook go to it directly.
  */
 export function route(event: TriggerEvent, playbooks: readonly RoutablePlaybook[]): RouteDecision {
+  // An SLO file may name its playbook (it rides along as the `playbook` label): the operator's
+  // explicit choice outranks matching. Only for SLO events, whose labels come from local files,
+  // never for webhook senders, who must not pick playbooks their triggers do not allow.
+  const named = event.source === 'slo' ? event.labels.playbook : undefined;
+  if (named && playbooks.some((p) => p.metadata.name === named)) {
+    return {
+      kind: 'matched',
+      playbook: named,
+      via: 'named',
+      trigger: -1,
+      specificity: 0,
+      priority: 0,
+      groupKey: event.groupKey,
+      window: '5m',
+      candidates: 1,
+    };
+  }
   let best: Extract<RouteDecision, { kind: 'matched' }> | undefined;
   let candidates = 0;
   for (const pb of playbooks) {
@@ -110,6 +130,7 @@ export function route(event: TriggerEvent, playbooks: readonly RoutablePlaybook[
         best = {
           kind: 'matched',
           playbook: pb.metadata.name,
+          via: 'trigger',
           trigger: index,
           specificity: s,
           priority: p,

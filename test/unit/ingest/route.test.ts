@@ -78,4 +78,12 @@ describe('routing', () => {
     expect(d).toMatchObject({ groupKey: 'by:cluster="",service="checkout"', window: '10m' });
     expect(route(event({ groupKey: undefined }), [pb('p', {})])).toMatchObject({ groupKey: undefined });
   });
+  it('sends an SLO event to the playbook its SLO names, but never lets a webhook pick one by label', () => {
+    const playbooks = [pb('slo-generic', { source: 'slo' }), pb('checkout-burn', { source: 'pagerduty' })];
+    const burn = event({ source: 'slo', type: 'slo.burn', labels: { playbook: 'checkout-burn' } });
+    expect(route(burn, playbooks)).toMatchObject({ kind: 'matched', playbook: 'checkout-burn', via: 'named' });
+    expect(route({ ...burn, labels: { playbook: 'not-loaded' } }, playbooks)).toMatchObject({ playbook: 'slo-generic', via: 'trigger' });
+    const webhook = event({ labels: { playbook: 'checkout-burn' } });
+    expect(route(webhook, [...playbooks, pb('am', { source: 'alertmanager' })])).toMatchObject({ playbook: 'am', via: 'trigger' });
+  });
 });
