@@ -51,13 +51,10 @@ export async function applyStepResult(
   const now = deps.now;
   assertStepTransition(step.id, step.status, result.status);
   const terminal = result.status === 'succeeded' || result.status === 'failed' || result.status === 'skipped';
+  // Completion order drives compensation order; the run lock makes max()+1 race-free.
   const completedSeq =
     result.status === 'succeeded'
-      ? Number(
-          resultRows<{ n: number }>(
-            await tx.execute(sql`select coalesce(max(completed_seq), 0) + 1 as n from engine_steps where run_id = ${run.id}`),
-          )[0]?.n,
-        )
+      ? sql`(select coalesce(max(completed_seq), 0) + 1 from engine_steps where run_id = ${run.id})`
       : undefined;
   await tx
     .update(engineSteps)
