@@ -1,5 +1,8 @@
 import { auditCapability } from './audit/capability.js';
 import { type AuditTrail, createAuditTrail } from './audit/trail.js';
+import { chatCapability } from './chat/capability.js';
+import { createHumanStepGate, type HumanStepGate, withHumanStepGate } from './chat/gate.js';
+import { type ChatPort, noChat } from './chat/port.js';
 import type { Config } from './config/load.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { type Database, openDatabase } from './db/database.js';
@@ -49,6 +52,10 @@ export interface Ports {
   playbooks?: PlaybookStore;
   /** Latest SLO status per budget (slo.check, deploy gate, reports); idle until the evaluator starts. */
   slo: SloPort;
+  /** Messages to people (Slack, or `noChat` when Slack is off); reports post through it. */
+  chat: ChatPort;
+  /** The authorisation every human-step decision passes (assignees, own run, four-eyes); set by chat/. */
+  humanSteps?: HumanStepGate;
 }
 
 export interface Component {
@@ -60,7 +67,7 @@ export interface Component {
 export type Capability = (ctx: ServiceContext) => Component | undefined | Promise<Component | undefined>;
 
 /** Capabilities in start order; they stop in reverse. */
-const capabilities: Capability[] = [auditCapability, engineCapability, playbooksCapability, ingestCapability, sloCapability];
+const capabilities: Capability[] = [auditCapability, engineCapability, playbooksCapability, ingestCapability, sloCapability, chatCapability];
 
 export interface RunningService {
   readonly ctx: ServiceContext;
@@ -90,6 +97,7 @@ export async function openContext(config: Config, logger: Logger, clock: Clock =
   const audit = createAuditTrail(db, clock);
   const ports = { triggers: auditOnlyTriggerSink(logger) } as Ports;
   ports.slo = idleSloPort;
+  ports.chat = noChat;
   ports.engine = createEngine({
     db,
     audit,
@@ -100,6 +108,9 @@ export async function openContext(config: Config, logger: Logger, clock: Clock =
     ports: () => ports as unknown as Record<string, unknown>,
     options: { leaseMs: config.QUENCH_ENGINE_LEASE_MS, concurrency: config.QUENCH_ENGINE_CONCURRENCY, pollMs: config.QUENCH_ENGINE_POLL_MS },
   });
+  // Assignee checks for every decision path (Slack, CLI, /v1): src/chat/gate.ts.
+  ports.humanSteps = createHumanStepGate({ db, audit });
+  ports.engine = withHumanStepGate(ports.engine, ports.humanSteps);
   return {
     config,
     logger,

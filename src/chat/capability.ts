@@ -1,5 +1,4 @@
 import { QuenchError } from '../core/errors.js';
-import type { Actor, Decision } from '../engine/model.js';
 import type { HumanStepNotifier } from '../engine/notifier.js';
 import { pagerDutyActions } from '../pagerduty/actions.js';
 import { PagerDutyDirectory } from '../pagerduty/directory.js';
@@ -7,7 +6,7 @@ import { PagerDutyEvents } from '../pagerduty/events.js';
 import { PagerDutyRest } from '../pagerduty/rest.js';
 import type { Capability, Component, ServiceContext } from '../service.js';
 import { approvalPolicySchema, defaultApprovalPolicy } from './core/auto-approval.js';
-import { authorise, onClosed } from './decisions.js';
+import { onClosed } from './decisions.js';
 import type { ChatDeps, EngineForChat } from './deps.js';
 import { sweepInbox } from './inbox.js';
 import { createChatMetrics } from './metrics.js';
@@ -25,11 +24,6 @@ import { slackChat } from './slack/web.js';
  * authorisation gate every decision path shares. With Slack off the same flows run with the
  * `noChat` port: assignment, SLA, audit and the gate still apply to CLI and /v1 decisions.
  */
-export interface HumanStepGate {
-  /** Throws `forbidden` (with the reason) when `actor` may not make `decision` on the step. */
-  check(stepId: string, actor: Actor, decision: Decision): Promise<void>;
-}
-
 interface EnginePort extends EngineForChat {
   actions: { register(action: unknown): unknown; get(name: string): unknown };
   setNotifier(n: HumanStepNotifier): void;
@@ -79,29 +73,7 @@ export const chatCapability: Capability = (ctx) => {
     engine,
     channel: { fallback: config.QUENCH_SLACK_CHANNEL, perRun: config.QUENCH_SLACK_CHANNEL_PER_RUN },
   };
-  const gate: HumanStepGate = {
-    async check(stepId, actor, decision) {
-      if (actor.type === 'system') return;
-      const outcome = decision.outcome === 'reject' ? 'reject' : 'approve';
-      const verdict = await authorise(
-        deps,
-        stepId,
-        { aliases: [actor.id], display: actor.id },
-        outcome,
-        decision.outcome === 'reject' ? decision.reason : undefined,
-      );
-      if (verdict.kind !== 'refused') return;
-      deps.metrics.refusals.inc({ code: verdict.code });
-      await deps.audit.append({
-        actor,
-        action: 'human_step.refused',
-        subject: { type: 'step', id: stepId },
-        data: { user: actor.id, code: verdict.code, decision: decision.outcome },
-      });
-      throw new QuenchError(verdict.code === 'already_decided' ? 'conflict' : 'forbidden', verdict.message);
-    },
-  };
-  Object.assign(ctx.ports, { chat, humanSteps: gate });
+  Object.assign(ctx.ports, { chat });
   internals.set(ctx, { deps, receiver: slack?.receiver, fireDueTimers: () => fireDueTimers(deps), sweep: () => sweepInbox(deps, 0) });
 
   if (slack?.receiver) ctx.router.add({ method: 'POST', pattern: '/slack/events', auth: 'public', raw: slack.receiver.handle });

@@ -15,7 +15,7 @@ import { loadOffer, queuedInGroup, updateOffer } from './store.js';
  * with who tried.
  */
 export async function authorise(
-  deps: ChatDeps,
+  deps: Pick<ChatDeps, 'db'>,
   stepId: string,
   actor: Person,
   decision: 'approve' | 'reject',

@@ -44,7 +44,7 @@ export async function engineOf(deps: ChatDeps): Promise<EngineForChat> {
 }
 
 /** The engine's rows for a step, read-only. */
-export async function engineRows(deps: ChatDeps, stepId: string) {
+export async function engineRows(deps: Pick<ChatDeps, 'db'>, stepId: string) {
   const step = await readStep(deps.db.orm, stepId);
   const run = step ? await readRun(deps.db.orm, step.runId) : undefined;
   return { step, run };

@@ -1,6 +1,7 @@
 import { chatCapability, chatInternals, type ChatInternals } from '../../src/chat/capability.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/core/clock.js';
+import { addEngineRoutes } from '../../src/engine/routes.js';
 import type { Worker } from '../../src/engine/worker.js';
 import { Router } from '../../src/http/router.js';
 import { createHttpServer, type HttpServer } from '../../src/http/server.js';
@@ -47,12 +48,14 @@ export interface SlackHarness {
   click(user: keyof typeof people, actionId: string, stepId: string, actionTs?: string): Promise<Response>;
   submitReject(user: keyof typeof people, stepId: string, reason: string, viewId?: string): Promise<Response>;
   command(user: keyof typeof people, text: string): Promise<Response>;
+  /** POST /v1/steps/:id/decision with a bearer token. */
+  v1Decide(stepId: string, token: string, body: Record<string, unknown>): Promise<Response>;
   /** Simulates a restart of the chat side: a new capability instance on the same database. */
   restartChat(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startSlackHarness(kind: DatabaseKind = 'pglite'): Promise<SlackHarness> {
+export async function startSlackHarness(kind: DatabaseKind = 'pglite', options: { slack?: boolean } = {}): Promise<SlackHarness> {
   const slack = await startFakeSlack({
     users: Object.values(people).map((p) => ({ id: p.id, name: p.name, realName: p.realName, email: p.email })),
   });
@@ -73,9 +76,9 @@ export async function startSlackHarness(kind: DatabaseKind = 'pglite'): Promise<
   const config = loadConfig({
     QUENCH_DATA_DIR: 'memory://',
     ...(pg ? { DATABASE_URL: pg.url } : {}),
-    SLACK_BOT_TOKEN: 'xoxb-test-token',
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: slack.url,
+    ...(options.slack === false
+      ? {}
+      : { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.url }),
     PAGERDUTY_TOKEN: 'pd-test-token',
     PAGERDUTY_API_URL: pd.apiUrl,
     PAGERDUTY_EVENTS_URL: pd.eventsUrl,
@@ -85,6 +88,7 @@ export async function startSlackHarness(kind: DatabaseKind = 'pglite'): Promise<
   });
   const clock = new ManualClock('2026-11-21T20:00:00Z');
   const ctx = await openContext(config, silentLogger, clock);
+  addEngineRoutes(ctx.router, () => ctx.ports.engine);
   let component = (await chatCapability(ctx)) as Component;
   await component.start();
   let chat = chatInternals(ctx)!;
@@ -155,6 +159,12 @@ export async function startSlackHarness(kind: DatabaseKind = 'pglite'): Promise<
       return step.id;
     },
     slackPost,
+    v1Decide: (stepId, token, body) =>
+      fetch(`${url}/v1/steps/${stepId}/decision`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
     async click(user, actionId, stepId, actionTs) {
       const p = people[user];
       const { channel, ts } = messageTsOf(stepId);

@@ -1,0 +1,54 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ACTION } from '../../src/chat/core/blocks.js';
+import type { PlaybookSource } from '../../src/playbooks/core/model.js';
+import { type SlackHarness, startSlackHarness } from './slack-harness.js';
+
+/**
+ * The same authorisation for /v1 decisions as for Slack clicks: identities from QUENCH_API_TOKENS
+ * are matched to the step's assignees by alias (here the on-call's email), with or without Slack.
+ */
+const steps = (extra: Record<string, unknown> = {}) =>
+  [
+    {
+      id: 'approveRollback',
+      kind: 'human',
+      type: 'approve',
+      prompt: 'Roll back checkout?',
+      assign: { pagerduty: { escalationPolicy: 'PEP1' } },
+      ...extra,
+    },
+    { id: 'rollback', kind: 'action', action: 'log', params: { message: 'rolled back' } },
+  ] as PlaybookSource['steps'];
+
+describe.each([true, false])('decisions through /v1 (Slack on: %s)', (slackOn) => {
+  let h: SlackHarness;
+  afterEach(async () => h?.close());
+
+  it('only the on-call decides; four-eyes and refusals hold as in Slack', async () => {
+    h = await startSlackHarness('pglite', { slack: slackOn });
+    const runId = await h.startRun(steps({ risk: 'high', assign: { users: ['ada@example.com', 'bob@example.com'] } }));
+    const stepId = await h.waitingStep(runId, 'approveRollback');
+    expect(h.slack.calls.length > 0).toBe(slackOn);
+
+    const eve = await h.v1Decide(stepId, 'tok-eve', { decision: 'approve' });
+    expect(eve.status).toBe(403);
+    expect(((await eve.json()) as { message: string }).message).toContain("Only the step's assignees");
+    const first = await h.v1Decide(stepId, 'tok-ada', { decision: 'approve' });
+    expect(first.status).toBe(200);
+    expect(((await first.json()) as { status: string }).status).toBe('approval_recorded');
+    expect((await h.v1Decide(stepId, 'tok-ada', { decision: 'approve' })).status).toBe(403);
+    const second = await h.v1Decide(stepId, 'tok-bob', { decision: 'approve' });
+    expect(((await second.json()) as { status: string }).status).toBe('decided');
+    await h.drain();
+    expect((await h.ctx.ports.engine.getRun(runId))?.state).toBe('succeeded');
+    const refused = (await h.ctx.audit.page({ limit: 1000 })).filter((e) => e.action === 'human_step.refused');
+    expect(refused.map((e) => e.data.user)).toEqual(['eve@example.com', 'ada@example.com']);
+    if (slackOn) {
+      // A decision made outside Slack still updates the Slack message in place.
+      const message = h.slack.messages.find((m) => m.threadTs && JSON.stringify(m.blocks).includes(stepId))!;
+      const blocks = h.slack.message(message.channel, message.ts)!.blocks;
+      expect(JSON.stringify(blocks)).not.toContain(ACTION.approve);
+      expect(JSON.stringify(blocks)).toContain('Approved by');
+    }
+  });
+});
