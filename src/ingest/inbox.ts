@@ -124,6 +124,15 @@ export async function failDelivery(
   return rows.length === 1 ? status : undefined;
 }
 
+/** Gives back claims this worker will not process (shutdown): pending again, the attempt not counted. */
+export async function releaseClaims(db: Database, rows: InboxRow[], now: Date): Promise<void> {
+  for (const row of rows) {
+    await db.rows(sql`
+      update ingest_inbox set status = 'pending', attempts = attempts - 1, lease_until = null, next_attempt_at = ${now.toISOString()}::timestamptz
+       where id = ${row.id} and status = 'processing' and attempts = ${row.attempts}`);
+  }
+}
+
 export interface DeadDelivery {
   id: number;
   source: string;

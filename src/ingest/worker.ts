@@ -2,7 +2,7 @@ import type { AuditTrail } from '../audit/trail.js';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../telemetry/logger.js';
-import { INBOX_CHANNEL, type InboxRow, claimDue, failDelivery } from './inbox.js';
+import { INBOX_CHANNEL, type InboxRow, claimDue, failDelivery, releaseClaims } from './inbox.js';
 import type { IngestMetrics } from './metrics.js';
 import { LostClaimError } from './processor.js';
 
@@ -44,6 +44,7 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
   const batchSize = o.batchSize ?? 20;
   const pollMs = o.pollMs ?? 5_000;
   let running = false;
+  let stopping = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
   let woken = false;
@@ -89,9 +90,16 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
     let handled = 0;
     for (;;) {
       const rows = await claimDue(o.db, o.clock.now(), leaseMs, batchSize);
-      for (const row of rows) await handle(row);
-      handled += rows.length;
-      if (rows.length < batchSize) return handled;
+      for (const [i, row] of rows.entries()) {
+        // On shutdown, hand the rest of the batch back at once rather than let the claims expire.
+        if (stopping) {
+          await releaseClaims(o.db, rows.slice(i), o.clock.now());
+          return handled;
+        }
+        await handle(row);
+        handled++;
+      }
+      if (rows.length < batchSize || stopping) return handled;
     }
   };
 
@@ -134,6 +142,7 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
     },
     async stop() {
       running = false;
+      stopping = true;
       poke();
       await loop;
       await unlisten?.();
