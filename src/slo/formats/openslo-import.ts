@@ -2,11 +2,10 @@ import type { Problem } from '../../definitions/problem.js';
 import type { SourceDocument } from '../../definitions/source.js';
 import { isValidTimeZone, nominalPeriodMs, parseWallTime } from '../core/calendar.js';
 import { calendarUnit, parseDuration } from '../core/duration.js';
-import type { Alerting, Budgeting, BurnWindow, Severity, Sli, Slo, SloWindow } from '../core/model.js';
-import { defaultBurnWindows } from '../core/windows.js';
+import type { Budgeting, Sli, Slo, SloWindow } from '../core/model.js';
+import { openSloAlerting } from './openslo-alerts.js';
 import { sloZodProblems, slug, syntheticScript } from './common.js';
 import {
-  type AlertConditionSpec,
   type MetricSource,
   OPENSLO_V1,
   type OpenSloKind,
@@ -17,22 +16,20 @@ import {
 import { syntheticSchema } from './quench-schema.js';
 
 /** Where a value sits: the document and the path to it, so every problem is located. */
-interface At {
+export interface At {
   doc: SourceDocument;
   path: PropertyKey[];
 }
-const at = (base: At, ...more: PropertyKey[]): At => ({ doc: base.doc, path: [...base.path, ...more] });
+export const at = (base: At, ...more: PropertyKey[]): At => ({ doc: base.doc, path: [...base.path, ...more] });
 
-const PAGE_SEVERITIES = new Set(['page', 'critical', 'high', 'p1', 'sev1', 'urgent', 'emergency']);
-
-interface Parsed {
+export interface Parsed {
   kind: OpenSloKind;
   name: string;
   doc: SourceDocument;
   value: { metadata: { name: string; displayName?: string | undefined; labels?: Record<string, unknown> | undefined }; spec: unknown };
 }
 
-class OpenSloImport {
+export class OpenSloImport {
   readonly problems: Problem[] = [];
   readonly byKind = new Map<OpenSloKind, Map<string, Parsed>>();
 
@@ -240,58 +237,6 @@ class OpenSloImport {
     return { method: 'timeslices', sliceMs, sliceTarget: t };
   }
 
-  condition(spec: AlertConditionSpec, where: At, periodMs: number): BurnWindow | undefined {
-    const c = spec.condition;
-    if (c.kind.toLowerCase() !== 'burnrate')
-      return this.error(at(where, 'condition', 'kind'), `condition.kind ${c.kind} is not supported; Quench alerts on burnrate`);
-    if (c.op === 'lt' || c.op === 'lte')
-      return this.error(at(where, 'condition', 'op'), 'a burn-rate alert fires above its threshold: use gt or gte');
-    const longMs = parseDuration(c.lookbackWindow);
-    if (!longMs)
-      return this.error(
-        at(where, 'condition', 'lookbackWindow'),
-        `lookbackWindow: expected a duration such as 1h, not ${c.lookbackWindow}`,
-      );
-    if (longMs > periodMs) this.error(at(where, 'condition', 'lookbackWindow'), 'lookbackWindow is longer than the SLO window', 'warning');
-    const severity: Severity = PAGE_SEVERITIES.has(spec.severity.toLowerCase()) ? 'page' : 'ticket';
-    // The workbook's short window is 1/12 of the long one; it lets the alert reset quickly.
-    return { severity, longMs, shortMs: Math.max(60_000, Math.round(longMs / 12 / 60_000) * 60_000), factor: c.threshold };
-  }
-
-  alerting(slo: OpenSloSlo, where: At, periodMs: number): Alerting {
-    const windows: BurnWindow[] = [];
-    const forMs: Partial<Record<Severity, number>> = {};
-    (slo.spec.alertPolicies ?? []).forEach((item, i) => {
-      const pAt = at(where, 'alertPolicies', i);
-      const policy = 'alertPolicyRef' in item ? this.ref('AlertPolicy', item.alertPolicyRef, at(pAt, 'alertPolicyRef')) : undefined;
-      const spec = 'alertPolicyRef' in item ? (policy?.value.spec as { conditions: unknown[] } | undefined) : item.spec;
-      const specAt: At = policy ? { doc: policy.doc, path: ['spec'] } : at(pAt, 'spec');
-      (spec?.conditions ?? []).forEach((cond, j) => {
-        const cAt = at(specAt, 'conditions', j);
-        const c = cond as { conditionRef?: string; spec?: AlertConditionSpec };
-        const found = c.conditionRef ? this.ref('AlertCondition', c.conditionRef, at(cAt, 'conditionRef')) : undefined;
-        const condSpec = c.conditionRef ? (found?.value.spec as AlertConditionSpec | undefined) : c.spec;
-        const condAt: At = found ? { doc: found.doc, path: ['spec'] } : at(cAt, 'spec');
-        if (!condSpec) return;
-        const w = this.condition(condSpec, condAt, periodMs);
-        if (!w) return;
-        windows.push(w);
-        const after = condSpec.condition.alertAfter ? (parseDuration(condSpec.condition.alertAfter) ?? 0) : 0;
-        forMs[w.severity] = Math.max(forMs[w.severity] ?? 0, after);
-      });
-    });
-    const chosen = windows.length > 0 ? windows : defaultBurnWindows(periodMs);
-    const has = (s: Severity) => chosen.some((w) => w.severity === s);
-    return {
-      windows: chosen,
-      minEvents: 10,
-      tiers: {
-        page: { severity: 'page', enabled: has('page'), forMs: forMs.page ?? (windows.length ? 0 : 120_000) },
-        ticket: { severity: 'ticket', enabled: has('ticket'), forMs: forMs.ticket ?? (windows.length ? 0 : 900_000) },
-      },
-    };
-  }
-
   slo(p: Parsed): Slo[] {
     const slo = p.value as unknown as OpenSloSlo;
     const where: At = { doc: p.doc, path: ['spec'] };
@@ -304,7 +249,7 @@ class OpenSloImport {
     // Keep going after a problem, so that one run of `quench validate` reports them all.
     const window = this.window(slo, where);
     const periodMs = window ? nominalPeriodMs(window) : 30 * 86_400_000;
-    const alerting = this.alerting(slo, where, periodMs);
+    const alerting = openSloAlerting(this, slo, where, periodMs);
     const multi = slo.spec.objectives.length > 1;
     const out: Slo[] = [];
     slo.spec.objectives.forEach((objective, i) => {

@@ -1,0 +1,63 @@
+import { parseDuration } from '../core/duration.js';
+import type { Alerting, BurnWindow, Severity } from '../core/model.js';
+import { defaultBurnWindows } from '../core/windows.js';
+import { type At, at, type OpenSloImport } from './openslo-import.js';
+import type { AlertConditionSpec, OpenSloSlo } from './openslo-schema.js';
+
+/**
+ * OpenSLO alert policies as burn-rate windows. A condition gives the long window
+ * (`lookbackWindow`) and the factor (`threshold`); the short window is the workbook's 1/12 of
+ * the long one, so alerts reset quickly once the burn stops. Severities named like pages
+ * (critical, high, p1, …) page; anything else opens a ticket.
+ */
+const PAGE_SEVERITIES = new Set(['page', 'critical', 'high', 'p1', 'sev1', 'urgent', 'emergency']);
+
+function condition(imp: OpenSloImport, spec: AlertConditionSpec, where: At, periodMs: number): BurnWindow | undefined {
+  const c = spec.condition;
+  if (c.kind.toLowerCase() !== 'burnrate')
+    return imp.error(at(where, 'condition', 'kind'), `condition.kind ${c.kind} is not supported; Quench alerts on burnrate`);
+  if (c.op === 'lt' || c.op === 'lte')
+    return imp.error(at(where, 'condition', 'op'), 'a burn-rate alert fires above its threshold: use gt or gte');
+  const longMs = parseDuration(c.lookbackWindow);
+  if (!longMs)
+    return imp.error(at(where, 'condition', 'lookbackWindow'), `lookbackWindow: expected a duration such as 1h, not ${c.lookbackWindow}`);
+  if (longMs > periodMs) imp.error(at(where, 'condition', 'lookbackWindow'), 'lookbackWindow is longer than the SLO window', 'warning');
+  const severity: Severity = PAGE_SEVERITIES.has(spec.severity.toLowerCase()) ? 'page' : 'ticket';
+  // The workbook's short window is 1/12 of the long one; it lets the alert reset quickly.
+  return { severity, longMs, shortMs: Math.max(60_000, Math.round(longMs / 12 / 60_000) * 60_000), factor: c.threshold };
+}
+
+/** Burn windows from the SLO's alert policies (inline or referenced); the workbook's set when there are none. */
+export function openSloAlerting(imp: OpenSloImport, slo: OpenSloSlo, where: At, periodMs: number): Alerting {
+  const windows: BurnWindow[] = [];
+  const forMs: Partial<Record<Severity, number>> = {};
+  (slo.spec.alertPolicies ?? []).forEach((item, i) => {
+    const pAt = at(where, 'alertPolicies', i);
+    const policy = 'alertPolicyRef' in item ? imp.ref('AlertPolicy', item.alertPolicyRef, at(pAt, 'alertPolicyRef')) : undefined;
+    const spec = 'alertPolicyRef' in item ? (policy?.value.spec as { conditions: unknown[] } | undefined) : item.spec;
+    const specAt: At = policy ? { doc: policy.doc, path: ['spec'] } : at(pAt, 'spec');
+    (spec?.conditions ?? []).forEach((cond, j) => {
+      const cAt = at(specAt, 'conditions', j);
+      const c = cond as { conditionRef?: string; spec?: AlertConditionSpec };
+      const found = c.conditionRef ? imp.ref('AlertCondition', c.conditionRef, at(cAt, 'conditionRef')) : undefined;
+      const condSpec = c.conditionRef ? (found?.value.spec as AlertConditionSpec | undefined) : c.spec;
+      const condAt: At = found ? { doc: found.doc, path: ['spec'] } : at(cAt, 'spec');
+      if (!condSpec) return;
+      const w = condition(imp, condSpec, condAt, periodMs);
+      if (!w) return;
+      windows.push(w);
+      const after = condSpec.condition.alertAfter ? (parseDuration(condSpec.condition.alertAfter) ?? 0) : 0;
+      forMs[w.severity] = Math.max(forMs[w.severity] ?? 0, after);
+    });
+  });
+  const chosen = windows.length > 0 ? windows : defaultBurnWindows(periodMs);
+  const has = (s: Severity) => chosen.some((w) => w.severity === s);
+  return {
+    windows: chosen,
+    minEvents: 10,
+    tiers: {
+      page: { severity: 'page', enabled: has('page'), forMs: forMs.page ?? (windows.length ? 0 : 120_000) },
+      ticket: { severity: 'ticket', enabled: has('ticket'), forMs: forMs.ticket ?? (windows.length ? 0 : 900_000) },
+    },
+  };
+}
