@@ -93,9 +93,6 @@ export function createEngine(deps: EngineDeps): Engine {
       await signalRuns(rt, { runId }, { type: 'alert.attached', payload: JSON.parse(JSON.stringify(alert)) }, actor);
     },
     async decide(stepId, decision, actor) {
-      // Chat installs the assignment rules (assignees, groups) every channel must obey.
-      const gate = rt.ports().humanSteps as { check?: (id: string, a: Actor, d: Decision) => Promise<void> } | undefined;
-      if (actor.type === 'user' && typeof gate?.check === 'function') await gate.check(stepId, actor, decision);
       const outcome = await decideStep(rt, stepId, decision, actor);
       await notifySafely(rt, () =>
         notifier.closed({
