@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { AuditTrail } from '../../audit/trail.js';
 import type { Executor } from '../../db/database.js';
-import { resultRows } from '../../db/rows.js';
 import type { ActionCall, ActionCatalog } from '../../playbooks/core/model.js';
 import { activityState, advance, type Effect, isOpen, type Outcome, type RowView } from '../core/advance.js';
 import { indexPlaybook } from '../core/flow.js';
