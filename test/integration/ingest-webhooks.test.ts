@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
@@ -9,12 +12,15 @@ import { inboxStats } from '../../src/ingest/inbox.js';
 import { createIngestMetrics } from '../../src/ingest/metrics.js';
 import { addWebhookRoutes } from '../../src/ingest/routes.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
-import { createMetrics, type Metrics } from '../../src/telemetry/metrics.js';
-import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
+import { createMetrics } from '../../src/telemetry/metrics.js';
+import { type RunningService, startService } from '../../src/service.js';
+import { createPostgresDatabase, databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
+import { waitFor } from '../support/wait-for.js';
 import { alertmanagerBody, genericBody, pagerdutyBody, signGeneric, signPagerDuty } from '../support/ingest-webhooks.js';
 
-// The webhook endpoints over real HTTP on 127.0.0.1, against a real database: what is refused,
-// with which status and reason, and that a refusal or a repeat never touches the inbox.
+// The webhook endpoints of the real service over HTTP on 127.0.0.1, on a real database: what is
+// refused, with which status and reason, and that a refusal or a repeat touches neither the
+// inbox nor the runs.
 const MAX_BYTES = 64 * 1024;
 const AM_TOKEN = 'am-token-1';
 const clock = new ManualClock('2026-11-21T19:00:00Z');
@@ -138,12 +144,51 @@ const badInputs: Case[] = [
   },
 ];
 
-describe.each(databaseKinds)('webhook endpoints on %s', (kind) => {
-  let t: TestDatabase;
-  let http: HttpServer;
-  let metrics: Metrics;
+// Originals first; the table's repeats then refer to them.
+const originals = {
+  am: alertmanagerBody([{ labels: { alertname: 'Repeat', service: 'checkout' } }]),
+  pd: pagerdutyBody('E1', 'incident.triggered', 'P1'),
+  generic: genericBody('g-1'),
+};
+const repeats: Case[] = [
+  { name: 'a repeated Alertmanager notification', ...am(originals.am), status: 202, reason: 'duplicate' },
+  { name: 'a PagerDuty retry (same X-Webhook-Id)', ...pd(originals.pd, 'wh-1'), status: 202, reason: 'duplicate' },
+  {
+    name: 'a new event under a replayed X-Webhook-Id',
+    ...pd(pagerdutyBody('E2', 'incident.triggered', 'P2'), 'wh-1'),
+    status: 202,
+    reason: 'duplicate',
+  },
+  { name: 'a replayed PagerDuty event id', ...pd(originals.pd, 'wh-2'), status: 202, reason: 'duplicate' },
+  {
+    name: 'a repeated generic id with another body',
+    ...generic(genericBody('g-1', { summary: 'changed' })),
+    status: 202,
+    reason: 'duplicate',
+  },
+];
+
+const PLAYBOOK = `apiVersion: quench/v1
+kind: Playbook
+metadata: { name: everything, owner: test }
+triggers:
+  - {}
+steps:
+  - { id: note, kind: action, action: log, params: { message: hello } }
+`;
+
+describe.each(databaseKinds)('webhook endpoints of quench serve on %s', (kind) => {
+  let service: RunningService;
   let base: string;
-  const inboxCount = async () => Number((await t.db.rows<{ n: number }>(sql`select count(*)::int as n from ingest_inbox`))[0]!.n);
+  let dir: string;
+  let dropDatabase: (() => Promise<void>) | undefined;
+  const count = async (table: string) =>
+    Number((await service.ctx.db.rows<{ n: number }>(sql.raw(`select count(*)::int as n from ${table}`)))[0]!.n);
+  const snapshot = async () => ({
+    inbox: await count('ingest_inbox'),
+    events: await count('ingest_events'),
+    runs: await count('engine_runs'),
+  });
   const post = (c: { path: string; body: string | Buffer; headers: Record<string, string> }) =>
     fetch(`${base}${c.path}`, {
       method: 'POST',
@@ -152,68 +197,64 @@ describe.each(databaseKinds)('webhook endpoints on %s', (kind) => {
     });
 
   beforeAll(async () => {
-    t = await freshDatabase(kind);
-    metrics = createMetrics();
+    dir = mkdtempSync(join(tmpdir(), 'quench-webhooks-'));
+    writeFileSync(join(dir, 'everything.yaml'), PLAYBOOK);
+    let database: Record<string, string> = { QUENCH_DATA_DIR: 'memory://' };
+    if (kind === 'postgres') {
+      const created = await createPostgresDatabase();
+      dropDatabase = created.drop;
+      database = { DATABASE_URL: created.url };
+    }
     const config = loadConfig({
+      ...database,
+      QUENCH_PLAYBOOK_DIR: dir,
+      QUENCH_SLO_DIR: join(dir, 'none'),
       QUENCH_WEBHOOK_SECRETS: 'ci=ci-secret',
       PAGERDUTY_WEBHOOK_SECRET: 'pd-secret',
       QUENCH_ALERTMANAGER_TOKEN: AM_TOKEN,
       QUENCH_WEBHOOK_MAX_BYTES: String(MAX_BYTES),
     });
-    const router = new Router();
-    const ingestMetrics = createIngestMetrics(metrics.registry, () => inboxStats(t.db, clock.now()));
-    addWebhookRoutes(router, { db: t.db, clock, config, metrics: ingestMetrics });
-    http = createHttpServer({ router, auth: new TokenAuthenticator(new Map()), logger: silentLogger, metrics });
-    base = `http://127.0.0.1:${await http.listen(0, '127.0.0.1')}`;
+    service = await startService(config, { logger: silentLogger, clock, port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${service.port}`;
   });
   afterAll(async () => {
-    await http?.close();
-    await t?.dispose();
+    await service?.stop();
+    await dropDatabase?.();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it.each(badInputs)('refuses $name with $status', async (c) => {
-    const before = await inboxCount();
-    const res = await post(c);
-    const body = (await res.json()) as { error: string; message: string };
-    expect(res.status).toBe(c.status);
-    if (c.message) expect(body.message).toMatch(c.message);
-    expect(await inboxCount()).toBe(before);
-    const text = await metrics.registry.metrics();
-    expect(text).toMatch(new RegExp(`quench_webhook_rejected_total\\{source="[^"]+",reason="${c.reason}"\\} [1-9]`));
-  });
-
-  it('stores each valid delivery once and answers repeats 202 without a new row', async () => {
-    const before = await inboxCount();
-    const amBody = alertmanagerBody([{ labels: { alertname: 'Repeat' } }]);
-    const first = await post(am(amBody));
-    expect(first.status).toBe(202);
-    expect(await first.json()).toMatchObject({ status: 'accepted' });
-    const again = await post(am(amBody));
-    expect(again.status).toBe(202);
-    expect(await again.json()).toMatchObject({ status: 'duplicate' });
-
-    // PagerDuty: a retry repeats X-Webhook-Id; a replayed event id under a new webhook id is a repeat too.
-    expect((await post(pd(pagerdutyBody('E1', 'incident.triggered', 'P1'), 'wh-1'))).status).toBe(202);
-    expect(await (await post(pd(pagerdutyBody('E1', 'incident.triggered', 'P1'), 'wh-1'))).json()).toMatchObject({ status: 'duplicate' });
-    expect(await (await post(pd(pagerdutyBody('E2', 'incident.triggered', 'P1'), 'wh-1'))).json()).toMatchObject({ status: 'duplicate' });
-    expect(await (await post(pd(pagerdutyBody('E1', 'incident.triggered', 'P1'), 'wh-2'))).json()).toMatchObject({ status: 'duplicate' });
-
-    // Generic: the id is the idempotency key, whatever else changed.
-    expect((await post(generic(genericBody('g-1')))).status).toBe(202);
-    expect(await (await post(generic(genericBody('g-1', { summary: 'changed' })))).json()).toMatchObject({ status: 'duplicate' });
-
-    expect(await inboxCount()).toBe(before + 3);
-    const [row] = await t.db.rows<{ body: string; headers: Record<string, string> | string }>(
+  it('accepts the originals, each starting one run of the catch-all playbook', async () => {
+    for (const c of [am(originals.am), pd(originals.pd, 'wh-1'), generic(originals.generic)]) {
+      const res = await post(c);
+      expect(res.status).toBe(202);
+      expect(await res.json()).toMatchObject({ status: 'accepted', id: expect.any(Number) });
+    }
+    await waitFor(
+      'the originals to be processed',
+      async () => (await snapshot()).runs === 3 && (await count("ingest_inbox where status <> 'done'")) === 0,
+    );
+    expect(await snapshot()).toEqual({ inbox: 3, events: 3, runs: 3 });
+    const [row] = await service.ctx.db.rows<{ body: string; headers: Record<string, string> | string }>(
       sql`select body, headers from ingest_inbox where source = 'pagerduty'`,
     );
-    expect(row!.body).toBe(pagerdutyBody('E1', 'incident.triggered', 'P1'));
+    expect(row!.body).toBe(originals.pd);
     const headers = typeof row!.headers === 'string' ? JSON.parse(row!.headers) : row!.headers;
     expect(headers).toMatchObject({ 'x-webhook-id': 'wh-1' });
     expect(headers).not.toHaveProperty('x-pagerduty-signature');
-    const text = await metrics.registry.metrics();
-    expect(text).toMatch(/quench_ingest_dedup_hits_total\{source="pagerduty",level="delivery"\} 3/);
-    expect(text).toMatch(/quench_webhook_accepted_total\{source="generic:ci"\} 1/);
-    expect(text).toMatch(/quench_ingest_inbox_pending 3/);
+  });
+
+  it.each([...badInputs, ...repeats])('answers $name with $status and touches neither inbox nor runs', async (c) => {
+    const before = await snapshot();
+    const res = await post(c);
+    const body = (await res.json()) as { status?: string; error?: string; message?: string };
+    expect(res.status).toBe(c.status);
+    if (c.message) expect(body.message).toMatch(c.message);
+    if (c.reason === 'duplicate') expect(body.status).toBe('duplicate');
+    // A stored row would show in the inbox count at once; events and runs follow from rows.
+    expect(await snapshot()).toEqual(before);
+    const text = await service.ctx.metrics.registry.metrics();
+    if (c.reason === 'duplicate') expect(text).toMatch(/quench_ingest_dedup_hits_total\{source="[^"]+",level="delivery"\} [1-9]/);
+    else expect(text).toMatch(new RegExp(`quench_webhook_rejected_total\\{source="[^"]+",reason="${c.reason}"\\} [1-9]`));
   });
 });
 
