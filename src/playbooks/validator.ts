@@ -1,8 +1,10 @@
 import type { Problem } from '../definitions/problem.js';
+import { z } from 'zod';
 import { type SourceDocument, zodProblems } from '../definitions/source.js';
 import type { DefinitionValidator } from '../definitions/validators.js';
 import type { ActionCatalog } from './core/catalog.js';
 import { API_VERSION, KIND, type Playbook, playbookSchema } from './core/playbook-schema.js';
+import { closest } from './core/graph.js';
 import { checkPlaybook } from './core/validate.js';
 
 /**
@@ -43,7 +45,7 @@ export function checkPlaybookDocuments(
     } else if (typeof name === 'string') firstByName.set(name, doc);
     const parsed = playbookSchema.safeParse(doc.value);
     if (!parsed.success) {
-      problems.push(...zodProblems(doc, parsed.error));
+      problems.push(...schemaProblems(doc, parsed.error));
       continue;
     }
     const found = checkPlaybook(parsed.data, catalog).map((p) => doc.problem(p.path, p.message));
@@ -51,6 +53,51 @@ export function checkPlaybookDocuments(
     if (found.length === 0 && !earlier) playbooks.push({ doc, playbook: parsed.data });
   }
   return { playbooks, problems };
+}
+
+/**
+ * zod's problems at their fields; an unknown field (usually a typo) is reported at the field
+ * itself rather than at the mapping that holds it.
+ */
+function schemaProblems(doc: SourceDocument, error: z.ZodError): Problem[] {
+  const out: Problem[] = [];
+  for (const issue of error.issues) {
+    if (issue.code !== 'unrecognized_keys') {
+      out.push(...zodProblems(doc, new z.ZodError([issue])));
+      continue;
+    }
+    for (const key of issue.keys) {
+      const path = [...issue.path, key];
+      const hint = closest(key, fieldNames());
+      out.push(doc.problem(path, `${path.map(String).join('.')}: unknown field '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}`));
+    }
+  }
+  return out;
+}
+
+let names: string[] | undefined;
+/** Every field name the format knows, for "did you mean" (walks the schema once; steps are recursive). */
+function fieldNames(): string[] {
+  if (names) return names;
+  const seen = new Set<unknown>();
+  const found = new Set<string>();
+  const walk = (schema: unknown): void => {
+    if (!schema || typeof schema !== 'object' || seen.has(schema)) return;
+    seen.add(schema);
+    const def = (schema as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+    if (!def) return;
+    if (def.type === 'object') {
+      for (const [key, field] of Object.entries((schema as z.ZodObject).shape)) {
+        found.add(key);
+        walk(field);
+      }
+    }
+    for (const inner of ['innerType', 'element', 'in', 'out', 'valueType']) walk(def[inner]);
+    for (const option of (def.options as unknown[] | undefined) ?? []) walk(option);
+  };
+  walk(playbookSchema);
+  names = [...found].sort();
+  return names;
 }
 
 /** The `playbook` family for `quench validate` and the loaders, checking actions against `catalog()`. */

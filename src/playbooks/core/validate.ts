@@ -32,6 +32,16 @@ export function checkPlaybook(playbook: Playbook, catalog: ActionCatalog): Graph
         message: `env ${name} looks like a secret; secrets cannot be exposed to templates (actions read their credentials from configuration)`,
       });
   });
+  playbook.triggers.forEach((t, i) => {
+    // An SLO condition only holds for SLO events; with other event types the trigger never matches.
+    const types = t.type === undefined ? [] : Array.isArray(t.type) ? t.type : [t.type];
+    if (t.slo && types.length > 0 && !types.some((x) => x.startsWith('slo.'))) {
+      out.push({
+        path: ['triggers', i, 'slo'],
+        message: `trigger ${i + 1} can never match: slo conditions hold only for slo.* events, not ${types.join(', ')}`,
+      });
+    }
+  });
   const seen = new Set<string>();
   playbook.env.forEach((name, i) => {
     if (seen.has(name)) out.push({ path: ['env', i], message: `env ${name} listed twice` });

@@ -259,3 +259,26 @@ describe('playbook validation: located problems', () => {
     expect(both.playbooks).toHaveLength(1);
   });
 });
+
+describe('playbook validation: typos and impossible triggers', () => {
+  it('reports an unknown field at the field, with the likely intended name', () => {
+    const { lines } = check(`${HEADER}steps:
+  - id: a
+    kind: action
+    action: log
+    params: { message: x }
+    onFaliure: continue
+`);
+    expect(lines).toEqual(["11:5 steps.0.onFaliure: unknown field 'onFaliure' (did you mean 'onFailure'?)"]);
+  });
+
+  it('reports a trigger whose slo condition cannot hold for its event types', () => {
+    const { lines } = check(`${HEADER}triggers:
+  - { type: alert.firing, slo: { name: checkout } }
+  - { type: [slo.burn, alert.firing], slo: { name: checkout } }
+steps:
+  - { id: a, kind: action, action: log, params: { message: x } }
+`);
+    expect(lines).toEqual(['7:27 trigger 1 can never match: slo conditions hold only for slo.* events, not alert.firing']);
+  });
+});
