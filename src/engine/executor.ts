@@ -9,6 +9,7 @@ import { matchingEvent } from './events.js';
 import type { RunRow, StepRow } from './model.js';
 import type { HumanStepView } from './notifier.js';
 import { runActionAttempt } from './run-action.js';
+import { pinnedDefinition } from './snapshots.js';
 import type { Runtime } from './runtime.js';
 import type { ClaimedStep } from './sql/claim.js';
 import { readRun, stepsOf } from './sql/load.js';
@@ -24,6 +25,13 @@ export async function executeClaimed(rt: Runtime, worker: string, claimed: Claim
   const rows = run ? await stepsOf(rt.db.orm, run.id) : [];
   const step = rows.find((r) => r.id === claimed.id);
   if (!run || !step || step.status !== 'running' || step.leaseOwner !== worker) return;
+  try {
+    run.definition = pinnedDefinition(run);
+  } catch (err) {
+    const failure = { code: 'snapshot_invalid', message: (err as Error).message, retryable: false };
+    await completeClaimed(rt, worker, claimed, { status: 'failed', error: failure });
+    return;
+  }
   const playbookStep = step.spec.role === 'step' ? indexPlaybook(run.definition).get(step.stepKey)?.step : undefined;
   const started = rt.clock.now();
   await rt.tracing.span(

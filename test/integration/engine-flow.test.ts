@@ -42,4 +42,21 @@ describe.each(databaseKinds)('engine flows on %s', (kind) => {
     expect(run!.steps[0]!.output).toEqual({ message: 'hello checkout' });
     expect(run!.steps[3]!.output).toEqual({ message: 'approved by alice' });
   });
+
+  it('refuses to run a step of a run whose stored snapshot was altered', async () => {
+    t = await freshDatabase(kind);
+    const clock = new ManualClock();
+    const engine = testEngine(t.db, clock);
+    const pb = playbook('tamper', [{ id: 'only', kind: 'action', action: 'log', params: { message: 'original' } }]);
+    const { runId } = await engine.startRun({ playbook: pb });
+    const { sql } = await import('drizzle-orm');
+    await t.db.rows(
+      sql`update engine_runs set definition = jsonb_set(definition, '{steps,0,params,message}', '"forged"') where id = ${runId}`,
+    );
+    await engine.createWorker().drain();
+    const run = (await engine.getRun(runId))!;
+    expect(run.state).toBe('failed');
+    expect(run.steps[0]!.error).toMatchObject({ code: 'snapshot_invalid' });
+    expect(run.steps[0]!.attempts).toHaveLength(0);
+  });
 });
