@@ -7,7 +7,7 @@ import { spawn, execFile } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -94,7 +94,8 @@ export default async function bench(ctx) {
     // Baseline first, on its own table, with the service not yet running.
     await db.unsafe('create table bench_plain (id bigserial primary key, body text not null, at timestamptz not null default now())');
     ctx.log(`pgbench: plain single-row inserts for ${Math.max(5, Math.round(DURATION_S / 2))} s`);
-    const plainInsertsPerSecond = await pgbenchInserts(dbUrl, dir);
+    const plainBefore = await pgbenchInserts(dbUrl, dir);
+    const loadBefore = loadavg()[0];
 
     serve = await startServe({
       PATH: process.env.PATH,
@@ -138,6 +139,14 @@ export default async function bench(ctx) {
     const accepted = acceptedIds.length;
     const [{ n: inboxRows }] = await db`select count(*)::int as n from ingest_inbox where source = 'generic:bench'`;
     const [{ n: acceptedFound }] = await db`select count(distinct id)::int as n from ingest_inbox where id = any(${acceptedIds}::bigint[])`;
+    const loadDuring = loadavg()[0];
+    serve.child.kill('SIGTERM');
+    await new Promise((r) => serve.child.once('exit', r));
+    serve = undefined;
+    // Measured again after the load, so a change in the machine's load shows as a spread.
+    ctx.log('pgbench again, after the webhook load');
+    const plainAfter = await pgbenchInserts(dbUrl, dir);
+    const plainInsertsPerSecond = (plainBefore + plainAfter) / 2;
     const acceptedPerSecond = accepted / DURATION_S;
     return {
       durationSeconds: DURATION_S,
@@ -146,6 +155,8 @@ export default async function bench(ctx) {
       latencyP50Ms: result.latency.p50,
       latencyP99Ms: result.latency.p99,
       plainInsertsPerSecond: Math.round(plainInsertsPerSecond),
+      plainInsertsBeforeAfter: [Math.round(plainBefore), Math.round(plainAfter)],
+      loadAverage1m: { before: Number(loadBefore.toFixed(2)), during: Number(loadDuring.toFixed(2)) },
       ratioToPlainInsert: Number((acceptedPerSecond / plainInsertsPerSecond).toFixed(3)),
       responses202: accepted,
       non2xx: result.non2xx,

@@ -118,13 +118,20 @@ export async function dispatchEvent(
   }
 
   const decision = route(event, deps.playbooks());
-  await audit.append(
-    { actor, action: 'ingest.routed', subject, data: routingData(event, decision), correlationId: event.correlationId ?? null },
-    tx,
-  );
   let outcome: Outcome;
   if (decision.kind === 'unrouted') outcome = { outcome: 'unrouted' };
   else outcome = await startOrJoin(tx, deps, target, event, decision, receivedAt, subject);
+  // Under the run's correlation id (for a join, the run it joined), so the run's trail has it.
+  await audit.append(
+    {
+      actor,
+      action: 'ingest.routed',
+      subject,
+      data: { ...routingData(event, decision), outcome: outcome.outcome },
+      correlationId: outcome.runHandle ?? event.correlationId ?? null,
+    },
+    tx,
+  );
   await db.rows(
     sql`insert into ingest_alerts (source, alert_key, status, run_ids, first_seen_at, last_seen_at)
         values (${event.source}, ${event.key}, 'firing', ${JSON.stringify(outcome.runHandle ? [outcome.runHandle] : [])}::jsonb, ${at}::timestamptz, ${at}::timestamptz)

@@ -105,10 +105,14 @@ describe.skipIf(!TEST_DATABASE_URL)('SIGKILL during a webhook burst (PostgreSQL)
       const res = await send(serve, i);
       expect(res.status).toBe(202);
     }
-    await waitFor('the inbox to drain', async () => {
-      const [row] = await sqlc<[{ n: number }]>`select count(*)::int as n from ingest_inbox where status <> 'done'`;
-      return row.n === 0;
-    });
+    await waitFor(
+      'the inbox to drain',
+      async () => {
+        const [row] = await sqlc<[{ n: number }]>`select count(*)::int as n from ingest_inbox where status <> 'done'`;
+        return row.n === 0;
+      },
+      240_000,
+    );
 
     // Every request answered 202 has exactly one inbox entry, processed exactly once.
     const rows = await sqlc<Array<{ key: string; status: string; completions: number; events: number }>>`
@@ -130,5 +134,5 @@ describe.skipIf(!TEST_DATABASE_URL)('SIGKILL during a webhook burst (PostgreSQL)
     expect(counts).toEqual({ started: paging, runs: paging, distinct: paging, linked: paging });
     serve.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
-  });
+  }, 360_000);
 });
