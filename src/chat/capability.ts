@@ -12,6 +12,7 @@ import { sweepInbox } from './inbox.js';
 import { createChatMetrics } from './metrics.js';
 import { offerStep } from './offer.js';
 import { People } from './people.js';
+import { reconcileWaiting } from './reconcile.js';
 import { noChat } from './port.js';
 import { fireDueTimers } from './sla-timers.js';
 import { createSlackApp } from './slack/app.js';
@@ -101,6 +102,7 @@ export const chatCapability: Capability = (ctx) => {
         for (const action of pagerDutyActions({ events, directory, fromEmail: config.PAGERDUTY_FROM_EMAIL }))
           if (!e.actions.get(action.name)) e.actions.register(action);
         e.setNotifier(notifier);
+        await reconcileWaiting(deps, (await e.listHumanSteps({ status: 'waiting' })) as Array<{ id: string }>);
       } else logger.warn('chat started without the engine: human steps will not be offered in Slack');
       if (slack && !slack.receiver) await slack.app.start();
       if (!slackOn) logger.info('Slack is off: human steps wait for `quench approve|reject` or POST /v1/steps/:id/decision');

@@ -159,7 +159,8 @@ export async function onClosed(deps: ChatDeps, info: Parameters<HumanStepNotifie
       const outcome = info.decision?.outcome ?? 'decided';
       deps.metrics.decisionTime.observe({ playbook: offer.playbook, outcome }, (now.getTime() - offer.offeredAt.getTime()) / 1000);
     }
-    if (info.outcome === 'timed_out') deps.metrics.slaBreaches.inc({ playbook: offer.playbook });
+    // An escalated step already counted as a breach when its SLA ran out.
+    if (info.outcome === 'timed_out' && !offer.escalatedAt) deps.metrics.slaBreaches.inc({ playbook: offer.playbook });
   }
   await refreshStepMessage(deps, info.stepId);
   await refreshHeader(deps, info.runId);

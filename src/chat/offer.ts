@@ -78,6 +78,7 @@ export async function offerStep(deps: ChatDeps, view: HumanStepView): Promise<vo
         : null,
   });
   if (!inserted) return;
+  if (status === 'offered') deps.metrics.queueTime.observe({ playbook: run.playbook }, 0);
   await deps.audit.append({
     actor: { type: 'system', id: 'chat' },
     action: status === 'queued' ? 'human_step.queued' : 'human_step.assigned',
