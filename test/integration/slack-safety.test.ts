@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACTION } from '../../src/chat/core/blocks.js';
 import type { PlaybookSource } from '../../src/playbooks/core/model.js';
+import { databaseKinds } from '../support/databases.js';
 import { buttonClick, interactionBody } from '../support/slack-signer.js';
 import { CHANNEL, type SlackHarness, startSlackHarness } from './slack-harness.js';
 
@@ -23,12 +24,12 @@ const count = async (h: SlackHarness, action: string) =>
 const stepStatus = async (h: SlackHarness, runId: string, stepId: string) =>
   (await h.ctx.ports.engine.getRun(runId))?.steps.find((s) => s.id === stepId)?.status;
 
-describe('Slack request safety', () => {
+describe.each(databaseKinds)('Slack request safety on %s', (kind) => {
   let h: SlackHarness;
   afterEach(async () => h?.close());
 
   it('rejects badly signed and replayed requests with 401 and changes nothing', async () => {
-    h = await startSlackHarness();
+    h = await startSlackHarness(kind);
     const runId = await h.startRun(steps());
     const stepId = await h.waitingStep(runId, 'approveRollback');
     const message = h.slack.messages.find((m) => m.threadTs)!;
@@ -58,7 +59,7 @@ describe('Slack request safety', () => {
   });
 
   it('decides a step once under double clicks and Slack retries', async () => {
-    h = await startSlackHarness();
+    h = await startSlackHarness(kind);
     const runId = await h.startRun(steps());
     const stepId = await h.waitingStep(runId, 'approveRollback');
     const message = h.slack.messages.find((m) => m.threadTs)!;
@@ -94,7 +95,7 @@ describe('Slack request safety', () => {
   });
 
   it("honours Slack's 429 Retry-After before posting", async () => {
-    h = await startSlackHarness();
+    h = await startSlackHarness(kind);
     h.slack.rateLimit('chat.postMessage', 1);
     const runId = await h.startRun(steps());
     await h.waitingStep(runId, 'approveRollback');
@@ -107,12 +108,12 @@ describe('Slack request safety', () => {
   });
 });
 
-describe('SLA reminders and escalation', () => {
+describe.each(databaseKinds)('SLA reminders and escalation on %s', (kind) => {
   let h: SlackHarness;
   afterEach(async () => h?.close());
 
   it('reminds at half the SLA, escalates to the next PagerDuty level at the end, and survives a restart', async () => {
-    h = await startSlackHarness();
+    h = await startSlackHarness(kind);
     const runId = await h.startRun(steps({ sla: { within: '10m', remindAt: 0.5, escalateTo: 'next-level' } }));
     const stepId = await h.waitingStep(runId, 'approveRollback');
     const threadPosts = () => h.slack.messages.filter((m) => m.threadTs).map((m) => m.text);
