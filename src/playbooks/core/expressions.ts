@@ -43,7 +43,14 @@ export interface CompiledExpression {
   source: string;
   /** Step ids read as `steps.<id>` or `steps["id"]`, for reference checks. */
   stepRefs: string[];
+  /** Every `steps.<id>`, `inputs.<name>` and `env.<NAME>` read, for reference checks. */
+  refs: Reference[];
   evaluate(context: ExpressionContext): unknown;
+}
+
+export interface Reference {
+  variable: 'steps' | 'inputs' | 'env';
+  name: string;
 }
 
 export type ExpressionContext = Partial<Record<(typeof CONTEXT_VARIABLES)[number], unknown>>;
@@ -68,13 +75,15 @@ export function compileExpression(source: string): CompiledExpression {
   }
   const checked = parsed.check();
   if (!checked.valid) throw fromCelError(checked.error, 'type');
-  const { nesting, at, stepRefs } = inspect(parsed.ast);
+  const { nesting, at, refs } = inspect(parsed.ast);
+  const stepRefs = refs.filter((r) => r.variable === 'steps').map((r) => r.name);
   if (nesting > MAX_COMPREHENSION_NESTING) {
     throw new ExpressionError('limit', `comprehensions nested ${nesting} deep; at most ${MAX_COMPREHENSION_NESTING} are allowed`, at);
   }
   const compiled: CompiledExpression = {
     source,
     stepRefs,
+    refs,
     evaluate(context) {
       try {
         return fromCel(parsed(toCelContext(context)));
@@ -111,9 +120,11 @@ function fromCelError(err: unknown, fallback: ExpressionError['kind']): Expressi
   return new ExpressionError(kind, e.summary ?? String(e.message ?? err), e.range?.start ?? 0);
 }
 
-/** Walks the AST once: comprehension nesting and `steps.<id>` references. */
-function inspect(root: ASTNode): { nesting: number; at: number; stepRefs: string[] } {
-  const refs = new Set<string>();
+const REFERENCED = new Set(['steps', 'inputs', 'env']);
+
+/** Walks the AST once: comprehension nesting and `steps.<id>`, `inputs.<name>`, `env.<NAME>` references. */
+function inspect(root: ASTNode): { nesting: number; at: number; refs: Reference[] } {
+  const refs = new Map<string, Reference>();
   let deepest = 0;
   let at = 0;
   const visit = (node: unknown, depth: number): void => {
@@ -136,12 +147,14 @@ function inspect(root: ASTNode): { nesting: number; at: number; stepRefs: string
           : (key as { op?: string; args?: unknown })?.op === 'value'
             ? (key as { args: unknown }).args
             : undefined;
-      if (target?.op === 'id' && target.args === 'steps' && typeof name === 'string') refs.add(name);
+      if (target?.op === 'id' && REFERENCED.has(target.args as string) && typeof name === 'string') {
+        refs.set(`${target.args}.${name}`, { variable: target.args as Reference['variable'], name });
+      }
     }
     visit(n.args, d);
   };
   visit(root, 0);
-  return { nesting: deepest, at, stepRefs: [...refs] };
+  return { nesting: deepest, at, refs: [...refs.values()] };
 }
 
 /**

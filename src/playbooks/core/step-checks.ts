@@ -1,6 +1,6 @@
 import type { ActionCatalog } from './catalog.js';
 import { durationMs } from './duration.js';
-import { compileExpression, ExpressionError } from './expressions.js';
+import { compileExpression, ExpressionError, type Reference } from './expressions.js';
 import type { GraphProblem } from './graph.js';
 import { checkActionCall } from './action-checks.js';
 import type { Assign, Step } from './model.js';
@@ -10,9 +10,10 @@ import type { LocatedStep } from './walk.js';
 /**
  * Rules zod cannot say field by field (exactly-one-of, fields that only make sense for one
  * `type`), every expression and template compiled, and every action checked against the
- * catalog. `known` holds every step id of the playbook, for `steps.<id>` references.
+ * catalog. `known` holds the playbook's step ids, input names and env names, so a misspelt
+ * `steps.<id>`, `inputs.<name>` or `env.<NAME>` is found before a run fails on it.
  */
-export function checkStep({ step, path }: LocatedStep, catalog: ActionCatalog, known: Set<string>): GraphProblem[] {
+export function checkStep({ step, path }: LocatedStep, catalog: ActionCatalog, known: Known): GraphProblem[] {
   const out: GraphProblem[] = [];
   const at = (...rest: PropertyKey[]) => [...path, ...rest];
   const expr = (source: string, where: PropertyKey[], template: boolean) => {
@@ -81,17 +82,17 @@ function checkCall(
   catalog: ActionCatalog,
   call: { action: string; params?: Record<string, unknown> },
   path: PropertyKey[],
-  known: Set<string>,
+  known: Known,
 ): GraphProblem[] {
   const out = checkActionCall(catalog, call, { action: [...path, 'action'], params: [...path, 'params'] });
   for (const t of templatesIn(call.params ?? {}, [...path, 'params'])) out.push(...checkExpression(t.text, t.path, true, known));
   return out;
 }
 
-function checkExpression(source: string, path: PropertyKey[], template: boolean, known: Set<string>): GraphProblem[] {
+function checkExpression(source: string, path: PropertyKey[], template: boolean, known: Known): GraphProblem[] {
   try {
-    const refs = template ? checkTemplate(source).stepRefs : compileExpression(source).stepRefs;
-    return refs.filter((r) => !known.has(r)).map((r) => ({ path, message: `expression reads steps.${r}, but there is no step '${r}'` }));
+    const refs = template ? checkTemplate(source).refs : compileExpression(source).refs;
+    return refs.filter((r) => !known[r.variable].has(r.name)).map((r) => ({ path, message: unknownReference(r) }));
   } catch (err) {
     if (!(err instanceof ExpressionError)) throw err;
     const what = { syntax: 'syntax error', type: 'type error', limit: 'too costly', evaluation: 'error' }[err.kind];
@@ -99,6 +100,19 @@ function checkExpression(source: string, path: PropertyKey[], template: boolean,
       { path, message: `${template ? 'template' : 'CEL'} ${what} at character ${err.offset + 1} of '${clip(source)}': ${err.message}` },
     ];
   }
+}
+
+/** What expressions may read by name: the playbook's step ids, inputs and env variables. */
+export interface Known {
+  steps: Set<string>;
+  inputs: Set<string>;
+  env: Set<string>;
+}
+
+function unknownReference(r: Reference): string {
+  if (r.variable === 'steps') return `expression reads steps.${r.name}, but there is no step '${r.name}'`;
+  if (r.variable === 'inputs') return `expression reads inputs.${r.name}, but the playbook declares no input '${r.name}'`;
+  return `expression reads env.${r.name}, but ${r.name} is not listed in env (only listed variables are visible)`;
 }
 
 function checkHuman(step: Extract<Step, { kind: 'human' }>, path: PropertyKey[]): GraphProblem[] {

@@ -1,4 +1,4 @@
-import { compileExpression, type ExpressionContext, ExpressionError } from './expressions.js';
+import { compileExpression, type ExpressionContext, ExpressionError, type Reference } from './expressions.js';
 
 /**
  * Templates: `${{ expr }}` inside strings of step parameters, prompts and descriptions. A
@@ -77,19 +77,20 @@ export function isWholeTemplate(text: string): boolean {
 }
 
 /** Every template in a string, compiled; throws ExpressionError with the offset in `text`. */
-export function checkTemplate(text: string): { stepRefs: string[] } {
-  const refs = new Set<string>();
+export function checkTemplate(text: string): { stepRefs: string[]; refs: Reference[] } {
+  const refs = new Map<string, Reference>();
   for (const part of parseTemplate(text)) {
     if (!('expr' in part)) continue;
     if (part.expr === '') throw new ExpressionError('syntax', 'empty template', part.offset);
     try {
-      for (const ref of compileExpression(part.expr).stepRefs) refs.add(ref);
+      for (const ref of compileExpression(part.expr).refs) refs.set(`${ref.variable}.${ref.name}`, ref);
     } catch (err) {
       const e = err as ExpressionError;
       throw new ExpressionError(e.kind, e.message, part.offset + e.offset);
     }
   }
-  return { stepRefs: [...refs] };
+  const all = [...refs.values()];
+  return { stepRefs: all.filter((r) => r.variable === 'steps').map((r) => r.name), refs: all };
 }
 
 export function renderTemplate(text: string, context: ExpressionContext): unknown {

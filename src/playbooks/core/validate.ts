@@ -18,7 +18,11 @@ const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|API_?KEY|_
 export function checkPlaybook(playbook: Playbook, catalog: ActionCatalog): GraphProblem[] {
   const out: GraphProblem[] = checkGraph(playbook);
   const located = allSteps(playbook);
-  const known = new Set(located.map((s) => s.step.id));
+  const known = {
+    steps: new Set(located.map((s) => s.step.id)),
+    inputs: new Set(Object.keys(playbook.inputs)),
+    env: new Set(playbook.env),
+  };
   for (const s of located) out.push(...checkStep(s, catalog, known));
   for (const [name, input] of Object.entries(playbook.inputs)) {
     if (input.default === undefined) continue;

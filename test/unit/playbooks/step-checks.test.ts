@@ -167,7 +167,8 @@ describe('wait, retry, fallback and decide rules', () => {
   });
 
   it('a cycle through several steps is reported once with its path', () => {
-    const { lines } = check(`${HEADER}steps:
+    const { lines } = check(`${HEADER}inputs: { again: { type: boolean, default: false } }
+steps:
   - { id: a, kind: action, action: log, params: { message: x } }
   - { id: b, kind: action, action: log, params: { message: x } }
   - id: c
@@ -175,7 +176,7 @@ describe('wait, retry, fallback and decide rules', () => {
     branches: [{ when: "inputs.again == true", next: a }]
     default: end
 `);
-    expect(lines).toEqual(['11:48 cycle: a → b → c → a; loops are not allowed (use retry, or wait … until with a timeout)']);
+    expect(lines).toEqual(['12:48 cycle: a → b → c → a; loops are not allowed (use retry, or wait … until with a timeout)']);
   });
 });
 

@@ -172,7 +172,8 @@ describe('playbook validation: located problems', () => {
   });
 
   it('does not type-check a parameter that is wholly a template, but does check interpolated text', () => {
-    const { lines } = check(`${HEADER}steps:
+    const { lines } = check(`${HEADER}inputs: { n: { type: integer, default: 2 } }
+steps:
   - id: scale
     kind: action
     action: deploy.scale
@@ -182,7 +183,7 @@ describe('playbook validation: located problems', () => {
     action: deploy.scale
     params: { service: checkout, replicas: "n=\${{ inputs.n }}" }
 `);
-    expect(lines).toEqual(["14:34 deploy.scale: parameter 'replicas': Invalid input: expected number, received string"]);
+    expect(lines).toEqual(["15:34 deploy.scale: parameter 'replicas': Invalid input: expected number, received string"]);
   });
 
   it('checks compensate and fallback actions against the catalog', () => {
@@ -280,5 +281,23 @@ steps:
   - { id: a, kind: action, action: log, params: { message: x } }
 `);
     expect(lines).toEqual(['7:27 trigger 1 can never match: slo conditions hold only for slo.* events, not alert.firing']);
+  });
+});
+
+describe('playbook validation: references in expressions', () => {
+  it('reports inputs that are not declared and env variables that are not listed', () => {
+    const { lines } = check(`${HEADER}inputs: { replicas: { type: integer, default: 2 } }
+env: [REGION]
+steps:
+  - id: a
+    kind: action
+    action: log
+    when: has(env.REGION) && inputs.replicsa > 1
+    params: { message: "\${{ env.HOME }} \${{ inputs.replicas }}" }
+`);
+    expect(lines).toEqual([
+      "12:5 expression reads inputs.replicsa, but the playbook declares no input 'replicsa'",
+      '13:15 expression reads env.HOME, but HOME is not listed in env (only listed variables are visible)',
+    ]);
   });
 });
