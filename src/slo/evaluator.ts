@@ -112,11 +112,13 @@ export class SloEvaluator {
       return undefined;
     }
     try {
-      return await withTimeout(
-        this.#evaluate(slo, source),
-        o.timeoutMs ?? 30_000,
-        () => new QuenchError('prometheus_unavailable', `evaluation of SLO ${slo.name} took longer than ${o.timeoutMs ?? 30_000} ms`),
-      );
+      const controller = new AbortController();
+      const limit = o.timeoutMs ?? 30_000;
+      return await withTimeout(this.#evaluate(slo, source, controller.signal), limit, () => {
+        const err = new QuenchError('prometheus_unavailable', `evaluation of SLO ${slo.name} took longer than ${limit} ms`);
+        controller.abort(err);
+        return err;
+      });
     } catch (err) {
       const e = asQuenchError(err);
       o.metrics?.evaluationErrors.inc({ slo: slo.name, reason: e.code });
@@ -129,7 +131,7 @@ export class SloEvaluator {
     }
   }
 
-  async #evaluate(slo: Slo, source: SliSource): Promise<SampleInput> {
+  async #evaluate(slo: Slo, source: SliSource, signal: AbortSignal): Promise<SampleInput> {
     const o = this.#o;
     const now = o.clock.now();
     const nowMs = now.getTime();
@@ -142,7 +144,7 @@ export class SloEvaluator {
     const last = this.#lastSample.get(slo.name);
     const sampleMs = Math.min(sloRangeMs, Math.max(1000, last !== undefined && last < nowMs ? nowMs - last : (o.intervalMs ?? 60_000)));
     const alertLengths = alertWindowLengths(slo.alerting.windows);
-    const values = await source.read(slo, [...alertLengths, sloRangeMs, sampleMs], now);
+    const values = await source.read(slo, [...alertLengths, sloRangeMs, sampleMs], now, signal);
 
     const readings = new Map<number, WindowReading>();
     const burns = new Map<number, number | null>();

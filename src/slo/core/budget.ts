@@ -24,7 +24,9 @@ export function attainment(ratio: number | null): number | null {
 
 /** The allowed error ratio: 1 − objective. The objective is a ratio in (0, 1). */
 export function budgetRatio(objective: number): number {
-  return 1 - objective;
+  // 1 − 0.999 is 0.0010000000000000009 in floating point; 12 significant digits keep burn
+  // rates of exact ratios exact (0.0005 / 0.001 = 0.5) without losing any real objective.
+  return Number((1 - objective).toPrecision(12));
 }
 
 /** How fast the budget burns: 1 means it lasts exactly the SLO window. */

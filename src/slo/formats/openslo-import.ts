@@ -3,6 +3,7 @@ import type { SourceDocument } from '../../definitions/source.js';
 import { isValidTimeZone, nominalPeriodMs, parseWallTime } from '../core/calendar.js';
 import { calendarUnit, parseDuration } from '../core/duration.js';
 import type { Budgeting, Sli, Slo, SloWindow } from '../core/model.js';
+import { tidy } from '../core/promql.js';
 import { openSloAlerting } from './openslo-alerts.js';
 import { sloZodProblems, slug, syntheticScript } from './common.js';
 import {
@@ -263,7 +264,7 @@ export class OpenSloImport {
       if ((objective.target === undefined) === (objective.targetPercent === undefined)) {
         ok = !!this.error(oAt, 'give exactly one of target (0..1) and targetPercent (0..100)');
       } else {
-        if (target === undefined) target = objective.targetPercent! / 100;
+        if (target === undefined) target = tidy(objective.targetPercent! / 100);
         if (!(target > 0 && target < 1)) {
           ok = !!this.error(
             at(oAt, objective.target === undefined ? 'targetPercent' : 'target'),

@@ -106,8 +106,19 @@ export const sloSpecSchema = z.object({
   service: z.string().min(1),
   indicator: inlineSli.optional(),
   indicatorRef: z.string().optional(),
-  timeWindow: z.array(timeWindow).min(1, 'expected one time window'),
-  budgetingMethod: z.enum(['Occurrences', 'Timeslices', 'RatioTimeslices']),
+  // Some generators write one window as a mapping instead of a one-item list.
+  timeWindow: z.preprocess(
+    (v) => (v && typeof v === 'object' && !Array.isArray(v) ? [v] : v),
+    z.array(timeWindow).min(1, 'expected one time window'),
+  ),
+  // Spelled as the spec does, but `occurrences` and `TimeSlices` are common in real files.
+  budgetingMethod: z.preprocess(
+    (v) =>
+      typeof v === 'string'
+        ? ({ occurrences: 'Occurrences', timeslices: 'Timeslices', ratiotimeslices: 'RatioTimeslices' }[v.toLowerCase()] ?? v)
+        : v,
+    z.enum(['Occurrences', 'Timeslices', 'RatioTimeslices']),
+  ),
   objectives: z.array(objective).min(1, 'expected at least one objective'),
   // Real files leave `alertPolicies:` empty (null); that means none.
   alertPolicies: z.array(policyItem).nullish(),

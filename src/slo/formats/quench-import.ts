@@ -2,6 +2,7 @@ import type { Problem } from '../../definitions/problem.js';
 import type { SourceDocument } from '../../definitions/source.js';
 import { calendarUnit, parseDuration } from '../core/duration.js';
 import type { Alerting, BurnWindow, Budgeting, Sli, Slo, SloWindow } from '../core/model.js';
+import { tidy } from '../core/promql.js';
 import { defaultBurnWindows } from '../core/windows.js';
 import { burnFactor } from '../core/budget.js';
 import { nominalPeriodMs } from '../core/calendar.js';
@@ -42,7 +43,7 @@ function budgetingOf(file: QuenchSloFile): Budgeting {
   const sliceMs = parseDuration(b.sliceLength)!;
   return b.method === 'ratioTimeslices'
     ? { method: 'ratioTimeslices', sliceMs }
-    : { method: 'timeslices', sliceMs, sliceTarget: b.sliceTarget / 100 };
+    : { method: 'timeslices', sliceMs, sliceTarget: tidy(b.sliceTarget / 100) };
 }
 
 function windowOf(file: QuenchSloFile): SloWindow {
@@ -107,7 +108,7 @@ export function importQuenchSlo(doc: SourceDocument): { slos: Slo[]; problems: P
     service: file.service,
     ...(file.metadata.description ? { description: file.metadata.description } : {}),
     ...(file.owner ? { owner: file.owner } : {}),
-    objective: file.objective / 100,
+    objective: tidy(file.objective / 100),
     window,
     budgeting: budgetingOf(file),
     sli: sliOf(file),

@@ -14,6 +14,9 @@ export interface WindowValue {
 
 export interface SliSource {
   readonly name: string;
-  /** Values keyed by window length in ms, each window ending at `now`. */
-  read(slo: Slo, windowsMs: readonly number[], now: Date): Promise<Map<number, WindowValue>>;
+  /**
+   * Values keyed by window length in ms, each window ending at `now`. `signal` aborts when the
+   * SLO's evaluation times out, so an abandoned query does not keep holding Prometheus.
+   */
+  read(slo: Slo, windowsMs: readonly number[], now: Date, signal?: AbortSignal): Promise<Map<number, WindowValue>>;
 }

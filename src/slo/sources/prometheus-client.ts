@@ -80,12 +80,13 @@ export class PrometheusClient {
   }
 
   /** An instant query; returns the vector (a scalar becomes one unlabelled sample). */
-  async query(expr: string, at?: Date): Promise<Sample[]> {
+  async query(expr: string, at?: Date, signal?: AbortSignal): Promise<Sample[]> {
     let lastError: Error | undefined;
     for (let attempt = 0; attempt <= this.#retries; attempt++) {
       if (attempt > 0) await this.#sleep(this.#backoffMs * 2 ** (attempt - 1));
+      signal?.throwIfAborted();
       try {
-        return await this.#once(expr, at);
+        return await this.#once(expr, at, signal);
       } catch (err) {
         if (!(err instanceof Transient)) throw err;
         lastError = err;
@@ -98,7 +99,7 @@ export class PrometheusClient {
     );
   }
 
-  async #once(expr: string, at: Date | undefined): Promise<Sample[]> {
+  async #once(expr: string, at: Date | undefined, signal: AbortSignal | undefined): Promise<Sample[]> {
     const form = new URLSearchParams({ query: expr, timeout: `${Math.max(1, Math.floor(this.#timeoutMs / 1000))}s` });
     if (at) form.set('time', (at.getTime() / 1000).toFixed(3));
     let res: Response;
@@ -107,10 +108,12 @@ export class PrometheusClient {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...this.#headers },
         body: form,
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]) : AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (err) {
       const e = err as Error;
+      // Our caller gave up (the SLO's time limit): not Prometheus' fault, and not worth a retry.
+      if (signal?.aborted) throw signal.reason;
       if (e.name === 'TimeoutError') throw new Transient(`no answer within ${this.#timeoutMs} ms`);
       throw new Transient(`cannot reach it (${(e.cause as Error | undefined)?.message ?? e.message})`);
     }

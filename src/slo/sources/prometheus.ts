@@ -11,11 +11,11 @@ import type { SliSource, WindowValue } from './port.js';
 export function prometheusSource(client: PrometheusClient): SliSource {
   return {
     name: 'prometheus',
-    async read(slo: Slo, windowsMs: readonly number[], now: Date) {
+    async read(slo: Slo, windowsMs: readonly number[], now: Date, signal?: AbortSignal) {
       const byRange = new Map(windowsMs.map((ms) => [promRange(ms), ms]));
       const windows = [...byRange.values()];
       const raw = new Map<string, number>();
-      for (const s of await client.query(combinedQuery(slo.sli, slo.budgeting, windows), now)) {
+      for (const s of await client.query(combinedQuery(slo.sli, slo.budgeting, windows), now, signal)) {
         const tag = s.labels.quench;
         if (tag) raw.set(tag, s.value);
       }

@@ -33,13 +33,14 @@ function scriptedSource(behaviour: (slo: Slo) => 'hang' | 'fail' | number): SliS
     name: 'scripted',
     inFlight: 0,
     maxInFlight: 0,
-    async read(s: Slo, windows: readonly number[]) {
+    async read(s: Slo, windows: readonly number[], _now: Date, signal?: AbortSignal) {
       source.inFlight++;
       source.maxInFlight = Math.max(source.maxInFlight, source.inFlight);
       try {
         await new Promise((r) => setImmediate(r));
         const b = behaviour(s);
-        if (b === 'hang') return await new Promise<never>(() => {});
+        // A hanging query ends only when the evaluator gives up on it (abort).
+        if (b === 'hang') return await new Promise<never>((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason)));
         if (b === 'fail') throw new Error('boom');
         const ratio = b;
         return new Map<number, WindowValue>(windows.map((w) => [w, { ratio, counts: { errors: ratio * 1000, total: 1000 } }]));

@@ -90,6 +90,33 @@ describe('users’ files', () => {
   });
 });
 
+describe('real-world leniency', () => {
+  it('accepts a single timeWindow mapping, lower-case budgetingMethod and gives 99.9% as exactly 0.999', () => {
+    const { slos, problems } = importText(`apiVersion: openslo/v1
+kind: SLO
+metadata: { name: lenient }
+spec:
+  service: web
+  indicator:
+    spec:
+      ratioMetric:
+        bad: { metricSource: { type: prometheus, spec: { promql: 'sum(rate(e[{{window}}]))' } } }
+        total: { metricSource: { type: prometheus, spec: { expr: 'sum(rate(t[{{window}}]))' } } }
+  timeWindow: { duration: 7d, isRolling: true }
+  budgetingMethod: occurrences
+  objectives: [{ targetPercent: 99.9 }]
+  alertPolicies: []
+`);
+    expect(problems).toEqual([]);
+    expect(slos[0]).toMatchObject({
+      objective: 0.999,
+      window: { kind: 'rolling', ms: 7 * 86_400_000 },
+      budgeting: { method: 'occurrences' },
+    });
+    expect(slos[0]!.sli).toMatchObject({ kind: 'events', errorQuery: 'sum(rate(e[{{window}}]))', totalQuery: 'sum(rate(t[{{window}}]))' });
+  });
+});
+
 describe('problems are located and all reported', () => {
   it('reports every problem of a broken file as file:line:col', async () => {
     const file = join(fixtures, 'slo/broken.yaml');

@@ -110,6 +110,16 @@ describe('Prometheus client', () => {
     expect(requests).toHaveLength(2);
   });
 
+  it('an abort from the caller (the SLO time limit) cancels the request and is not retried', async () => {
+    const url = await fakePrometheus(['hang', vector([{}, '2'])]);
+    const controller = new AbortController();
+    const pending = new PrometheusClient({ baseUrl: url, timeoutMs: 10_000, ...noSleep }).query('up', undefined, controller.signal);
+    while (requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    controller.abort(new Error('slo time limit'));
+    await expect(pending).rejects.toThrow('slo time limit');
+    expect(requests).toHaveLength(1);
+  });
+
   it('connection refused is transient', async () => {
     const client = new PrometheusClient({ baseUrl: 'http://127.0.0.1:1', retries: 1, ...noSleep });
     await expect(client.query('up')).rejects.toThrow(/stayed unavailable after 2 attempts: cannot reach it/);
