@@ -15,6 +15,8 @@ import { triggerMatcherSchema } from './triggers-schema.js';
  * - v1 (initial): metadata, triggers, sla, inputs, env, steps (action, human, decide, wait, parallel).
  * - `retry.maxDelay` defaults to 1m (was 5m), the engine's default policy's value.
  * - `stepSchema` carries the JSON Schema id `PlaybookStep` (for `quench schema`).
+ * - Validation: expressions may read only declared `inputs` and listed `env` names
+ *   (`CompiledExpression.refs`, added beside `stepRefs`).
  */
 
 export const API_VERSION = 'quench/v1';
