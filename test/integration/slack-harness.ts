@@ -35,6 +35,8 @@ export interface SlackHarness {
   clock: ManualClock;
   chat: ChatInternals;
   url: string;
+  /** PostgreSQL only: this test's database, for CLI processes. */
+  databaseUrl: string | undefined;
   drain(): Promise<number>;
   /** Waits for all Slack requests received so far to be fully handled. */
   settle(): Promise<void>;
@@ -123,6 +125,7 @@ export async function startSlackHarness(kind: DatabaseKind = 'pglite', options: 
       return chat;
     },
     url,
+    databaseUrl: pg?.url,
     drain: () => worker.drain(),
     settle: async () => mounted?.idle(),
     async startRun(steps, trigger = {}, actor) {

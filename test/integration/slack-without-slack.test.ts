@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACTION } from '../../src/chat/core/blocks.js';
 import type { PlaybookSource } from '../../src/playbooks/core/model.js';
+import { runCli } from '../../src/cli/main.js';
+import { TEST_DATABASE_URL } from '../support/databases.js';
 import { type SlackHarness, startSlackHarness } from './slack-harness.js';
 
 /**
@@ -50,5 +52,33 @@ describe.each([true, false])('decisions through /v1 (Slack on: %s)', (slackOn) =
       expect(JSON.stringify(blocks)).not.toContain(ACTION.approve);
       expect(JSON.stringify(blocks)).toContain('Approved by');
     }
+  });
+});
+
+describe.skipIf(!TEST_DATABASE_URL)('quench approve (PostgreSQL, shared with the CLI)', () => {
+  let h: SlackHarness;
+  afterEach(async () => h?.close());
+
+  it('applies the assignee rule to CLI decisions too', async () => {
+    h = await startSlackHarness('postgres', { slack: false });
+    const runId = await h.startRun(steps());
+    const stepId = await h.waitingStep(runId, 'approveRollback');
+    const cli = async (...argv: string[]) => {
+      let out = '';
+      let err = '';
+      const env = {
+        DATABASE_URL: h.databaseUrl!,
+        QUENCH_API_TOKENS: 'ada@example.com=tok-ada,eve@example.com=tok-eve',
+        LOG_LEVEL: 'silent',
+      };
+      const code = await runCli(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), env });
+      return { code, out, err };
+    };
+    const eve = await cli('approve', stepId, '--as', 'eve@example.com');
+    expect(eve.code).not.toBe(0);
+    expect(eve.err).toContain("Only the step's assignees");
+    const ada = await cli('approve', stepId, '--as', 'ada@example.com');
+    expect(ada).toMatchObject({ code: 0 });
+    expect(ada.out).toContain('approved by ada@example.com');
   });
 });
