@@ -92,8 +92,23 @@ export async function dispatchEvent(
     }
   };
 
+  // Decisions that start and signal nothing are in the trail too, with the reason.
+  const ignored = async (outcome: 'repeat' | 'stale' | 'resolved_unknown', reason: string): Promise<Outcome> => {
+    await audit.append(
+      {
+        actor,
+        action: 'ingest.ignored',
+        subject,
+        data: { type: event.type, outcome, reason },
+        correlationId: runIds[0] ?? event.correlationId ?? null,
+      },
+      tx,
+    );
+    return { outcome, runHandles: runIds };
+  };
+
   if (event.resolved) {
-    if (alert?.status === 'resolved') return { outcome: 'repeat', runHandles: runIds };
+    if (alert?.status === 'resolved') return ignored('repeat', 'the alert is already resolved');
     await signalAll('alert.resolved');
     await db.rows(
       sql`insert into ingest_alerts (source, alert_key, status, run_ids, first_seen_at, last_seen_at, resolved_at)
@@ -101,7 +116,7 @@ export async function dispatchEvent(
           on conflict (source, alert_key) do update set status = 'resolved', last_seen_at = excluded.last_seen_at, resolved_at = excluded.resolved_at`,
       tx,
     );
-    return alert ? { outcome: 'resolved', runHandles: runIds } : { outcome: 'resolved_unknown' };
+    return alert ? { outcome: 'resolved', runHandles: runIds } : ignored('resolved_unknown', 'no firing alert with this identity was seen');
   }
 
   if (alert?.status === 'firing') {
@@ -109,12 +124,12 @@ export async function dispatchEvent(
       sql`update ingest_alerts set last_seen_at = ${at}::timestamptz where source = ${event.source} and alert_key = ${event.key}`,
       tx,
     );
-    if (runIds.length === 0) return { outcome: 'repeat' };
+    if (runIds.length === 0) return ignored('repeat', 'the alert is already firing and started no run (it was unrouted)');
     await signalAll(event.type);
     return { outcome: 'signalled', runHandles: runIds };
   }
   if (alert?.status === 'resolved' && alert.resolved_at && event.occurredAt.getTime() <= new Date(alert.resolved_at).getTime()) {
-    return { outcome: 'stale' };
+    return ignored('stale', 'the alert was resolved after this event occurred (delivered out of order)');
   }
 
   const decision = route(event, deps.playbooks());
