@@ -1,7 +1,8 @@
 import { and, eq } from 'drizzle-orm';
 import type { ClaimedStep } from './sql/claim.js';
 import { finishAttempt } from './sql/attempt.js';
-import { lockRun } from './sql/load.js';
+import { lockRun, readRun } from './sql/load.js';
+import { notifySafely } from './notify.js';
 import { applyStepResult, type StepResult, type TransitionReport } from './sql/transition.js';
 import { engineActor, type StepRow } from './model.js';
 import type { Runtime } from './runtime.js';
@@ -42,5 +43,17 @@ export async function completeClaimed(
     return applyStepResult(tx, { audit: rt.audit, catalog: rt.actions, now }, run, step, result, engineActor(worker));
   });
   rt.metrics.transitions.inc({ kind: claimed.kind, status: report ? result.status : 'fenced' });
+  if (report) await closeCancelled(rt, claimed.runId, report.cancelledHumanSteps);
   return report;
+}
+
+/** Tells the notifier about human steps a run failure or cancellation closed. */
+export async function closeCancelled(rt: Runtime, runId: string, stepIds: string[], by?: string): Promise<void> {
+  if (stepIds.length === 0) return;
+  const run = await readRun(rt.db.orm, runId);
+  for (const stepId of stepIds) {
+    await notifySafely(rt, () =>
+      rt.notifier().closed({ stepId, runId, correlationId: run?.correlationId ?? '', outcome: 'cancelled', ...(by ? { by } : {}) }),
+    );
+  }
 }

@@ -8,7 +8,8 @@ import type { Database } from '../db/database.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { TriggerEvent } from '../triggers/event.js';
 import type { RunState } from './core/states.js';
-import { notifySafely } from './executor.js';
+import { closeCancelled } from './complete.js';
+import { notifySafely } from './notify.js';
 import { createEngineMetrics } from './metrics.js';
 import type { Actor, Decision } from './model.js';
 import { type HumanStepNotifier, noNotifier } from './notifier.js';
@@ -104,6 +105,7 @@ export function createEngine(deps: EngineDeps): Engine {
           by: actor.id,
         }),
       );
+      await closeCancelled(rt, outcome.runId, outcome.cancelledHumanSteps ?? [], actor.id);
       return outcome;
     },
     async cancel(runId, actor, reason) {

@@ -8,6 +8,7 @@ import { runContext, withCompensated } from './context.js';
 import { matchingEvent } from './events.js';
 import type { RunRow, StepRow } from './model.js';
 import type { HumanStepView } from './notifier.js';
+import { notifySafely } from './notify.js';
 import { runActionAttempt } from './run-action.js';
 import { pinnedDefinition } from './snapshots.js';
 import type { Runtime } from './runtime.js';
@@ -43,8 +44,9 @@ export async function executeClaimed(rt: Runtime, worker: string, claimed: Claim
       try {
         context = await runContext(rt.db.orm, run, rows, rt.env);
         if (step.spec.role === 'compensation') context = withCompensated(context, rows, step.spec.of);
-        const fresh =
-          claimed.previousStatus === 'ready' || (claimed.previousStatus === 'running' && step.attempts === 0 && step.kind !== 'action');
+        // `when` is judged once, before the step first does anything (again after a takeover
+        // of a claim that never started an attempt).
+        const fresh = claimed.previousStatus === 'ready' || (claimed.previousStatus === 'running' && step.attempts === 0);
         if (fresh && playbookStep?.when && !evaluateCondition(playbookStep.when, context)) {
           await completeClaimed(rt, worker, claimed, { status: 'skipped', reason: `condition '${playbookStep.when}' is false` });
           return;
@@ -162,14 +164,6 @@ async function dispatch(
 
 function drillFailures(run: RunRow): string[] {
   return run.drill?.fail ?? [];
-}
-
-export async function notifySafely(rt: Runtime, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    rt.logger.warn({ err }, 'human step notifier failed; the step still waits for a decision through the CLI or /v1');
-  }
 }
 
 export function humanView(

@@ -95,6 +95,8 @@ describe.each(databaseKinds)('waits, human decisions and cancellation on %s', (k
     const clock = new ManualClock();
     const engine = testEngine(t.db, clock);
     const worker = engine.createWorker();
+    const closed: Array<{ stepId: string; outcome: string }> = [];
+    engine.setNotifier({ waiting: async () => {}, closed: async (c) => void closed.push({ stepId: c.stepId, outcome: c.outcome }) });
     const pb = playbook('reject', [
       {
         id: 'change',
@@ -122,7 +124,12 @@ describe.each(databaseKinds)('waits, human decisions and cancellation on %s', (k
     await engine.cancel(second.runId, { type: 'user', id: 'dave' }, 'false alarm');
     const cancelled = (await engine.getRun(second.runId))!;
     expect(cancelled.state).toBe('cancelled');
-    expect(cancelled.steps.find((s) => s.key === 'ok')!.status).toBe('cancelled');
+    const waitingStep = cancelled.steps.find((s) => s.key === 'ok')!;
+    expect(waitingStep.status).toBe('cancelled');
+    expect(closed).toEqual([
+      { stepId: step.id, outcome: 'decided' },
+      { stepId: waitingStep.id, outcome: 'cancelled' },
+    ]);
     await expect(engine.cancel(second.runId, { type: 'user', id: 'dave' }, 'again')).rejects.toMatchObject({ code: 'conflict' });
   });
 

@@ -23,7 +23,7 @@ export async function decideStep(
   stepId: string,
   decision: Decision,
   actor: Actor,
-): Promise<DecideOutcome & { runId: string; correlationId: string }> {
+): Promise<DecideOutcome & { runId: string; correlationId: string; cancelledHumanSteps?: string[] }> {
   const hint = await readStep(rt.db.orm, stepId);
   if (!hint) throw new QuenchError('not_found', `no step with id ${stepId}; list waiting steps with 'quench runs show RUN_ID'`);
   return rt.db.orm.transaction(async (tx) => {
@@ -100,13 +100,14 @@ export async function decideStep(
               at,
             },
           };
-    await applyStepResult(tx, { audit: rt.audit, catalog: rt.actions, now }, run, step, result, actor);
+    const report = await applyStepResult(tx, { audit: rt.audit, catalog: rt.actions, now }, run, step, result, actor);
     return {
       status: 'decided' as const,
       step,
       result: result.status as 'succeeded' | 'failed',
       runId: run.id,
       correlationId: run.correlationId,
+      cancelledHumanSteps: report.cancelledHumanSteps,
     };
   });
 }

@@ -37,6 +37,8 @@ export interface TransitionReport {
   runChanged: boolean;
   created: StepRow[];
   readied: number;
+  /** Human steps that were waiting and got cancelled (their notifications must close). */
+  cancelledHumanSteps: string[];
 }
 
 export async function applyStepResult(
@@ -132,6 +134,7 @@ export async function applyEffects(
 ): Promise<TransitionReport> {
   const now = deps.now;
   const created: StepRow[] = [];
+  const cancelledHumanSteps: string[] = [];
   let readied = 0;
   let nextState: RunState | undefined;
   let error: unknown;
@@ -193,10 +196,12 @@ export async function applyEffects(
       case 'cancelOpen': {
         // A late worker's result for one of these is discarded: its fencing check wants `running`.
         const open: StepStatus[] = ['pending', 'ready', 'running', 'retry_wait', 'waiting'];
-        await tx
+        const cancelled = await tx
           .update(engineSteps)
           .set({ status: 'cancelled', wakeAt: null, leaseOwner: null, endedAt: now })
-          .where(and(eq(engineSteps.runId, run.id), inArray(engineSteps.status, open)));
+          .where(and(eq(engineSteps.runId, run.id), inArray(engineSteps.status, open)))
+          .returning({ id: engineSteps.id, kind: engineSteps.kind });
+        cancelledHumanSteps.push(...cancelled.filter((c) => c.kind === 'human').map((c) => c.id));
         break;
       }
       case 'run':
@@ -242,7 +247,7 @@ export async function applyEffects(
     );
   }
   if (readied > 0) await tx.execute(sql`select pg_notify('quench_engine', 'step')`);
-  return { runState: state, runChanged, created, readied };
+  return { runState: state, runChanged, created, readied, cancelledHumanSteps };
 }
 
 export function runView(run: RunRow, rows: StepRow[], catalog: ActionCatalog) {
