@@ -36,6 +36,28 @@ alerting:
     - { severity: page, long: 15s, short: 5s, factor: 5 }
   page: { for: "0" }
   ticket: { enabled: false }
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: { name: target-slices }
+spec:
+  service: target
+  indicator:
+    spec:
+      ratioMetric:
+        good: { metricSource: { type: Prometheus, spec: { query: 'sum(rate(http_requests_total{job="target",code="200"}[{{window}}]))' } } }
+        total: { metricSource: { type: Prometheus, spec: { query: 'sum(rate(http_requests_total{job="target"}[{{window}}]))' } } }
+  timeWindow: [{ duration: 1h, isRolling: true }]
+  budgetingMethod: Timeslices
+  objectives: [{ target: 0.9, timeSliceTarget: 0.95, timeSliceWindow: 5s }]
+  alertPolicies:
+    - kind: AlertPolicy
+      metadata: { name: fast }
+      spec:
+        conditions:
+          - kind: AlertCondition
+            metadata: { name: fast }
+            spec: { severity: page, condition: { kind: burnrate, op: gt, threshold: 5, lookbackWindow: 24s } }
 `;
 
 if (!prometheusAvailable) {
@@ -48,7 +70,7 @@ describe.skipIf(!prometheusAvailable)('SLO evaluation against a real Prometheus'
   let target: TrafficTarget;
   let prom: PrometheusProcess;
   const { slos, problems } = importSlos(parseYamlSource('target.yaml', sloYaml).documents);
-  const slo = slos[0]!;
+  const slo = slos.find((s) => s.name === 'target-availability')!;
 
   beforeAll(async () => {
     expect(problems).toEqual([]);
@@ -88,6 +110,8 @@ describe.skipIf(!prometheusAvailable)('SLO evaluation against a real Prometheus'
 
     // 1% errors against a 1% budget: a burn rate of 1 in every window, no alert.
     await until('burn rate 1 in both windows', steady(1));
+    // At 1% errors every 5s slice meets its 95% target: no bad slices.
+    await until('no bad slices', () => evaluator.get('target-slices')!.burnRates['24s'] === 0);
     expect(status().state).toBe('ok');
     expect(status().alerts.page.status).toBe('inactive');
     expect(relative(1 - status().attainment!, 0.01)).toBeLessThan(0.01);
@@ -96,8 +120,12 @@ describe.skipIf(!prometheusAvailable)('SLO evaluation against a real Prometheus'
     target.errorRatio = 0.2;
     await until('the page to fire', () => status().alerts.page.status === 'firing');
     await until('burn rate 20 in both windows', steady(20));
-    expect(triggers.events.map((e) => e.type)).toEqual(['slo.burn']);
-    expect(triggers.events[0]!.slo).toMatchObject({ name: slo.name, severity: 'page' });
+    // Time slices (5s, good when ≥ 95% succeed): at 20% errors every slice is bad, an error
+    // ratio of 1 against a 10% budget. PromQL subqueries, evaluated by the real engine.
+    await until('every slice bad', () => evaluator.get('target-slices')!.burnRates['24s'] === 10);
+    expect(evaluator.get('target-slices')!.state).toBe('ok');
+    expect(triggers.events.filter((e) => e.slo?.name === slo.name).map((e) => e.type)).toEqual(['slo.burn']);
+    expect(triggers.events.find((e) => e.slo?.name === slo.name)!.slo).toMatchObject({ name: slo.name, severity: 'page' });
 
     // Prometheus, running `quench slo rules` for the same SLO, agrees on the ratio and the alert.
     // (Recording rules lag by up to one rule evaluation, so poll for them too.)
@@ -110,12 +138,14 @@ describe.skipIf(!prometheusAvailable)('SLO evaluation against a real Prometheus'
     const alerts = (await (await fetch(`${prom.url}/api/v1/alerts`)).json()) as {
       data: { alerts: Array<{ state: string; labels: Record<string, string> }> };
     };
-    expect(alerts.data.alerts.filter((a) => a.state === 'firing').map((a) => a.labels.severity)).toEqual(['page']);
+    expect(alerts.data.alerts.filter((a) => a.state === 'firing' && a.labels.slo === slo.name).map((a) => a.labels.severity)).toEqual([
+      'page',
+    ]);
 
     // No errors: the short window clears first and the page resolves.
     target.errorRatio = 0;
     await until('the page to resolve', () => status().alerts.page.status === 'resolved');
-    expect(triggers.events.map((e) => e.type)).toEqual(['slo.burn', 'slo.recovered']);
+    expect(triggers.events.filter((e) => e.slo?.name === slo.name).map((e) => e.type)).toEqual(['slo.burn', 'slo.recovered']);
     await until('burn rate 0', () => status().burnRates['15s'] === 0);
   });
 });

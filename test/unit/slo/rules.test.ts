@@ -66,7 +66,12 @@ describe('quench slo rules', () => {
   });
 
   it.skipIf(!existsSync(PROMTOOL))('output passes promtool check rules (examples and users’ files)', async () => {
-    for (const dir of [join(root, 'slo'), join(fixtures, 'slo/sloth-style.yaml'), join(fixtures, 'slo/pyrra-style.yaml')]) {
+    for (const dir of [
+      join(root, 'slo'),
+      join(fixtures, 'slo/sloth-style.yaml'),
+      join(fixtures, 'slo/pyrra-style.yaml'),
+      join(fixtures, 'slo/timeslices.yaml'),
+    ]) {
       const r = await rules(dir);
       expect(r.code).toBe(0);
       const check = promtool(r.out);
