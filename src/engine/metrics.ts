@@ -63,7 +63,7 @@ export function createEngineMetrics(registry: Registry | undefined, db: Database
     }),
     stepLatency: new Histogram({
       name: 'quench_engine_step_duration_seconds',
-      help: 'Time from a step becoming due to its result being recorded, by kind and status.',
+      help: 'Time a worker spent on a step, from claim to recorded result (or hand-back), by kind.',
       labelNames: ['kind', 'status'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers,
