@@ -3,7 +3,7 @@ import type { Actor, Decision, DecisionRecord } from '../engine/model.js';
 import type { HumanStepNotifier } from '../engine/notifier.js';
 import type { Assign } from '../playbooks/core/model.js';
 import { judgeDecision, type Person, type StepForDecision, type Verdict } from './core/decision-policy.js';
-import { type ChatDeps, engineOf, engineRows, POLICY_ACTOR, type StoredView } from './deps.js';
+import { type ChatDeps, engineOf, engineRows, type StoredView } from './deps.js';
 import { refreshHeader, refreshStepMessage } from './messages.js';
 import { auditPerson, offerQueued } from './offer.js';
 import { loadOffer, queuedInGroup, updateOffer } from './store.js';
@@ -176,5 +176,3 @@ async function offerNextInGroup(deps: ChatDeps, groupId: string, assign: Assign)
     await refreshStepMessage(deps, queued.stepId);
   }
 }
-
-export { POLICY_ACTOR };

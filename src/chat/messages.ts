@@ -4,7 +4,7 @@ import { readRun, stepsOf } from '../engine/sql/load.js';
 import { headerMessage, type RunHeader, type StepCard, stepMessage } from './core/blocks.js';
 import { type Person, samePerson } from './core/decision-policy.js';
 import { type ChatDeps, engineRows, type StoredView } from './deps.js';
-import { mention, nameOf } from './people.js';
+import { mention } from './people.js';
 import { chatHumanSteps } from './schema.js';
 import { loadOffer, type OfferRow, refColumns, saveThread, thread, updateOffer } from './store.js';
 
@@ -164,5 +164,3 @@ export async function threadNote(deps: ChatDeps, offer: OfferRow, text: string, 
   if (t) await deps.chat.post(t.channel, { text: line }, t.ts);
   else for (const p of people.filter((a) => a.slackId)) await deps.chat.post(p.slackId!, { text: line });
 }
-
-export { nameOf };

@@ -20,10 +20,6 @@ export function mention(p: Person): string {
   return p.slackId ? `<@${p.slackId}>` : (p.display ?? p.aliases[0] ?? 'someone');
 }
 
-export function nameOf(p: Person): string {
-  return p.display ?? p.aliases[0] ?? 'someone';
-}
-
 export class People {
   constructor(
     private readonly chat: ChatPort,
