@@ -9,7 +9,7 @@ import { httpRequestAction } from '../../../src/actions/http-request.js';
 import { sloCheckAction } from '../../../src/actions/slo-check.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { ManualClock } from '../../../src/core/clock.js';
-import { StepError } from '../../../src/engine/core/step-error.js';
+import type { StepError } from '../../../src/engine/core/step-error.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 
 function ctx(env: Record<string, string>, extra: Partial<ActionContext> = {}): ActionContext {
