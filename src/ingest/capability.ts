@@ -8,6 +8,7 @@ import { processDelivery } from './processor.js';
 import { addWebhookRoutes } from './routes.js';
 import type { PlaybookSource, RunPort } from './runs.js';
 import { inboxTriggerSink } from './sink.js';
+import { createWaker } from './wake.js';
 import { createIngestWorker, type IngestWorker } from './worker.js';
 
 /**
@@ -23,8 +24,10 @@ export interface IngestOptions {
 
 export function installIngest(ctx: ServiceContext, options: IngestOptions): IngestWorker & Component {
   const metrics = createIngestMetrics(ctx.metrics.registry, () => inboxStats(ctx.db, ctx.clock.now()));
-  addWebhookRoutes(ctx.router, { db: ctx.db, clock: ctx.clock, config: ctx.config, metrics });
-  ctx.ports.triggers = inboxTriggerSink({ db: ctx.db, clock: ctx.clock, metrics });
+  const logger = ctx.logger.child({ component: 'ingest' });
+  const waker = createWaker(ctx.db, (err) => logger.warn({ err }, 'could not NOTIFY the inbox workers; they will poll'));
+  addWebhookRoutes(ctx.router, { db: ctx.db, clock: ctx.clock, config: ctx.config, metrics, wake: waker.wake });
+  ctx.ports.triggers = inboxTriggerSink({ db: ctx.db, clock: ctx.clock, metrics, wake: waker.wake });
   const runs: RunPort = {
     findRun: (handle) => options.runs().findRun(handle),
     start: (input) => options.runs().start(input),
@@ -33,8 +36,9 @@ export function installIngest(ctx: ServiceContext, options: IngestOptions): Inge
   return createIngestWorker({
     db: ctx.db,
     clock: ctx.clock,
-    logger: ctx.logger.child({ component: 'ingest' }),
+    logger,
     metrics,
+    waker,
     audit: ctx.audit,
     ...options.worker,
     process: (row) => processDelivery({ db: ctx.db, clock: ctx.clock, audit: ctx.audit, metrics, runs, playbooks: options.playbooks }, row),

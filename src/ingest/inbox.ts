@@ -35,21 +35,18 @@ export interface InboxRow {
 }
 
 /**
- * One statement, one round trip, autocommitted: the insert, its deduplication (ON CONFLICT
- * on either unique index does nothing) and the wake-up NOTIFY (sent at commit, only for a new
- * row). When it returns, the delivery is durable and the 202 may go out. Returns undefined for
- * a repeat.
+ * One statement, one round trip, autocommitted: the insert and its deduplication (ON CONFLICT
+ * on either unique index does nothing). When it returns, the delivery is durable and the 202
+ * may go out; the caller then wakes the workers (./wake.ts says why not NOTIFY here). Returns
+ * undefined for a repeat.
  */
 export async function insertDelivery(db: Database, d: NewDelivery): Promise<{ id: number } | undefined> {
   const at = d.receivedAt.toISOString();
   const rows = await db.rows<{ id: string | number }>(sql`
-    with ins as (
-      insert into ingest_inbox (source, delivery_key, webhook_id, received_at, headers, body, next_attempt_at)
-      values (${d.source}, ${d.deliveryKey}, ${d.webhookId ?? null}, ${at}::timestamptz, ${JSON.stringify(d.headers)}::jsonb, ${d.body}, ${at}::timestamptz)
-      on conflict do nothing
-      returning id
-    )
-    select id, pg_notify(${INBOX_CHANNEL}, id::text) from ins`);
+    insert into ingest_inbox (source, delivery_key, webhook_id, received_at, headers, body, next_attempt_at)
+    values (${d.source}, ${d.deliveryKey}, ${d.webhookId ?? null}, ${at}::timestamptz, ${JSON.stringify(d.headers)}::jsonb, ${d.body}, ${at}::timestamptz)
+    on conflict do nothing
+    returning id`);
   const row = rows[0];
   return row ? { id: Number(row.id) } : undefined;
 }

@@ -24,6 +24,8 @@ export interface WebhookDeps {
   clock: Clock;
   config: Config;
   metrics: IngestMetrics;
+  /** Called after a delivery commits, to wake the workers. */
+  wake?: () => void;
 }
 
 /** Headers worth keeping with the body (never signatures or credentials). */
@@ -126,6 +128,7 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
       return { status: 202, body: { status: 'duplicate', requestId: ctx.requestId } };
     }
     metrics.accepted.inc({ source });
+    deps.wake?.();
     return { status: 202, body: { status: 'accepted', id: stored.id, requestId: ctx.requestId } };
   };
 

@@ -13,7 +13,7 @@ import { eventJson } from './dispatch.js';
  * routed, storm-grouped, retried and audited by the same pipeline. `emit` resolves once the
  * event is committed, as the port promises.
  */
-export function inboxTriggerSink(deps: { db: Database; clock: Clock; metrics: IngestMetrics }): TriggerSink {
+export function inboxTriggerSink(deps: { db: Database; clock: Clock; metrics: IngestMetrics; wake?: () => void }): TriggerSink {
   return {
     async emit(event: TriggerEvent) {
       const source = `${TRIGGER_PREFIX}${event.source}`;
@@ -25,8 +25,10 @@ export function inboxTriggerSink(deps: { db: Database; clock: Clock; metrics: In
         headers: {},
         body: JSON.stringify(eventJson(event)),
       });
-      if (stored) deps.metrics.accepted.inc({ source });
-      else deps.metrics.dedupHits.inc({ source, level: 'delivery' });
+      if (stored) {
+        deps.metrics.accepted.inc({ source });
+        deps.wake?.();
+      } else deps.metrics.dedupHits.inc({ source, level: 'delivery' });
     },
   };
 }

@@ -4,6 +4,7 @@ import type { Database } from '../db/database.js';
 import type { Logger } from '../telemetry/logger.js';
 import { INBOX_CHANNEL, type InboxRow, claimDue, failDelivery, releaseClaims } from './inbox.js';
 import type { IngestMetrics } from './metrics.js';
+import type { Waker } from './wake.js';
 import { LostClaimError } from './processor.js';
 
 /**
@@ -19,6 +20,8 @@ export interface WorkerOptions {
   metrics: IngestMetrics;
   audit: AuditTrail;
   process: (row: InboxRow) => Promise<unknown>;
+  /** In-process wake-ups from this process's endpoints (other replicas arrive by NOTIFY). */
+  waker?: Waker;
   /** Attempts before an entry is dead-lettered (default 5). */
   maxAttempts?: number;
   /** A claim not completed within this time is taken over (default 60 s). */
@@ -49,6 +52,7 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
   let wake: (() => void) | undefined;
   let woken = false;
   let unlisten: (() => Promise<void>) | undefined;
+  let unsubscribe: (() => void) | undefined;
 
   const handle = async (row: InboxRow): Promise<void> => {
     // A row claimed this often without completing keeps killing its worker: stop trying.
@@ -138,12 +142,15 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
     async start() {
       running = true;
       unlisten = await o.db.listen(INBOX_CHANNEL, poke);
+      unsubscribe = o.waker?.onWake(poke);
       loop = run();
     },
     async stop() {
       running = false;
       stopping = true;
       poke();
+      unsubscribe?.();
+      o.waker?.stop();
       await loop;
       await unlisten?.();
     },
