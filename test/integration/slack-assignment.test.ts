@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACTION } from '../../src/chat/core/blocks.js';
 import { chatHumanSteps } from '../../src/chat/schema.js';
+import { enqueueInbox } from '../../src/chat/store.js';
 import { noNotifier } from '../../src/engine/notifier.js';
 import type { PlaybookSource } from '../../src/playbooks/core/model.js';
 import { type SlackHarness, startSlackHarness } from './slack-harness.js';
@@ -69,5 +70,23 @@ describe('assignment and queues', () => {
     await h.restartChat();
     expect(buttonsOf(h, stepId)).toContain(ACTION.approve);
     expect((await offer(h, stepId)).assignees).toEqual([expect.objectContaining({ slackId: 'U0ADA' })]);
+  });
+
+  it('handles an acknowledged click that a crash left unprocessed, once', async () => {
+    h = await startSlackHarness();
+    const runId = await h.startRun(pdStep);
+    const stepId = await h.waitingStep(runId, 'approve');
+    // As if the process died right after acknowledging Ada's click: the inbox row is all that is left.
+    await enqueueInbox(
+      h.ctx.db,
+      'action:U0ADA:1767571300.999999:quench_approve',
+      { kind: 'decide', stepId, decision: 'approve', slackUserId: 'U0ADA', channel: 'C0INCIDENT' },
+      h.clock.now(),
+    );
+    expect(await h.chat.sweep()).toBe(1);
+    await h.drain();
+    expect((await h.ctx.ports.engine.getRun(runId))?.state).toBe('succeeded');
+    expect(await h.chat.sweep()).toBe(0);
+    expect(buttonsOf(h, stepId)).toContain('Approved by <@U0ADA>');
   });
 });
