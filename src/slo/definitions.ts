@@ -34,7 +34,17 @@ export function importSlos(docs: SourceDocument[]): { slos: Slo[]; problems: Pro
   const unique: Slo[] = [];
   for (const slo of slos) {
     const first = seen.get(slo.name);
-    if (first) {
+    if (first && first.sli.kind === 'unevaluable' && slo.sli.kind === 'unevaluable') {
+      // Two placeholders (OpenSLO `type: Any`, as in the spec's own examples) are never evaluated,
+      // so they cannot collide in status or metrics: say so, keep the first.
+      problems.push({
+        file: slo.origin.file,
+        line: slo.origin.line,
+        col: slo.origin.col,
+        severity: 'warning',
+        message: `duplicate SLO name ${slo.name} (first defined at ${first.origin.file}:${first.origin.line}:${first.origin.col}); both are unevaluated placeholders, only the first is listed`,
+      });
+    } else if (first) {
       problems.push({
         file: slo.origin.file,
         line: slo.origin.line,

@@ -33,6 +33,7 @@ export interface Parsed {
 export class OpenSloImport {
   readonly problems: Problem[] = [];
   readonly byKind = new Map<OpenSloKind, Map<string, Parsed>>();
+  readonly slos: Parsed[] = [];
 
   error(where: At, message: string, severity: Problem['severity'] = 'error'): undefined {
     this.problems.push(where.doc.problem(where.path, message, severity));
@@ -63,6 +64,11 @@ export class OpenSloImport {
       return;
     }
     const value = parsed.data as Parsed['value'];
+    if (kind === 'SLO') {
+      // SLO names are checked per budget by importSlos, across both formats.
+      this.slos.push({ kind, name: value.metadata.name, doc, value });
+      return;
+    }
     const map = this.byKind.get(kind) ?? new Map<string, Parsed>();
     this.byKind.set(kind, map);
     const previous = map.get(value.metadata.name);
@@ -308,7 +314,7 @@ export class OpenSloImport {
 export function importOpenSlo(docs: SourceDocument[]): { slos: Slo[]; problems: Problem[] } {
   const imp = new OpenSloImport();
   for (const d of docs) imp.add(d);
-  const slos = [...(imp.byKind.get('SLO')?.values() ?? [])].flatMap((p) => imp.slo(p));
+  const slos = imp.slos.flatMap((p) => imp.slo(p));
   // A shared SLI is checked once per objective; report each of its problems once.
   const seen = new Set<string>();
   const problems = imp.problems.filter((p) => {

@@ -30,6 +30,19 @@ describe('public OpenSLO v1 examples', () => {
     expect(r.code).toBe(0);
   });
 
+  it('all of them validate together: multi-objective budgets get distinct names', async () => {
+    const r = await cli(['validate', openslo]);
+    expect(r.code).toBe(0);
+    const { slos } = loadSlos([openslo]);
+    expect(slos.map((s) => s.name).sort()).toEqual([
+      'main-page',
+      'search-slo',
+      'service-availability',
+      'service-availability.internal-objective',
+      'service-availability.sla',
+    ]);
+  });
+
   it('imports the multi-objective Timeslices example as one budget per objective', () => {
     const { slos, problems } = loadSlos([join(openslo, 'examples_budgeting-method_timeslices-slo.yaml')]);
     expect(problems.filter((p) => p.severity === 'error')).toEqual([]);
