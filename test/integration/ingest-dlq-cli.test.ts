@@ -14,8 +14,12 @@ describe('quench dlq inbox', () => {
     let out = '';
     let err = '';
     const code = await runCli(argv, {
-      stdout: (t) => void (out += t),
-      stderr: (t) => void (err += t),
+      stdout: (t) => {
+        out += t;
+      },
+      stderr: (t) => {
+        err += t;
+      },
       env: { QUENCH_DATA_DIR: dir, LOG_LEVEL: 'error' },
     });
     return { code, out, err };
