@@ -1,5 +1,3 @@
-import { loadPlaybooksStrict } from '../playbooks/loader.js';
-import { PlaybookStore } from '../playbooks/store.js';
 import type { Capability, Component, ServiceContext } from '../service.js';
 import { engineRunPort } from './engine-port.js';
 import { inboxStats } from './inbox.js';
@@ -46,17 +44,12 @@ export function installIngest(ctx: ServiceContext, options: IngestOptions): Inge
 }
 
 /**
- * `quench serve`'s ingest: routing reads the playbook store at call time (a reload takes effect
- * on the next event) and starts runs through the engine port. When no capability before it
- * has loaded the playbooks, ingest loads QUENCH_PLAYBOOK_DIR itself (strictly: an invalid
- * playbook stops start-up with every problem listed) and offers the store as `ports.playbooks`.
+ * `quench serve`'s ingest: routing reads `ports.playbooks` (loaded and reloaded by
+ * src/playbooks/capability.ts, installed before ingest) at call time, so a reload takes effect
+ * on the next event; runs start through the engine port.
  */
 export const ingestCapability: Capability = (ctx) => {
-  if (!ctx.ports.playbooks) {
-    const loaded = loadPlaybooksStrict([ctx.config.QUENCH_PLAYBOOK_DIR], ctx.ports.engine.actions);
-    ctx.ports.playbooks = new PlaybookStore(loaded);
-    ctx.logger.info({ playbooks: loaded.map((p) => p.name), dir: ctx.config.QUENCH_PLAYBOOK_DIR }, 'playbooks loaded');
-  }
+  if (!ctx.ports.playbooks) ctx.logger.warn('no playbook store installed before ingest: every event will be unrouted');
   return installIngest(ctx, {
     runs: () => engineRunPort(ctx.ports.engine, ctx.db, () => ctx.ports.playbooks),
     playbooks: () => (ctx.ports.playbooks?.list() ?? []).map((p) => p.definition),
