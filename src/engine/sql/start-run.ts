@@ -64,21 +64,18 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
   };
   await rt.db.orm.transaction(async (tx) => {
     await tx.insert(engineRuns).values(row);
-    await rt.audit.append(
-      {
-        actor,
-        action: 'run.started',
-        subject: { type: 'run', id },
-        data: {
-          playbook: row.playbook,
-          playbookHash: row.playbookHash,
-          drill: row.drill,
-          trigger: input.trigger ? { source: input.trigger.source, type: input.trigger.type, key: input.trigger.key } : null,
-        },
-        correlationId,
+    const started = {
+      actor,
+      action: 'run.started',
+      subject: { type: 'run', id },
+      data: {
+        playbook: row.playbook,
+        playbookHash: row.playbookHash,
+        drill: row.drill,
+        trigger: input.trigger ? { source: input.trigger.source, type: input.trigger.type, key: input.trigger.key } : null,
       },
-      tx,
-    );
+      correlationId,
+    };
     const first = firstOf(definition.steps, { kind: 'top' });
     if (!('start' in first)) throw new QuenchError('validation_failed', `playbook '${row.playbook}' has no steps`);
     await applyEffects(
@@ -87,6 +84,7 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
       row as RunRow,
       [{ type: 'create', key: first.start, spec: { role: 'step' }, status: 'ready' }],
       actor,
+      [started],
     );
   });
   return row as RunRow;

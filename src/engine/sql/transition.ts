@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { AuditEntryInput } from '../../audit/core/entry.js';
 import type { AuditTrail } from '../../audit/trail.js';
 import type { Executor } from '../../db/database.js';
 import type { ActionCall, ActionCatalog } from '../../playbooks/core/model.js';
@@ -77,21 +78,18 @@ export async function applyStepResult(
       ...(completedSeq !== undefined ? { completedSeq } : {}),
     })
     .where(eq(engineSteps.id, step.id));
-  await deps.audit.append(
-    {
-      actor,
-      action: `step.${result.status}`,
-      subject: { type: 'step', id: step.id },
-      data: {
-        run: run.id,
-        step: step.stepKey,
-        attempt: step.attempts,
-        ...(result.status === 'failed' || result.status === 'retry_wait' ? { error: result.error } : {}),
-      },
-      correlationId: run.correlationId,
+  const stepEntry: AuditEntryInput = {
+    actor,
+    action: `step.${result.status}`,
+    subject: { type: 'step', id: step.id },
+    data: {
+      run: run.id,
+      step: step.stepKey,
+      attempt: step.attempts,
+      ...(result.status === 'failed' || result.status === 'retry_wait' ? { error: result.error } : {}),
     },
-    tx,
-  );
+    correlationId: run.correlationId,
+  };
   if (result.status === 'failed' && result.deadLetter) {
     await tx.insert(engineDeadLetters).values({
       id: randomUUID(),
@@ -121,7 +119,7 @@ export async function applyStepResult(
           : { key: step.stepKey, status: 'failed', error: result.error };
     effects.push(...advance(runView(run, rows, deps.catalog), outcome));
   }
-  return applyEffects(tx, deps, run, effects, actor);
+  return applyEffects(tx, deps, run, effects, actor, [stepEntry]);
 }
 
 /** Applies effects, then settles the run state from its open rows. */
@@ -131,6 +129,7 @@ export async function applyEffects(
   run: RunRow,
   effects: Effect[],
   actor: Actor,
+  entries: AuditEntryInput[] = [],
 ): Promise<TransitionReport> {
   const now = deps.now;
   const created: StepRow[] = [];
@@ -222,31 +221,28 @@ export async function applyEffects(
       .update(engineRuns)
       .set({ state, updatedAt: now, ...(terminalRunStates.has(state) ? { endedAt: now } : {}), ...(error !== undefined ? { error } : {}) })
       .where(eq(engineRuns.id, run.id));
-    await deps.audit.append(
-      {
-        actor,
-        action: `run.${state}`,
-        subject: { type: 'run', id: run.id },
-        data: { from: run.state, playbook: run.playbook, ...(error !== undefined ? { error } : {}) },
-        correlationId: run.correlationId,
-      },
-      tx,
-    );
+    entries.push({
+      actor,
+      action: `run.${state}`,
+      subject: { type: 'run', id: run.id },
+      data: { from: run.state, playbook: run.playbook, ...(error !== undefined ? { error } : {}) },
+      correlationId: run.correlationId,
+    });
     run.state = state;
   }
   for (const c of created) {
-    await deps.audit.append(
-      {
-        actor,
-        action: 'step.created',
-        subject: { type: 'step', id: c.id },
-        data: { run: run.id, step: c.stepKey, kind: c.kind, role: c.spec.role },
-        correlationId: run.correlationId,
-      },
-      tx,
-    );
+    entries.push({
+      actor,
+      action: 'step.created',
+      subject: { type: 'step', id: c.id },
+      data: { run: run.id, step: c.stepKey, kind: c.kind, role: c.spec.role },
+      correlationId: run.correlationId,
+    });
   }
   if (readied > 0) await tx.execute(sql`select pg_notify('quench_engine', 'step')`);
+  // Audit entries go last: appending takes the trail's global lock until commit, so every
+  // other statement of this transaction runs before it and the lock is held only briefly.
+  for (const entry of entries) await deps.audit.append(entry, tx);
   return { runState: state, runChanged, created, readied, cancelledHumanSteps };
 }
 
