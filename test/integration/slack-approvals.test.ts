@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACTION } from '../../src/chat/core/blocks.js';
 import type { PlaybookSource } from '../../src/playbooks/core/model.js';
+import { interactionBody, viewSubmission } from '../support/slack-signer.js';
 import { CHANNEL, type SlackHarness, startSlackHarness } from './slack-harness.js';
 
 /**
@@ -142,5 +143,37 @@ describe('human steps in Slack', () => {
     await h.settle();
     expect(String(h.slack.callsTo('chat.postEphemeral').at(-1)?.args.text)).toContain('You started this run');
     expect((await h.ctx.ports.engine.getRun(runId))?.steps.find((s) => s.id === stepId)?.status).toBe('waiting');
+  });
+
+  it('reassigns through the modal: the new assignee decides, the old one no longer can', async () => {
+    h = await startSlackHarness();
+    const runId = await h.startRun(approveStep());
+    const stepId = await h.waitingStep(runId, 'approveRollback');
+    await h.click('ada', ACTION.reassign, stepId);
+    await h.settle();
+    expect(String(h.slack.callsTo('views.open')[0]!.args.view)).toContain('users_select');
+    const submit = viewSubmission({
+      user: { id: 'U0ADA', name: 'ada' },
+      callbackId: 'quench_reassign_to',
+      privateMetadata: `${stepId}|${CHANNEL}`,
+      values: { to: { value: 'U0BOB' } },
+    });
+    expect((await h.slackPost(interactionBody(submit))).status).toBe(200);
+    await h.settle();
+    const message = h.slack.messages.find((m) => m.threadTs && JSON.stringify(m.blocks).includes(stepId))!;
+    expect(JSON.stringify(h.slack.message(message.channel, message.ts)!.blocks)).toContain('Assigned to <@U0BOB>');
+    const reassigned = (await h.ctx.audit.page({ limit: 1000 })).find((e) => e.action === 'human_step.reassigned')!;
+    expect(reassigned.data).toMatchObject({ by: { slackUserId: 'U0ADA' }, to: [{ slackUserId: 'U0BOB', name: 'Bob Second' }] });
+
+    await h.click('ada', ACTION.approve, stepId);
+    await h.settle();
+    expect(String(h.slack.callsTo('chat.postEphemeral').at(-1)?.args.text)).toContain("Only the step's assignees");
+    await h.click('bob', ACTION.approve, stepId);
+    await h.settle();
+    await h.drain();
+    expect((await h.ctx.ports.engine.getRun(runId))?.state).toBe('succeeded');
+    expect(await h.ctx.metrics.registry.metrics()).toMatch(
+      /quench_human_step_reassignments_total\{playbook="checkout-rollback",reason="manual"\} 1/,
+    );
   });
 });

@@ -78,7 +78,7 @@ export function buttonClick(args: {
   };
 }
 
-/** A `view_submission` payload for a modal with one plain-text input. */
+/** A `view_submission` payload for a modal with plain-text inputs or user pickers. */
 export function viewSubmission(args: {
   user: { id: string; name: string };
   callbackId: string;
@@ -86,10 +86,15 @@ export function viewSubmission(args: {
   values: Record<string, Record<string, string>>;
   viewId?: string;
 }): Record<string, unknown> {
-  const values: Record<string, Record<string, { type: string; value: string }>> = {};
+  const values: Record<string, Record<string, Record<string, string>>> = {};
   for (const [block, actions] of Object.entries(args.values)) {
     values[block] = {};
-    for (const [action, value] of Object.entries(actions)) values[block]![action] = { type: 'plain_text_input', value };
+    // A user id answers a users_select element; anything else a plain-text input.
+    for (const [action, value] of Object.entries(actions)) {
+      values[block]![action] = /^U[0-9A-Z]+$/.test(value)
+        ? { type: 'users_select', selected_user: value }
+        : { type: 'plain_text_input', value };
+    }
   }
   return {
     type: 'view_submission',
