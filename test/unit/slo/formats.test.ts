@@ -130,6 +130,47 @@ spec:
   });
 });
 
+describe('Quench format', () => {
+  it('imports a latency SLI over histogram buckets, a calendar month and custom windows', () => {
+    const { slos, problems } = importText(`apiVersion: quench/v1
+kind: SLO
+metadata: { name: lat }
+service: web
+objective: 99.5
+window: { calendar: month, timeZone: Europe/Berlin }
+budgeting: { method: timeslices, sliceLength: 5m, sliceTarget: 95 }
+sli: { latency: { histogram: http_request_duration_seconds, selector: 'job="web"', threshold: 1 } }
+alerting:
+  windows:
+    - { severity: page, long: 1h, short: 5m, budgetPercent: 2 }
+    - { severity: ticket, long: 3d, short: 6h, factor: 1 }
+`);
+    expect(problems).toEqual([]);
+    const slo = slos[0]!;
+    expect(slo.window).toEqual({ kind: 'calendar', unit: 'M', count: 1, timeZone: 'Europe/Berlin' });
+    expect(slo.budgeting).toEqual({ method: 'timeslices', sliceMs: 300_000, sliceTarget: 0.95 });
+    expect(slo.alerting.windows.map((w) => w.factor)).toEqual([expect.closeTo(14.4, 9), 1]);
+    expect(slo.sli).toMatchObject({
+      kind: 'events',
+      goodQuery: 'sum(rate(http_request_duration_seconds_bucket{job="web",le=~"1(\\\\.0+)?"}[{{window}}]))',
+    });
+  });
+
+  it('a short window must be shorter than its long window', () => {
+    const { problems } = importText(`apiVersion: quench/v1
+kind: SLO
+metadata: { name: w }
+service: web
+objective: 99
+sli: { raw: { errorRatioQuery: x } }
+alerting:
+  windows:
+    - { severity: page, long: 5m, short: 1h, factor: 10 }
+`);
+    expect(problems.map((p) => [p.line, p.message])).toEqual([[9, 'the short window must be shorter than the long window']]);
+  });
+});
+
 describe('problems are located and all reported', () => {
   it('reports every problem of a broken file as file:line:col', async () => {
     const file = join(fixtures, 'slo/broken.yaml');
