@@ -89,4 +89,15 @@ describe('assignment and queues', () => {
     expect(await h.chat.sweep()).toBe(0);
     expect(buttonsOf(h, stepId)).toContain('Approved by <@U0ADA>');
   });
+
+  it('shows a step that ran out of time as timed out, without buttons', async () => {
+    h = await startSlackHarness();
+    const runId = await h.startRun([{ ...pdStep[0]!, timeout: '15m' }] as PlaybookSource['steps']);
+    const stepId = await h.waitingStep(runId, 'approve');
+    h.clock.advance(15 * 60_000);
+    await h.drain();
+    expect((await offer(h, stepId)).status).toBe('timed_out');
+    expect(buttonsOf(h, stepId)).not.toContain(ACTION.approve);
+    expect(buttonsOf(h, stepId)).toContain('Timed out');
+  });
 });
