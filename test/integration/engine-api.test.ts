@@ -95,7 +95,15 @@ describe('engine CLI (PGlite data dir)', () => {
     const cli = async (...args: string[]) => {
       let stdout = '';
       let stderr = '';
-      const code = await runCli(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env });
+      const code = await runCli(args, {
+        stdout: (t) => {
+          stdout += t;
+        },
+        stderr: (t) => {
+          stderr += t;
+        },
+        env,
+      });
       return { code, stdout, stderr };
     };
     const list = await cli('runs', 'list');
