@@ -89,6 +89,9 @@ export const chatCapability: Capability = (ctx) => {
     try {
       await fireDueTimers(deps);
       await sweepInbox(deps);
+      // Offers that failed (PagerDuty or Slack down) are retried until they exist.
+      const e = engine();
+      if (e) await reconcileWaiting(deps, (await e.listHumanSteps({ status: 'waiting' })) as Array<{ id: string }>);
     } catch (err) {
       deps.logger.error({ err }, 'human-step timers failed; retrying on the next tick');
     }

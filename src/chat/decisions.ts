@@ -5,7 +5,7 @@ import type { Assign } from '../playbooks/core/model.js';
 import { judgeDecision, type Person, type StepForDecision, type Verdict } from './core/decision-policy.js';
 import { type ChatDeps, engineOf, engineRows, type StoredView } from './deps.js';
 import { refreshHeader, refreshStepMessage } from './messages.js';
-import { auditPerson, offerQueued } from './offer.js';
+import { auditPerson, findStep, offerQueued } from './offer.js';
 import { loadOffer, queuedInGroup, updateOffer } from './store.js';
 
 /**
@@ -28,12 +28,29 @@ export async function authorise(
   const view = offer?.view as StoredView | undefined;
   const status: StepForDecision['status'] =
     step.status === 'waiting' ? 'waiting' : step.status === 'cancelled' ? 'cancelled' : record.final ? 'decided' : 'timed_out';
+  // Without an offer yet (the notification was lost, or PagerDuty/Slack failed while resolving
+  // people), the playbook's `assign` still binds: named users are known statically; an on-call
+  // or group assignment refuses everyone until the offer exists (reconcile.ts retries it).
+  let assignees = offer?.assignees ?? [];
+  let open = offer ? offer.assign === null : false;
+  if (!offer) {
+    const def = step.spec.role === 'step' ? findStep(run.definition.steps, step.stepKey) : undefined;
+    const assign = def?.kind === 'human' ? def.assign : undefined;
+    if (!assign) open = true;
+    else if (assign.users) assignees = assign.users.map((u) => ({ aliases: [u], display: u }));
+    else if (status === 'waiting') {
+      return {
+        kind: 'refused',
+        code: 'not_assignee',
+        message: 'Quench has not yet resolved who may decide this step (on-call or group lookup pending); try again shortly.',
+      };
+    }
+  }
   const input: StepForDecision = {
     status,
     requiredApprovals: view?.requiredApprovals ?? 1,
-    // Without an offer (no notifier ran) or without `assign`, any identified user may decide.
-    assignees: offer?.assignees ?? [],
-    open: !offer || offer.assign === null,
+    assignees,
+    open,
     runStartedBy: run.startedBy,
     approvals: record.approvals.map((a) => ({ by: personFor(offer?.assignees ?? [], a.by), at: a.at })),
     ...(record.final

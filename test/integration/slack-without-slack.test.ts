@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ACTION } from '../../src/chat/core/blocks.js';
 import type { PlaybookSource } from '../../src/playbooks/core/model.js';
 import { runCli } from '../../src/cli/main.js';
+import { noNotifier } from '../../src/engine/notifier.js';
 import { TEST_DATABASE_URL } from '../support/databases.js';
 import { type SlackHarness, startSlackHarness } from './slack-harness.js';
 
@@ -52,6 +53,23 @@ describe.each([true, false])('decisions through /v1 (Slack on: %s)', (slackOn) =
       expect(JSON.stringify(blocks)).not.toContain(ACTION.approve);
       expect(JSON.stringify(blocks)).toContain('Approved by');
     }
+  });
+});
+
+describe('before the step is offered', () => {
+  let h: SlackHarness;
+  afterEach(async () => h?.close());
+
+  it('refuses everyone while an on-call assignment is unresolved, then only the on-call', async () => {
+    h = await startSlackHarness('pglite', { slack: false });
+    h.ctx.ports.engine.setNotifier(noNotifier);
+    const stepId = await h.waitingStep(await h.startRun(steps()), 'approveRollback');
+    const early = await h.v1Decide(stepId, 'tok-ada', { decision: 'approve' });
+    expect(early.status).toBe(403);
+    expect(((await early.json()) as { message: string }).message).toContain('not yet resolved');
+    await h.restartChat();
+    expect((await h.v1Decide(stepId, 'tok-eve', { decision: 'approve' })).status).toBe(403);
+    expect((await h.v1Decide(stepId, 'tok-ada', { decision: 'approve' })).status).toBe(200);
   });
 });
 
