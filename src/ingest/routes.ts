@@ -88,11 +88,17 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
 
   /** Shared shape of every endpoint: count, limit, accept or count the refusal by reason. */
   const endpoint =
-    (label: (ctx: RequestContext) => string, accept: (ctx: RequestContext, source: string) => Promise<Reply>) =>
+    (
+      label: (ctx: RequestContext) => string,
+      accept: (ctx: RequestContext, source: string) => Promise<Reply>,
+      /** Checks that need no body run before the rate limit, so strangers cannot spend a sender's budget. */
+      preflight?: (ctx: RequestContext) => void,
+    ) =>
     async (ctx: RequestContext): Promise<Reply> => {
       const source = label(ctx);
       metrics.received.inc({ source });
       try {
+        preflight?.(ctx);
         const limit = limiter.take(source, clock.now().getTime());
         if (!limit.ok) {
           throw new QuenchError(
@@ -139,16 +145,17 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     handler: endpoint(
       () => 'alertmanager',
       async (ctx, source) => {
-        verifyAlertmanagerAuth(header(ctx.req.headers, 'authorization'), {
-          token: config.QUENCH_ALERTMANAGER_TOKEN,
-          username: config.QUENCH_ALERTMANAGER_USERNAME,
-          password: config.QUENCH_ALERTMANAGER_PASSWORD,
-        });
         const raw = await readRawBody(ctx.req, config.QUENCH_WEBHOOK_MAX_BYTES);
         const { text } = decode(raw, (v) => parseWith(alertmanagerPayloadSchema, v, 'Alertmanager payload'));
         // Alertmanager payloads carry no delivery id; an identical body is the same delivery.
         return store(ctx, source, bodyDigest(raw), text);
       },
+      (ctx) =>
+        verifyAlertmanagerAuth(header(ctx.req.headers, 'authorization'), {
+          token: config.QUENCH_ALERTMANAGER_TOKEN,
+          username: config.QUENCH_ALERTMANAGER_USERNAME,
+          password: config.QUENCH_ALERTMANAGER_PASSWORD,
+        }),
     ),
   });
 

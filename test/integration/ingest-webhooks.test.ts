@@ -269,6 +269,7 @@ describe('per-source rate limit', () => {
       QUENCH_WEBHOOK_SECRETS: 'ci=ci-secret,other=o',
       QUENCH_WEBHOOK_RATE_LIMIT: '1',
       QUENCH_WEBHOOK_RATE_BURST: '2',
+      QUENCH_ALERTMANAGER_TOKEN: AM_TOKEN,
     });
     const router = new Router();
     addWebhookRoutes(router, {
@@ -298,5 +299,18 @@ describe('per-source rate limit', () => {
     expect((await send('o1', 'other', 'o')).status).toBe(202);
     clock.advance(1_000);
     expect((await send('r3')).status).toBe(202);
+  });
+
+  it('checks Alertmanager credentials before the limit, so strangers cannot spend its budget', async () => {
+    const send = (authorization: string) =>
+      fetch(`${base}/webhooks/alertmanager`, {
+        method: 'POST',
+        body: alertmanagerBody([{ labels: { alertname: `A${Math.random()}` } }]),
+        headers: { 'content-type': 'application/json', authorization },
+      });
+    for (let i = 0; i < 5; i++) expect((await send('Bearer stolen')).status).toBe(401);
+    expect((await send(`Bearer ${AM_TOKEN}`)).status).toBe(202);
+    expect((await send(`Bearer ${AM_TOKEN}`)).status).toBe(202);
+    expect((await send(`Bearer ${AM_TOKEN}`)).status).toBe(429);
   });
 });
