@@ -57,7 +57,6 @@ describe.skipIf(!TEST_DATABASE_URL)('crash recovery of quench serve (PostgreSQL)
         id: 's3',
         kind: 'action',
         action: 'http.request',
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: a playbook template, not a JS one
         params: { url: `${target.url}/s3`, body: { after: '${{ steps.s2.output.status }}' } },
       },
     ]);

@@ -15,13 +15,10 @@ describe.each(databaseKinds)('engine flows on %s', (kind) => {
     const pb = playbook(
       'flow',
       [
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: a playbook template, not a JS one
         { id: 'note', kind: 'action', action: 'log', params: { message: 'hello ${{ inputs.service }}' } },
         { id: 'route', kind: 'decide', branches: [{ when: 'inputs.service == "checkout"', next: 'approve' }], default: 'end' },
         { id: 'skipped', kind: 'action', action: 'log', params: { message: 'never' } },
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: a playbook template, not a JS one
         { id: 'approve', kind: 'human', type: 'approve', prompt: 'Restart ${{ inputs.service }}?' },
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: a playbook template, not a JS one
         { id: 'done', kind: 'action', action: 'log', params: { message: 'approved by ${{ steps.approve.output.by[0] }}' } },
       ],
       { inputs: { service: { type: 'string', required: true } } },
