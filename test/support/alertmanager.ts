@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from './quench-process.js';
+import { startPeerDaemon } from './peer-daemon.js';
 
 /**
  * A real Alertmanager (Debian's prometheus-alertmanager) on 127.0.0.1 with a temporary
@@ -28,8 +26,6 @@ export async function startAlertmanager(options: {
   groupInterval?: string;
   repeatInterval?: string;
 }): Promise<AlertmanagerProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'quench-am-'));
-  const port = await freePort();
   const config = [
     'route:',
     '  receiver: quench',
@@ -47,10 +43,11 @@ export async function startAlertmanager(options: {
       : []),
     '',
   ].join('\n');
-  writeFileSync(join(dir, 'alertmanager.yml'), config);
-  const child: ChildProcess = spawn(
-    ALERTMANAGER_BIN,
-    [
+  const daemon = await startPeerDaemon({
+    name: 'Alertmanager',
+    bin: ALERTMANAGER_BIN,
+    files: { 'alertmanager.yml': config },
+    args: (dir, port) => [
       `--config.file=${join(dir, 'alertmanager.yml')}`,
       `--storage.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
@@ -58,41 +55,13 @@ export async function startAlertmanager(options: {
       '--cluster.listen-address=',
       '--log.level=debug',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout!.on('data', (d) => {
-    output += d;
+    readyTimeoutMs: 30_000,
   });
-  child.stderr!.on('data', (d) => {
-    output += d;
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) break;
-    try {
-      if ((await fetch(`${url}/-/ready`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  if (child.exitCode !== null || Date.now() > deadline) {
-    await stop();
-    throw new Error(`Alertmanager did not become ready on ${url}:\n${output}`);
-  }
+  const { url } = daemon;
   return {
     url,
-    output: () => output,
-    stop,
+    output: daemon.output,
+    stop: daemon.stop,
     async postAlerts(alerts) {
       const res = await fetch(`${url}/api/v2/alerts`, {
         method: 'POST',

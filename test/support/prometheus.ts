@@ -1,10 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './quench-process.js';
+import { type PeerDaemon, startPeerDaemon } from './peer-daemon.js';
 
 /**
  * A real Prometheus (Debian's `prometheus` package) on 127.0.0.1 with a temporary config and
@@ -14,72 +12,34 @@ import { freePort } from './quench-process.js';
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN || '/usr/bin/prometheus';
 export const prometheusAvailable = existsSync(PROMETHEUS_BIN);
 
-export interface PrometheusProcess {
-  readonly url: string;
-  output(): string;
-  stop(): Promise<void>;
-}
+export type PrometheusProcess = PeerDaemon;
 
 export async function startPrometheus(options: { targets: string[]; scrapeInterval?: string; rules?: string }): Promise<PrometheusProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'quench-prom-'));
-  const port = await freePort();
   const interval = options.scrapeInterval ?? '1s';
-  writeFileSync(
-    join(dir, 'prometheus.yml'),
-    [
-      'global:',
-      `  scrape_interval: ${interval}`,
-      `  evaluation_interval: ${interval}`,
-      'scrape_configs:',
-      '  - job_name: target',
-      '    static_configs:',
-      `      - targets: [${options.targets.map((t) => JSON.stringify(t)).join(', ')}]`,
-      ...(options.rules ? ['rule_files:', `  - ${JSON.stringify(join(dir, 'rules.yml'))}`] : []),
-      '',
-    ].join('\n'),
-  );
-  if (options.rules) writeFileSync(join(dir, 'rules.yml'), options.rules);
-  const child: ChildProcess = spawn(
-    PROMETHEUS_BIN,
-    [
+  // Prometheus reads rule_files relative to its config file's folder.
+  const config = [
+    'global:',
+    `  scrape_interval: ${interval}`,
+    `  evaluation_interval: ${interval}`,
+    'scrape_configs:',
+    '  - job_name: target',
+    '    static_configs:',
+    `      - targets: [${options.targets.map((t) => JSON.stringify(t)).join(', ')}]`,
+    ...(options.rules ? ['rule_files:', '  - rules.yml'] : []),
+    '',
+  ].join('\n');
+  return startPeerDaemon({
+    name: 'Prometheus',
+    bin: PROMETHEUS_BIN,
+    files: { 'prometheus.yml': config, ...(options.rules ? { 'rules.yml': options.rules } : {}) },
+    args: (dir, port) => [
       `--config.file=${join(dir, 'prometheus.yml')}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--storage.tsdb.retention.time=1d',
       '--log.level=warn',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout!.on('data', (d) => {
-    output += d;
   });
-  child.stderr!.on('data', (d) => {
-    output += d;
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`prometheus exited (${child.exitCode}):\n${output}`);
-    try {
-      const res = await fetch(`${url}/-/ready`);
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`prometheus did not become ready:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { url, output: () => output, stop };
 }
 
 export interface TrafficTarget {
