@@ -66,14 +66,7 @@ export function buildStatus(input: StatusInput): SloStatus {
   const current = input.burnByWindowMs.get(currentMs) ?? null;
   const tte = timeToExhaustionMs(remaining, current, periodMs);
   return {
-    name: slo.name,
-    ...(slo.displayName ? { displayName: slo.displayName } : {}),
-    service: slo.service,
-    ...(slo.owner ? { owner: slo.owner } : {}),
-    objective: slo.objective,
-    window: describeWindow(slo),
-    budgetingMethod: slo.budgeting.method,
-    source: slo.sli.source,
+    ...identity(slo),
     state: windowRatio === null ? 'no_data' : 'ok',
     evaluatedAt: new Date(input.nowMs).toISOString(),
     attainment: attainment(windowRatio),
@@ -90,8 +83,8 @@ export function buildStatus(input: StatusInput): SloStatus {
   };
 }
 
-/** Status before any evaluation (or for SLOs with nothing to evaluate). */
-export function pendingStatus(slo: Slo, state: SloStatus['state'], error?: string): SloStatus {
+/** What a status says about the SLO itself, evaluated or not. */
+function identity(slo: Slo) {
   return {
     name: slo.name,
     ...(slo.displayName ? { displayName: slo.displayName } : {}),
@@ -101,6 +94,13 @@ export function pendingStatus(slo: Slo, state: SloStatus['state'], error?: strin
     window: describeWindow(slo),
     budgetingMethod: slo.budgeting.method,
     source: slo.sli.source,
+  };
+}
+
+/** Status before any evaluation (or for SLOs with nothing to evaluate). */
+export function pendingStatus(slo: Slo, state: SloStatus['state'], error?: string): SloStatus {
+  return {
+    ...identity(slo),
     state,
     ...(error ? { error } : {}),
     evaluatedAt: null,
