@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { QuenchError } from '../../core/errors.js';
 import type { Playbook } from '../../playbooks/core/model.js';
+import { resolveInputs as resolvePlaybookInputs } from '../../playbooks/core/inputs.js';
 import type { TriggerEvent } from '../../triggers/event.js';
 import { firstOf } from '../core/flow.js';
 import type { Actor, DrillOptions, RunRow } from '../model.js';
@@ -90,22 +91,16 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
   return row as RunRow;
 }
 
-/** Applies input defaults and refuses a run that lacks a required input or names an unknown one. */
+/**
+ * Applies input defaults and refuses a run that names an unknown input, lacks a required one,
+ * or gives one of the wrong type (the playbook core's rules, the same `quench validate` uses).
+ */
 export function resolveInputs(definition: Playbook, given: Record<string, unknown>): Record<string, unknown> {
-  const declared = definition.inputs ?? {};
-  const unknown = Object.keys(given).filter((k) => !(k in declared));
-  if (unknown.length > 0) {
-    throw new QuenchError(
-      'validation_failed',
-      `playbook '${definition.metadata.name}' has no input(s) ${unknown.join(', ')}; it declares: ${Object.keys(declared).join(', ') || 'none'}`,
-    );
-  }
-  const out: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(declared)) {
-    if (name in given) out[name] = given[name];
-    else if (spec.default !== undefined) out[name] = spec.default;
-    else if (spec.required)
-      throw new QuenchError('validation_failed', `playbook '${definition.metadata.name}' needs input '${name}' (${spec.type})`);
-  }
-  return out;
+  const resolved = resolvePlaybookInputs(definition, given);
+  if (resolved.ok) return resolved.inputs;
+  const declared = Object.keys(definition.inputs ?? {}).join(', ') || 'none';
+  throw new QuenchError(
+    'validation_failed',
+    `playbook '${definition.metadata.name}' cannot start: ${resolved.problems.join('; ')} (it declares: ${declared})`,
+  );
 }

@@ -5,7 +5,7 @@ import { durationSchema } from './duration.js';
 /**
  * `triggers`: which events start a playbook. Routing (src/ingest) matches every trigger of
  * every playbook against a `TriggerEvent`; all conditions of one matcher must hold. The most
- * specific matching trigger wins (see `triggerSpecificity` in ./triggers.ts), `priority`
+ * specific matching trigger wins (see `specificity` in src/ingest/core/route.ts), `priority`
  * breaks ties.
  */
 
