@@ -80,7 +80,7 @@ steps:
 
   it('accepts the shipped examples', async () => {
     const { code, stderr } = await cli(['validate', 'playbooks']);
-    expect(stderr).toMatch(/2 file\(s\), 2 document\(s\): valid/);
+    expect(stderr).toMatch(/3 file\(s\), 3 document\(s\): valid/);
     expect(code).toBe(0);
   });
 });

@@ -35,7 +35,7 @@ function sampleOutput(step: Step): unknown {
 describe('example playbooks', () => {
   it('validate with no problems against the real action registry', () => {
     expect(loaded.problems.map(formatProblem)).toEqual([]);
-    expect(loaded.playbooks.map((p) => p.name).sort()).toEqual(['checkout-fast-burn', 'payments-api-errors']);
+    expect(loaded.playbooks.map((p) => p.name).sort()).toEqual(['checkout-fast-burn', 'demo-burn-response', 'payments-api-errors']);
   });
 
   it.each(loaded.playbooks.map((p) => [p.name, p] as const))('%s: every condition and template evaluates', (_name, p) => {
@@ -81,7 +81,9 @@ describe('example playbooks', () => {
         evaluated++;
       }
     }
-    expect(evaluated).toBeGreaterThan(5);
+    // At least every action's parameters were rendered.
+    expect(evaluated).toBeGreaterThanOrEqual(located.filter(({ step }) => step.kind === 'action').length);
+    expect(evaluated).toBeGreaterThan(0);
   });
 
   it('renders the payments failover summary from the human decision', () => {
