@@ -12,7 +12,8 @@ export const logAction = defineAction({
     fields: z.record(z.string(), z.unknown()).default({}),
   }),
   async run(params, ctx) {
-    ctx.logger[params.level]({ ...params.fields, runId: ctx.runId, step: ctx.stepKey, correlationId: ctx.correlationId }, params.message);
+    // The step's logger already carries runId, step and attempt.
+    ctx.logger[params.level]({ ...params.fields, correlationId: ctx.correlationId }, params.message);
     return { message: params.message };
   },
 });
