@@ -57,8 +57,14 @@ export interface SlackHarness {
   close(): Promise<void>;
 }
 
-export async function startSlackHarness(kind: DatabaseKind = 'pglite', options: { slack?: boolean } = {}): Promise<SlackHarness> {
+export const APP_TOKEN = 'xapp-1-A0QUENCH-test';
+
+export async function startSlackHarness(
+  kind: DatabaseKind = 'pglite',
+  options: { slack?: boolean; socketMode?: boolean } = {},
+): Promise<SlackHarness> {
   const slack = await startFakeSlack({
+    appToken: APP_TOKEN,
     users: Object.values(people).map((p) => ({ id: p.id, name: p.name, realName: p.realName, email: p.email })),
   });
   const pd = await startFakePagerDuty({
@@ -81,6 +87,7 @@ export async function startSlackHarness(kind: DatabaseKind = 'pglite', options: 
     ...(options.slack === false
       ? {}
       : { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.url }),
+    ...(options.socketMode ? { SLACK_APP_TOKEN: APP_TOKEN } : {}),
     PAGERDUTY_TOKEN: 'pd-test-token',
     PAGERDUTY_API_URL: pd.apiUrl,
     PAGERDUTY_EVENTS_URL: pd.eventsUrl,

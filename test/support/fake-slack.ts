@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { attachSocketMode } from './fake-slack-socket.js';
 
 /**
  * A local stand-in for Slack's Web API (https://api.slack.com/web), speaking its wire format:
@@ -48,11 +49,17 @@ export interface FakeSlack {
   addUser(user: FakeSlackUser): void;
   setGroup(groupId: string, userIds: string[]): void;
   message(channel: string, ts: string): FakeSlackMessage | undefined;
+  /** Socket Mode: resolves once a client has connected and been greeted with `hello`. */
+  socketConnected(): Promise<void>;
+  /** Socket Mode: sends an envelope and resolves with the client's acknowledgement. */
+  sendEnvelope(type: 'interactive' | 'slash_commands' | 'events_api', payload: Record<string, unknown>): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
 export interface FakeSlackOptions {
   token?: string;
+  /** App-level token (`xapp-…`) that `apps.connections.open` accepts, for Socket Mode. */
+  appToken?: string;
   users?: FakeSlackUser[];
   /** User group id → member user ids. */
   groups?: Record<string, string[]>;
@@ -186,7 +193,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     }
     record(200);
     let answer: Answer;
-    if (auth !== token) answer = err(auth ? 'invalid_auth' : 'not_authed');
+    // Socket Mode: the app-level token opens a WebSocket URL; nothing else accepts it.
+    if (method === 'apps.connections.open' && options.appToken && auth === options.appToken) answer = ok({ url: socket.url() });
+    else if (auth !== token) answer = err(auth ? 'invalid_auth' : 'not_authed');
     else if (failures.has(method)) {
       answer = err(failures.get(method)!);
       failures.delete(method);
@@ -200,6 +209,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       res.writeHead(500).end(String(e));
     });
   });
+  const socket = attachSocketMode(server, () => port);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
 
@@ -214,11 +224,15 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     addUser: (user) => users.set(user.id, user),
     setGroup: (groupId, userIds) => groups.set(groupId, userIds),
     message: find,
-    close: () =>
-      new Promise((resolve) => {
+    socketConnected: () => socket.connected(),
+    sendEnvelope: (type, payload) => socket.send(type, payload),
+    close: async () => {
+      await socket.close();
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }
 
