@@ -8,4 +8,5 @@ if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write('quench: dist/ is missing. Run `npm run build` (or `npm start`) first.\n');
   process.exit(2);
 }
-await import(entry.href);
+const { main } = await import(entry.href);
+await main();

@@ -57,8 +57,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
-const isEntryPoint = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('bin/quench.js');
-if (isEntryPoint) {
+/**
+ * The process entry point, called by bin/quench.js. (Detecting "am I the main module" from
+ * argv breaks when the bin is reached through npm's symlinks or a global install.)
+ */
+export async function main(): Promise<never> {
   const io: CliIO = {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
@@ -66,5 +69,5 @@ if (isEntryPoint) {
   };
   const code = await runCli(process.argv.slice(2), io);
   // Let stdout drain, then exit even if a library left a handle open.
-  process.stdout.write('', () => process.exit(code));
+  return new Promise<never>(() => process.stdout.write('', () => process.exit(code)));
 }

@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -8,7 +9,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { openDatabase } from '../../src/db/database.js';
 import { migrationCount } from '../../src/db/migrate.js';
 import { createPostgresDatabase, TEST_DATABASE_URL } from '../support/databases.js';
-import { childEnv, runCli, type ServeProcess, startServe } from '../support/quench-process.js';
+import { childEnv, repoRoot, runCli, type ServeProcess, startServe } from '../support/quench-process.js';
 
 // The real CLI as a child process: start-up checks, shutdown, replicas and `audit verify`.
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -35,6 +36,15 @@ describe('quench CLI', () => {
     const unknown = await runCli(['frobnicate'], childEnv({}));
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  it('runs when reached through a symlink, as npm links bins', async () => {
+    const link = join(mkdtempSync(join(tmpdir(), 'quench-bin-')), 'quench');
+    symlinkSync(join(repoRoot, 'bin', 'quench.js'), link);
+    const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      execFile(link, ['--version'], { env: childEnv({}) }, (err, stdout) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout }));
+    });
+    expect(result).toEqual({ code: 0, stdout: 'quench 0.1.0\n' });
   });
 
   it('stops start-up on a bad PORT or a malformed DATABASE_URL, naming the variable and hiding the secret', async () => {
