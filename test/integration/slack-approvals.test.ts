@@ -1,26 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACTION } from '../../src/chat/core/blocks.js';
-import type { PlaybookSource } from '../../src/playbooks/core/model.js';
 import { interactionBody, viewSubmission } from '../support/slack-signer.js';
-import { CHANNEL, type SlackHarness, startSlackHarness } from './slack-harness.js';
+import { approvalSteps, CHANNEL, type SlackHarness, startSlackHarness } from './slack-harness.js';
 
 /**
  * End to end through Quench's HTTP server: an alert starts a run, its human step is offered in
  * Slack to the PagerDuty on-call, and signed Slack interactions decide it.
  */
-const approveStep = (extra: Record<string, unknown> = {}): PlaybookSource['steps'] =>
-  [
-    {
-      id: 'approveRollback',
-      kind: 'human',
-      type: 'approve',
-      prompt: 'Roll back checkout to the previous release?',
-      description: 'Error rate is above the SLO since the last deploy.',
-      assign: { pagerduty: { escalationPolicy: 'PEP1' } },
-      ...extra,
-    },
-    { id: 'rollback', kind: 'action', action: 'log', params: { message: 'rolled back' } },
-  ] as PlaybookSource['steps'];
+const approveStep = (extra: Record<string, unknown> = {}) =>
+  approvalSteps({
+    prompt: 'Roll back checkout to the previous release?',
+    description: 'Error rate is above the SLO since the last deploy.',
+    ...extra,
+  });
 
 const hasButtons = (blocks: unknown[] | undefined) => JSON.stringify(blocks ?? []).includes(ACTION.approve);
 

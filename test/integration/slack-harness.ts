@@ -59,6 +59,20 @@ export interface SlackHarness {
 
 export const APP_TOKEN = 'xapp-1-A0QUENCH-test';
 
+/** The playbook most tests run: one approval offered to the PagerDuty on-call, then an action. */
+export const approvalSteps = (extra: Record<string, unknown> = {}): PlaybookSource['steps'] =>
+  [
+    {
+      id: 'approveRollback',
+      kind: 'human',
+      type: 'approve',
+      prompt: 'Roll back checkout?',
+      assign: { pagerduty: { escalationPolicy: 'PEP1' } },
+      ...extra,
+    },
+    { id: 'rollback', kind: 'action', action: 'log', params: { message: 'rolled back' } },
+  ] as PlaybookSource['steps'];
+
 export async function startSlackHarness(
   kind: DatabaseKind = 'pglite',
   options: { slack?: boolean; socketMode?: boolean } = {},

@@ -1,23 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACTION } from '../../src/chat/core/blocks.js';
-import type { PlaybookSource } from '../../src/playbooks/core/model.js';
 import { databaseKinds } from '../support/databases.js';
 import { buttonClick, interactionBody } from '../support/slack-signer.js';
-import { CHANNEL, type SlackHarness, startSlackHarness } from './slack-harness.js';
+import { approvalSteps, CHANNEL, type SlackHarness, startSlackHarness } from './slack-harness.js';
 
 /** Request authenticity, repeats, Slack's rate limits, SLA timers and slash commands, end to end. */
-const steps = (extra: Record<string, unknown> = {}) =>
-  [
-    {
-      id: 'approveRollback',
-      kind: 'human',
-      type: 'approve',
-      prompt: 'Roll back checkout?',
-      assign: { pagerduty: { escalationPolicy: 'PEP1' } },
-      ...extra,
-    },
-    { id: 'rollback', kind: 'action', action: 'log', params: { message: 'rolled back' } },
-  ] as PlaybookSource['steps'];
+const steps = approvalSteps;
 
 const count = async (h: SlackHarness, action: string) =>
   (await h.ctx.audit.page({ limit: 1000 })).filter((e) => e.action === action).length;

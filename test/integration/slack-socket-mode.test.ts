@@ -1,24 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACTION } from '../../src/chat/core/blocks.js';
-import type { PlaybookSource } from '../../src/playbooks/core/model.js';
 import { buttonClick } from '../support/slack-signer.js';
-import { APP_TOKEN, people, type SlackHarness, startSlackHarness } from './slack-harness.js';
+import { APP_TOKEN, approvalSteps, people, type SlackHarness, startSlackHarness } from './slack-harness.js';
 
 /**
  * Socket Mode (SLACK_APP_TOKEN set): Quench opens the connection through SLACK_API_URL's
  * `apps.connections.open`, and interactions arrive as acknowledged envelopes over the
  * WebSocket instead of signed HTTP requests; the same listeners and rules decide the step.
  */
-const steps = [
-  {
-    id: 'approveRollback',
-    kind: 'human',
-    type: 'approve',
-    prompt: 'Roll back checkout?',
-    assign: { pagerduty: { escalationPolicy: 'PEP1' } },
-  },
-  { id: 'rollback', kind: 'action', action: 'log', params: { message: 'rolled back' } },
-] as PlaybookSource['steps'];
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -39,7 +28,7 @@ describe('Slack in Socket Mode', () => {
     await h.slack.socketConnected();
     expect(h.slack.callsTo('apps.connections.open').map((c) => c.token)).toContain(APP_TOKEN);
 
-    const runId = await h.startRun(steps);
+    const runId = await h.startRun(approvalSteps());
     const stepId = await h.waitingStep(runId, 'approveRollback');
     const message = await until('the step message', async () => h.slack.messages.find((m) => JSON.stringify(m.blocks ?? []).includes(stepId)));
 

@@ -1,27 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACTION } from '../../src/chat/core/blocks.js';
-import type { PlaybookSource } from '../../src/playbooks/core/model.js';
 import { runCli } from '../../src/cli/main.js';
 import { noNotifier } from '../../src/engine/notifier.js';
 import { TEST_DATABASE_URL } from '../support/databases.js';
-import { type SlackHarness, startSlackHarness } from './slack-harness.js';
+import { approvalSteps, type SlackHarness, startSlackHarness } from './slack-harness.js';
 
 /**
  * The same authorisation for /v1 decisions as for Slack clicks: identities from QUENCH_API_TOKENS
  * are matched to the step's assignees by alias (here the on-call's email), with or without Slack.
  */
-const steps = (extra: Record<string, unknown> = {}) =>
-  [
-    {
-      id: 'approveRollback',
-      kind: 'human',
-      type: 'approve',
-      prompt: 'Roll back checkout?',
-      assign: { pagerduty: { escalationPolicy: 'PEP1' } },
-      ...extra,
-    },
-    { id: 'rollback', kind: 'action', action: 'log', params: { message: 'rolled back' } },
-  ] as PlaybookSource['steps'];
+const steps = approvalSteps;
 
 describe.each([true, false])('decisions through /v1 (Slack on: %s)', (slackOn) => {
   let h: SlackHarness;
