@@ -5,7 +5,11 @@ import { handleInbox } from '../inbox.js';
 import { enqueueInbox, loadOffer } from '../store.js';
 import { authorise } from '../decisions.js';
 import { slashCommand } from './commands.js';
-import { blockActionsPayload, type InboxItem, slashCommandPayload, viewSubmissionPayload } from './payloads.js';
+import { blockActionsPayload, type InboxItem, slashCommandPayload, type ViewSubmissionPayload, viewSubmissionPayload } from './payloads.js';
+
+type ViewValues = ViewSubmissionPayload['view']['state']['values'];
+/** An inbox item less what every submission adds (who submitted it, for which step, where). */
+type SubmittedItem = InboxItem extends infer I ? (I extends InboxItem ? Omit<I, 'stepId' | 'slackUserId' | 'slackUserName' | 'channel'> : never) : never;
 
 /**
  * Bolt listeners. Each validates its payload, writes the interaction to the durable inbox (its
@@ -74,43 +78,39 @@ export function addListeners(app: App, deps: ChatDeps): void {
   modalButton(ACTION.reject, rejectModal);
   modalButton(ACTION.reassign, reassignModal);
 
-  app.view(VIEW.reject, async ({ body, ack }) => {
-    const p = viewSubmissionPayload.safeParse(body);
-    if (!p.success) return ack();
-    const reason = p.data.view.state.values.reason?.value?.value?.trim() ?? '';
-    if (reason === '') return ack({ response_action: 'errors', errors: { reason: 'A rejection needs a reason.' } });
-    const [stepId = '', channel] = p.data.view.private_metadata.split('|');
-    const item: InboxItem = {
-      kind: 'decide',
-      stepId,
-      decision: 'reject',
-      reason,
-      slackUserId: p.data.user.id,
-      slackUserName: p.data.user.name,
-      ...(channel ? { channel } : {}),
-    };
-    const seq = await enqueue(`view:${p.data.view.id}:${p.data.view.hash ?? ''}`, item);
-    await ack();
-    if (seq !== undefined) await handleInbox(deps, seq, item);
-  });
+  /**
+   * A modal submission: read the field it asks for (or answer with the field's error), then
+   * record the resulting inbox item durably before acknowledging, as every interaction does.
+   */
+  const viewSubmission = (
+    callbackId: string,
+    read: (values: ViewValues) => { item: SubmittedItem } | { error: Record<string, string> },
+  ) =>
+    app.view(callbackId, async ({ body, ack }) => {
+      const p = viewSubmissionPayload.safeParse(body);
+      if (!p.success) return ack();
+      const field = read(p.data.view.state.values);
+      if ('error' in field) return ack({ response_action: 'errors', errors: field.error });
+      const [stepId = '', channel] = p.data.view.private_metadata.split('|');
+      const item: InboxItem = {
+        ...field.item,
+        stepId,
+        slackUserId: p.data.user.id,
+        slackUserName: p.data.user.name,
+        ...(channel ? { channel } : {}),
+      };
+      const seq = await enqueue(`view:${p.data.view.id}:${p.data.view.hash ?? ''}`, item);
+      await ack();
+      if (seq !== undefined) await handleInbox(deps, seq, item);
+    });
 
-  app.view(VIEW.reassign, async ({ body, ack }) => {
-    const p = viewSubmissionPayload.safeParse(body);
-    if (!p.success) return ack();
-    const to = p.data.view.state.values.to?.value?.selected_user;
-    if (!to) return ack({ response_action: 'errors', errors: { to: 'Pick the new assignee.' } });
-    const [stepId = '', channel] = p.data.view.private_metadata.split('|');
-    const item: InboxItem = {
-      kind: 'reassign',
-      stepId,
-      to,
-      slackUserId: p.data.user.id,
-      slackUserName: p.data.user.name,
-      ...(channel ? { channel } : {}),
-    };
-    const seq = await enqueue(`view:${p.data.view.id}:${p.data.view.hash ?? ''}`, item);
-    await ack();
-    if (seq !== undefined) await handleInbox(deps, seq, item);
+  viewSubmission(VIEW.reject, (values) => {
+    const reason = values.reason?.value?.value?.trim() ?? '';
+    return reason === '' ? { error: { reason: 'A rejection needs a reason.' } } : { item: { kind: 'decide', decision: 'reject', reason } };
+  });
+  viewSubmission(VIEW.reassign, (values) => {
+    const to = values.to?.value?.selected_user;
+    return to ? { item: { kind: 'reassign', to } } : { error: { to: 'Pick the new assignee.' } };
   });
 
   app.command('/quench', async ({ body, ack }) => {
