@@ -64,6 +64,8 @@ export interface BurnWindow {
   shortMs: number;
   /** Burn-rate threshold both windows must exceed. */
   factor: number;
+  /** `gt` (default): burn > factor; `gte` (OpenSLO `op: gte`): burn ≥ factor. */
+  op?: 'gt' | 'gte';
 }
 
 export interface AlertTier {
@@ -78,7 +80,7 @@ export interface AlertTier {
 export interface Alerting {
   windows: BurnWindow[];
   tiers: Record<Severity, AlertTier>;
-  /** Low-traffic guard: fewer events than this in a window and it cannot fire. */
+  /** Low-traffic guard: fewer requests than this in a window and it cannot fire. */
   minEvents: number;
 }
 
@@ -86,8 +88,14 @@ export interface Alerting {
 export interface BudgetPolicy {
   /** Freeze risky deploys below this share of budget remaining. */
   freezeBelow: number;
-  /** Freeze every deploy below this share (0: only when exhausted). */
-  freezeAllBelow: number;
+  /** Freeze every deploy (low risk too) at or below this share; null: never (Google's policy lets fixes through). */
+  freezeAllBelow: number | null;
+  /** Lift only once the budget is above this share (hysteresis; default freezeBelow + 0.05). */
+  recoverAbove: number;
+  /** Freeze while a page-severity burn alert fires (default true). */
+  freezeOnPage: boolean;
+  /** Freeze when the budget would be exhausted within this long at the current burn; null: off. */
+  freezeWhenExhaustedWithinMs: number | null;
 }
 
 export interface Slo {

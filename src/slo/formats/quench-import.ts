@@ -66,7 +66,8 @@ function alertingOf(file: QuenchSloFile, periodMs: number): Alerting {
             factor: w.factor ?? burnFactor(w.budgetPercent! / 100, periodMs, longMs),
           };
         });
-  const forMs = (text: string | undefined, fallback: number) => (text === undefined ? fallback : text === '0' ? 0 : parseDuration(text)!);
+  const forMs = (text: string | number | undefined, fallback: number) =>
+    text === undefined ? fallback : text === '0' || text === 0 ? 0 : parseDuration(text)!;
   return {
     windows,
     minEvents: a.minEvents,
@@ -113,9 +114,22 @@ export function importQuenchSlo(doc: SourceDocument): { slos: Slo[]; problems: P
     budgeting: budgetingOf(file),
     sli: sliOf(file),
     alerting,
-    policy: { freezeBelow: (policy?.freezeBelow ?? 0) / 100, freezeAllBelow: (policy?.freezeAllBelow ?? 0) / 100 },
+    policy: budgetPolicyOf(policy),
     labels: file.metadata.labels,
     origin: { file: doc.file, ...doc.positionOf(['metadata', 'name']), format: 'quench' },
   };
   return { slos: problems.length > 0 ? [] : [slo], problems };
+}
+
+/** Percent in the file, ratios in the model; defaults follow Google's error budget policy (docs/gate.md). */
+function budgetPolicyOf(policy: QuenchSloFile['budgetPolicy']): Slo['policy'] {
+  const freezeBelow = (policy?.freezeBelow ?? 0) / 100;
+  const within = policy?.freezeWhenExhaustedWithin;
+  return {
+    freezeBelow,
+    freezeAllBelow: policy?.freezeAllBelow === undefined ? null : policy.freezeAllBelow / 100,
+    recoverAbove: policy?.recoverAbove === undefined ? freezeBelow + 0.05 : Math.max(freezeBelow, policy.recoverAbove / 100),
+    freezeOnPage: policy?.freezeOnPage ?? true,
+    freezeWhenExhaustedWithinMs: within === undefined ? null : (parseDuration(within) ?? null),
+  };
 }

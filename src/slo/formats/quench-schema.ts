@@ -96,13 +96,14 @@ const windowSpecSchema = z
 
 const tierSchema = z.strictObject({
   enabled: z.boolean().default(true),
-  for: durationText.or(z.literal('0')).optional(),
+  // `for: 0` is written both as a number and as a string.
+  for: durationText.or(z.literal('0')).or(z.literal(0)).optional(),
   playbook: z.string().optional(),
 });
 
 const alertingSchema = z.strictObject({
   enabled: z.boolean().default(true),
-  /** Low-traffic guard: a window with fewer events cannot fire. */
+  /** Low-traffic guard: a window with fewer requests cannot fire. */
   minEvents: z.number().min(0).default(10),
   windows: z.union([z.literal('default'), z.array(windowSpecSchema).min(1)]).default('default'),
   page: tierSchema.default({ enabled: true }),
@@ -133,7 +134,13 @@ export const quenchSloSchema = z.strictObject({
   }),
   /** Deploy-gate thresholds in percent of budget remaining. */
   budgetPolicy: z
-    .strictObject({ freezeBelow: z.number().min(0).max(100).default(0), freezeAllBelow: z.number().min(-100).max(100).default(0) })
+    .strictObject({
+      freezeBelow: z.number().min(0).max(100).default(0),
+      freezeAllBelow: z.number().min(-100).max(100).optional(),
+      recoverAbove: z.number().min(0).max(100).optional(),
+      freezeOnPage: z.boolean().default(true),
+      freezeWhenExhaustedWithin: durationText.optional(),
+    })
     .optional(),
 });
 
