@@ -3,11 +3,15 @@ import { z } from 'zod';
 import { NonRetriableError, StepError } from '../engine/core/step-error.js';
 import { defineAction } from './action.js';
 import { argvAllowed } from './allowlist.js';
+import { envNameAllowed, resolveCommand, unsafeEnvName } from './exec-sandbox.js';
 
 /**
  * `exec`: runs an allowlisted command (QUENCH_EXEC_ALLOWLIST) with an argv array, never a
- * shell, so templated arguments cannot inject commands. The child gets a minimal environment
- * (no Quench secrets) plus the idempotency key and correlation id, and is killed on timeout.
+ * shell, so templated arguments cannot inject commands. The command name is resolved against
+ * the service's own PATH and run by absolute path; the child gets a minimal environment (no
+ * Quench secrets): the service's PATH, the step's operator-allowlisted `env` names (never
+ * PATH, LD_*, NODE_OPTIONS and the like: ./exec-sandbox.ts), the idempotency key and
+ * correlation id. It is killed on timeout.
  */
 const MAX_OUTPUT = 64 * 1024;
 
@@ -18,7 +22,15 @@ export const execAction = defineAction({
   params: z.strictObject({
     argv: z.array(z.string()).min(1),
     cwd: z.string().optional(),
-    env: z.record(z.string(), z.string()).default({}),
+    env: z
+      .record(
+        z.string().superRefine((name, ctx) => {
+          const why = unsafeEnvName(name);
+          if (why) ctx.addIssue({ code: 'custom', message: why });
+        }),
+        z.string(),
+      )
+      .default({}),
     stdin: z.string().optional(),
     /** Exit codes that count as success; default [0]. */
     successCodes: z.array(z.int()).default([0]),
@@ -32,14 +44,31 @@ export const execAction = defineAction({
       );
     }
     const [command, ...args] = params.argv as [string, ...string[]];
+    const refusedEnv = Object.keys(params.env).filter((name) => !envNameAllowed(name, ctx.config.QUENCH_EXEC_ENV_ALLOWLIST));
+    if (refusedEnv.length > 0) {
+      throw new NonRetriableError(
+        'env_not_allowed',
+        `exec '${command}' refused: environment variable(s) ${refusedEnv.join(', ')} not in QUENCH_EXEC_ENV_ALLOWLIST (names or PREFIX_*)`,
+      );
+    }
+    const servicePath = process.env.PATH ?? '/usr/bin:/bin';
+    const resolved = resolveCommand(command, servicePath);
+    if ('refused' in resolved) {
+      throw new NonRetriableError(
+        resolved.refused === 'relative' ? 'command_not_allowed' : 'command_not_found',
+        resolved.refused === 'relative'
+          ? `exec '${command}' refused: use a command name found on the service's PATH or an absolute path`
+          : `exec '${command}': not found on the service's PATH (${servicePath})`,
+      );
+    }
     const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
       ...params.env,
+      PATH: servicePath,
       QUENCH_IDEMPOTENCY_KEY: ctx.idempotencyKey,
       QUENCH_CORRELATION_ID: ctx.correlationId,
     };
     return new Promise((resolve, reject) => {
-      const child = spawn(command, args, {
+      const child = spawn(resolved.path, args, {
         cwd: params.cwd,
         env,
         shell: false,
