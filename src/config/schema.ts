@@ -136,6 +136,8 @@ export const envSchema = z.object({
   QUENCH_ENGINE_LEASE_MS: positiveInt(30_000),
   /** Engine: steps one process runs at once. */
   QUENCH_ENGINE_CONCURRENCY: positiveInt(8),
+  /** Environment names an `exec` step may set (`NAME` or `PREFIX_*`); PATH, LD_*, NODE_OPTIONS… never. */
+  QUENCH_EXEC_ENV_ALLOWLIST: csv,
   /** Engine: backstop poll for due timers and expired leases (NOTIFY wakes workers sooner). */
   QUENCH_ENGINE_POLL_MS: positiveInt(1_000),
   TZ: optionalString,
