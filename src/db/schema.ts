@@ -7,3 +7,4 @@ export * from '../ingest/schema.js';
 export * from '../slo/schema.js';
 export * from '../engine/schema.js';
 export * from '../chat/schema.js';
+export * from '../gate/schema.js';
