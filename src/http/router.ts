@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../telemetry/logger.js';
+import { decodePathPart } from './target.js';
 
 /**
  * A tiny router: method + path pattern (`/v1/runs/:id`) to a handler. Handlers return a
@@ -83,8 +84,9 @@ export class Router {
         continue;
       }
       const params: Record<string, string> = {};
+      // Malformed encodings are refused with a 400 (never a URIError thrown at the caller).
       route.keys.forEach((key, i) => {
-        params[key] = decodeURIComponent(m[i + 1] ?? '');
+        params[key] = decodePathPart(m[i + 1] ?? '');
       });
       return { route, params };
     }

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { asQuenchError, httpStatusOf } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { TokenAuthenticator } from './auth.js';
 import type { Reply, RequestContext, Router } from './router.js';
+import { answerClientError, methodLabel, parseTarget, writeRaw } from './target.js';
 
 export interface HttpServer {
   readonly server: Server;
@@ -23,31 +25,37 @@ export function createHttpServer(deps: { router: Router; auth: TokenAuthenticato
     const started = process.hrtime.bigint();
     const incomingId = req.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
-    const url = new URL(req.url ?? '/', 'http://localhost');
     const log = logger.child({ requestId });
     const method = req.method ?? 'GET';
-    const match = router.match(method, url.pathname);
-    const routeLabel = match && 'route' in match ? match.route.pattern : 'unmatched';
+    // Logged before it is parsed: a target that does not parse must still be traceable (capped, never trusted).
+    let path = (req.url ?? '/').slice(0, 200);
+    let routeLabel = 'unmatched';
     res.setHeader('X-Request-Id', requestId);
 
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.httpRequestDuration.observe({ method, route: routeLabel, status: String(res.statusCode) }, seconds);
-      const level = res.statusCode >= 500 ? 'error' : url.pathname === '/healthz' || url.pathname === '/metrics' ? 'debug' : 'info';
-      log[level]({ method, route: routeLabel, path: url.pathname, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+      metrics.httpRequestDuration.observe({ method: methodLabel(method), route: routeLabel, status: String(res.statusCode) }, seconds);
+      const level = res.statusCode >= 500 ? 'error' : path === '/healthz' || path === '/metrics' ? 'debug' : 'info';
+      log[level]({ method: method.slice(0, 20), route: routeLabel, path, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
     });
 
+    // Everything that can throw on hostile input (target parsing, percent-decoding, auth,
+    // handlers) runs inside this try: a request ends in a response, never in a crash.
     try {
-      if (!match) return send(res, { status: 404, body: { error: 'not_found', message: `no route for ${method} ${url.pathname}` } });
+      const target = parseTarget(req.url);
+      path = target.pathname;
+      const match = router.match(method, target.pathname);
+      if (match && 'route' in match) routeLabel = match.route.pattern;
+      if (!match) return send(res, { status: 404, body: { error: 'not_found', message: `no route for ${method.slice(0, 20)} ${path}` } });
       if ('methodNotAllowed' in match) {
         return send(res, {
           status: 405,
           headers: { Allow: match.methodNotAllowed.join(', ') },
-          body: { error: 'method_not_allowed', message: `${method} is not allowed; use ${match.methodNotAllowed.join(' or ')}` },
+          body: { error: 'method_not_allowed', message: `${method.slice(0, 20)} is not allowed; use ${match.methodNotAllowed.join(' or ')}` },
         });
       }
       const user = auth.authorise(req, match.route.auth);
-      const ctx: RequestContext = { req, method, path: url.pathname, params: match.params, query: url.searchParams, requestId, log, user };
+      const ctx: RequestContext = { req, method, path, params: match.params, query: target.searchParams, requestId, log, user };
       if (match.route.raw) return await match.route.raw(ctx, res);
       send(res, await match.route.handler!(ctx));
     } catch (err) {
@@ -67,7 +75,17 @@ export function createHttpServer(deps: { router: Router; auth: TokenAuthenticato
   };
 
   const server = createServer((req, res) => {
-    void handle(req, res);
+    // Last resort: even a failure while answering (a socket gone mid-write) is logged, never left unhandled.
+    handle(req, res).catch((err) => {
+      logger.error({ err }, 'request handling failed after the response started');
+      res.destroy();
+    });
+  });
+  // Requests Node's parser refuses never reach `handle`: answer them in the JSON error shape too.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
+  // A CONNECT (authority-form target) is not for us; without this listener Node would drop the socket silently.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    writeRaw(socket, 405, 'method_not_allowed', 'CONNECT is not supported: Quench is not a proxy');
   });
   // Bound slow clients: a half-sent body cannot hold a socket for ever.
   server.requestTimeout = 30_000;

@@ -1,4 +1,5 @@
 import { describeConfig } from '../../config/load.js';
+import { installProcessGuards } from '../../http/process-guards.js';
 import { startService } from '../../service.js';
 import { createLogger } from '../../telemetry/logger.js';
 import { type Command, cliConfig, parseOptions } from '../command.js';
@@ -19,6 +20,8 @@ closes the database and exits 0 within 10 seconds.`,
     const config = cliConfig(io);
     const logger = createLogger(config.LOG_LEVEL);
     logger.info({ config: describeConfig(config) }, 'starting');
+    // Installed before anything runs: no single request's error may ever stop the service.
+    installProcessGuards(logger);
     const service = await startService(config, { logger });
     logger.info({ port: service.port, database: service.ctx.db.kind }, `listening on :${service.port}`);
 
