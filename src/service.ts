@@ -85,7 +85,7 @@ export interface StartOptions {
 
 /** Opens storage (context only, no HTTP): what CLI commands build on. */
 export async function openContext(config: Config, logger: Logger, clock: Clock = systemClock): Promise<ServiceContext> {
-  const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.QUENCH_DATA_DIR, poolMax: config.DATABASE_POOL_MAX });
+  const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.QUENCH_DATA_DIR, poolMax: config.DATABASE_POOL_MAX, migrationUrl: config.QUENCH_MIGRATION_DATABASE_URL });
   try {
     const { applied } = await db.migrate();
     if (applied > 0) logger.info({ applied, database: db.kind }, 'migrations applied');
@@ -94,7 +94,7 @@ export async function openContext(config: Config, logger: Logger, clock: Clock =
     throw err;
   }
   const metrics = createMetrics();
-  const audit = createAuditTrail(db, clock);
+  const audit = createAuditTrail(db, clock, { key: config.QUENCH_AUDIT_KEY });
   const ports = { triggers: auditOnlyTriggerSink(logger) } as Ports;
   ports.slo = idleSloPort;
   ports.chat = noChat;
@@ -148,14 +148,29 @@ export async function startService(config: Config, options: StartOptions): Promi
         components.push(component);
       }
     }
-    if (!ctx.auth.configured) ctx.logger.warn('QUENCH_API_TOKENS is unset: /v1 reads are open and /v1 writes are refused');
+    const host = listenHost(ctx, options.host);
     http = createHttpServer({ router: ctx.router, auth: ctx.auth, logger: ctx.logger, metrics: ctx.metrics });
-    const port = await http.listen(options.port ?? config.PORT, options.host);
+    const port = await http.listen(options.port ?? config.PORT, host);
     return { ctx, port, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/**
+ * Without API tokens, `/v1` reads (trigger payloads, exec output, decisions) would be open to
+ * anyone who can reach the port, so the server then listens on the loopback interface only.
+ * With tokens every `/v1` route needs one, and it listens on every interface.
+ */
+function listenHost(ctx: ServiceContext, requested: string | undefined): string | undefined {
+  if (ctx.auth.configured) return requested;
+  const host = requested ?? '127.0.0.1';
+  ctx.logger.warn(
+    { host },
+    `QUENCH_API_TOKENS is unset: listening on ${host} only, /v1 reads are open to local callers and /v1 writes are refused; set QUENCH_API_TOKENS to serve other hosts`,
+  );
+  return host;
 }
 
 /** Until ingest/ installs routing, trigger events are only logged. */

@@ -1,13 +1,18 @@
 import { desc } from 'drizzle-orm';
 import { Gauge } from 'prom-client';
+import { QuenchError } from '../core/errors.js';
 import type { Capability } from '../service.js';
+import { startHeadPublisher } from './head-publisher.js';
+import { checkServiceRole } from './role-check.js';
 import { addAuditRoutes } from './routes.js';
 import { auditEvents } from './schema.js';
 
 /**
- * The audit trail's routes and its head metric. `verify` cannot see rows cut from the end of
- * the chain (nothing follows them to break), so the head sequence is exported: a drop in
- * `quench_audit_head_sequence` in Prometheus history reveals a truncated tail.
+ * The audit trail's routes, its head metric and published head, and the start-up checks of
+ * the database role. `verify` cannot see rows cut from the end of the chain (nothing follows
+ * them to break), so the head is exported: a drop in `quench_audit_head_sequence` in
+ * Prometheus history, or a published `audit head` line that `verify --expect` no longer
+ * finds, reveals a truncated or rewritten tail.
  */
 export const auditCapability: Capability = (ctx) => {
   addAuditRoutes(ctx.router, ctx.audit);
@@ -20,5 +25,30 @@ export const auditCapability: Capability = (ctx) => {
       this.set(head?.seq ?? 0);
     },
   });
-  return undefined;
+  let publisher: { stop: () => void } | undefined;
+  return {
+    name: 'audit',
+    async start() {
+      const role = await checkServiceRole(ctx.db);
+      if (role?.missing.length) {
+        throw new QuenchError(
+          'config_invalid',
+          `the database role ${role.role} lacks privileges the service needs: ${role.missing.join(', ')}. ` +
+            'Grant them as the schema owner (docs/database-roles.md)',
+        );
+      }
+      if (role?.canRewriteTrail.length) {
+        ctx.logger.warn(
+          { role: role.role, reasons: role.canRewriteTrail },
+          'the service database role can rewrite the audit trail: run migrations as a separate owner role (QUENCH_MIGRATION_DATABASE_URL, docs/database-roles.md)',
+        );
+      }
+      // A wrong or missing QUENCH_AUDIT_KEY stops start-up here rather than at the first append.
+      await ctx.audit.prepare();
+      publisher = startHeadPublisher({ audit: ctx.audit, logger: ctx.logger });
+    },
+    async stop() {
+      publisher?.stop();
+    },
+  };
 };

@@ -8,6 +8,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { QuenchError } from '../core/errors.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
+import { assertPostgresDriverPatched } from './driver-patch.js';
 import { applyMigrations, migrationCount } from './migrate.js';
 import { resultRows } from './rows.js';
 import * as schema from './schema.js';
@@ -43,15 +44,21 @@ export interface OpenOptions {
   poolMax?: number;
   /** PGlite only: start from this data-dir dump (`PGlite.dumpDataDir`) instead of an empty cluster. */
   pgliteSnapshot?: Blob;
+  /** PostgreSQL only: `migrate()` connects with this URL (the schema owner), the service with `url`. */
+  migrationUrl?: string | undefined;
 }
 
 export async function openDatabase(options: OpenOptions): Promise<Database> {
+  if (options.migrationUrl && !options.url) {
+    throw new QuenchError('config_invalid', 'QUENCH_MIGRATION_DATABASE_URL is set without DATABASE_URL: set DATABASE_URL to the service role');
+  }
   return options.url
-    ? openPostgres(options.url, options.poolMax ?? 10)
+    ? openPostgres(options.url, options.poolMax ?? 10, options.migrationUrl)
     : openPglite(options.dataDir ?? './.quench', options.pgliteSnapshot);
 }
 
-async function openPostgres(url: string, poolMax: number): Promise<Database> {
+async function openPostgres(url: string, poolMax: number, migrationUrl?: string): Promise<Database> {
+  assertPostgresDriverPatched();
   const client = postgres(url, { max: poolMax, onnotice: () => {}, connect_timeout: 10 });
   try {
     await client`select 1`;
@@ -67,7 +74,7 @@ async function openPostgres(url: string, poolMax: number): Promise<Database> {
       const sub = await client.listen(channel, onPayload);
       return () => sub.unlisten();
     },
-    migrate: () => applyMigrations({ kind: 'postgres', url }),
+    migrate: () => applyMigrations({ kind: 'postgres', url: migrationUrl ?? url }),
     close: () => client.end({ timeout: 5 }),
   });
 }

@@ -40,6 +40,9 @@ export async function applyMigrations(target: Target): Promise<{ applied: number
     const client = postgres(target.url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
     try {
       const orm = drizzlePostgres(client) as unknown as Orm;
+      // Nothing to apply: touch nothing. drizzle's migrator would still run CREATE SCHEMA/TABLE IF
+      // NOT EXISTS, which a service role without CREATE (docs/database-roles.md) may not run.
+      if ((await appliedCount(orm)) >= migrationCount()) return { applied: 0 };
       await client`select pg_advisory_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`;
       try {
         const before = await appliedCount(orm);
@@ -53,8 +56,14 @@ export async function applyMigrations(target: Target): Promise<{ applied: number
     }
   } catch (err) {
     if (err instanceof QuenchError) throw err;
-    const cause = (err as { cause?: { message?: string } }).cause;
-    throw new QuenchError('migration_failed', `migrations failed: ${cause?.message ?? (err as Error).message}`, {
+    const cause = (err as { cause?: { message?: string; code?: string } }).cause;
+    const code = cause?.code ?? (err as { code?: string }).code;
+    // 42501 insufficient_privilege: most likely a service role that is not the schema owner.
+    const hint =
+      code === '42501'
+        ? '; this role may not change the schema: apply migrations as the owner role first (`quench migrate` with QUENCH_MIGRATION_DATABASE_URL, docs/database-roles.md)'
+        : '';
+    throw new QuenchError('migration_failed', `migrations failed: ${cause?.message ?? (err as Error).message}${hint}`, {
       cause: err,
     });
   }

@@ -1,0 +1,207 @@
+/**
+ * How the chain is extended and walked: pure, no I/O, no crypto module (hash functions are
+ * passed in). Whoever appends (today the locked transaction in ../trail.ts, later a single
+ * chainer) calls `decideAppend` and `linkEntry`; whoever verifies folds `advanceChain` over the
+ * entries in sequence order and ends with `finishChain`.
+ *
+ * Two link modes. `plain`: hash = SHA-256(canonical). `keyed`: hash = HMAC-SHA256(key,
+ * canonical), so whoever can write the table but does not hold the key cannot recompute the
+ * chain. A chain starts plain and turns keyed at a marker entry (`KEYED_MARKER_ACTION`, itself
+ * keyed, naming the key's id); from the marker on every entry is keyed and the chain never turns
+ * back. The marker is what lets an existing plain trail adopt a key without rewriting history.
+ */
+import {
+  type AuditEntryInput,
+  type AuditEvent,
+  type ChainBreak,
+  checkLink,
+  describeBreak,
+  GENESIS_HASH,
+  hashedFields,
+  normaliseData,
+} from './entry.js';
+
+export type LinkMode = 'plain' | 'keyed';
+
+export interface ChainHashers {
+  /** SHA-256 (hex) of the canonical form. */
+  plain: (canonical: string) => string;
+  /** HMAC-SHA256 (hex) with the configured key, and the key's public id; absent without a key. */
+  keyed?: { hash: (canonical: string) => string; keyId: string };
+}
+
+export const KEYED_MARKER_ACTION = 'audit.hmac_enabled';
+
+export interface Link {
+  seq: number;
+  hash: string;
+}
+
+/** The entry that switches a chain to HMAC; appended by the first writer that holds a key. */
+export function keyedMarker(keyId: string): AuditEntryInput {
+  return {
+    actor: { type: 'system', id: 'audit' },
+    action: KEYED_MARKER_ACTION,
+    subject: { type: 'audit_chain', id: 'audit_events' },
+    data: { algorithm: 'hmac-sha256', keyId },
+  };
+}
+
+function isMarker(entry: AuditEvent): boolean {
+  return entry.action === KEYED_MARKER_ACTION && entry.actor.type === 'system';
+}
+
+function markerKeyId(entry: AuditEvent): string {
+  const id = entry.data.keyId;
+  return typeof id === 'string' ? id : '(none recorded)';
+}
+
+/** The next entry after `previous` (undefined: the first entry), hashed with `computeHash`. */
+export function linkEntry(previous: Link | undefined, input: AuditEntryInput, at: Date, computeHash: (canonical: string) => string): AuditEvent {
+  const unsigned = {
+    seq: (previous?.seq ?? 0) + 1,
+    at,
+    actor: input.actor,
+    action: input.action,
+    subject: input.subject,
+    data: normaliseData(input.data),
+    correlationId: input.correlationId ?? null,
+    prevHash: previous?.hash ?? GENESIS_HASH,
+  };
+  return { ...unsigned, hash: computeHash(hashedFields(unsigned)) };
+}
+
+export type AppendDecision =
+  | { kind: 'append'; mode: LinkMode }
+  /** A key is configured and the chain is still plain: append the marker first, then the entry. */
+  | { kind: 'mark_then_append' }
+  | { kind: 'refuse'; reason: string };
+
+/**
+ * Whether a writer holding `hashers` may extend a chain whose newest entry is `head`. The head
+ * must authenticate under the writer's mode: a writer never extends an entry it cannot check,
+ * so a service started without the key (or with another key) stops at once instead of
+ * appending plain entries after keyed ones.
+ */
+export function decideAppend(head: AuditEvent | undefined, hashers: ChainHashers): AppendDecision {
+  const canonical = head && hashedFields(head);
+  if (hashers.keyed) {
+    if (!head) return { kind: 'mark_then_append' };
+    if (hashers.keyed.hash(canonical!) === head.hash) return { kind: 'append', mode: 'keyed' };
+    if (hashers.plain(canonical!) === head.hash) return { kind: 'mark_then_append' };
+    return {
+      kind: 'refuse',
+      reason:
+        `the newest audit entry (${head.seq}) matches neither QUENCH_AUDIT_KEY (key id ${hashers.keyed.keyId}) nor plain SHA-256: ` +
+        'the trail was written with another key, or that entry was altered. Run `quench audit verify` with the original key',
+    };
+  }
+  if (!head || hashers.plain(canonical!) === head.hash) return { kind: 'append', mode: 'plain' };
+  return {
+    kind: 'refuse',
+    reason:
+      `the newest audit entry (${head.seq}) is not a plain SHA-256 link: the trail is HMAC-keyed, so set QUENCH_AUDIT_KEY ` +
+      'to the key it was written with, or that entry was altered (run `quench audit verify`)',
+  };
+}
+
+export type VerifyBreak =
+  | ChainBreak
+  /** A keyed entry, but no key was given to check it. */
+  | { kind: 'key_required'; seq: number; keyId: string }
+  /** The chain is keyed with another key than the one given. */
+  | { kind: 'key_mismatch'; seq: number; keyId: string; givenKeyId: string }
+  /** After the marker, an entry that is a valid plain SHA-256 link: written or rewritten without the key. */
+  | { kind: 'unkeyed_entry'; seq: number; keyedSince: number }
+  /** A key was given but no entry is keyed. */
+  | { kind: 'not_keyed'; seq: number }
+  /** A head recorded elsewhere (`--expect SEQ:HASH`) differs from the entry now stored. */
+  | { kind: 'expected_head_mismatch'; seq: number; expected: string; actual: string }
+  /** The chain ends before a recorded head: entries were cut from the end. */
+  | { kind: 'expected_head_missing'; seq: number; lastSeq: number };
+
+export interface ChainState {
+  previous: Link;
+  mode: LinkMode;
+  keyedSince: number | null;
+  count: number;
+}
+
+export const initialChainState: ChainState = { previous: { seq: 0, hash: GENESIS_HASH }, mode: 'plain', keyedSince: null, count: 0 };
+
+/** Heads recorded elsewhere, by sequence number. */
+export type ExpectedHeads = ReadonlyMap<number, string>;
+
+/** Checks one entry (entries in sequence order) and returns the state after it, or the break. */
+export function advanceChain(
+  state: ChainState,
+  entry: AuditEvent,
+  hashers: ChainHashers,
+  expected: ExpectedHeads = new Map(),
+): { state: ChainState } | { broken: VerifyBreak } {
+  let mode = state.mode;
+  let keyedSince = state.keyedSince;
+  if (isMarker(entry) || mode === 'keyed') {
+    const keyId = isMarker(entry) ? markerKeyId(entry) : undefined;
+    if (!hashers.keyed) return { broken: { kind: 'key_required', seq: entry.seq, keyId: keyId ?? '(see the marker entry)' } };
+    if (keyId !== undefined && keyId !== hashers.keyed.keyId) {
+      return { broken: { kind: 'key_mismatch', seq: entry.seq, keyId, givenKeyId: hashers.keyed.keyId } };
+    }
+    mode = 'keyed';
+    keyedSince ??= entry.seq;
+  }
+  const computeHash = mode === 'keyed' ? hashers.keyed!.hash : hashers.plain;
+  const broken = checkLink(entry, state.previous, computeHash);
+  if (broken) {
+    if (broken.kind === 'hash_mismatch' && mode === 'keyed' && hashers.plain(hashedFields(entry)) === entry.hash) {
+      return { broken: { kind: 'unkeyed_entry', seq: entry.seq, keyedSince: keyedSince! } };
+    }
+    return { broken };
+  }
+  const recorded = expected.get(entry.seq);
+  if (recorded !== undefined && recorded !== entry.hash) {
+    return { broken: { kind: 'expected_head_mismatch', seq: entry.seq, expected: recorded, actual: entry.hash } };
+  }
+  return { state: { previous: { seq: entry.seq, hash: entry.hash }, mode, keyedSince, count: state.count + 1 } };
+}
+
+/** The checks that need the whole chain walked: recorded heads beyond the end, a key never used. */
+export function finishChain(state: ChainState, hashers: ChainHashers, expected: ExpectedHeads = new Map()): VerifyBreak | undefined {
+  const beyond = [...expected.keys()].filter((seq) => seq > state.previous.seq).sort((a, b) => a - b)[0];
+  if (beyond !== undefined) return { kind: 'expected_head_missing', seq: beyond, lastSeq: state.previous.seq };
+  if (hashers.keyed && state.mode === 'plain' && state.count > 0) return { kind: 'not_keyed', seq: state.previous.seq };
+  return undefined;
+}
+
+export function describeVerifyBreak(b: VerifyBreak): string {
+  switch (b.kind) {
+    case 'gap':
+    case 'broken_link':
+    case 'hash_mismatch':
+      return describeBreak(b);
+    case 'key_required':
+      return `entry ${b.seq}: the trail is HMAC-keyed from here (key id ${b.keyId}); set QUENCH_AUDIT_KEY to that key to verify it`;
+    case 'key_mismatch':
+      return `entry ${b.seq}: the trail is keyed with key id ${b.keyId}, but QUENCH_AUDIT_KEY has key id ${b.givenKeyId}; use the key the trail was written with`;
+    case 'unkeyed_entry':
+      return `entry ${b.seq}: hashed with plain SHA-256 although the trail is HMAC-keyed since entry ${b.keyedSince}; it was written or rewritten without the key`;
+    case 'not_keyed':
+      return (
+        `QUENCH_AUDIT_KEY is set but no entry up to ${b.seq} is keyed: either the service has not run with this key yet, ` +
+        'or the keyed entries were rewritten without it (check against a recorded head with --expect)'
+      );
+    case 'expected_head_mismatch':
+      return `entry ${b.seq}: hash ${b.actual} differs from the recorded head ${b.expected}; the trail was rewritten at or before this entry`;
+    case 'expected_head_missing':
+      return `the trail ends at entry ${b.lastSeq}, before the recorded head ${b.seq}; entries were cut from the end`;
+  }
+}
+
+/** Parses `SEQ:HASH` (as `quench audit verify` and the published head log line print it). */
+export function parseExpectedHead(text: string): { seq: number; hash: string } | { error: string } {
+  const match = /^(\d{1,15}):([0-9a-f]{64})$/.exec(text.trim().toLowerCase());
+  if (!match || Number(match[1]) < 1) {
+    return { error: `expected SEQ:HASH (a sequence number from 1 and the entry's 64-hex-digit hash, e.g. 42:3f0a…), got "${text.slice(0, 100)}"` };
+  }
+  return { seq: Number(match[1]), hash: match[2]! };
+}
