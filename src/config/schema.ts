@@ -84,6 +84,10 @@ export const envSchema = z.object({
   PORT: port,
   DATABASE_URL: postgresUrl,
   DATABASE_POOL_MAX: positiveInt(10),
+  /** The schema owner's connection: migrations run as it, the service as DATABASE_URL (docs/database-roles.md). */
+  QUENCH_MIGRATION_DATABASE_URL: postgresUrl,
+  /** Makes the audit chain HMAC-SHA256 with this key; unset → plain SHA-256 links (docs/database-roles.md). */
+  QUENCH_AUDIT_KEY: z.preprocess(emptyToUndefined, z.string().min(32, 'expected at least 32 characters (e.g. `openssl rand -hex 32`)').optional()),
   QUENCH_DATA_DIR: z.preprocess((v) => emptyToUndefined(v) ?? './.quench', z.string()),
   QUENCH_SLO_DIR: z.preprocess((v) => emptyToUndefined(v) ?? './slo', z.string()),
   QUENCH_PLAYBOOK_DIR: z.preprocess((v) => emptyToUndefined(v) ?? './playbooks', z.string()),
@@ -150,6 +154,8 @@ export type Env = z.infer<typeof envSchema>;
 /** Variables whose values must never be printed. */
 export const secretVariables = new Set<keyof Env>([
   'DATABASE_URL',
+  'QUENCH_MIGRATION_DATABASE_URL',
+  'QUENCH_AUDIT_KEY',
   'SLACK_BOT_TOKEN',
   'SLACK_SIGNING_SECRET',
   'SLACK_APP_TOKEN',
