@@ -5,6 +5,8 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm ci runs the root postinstall, which patches postgres.js (scripts/patch-postgres.mjs).
+COPY scripts/patch-postgres.mjs ./scripts/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -13,7 +15,8 @@ RUN npx tsc -p tsconfig.build.json
 FROM node:22-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY scripts/patch-postgres.mjs ./scripts/
+RUN npm ci --omit=dev --no-audit --no-fund && node scripts/patch-postgres.mjs --check && npm cache clean --force
 
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production \

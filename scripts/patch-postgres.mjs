@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+/**
+ * Maintained patch of postgres.js (the `postgres` package), applied after every install by the
+ * root `postinstall` script. Remove this file, the `postinstall` line in package.json and the
+ * start-up check in src/db/driver-patch.ts once a postgres.js release fixes the defects below
+ * (watch porsager/postgres#1154, #1208 and #1216; fixes proposed in #1168, #1176, #1209, #1215).
+ * A `npm update` that changes the patched code makes this script fail loudly: then check the
+ * upstream release notes before adapting it.
+ *
+ * The defects, all reached when PostgreSQL restarts or fails over with queries in flight:
+ * 1. `nextWrite` writes to `socket` without checking it. A small write is buffered behind
+ *    `setImmediate`; if the connection closed meanwhile (`closed()` sets `socket = null`), the
+ *    immediate throws `TypeError: Cannot read properties of null (reading 'write')` from a timer,
+ *    where no caller can catch it: the process dies (#1154, #1208). Guard: drop the buffered
+ *    bytes and settle what waits on them with CONNECTION_CLOSED (dropping alone would leave the
+ *    query pending forever, as #1209 notes).
+ * 2. `closed()` and `terminate()` cancel the immediate but leave `nextWriteTimer` set, and
+ *    `write()` only schedules a flush when it is null: the reconnected socket never sends its
+ *    startup message, and every reconnect of that pool slot ends in CONNECT_TIMEOUT. Reset both.
+ * 3. When a transaction's connection closes, `begin()` rejects but its callback keeps running;
+ *    later statements (and the automatic COMMIT) went to whatever the connection became after
+ *    reconnecting — outside any transaction — and queries queued in the transaction never
+ *    settled (#1186, #1216). Reject them instead.
+ *
+ * Usage: node scripts/patch-postgres.mjs [--check | --revert] [package dir]
+ *   --check   verify only; exit 1 when a file is not patched.
+ *   --revert  restore the upstream code (the tests use it to show the defects on a copy).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Every patched file carries this marker; src/db/driver-patch.ts looks for it at start-up. */
+export const MARKER = 'quench-patch(postgres#1154)';
+
+const connectionEdits = [
+  {
+    name: 'nextWrite guards a closed socket',
+    find: '  function nextWrite(fn) {\n    const x = socket.write(chunk, fn)\n',
+    replace:
+      '  function nextWrite(fn) {\n' +
+      `    if (socket === null) { // ${MARKER}: the connection closed after this write was buffered\n` +
+      '      nextWriteTimer !== null && clearImmediate(nextWriteTimer)\n' +
+      '      chunk = nextWriteTimer = null\n' +
+      "      error(Errors.connection('CONNECTION_CLOSED', options, socket))\n" +
+      '      return true\n' +
+      '    }\n' +
+      '    const x = socket.write(chunk, fn)\n',
+  },
+  {
+    name: 'terminate() resets the write buffer',
+    find: '    clearImmediate(nextWriteTimer)\n    if (socket) {\n',
+    replace: `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null // ${MARKER}\n    if (socket) {\n`,
+  },
+  {
+    name: 'closed() resets the write buffer',
+    find: '    incomings = null\n    clearImmediate(nextWriteTimer)\n',
+    replace: `    incomings = null\n    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null // ${MARKER}\n`,
+  },
+];
+
+const indexEdits = [
+  {
+    name: 'begin() remembers that its connection closed',
+    find: '      , connection\n      , prepare = null\n',
+    replace: `      , connection\n      , prepare = null\n      , closedError = null // ${MARKER}\n`,
+  },
+  {
+    name: 'a closed transaction rejects its queued queries',
+    find: '        new Promise((_, reject) => connection.onclose = reject)\n',
+    replace:
+      '        new Promise((_, reject) => connection.onclose = e => {\n' +
+      `          closedError = e // ${MARKER}: nothing of this transaction may run on a reconnected socket\n` +
+      '          while (queries.length) queries.shift().reject(e)\n' +
+      '          reject(e)\n' +
+      '        })\n',
+  },
+  {
+    name: 'a closed transaction rejects new statements, COMMIT and ROLLBACK',
+    find: '      function handler(q) {\n        q.catch(e => uncaughtError || (uncaughtError = e))\n',
+    replace:
+      '      function handler(q) {\n' +
+      '        q.catch(e => uncaughtError || (uncaughtError = e))\n' +
+      `        if (closedError) return q.reject(closedError) // ${MARKER}\n`,
+  },
+];
+
+const targets = ['src', 'cjs/src', 'cf/src'].flatMap((dir) => [
+  { file: join(dir, 'connection.js'), edits: connectionEdits },
+  { file: join(dir, 'index.js'), edits: indexEdits },
+]);
+
+function count(text, part) {
+  return text.split(part).length - 1;
+}
+
+/** Patches (or, with check, verifies) one package folder; returns the problems found. */
+export function patchPostgres(packageDir, { check = false, revert = false } = {}) {
+  const problems = [];
+  const changed = [];
+  for (const { file, edits } of targets) {
+    const path = join(packageDir, file);
+    if (!existsSync(path)) {
+      problems.push(`${file}: missing`);
+      continue;
+    }
+    let text = readFileSync(path, 'utf8');
+    let dirty = false;
+    for (const edit of edits) {
+      if (revert) {
+        if (count(text, edit.replace) === 1) {
+          text = text.replace(edit.replace, edit.find);
+          dirty = true;
+        }
+        continue;
+      }
+      if (count(text, edit.replace) === 1) continue; // applied already
+      if (check) {
+        problems.push(`${file}: not patched (${edit.name})`);
+        continue;
+      }
+      const found = count(text, edit.find);
+      if (found !== 1) {
+        problems.push(`${file}: the code to patch (${edit.name}) was found ${found} times instead of once`);
+        continue;
+      }
+      text = text.replace(edit.find, edit.replace);
+      dirty = true;
+    }
+    if (dirty) {
+      writeFileSync(path, text);
+      changed.push(file);
+    }
+  }
+  return { problems, changed };
+}
+
+function main(argv) {
+  const check = argv.includes('--check');
+  const revert = argv.includes('--revert');
+  const dirArg = argv.find((a) => !a.startsWith('--'));
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  const packageDir = dirArg ? resolve(dirArg) : join(root, 'node_modules', 'postgres');
+  if (!existsSync(join(packageDir, 'package.json'))) {
+    console.error(`patch-postgres: ${packageDir} is not installed; run npm ci first`);
+    return 1;
+  }
+  const { version } = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
+  const { problems, changed } = patchPostgres(packageDir, { check, revert });
+  if (revert) {
+    console.log(`patch-postgres: postgres@${version} ${changed.length ? 'reverted to the upstream code' : 'was not patched'}`);
+    return 0;
+  }
+  if (problems.length > 0) {
+    console.error(
+      `patch-postgres: postgres@${version} in ${packageDir} ${check ? 'is not patched' : 'could not be patched'}:\n` +
+        problems.map((p) => `  - ${p}`).join('\n') +
+        (check
+          ? '\nRun `node scripts/patch-postgres.mjs` (npm ci runs it as postinstall).'
+          : '\nThe upstream code changed. If this release fixes porsager/postgres#1154/#1208/#1216, delete ' +
+            'scripts/patch-postgres.mjs, the postinstall script and src/db/driver-patch.ts; otherwise adapt the edits here.'),
+    );
+    return 1;
+  }
+  console.log(
+    `patch-postgres: postgres@${version} ${check ? 'is patched' : changed.length ? `patched (${changed.join(', ')})` : 'already patched'}`,
+  );
+  return 0;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) process.exitCode = main(process.argv.slice(2));
