@@ -1,4 +1,5 @@
 import { QuenchError } from '../core/errors.js';
+import { ApiTokens } from './api-tokens.js';
 import { type Env, envSchema, secretVariables } from './schema.js';
 
 export type Config = Env;
@@ -22,7 +23,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     if (value === undefined) continue;
-    if (value instanceof Map) out[key] = [...value.keys()].map((k) => `${k}=***`);
+    if (value instanceof ApiTokens) out[key] = [...[...value.keys()].map((k) => `${k}=***`), ...[...value.readOnly.keys()].map((k) => `${k}:read=***`)];
+    else if (value instanceof Map) out[key] = [...value.keys()].map((k) => `${k}=***`);
     else if (secretVariables.has(key as keyof Config)) out[key] = '***';
     else out[key] = value;
   }

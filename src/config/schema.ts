@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { apiTokensSchema } from './api-tokens.js';
 
 /**
  * Every environment variable Quench reads, in one schema (../../README.md#configuration lists
@@ -131,7 +132,8 @@ export const envSchema = z.object({
   QUENCH_WEBHOOK_RATE_BURST: positiveInt(400),
   /** How long an inbox entry's claim lasts before another worker may take it over (a worker died). */
   QUENCH_INGEST_LEASE_SECONDS: positiveInt(60),
-  QUENCH_API_TOKENS: pairList('QUENCH_API_TOKENS', 'user', 'token'),
+  /** `user=token` (full access) or `user:read=token` (read-only), ≥ 32 characters each, all distinct (./api-tokens.ts). */
+  QUENCH_API_TOKENS: apiTokensSchema,
   QUENCH_REPORT_CRON: z.preprocess((v) => emptyToUndefined(v) ?? '0 9 * * 1', z.string()),
   QUENCH_REPORT_CHANNEL: optionalString,
   QUENCH_HTTP_ALLOWLIST: csv,

@@ -10,11 +10,11 @@ import { decodePathPart } from './target.js';
 export type AuthLevel =
   /** No Quench token (health, metrics, webhooks that verify their own signatures). */
   | 'public'
-  /** Open when QUENCH_API_TOKENS is unset (local use), otherwise any valid token. */
+  /** Open when QUENCH_API_TOKENS is unset (local use: then the server listens on 127.0.0.1 only), otherwise any valid token, read-only ones included. */
   | 'read'
   /** Always a valid token. */
   | 'token'
-  /** A valid token; refused when QUENCH_API_TOKENS is unset. */
+  /** A valid full-access token (read-only ones are refused); refused when QUENCH_API_TOKENS is unset. */
   | 'write';
 
 export interface RequestContext {
@@ -57,6 +57,10 @@ export class Router {
   readonly #routes: CompiledRoute[] = [];
 
   add(route: Route): this {
+    // Every /v1 route carries run data, decisions or the trail: none may be added without auth.
+    if (route.pattern.startsWith('/v1') && route.auth === 'public') {
+      throw new Error(`route ${route.method} ${route.pattern}: /v1 routes need auth 'read', 'token' or 'write'`);
+    }
     const keys: string[] = [];
     const source = route.pattern
       .split('/')

@@ -30,7 +30,7 @@ describe('engine over /v1 (in-process service on PGlite)', () => {
       QUENCH_DATA_DIR: dir,
       QUENCH_PLAYBOOK_DIR: dir,
       QUENCH_SLO_DIR: dir,
-      QUENCH_API_TOKENS: 'alice=tok-a',
+      QUENCH_API_TOKENS: 'alice=tok-a-0123456789abcdef0123456789ab',
       QUENCH_ENGINE_POLL_MS: '50',
     });
     service = await startService(config, { logger: silentLogger, port: 0, host: '127.0.0.1' });
@@ -38,16 +38,16 @@ describe('engine over /v1 (in-process service on PGlite)', () => {
     const { runId } = await service.ctx.ports.engine.startRun({ playbook: humanPlaybook() });
     let stepId: string | undefined;
     while (!stepId) {
-      const res = await fetch(`${base}/v1/runs/${runId}`, { headers: { authorization: 'Bearer tok-a' } });
+      const res = await fetch(`${base}/v1/runs/${runId}`, { headers: { authorization: 'Bearer tok-a-0123456789abcdef0123456789ab' } });
       const body = (await res.json()) as { steps: Array<{ id: string; key: string; status: string }> };
       stepId = body.steps.find((s) => s.key === 'ask' && s.status === 'waiting')?.id;
       if (!stepId) await new Promise((r) => setTimeout(r, 50));
     }
-    const list = (await (await fetch(`${base}/v1/runs?state=waiting`, { headers: { authorization: 'Bearer tok-a' } })).json()) as {
+    const list = (await (await fetch(`${base}/v1/runs?state=waiting`, { headers: { authorization: 'Bearer tok-a-0123456789abcdef0123456789ab' } })).json()) as {
       runs: Array<{ id: string }>;
     };
     expect(list.runs.map((r) => r.id)).toEqual([runId]);
-    expect((await fetch(`${base}/v1/runs?state=bogus`, { headers: { authorization: 'Bearer tok-a' } })).status).toBe(400);
+    expect((await fetch(`${base}/v1/runs?state=bogus`, { headers: { authorization: 'Bearer tok-a-0123456789abcdef0123456789ab' } })).status).toBe(400);
 
     const decide = (body: unknown, token?: string) =>
       fetch(`${base}/v1/steps/${stepId}/decision`, {
@@ -56,19 +56,19 @@ describe('engine over /v1 (in-process service on PGlite)', () => {
         body: JSON.stringify(body),
       });
     expect((await decide({ decision: 'approve' })).status).toBe(401);
-    expect((await decide({ decision: 'reject' }, 'tok-a')).status).toBe(400);
-    const ok = await decide({ decision: 'approve', comment: 'lgtm' }, 'tok-a');
+    expect((await decide({ decision: 'reject' }, 'tok-a-0123456789abcdef0123456789ab')).status).toBe(400);
+    const ok = await decide({ decision: 'approve', comment: 'lgtm' }, 'tok-a-0123456789abcdef0123456789ab');
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ status: 'decided', runId, result: 'succeeded', by: 'alice' });
-    expect((await decide({ decision: 'approve' }, 'tok-a')).status).toBe(409);
+    expect((await decide({ decision: 'approve' }, 'tok-a-0123456789abcdef0123456789ab')).status).toBe(409);
     let state = '';
     while (state !== 'succeeded') {
       state = (
-        (await (await fetch(`${base}/v1/runs/${runId}`, { headers: { authorization: 'Bearer tok-a' } })).json()) as { state: string }
+        (await (await fetch(`${base}/v1/runs/${runId}`, { headers: { authorization: 'Bearer tok-a-0123456789abcdef0123456789ab' } })).json()) as { state: string }
       ).state;
       if (state !== 'succeeded') await new Promise((r) => setTimeout(r, 50));
     }
-    expect((await fetch(`${base}/v1/runs/nope`, { headers: { authorization: 'Bearer tok-a' } })).status).toBe(404);
+    expect((await fetch(`${base}/v1/runs/nope`, { headers: { authorization: 'Bearer tok-a-0123456789abcdef0123456789ab' } })).status).toBe(404);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/quench_engine_runs\{state="succeeded"\} 1/);
     expect(metrics).toMatch(/quench_engine_step_attempts_total\{action="log",outcome="succeeded"\} 1/);
@@ -91,7 +91,7 @@ describe('engine CLI (PGlite data dir)', () => {
     const stepId = (await engine.getRun(runId))!.steps[0]!.id;
     await db.close();
 
-    const env = { QUENCH_DATA_DIR: dir, QUENCH_API_TOKENS: 'alice=tok-a', LOG_LEVEL: 'silent' };
+    const env = { QUENCH_DATA_DIR: dir, QUENCH_API_TOKENS: 'alice=tok-a-0123456789abcdef0123456789ab', LOG_LEVEL: 'silent' };
     const cli = async (...args: string[]) => {
       let stdout = '';
       let stderr = '';

@@ -12,7 +12,7 @@ describe('HTTP service', () => {
   beforeAll(async () => {
     const config = loadConfig({
       QUENCH_DATA_DIR: 'memory://',
-      QUENCH_API_TOKENS: 'alice=alice-token-123',
+      QUENCH_API_TOKENS: 'alice=alice-token-123-0123456789abcdef0123',
       QUENCH_SLO_DIR: 'test/fixtures/none',
       QUENCH_PLAYBOOK_DIR: 'test/fixtures/none',
     });
@@ -56,7 +56,7 @@ describe('HTTP service', () => {
     }
     expect((await get('/v1/audit')).status).toBe(401);
     expect((await get('/v1/audit', { Authorization: 'Bearer wrong' })).status).toBe(401);
-    const auth = { Authorization: 'Bearer alice-token-123' };
+    const auth = { Authorization: 'Bearer alice-token-123-0123456789abcdef0123' };
     const first = (await (await get('/v1/audit?limit=2', auth)).json()) as { entries: Array<{ seq: number }>; next: number | null };
     expect(first.entries.map((e) => e.seq)).toEqual([1, 2]);
     expect(first.next).toBe(2);

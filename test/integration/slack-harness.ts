@@ -107,7 +107,7 @@ export async function startSlackHarness(
     PAGERDUTY_EVENTS_URL: pd.eventsUrl,
     PAGERDUTY_ROUTING_KEY: 'R0UTINGKEY0000000000000000000000',
     QUENCH_SLACK_CHANNEL: CHANNEL,
-    QUENCH_API_TOKENS: 'ada@example.com=tok-ada,bob@example.com=tok-bob,eve@example.com=tok-eve',
+    QUENCH_API_TOKENS: 'ada@example.com=tok-ada-0123456789abcdef0123456789ab,bob@example.com=tok-bob-0123456789abcdef0123456789ab,eve@example.com=tok-eve-0123456789abcdef0123456789ab',
   });
   const clock = new ManualClock('2026-11-21T20:00:00Z');
   const ctx = await openContext(config, silentLogger, clock);

@@ -21,14 +21,14 @@ describe.each([true, false])('decisions through /v1 (Slack on: %s)', (slackOn) =
     const stepId = await h.waitingStep(runId, 'approveRollback');
     expect(h.slack.calls.length > 0).toBe(slackOn);
 
-    const eve = await h.v1Decide(stepId, 'tok-eve', { decision: 'approve' });
+    const eve = await h.v1Decide(stepId, 'tok-eve-0123456789abcdef0123456789ab', { decision: 'approve' });
     expect(eve.status).toBe(403);
     expect(((await eve.json()) as { message: string }).message).toContain("Only the step's assignees");
-    const first = await h.v1Decide(stepId, 'tok-ada', { decision: 'approve' });
+    const first = await h.v1Decide(stepId, 'tok-ada-0123456789abcdef0123456789ab', { decision: 'approve' });
     expect(first.status).toBe(200);
     expect(((await first.json()) as { status: string }).status).toBe('approval_recorded');
-    expect((await h.v1Decide(stepId, 'tok-ada', { decision: 'approve' })).status).toBe(403);
-    const second = await h.v1Decide(stepId, 'tok-bob', { decision: 'approve' });
+    expect((await h.v1Decide(stepId, 'tok-ada-0123456789abcdef0123456789ab', { decision: 'approve' })).status).toBe(403);
+    const second = await h.v1Decide(stepId, 'tok-bob-0123456789abcdef0123456789ab', { decision: 'approve' });
     expect(((await second.json()) as { status: string }).status).toBe('decided');
     await h.drain();
     expect((await h.ctx.ports.engine.getRun(runId))?.state).toBe('succeeded');
@@ -52,12 +52,12 @@ describe('before the step is offered', () => {
     h = await startSlackHarness('pglite', { slack: false });
     h.ctx.ports.engine.setNotifier(noNotifier);
     const stepId = await h.waitingStep(await h.startRun(steps()), 'approveRollback');
-    const early = await h.v1Decide(stepId, 'tok-ada', { decision: 'approve' });
+    const early = await h.v1Decide(stepId, 'tok-ada-0123456789abcdef0123456789ab', { decision: 'approve' });
     expect(early.status).toBe(403);
     expect(((await early.json()) as { message: string }).message).toContain('not yet resolved');
     await h.restartChat();
-    expect((await h.v1Decide(stepId, 'tok-eve', { decision: 'approve' })).status).toBe(403);
-    expect((await h.v1Decide(stepId, 'tok-ada', { decision: 'approve' })).status).toBe(200);
+    expect((await h.v1Decide(stepId, 'tok-eve-0123456789abcdef0123456789ab', { decision: 'approve' })).status).toBe(403);
+    expect((await h.v1Decide(stepId, 'tok-ada-0123456789abcdef0123456789ab', { decision: 'approve' })).status).toBe(200);
   });
 });
 
@@ -74,7 +74,7 @@ describe.skipIf(!TEST_DATABASE_URL)('quench approve (PostgreSQL, shared with the
       let err = '';
       const env = {
         DATABASE_URL: h.databaseUrl!,
-        QUENCH_API_TOKENS: 'ada@example.com=tok-ada,eve@example.com=tok-eve',
+        QUENCH_API_TOKENS: 'ada@example.com=tok-ada-0123456789abcdef0123456789ab,eve@example.com=tok-eve-0123456789abcdef0123456789ab',
         LOG_LEVEL: 'silent',
       };
       const code = await runCli(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), env });

@@ -51,19 +51,19 @@ describe('configuration', () => {
   });
 
   it('parses user=token pairs inline or from a file, and masks them when described', () => {
-    const inline = loadConfig({ QUENCH_API_TOKENS: 'alice=tok-a, bob=tok-b', QUENCH_WEBHOOK_SECRETS: 'ci=abc' });
+    const inline = loadConfig({ QUENCH_API_TOKENS: 'alice=tok-a-0123456789abcdef0123456789ab, bob=tok-b-0123456789abcdef0123456789ab', QUENCH_WEBHOOK_SECRETS: 'ci=abc' });
     expect([...inline.QUENCH_API_TOKENS]).toEqual([
-      ['alice', 'tok-a'],
-      ['bob', 'tok-b'],
+      ['alice', 'tok-a-0123456789abcdef0123456789ab'],
+      ['bob', 'tok-b-0123456789abcdef0123456789ab'],
     ]);
     const dir = mkdtempSync(join(tmpdir(), 'quench-config-'));
     const file = join(dir, 'tokens');
-    writeFileSync(file, '# operators\ncarol=tok-c\ndave=tok-d\n');
+    writeFileSync(file, '# operators\ncarol=tok-c-0123456789abcdef0123456789ab\ndave=tok-d-0123456789abcdef0123456789ab\n');
     expect([...loadConfig({ QUENCH_API_TOKENS: file }).QUENCH_API_TOKENS.keys()]).toEqual(['carol', 'dave']);
     const described = JSON.stringify(
-      describeConfig(loadConfig({ QUENCH_API_TOKENS: 'alice=tok-a', DATABASE_URL: 'postgres://u:pw@h/db' })),
+      describeConfig(loadConfig({ QUENCH_API_TOKENS: 'alice=tok-a-0123456789abcdef0123456789ab', DATABASE_URL: 'postgres://u:pw@h/db' })),
     );
-    expect(described).not.toMatch(/tok-a|pw@/);
+    expect(described).not.toMatch(/tok-a-0123456789abcdef0123456789ab|pw@/);
     expect(described).toMatch(/alice=\*\*\*/);
   });
 });
