@@ -70,7 +70,8 @@ export async function checkServiceRole(db: Database): Promise<RoleReport | undef
     join pg_depend d on d.classid = 'pg_class'::regclass and d.objid = s.oid and d.deptype in ('a', 'i')
     join pg_class t on t.oid = d.refobjid
     where s.relkind = 'S' and t.relname = any(${names}) and pg_table_is_visible(t.oid)
-      and not has_sequence_privilege(s.oid, 'USAGE')
+      -- CASE: the planner may evaluate this before relkind = 'S', and it errors on non-sequences.
+      and case when s.relkind = 'S' then not has_sequence_privilege(s.oid, 'USAGE') else false end
     order by 1`);
   return {
     role: trail?.role ?? '(unknown)',
