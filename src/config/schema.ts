@@ -146,6 +146,11 @@ export const envSchema = z.object({
   QUENCH_EXEC_ENV_ALLOWLIST: csv,
   /** Engine: backstop poll for due timers and expired leases (NOTIFY wakes workers sooner). */
   QUENCH_ENGINE_POLL_MS: positiveInt(1_000),
+  /** Where the CLI finds a running service (`quench gate check`, `quench freeze`), and the token it presents. */
+  QUENCH_URL: z.preprocess((v) => emptyToUndefined(v) ?? 'http://localhost:3000', httpUrl('QUENCH_URL')).pipe(z.string()),
+  QUENCH_TOKEN: optionalString,
+  /** Replicas on one PostgreSQL elect one SLO evaluator; a dead leader is replaced within this lease. */
+  QUENCH_LEADER_LEASE_MS: positiveInt(15_000),
   TZ: optionalString,
   OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl('OTEL_EXPORTER_OTLP_ENDPOINT'),
   LOG_LEVEL: logLevel,
@@ -168,4 +173,5 @@ export const secretVariables = new Set<keyof Env>([
   'QUENCH_ALERTMANAGER_TOKEN',
   'QUENCH_ALERTMANAGER_PASSWORD',
   'QUENCH_API_TOKENS',
+  'QUENCH_TOKEN',
 ]);
