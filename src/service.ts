@@ -6,6 +6,10 @@ import { type ChatPort, noChat } from './chat/port.js';
 import type { Config } from './config/load.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { type Database, openDatabase } from './db/database.js';
+import { alwaysLeader, type LeaderPort, leaderComponent } from './db/leader.js';
+import { gateCapability } from './gate/capability.js';
+import type { DeployGate } from './gate/gate.js';
+import type { SloStatus } from './slo/core/status.js';
 import { engineCapability } from './engine/capability.js';
 import { createEngine, type Engine } from './engine/engine.js';
 import { ingestCapability } from './ingest/capability.js';
@@ -56,6 +60,12 @@ export interface Ports {
   chat: ChatPort;
   /** The authorisation every human-step decision passes (assignees, own run, four-eyes); set by chat/. */
   humanSteps?: HumanStepGate;
+  /** Whether this replica leads (runs the SLO evaluator and the gate's policy): src/db/leader.ts. */
+  leader: LeaderPort;
+  /** Called with every SLO status after each evaluation cycle (the deploy gate stores them). */
+  sloObservers: Array<(statuses: SloStatus[]) => Promise<void>>;
+  /** The deploy gate (src/gate): freezes, overrides, answers. */
+  gate?: DeployGate;
 }
 
 export interface Component {
@@ -67,7 +77,7 @@ export interface Component {
 export type Capability = (ctx: ServiceContext) => Component | undefined | Promise<Component | undefined>;
 
 /** Capabilities in start order; they stop in reverse. */
-const capabilities: Capability[] = [auditCapability, engineCapability, playbooksCapability, ingestCapability, sloCapability, chatCapability];
+const capabilities: Capability[] = [leaderCapability, auditCapability, engineCapability, playbooksCapability, ingestCapability, gateCapability, sloCapability, chatCapability];
 
 export interface RunningService {
   readonly ctx: ServiceContext;
@@ -98,6 +108,8 @@ export async function openContext(config: Config, logger: Logger, clock: Clock =
   const ports = { triggers: auditOnlyTriggerSink(logger) } as Ports;
   ports.slo = idleSloPort;
   ports.chat = noChat;
+  ports.leader = alwaysLeader();
+  ports.sloObservers = [];
   ports.engine = createEngine({
     db,
     audit,
@@ -171,6 +183,13 @@ function listenHost(ctx: ServiceContext, requested: string | undefined): string 
     `QUENCH_API_TOKENS is unset: listening on ${host} only, /v1 reads are open to local callers and /v1 writes are refused; set QUENCH_API_TOKENS to serve other hosts`,
   );
   return host;
+}
+
+/** One leader per database (src/db/leader.ts); first in start order, last to stop. */
+function leaderCapability(ctx: ServiceContext): Component {
+  const election = leaderComponent({ url: ctx.config.DATABASE_URL, leaseMs: ctx.config.QUENCH_LEADER_LEASE_MS, logger: ctx.logger });
+  ctx.ports.leader = election.port;
+  return { name: 'leader-election', start: election.start, stop: election.stop };
 }
 
 /** Until ingest/ installs routing, trigger events are only logged. */

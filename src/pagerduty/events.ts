@@ -38,6 +38,39 @@ export class PagerDutyEvents {
     this.#fetch = options.fetch ?? fetch;
   }
 
+  /**
+   * A change event (`POST /v2/change/enqueue`): shown on the service's timeline beside its
+   * incidents, never pages. The deploy gate sends its freezes and lifts this way.
+   */
+  async sendChange(change: { summary: string; source?: string; timestamp: Date; customDetails?: Record<string, unknown> }): Promise<void> {
+    const url = this.#url.replace(/\/v2\/enqueue$/, '/v2/change/enqueue');
+    const body = {
+      routing_key: this.#routingKey,
+      payload: {
+        summary: change.summary.slice(0, 1024),
+        source: change.source ?? 'quench',
+        timestamp: change.timestamp.toISOString(),
+        custom_details: change.customDetails ?? {},
+      },
+    };
+    let response: Response;
+    try {
+      response = await this.#fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(15_000),
+      });
+    } catch (err) {
+      throw new QuenchError('internal', `PagerDuty change events unreachable at ${url}: ${(err as Error).message}`, { cause: err });
+    }
+    if (response.status !== 202) {
+      const text = await response.text();
+      throw new QuenchError('internal', `PagerDuty rejected the change event (${response.status}): ${text.slice(0, 200)}`);
+    }
+    await response.body?.cancel();
+  }
+
   async send(event: PagerDutyEvent): Promise<{ dedupKey: string; message: string }> {
     const body: Record<string, unknown> = { routing_key: this.#routingKey, event_action: event.action, dedup_key: event.dedupKey };
     if (event.action === 'trigger') {

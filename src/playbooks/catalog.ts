@@ -1,4 +1,5 @@
 import { builtinActions } from '../actions/builtins.js';
+import { gateActions } from '../gate/actions.js';
 import { pagerDutyActions } from '../pagerduty/actions.js';
 import type { ActionCatalog } from './core/catalog.js';
 
@@ -12,5 +13,6 @@ import type { ActionCatalog } from './core/catalog.js';
 export function knownActions(): ActionCatalog {
   const registry = builtinActions();
   for (const action of pagerDutyActions({ events: undefined, directory: undefined, fromEmail: undefined })) registry.register(action);
+  for (const action of gateActions()) registry.register(action);
   return registry;
 }

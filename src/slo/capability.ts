@@ -67,6 +67,8 @@ export function sloCapability(ctx: ServiceContext): Component {
   const cycle = async () => {
     const result = await evaluator.evaluateAll();
     logger.debug({ ...result }, 'SLO evaluation cycle');
+    // The deploy gate stores each cycle's statuses for every replica (src/gate).
+    for (const observe of ctx.ports.sloObservers) await observe(evaluator.list()).catch((err) => logger.error({ err }, 'an SLO observer failed'));
     const nowMs = ctx.clock.now().getTime();
     if (nowMs - lastDownsample > HOUR) {
       lastDownsample = nowMs;
@@ -74,8 +76,9 @@ export function sloCapability(ctx: ServiceContext): Component {
     }
   };
   const guarded = () => {
-    // A cycle slower than the schedule skips ticks rather than piling up.
-    if (running) return;
+    // A cycle slower than the schedule skips ticks rather than piling up. Only the elected
+    // replica evaluates (src/db/leader.ts): one Prometheus load, one audit entry per transition.
+    if (running || !ctx.ports.leader.isLeader()) return;
     running = cycle()
       .catch((err) => logger.error({ err }, 'SLO evaluation cycle failed'))
       .finally(() => {
@@ -92,6 +95,9 @@ export function sloCapability(ctx: ServiceContext): Component {
         logger.warn({ slos: withoutSource }, 'PROMETHEUS_URL is unset: Prometheus-based SLOs report "no data source"');
       logger.info({ slos: slos.length, cron: config.QUENCH_SLO_EVAL_CRON }, 'SLO evaluator started');
       guarded(); // the first cycle right away: status is live from the first request
+      ctx.ports.leader.onChange((leads) => {
+        if (leads) guarded(); // a replica taking over evaluates at once, not at the next tick
+      });
       task = cron.schedule(config.QUENCH_SLO_EVAL_CRON, guarded, { name: 'slo-evaluator', noOverlap: true });
     },
     async stop() {

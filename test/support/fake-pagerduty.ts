@@ -51,6 +51,8 @@ export interface FakePagerDuty {
   readonly eventsUrl: string;
   readonly requests: Array<{ method: string; path: string; status: number; headers: IncomingMessage['headers'] }>;
   readonly events: FakePdEvent[];
+  /** Change events (`POST /v2/change/enqueue`), as received. */
+  readonly changeEvents: Array<{ routing_key: string; payload: { summary: string; source?: string; timestamp?: string; custom_details?: Record<string, unknown> } }>;
   readonly incidents: Map<string, FakePdIncident>;
   setOncall(scheduleId: string, userId: string): void;
   close(): Promise<void>;
@@ -199,6 +201,17 @@ export async function startFakePagerDuty(options: FakePagerDutyOptions = {}): Pr
     return notFound();
   };
 
+  const changeEvents: FakePagerDuty['changeEvents'] = [];
+  /** Change events: routing key and payload.summary required; answered 202 like PagerDuty. */
+  const changeEnqueue = (body: unknown): Answer => {
+    const event = body as FakePagerDuty['changeEvents'][number];
+    if (typeof event?.routing_key !== 'string' || !routingKeys.has(event.routing_key))
+      return { status: 400, body: { status: 'invalid event', message: 'Event object is invalid', errors: ['Invalid routing key'] } };
+    if (typeof event.payload?.summary !== 'string')
+      return { status: 400, body: { status: 'invalid event', message: 'Event object is invalid', errors: ["'payload.summary' is missing"] } };
+    changeEvents.push(event);
+    return { status: 202, body: { status: 'success', message: 'Change event processed' } };
+  };
   const enqueue = (body: unknown): Answer => {
     const event = body as FakePdEvent;
     const errors: string[] = [];
@@ -237,6 +250,7 @@ export async function startFakePagerDuty(options: FakePagerDutyOptions = {}): Pr
       return reply(res, requests, req, url.pathname, { status: 400, body: { error: { message: 'Invalid JSON', code: 2001 } } });
     }
     if (url.pathname === '/v2/enqueue' && req.method === 'POST') return reply(res, requests, req, url.pathname, enqueue(body));
+    if (url.pathname === '/v2/change/enqueue' && req.method === 'POST') return reply(res, requests, req, url.pathname, changeEnqueue(body));
     if (!url.pathname.startsWith('/rest/')) return reply(res, requests, req, url.pathname, notFound());
     if (req.headers.authorization !== `Token token=${token}`) {
       return reply(res, requests, req, url.pathname, { status: 401, body: { error: { message: 'Unauthorized', code: 2006 } } });
@@ -256,6 +270,7 @@ export async function startFakePagerDuty(options: FakePagerDutyOptions = {}): Pr
     eventsUrl: base,
     requests,
     events,
+    changeEvents,
     incidents,
     setOncall: (scheduleId, userId) => {
       const schedule = schedules.get(scheduleId);

@@ -1,0 +1,18 @@
+import { parseDuration } from '../../slo/core/duration.js';
+
+/**
+ * `--until` and `until` fields: an RFC 3339 time, or a duration from now (`2h`, `3d`). Returns
+ * the instant, or a message saying what to write instead.
+ */
+export function parseUntil(text: string, nowMs: number): { ok: true; at: Date } | { ok: false; message: string } {
+  const trimmed = text.trim();
+  const ms = parseDuration(trimmed);
+  if (ms !== undefined && ms > 0) return { ok: true, at: new Date(nowMs + ms) };
+  if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
+    const at = Date.parse(trimmed);
+    if (Number.isNaN(at)) return { ok: false, message: `'${text}' is not a valid time; write e.g. 2026-12-24T18:00:00Z or a duration such as 4h` };
+    if (at <= nowMs) return { ok: false, message: `'${text}' is in the past; the end must be in the future` };
+    return { ok: true, at: new Date(at) };
+  }
+  return { ok: false, message: `'${text}' is neither a time (2026-12-24T18:00:00Z) nor a duration (30m, 4h, 2d)` };
+}
