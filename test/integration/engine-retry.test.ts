@@ -83,7 +83,7 @@ describe.each(databaseKinds)('retry back-off on %s', (kind) => {
     t = await freshDatabase(kind);
     target = await startTarget();
     const clock = new ManualClock();
-    const engine = testEngine(t.db, clock, { random: () => 0, env: { QUENCH_HTTP_ALLOWLIST: '127.0.0.1' } });
+    const engine = testEngine(t.db, clock, { random: () => 0, env: { QUENCH_HTTP_ALLOWLIST: '127.0.0.1:*' } });
     const { createServer } = await import('node:http');
     let calls = 0;
     const server = createServer((_req, res) => {

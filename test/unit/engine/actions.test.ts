@@ -71,7 +71,7 @@ describe('built-in actions', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
     try {
-      const c = ctx({ QUENCH_HTTP_ALLOWLIST: '127.0.0.1' });
+      const c = ctx({ QUENCH_HTTP_ALLOWLIST: '127.0.0.1:*' });
       const params = httpRequestAction.params.parse({ url, body: { a: 1 } });
       expect(await httpRequestAction.run(params, c)).toEqual({ status: 200, body: { ok: true }, truncated: false });
       expect(await failure(httpRequestAction.run(params, c))).toEqual({ code: 'http_503', retryable: true });
