@@ -89,7 +89,8 @@ export function sloCapability(ctx: ServiceContext): Component {
   return {
     name: 'slo-evaluator',
     async start() {
-      ctx.ports.slo = evaluatorPort(evaluator);
+      // evaluateNow runs the whole cycle (observers included), as the schedule would.
+      ctx.ports.slo = { ...evaluatorPort(evaluator), evaluateNow: async () => (await running, await cycle(), evaluator.list()) };
       const withoutSource = slos.filter((s) => s.sli.source === 'prometheus').length;
       if (!client && withoutSource > 0)
         logger.warn({ slos: withoutSource }, 'PROMETHEUS_URL is unset: Prometheus-based SLOs report "no data source"');

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { decide } from '../../../src/gate/core/decide.js';
+import type { BudgetReading, Freeze, Override } from '../../../src/gate/core/model.js';
+import { approve } from '../../../src/gate/core/override.js';
+import { stepFreeze } from '../../../src/gate/core/policy.js';
+import { parseUntil } from '../../../src/gate/core/until.js';
+
+const policy = { freezeBelow: 0.25, freezeAllBelow: null, recoverAbove: 0.35, freezeOnPage: true, freezeWhenExhaustedWithinMs: null };
+const reading = (over: Partial<BudgetReading> = {}): BudgetReading => ({
+  slo: 'checkout-availability',
+  service: 'checkout',
+  state: 'ok',
+  evaluatedAt: '2026-01-05T00:00:00.000Z',
+  budgetRemaining: 0.5,
+  burnRates: { '1h': 1 },
+  currentBurn: 1,
+  timeToExhaustionSeconds: null,
+  page: 'inactive',
+  policy,
+  ...over,
+});
+
+describe('error budget policy', () => {
+  it('freezes at or below freezeBelow, not above', () => {
+    expect(stepFreeze(reading({ budgetRemaining: 0.2501 }), undefined)).toEqual({ action: 'hold' });
+    const step = stepFreeze(reading({ budgetRemaining: 0.25 }), undefined);
+    expect(step).toMatchObject({ action: 'freeze', blocks: 'high' });
+    expect(step.action === 'freeze' && step.reasons[0]).toContain('25%');
+  });
+
+  it('freezes while a page alert fires, and only when freezeOnPage is on', () => {
+    expect(stepFreeze(reading({ page: 'firing' }), undefined)).toMatchObject({ action: 'freeze' });
+    expect(stepFreeze(reading({ page: 'pending' }), undefined)).toEqual({ action: 'hold' });
+    expect(stepFreeze(reading({ page: 'firing', policy: { ...policy, freezeOnPage: false } }), undefined)).toEqual({ action: 'hold' });
+  });
+
+  it('freezes when the budget runs out within the bound', () => {
+    const p = { ...policy, freezeWhenExhaustedWithinMs: 24 * 3_600_000 };
+    expect(stepFreeze(reading({ policy: p, timeToExhaustionSeconds: 86_401 }), undefined)).toEqual({ action: 'hold' });
+    expect(stepFreeze(reading({ policy: p, timeToExhaustionSeconds: 86_400 }), undefined)).toMatchObject({ action: 'freeze' });
+  });
+
+  it('lifts only above recoverAbove (hysteresis) and once the page alert has resolved', () => {
+    const active = { blocks: 'high' as const };
+    expect(stepFreeze(reading({ budgetRemaining: 0.3 }), active)).toEqual({ action: 'hold' });
+    expect(stepFreeze(reading({ budgetRemaining: 0.35 }), active)).toEqual({ action: 'hold' });
+    expect(stepFreeze(reading({ budgetRemaining: 0.36, page: 'firing' }), active)).toEqual({ action: 'hold' });
+    expect(stepFreeze(reading({ budgetRemaining: 0.36, page: 'pending' }), active)).toEqual({ action: 'hold' });
+    expect(stepFreeze(reading({ budgetRemaining: 0.36, page: 'resolved' }), active)).toMatchObject({ action: 'lift' });
+  });
+
+  it('no data or a failed evaluation holds the current state', () => {
+    expect(stepFreeze(reading({ state: 'no_data', budgetRemaining: null }), { blocks: 'high' })).toEqual({ action: 'hold' });
+    expect(stepFreeze(reading({ state: 'error', budgetRemaining: 0 }), undefined)).toEqual({ action: 'hold' });
+  });
+
+  it('blocks every risk at or below freezeAllBelow, and narrows again as the budget recovers', () => {
+    const p = { ...policy, freezeAllBelow: 0 };
+    expect(stepFreeze(reading({ policy: p, budgetRemaining: 0 }), undefined)).toMatchObject({ action: 'freeze', blocks: 'all' });
+    expect(stepFreeze(reading({ policy: p, budgetRemaining: 0.1 }), { blocks: 'all' })).toMatchObject({ action: 'reblock', blocks: 'high' });
+    expect(stepFreeze(reading({ policy: p, budgetRemaining: -0.2 }), { blocks: 'high' })).toMatchObject({ action: 'reblock', blocks: 'all' });
+  });
+});
+
+const freeze = (over: Partial<Freeze> = {}): Freeze => ({
+  id: 'frz_1',
+  kind: 'auto',
+  services: ['checkout'],
+  slo: 'checkout-availability',
+  blocks: 'high',
+  reason: 'budget remaining 20% is at or below 25%',
+  evidence: {},
+  createdBy: 'error-budget-policy',
+  createdAt: '2026-01-05T00:00:00.000Z',
+  until: null,
+  ...over,
+});
+const now = Date.parse('2026-01-05T01:00:00.000Z');
+const budgets = new Map([['checkout-availability', reading({ budgetRemaining: 0.2, currentBurn: 3.5 })]]);
+
+describe('gate answers', () => {
+  it('a freeze blocks high risk with reasons naming the SLO, its budget, burn and link; low risk passes', () => {
+    const state = { freezes: [freeze()], overrides: [], budgets };
+    const high = decide(state, { service: 'checkout', risk: 'high', changeId: 'c1', nowMs: now });
+    expect(high).toMatchObject({ allowed: false, change: 'c1', until: null });
+    expect(high.reasons[0]).toMatchObject({ slo: 'checkout-availability', budgetRemaining: 0.2, burnRate: 3.5, link: '/v1/slos/checkout-availability' });
+    expect(decide(state, { service: 'checkout', risk: 'low', changeId: undefined, nowMs: now }).allowed).toBe(true);
+    expect(decide(state, { service: 'payments', risk: 'high', changeId: undefined, nowMs: now }).allowed).toBe(true);
+  });
+
+  it("blocks='all' blocks low risk too; '*' covers every service; expired freezes block nothing", () => {
+    const all = { freezes: [freeze({ blocks: 'all' })], overrides: [], budgets };
+    expect(decide(all, { service: 'checkout', risk: 'low', changeId: undefined, nowMs: now }).allowed).toBe(false);
+    const holiday = freeze({ id: 'frz_2', kind: 'manual', slo: null, services: ['*'], until: '2026-01-05T02:00:00.000Z' });
+    const state = { freezes: [holiday], overrides: [], budgets };
+    const answer = decide(state, { service: 'anything', risk: 'high', changeId: undefined, nowMs: now });
+    expect(answer).toMatchObject({ allowed: false, until: '2026-01-05T02:00:00.000Z' });
+    expect(decide(state, { service: 'anything', risk: 'high', changeId: undefined, nowMs: Date.parse(holiday.until!) }).allowed).toBe(true);
+  });
+
+  it('an override with two approvals lets only its change through, until it expires', () => {
+    const o: Override = {
+      id: 'ovr_1',
+      service: 'checkout',
+      changeId: 'c1',
+      reason: 'hotfix',
+      requestedBy: 'alice',
+      approvers: ['bob', 'carol'],
+      createdAt: '2026-01-05T00:00:00.000Z',
+      until: '2026-01-05T03:00:00.000Z',
+    };
+    const state = { freezes: [freeze()], overrides: [o], budgets };
+    const ask = (changeId: string | undefined, nowMs = now) => decide(state, { service: 'checkout', risk: 'high', changeId, nowMs });
+    expect(ask('c1')).toMatchObject({ allowed: true, override: { id: 'ovr_1' } });
+    expect(ask('c2').allowed).toBe(false);
+    expect(ask(undefined).allowed).toBe(false);
+    expect(ask('c1', Date.parse(o.until)).allowed).toBe(false);
+    const half = { ...state, overrides: [{ ...o, approvers: ['bob'] }] };
+    expect(decide(half, { service: 'checkout', risk: 'high', changeId: 'c1', nowMs: now }).allowed).toBe(false);
+  });
+});
+
+describe('four-eyes', () => {
+  const o: Override = {
+    id: 'ovr_1',
+    service: 'checkout',
+    changeId: null,
+    reason: 'hotfix',
+    requestedBy: 'alice',
+    approvers: [],
+    createdAt: '2026-01-05T00:00:00.000Z',
+    until: '2026-01-05T03:00:00.000Z',
+  };
+  it('refuses the requester, a repeated approver and an expired override', () => {
+    expect(approve(o, 'alice', now)).toMatchObject({ ok: false, code: 'forbidden' });
+    expect(approve({ ...o, approvers: ['bob'] }, 'bob', now)).toMatchObject({ ok: false, code: 'conflict' });
+    expect(approve(o, 'bob', Date.parse(o.until))).toMatchObject({ ok: false, code: 'conflict' });
+    expect(approve(o, 'bob', now)).toEqual({ ok: true, approvers: ['bob'], complete: false });
+    expect(approve({ ...o, approvers: ['bob'] }, 'carol', now)).toEqual({ ok: true, approvers: ['bob', 'carol'], complete: true });
+  });
+});
+
+describe('until', () => {
+  it('takes a duration or a future RFC 3339 time, and says what to write otherwise', () => {
+    expect(parseUntil('2h', now)).toEqual({ ok: true, at: new Date(now + 7_200_000) });
+    expect(parseUntil('2026-01-06T00:00:00Z', now)).toEqual({ ok: true, at: new Date('2026-01-06T00:00:00Z') });
+    expect(parseUntil('2026-01-01T00:00:00Z', now)).toMatchObject({ ok: false, message: expect.stringContaining('past') });
+    expect(parseUntil('tomorrow', now)).toMatchObject({ ok: false, message: expect.stringContaining('duration') });
+  });
+});
