@@ -4,6 +4,7 @@ import { chatCapability } from './chat/capability.js';
 import { createHumanStepGate, type HumanStepGate, withHumanStepGate } from './chat/gate.js';
 import { type ChatPort, noChat } from './chat/port.js';
 import type { Config } from './config/load.js';
+import { templateEnvironment } from './config/template-env.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { type Database, openDatabase } from './db/database.js';
 import { alwaysLeader, type LeaderPort, leaderComponent } from './db/leader.js';
@@ -119,6 +120,8 @@ export async function openContext(config: Config, logger: Logger, clock: Clock =
     registry: metrics.registry,
     ports: () => ports as unknown as Record<string, unknown>,
     options: { leaseMs: config.QUENCH_ENGINE_LEASE_MS, concurrency: config.QUENCH_ENGINE_CONCURRENCY, pollMs: config.QUENCH_ENGINE_POLL_MS },
+    // Templates see only the variables the operator allowlists, never the service's secrets.
+    env: templateEnvironment(config.QUENCH_TEMPLATE_ENV, process.env),
   });
   // Assignee checks for every decision path (Slack, CLI, /v1): src/chat/gate.ts.
   ports.humanSteps = createHumanStepGate({ db, audit });

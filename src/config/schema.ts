@@ -138,6 +138,10 @@ export const envSchema = z.object({
   QUENCH_REPORT_CHANNEL: optionalString,
   QUENCH_HTTP_ALLOWLIST: csv,
   QUENCH_EXEC_ALLOWLIST: csv,
+  /** Environment variables playbook templates may read as env.NAME (./template-env.ts); empty: none. */
+  QUENCH_TEMPLATE_ENV: csv.pipe(
+    z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected environment variable names separated by commas (REGION,CLUSTER)')),
+  ),
   /** Engine: a claimed step's lease; a dead worker's step is taken over this long after its last heartbeat. */
   QUENCH_ENGINE_LEASE_MS: positiveInt(30_000),
   /** Engine: steps one process runs at once. */

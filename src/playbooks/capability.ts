@@ -23,6 +23,11 @@ export const playbooksCapability: Capability = async (ctx) => {
   const initial = store.replace(loadPlaybooksStrict([dir], catalog));
   ctx.ports.playbooks = store;
   ctx.logger.info({ dir, playbooks: store.list().map((p) => ({ name: p.name, hash: p.hash })) }, 'playbooks loaded');
+  // Only QUENCH_TEMPLATE_ENV reaches templates (src/config/template-env.ts): say which listed names stay hidden.
+  const hidden = store
+    .list()
+    .flatMap((p) => (p.definition.env ?? []).filter((name) => !ctx.config.QUENCH_TEMPLATE_ENV.includes(name)).map((name) => `${p.name}: ${name}`));
+  if (hidden.length > 0) ctx.logger.warn({ hidden }, 'playbooks list env variables that QUENCH_TEMPLATE_ENV does not allow; their templates see them as absent');
   let timer: NodeJS.Timeout | undefined;
   let lastProblems = '';
 

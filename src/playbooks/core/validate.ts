@@ -11,9 +11,6 @@ import { allSteps } from './walk.js';
  * about; src/playbooks/validator.ts turns paths into file:line:col.
  */
 
-/** Environment variables that hold secrets must never reach templates (and thus action parameters). */
-const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|API_?KEY|_KEY$|^DATABASE_URL$)/;
-
 /** Every problem of one parsed playbook, located by path. */
 export function checkPlaybook(playbook: Playbook, catalog: ActionCatalog): GraphProblem[] {
   const out: GraphProblem[] = checkGraph(playbook);
@@ -29,13 +26,6 @@ export function checkPlaybook(playbook: Playbook, catalog: ActionCatalog): Graph
     const mismatch = inputMismatch(input, input.default);
     if (mismatch) out.push({ path: ['inputs', name, 'default'], message: `default of input '${name}': ${mismatch}` });
   }
-  playbook.env.forEach((name, i) => {
-    if (SECRET_NAME.test(name))
-      out.push({
-        path: ['env', i],
-        message: `env ${name} looks like a secret; secrets cannot be exposed to templates (actions read their credentials from configuration)`,
-      });
-  });
   playbook.triggers.forEach((t, i) => {
     // An SLO condition only holds for SLO events; with other event types the trigger never matches.
     const types = t.type === undefined ? [] : Array.isArray(t.type) ? t.type : [t.type];
