@@ -1,0 +1,173 @@
+import { sql } from 'drizzle-orm';
+import { pino } from 'pino';
+import postgres from 'postgres';
+import { afterEach, describe, expect, it } from 'vitest';
+import { hashedFields } from '../../src/audit/core/entry.js';
+import { startHeadPublisher } from '../../src/audit/head-publisher.js';
+import { type AuditTrail, createAuditTrail, sha256Hex } from '../../src/audit/trail.js';
+import { systemClock } from '../../src/core/clock.js';
+import type { Database } from '../../src/db/database.js';
+import { createPostgresDatabase, databaseKinds, freshDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/databases.js';
+import { childEnv, runCli } from '../support/quench-process.js';
+import { waitFor } from '../support/wait-for.js';
+
+const KEY = 'audit-key-for-tests-0123456789abcdef';
+const OTHER_KEY = 'another-audit-key-0123456789abcdef00';
+const system = { type: 'system', id: 'test' } as const;
+
+async function appendSome(audit: AuditTrail, n: number, from = 0): Promise<void> {
+  for (let i = from; i < from + n; i++) await audit.append({ actor: system, action: 'test.entry', subject: { type: 'n', id: String(i) }, data: { i } });
+}
+
+/**
+ * What someone with the database but without the key does (a superuser, or an owner before
+ * the role split): triggers off, change one entry, then recompute every hash from there on
+ * with plain SHA-256 so each link is consistent again.
+ */
+async function rewriteWithoutKey(db: Database, audit: AuditTrail, fromSeq: number, change: (e: { action: string; data: Record<string, unknown> }) => void): Promise<void> {
+  const entries = await audit.page({ after: 0, limit: 1000 });
+  await db.rows(sql`alter table audit_events disable trigger audit_events_no_update_delete`);
+  let previousHash = entries.find((e) => e.seq === fromSeq - 1)?.hash ?? '0'.repeat(64);
+  for (const entry of entries.filter((e) => e.seq >= fromSeq)) {
+    if (entry.seq === fromSeq) change(entry as never);
+    entry.prevHash = previousHash;
+    entry.hash = sha256Hex(hashedFields(entry));
+    previousHash = entry.hash;
+    await db.rows(
+      sql`update audit_events set action = ${entry.action}, data = ${JSON.stringify(entry.data)}::jsonb, prev_hash = ${entry.prevHash}, hash = ${entry.hash} where seq = ${entry.seq}`,
+    );
+  }
+  await db.rows(sql`alter table audit_events enable trigger audit_events_no_update_delete`);
+}
+
+describe.each(databaseKinds)('HMAC-keyed audit trail on %s', (kind) => {
+  let t: TestDatabase;
+  afterEach(async () => t?.dispose());
+
+  it('an existing plain trail turns keyed at a marker; verify needs the key, and the same key', async () => {
+    t = await freshDatabase(kind);
+    const plain = createAuditTrail(t.db, systemClock);
+    await appendSome(plain, 3);
+    const keyed = createAuditTrail(t.db, systemClock, { key: KEY });
+    await keyed.prepare();
+    await appendSome(keyed, 2, 3);
+    const [marker] = await keyed.page({ after: 3, limit: 1 });
+    expect(marker).toMatchObject({ seq: 4, action: 'audit.hmac_enabled', data: { algorithm: 'hmac-sha256' } });
+    expect(await keyed.verify()).toMatchObject({ ok: true, count: 6, lastSeq: 6, keyedSince: 4 });
+    expect(await plain.verify()).toMatchObject({ ok: false, count: 3, broken: { kind: 'key_required', seq: 4 } });
+    expect(await createAuditTrail(t.db, systemClock, { key: OTHER_KEY }).verify()).toMatchObject({
+      ok: false,
+      broken: { kind: 'key_mismatch', seq: 4 },
+    });
+  });
+
+  it('a writer without the key, or with another key, appends nothing to a keyed trail', async () => {
+    t = await freshDatabase(kind);
+    const keyed = createAuditTrail(t.db, systemClock, { key: KEY });
+    await appendSome(keyed, 2);
+    await expect(createAuditTrail(t.db, systemClock).append({ actor: system, action: 'x', subject: { type: 'n', id: 'x' } })).rejects.toThrow(
+      /HMAC-keyed, so set QUENCH_AUDIT_KEY/,
+    );
+    await expect(createAuditTrail(t.db, systemClock, { key: OTHER_KEY }).prepare()).rejects.toThrow(/matches neither QUENCH_AUDIT_KEY/);
+    expect(await keyed.verify()).toMatchObject({ ok: true, count: 3, keyedSince: 1 });
+  });
+
+  it('a rewrite recomputed with plain SHA-256 passes a plain trail but is caught with the key', async () => {
+    t = await freshDatabase(kind);
+    // Without a key the rewrite is undetectable from the chain alone: this is the attack.
+    const plain = createAuditTrail(t.db, systemClock);
+    await appendSome(plain, 6);
+    await rewriteWithoutKey(t.db, plain, 3, (e) => (e.data = { i: 1000 }));
+    expect(await plain.verify()).toMatchObject({ ok: true, count: 6 });
+
+    await t.dispose();
+    t = await freshDatabase(kind);
+    const keyed = createAuditTrail(t.db, systemClock, { key: KEY });
+    await appendSome(keyed, 6);
+    await rewriteWithoutKey(t.db, keyed, 4, (e) => (e.data = { i: 1000 }));
+    expect(await keyed.verify()).toEqual({ ok: false, count: 3, broken: { kind: 'unkeyed_entry', seq: 4, keyedSince: 1 } });
+  });
+
+  it('rewriting the marker away too is caught by the key, and a later re-keying by the recorded head', async () => {
+    t = await freshDatabase(kind);
+    const keyed = createAuditTrail(t.db, systemClock, { key: KEY });
+    await appendSome(keyed, 5);
+    const published = (await keyed.head())!;
+    await rewriteWithoutKey(t.db, keyed, 1, (e) => (e.action = 'test.entry'));
+    expect(await keyed.verify()).toMatchObject({ ok: false, broken: { kind: 'not_keyed', seq: 6 } });
+    // The service (holding the key) goes on and keys the forged chain afresh: the chain alone now
+    // verifies, the head recorded elsewhere does not.
+    await appendSome(keyed, 1, 5);
+    expect(await keyed.verify()).toMatchObject({ ok: true, keyedSince: 7 });
+    expect(await keyed.verify({ expected: new Map([[published.seq, published.hash]]) })).toMatchObject({
+      ok: false,
+      broken: { kind: 'expected_head_mismatch', seq: published.seq, expected: published.hash },
+    });
+  });
+
+  it('publishes the head on a schedule, as a log line that verify --expect takes', async () => {
+    t = await freshDatabase(kind);
+    const audit = createAuditTrail(t.db, systemClock, { key: KEY });
+    await appendSome(audit, 2);
+    const lines: Array<{ msg: string; auditHead: { seq: number; hash: string; expect: string; mode: string } }> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const publisher = startHeadPublisher({ audit, logger, intervalMs: 20 });
+    try {
+      const first = await audit.head();
+      await waitFor('the first head line', async () => lines.length >= 1);
+      expect(lines[0]).toMatchObject({ msg: 'audit head', auditHead: { seq: first!.seq, hash: first!.hash, expect: `${first!.seq}:${first!.hash}`, mode: 'keyed' } });
+      await appendSome(audit, 1, 2);
+      const next = (await audit.head())!;
+      await waitFor('a later line with the new head', async () => lines.some((l) => l.auditHead.seq === next.seq));
+      expect(lines.find((l) => l.auditHead.seq === next.seq)!.auditHead.expect).toBe(`${next.seq}:${next.hash}`);
+    } finally {
+      publisher.stop();
+    }
+  });
+});
+
+describe.skipIf(!TEST_DATABASE_URL)('quench audit verify --expect (CLI, PostgreSQL)', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn();
+  });
+
+  it('checks recorded heads: matched, differing, cut from the end, malformed', async () => {
+    const { url, drop } = await createPostgresDatabase();
+    cleanups.push(drop);
+    const { openDatabase } = await import('../../src/db/database.js');
+    const db = await openDatabase({ url });
+    await db.migrate();
+    const audit = createAuditTrail(db, systemClock);
+    await appendSome(audit, 10);
+    const entries = await audit.page({ after: 0, limit: 100 });
+    await db.close();
+    const env = childEnv({ DATABASE_URL: url });
+    const head = (seq: number) => `${seq}:${entries[seq - 1]!.hash}`;
+
+    const matched = await runCli(['audit', 'verify', '--expect', head(4), '--expect', head(10)], env);
+    expect(matched.stdout).toMatch(/intact: 10 entries, head 10:[0-9a-f]{64}, 2 recorded head\(s\) matched/);
+    expect(matched.code).toBe(0);
+
+    const differing = await runCli(['audit', 'verify', '--expect', `4:${'0'.repeat(64)}`], env);
+    expect(differing.stderr).toMatch(/BROKEN at sequence 4: .*differs from the recorded head 0{64}; the trail was rewritten at or before this entry/);
+    expect(differing.code).toBe(1);
+
+    const malformed = await runCli(['audit', 'verify', '--expect', '4:nothex'], env);
+    expect(malformed.stderr).toMatch(/--expect: expected SEQ:HASH/);
+    expect(malformed.code).toBe(2);
+
+    // Cut the last three entries (superuser, trigger bypassed for this session): the chain
+    // that is left is consistent, and only the recorded head reveals the cut.
+    const admin = postgres(url, { max: 1, onnotice: () => {} });
+    await admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`delete from audit_events where seq > 7`;
+    });
+    await admin.end();
+    expect((await runCli(['audit', 'verify'], env)).code).toBe(0);
+    const cut = await runCli(['audit', 'verify', '--expect', head(10)], env);
+    expect(cut.stderr).toMatch(/the trail ends at entry 7, before the recorded head 10; entries were cut from the end/);
+    expect(cut.code).toBe(1);
+  });
+});
