@@ -3,8 +3,9 @@ import type { Actor, Decision, DecisionRecord } from '../engine/model.js';
 import type { HumanStepNotifier } from '../engine/notifier.js';
 import type { Assign } from '../playbooks/core/model.js';
 import { judgeDecision, type Person, type StepForDecision, type Verdict } from './core/decision-policy.js';
-import { type ChatDeps, engineOf, engineRows, type StoredView } from './deps.js';
-import { refreshHeader, refreshStepMessage } from './messages.js';
+import { humanRules } from '../engine/core/human-rules.js';
+import { type ChatDeps, engineOf, engineRows } from './deps.js';
+import { refreshHeader, refreshStepMessage, threadNote } from './messages.js';
 import { auditPerson, findStep, offerQueued } from './offer.js';
 import { loadOffer, queuedInGroup, updateOffer } from './store.js';
 
@@ -25,18 +26,26 @@ export async function authorise(
   const { step, run } = await engineRows(deps, stepId);
   if (!step || !run) return { kind: 'refused', code: 'already_decided', message: `No human step ${stepId}.` };
   const record = (step.decision ?? { approvals: [] }) as DecisionRecord;
-  const view = offer?.view as StoredView | undefined;
   const status: StepForDecision['status'] =
     step.status === 'waiting' ? 'waiting' : step.status === 'cancelled' ? 'cancelled' : record.final ? 'decided' : 'timed_out';
   // Without an offer yet (the notification was lost, or PagerDuty/Slack failed while resolving
   // people), the playbook's `assign` still binds: named users are known statically; an on-call
   // or group assignment refuses everyone until the offer exists (reconcile.ts retries it).
+  // An escalation is never open (escalation.ts): until its offer names people, nobody decides it.
+  const escalation = step.spec.role === 'escalation';
   let assignees = offer?.assignees ?? [];
-  let open = offer ? offer.assign === null : false;
+  let open = offer ? offer.assign === null && !escalation : false;
   if (!offer) {
     const def = step.spec.role === 'step' ? findStep(run.definition.steps, step.stepKey) : undefined;
     const assign = def?.kind === 'human' ? def.assign : undefined;
-    if (!assign) open = true;
+    if (escalation && status === 'waiting') {
+      return {
+        kind: 'refused',
+        code: 'not_assignee',
+        message: 'Quench has not yet resolved who may decide this escalation; try again shortly.',
+      };
+    }
+    if (!assign) open = !escalation;
     else if (assign.users) assignees = assign.users.map((u) => ({ aliases: [u], display: u }));
     else if (status === 'waiting') {
       return {
@@ -48,7 +57,8 @@ export async function authorise(
   }
   const input: StepForDecision = {
     status,
-    requiredApprovals: view?.requiredApprovals ?? 1,
+    // From the definition, not the stored view: the same rules the engine enforces.
+    requiredApprovals: humanRules(run.definition, step.stepKey, step.spec).requiredApprovals,
     assignees,
     open,
     runStartedBy: run.startedBy,
@@ -82,37 +92,43 @@ function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
   return next;
 }
 
+/** What a Slack user answered: a button, a chosen option, or the text of an input modal. */
+export type SlackAnswer = { decision: 'approve' } | { decision: 'reject'; reason: string } | { decision: 'choose' | 'input'; value: string };
+
 /** A decision made in Slack by `actor`; refusals come back as a message for an ephemeral reply. */
-export function decideAs(
-  deps: ChatDeps,
-  stepId: string,
-  actor: Person,
-  decision: 'approve' | 'reject',
-  reason?: string,
-): Promise<SlackDecisionResult> {
+export function decideAs(deps: ChatDeps, stepId: string, actor: Person, answer: SlackAnswer): Promise<SlackDecisionResult> {
   return serialised(stepId, async () => {
+    const decision = answer.decision === 'reject' ? 'reject' : 'approve';
+    const reason = answer.decision === 'reject' ? answer.reason : undefined;
     const verdict = await authorise(deps, stepId, actor, decision, reason);
     const offer = await loadOffer(deps.db.orm, stepId);
-    const who = { ...auditPerson(actor), decision };
+    const who = { ...auditPerson(actor), decision: answer.decision, ...('value' in answer ? { value: answer.value } : {}) };
     if (verdict.kind === 'refused') {
       deps.metrics.refusals.inc({ code: verdict.code });
       await deps.audit.append({
         actor: { type: 'user', id: actor.slackId ?? actor.aliases[0] ?? 'unknown' },
         action: 'human_step.refused',
         subject: { type: 'step', id: stepId },
-        data: { ...who, code: verdict.code, reason: verdict.message },
+        data: { ...who, code: verdict.code, reason: verdict.message, via: 'slack' },
         correlationId: offer?.correlationId ?? null,
       });
       return { ok: false, message: verdict.message };
     }
     const engine = await engineOf(deps);
-    const d: Decision = decision === 'approve' ? { outcome: 'approve' } : { outcome: 'reject', reason: reason ?? '' };
+    const d: Decision =
+      answer.decision === 'reject'
+        ? { outcome: 'reject', reason: answer.reason }
+        : answer.decision === 'approve'
+          ? { outcome: 'approve' }
+          : { outcome: answer.decision, value: answer.value };
     try {
-      await engine.decide(stepId, d, actorOf(actor));
+      await engine.decide(stepId, d, actorOf(actor), { via: 'slack' });
     } catch (err) {
       // The engine refused (already decided by a concurrent request on another replica, or its own rules).
-      if (isQuenchError(err) && (err.code === 'conflict' || err.code === 'forbidden' || err.code === 'not_found'))
+      if (isQuenchError(err) && ['conflict', 'forbidden', 'not_found', 'bad_request'].includes(err.code)) {
+        deps.metrics.refusals.inc({ code: typeof err.details?.refusal === 'string' ? err.details.refusal : err.code });
         return { ok: false, message: err.message };
+      }
       throw err;
     }
     await deps.audit.append({
@@ -145,7 +161,7 @@ export async function reassign(deps: ChatDeps, stepId: string, by: Person, to: P
         actor: actorOf(by),
         action: 'human_step.refused',
         subject: { type: 'step', id: stepId },
-        data: { ...auditPerson(by), attempted: 'reassign', code: verdict.code },
+        data: { ...auditPerson(by), attempted: 'reassign', code: verdict.code, via: 'slack' },
       });
       return { ok: false, message: verdict.message };
     }
@@ -169,7 +185,8 @@ export async function reassign(deps: ChatDeps, stepId: string, by: Person, to: P
 export async function onClosed(deps: ChatDeps, info: Parameters<HumanStepNotifier['closed']>[0]): Promise<void> {
   const offer = await loadOffer(deps.db.orm, info.stepId);
   if (!offer) return;
-  if (info.outcome !== 'approval_recorded' && (offer.status === 'offered' || offer.status === 'queued')) {
+  const stillOpen = info.outcome === 'approval_recorded' || info.outcome === 'approvals_reset';
+  if (!stillOpen && (offer.status === 'offered' || offer.status === 'queued')) {
     const now = deps.clock.now();
     await updateOffer(deps.db.orm, info.stepId, { status: info.outcome, decidedAt: now, timerAt: null });
     if (info.outcome === 'decided' && offer.offeredAt) {
@@ -181,7 +198,9 @@ export async function onClosed(deps: ChatDeps, info: Parameters<HumanStepNotifie
   }
   await refreshStepMessage(deps, info.stepId);
   await refreshHeader(deps, info.runId);
-  if (offer.groupId && info.outcome !== 'approval_recorded') await offerNextInGroup(deps, offer.groupId, offer.assign as Assign);
+  if (info.outcome === 'approvals_reset')
+    await threadNote(deps, offer, `the approvers of *${(offer.view as { stepKey?: string }).stepKey ?? 'a step'}* gave different answers; both were discarded: decide it again.`, offer.assignees);
+  if (offer.groupId && !stillOpen) await offerNextInGroup(deps, offer.groupId, offer.assign as Assign);
 }
 
 /** Capacity freed in a group: the highest-priority queued step goes to whoever has room. */

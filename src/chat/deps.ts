@@ -1,7 +1,7 @@
 import type { AuditTrail } from '../audit/trail.js';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/database.js';
-import type { Actor, Decision } from '../engine/model.js';
+import type { Actor, Decision, DecisionContext } from '../engine/model.js';
 import type { HumanStepView } from '../engine/notifier.js';
 import { readRun, readStep } from '../engine/sql/load.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -15,7 +15,7 @@ import type { ChatPort } from './port.js';
  * call time (it may start after chat), and only through `decide` and its read helpers.
  */
 export interface EngineForChat {
-  decide(stepId: string, decision: Decision, actor: Actor): Promise<unknown>;
+  decide(stepId: string, decision: Decision, actor: Actor, context?: DecisionContext): Promise<unknown>;
 }
 
 export interface ChatDeps {

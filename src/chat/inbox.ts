@@ -1,4 +1,4 @@
-import { decideAs, reassign } from './decisions.js';
+import { decideAs, reassign, type SlackAnswer } from './decisions.js';
 import type { ChatDeps } from './deps.js';
 import { inboxItemSchema, type InboxItem } from './slack/payloads.js';
 import { markInbox, pendingInbox } from './store.js';
@@ -13,7 +13,7 @@ export async function handleInbox(deps: ChatDeps, seq: number, item: InboxItem):
     const by = await deps.people.slackUser(item.slackUserId, item.slackUserName);
     const result =
       item.kind === 'decide'
-        ? await decideAs(deps, item.stepId, by, item.decision, item.reason)
+        ? await decideAs(deps, item.stepId, by, answerOf(item))
         : await reassign(deps, item.stepId, by, await deps.people.slackUser(item.to));
     if (!result.ok && item.channel) await deps.chat.ephemeral(item.channel, item.slackUserId, result.message);
     await markInbox(deps.db, seq, deps.clock.now());
@@ -21,6 +21,12 @@ export async function handleInbox(deps: ChatDeps, seq: number, item: InboxItem):
     deps.logger.error({ err, seq, stepId: item.stepId }, 'Slack interaction failed; the inbox sweeper will retry it');
     await markInbox(deps.db, seq, deps.clock.now(), (err as Error).message);
   }
+}
+
+function answerOf(item: Extract<InboxItem, { kind: 'decide' }>): SlackAnswer {
+  if (item.decision === 'reject') return { decision: 'reject', reason: item.reason ?? '' };
+  if (item.decision === 'approve') return { decision: 'approve' };
+  return { decision: item.decision, value: item.value ?? '' };
 }
 
 /** Re-drives interactions a crash (or an error) left unhandled; rows older than `graceMs` only, so live ones are not raced. */

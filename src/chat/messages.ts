@@ -110,6 +110,8 @@ export async function stepCard(deps: ChatDeps, offer: OfferRow): Promise<StepCar
   } else if (offer.status === 'timed_out' || offer.status === 'cancelled') outcome = { state: offer.status, at: offer.decidedAt ?? now };
   return {
     stepId: offer.stepId,
+    type: view.type,
+    options: view.options,
     name: view.stepKey,
     prompt: view.prompt,
     description: view.description,
@@ -118,7 +120,7 @@ export async function stepCard(deps: ChatDeps, offer: OfferRow): Promise<StepCar
     evidence: evidence.slice(0, 10),
     assignees: offer.assignees.map(mention),
     requiredApprovals: view.requiredApprovals,
-    approvals: (outcome ? [] : record.approvals).map((a) => ({ by: who(a.by), at: new Date(a.at) })),
+    approvals: (outcome ? [] : record.approvals).map((a) => ({ by: who(a.by), at: new Date(a.at), value: a.value })),
     waitingMs: now.getTime() - (offer.offeredAt ?? offer.queuedAt).getTime(),
     withinMs: (offer.sla as { withinMs?: number } | null)?.withinMs,
     outcome,

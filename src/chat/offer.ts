@@ -1,11 +1,16 @@
 import type { HumanStepView } from '../engine/notifier.js';
 import type { Assign, HumanSla, Step } from '../playbooks/core/model.js';
 import { durationMs } from '../playbooks/core/model.js';
+import { humanRules } from '../engine/core/human-rules.js';
+import { runContext } from '../engine/context.js';
+import { stepsOf } from '../engine/sql/load.js';
 import { applyApprovalPolicy } from './core/auto-approval.js';
+import { renderPolicyInputs } from './core/policy-inputs.js';
 import { pickMember } from './core/assignment.js';
 import type { Person } from './core/decision-policy.js';
 import { nextSlaEvent } from './core/sla.js';
 import { type ChatDeps, engineOf, engineRows, POLICY_ACTOR, type StoredView } from './deps.js';
+import { escalationAssignees } from './escalation.js';
 import { ensureThread, postStepMessage } from './messages.js';
 import { cursorOf, groupLoad, insertOffer, loadOffer, type SlaSpec, saveCursor, updateOffer } from './store.js';
 
@@ -15,7 +20,8 @@ import { cursorOf, groupLoad, insertOffer, loadOffer, type SlaSpec, saveCursor, 
  * its SLA timer, then post the message. The offer row is written before any Slack call and
  * without a transaction held across one; a repeated notification finds the row and stops.
  */
-export async function offerStep(deps: ChatDeps, view: HumanStepView): Promise<void> {
+export async function offerStep(deps: ChatDeps, notified: HumanStepView): Promise<void> {
+  let view = notified;
   if (await loadOffer(deps.db.orm, view.stepId)) return;
   const { run } = await engineRows(deps, view.stepId);
   if (!run) throw new Error(`run ${view.runId} of human step ${view.stepId} not found`);
@@ -23,15 +29,24 @@ export async function offerStep(deps: ChatDeps, view: HumanStepView): Promise<vo
   const human = definition?.kind === 'human' ? definition : undefined;
   const trigger = (run.trigger ?? {}) as { severity?: string };
 
+  if (view.role !== 'step') {
+    // An escalation is as hard to approve as the step that failed (engine/core/human-rules.ts).
+    const rules = humanRules(run.definition, view.stepKey, (await engineRows(deps, view.stepId)).step?.spec ?? { role: 'step' });
+    view = { ...view, risk: rules.risk, requiredApprovals: rules.requiredApprovals };
+  }
+  let policy: string | undefined;
   if (view.role === 'step' && view.type === 'approve') {
-    const extra = view as HumanStepView & { confidence?: number; impact?: 'low' | 'medium' | 'high' };
-    const confidence = extra.confidence ?? (typeof human?.confidence === 'number' ? human.confidence : undefined);
+    // confidence and impact rendered now, against the outputs of the steps before; a template
+    // that fails or gives a value out of range means: ask a human.
+    const inputs = human ? renderPolicyInputs(human, await runContext(deps.db.orm, run, await stepsOf(deps.db.orm, run.id), process.env)) : {};
     const verdict = applyApprovalPolicy(deps.policy, {
       stepId: view.stepId,
       risk: view.risk,
-      confidence,
-      impact: extra.impact ?? human?.impact,
+      confidence: inputs.confidence,
+      impact: inputs.impact,
+      ...(inputs.error ? { error: inputs.error } : {}),
     });
+    policy = verdict.reason;
     deps.metrics.autoApprovals.inc({ outcome: verdict.outcome });
     if (verdict.outcome !== 'human') {
       const sampled = verdict.outcome === 'auto' && verdict.sampled;
@@ -53,12 +68,19 @@ export async function offerStep(deps: ChatDeps, view: HumanStepView): Promise<vo
     }
   }
 
-  const assign = (view.assign ?? human?.assign) as Assign | undefined;
-  const sla = slaOf((view.sla ?? human?.sla) as HumanSla | undefined);
+  let assign = (view.assign ?? human?.assign) as Assign | undefined;
+  const sla = view.role === 'step' ? slaOf((view.sla ?? human?.sla) as HumanSla | undefined) : null;
   let assignees: Person[] = [];
   let groupId: string | null = null;
   let status: 'offered' | 'queued' = 'offered';
-  if (assign?.pagerduty) assignees = await deps.people.oncall(assign.pagerduty, assign.pagerduty.level ?? 1);
+  let level = assign?.pagerduty?.level ?? 1;
+  let escalation: { of: string; source: string } | undefined;
+  if (view.role === 'escalation') {
+    const of = view.stepKey.replace(/\/escalate$/, '');
+    const e = await escalationAssignees(deps, run, of);
+    ({ assign, assignees, level } = e);
+    escalation = { of, source: e.source };
+  } else if (assign?.pagerduty) assignees = await deps.people.oncall(assign.pagerduty, assign.pagerduty.level ?? 1);
   else if (assign?.users) assignees = await Promise.all(assign.users.map((u) => deps.people.named(u)));
   else if (assign?.slack) {
     groupId = assign.slack.userGroup;
@@ -70,7 +92,7 @@ export async function offerStep(deps: ChatDeps, view: HumanStepView): Promise<vo
   const inserted = await insertOffer(deps.db, {
     ...baseRow(deps, view, run.playbook, trigger.severity, status, assignees, sla, assign),
     groupId,
-    level: assign?.pagerduty?.level ?? 1,
+    level,
     offeredAt: status === 'offered' ? now : null,
     timerAt:
       status === 'offered' && sla
@@ -87,7 +109,10 @@ export async function offerStep(deps: ChatDeps, view: HumanStepView): Promise<vo
       run: view.runId,
       assignees: assignees.map(auditPerson),
       ...(groupId ? { group: groupId } : {}),
-      level: assign?.pagerduty?.level ?? 1,
+      level,
+      requiredApprovals: view.requiredApprovals,
+      ...(escalation ? { escalationOf: escalation.of, escalatedTo: escalation.source } : {}),
+      ...(policy ? { policy } : {}),
     },
     correlationId: view.correlationId,
   });

@@ -1,5 +1,5 @@
 import type { HumanStepView } from '../engine/notifier.js';
-import { requiredApprovals } from '../playbooks/core/model.js';
+import { humanRules } from '../engine/core/human-rules.js';
 import type { ChatDeps } from './deps.js';
 import { engineRows } from './deps.js';
 import { findStep, offerStep } from './offer.js';
@@ -19,6 +19,7 @@ export async function reconcileWaiting(deps: ChatDeps, waiting: Array<{ id: stri
     if (!step || !run || step.status !== 'waiting') continue;
     const def = step.spec.role === 'step' ? findStep(run.definition.steps, step.stepKey) : undefined;
     const human = def?.kind === 'human' ? def : undefined;
+    const rules = humanRules(run.definition, step.stepKey, step.spec);
     const view: HumanStepView = {
       stepId: step.id,
       runId: run.id,
@@ -28,9 +29,9 @@ export async function reconcileWaiting(deps: ChatDeps, waiting: Array<{ id: stri
       playbook: run.playbook,
       prompt: human?.prompt ?? (step.spec.role === 'manual' ? step.spec.reason : `Decide ${step.stepKey}`),
       ...(human?.description ? { description: human.description } : {}),
-      type: human?.type ?? 'approve',
-      risk: human?.risk ?? 'low',
-      requiredApprovals: human ? requiredApprovals(human) : 1,
+      type: rules.type,
+      risk: rules.risk,
+      requiredApprovals: rules.requiredApprovals,
       assign: human?.assign,
       sla: human?.sla,
       timeoutAt: step.wakeAt,

@@ -11,7 +11,8 @@ import type { RunState } from './core/states.js';
 import { closeCancelled } from './complete.js';
 import { notifySafely } from './notify.js';
 import { createEngineMetrics } from './metrics.js';
-import type { Actor, Decision } from './model.js';
+import { QuenchError } from '../core/errors.js';
+import type { Actor, Decision, DecisionContext } from './model.js';
 import { type HumanStepNotifier, noNotifier } from './notifier.js';
 import { defaultEngineOptions, type EngineOptions, type Runtime } from './runtime.js';
 import { cancelRun } from './sql/cancel.js';
@@ -35,7 +36,16 @@ export interface Engine {
   signal(target: SignalTarget, event: { type: string; payload?: unknown }, actor?: Actor): Promise<SignalResult>;
   /** Storm control: another alert joined this run (`run.events` shows it; waits can match it). */
   attachAlert(runId: string, alert: TriggerEvent, actor?: Actor): Promise<void>;
-  decide(stepId: string, decision: Decision, actor: Actor): Promise<DecideOutcome & { runId: string }>;
+  /**
+   * Decides a human step. A four-eyes choice or input whose value differs from the first
+   * approver's throws `conflict` after discarding both answers (the step asks again).
+   */
+  decide(
+    stepId: string,
+    decision: Decision,
+    actor: Actor,
+    context?: DecisionContext,
+  ): Promise<Exclude<DecideOutcome, { status: 'mismatch' }> & { runId: string }>;
   cancel(runId: string, actor: Actor, reason: string): Promise<void>;
   listRuns(options?: Parameters<typeof listRuns>[1]): Promise<RunSummary[]>;
   getRun(id: string): Promise<RunDetail | undefined>;
@@ -93,8 +103,14 @@ export function createEngine(deps: EngineDeps): Engine {
     async attachAlert(runId, alert, actor = system) {
       await signalRuns(rt, { runId }, { type: 'alert.attached', payload: JSON.parse(JSON.stringify(alert)) }, actor);
     },
-    async decide(stepId, decision, actor) {
-      const outcome = await decideStep(rt, stepId, decision, actor);
+    async decide(stepId, decision, actor, context) {
+      const outcome = await decideStep(rt, stepId, decision, actor, context);
+      if (outcome.status === 'mismatch') {
+        await notifySafely(rt, () =>
+          notifier.closed({ stepId, runId: outcome.runId, correlationId: outcome.correlationId, outcome: 'approvals_reset', by: actor.id }),
+        );
+        throw new QuenchError('conflict', outcome.message, { details: { refusal: 'value_mismatch', values: outcome.values } });
+      }
       await notifySafely(rt, () =>
         notifier.closed({
           stepId,

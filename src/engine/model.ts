@@ -33,8 +33,17 @@ export type Decision =
   | { outcome: 'choose'; value: string; comment?: string }
   | { outcome: 'input'; value: string };
 
-/** A human step's decision so far: four-eyes steps collect approvals before they complete. */
+/** The path a human-step decision came by; recorded in its audit entries. */
+export type DecisionPath = 'slack' | 'api' | 'cli';
+export interface DecisionContext {
+  via?: DecisionPath;
+}
+
+/**
+ * A human step's decision so far: four-eyes steps collect approvals before they complete.
+ * A choice or input approval carries its `value`; every approval must carry the same one.
+ */
 export interface DecisionRecord {
-  approvals: Array<{ by: string; at: string; comment?: string }>;
-  final?: Decision & { by: string; at: string };
+  approvals: Array<{ by: string; at: string; value?: string; comment?: string; via?: DecisionPath }>;
+  final?: Decision & { by: string; at: string; via?: DecisionPath };
 }

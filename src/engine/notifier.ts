@@ -33,12 +33,15 @@ export interface HumanStepView {
 export interface HumanStepNotifier {
   /** A human step started waiting for a decision. */
   waiting(step: HumanStepView): Promise<void>;
-  /** It was decided (or got one of several approvals), timed out, or was cancelled. */
+  /**
+   * It was decided (or got one of several approvals, or its approvals were discarded because
+   * four-eyes approvers gave different values), timed out, or was cancelled.
+   */
   closed(step: {
     stepId: string;
     runId: string;
     correlationId: string;
-    outcome: 'decided' | 'approval_recorded' | 'timed_out' | 'cancelled';
+    outcome: 'decided' | 'approval_recorded' | 'approvals_reset' | 'timed_out' | 'cancelled';
     decision?: Decision;
     by?: string;
   }): Promise<void>;

@@ -63,7 +63,7 @@ export function addEngineRoutes(router: Router, engine: () => Engine): void {
             : b.decision === 'choose'
               ? { outcome: 'choose' as const, value: b.value }
               : { outcome: 'input' as const, value: b.value };
-      const outcome = await engine().decide(params.id!, decision, { type: 'user', id: user });
+      const outcome = await engine().decide(params.id!, decision, { type: 'user', id: user }, { via: 'api' });
       return {
         status: 200,
         body:

@@ -40,6 +40,8 @@ export interface PolicyInput {
   risk: 'low' | 'medium' | 'high';
   confidence: number | undefined;
   impact: 'low' | 'medium' | 'high' | undefined;
+  /** Set when confidence or impact could not be rendered to a valid value: always ask a human. */
+  error?: string;
 }
 
 export type PolicyResult =
@@ -48,6 +50,7 @@ export type PolicyResult =
   | { outcome: 'auto'; reason: string; band: 'high' | 'medium' | 'low'; sampled: boolean };
 
 export function applyApprovalPolicy(policy: ApprovalPolicy, input: PolicyInput): PolicyResult {
+  if (input.error) return { outcome: 'human', reason: `human review: ${input.error}` };
   if (input.confidence === undefined || input.impact === undefined || !Number.isFinite(input.confidence)) {
     return { outcome: 'human', reason: 'no confidence and impact on the step' };
   }

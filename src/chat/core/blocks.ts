@@ -5,8 +5,23 @@ import { formatWaiting } from './sla.js';
  * tests read the same structures Slack renders. Buttons exist only while a step waits, so a
  * decided, timed-out or cancelled step never shows stale buttons.
  */
-export const ACTION = { approve: 'quench_approve', reject: 'quench_reject', reassign: 'quench_reassign' } as const;
-export const VIEW = { reject: 'quench_reject_reason', reassign: 'quench_reassign_to' } as const;
+export const ACTION = {
+  approve: 'quench_approve',
+  reject: 'quench_reject',
+  reassign: 'quench_reassign',
+  /** One button per option of a choice step; its value is `<step id>|<option value>`. */
+  choose: 'quench_choose',
+  /** Opens the answer modal of an input step. */
+  answer: 'quench_answer',
+} as const;
+export const VIEW = { reject: 'quench_reject_reason', reassign: 'quench_reassign_to', answer: 'quench_answer_text' } as const;
+
+/** A choice button's value: the step id, then the option (step ids never contain `|`). */
+export const choiceValue = (stepId: string, option: string) => `${stepId}|${option}`;
+export function parseChoiceValue(value: string): { stepId: string; option: string } | undefined {
+  const bar = value.indexOf('|');
+  return bar > 0 ? { stepId: value.slice(0, bar), option: value.slice(bar + 1) } : undefined;
+}
 
 export interface RunHeader {
   runId: string;
@@ -23,6 +38,9 @@ export interface RunHeader {
 
 export interface StepCard {
   stepId: string;
+  /** approve: Approve/Reject; choice: a button per option; input: an Answer button opening a modal. */
+  type?: 'approve' | 'choice' | 'input' | undefined;
+  options?: Array<{ value: string; label?: string | undefined; danger?: boolean | undefined }> | undefined;
   name: string;
   prompt: string;
   description?: string | undefined;
@@ -31,7 +49,7 @@ export interface StepCard {
   evidence: Array<{ label: string; value: string }>;
   assignees: string[];
   requiredApprovals: number;
-  approvals: Array<{ by: string; at: Date }>;
+  approvals: Array<{ by: string; at: Date; value?: string | undefined }>;
   waitingMs: number;
   withinMs?: number | undefined;
   outcome?:
@@ -95,8 +113,18 @@ export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
   if (s.evidence.length > 0)
     blocks.push({ type: 'section', fields: s.evidence.slice(0, 10).map((e) => md(`*${escapeText(e.label)}*\n${escapeText(e.value)}`)) });
   // The id lets people decide from the CLI or API when Slack is unavailable.
-  blocks.push(context(`Step \`${s.stepId}\` · CLI: \`quench approve ${s.stepId} --as YOU\``));
-  if (s.approvals.length > 0) blocks.push(context(...s.approvals.map((a) => `:white_check_mark: approved by ${a.by} at ${iso(a.at)}`)));
+  const cliArg = s.type === 'choice' ? ' --choice VALUE' : s.type === 'input' ? ' --input TEXT' : '';
+  blocks.push(context(`Step \`${s.stepId}\` · CLI: \`QUENCH_TOKEN=… quench approve ${s.stepId}${cliArg}\``));
+  if (s.approvals.length > 0)
+    blocks.push(
+      context(
+        ...s.approvals.map(
+          (a) => `:white_check_mark: approved by ${a.by}${a.value !== undefined ? ` with \`${escapeText(a.value)}\`` : ''} at ${iso(a.at)}`,
+        ),
+      ),
+    );
+  if (s.approvals.some((a) => a.value !== undefined) && s.requiredApprovals > s.approvals.length)
+    blocks.push(context('Four-eyes: the next approver must give the same answer, or both answers are discarded.'));
   if (s.outcome) {
     const { state, by, at, reason } = s.outcome;
     const verb = {
@@ -114,12 +142,49 @@ export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
     type: 'actions',
     block_id: 'decision',
     elements: [
-      { type: 'button', action_id: ACTION.approve, value: s.stepId, style: 'primary', text: { type: 'plain_text', text: 'Approve' } },
+      ...answerButtons(s),
       { type: 'button', action_id: ACTION.reject, value: s.stepId, style: 'danger', text: { type: 'plain_text', text: 'Reject' } },
       { type: 'button', action_id: ACTION.reassign, value: s.stepId, text: { type: 'plain_text', text: 'Reassign' } },
     ],
   });
   return { text: `Decision needed: ${s.name}: ${s.prompt}`, blocks };
+}
+
+function answerButtons(s: StepCard): Block[] {
+  if (s.type === 'choice' && s.options?.length) {
+    // Slack allows 25 elements per actions block; the schema allows at most 25 options, Reject and Reassign take 2.
+    return s.options.slice(0, 23).map((o, i) => ({
+      type: 'button',
+      action_id: `${ACTION.choose}_${i}`,
+      value: choiceValue(s.stepId, o.value),
+      ...(o.danger ? { style: 'danger' } : {}),
+      text: { type: 'plain_text', text: (o.label ?? o.value).slice(0, 75) },
+    }));
+  }
+  if (s.type === 'input')
+    return [{ type: 'button', action_id: ACTION.answer, value: s.stepId, style: 'primary', text: { type: 'plain_text', text: 'Answer…' } }];
+  return [{ type: 'button', action_id: ACTION.approve, value: s.stepId, style: 'primary', text: { type: 'plain_text', text: 'Approve' } }];
+}
+
+/** The modal an input step's Answer button opens. */
+export function answerModal(metadata: string, stepName: string, prompt: string, multiline: boolean): Block {
+  return {
+    type: 'modal',
+    callback_id: VIEW.answer,
+    private_metadata: metadata,
+    title: { type: 'plain_text', text: 'Answer step' },
+    submit: { type: 'plain_text', text: 'Answer' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    blocks: [
+      section(`*${escapeText(stepName)}*: ${escapeText(prompt)}`),
+      {
+        type: 'input',
+        block_id: 'answer',
+        label: { type: 'plain_text', text: 'Answer' },
+        element: { type: 'plain_text_input', action_id: 'value', multiline, min_length: 1, max_length: 3000 },
+      },
+    ],
+  };
 }
 
 /** `private_metadata` carries `<step id>|<channel>`: the channel is where refusals are shown. */

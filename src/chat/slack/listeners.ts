@@ -1,6 +1,6 @@
 import type { App } from '@slack/bolt';
-import { ACTION, reassignModal, rejectModal, VIEW } from '../core/blocks.js';
-import type { ChatDeps } from '../deps.js';
+import { ACTION, answerModal, parseChoiceValue, reassignModal, rejectModal, VIEW } from '../core/blocks.js';
+import type { ChatDeps, StoredView } from '../deps.js';
 import { handleInbox } from '../inbox.js';
 import { enqueueInbox, loadOffer } from '../store.js';
 import { authorise } from '../decisions.js';
@@ -27,30 +27,40 @@ export function addListeners(app: App, deps: ChatDeps): void {
     return seq;
   };
 
-  app.action(ACTION.approve, async ({ body, ack }) => {
-    const p = blockActionsPayload.safeParse(body);
-    if (!p.success) {
+  // Approve, and a choice step's option buttons: decisions straight from the click.
+  const decisionButton = (actionId: string | RegExp, kind: 'approve' | 'choose') =>
+    app.action(actionId, async ({ body, ack }) => {
+      const p = blockActionsPayload.safeParse(body);
+      if (!p.success) {
+        await ack();
+        return log.warn({ issues: p.error.issues }, 'unexpected block_actions payload');
+      }
+      const a = p.data.actions[0]!;
+      const choice = kind === 'choose' ? parseChoiceValue(a.value ?? '') : undefined;
+      if (kind === 'choose' && !choice) {
+        await ack();
+        return log.warn({ value: a.value }, 'choice button without a step and option');
+      }
+      const channel = p.data.container?.channel_id ?? p.data.channel?.id;
+      const item: InboxItem = {
+        kind: 'decide',
+        stepId: choice?.stepId ?? a.value ?? '',
+        decision: kind,
+        ...(choice ? { value: choice.option } : {}),
+        slackUserId: p.data.user.id,
+        slackUserName: p.data.user.name ?? p.data.user.username,
+        ...(channel ? { channel } : {}),
+      };
+      const seq = await enqueue(`action:${p.data.user.id}:${a.action_ts}:${a.action_id}:${a.value}`, item);
       await ack();
-      return log.warn({ issues: p.error.issues }, 'unexpected block_actions payload');
-    }
-    const a = p.data.actions[0]!;
-    const channel = p.data.container?.channel_id ?? p.data.channel?.id;
-    const item: InboxItem = {
-      kind: 'decide',
-      stepId: a.value ?? '',
-      decision: 'approve',
-      slackUserId: p.data.user.id,
-      slackUserName: p.data.user.name ?? p.data.user.username,
-      ...(channel ? { channel } : {}),
-    };
-    const seq = await enqueue(`action:${p.data.user.id}:${a.action_ts}:${a.action_id}:${a.value}`, item);
-    await ack();
-    if (seq !== undefined) await handleInbox(deps, seq, item);
-  });
+      if (seq !== undefined) await handleInbox(deps, seq, item);
+    });
+  decisionButton(ACTION.approve, 'approve');
+  decisionButton(new RegExp(`^${ACTION.choose}_\\d+$`), 'choose');
 
   // Reject and Reassign open a modal: check first that the clicker may act, so others get the
   // refusal at once instead of a form they cannot submit.
-  const modalButton = (actionId: string, modal: typeof rejectModal) =>
+  const modalButton = (actionId: string, modal: (metadata: string, stepName: string, view: StoredView | undefined) => Record<string, unknown>) =>
     app.action(actionId, async ({ body, ack }) => {
       await ack();
       const p = blockActionsPayload.safeParse(body);
@@ -59,7 +69,13 @@ export function addListeners(app: App, deps: ChatDeps): void {
       const stepId = a.value ?? '';
       const channel = p.data.container?.channel_id ?? p.data.channel?.id ?? '';
       const person = await deps.people.slackUser(p.data.user.id, p.data.user.name);
-      const verdict = await authorise(deps, stepId, person, 'reject', 'opening the form');
+      const verdict = await authorise(
+        deps,
+        stepId,
+        person,
+        actionId === ACTION.answer ? 'approve' : 'reject',
+        actionId === ACTION.answer ? undefined : 'opening the form',
+      );
       if (verdict.kind === 'refused') {
         deps.metrics.refusals.inc({ code: verdict.code });
         await deps.audit.append({
@@ -72,11 +88,12 @@ export function addListeners(app: App, deps: ChatDeps): void {
         return;
       }
       const offer = await loadOffer(deps.db.orm, stepId);
-      const name = (offer?.view as { stepKey?: string } | undefined)?.stepKey ?? stepId;
-      await deps.chat.openView(p.data.trigger_id, modal(`${stepId}|${channel}`, name));
+      const view = offer?.view as StoredView | undefined;
+      await deps.chat.openView(p.data.trigger_id, modal(`${stepId}|${channel}`, view?.stepKey ?? stepId, view));
     });
-  modalButton(ACTION.reject, rejectModal);
-  modalButton(ACTION.reassign, reassignModal);
+  modalButton(ACTION.reject, (m, name) => rejectModal(m, name));
+  modalButton(ACTION.reassign, (m, name) => reassignModal(m, name));
+  modalButton(ACTION.answer, (m, name, view) => answerModal(m, name, view?.prompt ?? '', false));
 
   /**
    * A modal submission: read the field it asks for (or answer with the field's error), then
@@ -108,6 +125,10 @@ export function addListeners(app: App, deps: ChatDeps): void {
     const reason = values.reason?.value?.value?.trim() ?? '';
     return reason === '' ? { error: { reason: 'A rejection needs a reason.' } } : { item: { kind: 'decide', decision: 'reject', reason } };
   });
+  viewSubmission(VIEW.answer, (values) => {
+    const value = values.answer?.value?.value ?? '';
+    return value.trim() === '' ? { error: { answer: 'An answer is needed.' } } : { item: { kind: 'decide', decision: 'input', value } };
+  });
   viewSubmission(VIEW.reassign, (values) => {
     const to = values.to?.value?.selected_user;
     return to ? { item: { kind: 'reassign', to } } : { error: { to: 'Pick the new assignee.' } };
@@ -121,3 +142,4 @@ export function addListeners(app: App, deps: ChatDeps): void {
     await ack({ response_type: 'ephemeral', text: await slashCommand(deps, p.data) });
   });
 }
+

@@ -54,8 +54,10 @@ export const inboxItemSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('decide'),
     stepId: z.string(),
-    decision: z.enum(['approve', 'reject']),
+    decision: z.enum(['approve', 'reject', 'choose', 'input']),
     reason: z.string().optional(),
+    /** The option chosen, or the text answered. */
+    value: z.string().optional(),
     slackUserId: z.string(),
     slackUserName: z.string().optional(),
     /** Where to send an ephemeral refusal. */

@@ -1,8 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { QuenchError } from '../../core/errors.js';
-import { requiredApprovals } from '../../playbooks/core/model.js';
-import { indexPlaybook } from '../core/flow.js';
-import type { Actor, Decision, DecisionRecord, StepRow } from '../model.js';
+import { humanRules } from '../core/human-rules.js';
+import type { Actor, Decision, DecisionContext, DecisionRecord, StepRow } from '../model.js';
 import type { Runtime } from '../runtime.js';
 import { engineSteps } from '../schema.js';
 import { lockRun, readStep } from './load.js';
@@ -12,18 +11,25 @@ import { applyStepResult, type StepResult } from './transition.js';
  * Decides a waiting human step (CLI, `/v1`, Slack). Rules that hold whatever the channel:
  * nobody decides a step of a run they started; a `risk: high` step needs two distinct
  * approvers (four-eyes), and the first approval is recorded without completing the step;
- * a choice must be one of the options and an input must match its pattern.
+ * a choice must be one of the options and an input must match its pattern. Under four-eyes
+ * a choice or an input is an approval of a value: the second approver must give the same
+ * value, otherwise the mismatch is refused, the approvals so far are discarded and the step
+ * asks again (`mismatch`). An escalation keeps the failed step's four-eyes (core/human-rules.ts).
+ * Every audit entry records the path the decision came by (`context.via`).
  */
 export type DecideOutcome =
   | { status: 'decided'; step: StepRow; result: 'succeeded' | 'failed' }
-  | { status: 'approval_recorded'; step: StepRow; approvals: number; required: number };
+  | { status: 'approval_recorded'; step: StepRow; approvals: number; required: number }
+  | { status: 'mismatch'; step: StepRow; message: string; values: string[] };
 
 export async function decideStep(
   rt: Runtime,
   stepId: string,
   decision: Decision,
   actor: Actor,
+  context: DecisionContext = {},
 ): Promise<DecideOutcome & { runId: string; correlationId: string; cancelledHumanSteps?: string[] }> {
+  const via = context.via ? { via: context.via } : {};
   const hint = await readStep(rt.db.orm, stepId);
   if (!hint) throw new QuenchError('not_found', `no step with id ${stepId}; list waiting steps with 'quench runs show RUN_ID'`);
   return rt.db.orm.transaction(async (tx) => {
@@ -41,19 +47,50 @@ export async function decideStep(
     if (actor.type === 'user' && run.startedBy === `user:${actor.id}`) {
       throw new QuenchError('forbidden', `${actor.id} started run ${run.id} and may not decide its steps; ask another person`);
     }
-    const pb = step.spec.role === 'step' ? indexPlaybook(run.definition).get(step.stepKey)?.step : undefined;
-    const human = pb?.kind === 'human' ? pb : undefined;
-    const type = human?.type ?? 'approve';
-    checkShape(step.stepKey, type, decision, human);
-    const required = human ? requiredApprovals(human) : 1;
+    const rules = humanRules(run.definition, step.stepKey, step.spec);
+    const { human, requiredApprovals: required } = rules;
+    checkShape(step.stepKey, rules.type, decision, human);
     const record: DecisionRecord = (step.decision as DecisionRecord | null) ?? { approvals: [] };
     const by = actor.id;
     const at = now.toISOString();
 
-    if (decision.outcome === 'approve' || decision.outcome === 'choose') {
+    if (decision.outcome !== 'reject') {
       if (record.approvals.some((a) => a.by === by))
         throw new QuenchError('conflict', `${by} already approved step ${step.stepKey}; it needs a second, different approver`);
-      record.approvals.push({ by, at, ...('comment' in decision && decision.comment ? { comment: decision.comment } : {}) });
+      const value = decision.outcome === 'choose' || decision.outcome === 'input' ? decision.value : undefined;
+      const differing = value === undefined ? [] : record.approvals.filter((a) => a.value !== value);
+      if (differing.length > 0) {
+        const values = [...differing.map((a) => a.value ?? ''), value!];
+        const message =
+          `${by} answered ${JSON.stringify(value)} but ${differing.map((a) => `${a.by} answered ${JSON.stringify(a.value)}`).join(', ')}: ` +
+          `step ${step.stepKey} needs ${required} approvers to give the same value, so both answers were discarded and it asks again`;
+        await tx.update(engineSteps).set({ decision: { approvals: [] } }).where(eq(engineSteps.id, step.id));
+        await rt.audit.append(
+          {
+            actor,
+            action: 'step.approvals_mismatch',
+            subject: { type: 'step', id: step.id },
+            data: {
+              run: run.id,
+              step: step.stepKey,
+              code: 'value_mismatch',
+              answers: [...differing.map((a) => ({ by: a.by, value: a.value })), { by, value }],
+              discarded: record.approvals.map((a) => a.by),
+              ...via,
+            },
+            correlationId: run.correlationId,
+          },
+          tx,
+        );
+        return { status: 'mismatch' as const, step, message, values, runId: run.id, correlationId: run.correlationId };
+      }
+      record.approvals.push({
+        by,
+        at,
+        ...(value !== undefined ? { value } : {}),
+        ...('comment' in decision && decision.comment ? { comment: decision.comment } : {}),
+        ...via,
+      });
       if (record.approvals.length < required) {
         await tx.update(engineSteps).set({ decision: record }).where(eq(engineSteps.id, step.id));
         await rt.audit.append(
@@ -61,7 +98,14 @@ export async function decideStep(
             actor,
             action: 'step.approval_recorded',
             subject: { type: 'step', id: step.id },
-            data: { run: run.id, step: step.stepKey, approvals: record.approvals.length, required },
+            data: {
+              run: run.id,
+              step: step.stepKey,
+              approvals: record.approvals.length,
+              required,
+              ...(value !== undefined ? { value } : {}),
+              ...via,
+            },
             correlationId: run.correlationId,
           },
           tx,
@@ -76,14 +120,14 @@ export async function decideStep(
         };
       }
     }
-    record.final = { ...decision, by, at };
+    record.final = { ...decision, by, at, ...via };
     await tx.update(engineSteps).set({ decision: record }).where(eq(engineSteps.id, step.id));
     await rt.audit.append(
       {
         actor,
         action: 'step.decided',
         subject: { type: 'step', id: step.id },
-        data: { run: run.id, step: step.stepKey, decision: record.final, approvers: record.approvals.map((a) => a.by) },
+        data: { run: run.id, step: step.stepKey, decision: record.final, approvers: record.approvals.map((a) => a.by), ...via },
         correlationId: run.correlationId,
       },
       tx,
@@ -96,7 +140,7 @@ export async function decideStep(
             output: {
               decision: decision.outcome,
               ...(decision.outcome === 'choose' || decision.outcome === 'input' ? { value: decision.value } : {}),
-              by: decision.outcome === 'input' ? [by] : record.approvals.map((a) => a.by),
+              by: record.approvals.map((a) => a.by),
               at,
             },
           };

@@ -74,7 +74,8 @@ export const humanFields = {
   sla: humanSlaSchema.optional(),
   /** 0..1, or a template yielding it (`${{ steps.diagnose.output.confidence }}`), for the confidence × impact policy. */
   confidence: z.union([z.number().min(0).max(1), z.string().min(1)]).optional(),
-  impact: z.enum(['low', 'medium', 'high']).optional(),
+  /** low, medium or high, or a template yielding one; rendered when the step starts waiting. */
+  impact: z.union([z.enum(['low', 'medium', 'high']), z.string().min(1)]).optional(),
 };
 
 /** Distinct approvers a human step needs: two for `risk: high` (four-eyes), else one. */

@@ -57,6 +57,10 @@ export function checkStep({ step, path }: LocatedStep, catalog: ActionCatalog, k
         if (isWholeTemplate(step.confidence)) expr(step.confidence, at('confidence'), true);
         else out.push({ path: at('confidence'), message: `confidence is a number from 0 to 1, or a template (\${{ expr }}) yielding one` });
       }
+      if (step.impact !== undefined && !['low', 'medium', 'high'].includes(step.impact)) {
+        if (isWholeTemplate(step.impact)) expr(step.impact, at('impact'), true);
+        else out.push({ path: at('impact'), message: `impact is low, medium or high, or a template (\${{ expr }}) yielding one` });
+      }
       break;
     case 'decide':
       step.branches.forEach((b, i) => {
