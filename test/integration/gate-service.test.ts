@@ -1,0 +1,227 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { loadConfig } from '../../src/config/load.js';
+import { ManualClock } from '../../src/core/clock.js';
+import type { GateAnswer } from '../../src/gate/core/decide.js';
+import { type RunningService, startService } from '../../src/service.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
+import { type FakePagerDuty, startFakePagerDuty } from '../support/fake-pagerduty.js';
+import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
+
+/**
+ * The deploy gate end to end in one service, on the synthetic source and a manual clock: an
+ * hour of 50% errors (99.9% over 30 days) spends more than half the budget, freezing the gate;
+ * thirty days later the burst slides out of the window and the freeze lifts, but only past
+ * recoverAbove (60%), not at freezeBelow (50%).
+ *
+ * Budget arithmetic: 30 d of budget at 99.9% is 43.2 error-minutes; X minutes at 50% spend
+ * 0.5·X/43.2 of it. Burst from T0+10m to T0+70m.
+ */
+const slo = `apiVersion: quench/v1
+kind: SLO
+metadata: { name: shop-availability }
+service: shop
+owner: { team: shop, slack: "#shop-oncall" }
+objective: 99.9
+window: 30d
+sli:
+  synthetic:
+    requestsPerSecond: 10
+    anchor: start
+    script:
+      - { at: "0", errorRatio: 0 }
+      - { at: 10m, errorRatio: 0.5 }
+      - { at: 70m, errorRatio: 0 }
+budgetPolicy: { freezeBelow: 50, recoverAbove: 60, freezeOnPage: false }
+`;
+
+const T0 = Date.parse('2026-03-02T08:00:00.000Z');
+const MIN = 60_000;
+const DAY = 86_400_000;
+const tokens = { alice: 'alice-token-0123456789abcdefghijklmnop', bob: 'bob-token-0123456789abcdefghijklmnopqr', carol: 'carol-token-0123456789abcdefghijklmnop' };
+
+describe('deploy gate in the service', () => {
+  let dir: string;
+  let service: RunningService;
+  let base: string;
+  let slack: FakeSlack;
+  let pd: FakePagerDuty;
+  const clock = new ManualClock(T0);
+
+  const gate = async (query: string, token?: string) => {
+    const res = await fetch(`${base}/v1/deploy-gate?${query}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    return { status: res.status, body: (await res.json()) as GateAnswer & { message?: string } };
+  };
+  const evaluateAt = async (ms: number) => {
+    clock.set(ms);
+    await service.ctx.ports.slo.evaluateNow();
+  };
+  const cli = async (args: string[], env: Record<string, string> = {}) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { QUENCH_URL: base, QUENCH_TOKEN: tokens.alice, ...env } });
+    return { code, stdout, stderr };
+  };
+  const audit = async (action: string) => (await service.ctx.audit.page({ limit: 1000 })).filter((e) => e.action === action);
+  const api = (method: string, path: string, token: string | undefined, body?: unknown) =>
+    fetch(`${base}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'quench-gate-'));
+    writeFileSync(join(dir, 'shop.yaml'), slo);
+    slack = await startFakeSlack();
+    pd = await startFakePagerDuty();
+    const config = loadConfig({
+      QUENCH_DATA_DIR: 'memory://',
+      QUENCH_SLO_DIR: dir,
+      QUENCH_PLAYBOOK_DIR: dir,
+      QUENCH_SLO_EVAL_CRON: '0 0 1 1 *',
+      QUENCH_API_TOKENS: Object.entries(tokens)
+        .map(([u, t]) => `${u}=${t}`)
+        .join(','),
+      SLACK_BOT_TOKEN: 'xoxb-test-token',
+      SLACK_SIGNING_SECRET: 'signing-secret',
+      SLACK_API_URL: slack.url,
+      PAGERDUTY_ROUTING_KEY: 'R0UTINGKEY0000000000000000000000',
+      PAGERDUTY_EVENTS_URL: pd.eventsUrl,
+    });
+    service = await startService(config, { logger: silentLogger, clock, port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${service.port}`;
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await slack?.close();
+    await pd?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('raising the error ratio freezes high-risk deploys within one evaluation; low risk passes; blocks are audited', async () => {
+    await evaluateAt(T0);
+    expect((await gate('service=shop&risk=high', tokens.alice)).status).toBe(200);
+    // 30 minutes into the burst: 0.5·30/43.2 = 35% spent, above freezeBelow.
+    await evaluateAt(T0 + 40 * MIN);
+    expect((await gate('service=shop', tokens.alice)).status).toBe(200);
+    // 50 minutes in: 58% spent, 42% left ≤ 50%: the next evaluation freezes.
+    await evaluateAt(T0 + 60 * MIN);
+    const frozen = await gate('service=shop&risk=high&change=sha-abc', tokens.alice);
+    expect(frozen.status).toBe(423);
+    expect(frozen.body).toMatchObject({ allowed: false, service: 'shop', change: 'sha-abc', until: null });
+    expect(frozen.body.reasons[0]).toMatchObject({ slo: 'shop-availability', link: '/v1/slos/shop-availability' });
+    expect(frozen.body.reasons[0]!.budgetRemaining).toBeCloseTo(1 - (0.5 * 50) / 43.2, 6);
+    expect(frozen.body.reasons[0]!.burnRate).toBeGreaterThan(100);
+    expect(frozen.body.freezes).toHaveLength(1);
+    expect((await gate('service=shop&risk=low', tokens.alice)).status).toBe(200);
+
+    const check = await cli(['gate', 'check', 'shop', '--change', 'sha-def']);
+    expect(check.code).toBe(3);
+    expect(check.stdout).toContain('frozen: shop (high risk)');
+    expect(check.stdout).toContain('shop-availability');
+    expect((await cli(['gate', 'check', 'shop', '--risk', 'low'])).code).toBe(0);
+
+    const blocked = await audit('gate.blocked');
+    expect(blocked.map((e) => e.data.change)).toEqual(['sha-abc', 'sha-def']);
+    const [freeze] = await audit('gate.freeze');
+    expect(freeze!.data).toMatchObject({ kind: 'auto', slo: 'shop-availability', evidence: { slo: 'shop-availability' } });
+    expect((freeze!.data.evidence as { budgetRemaining: number }).budgetRemaining).toBeLessThanOrEqual(0.5);
+
+    expect(slack.messages.filter((m) => m.channel === '#shop-oncall').map((m) => m.text)).toEqual([
+      expect.stringContaining('shop is frozen for high-risk deploy'),
+    ]);
+    expect(pd.changeEvents.map((e) => e.payload.summary)).toEqual([expect.stringContaining('shop is frozen')]);
+  });
+
+  it('an unknown service is 404 (exit 2), a bad risk 400: a pipeline must not pass on a typo', async () => {
+    const typo = await gate('service=shpo', tokens.alice);
+    expect(typo.status).toBe(404);
+    expect(typo.body.message).toContain("unknown service 'shpo'");
+    expect(typo.body.message).toContain('known services: shop');
+    expect((await gate('service=shop&risk=medium', tokens.alice)).status).toBe(400);
+    expect((await gate('risk=high', tokens.alice)).status).toBe(400);
+    const check = await cli(['gate', 'check', 'shpo']);
+    expect(check.code).toBe(2);
+    expect(check.stderr).toContain("unknown service 'shpo'");
+    expect((await cli(['gate', 'check', 'shop'], { QUENCH_URL: 'http://127.0.0.1:1' })).code).toBe(2);
+  });
+
+  it('an override approved by two people other than the requester lets only the named change through, until it expires', async () => {
+    const requested = await api('POST', '/v1/overrides', tokens.alice, { service: 'shop', change: 'hotfix-1', reason: 'payment bug fix', until: '30m' });
+    expect(requested.status).toBe(201);
+    const { id } = (await requested.json()) as { id: string };
+    const self = await api('POST', `/v1/overrides/${id}/approve`, tokens.alice);
+    expect(self.status).toBe(403);
+    expect(JSON.stringify(await self.json())).toContain('four-eyes');
+    expect((await api('POST', `/v1/overrides/${id}/approve`, tokens.bob)).status).toBe(200);
+    expect((await api('POST', `/v1/overrides/${id}/approve`, tokens.bob)).status).toBe(409);
+    expect((await gate('service=shop&change=hotfix-1', tokens.alice)).status).toBe(423);
+    const second = await cli(['override', 'approve', id], { QUENCH_TOKEN: tokens.carol });
+    expect(second.stdout).toContain('in force');
+    const through = await gate('service=shop&change=hotfix-1', tokens.alice);
+    expect(through.status).toBe(200);
+    expect(through.body.override?.id).toBe(id);
+    expect((await gate('service=shop&change=other', tokens.alice)).status).toBe(423);
+    expect((await gate('service=shop', tokens.alice)).status).toBe(423);
+    // It ends on its own.
+    clock.set(T0 + 60 * MIN + 31 * MIN);
+    await service.ctx.ports.gate!.sweep();
+    expect((await gate('service=shop&change=hotfix-1', tokens.alice)).status).toBe(423);
+    expect((await audit('gate.override.approved')).map((e) => e.actor.id)).toEqual(['bob', 'carol']);
+    expect(await audit('gate.override.ended')).toHaveLength(1);
+  });
+
+  it('recovery lifts the freeze only past recoverAbove and once the alert has resolved', async () => {
+    // The burst slides out of the 30-day window: 20 minutes out, 40 of its minutes remain,
+    // 46% spent: above freezeBelow but not above recoverAbove, so the gate stays frozen.
+    await evaluateAt(T0 + 30 * DAY + 30 * MIN);
+    const held = await gate('service=shop', tokens.alice);
+    expect(held.status).toBe(423);
+    expect(held.body.reasons[0]!.budgetRemaining).toBeCloseTo(1 - (0.5 * 40) / 43.2, 6);
+    // 30 minutes out: 35% spent, 65% left > 60%: lifted.
+    await evaluateAt(T0 + 30 * DAY + 40 * MIN);
+    expect((await gate('service=shop', tokens.alice)).status).toBe(200);
+    const [lift] = await audit('gate.lift');
+    expect(lift!.data).toMatchObject({ slo: 'shop-availability', evidence: { pageAlert: expect.stringMatching(/inactive|resolved/) } });
+    expect(slack.messages.at(-1)!.text).toContain('lifted');
+    expect(pd.changeEvents.at(-1)!.payload.summary).toContain('lifted');
+  });
+
+  it('manual freezes: reason, scope and expiry; refused without a token or with a bad time; lifted early by id', async () => {
+    expect((await api('POST', '/v1/freezes', undefined, { services: ['shop'], reason: 'holiday', until: '2h' })).status).toBe(401);
+    const bad = await api('POST', '/v1/freezes', tokens.alice, { services: ['shop'], reason: 'holiday', until: 'next week' });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toContain('duration');
+    expect((await api('POST', '/v1/freezes', tokens.alice, { services: ['shpo'], reason: 'holiday', until: '2h' })).status).toBe(404);
+
+    const made = await cli(['freeze', '*', '--reason', 'release freeze', '--until', '2h'], { QUENCH_TOKEN: tokens.alice });
+    expect(made.code).toBe(0);
+    const id = made.stdout.split('\n')[0]!;
+    const frozen = await gate('service=shop', tokens.bob);
+    expect(frozen.status).toBe(423);
+    expect(frozen.body.reasons[0]!.message).toContain('release freeze');
+    expect(frozen.body.until).toBe(new Date(clock.now().getTime() + 2 * 3_600_000).toISOString());
+    expect((await gate('service=shop&risk=low', tokens.bob)).status).toBe(200);
+    const listed = (await (await api('GET', '/v1/freezes', tokens.bob)).json()) as { freezes: Array<{ id: string }> };
+    expect(listed.freezes.map((f) => f.id)).toEqual([id]);
+
+    const lifted = await cli(['unfreeze', id], { QUENCH_TOKEN: tokens.bob });
+    expect(lifted.code).toBe(0);
+    expect((await gate('service=shop', tokens.bob)).status).toBe(200);
+    expect((await api('DELETE', `/v1/freezes/${id}`, tokens.bob)).status).toBe(409);
+
+    // Expiry: a second freeze ends on its own at its time.
+    const again = (await (await api('POST', '/v1/freezes', tokens.alice, { services: ['shop'], reason: 'deploy window closed', until: '10m' })).json()) as { id: string };
+    expect((await gate('service=shop', tokens.bob)).status).toBe(423);
+    clock.set(clock.now().getTime() + 11 * MIN);
+    await service.ctx.ports.gate!.sweep();
+    expect((await gate('service=shop', tokens.bob)).status).toBe(200);
+    const lifts = await audit('gate.lift');
+    expect(lifts.map((e) => e.subject.id)).toEqual(expect.arrayContaining([id, again.id]));
+    expect(lifts.find((e) => e.subject.id === again.id)!.data.reason).toContain('expired');
+  });
+});
