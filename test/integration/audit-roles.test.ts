@@ -259,6 +259,62 @@ describe.skipIf(!TEST_DATABASE_URL)('audit trail against its own database role (
     }
   });
 
+  it('an existing single-role installation converts with the SQL of docs/database-roles.md', async () => {
+    const single = `qr_single_${id}`;
+    const owner = `qr_single_owner_${id}`;
+    const database = `quench_single_${id}`;
+    const cluster = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} });
+    cleanups.push(async () => {
+      await cluster.unsafe(`drop database if exists ${database} with (force)`);
+      await cluster.unsafe(`drop role if exists ${single}`);
+      await cluster.unsafe(`drop role if exists ${owner}`);
+      await cluster.end();
+    });
+    await cluster.unsafe(`create role ${single} login password 'pw-${single}'`);
+    await cluster.unsafe(`create database ${database} owner ${single}`);
+    const singleUrl = urlAs(single, database);
+    // Today's installation: one role migrates and serves, and owns (so can rewrite) the trail.
+    const before = await openDatabase({ url: singleUrl, poolMax: 1 });
+    try {
+      await before.migrate();
+      await createAuditTrail(before, systemClock).append({ actor: { type: 'system', id: 'test' }, action: 'before.split', subject: { type: 't', id: '1' } });
+      expect((await checkServiceRole(before))?.canRewriteTrail).toEqual(['it owns audit_events (ALTER TABLE … DISABLE TRIGGER)']);
+    } finally {
+      await before.close();
+    }
+
+    const doc = readFileSync(join(repoRoot, 'docs/database-roles.md'), 'utf8');
+    const block = /### An existing installation[\s\S]*?```sql\n([\s\S]*?)```/.exec(doc)![1]!;
+    const statements = block
+      .replaceAll("'change-me-owner'", `'pw-${owner}'`)
+      .replaceAll('quench_owner', owner)
+      .replace(/\bquench\b/g, single)
+      .split('\n')
+      .map((line) => line.replace(/--.*$/, ''))
+      .join('\n')
+      .split(/;\s*$/m)
+      .map((x) => x.trim())
+      .filter(Boolean);
+    const dbAdmin = postgres(urlAs(undefined, database), { max: 1, onnotice: () => {} });
+    try {
+      for (const statement of statements) await dbAdmin.unsafe(statement);
+    } finally {
+      await dbAdmin.end();
+    }
+
+    const after = await openDatabase({ url: singleUrl, poolMax: 1 });
+    try {
+      expect(await checkServiceRole(after)).toEqual({ role: single, canRewriteTrail: [], missing: [] });
+      const audit = createAuditTrail(after, systemClock);
+      await audit.append({ actor: { type: 'system', id: 'test' }, action: 'after.split', subject: { type: 't', id: '2' } });
+      expect(await audit.verify()).toMatchObject({ ok: true, count: 2 });
+    } finally {
+      await after.close();
+    }
+    const migrated = await runCli(['migrate'], childEnv({ QUENCH_MIGRATION_DATABASE_URL: urlAs(owner, database) }));
+    expect(migrated.code).toBe(0);
+  });
+
   it('a single role that owns the schema is reported as able to rewrite the trail', async () => {
     const db = await openDatabase({ url: ownerUrl, poolMax: 1 });
     try {
