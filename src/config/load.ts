@@ -10,12 +10,25 @@ export type Config = Env;
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const result = envSchema.safeParse(env);
-  if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
-    const variable = String(issue.path[0] ?? '(environment)');
-    return `  ${variable}: ${issue.message}`;
-  });
+  const lines = result.success
+    ? crossChecks(result.data)
+    : result.error.issues.map((issue) => {
+        const variable = String(issue.path[0] ?? '(environment)');
+        return `  ${variable}: ${issue.message}`;
+      });
+  if (result.success && lines.length === 0) return result.data;
   throw new QuenchError('config_invalid', `invalid configuration:\n${lines.join('\n')}`);
+}
+
+/** Rules that span variables: settings that would silently leave something open. */
+function crossChecks(config: Config): string[] {
+  const problems: string[] = [];
+  // Half a basic-auth pair used to leave /webhooks/alertmanager open without a word.
+  if ((config.QUENCH_ALERTMANAGER_USERNAME === undefined) !== (config.QUENCH_ALERTMANAGER_PASSWORD === undefined)) {
+    const missing = config.QUENCH_ALERTMANAGER_USERNAME === undefined ? 'QUENCH_ALERTMANAGER_USERNAME' : 'QUENCH_ALERTMANAGER_PASSWORD';
+    problems.push(`  ${missing}: set both QUENCH_ALERTMANAGER_USERNAME and QUENCH_ALERTMANAGER_PASSWORD, or neither`);
+  }
+  return problems;
 }
 
 /** A copy safe to log: secrets masked, maps flattened to their keys. */

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { parseDuration } from '../slo/core/duration.js';
 import { apiTokensSchema } from './api-tokens.js';
 
 /**
@@ -130,6 +131,18 @@ export const envSchema = z.object({
   /** Per-source webhook rate limit (token bucket): sustained requests per second and burst. */
   QUENCH_WEBHOOK_RATE_LIMIT: positiveInt(200),
   QUENCH_WEBHOOK_RATE_BURST: positiveInt(400),
+  /** Failed webhook authentications per client address (IPv6: per /64): refills per second, and burst. */
+  QUENCH_WEBHOOK_AUTH_FAILURE_RATE: positiveInt(1),
+  QUENCH_WEBHOOK_AUTH_FAILURE_BURST: positiveInt(20),
+  /** How long processed and dead inbox bodies are kept (`14d`, `36h`); the dedup keys stay (src/ingest/retention.ts). */
+  QUENCH_INBOX_RETENTION: z.preprocess(
+    (v) => emptyToUndefined(v) ?? '14d',
+    z
+      .string()
+      .transform((v) => parseDuration(v))
+      .refine((ms) => ms !== undefined && ms >= 3_600_000, { message: 'expected a duration of at least 1h, such as 14d or 36h' })
+      .transform((ms) => ms!),
+  ),
   /** How long an inbox entry's claim lasts before another worker may take it over (a worker died). */
   QUENCH_INGEST_LEASE_SECONDS: positiveInt(60),
   /** `user=token` (full access) or `user:read=token` (read-only), ≥ 32 characters each, all distinct (./api-tokens.ts). */

@@ -17,7 +17,7 @@ import { createIngestWorker, type IngestWorker } from './worker.js';
 export interface IngestOptions {
   runs: () => RunPort;
   playbooks: PlaybookSource;
-  worker?: { maxAttempts?: number; leaseMs?: number; pollMs?: number; batchSize?: number };
+  worker?: { maxAttempts?: number; leaseMs?: number; pollMs?: number; batchSize?: number; retentionMs?: number };
 }
 
 export function installIngest(ctx: ServiceContext, options: IngestOptions): IngestWorker & Component {
@@ -25,6 +25,11 @@ export function installIngest(ctx: ServiceContext, options: IngestOptions): Inge
   const logger = ctx.logger.child({ component: 'ingest' });
   const waker = createWaker(ctx.db, (err) => logger.warn({ err }, 'could not NOTIFY the inbox workers; they will poll'));
   addWebhookRoutes(ctx.router, { db: ctx.db, clock: ctx.clock, config: ctx.config, metrics, wake: waker.wake });
+  if (ctx.config.QUENCH_ALERTMANAGER_TOKEN === undefined && ctx.config.QUENCH_ALERTMANAGER_USERNAME === undefined) {
+    logger.warn(
+      'POST /webhooks/alertmanager takes unauthenticated requests: set QUENCH_ALERTMANAGER_TOKEN (or _USERNAME and _PASSWORD) and the same credentials in Alertmanager http_config',
+    );
+  }
   ctx.ports.triggers = inboxTriggerSink({ db: ctx.db, clock: ctx.clock, metrics, wake: waker.wake });
   const runs: RunPort = {
     findRun: (handle) => options.runs().findRun(handle),
@@ -53,6 +58,6 @@ export const ingestCapability: Capability = (ctx) => {
   return installIngest(ctx, {
     runs: () => engineRunPort(ctx.ports.engine, ctx.db, () => ctx.ports.playbooks),
     playbooks: () => (ctx.ports.playbooks?.list() ?? []).map((p) => p.definition),
-    worker: { leaseMs: ctx.config.QUENCH_INGEST_LEASE_SECONDS * 1000 },
+    worker: { leaseMs: ctx.config.QUENCH_INGEST_LEASE_SECONDS * 1000, retentionMs: ctx.config.QUENCH_INBOX_RETENTION },
   });
 };

@@ -48,7 +48,7 @@ of the entry that were already processed are not processed again.`,
       throw new QuenchError('usage', 'expected exactly one inbox entry ID (see quench dlq inbox)');
     return withContext(io, async (ctx) => {
       if (!(await retryDead(ctx.db, Number(id), ctx.clock.now()))) {
-        throw new QuenchError('not_found', `inbox entry ${id} is not dead-lettered (see quench dlq inbox)`);
+        throw new QuenchError('not_found', `inbox entry ${id} is not dead-lettered, or QUENCH_INBOX_RETENTION already dropped its body (see quench dlq inbox)`);
       }
       await ctx.audit.append({ actor: { type: 'system', id: 'cli' }, action: 'ingest.dlq_retried', subject: { type: 'inbox', id } });
       io.stdout(`inbox entry ${id} queued again\n`);

@@ -151,12 +151,12 @@ export async function listDead(db: Database, limit = 100): Promise<DeadDelivery[
   }));
 }
 
-/** Puts a dead delivery back in the queue with fresh attempts; false when it is not dead. */
+/** Puts a dead delivery back in the queue with fresh attempts; false when it is not dead (or retention emptied its body). */
 export async function retryDead(db: Database, id: number, now: Date): Promise<boolean> {
   const rows = await db.rows(sql`
     with upd as (
       update ingest_inbox set status = 'pending', attempts = 0, next_attempt_at = ${now.toISOString()}::timestamptz
-       where id = ${id} and status = 'dead' returning id
+       where id = ${id} and status = 'dead' and body <> '' returning id
     )
     select id, pg_notify(${INBOX_CHANNEL}, id::text) from upd`);
   return rows.length === 1;
@@ -169,4 +169,32 @@ export async function inboxStats(db: Database, now: Date): Promise<{ lagSeconds:
       from ingest_inbox where status in ('pending', 'processing')`);
   const oldest = row?.oldest ? new Date(row.oldest).getTime() : undefined;
   return { lagSeconds: oldest === undefined ? 0 : Math.max(0, (now.getTime() - oldest) / 1000), pending: Number(row?.pending ?? 0) };
+}
+
+/**
+ * Retention (QUENCH_INBOX_RETENTION): drops the body and headers of done and dead deliveries
+ * older than `before`, in batches. The row stays with its deduplication keys (source, delivery
+ * key, X-Webhook-Id) and ingest_events keeps its own keys, so a late repeat is still
+ * recognised; only the payloads, which may hold personal data, go. Done effects lose their
+ * payload copy with them. An emptied body is '' (accepted bodies are never empty: an empty
+ * one is refused at the endpoint). Returns how many deliveries were pruned.
+ */
+export async function pruneProcessed(db: Database, before: Date, batch = 500): Promise<number> {
+  const cutoff = before.toISOString();
+  let total = 0;
+  for (;;) {
+    const rows = await db.rows(sql`
+      update ingest_inbox set body = '', headers = '{}'::jsonb
+       where id in (select id from ingest_inbox
+                     where status in ('done', 'dead') and body <> ''
+                       and coalesce(processed_at, received_at) < ${cutoff}::timestamptz
+                     order by id limit ${batch})
+      returning id`);
+    total += rows.length;
+    if (rows.length < batch) break;
+  }
+  await db.rows(sql`
+    update ingest_effects set payload = '{}'::jsonb
+     where done_at < ${cutoff}::timestamptz and payload <> '{}'::jsonb`);
+  return total;
 }

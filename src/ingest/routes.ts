@@ -8,15 +8,15 @@ import type { Reply, RequestContext, Router } from '../http/router.js';
 import { alertmanagerPayloadSchema } from './core/alertmanager.js';
 import { genericEventSchema } from './core/generic.js';
 import { pagerdutyPayloadSchema } from './core/pagerduty.js';
-import { TokenBuckets } from './core/rate-limit.js';
+import { TokenBuckets, clientKey } from './core/rate-limit.js';
 import { insertDelivery } from './inbox.js';
 import type { IngestMetrics } from './metrics.js';
 import { bodyDigest, verifyAlertmanagerAuth, verifyGeneric, verifyPagerDuty } from './signatures.js';
 
 /**
- * The three webhook endpoints. Each does the cheap refusals first (unknown source, rate
- * limit, credentials in headers), then reads the capped raw body, verifies its signature over
- * the exact bytes, parses and validates it, and stores it in the inbox. The 202 goes out only
+ * The three webhook endpoints. Each authenticates first (unknown source, credentials in
+ * headers, or the capped raw body and its signature over the exact bytes), then charges the
+ * source's rate limit, parses and validates the body, and stores it in the inbox. The 202 goes out only
  * after that insert has committed; all processing happens later, from the inbox.
  */
 export interface WebhookDeps {
@@ -81,35 +81,58 @@ const reasonOf = (err: QuenchError): string => {
 export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
   const { db, clock, config, metrics } = deps;
   const limiter = new TokenBuckets(config.QUENCH_WEBHOOK_RATE_LIMIT, config.QUENCH_WEBHOOK_RATE_BURST);
+  const failures = new TokenBuckets(config.QUENCH_WEBHOOK_AUTH_FAILURE_RATE, config.QUENCH_WEBHOOK_AUTH_FAILURE_BURST);
   const pagerdutySecrets = (config.PAGERDUTY_WEBHOOK_SECRET ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
 
-  /** Shared shape of every endpoint: count, limit, accept or count the refusal by reason. */
+  const limited = (retryAfterSeconds: number, message: string, reason: string) =>
+    new QuenchError('rate_limited', message, { details: { retryAfterSeconds, reason } });
+
+  /**
+   * Shared shape of every endpoint. Authentication comes first, and only an authenticated
+   * request is charged to its source's bucket, so a flood of unsigned requests cannot spend a
+   * sender's budget. Every refusal before authentication succeeded (unknown source, bad or
+   * missing signature, oversized unsigned body) is charged to the client address's failure
+   * bucket instead; an address that has spent it is refused before any work, so guessing a
+   * credential is slow too.
+   */
   const endpoint =
-    (
+    <A>(
       label: (ctx: RequestContext) => string,
-      accept: (ctx: RequestContext, source: string) => Promise<Reply>,
-      /** Checks that need no body run before the rate limit, so strangers cannot spend a sender's budget. */
-      preflight?: (ctx: RequestContext) => void,
+      authenticate: (ctx: RequestContext) => Promise<A> | A,
+      accept: (ctx: RequestContext, source: string, authenticated: A) => Promise<Reply>,
     ) =>
     async (ctx: RequestContext): Promise<Reply> => {
       const source = label(ctx);
+      const client = clientKey(ctx.req.socket.remoteAddress);
       metrics.received.inc({ source });
       try {
-        preflight?.(ctx);
-        const limit = limiter.take(source, clock.now().getTime());
-        if (!limit.ok) {
-          throw new QuenchError(
-            'rate_limited',
-            `too many requests for webhook source ${source}; retry after ${limit.retryAfterSeconds} s`,
-            {
-              details: { retryAfterSeconds: limit.retryAfterSeconds },
-            },
+        const blocked = failures.peek(client, clock.now().getTime());
+        if (!blocked.ok) {
+          throw limited(
+            blocked.retryAfterSeconds,
+            `too many failed authentications from this address; retry after ${blocked.retryAfterSeconds} s`,
+            'auth_failures',
           );
         }
-        return await accept(ctx, source);
+        let authenticated: A;
+        try {
+          authenticated = await authenticate(ctx);
+        } catch (err) {
+          failures.take(client, clock.now().getTime());
+          throw err;
+        }
+        const limit = limiter.take(source, clock.now().getTime());
+        if (!limit.ok) {
+          throw limited(
+            limit.retryAfterSeconds,
+            `too many requests for webhook source ${source}; retry after ${limit.retryAfterSeconds} s`,
+            'rate_limited',
+          );
+        }
+        return await accept(ctx, source, authenticated);
       } catch (err) {
         const error = asQuenchError(err);
         const reason = reasonOf(error);
@@ -144,18 +167,19 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     auth: 'public',
     handler: endpoint(
       () => 'alertmanager',
-      async (ctx, source) => {
-        const raw = await readRawBody(ctx.req, config.QUENCH_WEBHOOK_MAX_BYTES);
-        const { text } = decode(raw, (v) => parseWith(alertmanagerPayloadSchema, v, 'Alertmanager payload'));
-        // Alertmanager payloads carry no delivery id; an identical body is the same delivery.
-        return store(ctx, source, bodyDigest(raw), text);
-      },
+      // Credentials travel in a header: checked before the body is read.
       (ctx) =>
         verifyAlertmanagerAuth(header(ctx.req.headers, 'authorization'), {
           token: config.QUENCH_ALERTMANAGER_TOKEN,
           username: config.QUENCH_ALERTMANAGER_USERNAME,
           password: config.QUENCH_ALERTMANAGER_PASSWORD,
         }),
+      async (ctx, source) => {
+        const raw = await readRawBody(ctx.req, config.QUENCH_WEBHOOK_MAX_BYTES);
+        const { text } = decode(raw, (v) => parseWith(alertmanagerPayloadSchema, v, 'Alertmanager payload'));
+        // Alertmanager payloads carry no delivery id; an identical body is the same delivery.
+        return store(ctx, source, bodyDigest(raw), text);
+      },
     ),
   });
 
@@ -165,7 +189,8 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     auth: 'public',
     handler: endpoint(
       () => 'pagerduty',
-      async (ctx, source) => {
+      // The signature covers the body: reading it (capped) is part of authenticating.
+      async (ctx) => {
         if (pagerdutySecrets.length === 0) {
           throw reject(
             'not_found',
@@ -175,6 +200,9 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
         }
         const raw = await readRawBody(ctx.req, config.QUENCH_WEBHOOK_MAX_BYTES);
         verifyPagerDuty(header(ctx.req.headers, 'x-pagerduty-signature'), raw, pagerdutySecrets);
+        return raw;
+      },
+      async (ctx, source, raw) => {
         const { text, value } = decode(raw, (v) => parseWith(pagerdutyPayloadSchema, v, 'PagerDuty webhook'));
         const webhookId = header(ctx.req.headers, 'x-webhook-id')?.slice(0, 200);
         return store(ctx, source, value.event.id, text, webhookId);
@@ -189,7 +217,7 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     handler: endpoint(
       // Unknown names share one label so that callers cannot grow the metric's cardinality.
       (ctx) => (config.QUENCH_WEBHOOK_SECRETS.has(ctx.params.source ?? '') ? `generic:${ctx.params.source}` : 'generic:unknown'),
-      async (ctx, source) => {
+      async (ctx) => {
         const name = ctx.params.source ?? '';
         const secret = SOURCE_NAME.test(name) ? config.QUENCH_WEBHOOK_SECRETS.get(name) : undefined;
         if (secret === undefined) {
@@ -206,6 +234,9 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
           secret,
           clock.now().getTime(),
         );
+        return raw;
+      },
+      async (ctx, source, raw) => {
         const { text, value } = decode(raw, (v) => parseWith(genericEventSchema, v, 'event'));
         return store(ctx, source, value.id, text);
       },

@@ -2,7 +2,7 @@ import type { AuditTrail } from '../audit/trail.js';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../telemetry/logger.js';
-import { INBOX_CHANNEL, type InboxRow, claimDue, failDelivery, releaseClaims } from './inbox.js';
+import { INBOX_CHANNEL, type InboxRow, claimDue, failDelivery, pruneProcessed, releaseClaims } from './inbox.js';
 import type { IngestMetrics } from './metrics.js';
 import type { Waker } from './wake.js';
 import { LostClaimError } from './processor.js';
@@ -28,7 +28,12 @@ export interface WorkerOptions {
   leaseMs?: number;
   batchSize?: number;
   pollMs?: number;
+  /** QUENCH_INBOX_RETENTION: bodies of done and dead deliveries older than this are dropped (./inbox.ts pruneProcessed). */
+  retentionMs?: number;
 }
+
+/** How often retention runs; it is cheap, and a backlog clears in batches. */
+const PRUNE_EVERY_MS = 3_600_000;
 
 /** Exponential back-off, 2 s doubling to at most 5 minutes. */
 export const retryDelayMs = (attempt: number) => Math.min(2_000 * 2 ** Math.max(0, attempt - 1), 300_000);
@@ -39,6 +44,8 @@ export interface IngestWorker {
   stop(): Promise<void>;
   /** Processes everything due now and returns how many entries it handled (tests and `drain`). */
   runOnce(): Promise<number>;
+  /** Applies retention now; returns how many deliveries lost their body. */
+  prune(): Promise<number>;
 }
 
 export function createIngestWorker(o: WorkerOptions): IngestWorker {
@@ -53,6 +60,15 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
   let woken = false;
   let unlisten: (() => Promise<void>) | undefined;
   let unsubscribe: (() => void) | undefined;
+  let prunedAt = Number.NEGATIVE_INFINITY;
+
+  const prune = async (): Promise<number> => {
+    if (o.retentionMs === undefined) return 0;
+    prunedAt = o.clock.now().getTime();
+    const pruned = await pruneProcessed(o.db, new Date(prunedAt - o.retentionMs));
+    if (pruned > 0) o.logger.info({ pruned, retentionMs: o.retentionMs }, 'inbox retention: bodies of old deliveries dropped');
+    return pruned;
+  };
 
   const handle = async (row: InboxRow): Promise<void> => {
     // A row claimed this often without completing keeps killing its worker: stop trying.
@@ -122,6 +138,7 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
       woken = false;
       try {
         await runOnce();
+        if (o.clock.now().getTime() - prunedAt >= PRUNE_EVERY_MS) await prune();
       } catch (err) {
         // The database is unreachable or similar: keep the loop alive and try again after the poll interval.
         o.logger.error({ err }, 'inbox worker iteration failed');
@@ -139,6 +156,7 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
   return {
     name: 'ingest-worker',
     runOnce,
+    prune,
     async start() {
       running = true;
       unlisten = await o.db.listen(INBOX_CHANNEL, poke);
