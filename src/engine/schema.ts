@@ -21,6 +21,11 @@ export const engineRuns = pgTable(
     trigger: jsonb('trigger'),
     inputs: jsonb('inputs').notNull(),
     correlationId: text('correlation_id').notNull(),
+    /**
+     * Idempotency key of the start (ingest passes its run handle): unique, so two workers that
+     * both start "the" run for one alert get one run, the second adopting the first's.
+     */
+    startKey: text('start_key'),
     /** Null for real runs; for drills, the options (`fail`: steps that fail on purpose, `scenario`). */
     drill: jsonb('drill'),
     /** Who started it: `system:<component>` or `user:<id>` (nobody approves their own run's steps). */
@@ -35,6 +40,7 @@ export const engineRuns = pgTable(
   (t) => [
     index('engine_runs_state_idx').on(t.state, t.createdAt),
     index('engine_runs_correlation_idx').on(t.correlationId),
+    uniqueIndex('engine_runs_start_key_uq').on(t.startKey),
     index('engine_runs_created_idx').on(t.createdAt),
   ],
 );

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import { QuenchError } from '../../core/errors.js';
 import type { Playbook } from '../../playbooks/core/model.js';
 import { resolveInputs as resolvePlaybookInputs } from '../../playbooks/core/inputs.js';
@@ -22,6 +23,11 @@ export interface StartRunInput {
   inputs?: Record<string, unknown>;
   /** Defaults to the trigger's correlation id, else a new one. */
   correlationId?: string;
+  /**
+   * Idempotency key of this start: when a run with the same key exists (committed, or
+   * committing in another transaction), no second run is made and that run is returned.
+   */
+  startKey?: string;
   drill?: DrillOptions | null;
   /** Who starts it; defaults to `system:engine`. A user never approves steps of runs they started. */
   actor?: Actor;
@@ -31,7 +37,8 @@ export interface StartRunInput {
 /**
  * Creates a run in one transaction: the run row with its playbook snapshot (so the run is
  * pinned to this version whatever happens to the file), its first step ready, the audit
- * entries, and the NOTIFY that wakes a worker after commit.
+ * entries, and the NOTIFY that wakes a worker after commit. With a `startKey` that a run
+ * already holds, it creates nothing and returns that run.
  */
 export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRow> {
   const definition = input.playbook.definition;
@@ -63,8 +70,19 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
     updatedAt: now,
     endedAt: null,
   };
+  let adopted = false;
   await rt.db.orm.transaction(async (tx) => {
-    await tx.insert(engineRuns).values(row);
+    // Insert-or-adopt: the unique start key makes a concurrent second start wait for the
+    // first and then insert nothing, instead of creating a second run for the same alert.
+    const inserted = await tx
+      .insert(engineRuns)
+      .values({ ...row, startKey: input.startKey ?? null })
+      .onConflictDoNothing({ target: engineRuns.startKey })
+      .returning({ id: engineRuns.id });
+    if (inserted.length === 0) {
+      adopted = true;
+      return;
+    }
     const started = {
       actor,
       action: 'run.started',
@@ -88,6 +106,11 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
       [started],
     );
   });
+  if (adopted) {
+    const [existing] = await rt.db.orm.select().from(engineRuns).where(eq(engineRuns.startKey, input.startKey!)).limit(1);
+    if (!existing) throw new QuenchError('conflict', `run with start key ${input.startKey} vanished while being adopted; retry`);
+    return existing as unknown as RunRow;
+  }
   return row as RunRow;
 }
 
