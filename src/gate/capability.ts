@@ -20,6 +20,7 @@ export const gateCapability: Capability = (ctx) => {
   const { config, logger } = ctx;
   const log = logger.child({ component: 'gate' });
   const memory = new GateMemory(ctx.db, log);
+  let known: ReadonlySet<string> | undefined;
   const pagerDuty = config.PAGERDUTY_ROUTING_KEY
     ? new PagerDutyEvents({ routingKey: config.PAGERDUTY_ROUTING_KEY, baseUrl: config.PAGERDUTY_EVENTS_URL })
     : undefined;
@@ -30,7 +31,11 @@ export const gateCapability: Capability = (ctx) => {
     logger: log,
     memory,
     announcer: createAnnouncer({ chat: () => ctx.ports.chat, pagerDuty, logger: log }),
-    knownServices: () => new Set(ctx.ports.slo.list().map((s) => s.service)),
+    knownServices: () => {
+      // SLO files are loaded once at start: computed once the evaluator runs, not per request.
+      if (!known && ctx.ports.slo.running) known = new Set(ctx.ports.slo.list().map((s) => s.service));
+      return known ?? new Set(ctx.ports.slo.list().map((s) => s.service));
+    },
     fallbackChannel: config.QUENCH_SLACK_CHANNEL,
   });
   ctx.ports.gate = gate;
