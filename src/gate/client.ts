@@ -22,13 +22,11 @@ export async function callService(base: string, token: string | undefined, metho
     throw new QuenchError('internal', `cannot reach Quench at ${base} (${(err as Error).message}); set QUENCH_URL to the running service`);
   }
   const text = await res.text();
-  let parsed: Record<string, unknown> = {};
   try {
-    parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
   } catch {
     throw new QuenchError('internal', `Quench at ${base} answered ${res.status} with non-JSON: ${text.slice(0, 200)}`);
   }
-  return { status: res.status, body: parsed };
 }
 
 /** The JSON error shape's message, for stderr. */
