@@ -14,7 +14,11 @@ export interface ActionContext {
   runId: string;
   stepKey: string;
   attempt: number;
-  /** `<run>:<step>:<attempt>`, the same when another worker takes over a crashed attempt. */
+  /**
+   * `<run>:<step>`: one key per step execution, the same for every attempt, worker takeover and
+   * dead-letter re-drive of the step, so the target can deduplicate an attempt that timed out
+   * here but landed there. `attempt` says which attempt this is.
+   */
   idempotencyKey: string;
   correlationId: string;
   /** Aborted on the attempt timeout, the step deadline, a lost lease, or shutdown. */

@@ -65,6 +65,7 @@ export const execAction = defineAction({
       ...params.env,
       PATH: servicePath,
       QUENCH_IDEMPOTENCY_KEY: ctx.idempotencyKey,
+      QUENCH_IDEMPOTENCY_ATTEMPT: String(ctx.attempt),
       QUENCH_CORRELATION_ID: ctx.correlationId,
     };
     return new Promise((resolve, reject) => {

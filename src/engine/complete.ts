@@ -1,50 +1,142 @@
 import { and, eq } from 'drizzle-orm';
+import { TransitionError } from './core/states.js';
+import type { StepFailure } from './core/step-error.js';
+import { storable } from './core/storable.js';
 import type { ClaimedStep } from './sql/claim.js';
 import { finishAttempt } from './sql/attempt.js';
 import { lockRun, readRun } from './sql/load.js';
 import { notifySafely } from './notify.js';
+import { failUnpinned } from './sql/unpinned.js';
 import { applyStepResult, type StepResult, type TransitionReport } from './sql/transition.js';
-import { engineActor, type StepRow } from './model.js';
+import { engineActor, type RunRow, type StepRow } from './model.js';
 import type { Runtime } from './runtime.js';
 import { engineSteps } from './schema.js';
+import { SnapshotError } from './snapshots.js';
+import type { Tx } from '../db/database.js';
+
+/** How an attempt ended, recorded with the step's result. */
+export interface AttemptRecord {
+  number: number;
+  status: 'succeeded' | 'failed' | 'timed_out';
+  output?: unknown;
+  error?: unknown;
+}
 
 /**
- * Records a claimed step's result: one short transaction that locks the run, checks the lease
- * is still ours (fencing), finishes the attempt row and applies the result. A worker that lost
- * its lease (cancelled run, or a takeover after it stalled) gets `undefined` and its result is
- * dropped: the step's side effect, if any, carried the idempotency key the new owner reuses.
+ * Decides the result again inside the recording transaction, under the run lock: a wait step
+ * about to record `waiting` re-reads the run's events, so a signal that arrived while it was
+ * claimed is not lost (signals take the same lock).
+ */
+export type Recheck = (tx: Tx, run: RunRow) => Promise<StepResult | undefined>;
+
+/** The claim's worker id (the token is `<worker>/<uuid>`). */
+export const workerOf = (claimed: Pick<ClaimedStep, 'token'>) => claimed.token.slice(0, claimed.token.lastIndexOf('/')) || claimed.token;
+
+/**
+ * Records a claimed step's result: one short transaction that locks the run, checks the claim
+ * is still ours (fenced on the claim token), finishes the attempt row and applies the result.
+ * A worker that lost its claim (cancelled run, or a takeover after it stalled) gets
+ * `undefined` and its result is dropped: the step's side effect, if any, carried the step's
+ * idempotency key, which the new owner reuses. Errors are thrown: use `recordResult`.
  */
 export async function completeClaimed(
   rt: Runtime,
-  worker: string,
   claimed: ClaimedStep,
   result: StepResult,
-  attempt?: { number: number; status: 'succeeded' | 'failed' | 'timed_out'; output?: unknown; error?: unknown },
+  attempt?: AttemptRecord,
+  recheck?: Recheck,
 ): Promise<TransitionReport | undefined> {
   const now = rt.clock.now();
+  let recorded: StepResult = result;
   const report = await rt.db.orm.transaction(async (tx) => {
     const run = await lockRun(tx, claimed.runId);
     if (!run) return undefined;
     const [step] = (await tx
       .select()
       .from(engineSteps)
-      .where(and(eq(engineSteps.id, claimed.id), eq(engineSteps.status, 'running'), eq(engineSteps.leaseOwner, worker)))
+      .where(and(eq(engineSteps.id, claimed.id), eq(engineSteps.status, 'running'), eq(engineSteps.leaseOwner, claimed.token)))
       .for('update')) as StepRow[];
     if (!step) return undefined;
+    recorded = storable((recheck ? await recheck(tx, run) : undefined) ?? result);
     if (attempt)
       await finishAttempt(tx, {
         stepId: step.id,
         attempt: attempt.number,
         status: attempt.status,
-        output: attempt.output,
-        error: attempt.error,
+        output: storable(attempt.output),
+        error: storable(attempt.error),
         now,
       });
-    return applyStepResult(tx, { audit: rt.audit, catalog: rt.actions, now }, run, step, result, engineActor(worker));
+    return applyStepResult(tx, { audit: rt.audit, catalog: rt.actions, now }, run, step, recorded, engineActor(workerOf(claimed)));
   });
-  rt.metrics.transitions.inc({ kind: claimed.kind, status: report ? result.status : 'fenced' });
+  rt.metrics.transitions.inc({ kind: claimed.kind, status: report ? recorded.status : 'fenced' });
   if (report) await closeCancelled(rt, claimed.runId, report.cancelledHumanSteps);
   return report;
+}
+
+/** Recording failed for good; the step stays claimed until its lease expires (another worker takes over). */
+export class RecordingError extends Error {
+  constructor(cause: unknown) {
+    super(`could not record the step's result: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'RecordingError';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Records a result, retrying on infrastructure errors (a database blip, a failed audit
+ * append): those are never a step failure. The side effect is done; only its record is
+ * missing. If the success still cannot be recorded after `recordTries`, it is dead-lettered
+ * (`result_unrecordable`, without the output) so it is visible and can be re-driven with the
+ * same idempotency key; if even that fails, RecordingError: the lease expires and another
+ * worker repeats the attempt with the same key. An altered snapshot fails the run
+ * (sql/unpinned.ts).
+ */
+export async function recordResult(
+  rt: Runtime,
+  claimed: ClaimedStep,
+  result: StepResult,
+  attempt?: AttemptRecord,
+  recheck?: Recheck,
+): Promise<TransitionReport | undefined> {
+  let last: unknown;
+  let delay = rt.options.recordRetryMs;
+  for (let i = 0; i < rt.options.recordTries; i++) {
+    try {
+      return await completeClaimed(rt, claimed, result, attempt, recheck);
+    } catch (err) {
+      if (err instanceof SnapshotError) return failUnpinned(rt, claimed, err, attempt);
+      if (err instanceof TransitionError) throw new RecordingError(err);
+      last = err;
+      rt.logger.warn({ err, runId: claimed.runId, step: claimed.stepKey, try: i + 1 }, 'recording a step result failed; retrying');
+      if (i + 1 < rt.options.recordTries) await sleep(delay);
+      delay = Math.min(delay * 2, 5_000);
+    }
+  }
+  if (result.status === 'succeeded' && attempt?.status === 'succeeded') {
+    const message = (last as Error)?.message ?? String(last);
+    const error: StepFailure = {
+      code: 'result_unrecordable',
+      message: `the action succeeded but its result could not be recorded: ${message}`,
+      retryable: false,
+    };
+    try {
+      return await completeClaimed(
+        rt,
+        claimed,
+        {
+          status: 'failed',
+          error,
+          deadLetter: { reason: 'result_unrecordable', context: { sideEffectDone: true, attempt: attempt.number, cause: message } },
+        },
+        { number: attempt.number, status: 'succeeded' },
+      );
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw new RecordingError(last);
 }
 
 /** Tells the notifier about human steps a run failure or cancellation closed. */

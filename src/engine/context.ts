@@ -10,11 +10,7 @@ import { engineEvents } from './schema.js';
  * (id, correlation id, playbook, drill flag, and the events attached so far).
  */
 export async function runContext(tx: Executor, run: RunRow, rows: StepRow[], env: NodeJS.ProcessEnv): Promise<ExpressionContext> {
-  const events = await tx
-    .select({ type: engineEvents.type, payload: engineEvents.payload, receivedAt: engineEvents.receivedAt })
-    .from(engineEvents)
-    .where(eq(engineEvents.runId, run.id))
-    .orderBy(asc(engineEvents.seq));
+  const events = await runEvents(tx, run.id);
   const steps: Record<string, unknown> = {};
   for (const r of rows) {
     if (r.spec.role !== 'step') continue;
@@ -37,9 +33,30 @@ export async function runContext(tx: Executor, run: RunRow, rows: StepRow[], env
       playbookHash: run.playbookHash,
       drill: run.drill !== null,
       startedAt: run.createdAt.toISOString(),
-      events: events.map((e) => ({ type: e.type, payload: e.payload, receivedAt: e.receivedAt.toISOString() })),
+      events,
     },
   };
+}
+
+export interface RunEvent {
+  type: string;
+  payload: unknown;
+  receivedAt: string;
+}
+
+/** The events delivered to a run, oldest first. */
+export async function runEvents(tx: Executor, runId: string): Promise<RunEvent[]> {
+  const rows = await tx
+    .select({ type: engineEvents.type, payload: engineEvents.payload, receivedAt: engineEvents.receivedAt })
+    .from(engineEvents)
+    .where(eq(engineEvents.runId, runId))
+    .orderBy(asc(engineEvents.seq));
+  return rows.map((e) => ({ type: e.type, payload: e.payload, receivedAt: e.receivedAt.toISOString() }));
+}
+
+/** The same context with the run's events replaced (re-read under the run lock). */
+export function withEvents(ctx: ExpressionContext, events: RunEvent[]): ExpressionContext {
+  return { ...ctx, run: { ...(ctx.run as object), events } };
 }
 
 /** For compensations: `steps.<id>` of the compensated step is what its undo reads. */

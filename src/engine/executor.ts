@@ -3,34 +3,40 @@ import { evaluateCondition, type ExpressionContext } from '../playbooks/core/exp
 import { renderValue } from '../playbooks/core/templates.js';
 import { indexPlaybook, firstOf } from './core/flow.js';
 import { NonRetriableError, toStepFailure } from './core/step-error.js';
-import { completeClaimed } from './complete.js';
-import { runContext, withCompensated } from './context.js';
+import { type Recheck, RecordingError, recordResult } from './complete.js';
+import { runContext, runEvents, withCompensated, withEvents } from './context.js';
 import { matchingEvent } from './events.js';
 import type { RunRow, StepRow } from './model.js';
 import type { HumanStepView } from './notifier.js';
 import { notifySafely } from './notify.js';
 import { runActionAttempt } from './run-action.js';
-import { pinnedDefinition } from './snapshots.js';
+import { pinnedDefinition, SnapshotError } from './snapshots.js';
 import type { Runtime } from './runtime.js';
 import type { ClaimedStep } from './sql/claim.js';
 import { readRun, stepsOf } from './sql/load.js';
-import { actionOf } from './sql/transition.js';
+import { actionOf, type StepResult } from './sql/transition.js';
+import { failUnpinned } from './sql/unpinned.js';
 
 /**
  * Runs one claimed step by kind. Only action attempts call the outside world; the other
  * kinds are bookkeeping: a human or wait step becomes `waiting` with its timer, a decide step
  * evaluates its branches, a parallel step starts its branches.
+ *
+ * Failures of the step itself (an expression that does not evaluate, an unknown action) fail
+ * it for good and dead-letter it. Failures to *record* (the database, the audit trail) are
+ * not the step's: they propagate as RecordingError, the claim's lease expires, and another
+ * worker takes the step over (complete.ts `recordResult`).
  */
-export async function executeClaimed(rt: Runtime, worker: string, claimed: ClaimedStep, shutdown: AbortSignal): Promise<void> {
+export async function executeClaimed(rt: Runtime, claimed: ClaimedStep, shutdown: AbortSignal): Promise<void> {
   const run = await readRun(rt.db.orm, claimed.runId);
   const rows = run ? await stepsOf(rt.db.orm, run.id) : [];
   const step = rows.find((r) => r.id === claimed.id);
-  if (!run || !step || step.status !== 'running' || step.leaseOwner !== worker) return;
+  if (!run || !step || step.status !== 'running' || step.leaseOwner !== claimed.token) return;
   try {
     run.definition = pinnedDefinition(run);
   } catch (err) {
-    const failure = { code: 'snapshot_invalid', message: (err as Error).message, retryable: false };
-    await completeClaimed(rt, worker, claimed, { status: 'failed', error: failure });
+    if (!(err instanceof SnapshotError)) throw err;
+    await failUnpinned(rt, claimed, err);
     return;
   }
   const playbookStep = step.spec.role === 'step' ? indexPlaybook(run.definition).get(step.stepKey)?.step : undefined;
@@ -44,28 +50,42 @@ export async function executeClaimed(rt: Runtime, worker: string, claimed: Claim
       try {
         context = await runContext(rt.db.orm, run, rows, rt.env);
         if (step.spec.role === 'compensation') context = withCompensated(context, rows, step.spec.of);
-        // `when` is judged once, before the step first does anything (again after a takeover
-        // of a claim that never started an attempt).
-        const fresh = claimed.previousStatus === 'ready' || (claimed.previousStatus === 'running' && step.attempts === 0);
+        // `when` is judged once, before the step first does anything: not after a takeover of
+        // a step that started an attempt or started waiting (its decision was acted on).
+        const fresh = step.attempts === 0 && armedAt(step) === undefined && (claimed.previousStatus === 'ready' || claimed.previousStatus === 'running');
         if (fresh && playbookStep?.when && !evaluateCondition(playbookStep.when, context)) {
-          await completeClaimed(rt, worker, claimed, { status: 'skipped', reason: `condition '${playbookStep.when}' is false` });
+          await recordResult(rt, claimed, { status: 'skipped', reason: `condition '${playbookStep.when}' is false` });
           return;
         }
-        await dispatch(rt, worker, claimed, run, step, rows, playbookStep, context, shutdown);
+        await dispatch(rt, claimed, run, step, rows, playbookStep, context, shutdown);
       } catch (err) {
+        if (err instanceof RecordingError) throw err;
         // Expression errors and the like are permanent for this run: fail the step, do not loop.
         const failure = { ...toStepFailure(err), retryable: false };
         rt.logger.warn({ err, runId: run.id, step: step.stepKey }, 'step failed before or outside an attempt');
-        await completeClaimed(rt, worker, claimed, { status: 'failed', error: failure });
+        await recordResult(rt, claimed, { status: 'failed', error: failure, deadLetter: { reason: 'non_retryable', context: { kind: step.kind } } });
       }
     },
   );
   rt.metrics.stepLatency.observe({ kind: step.kind, status: 'done' }, (rt.clock.now().getTime() - started.getTime()) / 1000);
 }
 
+/** When a wait or human step first recorded `waiting` (transition.ts), if it did. */
+function armedAt(step: StepRow): string | undefined {
+  return (step.spec as { armedAt?: string }).armedAt;
+}
+
+/**
+ * A wait or human step's timer runs from when the step was first claimed (`started_at`, kept
+ * across takeovers), never from the current claim: a takeover does not restart it.
+ */
+function dueAt(step: StepRow, duration: string | undefined, now: Date): Date | null {
+  if (!duration) return null;
+  return new Date((step.startedAt ?? now).getTime() + durationMs(duration));
+}
+
 async function dispatch(
   rt: Runtime,
-  worker: string,
   claimed: ClaimedStep,
   run: RunRow,
   step: StepRow,
@@ -75,7 +95,6 @@ async function dispatch(
   shutdown: AbortSignal,
 ): Promise<void> {
   const now = rt.clock.now();
-  const wasWaiting = claimed.previousStatus === 'waiting';
   switch (step.kind) {
     case 'action': {
       const call = actionOf(run, step);
@@ -83,22 +102,22 @@ async function dispatch(
       const drillFail = run.drill && drillFailures(run).includes(step.stepKey);
       if (drillFail) {
         const error = { code: 'drill_failure', message: `drill: step '${step.stepKey}' fails by request`, retryable: false };
-        await completeClaimed(rt, worker, claimed, { status: 'failed', error });
+        await recordResult(rt, claimed, { status: 'failed', error });
         return;
       }
       // Drills run only steps marked drillSafe for real; the rest are recorded as simulated.
       if (run.drill && !(playbookStep?.drillSafe ?? false)) {
-        await completeClaimed(rt, worker, claimed, { status: 'succeeded', output: { simulated: true, action: call.action } });
+        await recordResult(rt, claimed, { status: 'succeeded', output: { simulated: true, action: call.action } });
         return;
       }
-      await runActionAttempt(rt, worker, claimed, run, step, playbookStep, call, context, shutdown);
+      await runActionAttempt(rt, claimed, run, step, playbookStep, call, context, shutdown);
       return;
     }
     case 'decide': {
       if (playbookStep?.kind !== 'decide') throw new NonRetriableError('bad_step', `'${step.stepKey}' is not a decide step`);
       const branch = playbookStep.branches.find((b) => evaluateCondition(b.when, context));
       const target = branch?.next ?? playbookStep.default;
-      await completeClaimed(rt, worker, claimed, {
+      await recordResult(rt, claimed, {
         status: 'succeeded',
         output: { branch: branch?.name ?? branch?.when ?? null, next: target ?? null },
         ...(target ? { target } : {}),
@@ -111,50 +130,58 @@ async function dispatch(
         const next = firstOf(b.steps, { kind: 'branch', parallel: step.stepKey, branch: n });
         return 'start' in next ? [{ key: next.start, spec: { role: 'step' as const } }] : [];
       });
-      await completeClaimed(rt, worker, claimed, { status: 'waiting', wakeAt: null, output: { branchesDone: [] }, creates });
+      await recordResult(rt, claimed, { status: 'waiting', wakeAt: null, output: { branchesDone: [] }, creates });
       return;
     }
     case 'wait': {
       if (playbookStep?.kind !== 'wait') throw new NonRetriableError('bad_step', `'${step.stepKey}' is not a wait step`);
       const until = playbookStep.until;
       if (until) {
+        const timedOut = (): StepResult =>
+          until.onTimeout === 'fail'
+            ? {
+                status: 'failed',
+                error: { code: 'wait_timeout', message: `no '${until.event}' event before the timeout`, retryable: false },
+                deadLetter: { reason: 'timeout', context: { event: until.event, timeout: playbookStep.timeout ?? null } },
+              }
+            : { status: 'succeeded', output: { timedOut: true } };
         const event = matchingEvent(context, until);
-        if (event) return void (await completeClaimed(rt, worker, claimed, { status: 'succeeded', output: { event } }));
-        if (wasWaiting) {
-          if (until.onTimeout === 'fail') {
-            return void (await completeClaimed(rt, worker, claimed, {
-              status: 'failed',
-              error: { code: 'wait_timeout', message: `no '${until.event}' event before the timeout`, retryable: false },
-            }));
-          }
-          return void (await completeClaimed(rt, worker, claimed, { status: 'succeeded', output: { timedOut: true } }));
-        }
-        const wakeAt = playbookStep.timeout ? new Date(now.getTime() + durationMs(playbookStep.timeout)) : null;
-        await completeClaimed(rt, worker, claimed, { status: 'waiting', wakeAt });
+        if (event) return void (await recordResult(rt, claimed, { status: 'succeeded', output: { event } }));
+        const due = dueAt(step, playbookStep.timeout, now);
+        if (due && now >= due) return void (await recordResult(rt, claimed, timedOut()));
+        // Re-check under the run lock: a signal that arrived since the events were read above
+        // only completes steps already `waiting`, so this step must see it itself.
+        const recheck: Recheck = async (tx) => {
+          const fresh = matchingEvent(withEvents(context, await runEvents(tx, run.id)), until);
+          return fresh ? { status: 'succeeded', output: { event: fresh } } : undefined;
+        };
+        await recordResult(rt, claimed, { status: 'waiting', wakeAt: due }, undefined, recheck);
         return;
       }
-      if (wasWaiting)
-        return void (await completeClaimed(rt, worker, claimed, {
-          status: 'succeeded',
-          output: { waited: playbookStep.duration ?? null },
-        }));
-      const ms = playbookStep.duration ? durationMs(playbookStep.duration) : 0;
-      await completeClaimed(rt, worker, claimed, { status: 'waiting', wakeAt: new Date(now.getTime() + ms) });
+      const due = dueAt(step, playbookStep.duration, now) ?? now;
+      if (now >= due) return void (await recordResult(rt, claimed, { status: 'succeeded', output: { waited: playbookStep.duration ?? null } }));
+      await recordResult(rt, claimed, { status: 'waiting', wakeAt: due });
       return;
     }
     case 'human': {
-      if (wasWaiting) {
+      const timeout = dueAt(step, playbookStep?.timeout, now);
+      if (timeout && now >= timeout) {
         const error = { code: 'human_timeout', message: `no decision on '${step.stepKey}' before its timeout`, retryable: false };
-        const report = await completeClaimed(rt, worker, claimed, { status: 'failed', error });
+        const report = await recordResult(rt, claimed, {
+          status: 'failed',
+          error,
+          deadLetter: { reason: 'timeout', context: { timeout: playbookStep?.timeout ?? null, role: step.spec.role } },
+        });
         if (report)
           await notifySafely(rt, () =>
             rt.notifier().closed({ stepId: step.id, runId: run.id, correlationId: run.correlationId, outcome: 'timed_out' }),
           );
         return;
       }
-      const timeout = playbookStep?.timeout ? new Date(now.getTime() + durationMs(playbookStep.timeout)) : null;
-      const report = await completeClaimed(rt, worker, claimed, { status: 'waiting', wakeAt: timeout });
-      if (report) await notifySafely(rt, () => rt.notifier().waiting(humanView(run, step, rows, playbookStep, context, timeout)));
+      const report = await recordResult(rt, claimed, { status: 'waiting', wakeAt: timeout });
+      // Notified once: a takeover of a step that already waited does not ask people again.
+      if (report?.stepStatus === 'waiting' && armedAt(step) === undefined)
+        await notifySafely(rt, () => rt.notifier().waiting(humanView(run, step, rows, playbookStep, context, timeout)));
       return;
     }
     default:

@@ -22,6 +22,18 @@ export interface EngineOptions {
   /** Backstop poll when no NOTIFY arrives (timers, lost notifications, other replicas' expired leases). */
   pollMs: number;
   breaker: BreakerOptions;
+  /**
+   * Which clock leases are granted and judged by. `database` (production): PostgreSQL's
+   * `now()`, one clock for every replica, so a replica whose clock runs ahead never takes over
+   * a live lease. `injected`: the engine's clock, for tests that move time by hand.
+   */
+  leaseClock: 'database' | 'injected';
+  /** How often a running attempt extends its lease; 0: a third of the lease. */
+  heartbeatMs: number;
+  /** Back-off before retrying to record a result after an infrastructure error (doubles each time). */
+  recordRetryMs: number;
+  /** Tries to record a result before giving up on it (the lease then expires and another worker takes over). */
+  recordTries: number;
 }
 
 export const defaultEngineOptions: EngineOptions = {
@@ -31,6 +43,10 @@ export const defaultEngineOptions: EngineOptions = {
   concurrency: 8,
   pollMs: 1_000,
   breaker: { failureThreshold: 5, openMs: 30_000 },
+  leaseClock: 'database',
+  heartbeatMs: 0,
+  recordRetryMs: 200,
+  recordTries: 6,
 };
 
 /** Everything the engine's parts share; built once per service by createEngine. */
@@ -50,6 +66,15 @@ export interface Runtime {
   options: EngineOptions;
   /** Circuit breakers by action target; per process (see ARCHITECTURE.md). */
   breakers: Map<string, BreakerState>;
+}
+
+const runningSteps = new WeakMap<Runtime, Set<string>>();
+
+/** Steps this engine (this process) is running now, whichever worker: never claimed again while they run. */
+export function runningOf(rt: Runtime): Set<string> {
+  let set = runningSteps.get(rt);
+  if (!set) runningSteps.set(rt, (set = new Set()));
+  return set;
 }
 
 export function breakerOf(rt: Runtime, target: string): BreakerState {

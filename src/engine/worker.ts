@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, like } from 'drizzle-orm';
 import { executeClaimed } from './executor.js';
-import type { Runtime } from './runtime.js';
+import { type Runtime, runningOf } from './runtime.js';
 import { engineSteps } from './schema.js';
-import { claimDueSteps } from './sql/claim.js';
+import { type ClaimedStep, claimDueSteps } from './sql/claim.js';
 
 /**
  * A worker: claims due steps and runs them, up to `concurrency` at once. It wakes on
@@ -25,20 +25,31 @@ export const WAKE_CHANNEL = 'quench_engine';
 export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`): Worker {
   const shutdown = new AbortController();
   const inFlight = new Set<Promise<void>>();
-  let running = false;
+  let active = false;
   let unlisten: (() => Promise<void>) | undefined;
   let poll: NodeJS.Timeout | undefined;
   let wakeRequested = false;
   let looping = false;
 
-  const runOne = (claimed: Awaited<ReturnType<typeof claimDueSteps>>[number]) => {
-    const p = executeClaimed(rt, id, claimed, shutdown.signal)
+  const running = runningOf(rt);
+  const claim = (limit: number) =>
+    claimDueSteps(rt.db, id, rt.clock.now(), rt.options.leaseMs, limit, {
+      databaseClock: rt.options.leaseClock === 'database',
+      exclude: running,
+    });
+  const execute = (claimed: ClaimedStep) => {
+    running.add(claimed.id);
+    return executeClaimed(rt, claimed, shutdown.signal).finally(() => running.delete(claimed.id));
+  };
+
+  const runOne = (claimed: ClaimedStep) => {
+    const p = execute(claimed)
       .catch((err) =>
         rt.logger.error({ err, step: claimed.id }, 'step execution crashed; its lease will expire and another worker takes it over'),
       )
       .finally(() => {
         inFlight.delete(p);
-        if (running) wake();
+        if (active) wake();
       });
     inFlight.add(p);
   };
@@ -53,12 +64,12 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
     try {
       do {
         wakeRequested = false;
-        while (running && inFlight.size < rt.options.concurrency) {
-          const claimed = await claimDueSteps(rt.db, id, rt.clock.now(), rt.options.leaseMs, rt.options.concurrency - inFlight.size);
+        while (active && inFlight.size < rt.options.concurrency) {
+          const claimed = await claim(rt.options.concurrency - inFlight.size);
           for (const c of claimed) runOne(c);
           if (claimed.length === 0) break;
         }
-      } while (wakeRequested && running);
+      } while (wakeRequested && active);
     } catch (err) {
       rt.logger.warn({ err }, 'claiming steps failed; retrying on the next poll');
     } finally {
@@ -70,13 +81,13 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
   return {
     id,
     async start() {
-      running = true;
+      active = true;
       unlisten = await rt.db.listen(WAKE_CHANNEL, wake);
       poll = setInterval(wake, rt.options.pollMs);
       wake();
     },
     async stop(graceMs = 5_000) {
-      running = false;
+      active = false;
       if (poll) clearInterval(poll);
       await unlisten?.().catch(() => {});
       const settle = Promise.allSettled([...inFlight]);
@@ -89,7 +100,7 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
       await rt.db.orm
         .update(engineSteps)
         .set({ wakeAt: rt.clock.now() })
-        .where(and(eq(engineSteps.leaseOwner, id), eq(engineSteps.status, 'running')))
+        .where(and(like(engineSteps.leaseOwner, `${id}/%`), eq(engineSteps.status, 'running')))
         .catch(() => {});
     },
     async drain(options = {}) {
@@ -97,10 +108,10 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
       let total = 0;
       for (;;) {
         if (total >= max) return total;
-        const claimed = await claimDueSteps(rt.db, id, rt.clock.now(), rt.options.leaseMs, Math.min(rt.options.concurrency, max - total));
+        const claimed = await claim(Math.min(rt.options.concurrency, max - total));
         if (claimed.length === 0) return total;
         total += claimed.length;
-        await Promise.all(claimed.map((c) => executeClaimed(rt, id, c, shutdown.signal)));
+        await Promise.all(claimed.map((c) => execute(c)));
       }
     },
   };

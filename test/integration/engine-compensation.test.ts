@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { beginAttempt } from '../../src/engine/sql/attempt.js';
+import { type AttemptStart, beginAttempt } from '../../src/engine/sql/attempt.js';
 import { claimDueSteps } from '../../src/engine/sql/claim.js';
 import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
 import { playbook, testEngine } from './engine-harness.js';
@@ -75,15 +75,16 @@ describe.each(databaseKinds)('saga compensation on %s', (kind) => {
     // and dies before recording the result: exactly the state a SIGKILL leaves behind.
     const [claimed] = await claimDueSteps(t.db, 'doomed', clock.now(), LEASE_MS, 10);
     expect(claimed?.stepKey).toBe('c/compensate');
-    const start = await beginAttempt(t.db, {
+    const start = (await beginAttempt(t.db, {
       stepId: claimed!.id,
       runId,
       stepKey: 'c/compensate',
       worker: 'doomed',
+      token: claimed!.token,
       now: clock.now(),
       stepTimeoutMs: null,
       params: {},
-    });
+    })) as AttemptStart | undefined;
     await fetch(`${target.url}/undo-c`, { method: 'POST', headers: { 'Idempotency-Key': start!.idempotencyKey } });
 
     // Before the lease expires nobody touches it.

@@ -10,7 +10,9 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 /** An engine on a test database, with the given clock and allowlists. */
 export function testEngine(db: Database, clock: Clock, options: Partial<EngineDeps> & { env?: Record<string, string> } = {}): Engine {
   const config = loadConfig({ QUENCH_HTTP_ALLOWLIST: '127.0.0.1:*', QUENCH_EXEC_ALLOWLIST: 'node', ...options.env });
-  return createEngine({ db, audit: createAuditTrail(db, clock), clock, logger: silentLogger, config, ...options });
+  // Leases follow the test's clock unless a test asks for the database's.
+  const engineOptions = { leaseClock: 'injected' as const, ...options.options };
+  return createEngine({ db, audit: createAuditTrail(db, clock), clock, logger: silentLogger, config, ...options, options: engineOptions });
 }
 
 /** A playbook from a compact source, as the loader would give it. */

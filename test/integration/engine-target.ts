@@ -11,6 +11,8 @@ export interface TargetRequest {
   path: string;
   key: string | undefined;
   correlationId: string | undefined;
+  /** The `Idempotency-Attempt` header: which attempt of the step sent it (the key stays the same). */
+  attempt: string | undefined;
 }
 
 export interface Target {
@@ -39,7 +41,12 @@ export async function startTarget(): Promise<Target> {
     }
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const key = req.headers['idempotency-key'] as string | undefined;
-    const entry = { path, key, correlationId: req.headers['x-correlation-id'] as string | undefined };
+    const entry = {
+      path,
+      key,
+      correlationId: req.headers['x-correlation-id'] as string | undefined,
+      attempt: req.headers['idempotency-attempt'] as string | undefined,
+    };
     requests.push(entry);
     const hold = holds.get(path);
     if (hold) {

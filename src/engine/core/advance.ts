@@ -37,7 +37,8 @@ export type Effect =
   | { type: 'ready'; key: string }
   | { type: 'finish'; key: string; status: 'succeeded'; output: unknown }
   | { type: 'branchDone'; key: string; output: ParallelOutput }
-  | { type: 'cancelOpen' }
+  /** Cancels the run's open rows; `keepRunning` leaves rows whose action is in flight to finish. */
+  | { type: 'cancelOpen'; keepRunning?: boolean }
   | { type: 'run'; state: RunState; error?: unknown };
 
 export interface ParallelOutput {
@@ -82,20 +83,57 @@ export function advance(view: RunView, outcome: Outcome): Effect[] {
     follow(successor(view.index, scope.parallel));
   };
 
+  const inFlight = (except: string) =>
+    [...view.rows.values()].filter(
+      (r) => r.key !== except && r.status === 'running' && (r.spec.role === 'step' || r.spec.role === 'fallback'),
+    );
+
+  /**
+   * Plans the undo of a failed run. Siblings still in flight (parallel branches) may complete
+   * their action: planning now would miss it, so the run first waits for them (`compensating`
+   * with no undo planned yet); the last of them to finish plans the undo (`drained`).
+   */
   const failRun = (error: unknown): void => {
+    if (inFlight(outcome.key).length > 0) {
+      effects.push({ type: 'cancelOpen', keepRunning: true });
+      effects.push({ type: 'run', state: 'compensating', error });
+      return;
+    }
+    planUndo(error);
+  };
+
+  const planUndo = (error: unknown): void => {
     const completed = [...view.rows.values()]
       .filter((r) => r.status === 'succeeded' && r.completedSeq !== null && (r.spec.role === 'step' || r.spec.role === 'fallback'))
       .map((r) => ({ key: r.key, completedSeq: r.completedSeq!, compensation: view.compensationOf(r) }));
     const plan = planCompensation(completed);
     effects.push({ type: 'cancelOpen' });
     if (plan.length === 0) {
-      effects.push({ type: 'run', state: 'failed', error });
+      effects.push({ type: 'run', state: 'failed', ...(error !== undefined ? { error } : {}) });
       return;
     }
-    effects.push({ type: 'run', state: 'compensating', error });
+    effects.push({ type: 'run', state: 'compensating', ...(error !== undefined ? { error } : {}) });
     plan.forEach((c, i) => {
       effects.push({ type: 'create', key: c.key, spec: c.spec, status: i === 0 ? 'ready' : 'pending' });
     });
+  };
+
+  /** The undos after `key`'s (pending, in plan order); the run's end when none is left. */
+  const nextUndo = (): void => {
+    const rows = [...view.rows.values()];
+    const next = rows
+      .filter((r) => r.spec.role === 'compensation' && r.status === 'pending')
+      .sort((a, b) => (a.spec as { order: number }).order - (b.spec as { order: number }).order)[0];
+    if (next) {
+      if (view.state === 'compensation_failed') effects.push({ type: 'run', state: 'compensating' });
+      effects.push({ type: 'ready', key: next.key });
+      return;
+    }
+    // An undo that failed for good counts as resolved once a person approved its manual step.
+    const unresolved = rows.some(
+      (r) => r.spec.role === 'compensation' && r.status === 'failed' && view.rows.get(derivedKey.manual(r.key))?.status !== 'succeeded',
+    );
+    effects.push({ type: 'run', state: unresolved ? 'compensation_failed' : 'compensated' });
   };
 
   const onFailure = (stepId: string, error: unknown): void => {
@@ -114,6 +152,13 @@ export function advance(view: RunView, outcome: Outcome): Effect[] {
 
   const row = view.rows.get(outcome.key);
   const spec: StepSpec = row?.spec ?? { role: 'step' };
+  if (view.state === 'compensating' && spec.role !== 'compensation' && spec.role !== 'manual') {
+    // A sibling that was in flight when the run failed: its outcome is recorded, the flow does
+    // not go on. The last one to finish plans the undo (which now sees its success).
+    const planned = [...view.rows.values()].some((r) => r.spec.role === 'compensation');
+    if (!planned && inFlight(outcome.key).length === 0) planUndo(undefined);
+    return effects;
+  }
   switch (spec.role) {
     case 'step':
       if (outcome.status !== 'failed') {
@@ -154,15 +199,12 @@ export function advance(view: RunView, outcome: Outcome): Effect[] {
         });
         break;
       }
-      {
-        const next = [...view.rows.values()]
-          .filter((r) => r.spec.role === 'compensation' && r.status === 'pending')
-          .sort((a, b) => (a.spec as { order: number }).order - (b.spec as { order: number }).order)[0];
-        if (next) effects.push({ type: 'ready', key: next.key });
-        else effects.push({ type: 'run', state: 'compensated' });
-      }
+      nextUndo();
       break;
     case 'manual':
+      // The person undid it by hand (approve) or says it cannot be (reject): either way the
+      // older undos still run; the run ends compensated only if every failed undo was resolved.
+      nextUndo();
       break;
   }
   return effects;

@@ -23,11 +23,13 @@ const runTransitions: Record<RunState, RunState[]> = {
   pending: ['running', 'waiting', 'succeeded', 'failed', 'cancelled', 'compensating'],
   running: ['waiting', 'succeeded', 'failed', 'compensating', 'cancelled'],
   waiting: ['running', 'succeeded', 'failed', 'compensating', 'cancelled'],
-  compensating: ['compensated', 'compensation_failed', 'cancelled'],
+  // `failed`: a run that waited for in-flight siblings before planning its undo had nothing to undo.
+  compensating: ['compensated', 'compensation_failed', 'failed', 'cancelled'],
   // Re-driving a dead-lettered step (`quench dlq retry`) reopens a failed run…
   failed: ['running'],
-  // …or resumes a compensation that got stuck.
-  compensation_failed: ['compensating'],
+  // …or resumes a compensation that got stuck (also when a person resolves the failed undo by
+  // hand: the older undos run, and the run is compensated when nothing is left unresolved).
+  compensation_failed: ['compensating', 'compensated'],
   succeeded: [],
   compensated: [],
   cancelled: [],

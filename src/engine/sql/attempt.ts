@@ -1,33 +1,48 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/database.js';
-import { engineAttempts, engineSteps } from '../schema.js';
+import { engineAttempts, engineRuns, engineSteps } from '../schema.js';
 
 /**
  * Starts (or, after a takeover, resumes) an action attempt.
  *
  * If the step's latest attempt is still `running`, its worker died mid-call: we do not know
- * whether the side effect happened, so the new worker repeats the *same* attempt with the
- * *same* idempotency key and the target deduplicates. Otherwise this is a new attempt with the
- * next number. Fenced on the lease: a worker that lost its lease starts nothing.
+ * whether the side effect happened, so the new worker repeats the *same* attempt. Otherwise
+ * this is a new attempt with the next number. Either way the idempotency key is the step's:
+ * one key per step execution (`<run>:<step key>`), the same for every attempt, takeover and
+ * dead-letter re-drive, because an attempt that timed out may still land and only a stable key
+ * lets the target deduplicate it against the retry. The attempt number travels separately
+ * (`Idempotency-Attempt`). Fenced on the claim token: a worker that lost its claim starts nothing.
  */
 export interface AttemptStart {
+  /** The run failed while this step was claimed and no attempt is in flight: start nothing. */
+  draining?: false;
   attempt: number;
   idempotencyKey: string;
   takeover: boolean;
   deadlineAt: Date | null;
 }
 
-export const idempotencyKeyOf = (runId: string, stepKey: string, attempt: number) => `${runId}:${stepKey}:${attempt}`;
+export const idempotencyKeyOf = (runId: string, stepKey: string) => `${runId}:${stepKey}`;
 
 export async function beginAttempt(
   db: Database,
-  args: { stepId: string; runId: string; stepKey: string; worker: string; now: Date; stepTimeoutMs: number | null; params: unknown },
-): Promise<AttemptStart | undefined> {
+  args: {
+    stepId: string;
+    runId: string;
+    stepKey: string;
+    worker: string;
+    token: string;
+    now: Date;
+    stepTimeoutMs: number | null;
+    params: unknown;
+  },
+): Promise<AttemptStart | { draining: true } | undefined> {
   return db.orm.transaction(async (tx) => {
+    const [run] = await tx.select({ state: engineRuns.state }).from(engineRuns).where(eq(engineRuns.id, args.runId));
     const [step] = await tx
       .select({ attempts: engineSteps.attempts, deadlineAt: engineSteps.deadlineAt, spec: engineSteps.spec })
       .from(engineSteps)
-      .where(and(eq(engineSteps.id, args.stepId), eq(engineSteps.status, 'running'), eq(engineSteps.leaseOwner, args.worker)))
+      .where(and(eq(engineSteps.id, args.stepId), eq(engineSteps.status, 'running'), eq(engineSteps.leaseOwner, args.token)))
       .for('update');
     if (!step) return undefined;
     const [latest] =
@@ -37,6 +52,10 @@ export async function beginAttempt(
             .from(engineAttempts)
             .where(and(eq(engineAttempts.stepId, args.stepId), eq(engineAttempts.attempt, step.attempts)))
         : [];
+    // A failing run waits for attempts in flight (they may have landed) but starts no new one.
+    const role = (step.spec as { role: string }).role;
+    const failing = run?.state !== 'running' && run?.state !== 'waiting' && run?.state !== 'pending';
+    if (failing && role !== 'compensation' && role !== 'manual' && latest?.status !== 'running') return { draining: true as const };
     const deadlineAt = step.deadlineAt ?? (args.stepTimeoutMs !== null ? new Date(args.now.getTime() + args.stepTimeoutMs) : null);
     if (latest?.status === 'running') {
       await tx
@@ -45,13 +64,13 @@ export async function beginAttempt(
         .where(and(eq(engineAttempts.stepId, args.stepId), eq(engineAttempts.attempt, step.attempts)));
       return {
         attempt: step.attempts,
-        idempotencyKey: idempotencyKeyOf(args.runId, args.stepKey, step.attempts),
+        idempotencyKey: idempotencyKeyOf(args.runId, args.stepKey),
         takeover: true,
         deadlineAt,
       };
     }
     const attempt = step.attempts + 1;
-    const idempotencyKey = idempotencyKeyOf(args.runId, args.stepKey, attempt);
+    const idempotencyKey = idempotencyKeyOf(args.runId, args.stepKey);
     // The rendered parameters are kept on the step: compensation templates read `steps.<id>.params`.
     await tx
       .update(engineSteps)
@@ -82,14 +101,15 @@ export async function finishAttempt(
 }
 
 /**
- * Extends a lease while an attempt runs. Returns false when the lease is gone (the step was
- * cancelled, or the lease expired and another worker took over): the caller aborts the action.
+ * Extends a lease while an attempt runs, fenced on the claim token. Returns false when the
+ * claim is gone (the step was cancelled, or the lease expired and another claim took over):
+ * the caller aborts the action. The new expiry is measured on the lease clock (claim.ts).
  */
-export async function heartbeat(db: Database, stepId: string, worker: string, leaseUntil: Date): Promise<boolean> {
+export async function heartbeat(db: Database, stepId: string, token: string, leaseMs: number, leaseNow: SQL): Promise<boolean> {
   const rows = await db.orm
     .update(engineSteps)
-    .set({ wakeAt: leaseUntil })
-    .where(and(eq(engineSteps.id, stepId), eq(engineSteps.status, 'running'), eq(engineSteps.leaseOwner, worker)))
+    .set({ wakeAt: sql`${leaseNow} + ${leaseMs} * interval '1 millisecond'` })
+    .where(and(eq(engineSteps.id, stepId), eq(engineSteps.status, 'running'), eq(engineSteps.leaseOwner, token)))
     .returning({ id: engineSteps.id });
   return rows.length > 0;
 }

@@ -4,7 +4,7 @@ import { terminalRunStates } from '../core/states.js';
 import type { Actor, StepRow } from '../model.js';
 import type { Runtime } from '../runtime.js';
 import { engineSteps } from '../schema.js';
-import { lockRun } from './load.js';
+import { lockRunUnverified } from './load.js';
 import { applyEffects } from './transition.js';
 
 /**
@@ -20,7 +20,8 @@ export async function cancelRun(
   reason: string,
 ): Promise<{ waitingHumanSteps: StepRow[]; correlationId: string }> {
   return rt.db.orm.transaction(async (tx) => {
-    const run = await lockRun(tx, runId);
+    // Cancelling reads nothing from the definition, so it works on a run whose snapshot is refused.
+    const run = await lockRunUnverified(tx, runId);
     if (!run) throw new QuenchError('not_found', `no run with id ${runId}`);
     if (terminalRunStates.has(run.state)) throw new QuenchError('conflict', `run ${runId} is already ${run.state}`);
     const waitingHumanSteps = (await tx

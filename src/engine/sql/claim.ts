@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/database.js';
 import type { StepStatus } from '../core/states.js';
 
@@ -24,10 +24,35 @@ export interface ClaimedStep {
   kind: string;
   previousStatus: StepStatus;
   attempts: number;
+  /**
+   * This claim's fencing token (`<worker>/<uuid>`, stored as the step's `lease_owner`). Every
+   * heartbeat, attempt start and result names it: a worker whose lease was taken over (even by
+   * another slot of its own process) writes nothing.
+   */
+  token: string;
 }
 
-export async function claimDueSteps(db: Database, worker: string, now: Date, leaseMs: number, limit: number): Promise<ClaimedStep[]> {
-  const leaseUntil = new Date(now.getTime() + leaseMs);
+export interface ClaimOptions {
+  /** Judge and grant leases by PostgreSQL's `now()` (production) instead of `now`. */
+  databaseClock?: boolean;
+  /** Steps this process already runs: never claimed again while they run. */
+  exclude?: Iterable<string>;
+}
+
+/** The time leases are measured against: the database's clock, or the injected one. */
+export const leaseTime = (databaseClock: boolean, now: Date): SQL =>
+  databaseClock ? sql`now()` : sql`${now.toISOString()}::timestamptz`;
+
+export async function claimDueSteps(
+  db: Database,
+  worker: string,
+  now: Date,
+  leaseMs: number,
+  limit: number,
+  options: ClaimOptions = {},
+): Promise<ClaimedStep[]> {
+  const leaseNow = leaseTime(options.databaseClock ?? false, now);
+  const exclude = [...(options.exclude ?? [])];
   const rows = await db.rows<{
     id: string;
     run_id: string;
@@ -35,21 +60,26 @@ export async function claimDueSteps(db: Database, worker: string, now: Date, lea
     kind: string;
     previous_status: StepStatus;
     attempts: number;
+    lease_owner: string;
   }>(sql`
     with due as (
       select id, status as previous_status
       from engine_steps
-      where wake_at is not null and wake_at <= ${now.toISOString()}::timestamptz
+      where wake_at is not null
+        and wake_at <= greatest(${now.toISOString()}::timestamptz, ${leaseNow})
+        and (case when status = 'running' then wake_at <= ${leaseNow} else wake_at <= ${now.toISOString()}::timestamptz end)
+        ${exclude.length > 0 ? sql`and id not in (${sql.join(exclude.map((id) => sql`${id}`), sql`, `)})` : sql``}
       order by wake_at
       limit ${limit}
       for update skip locked
     )
     update engine_steps s
-    set status = 'running', lease_owner = ${worker}, wake_at = ${leaseUntil.toISOString()}::timestamptz,
+    set status = 'running', lease_owner = ${worker} || '/' || gen_random_uuid()::text,
+        wake_at = ${leaseNow} + ${leaseMs} * interval '1 millisecond',
         started_at = coalesce(s.started_at, ${now.toISOString()}::timestamptz)
     from due
     where s.id = due.id
-    returning s.id, s.run_id, s.step_key, s.kind, due.previous_status, s.attempts`);
+    returning s.id, s.run_id, s.step_key, s.kind, due.previous_status, s.attempts, s.lease_owner`);
   return rows.map((r) => ({
     id: r.id,
     runId: r.run_id,
@@ -57,5 +87,6 @@ export async function claimDueSteps(db: Database, worker: string, now: Date, lea
     kind: r.kind,
     previousStatus: r.previous_status,
     attempts: r.attempts,
+    token: r.lease_owner,
   }));
 }

@@ -20,6 +20,12 @@ export async function listDeadLetters(rt: Runtime, options: { all?: boolean; lim
   return filtered.orderBy(desc(engineDeadLetters.createdAt)).limit(Math.min(options.limit ?? 100, 1000));
 }
 
+/** A step's spec for a re-drive: a fresh attempt budget, and its wait (if any) not yet started. */
+function fresh(step: StepRow): StepRow['spec'] {
+  const { armedAt: _armed, ...spec } = step.spec as StepRow['spec'] & { armedAt?: string };
+  return { ...spec, attemptBase: step.attempts } as StepRow['spec'];
+}
+
 export async function retryDeadLetter(rt: Runtime, id: string, actor: Actor): Promise<{ runId: string; stepId: string }> {
   const [hint] = await rt.db.orm.select().from(engineDeadLetters).where(eq(engineDeadLetters.id, id));
   if (!hint) throw new QuenchError('not_found', `no dead-lettered step with id ${id}; see 'quench dlq list'`);
@@ -49,15 +55,28 @@ export async function retryDeadLetter(rt: Runtime, id: string, actor: Actor): Pr
     }
     await tx
       .update(engineSteps)
-      .set({
-        status: 'ready',
-        wakeAt: now,
-        error: null,
-        endedAt: null,
-        spec: { ...step.spec, attemptBase: step.attempts },
-        deadlineAt: null,
-      })
+      .set({ status: 'ready', wakeAt: now, error: null, endedAt: null, startedAt: null, spec: fresh(step), deadlineAt: null })
       .where(eq(engineSteps.id, step.id));
+    if (reopen === 'running') {
+      // The failure cancelled the run's other open work (parallel siblings, the join waiting
+      // for them): resume it too, or a re-driven branch would finish into a join nobody
+      // waits for and leave the run `running` for ever.
+      const cancelled = (await tx
+        .select()
+        .from(engineSteps)
+        .where(and(eq(engineSteps.runId, run.id), eq(engineSteps.status, 'cancelled')))) as StepRow[];
+      for (const row of cancelled.filter((r) => r.spec.role === 'step')) {
+        const parallel = row.kind === 'parallel';
+        await tx
+          .update(engineSteps)
+          .set(
+            parallel
+              ? { status: 'waiting', wakeAt: null, endedAt: null }
+              : { status: 'ready', wakeAt: now, endedAt: null, startedAt: null, leaseOwner: null, spec: fresh(row), deadlineAt: null },
+          )
+          .where(eq(engineSteps.id, row.id));
+      }
+    }
     if (reopen === 'compensating') {
       // The manual step raised for this compensation is moot once it is re-driven.
       await tx

@@ -1,6 +1,7 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/database.js';
 import type { RunRow, StepRow } from '../model.js';
+import { pinnedDefinition } from '../snapshots.js';
 import { engineRuns, engineSteps } from '../schema.js';
 
 /**
@@ -9,6 +10,18 @@ import { engineRuns, engineSteps } from '../schema.js';
  * after the other (and always in the same lock order: run, then steps, so no deadlock).
  */
 export async function lockRun(tx: Executor, runId: string): Promise<RunRow | undefined> {
+  const run = await lockRunUnverified(tx, runId);
+  // Pinning holds on every path that acts on the definition (a transition, a decision, a
+  // signal), not only in the executor: an altered snapshot throws SnapshotError here.
+  if (run) run.definition = pinnedDefinition(run);
+  return run;
+}
+
+/**
+ * The run row locked, its snapshot not verified: only for paths that must work on a run whose
+ * snapshot is refused (failing it, cancelling it) and never read its definition.
+ */
+export async function lockRunUnverified(tx: Executor, runId: string): Promise<RunRow | undefined> {
   const [run] = await tx.select().from(engineRuns).where(eq(engineRuns.id, runId)).for('update');
   return run as RunRow | undefined;
 }

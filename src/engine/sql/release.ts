@@ -5,13 +5,20 @@ import { engineSteps } from '../schema.js';
 /**
  * Gives a claimed step back without an attempt: its circuit breaker is open. It becomes a
  * retry wait that wakes when the breaker half-opens, and no attempt is spent: an open
- * breaker says nothing about this step.
+ * breaker says nothing about this step. The step's deadline still runs: it is fixed here if no
+ * attempt fixed it yet, and the step wakes at the deadline if that comes first, so a step that
+ * only ever meets an open breaker fails at its deadline (and is dead-lettered) instead of
+ * waiting for ever. Fenced on the claim token.
  */
-export async function releaseClaim(db: Database, stepId: string, worker: string, wakeAt: Date): Promise<boolean> {
+export async function releaseClaim(
+  db: Database,
+  args: { stepId: string; token: string; retryAt: Date; deadlineAt: Date | null },
+): Promise<boolean> {
+  const wakeAt = args.deadlineAt && args.deadlineAt < args.retryAt ? args.deadlineAt : args.retryAt;
   const rows = await db.orm
     .update(engineSteps)
-    .set({ status: 'retry_wait', leaseOwner: null, wakeAt })
-    .where(and(eq(engineSteps.id, stepId), eq(engineSteps.status, 'running'), eq(engineSteps.leaseOwner, worker)))
+    .set({ status: 'retry_wait', leaseOwner: null, wakeAt, deadlineAt: args.deadlineAt })
+    .where(and(eq(engineSteps.id, args.stepId), eq(engineSteps.status, 'running'), eq(engineSteps.leaseOwner, args.token)))
     .returning({ id: engineSteps.id });
   return rows.length > 0;
 }

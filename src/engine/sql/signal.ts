@@ -7,7 +7,8 @@ import { matchingEvent } from '../events.js';
 import type { Actor } from '../model.js';
 import type { Runtime } from '../runtime.js';
 import { engineEvents, engineRuns } from '../schema.js';
-import { lockRun, stepsOf } from './load.js';
+import { lockRunUnverified, stepsOf } from './load.js';
+import { pinnedDefinition, SnapshotError } from '../snapshots.js';
 import { applyStepResult } from './transition.js';
 
 /**
@@ -41,7 +42,7 @@ export async function signalRuns(
   for (const runId of runIds) {
     await rt.db.orm.transaction(async (tx) => {
       const now = rt.clock.now();
-      const run = await lockRun(tx, runId);
+      const run = await lockRunUnverified(tx, runId);
       if (!run) throw new QuenchError('not_found', `no run with id ${runId}`);
       if (terminalRunStates.has(run.state)) {
         if ('runId' in target) throw new QuenchError('conflict', `run ${runId} is ${run.state}; it takes no more events`);
@@ -54,6 +55,15 @@ export async function signalRuns(
         tx,
       );
       out.runs.push(runId);
+      // The event is stored whatever the snapshot says; waits are matched only through the
+      // verified definition (an altered one must not complete them).
+      try {
+        run.definition = pinnedDefinition(run);
+      } catch (err) {
+        if (!(err instanceof SnapshotError)) throw err;
+        rt.logger.warn({ err, runId }, 'event stored but not matched: the run snapshot is refused');
+        return;
+      }
       const rows = await stepsOf(tx, runId);
       const index = indexPlaybook(run.definition);
       const waiting = rows.filter((r) => r.kind === 'wait' && r.status === 'waiting' && r.spec.role === 'step');

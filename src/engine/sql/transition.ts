@@ -24,7 +24,9 @@ export type StepResult =
   | { status: 'skipped'; reason: string }
   | { status: 'failed'; error: StepFailure; deadLetter?: { reason: string; context: Record<string, unknown> } }
   | { status: 'retry_wait'; error: StepFailure; wakeAt: Date }
-  | { status: 'waiting'; wakeAt: Date | null; output?: unknown; creates?: Array<{ key: string; spec: StepSpec }> };
+  | { status: 'waiting'; wakeAt: Date | null; output?: unknown; creates?: Array<{ key: string; spec: StepSpec }> }
+  /** Not run: its run failed while it was claimed, before it started anything. */
+  | { status: 'cancelled'; reason: string };
 
 export interface TransitionDeps {
   audit: AuditTrail;
@@ -40,6 +42,8 @@ export interface TransitionReport {
   readied: number;
   /** Human steps that were waiting and got cancelled (their notifications must close). */
   cancelledHumanSteps: string[];
+  /** The status the step was recorded with (a failing run may turn a wait into `cancelled`). */
+  stepStatus?: StepStatus;
 }
 
 export async function applyStepResult(
@@ -47,17 +51,21 @@ export async function applyStepResult(
   deps: TransitionDeps,
   run: RunRow,
   step: StepRow,
-  result: StepResult,
+  given: StepResult,
   actor: Actor,
 ): Promise<TransitionReport> {
   const now = deps.now;
+  const result = inFailingRun(run, step, given);
   assertStepTransition(step.id, step.status, result.status);
-  const terminal = result.status === 'succeeded' || result.status === 'failed' || result.status === 'skipped';
+  const terminal = result.status === 'succeeded' || result.status === 'failed' || result.status === 'skipped' || result.status === 'cancelled';
   // Completion order drives compensation order; the run lock makes max()+1 race-free.
   const completedSeq =
     result.status === 'succeeded'
       ? sql`(select coalesce(max(completed_seq), 0) + 1 from engine_steps where run_id = ${run.id})`
       : undefined;
+  // A wait or human step remembers that it started waiting: a takeover neither re-arms its
+  // timer, nor notifies again, nor judges its `when` again (executor.ts).
+  const spec = result.status === 'waiting' && (step.spec as { armedAt?: string }).armedAt === undefined ? { ...step.spec, armedAt: now.toISOString() } : undefined;
   await tx
     .update(engineSteps)
     .set({
@@ -71,11 +79,12 @@ export async function applyStepResult(
       error:
         result.status === 'failed' || result.status === 'retry_wait'
           ? result.error
-          : result.status === 'skipped'
+          : result.status === 'skipped' || result.status === 'cancelled'
             ? { reason: result.reason }
             : step.error,
       endedAt: terminal ? now : null,
       ...(completedSeq !== undefined ? { completedSeq } : {}),
+      ...(spec ? { spec } : {}),
     })
     .where(eq(engineSteps.id, step.id));
   const stepEntry: AuditEntryInput = {
@@ -109,17 +118,32 @@ export async function applyStepResult(
   if (result.status === 'waiting' && result.creates) {
     for (const c of result.creates) effects.push({ type: 'create', key: c.key, spec: c.spec, status: 'ready' });
   }
-  if (terminal && !terminalRunStates.has(run.state)) {
+  // A manual step decided in a run whose compensation failed resumes the older undos.
+  const resumesUndo = run.state === 'compensation_failed' && step.spec.role === 'manual';
+  if (terminal && (!terminalRunStates.has(run.state) || resumesUndo)) {
     const rows = await stepsOf(tx, run.id);
     const outcome: Outcome =
       result.status === 'succeeded'
         ? { key: step.stepKey, status: 'succeeded', ...(result.target !== undefined ? { target: result.target } : {}) }
-        : result.status === 'skipped'
+        : result.status === 'skipped' || result.status === 'cancelled'
           ? { key: step.stepKey, status: 'skipped' }
           : { key: step.stepKey, status: 'failed', error: result.error };
     effects.push(...advance(runView(run, rows, deps.catalog), outcome));
   }
-  return applyEffects(tx, deps, run, effects, actor, [stepEntry]);
+  return { ...(await applyEffects(tx, deps, run, effects, actor, [stepEntry])), stepStatus: result.status };
+}
+
+/**
+ * A run that failed and waits for its in-flight siblings before planning the undo
+ * (`compensating`, core/advance.ts) starts nothing new: a sibling's result is recorded, but a
+ * retry becomes a failure and a wait (human, timer, parallel join) is cancelled.
+ */
+function inFailingRun(run: RunRow, step: StepRow, result: StepResult): StepResult {
+  const draining = run.state === 'compensating' && (step.spec.role === 'step' || step.spec.role === 'fallback' || step.spec.role === 'escalation');
+  if (!draining) return result;
+  if (result.status === 'retry_wait') return { status: 'failed', error: result.error };
+  if (result.status === 'waiting') return { status: 'cancelled', reason: 'the run failed before this step started waiting' };
+  return result;
 }
 
 /** Applies effects, then settles the run state from its open rows. */
@@ -137,7 +161,7 @@ export async function applyEffects(
   let readied = 0;
   let nextState: RunState | undefined;
   let error: unknown;
-  const index = indexPlaybook(run.definition);
+  let index: ReturnType<typeof indexPlaybook> | undefined;
   for (const effect of effects) {
     switch (effect.type) {
       case 'create': {
@@ -145,7 +169,7 @@ export async function applyEffects(
           id: randomUUID(),
           runId: run.id,
           stepKey: effect.key,
-          kind: rowKindOf(effect.spec, index.get(effect.key)?.step.kind),
+          kind: rowKindOf(effect.spec, (index ??= indexPlaybook(run.definition)).get(effect.key)?.step.kind),
           status: effect.status,
           wakeAt: effect.status === 'ready' ? now : null,
           spec: effect.spec,
@@ -194,7 +218,10 @@ export async function applyEffects(
         break;
       case 'cancelOpen': {
         // A late worker's result for one of these is discarded: its fencing check wants `running`.
-        const open: StepStatus[] = ['pending', 'ready', 'running', 'retry_wait', 'waiting'];
+        // `keepRunning`: rows whose action is in flight finish and report (core/advance.ts failRun).
+        const open: StepStatus[] = effect.keepRunning
+          ? ['pending', 'ready', 'retry_wait', 'waiting']
+          : ['pending', 'ready', 'running', 'retry_wait', 'waiting'];
         const cancelled = await tx
           .update(engineSteps)
           .set({ status: 'cancelled', wakeAt: null, leaseOwner: null, endedAt: now })

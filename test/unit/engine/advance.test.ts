@@ -10,11 +10,12 @@ function view(
   steps: PlaybookSource['steps'],
   rows: Array<[string, StepStatus, number | null, RowView['spec']?]>,
   outputs: Record<string, unknown> = {},
+  state: RunView['state'] = 'running',
 ): RunView {
   const definition = playbookSchema.parse({ apiVersion: 'quench/v1', kind: 'Playbook', metadata: { name: 'p', owner: 'o' }, steps });
   const index = indexPlaybook(definition);
   return {
-    state: 'running',
+    state,
     index,
     rows: new Map(
       rows.map(([key, status, seq, spec]) => [
@@ -180,5 +181,58 @@ describe('advance', () => {
       { type: 'finish', key: 'p', status: 'succeeded', output: { branchesDone: [0, 1] } },
       { type: 'create', key: 'after', spec: { role: 'step' }, status: 'ready' },
     ]);
+  });
+
+  it('a failure while a parallel sibling is in flight waits for it; the last one to finish plans the undo', () => {
+    const steps = [
+      {
+        id: 'p',
+        kind: 'parallel' as const,
+        branches: [{ steps: [act('slow', { compensate: undo('slow') })] }, { steps: [act('boom')] }],
+      },
+    ];
+    const failing = view(steps, [
+      ['p', 'waiting', null],
+      ['slow', 'running', null],
+      ['boom', 'failed', null],
+    ]);
+    expect(advance(failing, { key: 'boom', status: 'failed', error: 'e' })).toEqual([
+      { type: 'cancelOpen', keepRunning: true },
+      { type: 'run', state: 'compensating', error: 'e' },
+    ]);
+    const drained = view(
+      steps,
+      [
+        ['p', 'cancelled', null],
+        ['slow', 'succeeded', 1],
+        ['boom', 'failed', null],
+      ],
+      {},
+      'compensating',
+    );
+    expect(advance(drained, { key: 'slow', status: 'succeeded' })).toEqual([
+      { type: 'cancelOpen' },
+      { type: 'run', state: 'compensating' },
+      { type: 'create', key: 'slow/compensate', spec: { role: 'compensation', of: 'slow', call: undo('slow'), order: 0 }, status: 'ready' },
+    ]);
+  });
+
+  it('deciding the manual step of a failed undo runs the older undos', () => {
+    const steps = [act('a', { compensate: undo('a') }), act('b', { compensate: undo('b') }), act('c')];
+    const comp = (of: string, order: number): RowView['spec'] => ({ role: 'compensation', of, call: undo(of), order });
+    const manual: RowView['spec'] = { role: 'manual', of: 'b/compensate', reason: 'r' };
+    const rows: Array<[string, StepStatus, number | null, RowView['spec']?]> = [
+      ['b/compensate', 'failed', null, comp('b', 0)],
+      ['a/compensate', 'pending', null, comp('a', 1)],
+      ['b/compensate/manual', 'succeeded', 5, manual],
+    ];
+    expect(advance(view(steps, rows, {}, 'compensation_failed'), { key: 'b/compensate/manual', status: 'succeeded' })).toEqual([
+      { type: 'run', state: 'compensating' },
+      { type: 'ready', key: 'a/compensate' },
+    ]);
+    const done = view(steps, [...rows.slice(0, 1), ['a/compensate', 'succeeded', 6, comp('a', 1)], rows[2]!], {}, 'compensating');
+    expect(advance(done, { key: 'a/compensate', status: 'succeeded' })).toEqual([{ type: 'run', state: 'compensated' }]);
+    const rejected = view(steps, [...rows.slice(0, 1), ['a/compensate', 'succeeded', 6, comp('a', 1)], ['b/compensate/manual', 'failed', null, manual]], {}, 'compensating');
+    expect(advance(rejected, { key: 'a/compensate', status: 'succeeded' })).toEqual([{ type: 'run', state: 'compensation_failed' }]);
   });
 });

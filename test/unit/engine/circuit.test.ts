@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { admit, type BreakerState, closedBreaker, record } from '../../../src/engine/core/circuit.js';
+import { abandonProbe, admit, type BreakerState, closedBreaker, record } from '../../../src/engine/core/circuit.js';
 
 const options = { failureThreshold: 3, openMs: 10_000 };
 
@@ -24,7 +24,7 @@ describe('circuit breaker', () => {
   it('half-opens with exactly one probe', () => {
     const open: BreakerState = { state: 'open', until: 11_000 };
     const probe = admit(open, 11_000, options);
-    expect(probe).toEqual({ allowed: true, probe: true, next: { state: 'half_open', probeInFlight: true } });
+    expect(probe).toEqual({ allowed: true, probe: true, next: { state: 'half_open', probeInFlight: true, probeUntil: 21_000 } });
     const second = admit(probe.next, 11_001, options);
     expect(second.allowed).toBe(false);
   });
@@ -33,5 +33,14 @@ describe('circuit breaker', () => {
     const half: BreakerState = { state: 'half_open', probeInFlight: true };
     expect(record(half, true, 12_000, options)).toEqual(closedBreaker);
     expect(record(half, false, 12_000, options)).toEqual({ state: 'open', until: 22_000 });
+  });
+
+  it('a probe that never reports does not block the target for ever', () => {
+    const probe = admit({ state: 'open', until: 11_000 }, 11_000, options);
+    expect(admit(probe.next, 20_999, options).allowed).toBe(false);
+    // Unanswered past its window (its worker lost the lease or died): another call probes.
+    expect(admit(probe.next, 21_000, options)).toMatchObject({ allowed: true, probe: true });
+    // An attempt that ends without an outcome hands the probe back at once.
+    expect(admit(abandonProbe(probe.next), 11_001, options)).toMatchObject({ allowed: true, probe: true });
   });
 });

@@ -1,0 +1,55 @@
+import type { AuditTrail } from '../../src/audit/trail.js';
+import type { Database } from '../../src/db/database.js';
+
+/**
+ * Fault injection for engine tests, at the edges the engine talks to (its database handle and
+ * its audit trail): a hook that runs before the next transaction starts (to land a concurrent
+ * change in an exact window), updates that fail as if the connection were gone (heartbeats),
+ * and audit appends that fail on demand. Everything underneath stays real.
+ */
+export interface DatabaseFaults {
+  /** Runs once, before the next transaction through the wrapped handle begins. */
+  beforeNextTransaction?: () => Promise<void>;
+  /** While true, `orm.update(...)` outside transactions throws (a lost connection). */
+  failUpdates: boolean;
+}
+
+export function faultyDatabase(db: Database): { db: Database; faults: DatabaseFaults } {
+  const faults: DatabaseFaults = { failUpdates: false };
+  const orm = new Proxy(db.orm, {
+    get(target, prop) {
+      if (prop === 'transaction') {
+        return async (...args: Parameters<Database['orm']['transaction']>) => {
+          const before = faults.beforeNextTransaction;
+          faults.beforeNextTransaction = undefined;
+          if (before) await before();
+          return target.transaction(...args);
+        };
+      }
+      if (prop === 'update' && faults.failUpdates) {
+        return () => {
+          throw new Error('connection terminated unexpectedly (injected)');
+        };
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { db: { ...db, orm }, faults };
+}
+
+/** An audit trail whose appends fail while `shouldFail(action)` says so. */
+export function faultyAudit(trail: AuditTrail, shouldFail: (action: string) => boolean): AuditTrail {
+  return new Proxy(trail, {
+    get(target, prop) {
+      if (prop === 'append') {
+        return async (...args: Parameters<AuditTrail['append']>) => {
+          if (shouldFail(args[0].action)) throw new Error(`audit append of ${args[0].action} failed (injected)`);
+          return target.append(...args);
+        };
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
