@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { asQuenchError, QuenchError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { TriggerSink } from '../triggers/sink.js';
-import { type AlertState, breachingWindows, initialAlertState, stepSlo, type WindowReading } from './core/alerts.js';
+import { type AlertState, initialAlertState, judgeWindows, stepSlo, type WindowReading } from './core/alerts.js';
 import { burnRate } from './core/budget.js';
 import { periodMs, windowBounds } from './core/calendar.js';
 import { type Severity, type Slo, severities } from './core/model.js';
@@ -40,6 +40,23 @@ export interface CycleResult {
 }
 
 const ACTOR = { type: 'system', id: 'slo-evaluator' } as const;
+
+/** Shortest range a calendar SLO window's ratio is read over: five scrapes at Prometheus' default. */
+export const MIN_CALENDAR_READ_MS = 5 * 60_000;
+
+/**
+ * The elapsed share of the period the SLO window covers: 1 for rolling windows; for calendar
+ * windows the elapsed time, or the elapsed slices the source counted (time-slice methods), over
+ * the whole period's.
+ */
+function elapsedShare(slo: Slo, elapsedMs: number, periodMs: number, slicesSoFar: number | undefined): number {
+  if (slo.window.kind === 'rolling') return 1;
+  const b = slo.budgeting;
+  if (b.method !== 'occurrences' && slo.sli.source === 'prometheus' && slicesSoFar !== undefined) {
+    return slicesSoFar / Math.round(periodMs / b.sliceMs);
+  }
+  return elapsedMs / periodMs;
+}
 
 /**
  * Evaluates every SLO: reads its windows from its source, computes budget and burn rates,
@@ -144,7 +161,11 @@ export class SloEvaluator {
     const last = this.#lastSample.get(slo.name);
     const sampleMs = Math.min(sloRangeMs, Math.max(1000, last !== undefined && last < nowMs ? nowMs - last : (o.intervalMs ?? 60_000)));
     const alertLengths = alertWindowLengths(slo.alerting.windows);
-    const values = await source.read(slo, [...alertLengths, sloRangeMs, sampleMs], now, signal);
+    // The first minutes of a calendar period hold fewer than two scrapes, so no rate: read the
+    // ratio over a few minutes instead (it is weighted by the elapsed share, see elapsedShare).
+    const readMs =
+      slo.window.kind === 'calendar' && slo.budgeting.method === 'occurrences' ? Math.max(sloRangeMs, MIN_CALENDAR_READ_MS) : sloRangeMs;
+    const values = await source.read(slo, [...alertLengths, readMs, sampleMs], now, signal);
 
     const readings = new Map<number, WindowReading>();
     const burns = new Map<number, number | null>();
@@ -152,12 +173,14 @@ export class SloEvaluator {
       const v = values.get(ms);
       const burn = burnRate(v?.ratio ?? null, slo.objective);
       burns.set(ms, burn);
-      readings.set(ms, { burn, ...(v?.counts ? { counts: v.counts } : {}) });
+      readings.set(ms, { burn, ...(v?.requests !== undefined ? { requests: v.requests } : {}) });
     }
-    const windowRatio = values.get(sloRangeMs)?.ratio ?? null;
+    const sloValue = values.get(readMs);
+    const windowRatio = sloValue?.ratio ?? null;
 
-    const breaching = breachingWindows(slo.alerting, readings);
+    const { breaching, noData } = judgeWindows(slo.alerting, readings);
     const bySeverity = (s: Severity) => breaching.filter((w) => w.severity === s);
+    const noDataOf = (s: Severity) => noData.filter((w) => w.severity === s);
     const states = this.#states.get(slo.name) ?? { page: initialAlertState(nowMs), ticket: initialAlertState(nowMs) };
     const tiers = slo.alerting.tiers;
     const stepped = stepSlo(
@@ -166,16 +189,19 @@ export class SloEvaluator {
       { page: tiers.page.forMs, ticket: tiers.ticket.forMs },
       { page: tiers.page.enabled, ticket: tiers.ticket.enabled },
       nowMs,
+      { page: noDataOf('page').length > 0, ticket: noDataOf('ticket').length > 0 },
     );
+    const period = periodMs(slo.window, nowMs);
     const status = buildStatus({
       slo,
       nowMs,
       windowRatio,
-      periodMs: periodMs(slo.window, nowMs),
+      elapsedShare: elapsedShare(slo, sloRangeMs, period, sloValue?.counts?.total),
+      periodMs: period,
       burnByWindowMs: burns,
       alerts: {
-        page: { status: 'inactive', since: null, breaching: [] },
-        ticket: { status: 'inactive', since: null, breaching: [] },
+        page: { status: 'inactive', since: null, breaching: [], noData: [] },
+        ticket: { status: 'inactive', since: null, breaching: [], noData: [] },
       },
     });
     const next = { ...states };
@@ -193,6 +219,7 @@ export class SloEvaluator {
         status: next[severity].status,
         since: new Date(next[severity].sinceMs).toISOString(),
         breaching: bySeverity(severity).map(windowLabel),
+        noData: noDataOf(severity).map(windowLabel),
       };
     }
     this.#statuses.set(slo.name, status);
@@ -257,6 +284,9 @@ export class SloEvaluator {
       if (burn === null) m.burnRate.remove({ ...base, window });
       else m.burnRate.set({ ...base, window }, burn);
     }
-    for (const severity of severities) m.alertFiring.set({ ...base, severity }, status.alerts[severity].status === 'firing' ? 1 : 0);
+    for (const severity of severities) {
+      m.alertFiring.set({ ...base, severity }, status.alerts[severity].status === 'firing' ? 1 : 0);
+      m.alertNoData.set({ ...base, severity }, status.alerts[severity].noData.length > 0 ? 1 : 0);
+    }
   }
 }

@@ -6,6 +6,7 @@ export interface SloMetrics {
   budgetRemaining: Gauge<'slo' | 'service'>;
   burnRate: Gauge<'slo' | 'service' | 'window'>;
   alertFiring: Gauge<'slo' | 'service' | 'severity'>;
+  alertNoData: Gauge<'slo' | 'service' | 'severity'>;
   evaluationSeconds: Histogram<'source'>;
   evaluationErrors: Counter<'slo' | 'reason'>;
 }
@@ -39,6 +40,12 @@ export function sloMetrics(registry: Registry): SloMetrics {
     alertFiring: new Gauge({
       name: 'quench_slo_alert_firing',
       help: '1 while the burn-rate alert of this severity fires, else 0.',
+      labelNames: ['slo', 'service', 'severity'],
+      registers,
+    }),
+    alertNoData: new Gauge({
+      name: 'quench_slo_alert_no_data',
+      help: '1 while a burn window of this severity has no data (the alert state is held, not resolved), else 0.',
       labelNames: ['slo', 'service', 'severity'],
       registers,
     }),

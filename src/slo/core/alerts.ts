@@ -1,4 +1,4 @@
-import { enoughTraffic, type WindowCounts } from './budget.js';
+import { enoughTraffic } from './budget.js';
 import type { Alerting, BurnWindow, Severity } from './model.js';
 
 /**
@@ -8,7 +8,8 @@ import type { Alerting, BurnWindow, Severity } from './model.js';
  *        ↑            └─clear→ inactive
  *
  * A firing page suppresses the ticket of the same SLO (a ticket never starts firing while the
- * page fires), so one burn notifies once, as Alertmanager inhibit rules do for Sloth's alerts.
+ * page fires, though it may go pending), so one burn notifies once, as Alertmanager inhibit
+ * rules do for Sloth's alerts. A window set without data holds the state (see `judgeWindows`).
  */
 export type AlertStatus = 'inactive' | 'pending' | 'firing' | 'resolved';
 
@@ -21,28 +22,55 @@ export interface AlertState {
 export const initialAlertState = (nowMs: number): AlertState => ({ status: 'inactive', sinceMs: nowMs });
 
 export interface WindowReading {
-  counts?: WindowCounts;
   burn: number | null;
+  /** Requests in the window; undefined when the SLI has no request volume (raw, threshold): no guard. */
+  requests?: number;
 }
 
-/** Which burn windows are breaching: both windows above the factor, each with enough traffic. */
-export function breachingWindows(alerting: Alerting, readings: ReadonlyMap<number, WindowReading>): BurnWindow[] {
-  return alerting.windows.filter((w) => {
+/** Whether a window's burn passes its set's factor (`gt` by default, OpenSLO `op: gte` too). */
+export function exceeds(burn: number, w: Pick<BurnWindow, 'factor' | 'op'>): boolean {
+  return w.op === 'gte' ? burn >= w.factor : burn > w.factor;
+}
+
+export interface WindowConditions {
+  /** Window sets whose long and short windows both burn above the factor, each with enough requests. */
+  breaching: BurnWindow[];
+  /** Window sets that cannot be judged: their long or short window has no data. */
+  noData: BurnWindow[];
+}
+
+/**
+ * Judges every window set. A set with a window without data is neither breaching nor clear:
+ * losing data must not resolve a page (the evaluator holds the state and reports "no data").
+ */
+export function judgeWindows(alerting: Alerting, readings: ReadonlyMap<number, WindowReading>): WindowConditions {
+  const breaching: BurnWindow[] = [];
+  const noData: BurnWindow[] = [];
+  for (const w of alerting.windows) {
     const long = readings.get(w.longMs);
     const short = readings.get(w.shortMs);
-    if (!long || !short || long.burn === null || short.burn === null) return false;
-    // Raw-ratio SLIs carry no volume (counts undefined): the guard cannot apply to them.
-    if (long.counts && !enoughTraffic(long.counts, alerting.minEvents)) return false;
-    if (short.counts && !enoughTraffic(short.counts, alerting.minEvents)) return false;
-    return long.burn > w.factor && short.burn > w.factor;
-  });
+    if (!long || !short || long.burn === null || short.burn === null) {
+      noData.push(w);
+      continue;
+    }
+    const guarded = [long, short].every((r) => r.requests === undefined || enoughTraffic(r.requests, alerting.minEvents));
+    if (guarded && exceeds(long.burn, w) && exceeds(short.burn, w)) breaching.push(w);
+  }
+  return { breaching, noData };
+}
+
+/** Which burn windows are breaching: both windows above the factor, each with enough requests. */
+export function breachingWindows(alerting: Alerting, readings: ReadonlyMap<number, WindowReading>): BurnWindow[] {
+  return judgeWindows(alerting, readings).breaching;
 }
 
 export interface StepInput {
   breaching: boolean;
+  /** Not breaching, but some window set could not be judged (no data): hold the current state. */
+  noData?: boolean;
   nowMs: number;
   forMs: number;
-  /** True for a ticket while the page of the same SLO fires. */
+  /** True for a ticket while the page of the same SLO fires: it may wait, not fire. */
   suppressed?: boolean;
 }
 
@@ -58,18 +86,23 @@ export function stepAlert(state: AlertState, input: StepInput): StepResult {
   return { state: { status: to, sinceMs: input.nowMs }, changed: { from: state.status, to } };
 }
 
-function nextStatus(state: AlertState, { breaching, nowMs, forMs, suppressed }: StepInput): AlertStatus {
+function nextStatus(state: AlertState, { breaching, noData, nowMs, forMs, suppressed }: StepInput): AlertStatus {
+  // No data decides nothing: a firing page stays firing, a pending alert keeps waiting.
+  const hold = !breaching && noData === true;
   switch (state.status) {
     case 'inactive':
     case 'resolved':
-      if (!breaching || suppressed) return state.status;
-      return forMs <= 0 ? 'firing' : 'pending';
+      if (!breaching) return state.status;
+      return forMs <= 0 && !suppressed ? 'firing' : 'pending';
     case 'pending':
-      if (!breaching || suppressed) return 'inactive';
-      return nowMs - state.sinceMs >= forMs ? 'firing' : 'pending';
+      if (hold) return 'pending';
+      if (!breaching) return 'inactive';
+      // A ticket waiting while the page fires keeps its start: once the page resolves it fires
+      // as soon as its condition has held for `for`, not a fresh `for` later.
+      return !suppressed && nowMs - state.sinceMs >= forMs ? 'firing' : 'pending';
     case 'firing':
       // An already-firing ticket stays open when a page starts: closing it would be a false "recovered".
-      return breaching ? 'firing' : 'resolved';
+      return breaching || hold ? 'firing' : 'resolved';
   }
 }
 
@@ -80,10 +113,12 @@ export function stepSlo(
   forMs: Record<Severity, number>,
   enabled: Record<Severity, boolean>,
   nowMs: number,
+  noData: Record<Severity, boolean> = { page: false, ticket: false },
 ): Record<Severity, StepResult> {
-  const page = stepAlert(states.page, { breaching: enabled.page && breaching.page, nowMs, forMs: forMs.page });
+  const page = stepAlert(states.page, { breaching: enabled.page && breaching.page, noData: enabled.page && noData.page, nowMs, forMs: forMs.page });
   const ticket = stepAlert(states.ticket, {
     breaching: enabled.ticket && breaching.ticket,
+    noData: enabled.ticket && noData.ticket,
     nowMs,
     forMs: forMs.ticket,
     suppressed: page.state.status === 'firing',

@@ -41,15 +41,21 @@ export function budgetMinutes(objective: number, windowMs: number): number {
 }
 
 /**
- * Share of the whole budget consumed, given the error ratio over the SLO window. Above 1 the
- * budget is overspent; remaining is then negative, which reports show as such.
+ * Share of the period's budget spent. The allowance is the budget ratio of the whole period's
+ * events (or slices); what is spent is the errors (bad slices) seen so far. With the error
+ * ratio over the elapsed part of the window, that is burn rate × elapsed share of the period:
+ * a rolling window is always whole (share 1); 30 s into a calendar month at 2% errors (20×
+ * a 99.9% budget) spends 20 × 30 s / 31 days ≈ 0.0002 of it, not 20×. Occurrences assume
+ * the period's remaining traffic arrives at the rate seen so far. Above 1 the budget is
+ * overspent; remaining is then negative, which reports show as such.
  */
-export function budgetConsumed(windowRatio: number | null, objective: number): number | null {
-  return burnRate(windowRatio, objective);
+export function budgetConsumed(windowRatio: number | null, objective: number, elapsedShare = 1): number | null {
+  const burn = burnRate(windowRatio, objective);
+  return burn === null ? null : burn * Math.min(1, Math.max(0, elapsedShare));
 }
 
-export function budgetRemaining(windowRatio: number | null, objective: number): number | null {
-  const consumed = budgetConsumed(windowRatio, objective);
+export function budgetRemaining(windowRatio: number | null, objective: number, elapsedShare = 1): number | null {
+  const consumed = budgetConsumed(windowRatio, objective, elapsedShare);
   return consumed === null ? null : 1 - consumed;
 }
 
@@ -78,10 +84,11 @@ export function burnFactor(budgetShare: number, periodMs: number, longWindowMs: 
 }
 
 /**
- * The low-traffic guard: a window with fewer events than `minEvents` says nothing reliable, so
- * it cannot fire an alert (two failed requests at 3 a.m. are not a 100% error ratio worth a
- * page). It still counts towards the budget.
+ * The low-traffic guard: a window with fewer requests than `minEvents` says nothing reliable,
+ * so it cannot fire an alert (two failed requests at 3 a.m. are not a 100% error ratio worth a
+ * page). It counts requests, not slices or samples, so a 5-minute window of 5 one-minute slices
+ * still pages on a real burn. It still counts towards the budget.
  */
-export function enoughTraffic(counts: WindowCounts | undefined, minEvents: number): boolean {
-  return counts !== undefined && Number.isFinite(counts.total) && counts.total > 0 && counts.total >= minEvents;
+export function enoughTraffic(requests: number | undefined, minEvents: number): boolean {
+  return requests !== undefined && Number.isFinite(requests) && requests > 0 && requests >= minEvents;
 }

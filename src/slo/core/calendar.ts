@@ -52,12 +52,24 @@ function wallOf(ms: number, timeZone: string): Wall {
 
 const wallAsUtc = (w: Wall) => Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s);
 
-/** The instant at which the wall clock in `timeZone` shows `w`. */
+const sameWall = (a: Wall, b: Wall) => wallAsUtc(a) === wallAsUtc(b);
+
+/**
+ * The instant at which the wall clock in `timeZone` shows `w`. A wall time that occurs twice
+ * (clocks set back) is its first occurrence; one that does not exist (clocks set forward, e.g.
+ * midnight in Santiago on 2026-09-06) is moved forward by the gap, to the first instant of the
+ * day — never an hour early into the previous day.
+ */
 export function instantOf(w: Wall, timeZone: string): number {
   const guess = wallAsUtc(w);
-  let ms = guess - (wallAsUtc(wallOf(guess, timeZone)) - guess);
-  ms = guess - (wallAsUtc(wallOf(ms, timeZone)) - ms);
-  return ms;
+  const offsetAt = (ms: number) => wallAsUtc(wallOf(ms, timeZone)) - ms;
+  // The zone's offsets a day before and a day after: the same, except around a change.
+  const before = guess - offsetAt(guess - 86_400_000);
+  const after = guess - offsetAt(guess + 86_400_000);
+  const exact = [before, after].filter((ms) => sameWall(wallOf(ms, timeZone), w));
+  if (exact.length > 0) return Math.min(...exact);
+  // A gap: read with the offset before the change, the wall time moves forward by the gap.
+  return before;
 }
 
 /** `2022-01-01 12:00:00` / `2022-01-01T12:00:00` (no zone: OpenSLO's format) as wall-clock fields. */
@@ -76,7 +88,12 @@ function addUnits(w: Wall, unit: 'd' | 'w' | 'M' | 'Q' | 'Y', n: number): Wall {
   }
   const months = unit === 'M' ? n : unit === 'Q' ? 3 * n : 12 * n;
   const index = w.y * 12 + (w.mo - 1) + months;
-  return { ...w, y: Math.floor(index / 12), mo: (index % 12) + 1 };
+  const y = Math.floor(index / 12);
+  const mo = (index % 12) + 1;
+  // An anchor on the 29th–31st falls on the month's last day in shorter months (Jan 31 → Feb 28
+  // → Mar 31), never spilling into the next month.
+  const lastDay = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  return { ...w, y, mo, d: Math.min(w.d, lastDay) };
 }
 
 /** The default anchor: Monday for weeks, the 1st of January for months, quarters and years. */

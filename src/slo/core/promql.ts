@@ -46,9 +46,22 @@ export function isPerSecond(query: string): boolean {
   return hasWindowTemplate(query) && /\b(i?rate)\s*\(/.test(query);
 }
 
+/**
+ * The parts of one window, each a PromQL expression:
+ * - `errors`: error events (occurrences), bad slices (timeslices) or the sum of the slices'
+ *   error ratios (ratioTimeslices). Absent with data present means 0.
+ * - `total`: events (occurrences) or the slices the window is divided into (time slices, with
+ *   or without data: an empty slice is a good one, as OpenSLO divides the whole window).
+ * - `slices`: slices with data; none means no data (time slices only).
+ * - `requests`: the request volume the low-traffic guard reads (event SLIs with time slices;
+ *   for occurrences it is `total`).
+ * - `ratio`: the error ratio itself (raw SLIs with occurrences).
+ */
+export type Part = 'errors' | 'total' | 'slices' | 'requests' | 'ratio';
+
 export interface WindowExpressions {
-  /** `errors`/`total` are event counts (or per-second rates when `perSecond`); `ratio` is an error ratio. */
-  parts: Partial<Record<'errors' | 'total' | 'ratio', string>>;
+  parts: Partial<Record<Part, string>>;
+  /** Event parts (`errors`/`total` for occurrences, `requests`) are per-second rates: × seconds gives events. */
   perSecond: boolean;
 }
 
@@ -57,20 +70,30 @@ export interface SliQueryOptions {
   counter?: boolean;
 }
 
+/**
+ * A subquery range over a window: one millisecond short, so that its grid holds exactly the
+ * slices ending in (now − window, now] — Prometheus 2 includes both ends of a range, Prometheus
+ * 3 only the end; this reads the same on both.
+ */
+export function subqueryRange(windowMs: number): string {
+  return formatDuration(Math.max(1, Math.round(windowMs) - 1));
+}
+
 function eventParts(sli: Extract<Sli, { kind: 'events' }>, range: string, counter: boolean) {
   const total = `sum(${overWindow(sli.totalQuery, range, counter)})`;
   const errors = sli.errorQuery
-    ? `sum(${overWindow(sli.errorQuery, range, counter)})`
+    ? // No error series yet (no 5xx since the target started) with traffic present is 0 errors.
+      `(sum(${overWindow(sli.errorQuery, range, counter)}) or (${total} * 0))`
     : // No good series at all means every request failed: count good as 0 rather than no data.
       `(${total} - (sum(${overWindow(sli.goodQuery!, range, counter)}) or vector(0)))`;
   return { errors, total };
 }
 
-/** The per-slice error ratio, for the time-slice methods. */
+/** The per-slice error ratio, for the time-slice methods; absent (never NaN) for a slice without traffic. */
 function sliceRatio(sli: Sli, slice: string, counter: boolean): string | undefined {
   if (sli.kind === 'events') {
     const { errors, total } = eventParts(sli, slice, counter);
-    return `(${errors} / ${total})`;
+    return `(${errors} / (${total} > 0))`;
   }
   if (sli.kind === 'raw') return `avg(${overWindow(sli.errorRatioQuery, slice, false)})`;
   return undefined;
@@ -78,29 +101,42 @@ function sliceRatio(sli: Sli, slice: string, counter: boolean): string | undefin
 
 export function windowExpressions(sli: Sli, budgeting: Budgeting, windowMs: number, options: SliQueryOptions = {}): WindowExpressions {
   const range = promRange(windowMs);
+  const sub = subqueryRange(windowMs);
   const counter = options.counter ?? (sli.kind === 'events' ? (sli.counter ?? true) : true);
   if (sli.kind === 'synthetic' || sli.kind === 'unevaluable') return { parts: {}, perSecond: false };
   if (sli.kind === 'threshold') {
-    // Each sample (each slice for time-slice budgeting) is one event: good when it meets the threshold.
-    const step = budgeting.method === 'occurrences' ? '1m' : promRange(budgeting.sliceMs);
     const q = `avg(${sli.query})`;
-    const total = `count_over_time(${q}[${range}:${step}])`;
-    const good = `sum_over_time((${q} ${opSymbol[sli.op]} bool ${sli.value})[${range}:${step}])`;
-    return { parts: { errors: `(${total} - ${good})`, total }, perSecond: false };
+    const good = (step: string) => `sum_over_time((${q} ${opSymbol[sli.op]} bool ${sli.value})[${sub}:${step}])`;
+    if (budgeting.method === 'occurrences') {
+      // Each sample (one a minute) is an event: good when it meets the threshold.
+      const total = `count_over_time(${q}[${sub}:1m])`;
+      return { parts: { errors: `(${total} - ${good('1m')})`, total }, perSecond: false };
+    }
+    // Each slice is good when its sample meets the threshold; a slice without a sample is good.
+    const step = promRange(budgeting.sliceMs);
+    const slices = `count_over_time(${q}[${sub}:${step}])`;
+    return {
+      parts: { errors: `(${slices} - ${good(step)})`, total: `count_over_time(vector(1)[${sub}:${step}])`, slices },
+      perSecond: false,
+    };
   }
   if (budgeting.method === 'occurrences') {
     if (sli.kind === 'raw') return { parts: { ratio: `avg(${overWindow(sli.errorRatioQuery, range, false)})` }, perSecond: false };
-    return { parts: eventParts(sli, range, counter), perSecond: [sli.totalQuery].every(isPerSecond) };
+    return { parts: eventParts(sli, range, counter), perSecond: isPerSecond(sli.totalQuery) };
   }
   const slice = promRange(budgeting.sliceMs);
   const ratio = sliceRatio(sli, slice, counter)!;
-  const total = `count_over_time(${ratio}[${range}:${slice}])`;
-  if (budgeting.method === 'ratioTimeslices') {
-    return { parts: { errors: `sum_over_time(${ratio}[${range}:${slice}])`, total }, perSecond: false };
-  }
-  // A slice is bad when its good ratio misses the slice target, i.e. its error ratio exceeds 1 − target.
-  const bad = `sum_over_time((${ratio} > bool ${tidy(1 - budgeting.sliceTarget)})[${range}:${slice}])`;
-  return { parts: { errors: bad, total }, perSecond: false };
+  const parts: Partial<Record<Part, string>> = {
+    total: `count_over_time(vector(1)[${sub}:${slice}])`,
+    slices: `count_over_time(${ratio}[${sub}:${slice}])`,
+    errors:
+      budgeting.method === 'ratioTimeslices'
+        ? `sum_over_time(${ratio}[${sub}:${slice}])`
+        : // A slice is bad when its good ratio misses the slice target, i.e. its error ratio exceeds 1 − target.
+          `sum_over_time((${ratio} > bool ${tidy(1 - budgeting.sliceTarget)})[${sub}:${slice}])`,
+  };
+  if (sli.kind === 'events') parts.requests = eventParts(sli, range, counter).total;
+  return { parts, perSecond: sli.kind === 'events' && isPerSecond(sli.totalQuery) };
 }
 
 /**

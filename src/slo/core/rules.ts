@@ -8,7 +8,9 @@ import { alertWindowLengths } from './windows.js';
  * Prometheus recording and alerting rules equivalent to Quench's own evaluation, with Sloth's
  * names (`slo:sli_error:ratio_rate5m`, `sloth_id`/`sloth_service`/`sloth_slo` labels) so Sloth's
  * Grafana dashboards keep working. Unlike Sloth's, a window without traffic records no sample
- * rather than NaN (`/ (total > 0)`), and alerts carry the low-traffic guard.
+ * rather than NaN (`/ (total > 0)`), a window with traffic and no error series records 0, and
+ * alerts carry the low-traffic guard (on requests). Calendar windows are rolling windows of
+ * their nominal length here (a month is 30 days): a rule cannot follow a calendar.
  */
 export interface RuleGroup {
   name: string;
@@ -40,10 +42,13 @@ export function rulesFor(slo: Slo): RuleGroup[] | undefined {
   for (const ms of windows) {
     const w = promRange(ms);
     const { parts, perSecond } = windowExpressions(slo.sli, slo.budgeting, ms);
+    // The same parts Quench queries: errors already read 0 when the error series is missing,
+    // and `total > 0` (events) or the slices with data leave a window without traffic empty, never NaN.
     const ratio = parts.ratio ?? `(${parts.errors})\n/\n(${parts.total} > 0)`;
     recordings.push({ record: `slo:sli_error:ratio_rate${w}`, expr: ratio, labels: { ...ids, sloth_window: w } });
-    if (parts.total) {
-      const events = perSecond ? `(${parts.total}) * ${Math.round(ms / 1000)}` : parts.total;
+    const requests = slo.sli.kind === 'events' ? (parts.requests ?? parts.total) : undefined;
+    if (requests) {
+      const events = perSecond ? `(${requests}) * ${Math.round(ms / 1000)}` : requests;
       recordings.push({ record: `slo:sli_total:events${w}`, expr: events, labels: { ...ids, sloth_window: w } });
     }
   }
@@ -72,15 +77,21 @@ export function rulesFor(slo: Slo): RuleGroup[] | undefined {
     const tier = slo.alerting.tiers[severity];
     const ws = slo.alerting.windows.filter((x) => x.severity === severity);
     if (!tier.enabled || ws.length === 0) continue;
-    const hasEvents = slo.sli.kind !== 'raw';
-    const cond = (ms: number, factor: number) => {
+    // The guard counts requests; SLIs without a request volume (raw, threshold) have none.
+    const hasEvents = slo.sli.kind === 'events';
+    const cond = (ms: number, factor: number, op: string) => {
       const r = promRange(ms);
-      const burn = `max(slo:sli_error:ratio_rate${r}${sel} > (${factor} * ${budget})) without (sloth_window)`;
+      const burn = `max(slo:sli_error:ratio_rate${r}${sel} ${op} (${factor} * ${budget})) without (sloth_window)`;
       return hasEvents && slo.alerting.minEvents > 0
         ? `(${burn} and on(sloth_id) max(slo:sli_total:events${r}${sel} >= ${slo.alerting.minEvents}) without (sloth_window))`
         : burn;
     };
-    const expr = ws.map((x) => `(\n  ${cond(x.shortMs, x.factor)}\n  and\n  ${cond(x.longMs, x.factor)}\n)`).join('\nor\n');
+    const expr = ws
+      .map((x) => {
+        const op = x.op === 'gte' ? '>=' : '>';
+        return `(\n  ${cond(x.shortMs, x.factor, op)}\n  and\n  ${cond(x.longMs, x.factor, op)}\n)`;
+      })
+      .join('\nor\n');
     alerts.push({
       alert: `${camel(slo.name)}ErrorBudgetBurn`,
       expr,

@@ -27,7 +27,11 @@ export interface SloStatus {
   burnRates: Record<string, number | null>;
   /** At the current (fastest page window's) burn rate; null when nothing burns or no data. */
   timeToExhaustionSeconds: number | null;
-  alerts: Record<Severity, { status: AlertStatus; since: string | null; breaching: string[] }>;
+  /**
+   * Per severity: `breaching` window sets; `noData` window sets that could not be judged for
+   * lack of data (the state is then held, never resolved by a gap).
+   */
+  alerts: Record<Severity, { status: AlertStatus; since: string | null; breaching: string[]; noData: string[] }>;
   policy: Slo['policy'];
 }
 
@@ -38,7 +42,8 @@ export function describeWindow(slo: Slo): string {
   return `calendar ${w.count === 1 ? unit : `${w.count} ${unit}s`} (${w.timeZone})`;
 }
 
-export const windowLabel = (w: BurnWindow) => `${formatDuration(w.longMs)}/${formatDuration(w.shortMs)}>${round(w.factor)}`;
+export const windowLabel = (w: BurnWindow) =>
+  `${formatDuration(w.longMs)}/${formatDuration(w.shortMs)}${w.op === 'gte' ? '>=' : '>'}${round(w.factor)}`;
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
 
@@ -47,6 +52,11 @@ export interface StatusInput {
   nowMs: number;
   /** Error ratio over the SLO window so far. */
   windowRatio: number | null;
+  /**
+   * Share of the period elapsed in the window read: 1 for rolling windows; for calendar windows
+   * the elapsed time (or the elapsed slices, for the time-slice methods) over the period's.
+   */
+  elapsedShare?: number;
   /** Full SLO window length (a calendar month's own). */
   periodMs: number;
   burnByWindowMs: ReadonlyMap<number, number | null>;
@@ -56,7 +66,8 @@ export interface StatusInput {
 /** Pure: the status from one evaluation's readings. */
 export function buildStatus(input: StatusInput): SloStatus {
   const { slo, windowRatio, periodMs } = input;
-  const remaining = budgetRemaining(windowRatio, slo.objective);
+  const share = input.elapsedShare ?? 1;
+  const remaining = budgetRemaining(windowRatio, slo.objective, share);
   const totalMinutes = budgetMinutes(slo.objective, periodMs);
   const burnRates: Record<string, number | null> = {};
   for (const [ms, burn] of [...input.burnByWindowMs].sort((a, b) => a[0] - b[0])) burnRates[formatDuration(ms)] = burn;
@@ -72,7 +83,7 @@ export function buildStatus(input: StatusInput): SloStatus {
     attainment: attainment(windowRatio),
     errorBudget: {
       remaining,
-      consumed: budgetConsumed(windowRatio, slo.objective),
+      consumed: budgetConsumed(windowRatio, slo.objective, share),
       totalMinutes,
       remainingMinutes: remaining === null ? null : remaining * totalMinutes,
     },
@@ -114,8 +125,8 @@ export function pendingStatus(slo: Slo, state: SloStatus['state'], error?: strin
     burnRates: {},
     timeToExhaustionSeconds: null,
     alerts: {
-      page: { status: 'inactive', since: null, breaching: [] },
-      ticket: { status: 'inactive', since: null, breaching: [] },
+      page: { status: 'inactive', since: null, breaching: [], noData: [] },
+      ticket: { status: 'inactive', since: null, breaching: [], noData: [] },
     },
     policy: slo.policy,
   };

@@ -1,6 +1,6 @@
 import { parseDuration } from '../core/duration.js';
-import type { Alerting, BurnWindow, Severity } from '../core/model.js';
-import { defaultBurnWindows } from '../core/windows.js';
+import type { Alerting, BurnWindow, Severity, SloWindow } from '../core/model.js';
+import { CATALOG_PERIODS, catalogWindows } from '../core/windows.js';
 import { type At, at, type OpenSloImport } from './openslo-import.js';
 import type { AlertConditionSpec, OpenSloSlo } from './openslo-schema.js';
 
@@ -24,11 +24,17 @@ function condition(imp: OpenSloImport, spec: AlertConditionSpec, where: At, peri
   if (longMs > periodMs) imp.error(at(where, 'condition', 'lookbackWindow'), 'lookbackWindow is longer than the SLO window', 'warning');
   const severity: Severity = PAGE_SEVERITIES.has(spec.severity.toLowerCase()) ? 'page' : 'ticket';
   // The workbook's short window is 1/12 of the long one; it lets the alert reset quickly.
-  return { severity, longMs, shortMs: Math.max(60_000, Math.round(longMs / 12 / 60_000) * 60_000), factor: c.threshold };
+  return {
+    severity,
+    longMs,
+    shortMs: Math.max(60_000, Math.round(longMs / 12 / 60_000) * 60_000),
+    factor: c.threshold,
+    ...(c.op === 'gte' ? { op: 'gte' as const } : {}),
+  };
 }
 
 /** Burn windows from the SLO's alert policies (inline or referenced); the workbook's set when there are none. */
-export function openSloAlerting(imp: OpenSloImport, slo: OpenSloSlo, where: At, periodMs: number): Alerting {
+export function openSloAlerting(imp: OpenSloImport, slo: OpenSloSlo, where: At, periodMs: number, window: SloWindow | undefined): Alerting {
   const windows: BurnWindow[] = [];
   const forMs: Partial<Record<Severity, number>> = {};
   (slo.spec.alertPolicies ?? []).forEach((item, i) => {
@@ -50,7 +56,16 @@ export function openSloAlerting(imp: OpenSloImport, slo: OpenSloSlo, where: At, 
       forMs[w.severity] = Math.max(forMs[w.severity] ?? 0, after);
     });
   });
-  const chosen = windows.length > 0 ? windows : defaultBurnWindows(periodMs);
+  const catalog = window ? catalogWindows(window) : undefined;
+  if (windows.length === 0 && window && !catalog) {
+    // OpenSLO does not require alerting: warn, and leave this SLO without burn alerts.
+    imp.error(
+      at(where, 'timeWindow'),
+      `no burn-rate window catalog for this time window (catalogs: ${CATALOG_PERIODS}): this SLO gets no burn-rate alerts; add an alert policy to alert on it`,
+      'warning',
+    );
+  }
+  const chosen = windows.length > 0 ? windows : (catalog ?? []);
   const has = (s: Severity) => chosen.some((w) => w.severity === s);
   return {
     windows: chosen,

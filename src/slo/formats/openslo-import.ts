@@ -256,7 +256,7 @@ export class OpenSloImport {
     // Keep going after a problem, so that one run of `quench validate` reports them all.
     const window = this.window(slo, where);
     const periodMs = window ? nominalPeriodMs(window) : 30 * 86_400_000;
-    const alerting = openSloAlerting(this, slo, where, periodMs);
+    const alerting = openSloAlerting(this, slo, where, periodMs, window);
     const multi = slo.spec.objectives.length > 1;
     const out: Slo[] = [];
     slo.spec.objectives.forEach((objective, i) => {

@@ -3,7 +3,7 @@ import type { SourceDocument } from '../../definitions/source.js';
 import { calendarUnit, parseDuration } from '../core/duration.js';
 import type { Alerting, BurnWindow, Budgeting, Sli, Slo, SloWindow } from '../core/model.js';
 import { tidy } from '../core/promql.js';
-import { defaultBurnWindows } from '../core/windows.js';
+import { CATALOG_PERIODS, catalogWindows } from '../core/windows.js';
 import { burnFactor } from '../core/budget.js';
 import { nominalPeriodMs } from '../core/calendar.js';
 import { leMatcher, sloZodProblems, syntheticScript } from './common.js';
@@ -52,11 +52,11 @@ function windowOf(file: QuenchSloFile): SloWindow {
   return { kind: 'calendar', unit: unit.unit, count: unit.count, timeZone: file.window.timeZone };
 }
 
-function alertingOf(file: QuenchSloFile, periodMs: number): Alerting {
+function alertingOf(file: QuenchSloFile, window: SloWindow, periodMs: number): Alerting {
   const a = file.alerting;
   const windows: BurnWindow[] =
     a.windows === 'default'
-      ? defaultBurnWindows(periodMs)
+      ? (catalogWindows(window) ?? [])
       : a.windows.map((w) => {
           const longMs = parseDuration(w.long)!;
           return {
@@ -67,7 +67,7 @@ function alertingOf(file: QuenchSloFile, periodMs: number): Alerting {
           };
         });
   const forMs = (text: string | number | undefined, fallback: number) =>
-    text === undefined ? fallback : text === '0' || text === 0 ? 0 : parseDuration(text)!;
+    text === undefined ? fallback : text === '0' || text === 0 ? 0 : parseDuration(String(text))!;
   return {
     windows,
     minEvents: a.minEvents,
@@ -95,7 +95,16 @@ export function importQuenchSlo(doc: SourceDocument): { slos: Slo[]; problems: P
   const problems: Problem[] = [];
   const window = windowOf(file);
   const periodMs = nominalPeriodMs(window);
-  const alerting = alertingOf(file, periodMs);
+  const alerting = alertingOf(file, window, periodMs);
+  if (file.alerting.windows === 'default' && alerting.windows.length === 0 && file.alerting.enabled) {
+    // Burn factors belong to a period: stretching another period's would page for nothing or miss pages.
+    problems.push(
+      doc.problem(
+        ['window'],
+        `no burn-rate window catalog for this SLO window (catalogs: ${CATALOG_PERIODS}): list alerting.windows with a factor or budgetPercent each, or disable alerting`,
+      ),
+    );
+  }
   alerting.windows.forEach((w, i) => {
     if (w.shortMs >= w.longMs)
       problems.push(doc.problem(['alerting', 'windows', i, 'short'], 'the short window must be shorter than the long window'));

@@ -8,8 +8,14 @@ import type { Slo } from '../core/model.js';
 export interface WindowValue {
   /** Error ratio over the window; null when there was no traffic (0/0) or no series. */
   ratio: number | null;
-  /** Event counts, when the SLI has them (raw-ratio SLIs do not). */
+  /**
+   * The window's counts in the SLI's own unit: events (occurrences), or slices for the
+   * time-slice methods (`errors` bad slices or summed slice error ratios, `total` the slices the
+   * window is divided into). Raw-ratio SLIs have none.
+   */
   counts?: WindowCounts;
+  /** Requests in the window, for the low-traffic guard; absent when the SLI has no request volume (raw, threshold). */
+  requests?: number;
 }
 
 export interface SliSource {

@@ -28,16 +28,25 @@ export function prometheusSource(client: PrometheusClient): SliSource {
           out.set(ms, { ratio: r === undefined || !Number.isFinite(r) ? null : Math.min(1, Math.max(0, r)) });
           continue;
         }
-        const total = raw.get(`${range}:total`);
-        if (total === undefined || !Number.isFinite(total)) {
+        const value = (part: string) => {
+          const v = raw.get(`${range}:${part}`);
+          return v === undefined || !Number.isFinite(v) ? undefined : v;
+        };
+        const scale = perSecond ? Math.round(ms / 1000) : 1;
+        const sliced = parts.slices !== undefined;
+        const total = value('total');
+        // Time slices: no slice with data is no data; occurrences: no events is no data.
+        if (total === undefined || (sliced && !((value('slices') ?? 0) > 0))) {
           out.set(ms, { ratio: null });
           continue;
         }
-        // A missing errors series (no 5xx yet) with traffic present means no errors.
-        const errorsRaw = raw.get(`${range}:errors`) ?? 0;
-        const scale = perSecond ? Math.round(ms / 1000) : 1;
-        const counts = { errors: Number.isFinite(errorsRaw) ? errorsRaw * scale : 0, total: total * scale };
-        out.set(ms, { ratio: errorRatio(counts), counts });
+        // A missing errors part with data present means no errors (the queries already say so; this is the backstop).
+        const errors = value('errors') ?? 0;
+        const counts = sliced ? { errors, total } : { errors: errors * scale, total: total * scale };
+        // Only request-based SLIs have a volume to guard on; a threshold SLI's samples are not requests.
+        const requests =
+          slo.sli.kind !== 'events' ? undefined : parts.requests !== undefined ? (value('requests') ?? 0) * scale : counts.total;
+        out.set(ms, { ratio: errorRatio(counts), counts, ...(requests !== undefined ? { requests } : {}) });
       }
       return out;
     },

@@ -17,7 +17,7 @@ export function syntheticSource(startedAt: Date): SliSource {
       const anchorMs = script.anchor === 'start' ? startedAt.getTime() : 0;
       for (const ms of windowsMs) {
         const counts = syntheticCounts(script, anchorMs, now.getTime() - ms, now.getTime());
-        out.set(ms, { ratio: errorRatio(counts), counts });
+        out.set(ms, { ratio: errorRatio(counts), counts, requests: counts.total });
       }
       return out;
     },

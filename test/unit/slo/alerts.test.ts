@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { type AlertState, breachingWindows, initialAlertState, stepAlert, stepSlo } from '../../../src/slo/core/alerts.js';
+import { type AlertState, breachingWindows, initialAlertState, judgeWindows, stepAlert, stepSlo } from '../../../src/slo/core/alerts.js';
 import type { Alerting } from '../../../src/slo/core/model.js';
-import { defaultBurnWindows } from '../../../src/slo/core/windows.js';
+import { catalogWindows } from '../../../src/slo/core/windows.js';
 
 const M = 60_000;
 const H = 60 * M;
 
 function alerting(minEvents = 10): Alerting {
   return {
-    windows: defaultBurnWindows(30 * 24 * H),
+    windows: catalogWindows({ kind: 'rolling', ms: 30 * 24 * H })!,
     minEvents,
     tiers: {
       page: { severity: 'page', enabled: true, forMs: 2 * M },
@@ -17,7 +17,7 @@ function alerting(minEvents = 10): Alerting {
   };
 }
 
-const reading = (burn: number | null, total = 1000) => ({ burn, counts: { errors: 0, total } });
+const reading = (burn: number | null, requests = 1000) => ({ burn, requests });
 
 describe('breaching windows', () => {
   it('fires only when both the long and the short window burn above the factor', () => {
@@ -50,7 +50,7 @@ describe('breaching windows', () => {
       [5 * M, reading(null, 0)],
     ]);
     expect(breachingWindows(alerting(0), noData)).toEqual([]);
-    // Raw-ratio SLIs have no counts: the guard cannot apply, the burn decides.
+    // Raw-ratio and threshold SLIs have no request volume: the guard cannot apply, the burn decides.
     const raw = new Map([
       [H, { burn: 20 }],
       [5 * M, { burn: 20 }],
@@ -89,6 +89,52 @@ describe('alert state machine', () => {
     expect(stepAlert(initialAlertState(0), { breaching: true, nowMs: M, forMs: 0 }).state.status).toBe('firing');
   });
 
+  it('OpenSLO op: gte fires at the factor itself (issue 11, point 11)', () => {
+    const gte: Alerting = { ...alerting(), windows: [{ severity: 'page', longMs: H, shortMs: 5 * M, factor: 14.4, op: 'gte' }] };
+    const atFactor = new Map([
+      [H, reading(14.4)],
+      [5 * M, reading(14.4)],
+    ]);
+    expect(breachingWindows(gte, atFactor)).toHaveLength(1);
+    expect(breachingWindows(alerting(), atFactor)).toEqual([]);
+  });
+
+  it('a window set without data is undecided, not clear (issue 11, point 7)', () => {
+    const vanished = new Map([
+      [H, reading(500)],
+      [5 * M, reading(null, 0)],
+    ]);
+    const judged = judgeWindows(alerting(), vanished);
+    expect(judged.breaching).toEqual([]);
+    expect(judged.noData.map((w) => w.longMs)).toEqual([H, 6 * H, 24 * H, 72 * H]);
+  });
+
+  it('no data holds a firing page and a pending alert instead of resolving them (issue 11, point 7)', () => {
+    const firing = { status: 'firing', sinceMs: 0 } as const;
+    expect(stepAlert(firing, { breaching: false, noData: true, nowMs: M, forMs: 0 }).state).toEqual(firing);
+    const pending = { status: 'pending', sinceMs: 0 } as const;
+    expect(stepAlert(pending, { breaching: false, noData: true, nowMs: 10 * M, forMs: 2 * M }).state).toEqual(pending);
+    // Data back and clear: it resolves then.
+    expect(stepAlert(firing, { breaching: false, nowMs: 2 * M, forMs: 0 }).state.status).toBe('resolved');
+    // Another set breaching still decides.
+    expect(stepAlert(pending, { breaching: true, noData: true, nowMs: 10 * M, forMs: 2 * M }).state.status).toBe('firing');
+  });
+
+  it('a ticket pending while the page fires keeps its start and fires once the page resolves (issue 11, point 11)', () => {
+    const for15 = { page: 2 * M, ticket: 15 * M };
+    const on = { page: true, ticket: true };
+    let states = { page: { status: 'firing', sinceMs: 0 } as AlertState, ticket: { status: 'pending', sinceMs: 0 } as AlertState };
+    const step = (page: boolean, at: number) => {
+      const r = stepSlo(states, { page, ticket: true }, for15, on, at);
+      states = { page: r.page.state, ticket: r.ticket.state };
+    };
+    step(true, 20 * M);
+    expect(states.ticket).toEqual({ status: 'pending', sinceMs: 0 });
+    step(false, 21 * M);
+    expect(states.page.status).toBe('resolved');
+    expect(states.ticket.status).toBe('firing');
+  });
+
   it('a firing page suppresses the ticket of the same SLO', () => {
     const firing = { status: 'firing', sinceMs: 0 } as const;
     const r = stepSlo(
@@ -99,8 +145,8 @@ describe('alert state machine', () => {
       M,
     );
     expect(r.page.state.status).toBe('firing');
-    expect(r.ticket.state.status).toBe('inactive');
-    expect(r.ticket.changed).toBeUndefined();
+    // The ticket may wait (pending), never fire, while the page fires.
+    expect(r.ticket.state.status).toBe('pending');
     // Once the page resolves, a slow burn that continues may open the ticket.
     const after = stepSlo(
       { page: r.page.state, ticket: r.ticket.state },

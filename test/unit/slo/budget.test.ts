@@ -11,15 +11,15 @@ import {
   timeToExhaustionMs,
 } from '../../../src/slo/core/budget.js';
 import { parseDuration } from '../../../src/slo/core/duration.js';
-import { defaultBurnWindows } from '../../../src/slo/core/windows.js';
+import { catalogWindows } from '../../../src/slo/core/windows.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
 describe('budget maths: the SRE workbook figures', () => {
-  it('scales the default windows to 14.4, 6, 3 and 1 for 30 days', () => {
-    const w = defaultBurnWindows(30 * DAY);
-    expect(w.map((x) => x.factor)).toEqual([14.4, 6, 3, 1].map((f) => expect.closeTo(f, 10)));
+  it('the 30-day catalog is the workbook: 14.4, 6, 3 and 1', () => {
+    const w = catalogWindows({ kind: 'rolling', ms: 30 * DAY })!;
+    expect(w.map((x) => x.factor)).toEqual([14.4, 6, 3, 1]);
     expect(w.map((x) => [x.severity, x.longMs / 60_000, x.shortMs / 60_000])).toEqual([
       ['page', 60, 5],
       ['page', 360, 30],
@@ -28,9 +28,17 @@ describe('budget maths: the SRE workbook figures', () => {
     ]);
   });
 
-  it('scales them to 13.44, 5.6, 2.8 and 0.933 for 28 days', () => {
-    const factors = defaultBurnWindows(28 * DAY).map((x) => Math.round(x.factor * 1000) / 1000);
-    expect(factors).toEqual([13.44, 5.6, 2.8, 0.933]);
+  it('each common period has its own catalog; other periods have none (issue 11, point 5)', () => {
+    const factors = (w: Parameters<typeof catalogWindows>[0]) => catalogWindows(w)?.map((x) => Math.round(x.factor * 1000) / 1000);
+    expect(factors({ kind: 'rolling', ms: 28 * DAY })).toEqual([13.44, 5.6, 2.8, 0.933]);
+    // Sloth's 7-day catalog, not the 30-day factors stretched by budget share (3.36/1.4/0.7/0.233).
+    expect(factors({ kind: 'rolling', ms: 7 * DAY })).toEqual([13.44, 3.5, 1.4, 0.98]);
+    expect(factors({ kind: 'rolling', ms: 14 * DAY })).toEqual([13.44, 5.6, 2.8, 0.933]);
+    expect(factors({ kind: 'calendar', unit: 'w', count: 1, timeZone: 'UTC' })).toEqual([13.44, 3.5, 1.4, 0.98]);
+    expect(factors({ kind: 'calendar', unit: 'M', count: 1, timeZone: 'UTC' })).toEqual([14.4, 6, 3, 1]);
+    expect(factors({ kind: 'calendar', unit: 'Q', count: 1, timeZone: 'UTC' })).toEqual([14.4, 6, 3, 1]);
+    expect(factors({ kind: 'rolling', ms: 3 * DAY })).toBeUndefined();
+    expect(factors({ kind: 'calendar', unit: 'Y', count: 1, timeZone: 'UTC' })).toBeUndefined();
   });
 
   it('14.4x over 1h consumes 2% of a 30-day budget', () => {
@@ -76,10 +84,19 @@ describe('no traffic is no data', () => {
     expect(errorRatio({ errors: -0.1, total: 10 })).toBe(0);
   });
 
-  it('the low-traffic guard needs the minimum number of events', () => {
-    expect(enoughTraffic({ errors: 2, total: 2 }, 10)).toBe(false);
-    expect(enoughTraffic({ errors: 2, total: 10 }, 10)).toBe(true);
-    expect(enoughTraffic({ errors: 0, total: 0 }, 0)).toBe(false);
+  it('calendar windows spend the errors so far against the whole period (issue 11, point 3)', () => {
+    // 30 s into a 31-day month at 2% errors with a 99.9% objective: 20× burn for 30 s.
+    const share = 30_000 / (31 * DAY);
+    expect(budgetRemaining(0.02, 0.999, share)).toBeCloseTo(1 - 20 * share, 12);
+    expect(budgetRemaining(0.02, 0.999, share)! * budgetMinutes(0.999, 31 * DAY)).toBeCloseTo(44.64 - 0.01, 9);
+    // A rolling window is always whole.
+    expect(budgetRemaining(0.02, 0.999)).toBeCloseTo(-19, 9);
+  });
+
+  it('the low-traffic guard needs the minimum number of requests', () => {
+    expect(enoughTraffic(2, 10)).toBe(false);
+    expect(enoughTraffic(10, 10)).toBe(true);
+    expect(enoughTraffic(0, 0)).toBe(false);
     expect(enoughTraffic(undefined, 0)).toBe(false);
   });
 });

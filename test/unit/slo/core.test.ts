@@ -78,17 +78,22 @@ describe('PromQL generation', () => {
   it('one query tags every window’s parts', () => {
     const q = combinedQuery(events, { method: 'occurrences' }, [5 * M, 60 * M]);
     expect(q).toBe(
-      'label_replace(sum(sum(rate(e[5m]))), "quench", "5m:errors", "", "") or label_replace(sum(sum(rate(t[5m]))), "quench", "5m:total", "", "") or ' +
-        'label_replace(sum(sum(rate(e[1h]))), "quench", "1h:errors", "", "") or label_replace(sum(sum(rate(t[1h]))), "quench", "1h:total", "", "")',
+      'label_replace((sum(sum(rate(e[5m]))) or (sum(sum(rate(t[5m]))) * 0)), "quench", "5m:errors", "", "") or label_replace(sum(sum(rate(t[5m]))), "quench", "5m:total", "", "") or ' +
+        'label_replace((sum(sum(rate(e[1h]))) or (sum(sum(rate(t[1h]))) * 0)), "quench", "1h:errors", "", "") or label_replace(sum(sum(rate(t[1h]))), "quench", "1h:total", "", "")',
     );
   });
 
-  it('time slices count bad slices against the slice target', () => {
+  it('time slices: bad slices over every slice of the window; an error series not born yet is 0; an empty slice is absent, never NaN', () => {
     const { parts } = windowExpressions(events, { method: 'timeslices', sliceMs: M, sliceTarget: 0.95 }, 60 * M);
-    expect(parts.total).toBe('count_over_time((sum(sum(rate(e[1m]))) / sum(sum(rate(t[1m]))))[1h:1m])');
-    expect(parts.errors).toBe('sum_over_time(((sum(sum(rate(e[1m]))) / sum(sum(rate(t[1m])))) > bool 0.05)[1h:1m])');
+    const slice = '((sum(sum(rate(e[1m]))) or (sum(sum(rate(t[1m]))) * 0)) / (sum(sum(rate(t[1m]))) > 0))';
+    // One millisecond short of the hour: exactly 60 one-minute slices on Prometheus 2 and 3 alike.
+    expect(parts.total).toBe('count_over_time(vector(1)[3599999ms:1m])');
+    expect(parts.slices).toBe(`count_over_time(${slice}[3599999ms:1m])`);
+    expect(parts.errors).toBe(`sum_over_time((${slice} > bool 0.05)[3599999ms:1m])`);
+    // The guard reads requests, not slices.
+    expect(parts.requests).toBe('sum(sum(rate(t[1h])))');
     const ratio = windowExpressions(events, { method: 'ratioTimeslices', sliceMs: M }, 60 * M);
-    expect(ratio.parts.errors).toBe('sum_over_time((sum(sum(rate(e[1m]))) / sum(sum(rate(t[1m]))))[1h:1m])');
+    expect(ratio.parts.errors).toBe(`sum_over_time(${slice}[3599999ms:1m])`);
   });
 
   it('threshold metrics count samples that meet the objective', () => {
@@ -97,6 +102,32 @@ describe('PromQL generation', () => {
       { method: 'occurrences' },
       60 * M,
     );
-    expect(parts.errors).toBe('(count_over_time(avg(p99_latency)[1h:1m]) - sum_over_time((avg(p99_latency) < bool 0.5)[1h:1m]))');
+    expect(parts.errors).toBe(
+      '(count_over_time(avg(p99_latency)[3599999ms:1m]) - sum_over_time((avg(p99_latency) < bool 0.5)[3599999ms:1m]))',
+    );
+  });
+});
+
+describe('calendar edge cases (issue 11, point 10)', () => {
+  it('a local midnight that does not exist starts the day at its first instant, west of UTC too', () => {
+    // Santiago: clocks jump from 00:00 to 01:00 on 2026-09-06 (UTC−4 → UTC−3).
+    expect(new Date(instantOf({ y: 2026, mo: 9, d: 6, h: 0, mi: 0, s: 0 }, 'America/Santiago')).toISOString()).toBe('2026-09-06T04:00:00.000Z');
+    // São Paulo, 2018-11-04 (UTC−3 → UTC−2).
+    expect(new Date(instantOf({ y: 2018, mo: 11, d: 4, h: 0, mi: 0, s: 0 }, 'America/Sao_Paulo')).toISOString()).toBe('2018-11-04T03:00:00.000Z');
+    const day = windowBounds({ kind: 'calendar', unit: 'd', count: 1, timeZone: 'America/Santiago' }, Date.parse('2026-09-06T12:00:00Z'));
+    expect(new Date(day.startMs).toISOString()).toBe('2026-09-06T04:00:00.000Z');
+    expect(new Date(day.endMs).toISOString()).toBe('2026-09-07T03:00:00.000Z');
+    // A repeated hour is its first occurrence (Berlin, 2026-10-25 02:30 happens twice).
+    expect(new Date(instantOf({ y: 2026, mo: 10, d: 25, h: 2, mi: 30, s: 0 }, 'Europe/Berlin')).toISOString()).toBe('2026-10-25T00:30:00.000Z');
+  });
+
+  it('an anchor on the 31st falls on the last day of shorter months', () => {
+    const w = { kind: 'calendar', unit: 'M', count: 1, timeZone: 'UTC', anchor: '2026-01-31 00:00:00' } as const;
+    const feb = windowBounds(w, Date.parse('2026-02-15T00:00:00Z'));
+    expect(new Date(feb.startMs).toISOString()).toBe('2026-01-31T00:00:00.000Z');
+    expect(new Date(feb.endMs).toISOString()).toBe('2026-02-28T00:00:00.000Z');
+    const mar = windowBounds(w, Date.parse('2026-03-10T00:00:00Z'));
+    expect(new Date(mar.startMs).toISOString()).toBe('2026-02-28T00:00:00.000Z');
+    expect(new Date(mar.endMs).toISOString()).toBe('2026-03-31T00:00:00.000Z');
   });
 });

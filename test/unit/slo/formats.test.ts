@@ -75,12 +75,15 @@ describe('users’ files', () => {
     expect(slo!.labels).toEqual({ owner: 'myteam', tier: '2,critical-path' });
     expect(slo!.alerting.windows).toEqual([
       { severity: 'page', longMs: 3_600_000, shortMs: 300_000, factor: 14.4 },
-      { severity: 'page', longMs: 21_600_000, shortMs: 1_800_000, factor: 6 },
+      // op: gte is kept: the burn may equal the threshold (issue 11, point 11).
+      { severity: 'page', longMs: 21_600_000, shortMs: 1_800_000, factor: 6, op: 'gte' },
     ]);
     expect(slo!.alerting.tiers.page.forMs).toBe(300_000);
     expect(slo!.alerting.tiers.ticket.enabled).toBe(false);
     const { parts, perSecond } = windowExpressions(slo!.sli, slo!.budgeting, 300_000);
-    expect(parts.errors).toBe('sum(sum(rate(http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}[5m])))');
+    expect(parts.errors).toBe(
+      '(sum(sum(rate(http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}[5m]))) or (sum(sum(rate(http_request_duration_seconds_count{job="myservice"}[5m]))) * 0))',
+    );
     expect(perSecond).toBe(true);
   });
 
@@ -273,5 +276,56 @@ spec:
   it('a YAML syntax error is located too', () => {
     const parsed = readYamlFile(join(fixtures, 'slo/does-not-exist.yaml'));
     expect(parsed.problems[0]!.message).toContain('cannot read');
+  });
+});
+
+describe('window catalogs and alert fields (issue 11)', () => {
+  const quenchSlo = (window: string, alerting = '') => `apiVersion: quench/v1
+kind: SLO
+metadata: { name: s }
+service: svc
+objective: 99.9
+window: ${window}
+sli: { events: { errorQuery: 'sum(rate(e[{{window}}]))', totalQuery: 'sum(rate(t[{{window}}]))' } }
+${alerting}`;
+
+  it('a period without a catalog is refused with the default windows, and accepted with its own list', () => {
+    const refused = importText(quenchSlo('3d'));
+    expect(refused.slos).toEqual([]);
+    expect(refused.problems.map((p) => `${p.line}: ${p.message}`)).toEqual([
+      expect.stringMatching(/^6: no burn-rate window catalog for this SLO window \(catalogs: 7d, 14d, 28d, 30d/),
+    ]);
+    const own = importText(
+      quenchSlo('3d', 'alerting:\n  windows:\n    - { severity: page, long: 1h, short: 5m, budgetPercent: 10 }\n'),
+    );
+    expect(own.problems).toEqual([]);
+    expect(own.slos[0]!.alerting.windows[0]!.factor).toBeCloseTo(7.2, 12);
+    expect(importText(quenchSlo('3d', 'alerting: { enabled: false }\n')).problems).toEqual([]);
+    expect(importText(quenchSlo('7d')).slos[0]!.alerting.windows.map((w) => w.factor)).toEqual([13.44, 3.5, 1.4, 0.98]);
+  });
+
+  it('OpenSLO without alert policies on a period without a catalog: a warning, and no burn alerts', () => {
+    const r = importText(`apiVersion: openslo/v1
+kind: SLO
+metadata: { name: o }
+spec:
+  service: svc
+  indicator:
+    spec:
+      ratioMetric:
+        good: { metricSource: { type: Prometheus, spec: { query: good_total } } }
+        total: { metricSource: { type: Prometheus, spec: { query: all_total } } }
+  timeWindow: [{ duration: 3d, isRolling: true }]
+  budgetingMethod: Occurrences
+  objectives: [{ target: 0.99 }]
+`);
+    expect(r.problems.map((p) => [p.severity, p.message])).toEqual([['warning', expect.stringContaining('no burn-rate window catalog')]]);
+    expect(r.slos[0]!.alerting.windows).toEqual([]);
+  });
+
+  it('for: 0 may be written as a number', () => {
+    const r = importText(quenchSlo('30d', 'alerting:\n  page: { for: 0 }\n'));
+    expect(r.problems).toEqual([]);
+    expect(r.slos[0]!.alerting.tiers.page.forMs).toBe(0);
   });
 });
