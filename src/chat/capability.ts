@@ -1,4 +1,5 @@
 import { QuenchError } from '../core/errors.js';
+import { gateForChat } from '../gate/slack.js';
 import type { HumanStepNotifier } from '../engine/notifier.js';
 import { pagerDutyActions } from '../pagerduty/actions.js';
 import { PagerDutyDirectory } from '../pagerduty/directory.js';
@@ -73,6 +74,7 @@ export const chatCapability: Capability = (ctx) => {
     policy: approvalPolicy(config.QUENCH_APPROVAL_POLICY),
     engine,
     channel: { fallback: config.QUENCH_SLACK_CHANNEL, perRun: config.QUENCH_SLACK_CHANNEL_PER_RUN },
+    gate: () => (ctx.ports.gate ? gateForChat(ctx.ports.gate) : undefined),
   };
   Object.assign(ctx.ports, { chat });
   internals.set(ctx, { deps, receiver: slack?.receiver, fireDueTimers: () => fireDueTimers(deps), sweep: () => sweepInbox(deps, 0) });

@@ -9,6 +9,7 @@ import type { ApprovalPolicy } from './core/auto-approval.js';
 import type { ChatMetrics } from './metrics.js';
 import type { People } from './people.js';
 import type { ChatPort } from './port.js';
+import type { GateForChat } from '../gate/slack.js';
 
 /**
  * What the chat side of human steps needs, built once by the capability. The engine is read at
@@ -30,6 +31,8 @@ export interface ChatDeps {
   engine: () => EngineForChat | undefined;
   /** Where incident threads go when the playbook names no channel (label `slack-channel`). */
   channel: { fallback: string | undefined; perRun: boolean };
+  /** The deploy gate's slash commands and status lines (src/gate/slack.ts), read at call time. */
+  gate?: () => GateForChat | undefined;
 }
 
 /** The system actor for decisions the confidence × impact policy makes. */

@@ -10,6 +10,7 @@ import { type RunningService, startService } from '../../src/service.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { type FakePagerDuty, startFakePagerDuty } from '../support/fake-pagerduty.js';
 import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
+import { FORM, signedRequest, slashCommandBody } from '../support/slack-signer.js';
 
 /**
  * The deploy gate end to end in one service, on the synthetic source and a manual clock: an
@@ -223,5 +224,29 @@ describe('deploy gate in the service', () => {
     const lifts = await audit('gate.lift');
     expect(lifts.map((e) => e.subject.id)).toEqual(expect.arrayContaining([id, again.id]));
     expect(lifts.find((e) => e.subject.id === again.id)!.data.reason).toContain('expired');
+  });
+
+  it('Slack: /quench freeze, /quench status shows it, overrides need two other Slack users', async () => {
+    const slash = async (user: string, text: string) => {
+      const body = slashCommandBody({ command: '/quench', text, user_id: user, user_name: user.toLowerCase(), channel_id: 'C1', trigger_id: `t-${Math.random()}`, team_id: 'T0QUENCH' });
+      const req = signedRequest('signing-secret', body, { timestamp: Math.floor(clock.now().getTime() / 1000), contentType: FORM });
+      const res = await fetch(`${base}/slack/events`, { method: 'POST', headers: req.headers, body });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { text: string }).text;
+    };
+    const made = await slash('U1', 'freeze shop 2h payments migration');
+    const id = /`(frz_[^`]+)`/.exec(made)![1]!;
+    expect((await gate('service=shop', tokens.alice)).status).toBe(423);
+    expect(await slash('U2', 'status')).toContain(`${id} shop (manual, blocks high-risk deploy`);
+    const requested = await slash('U1', 'override request shop 1h change=fix-7 hotfix for the migration');
+    const ovr = /`(ovr_[^`]+)`/.exec(requested)![1]!;
+    expect(await slash('U1', `override approve ${ovr}`)).toContain('four-eyes');
+    expect(await slash('U2', `override approve ${ovr}`)).toContain('needs one more approver');
+    expect(await slash('U3', `override approve ${ovr}`)).toContain('in force');
+    expect((await gate('service=shop&change=fix-7', tokens.alice)).status).toBe(200);
+    expect((await gate('service=shop&change=fix-8', tokens.alice)).status).toBe(423);
+    expect(await slash('U2', `unfreeze ${id}`)).toContain('lifted');
+    expect((await gate('service=shop&change=fix-8', tokens.alice)).status).toBe(200);
+    expect(await slash('U2', 'freeze shop soon oops')).toContain('Refused');
   });
 });

@@ -3,6 +3,7 @@ import { terminalRunStates } from '../../engine/core/states.js';
 import { engineRuns } from '../../engine/schema.js';
 import { sloAlertStates } from '../../slo/schema.js';
 import type { ChatDeps } from '../deps.js';
+import { GATE_USAGE } from '../../gate/slack.js';
 import { refreshHeader } from '../messages.js';
 import { chatHumanSteps } from '../schema.js';
 import { acknowledgeThread } from '../store.js';
@@ -13,7 +14,8 @@ import type { SlashCommandPayload } from './payloads.js';
  * 3-second ack and returned in it (ephemeral), so no follow-up call is needed.
  */
 const USAGE =
-  'Usage: `/quench status` (open runs, firing SLOs, waiting steps) · `/quench runs` (recent runs) · `/quench ack RUN` (acknowledge a run)';
+  'Usage: `/quench status` (open runs, firing SLOs, waiting steps, deploy freezes) · `/quench runs` (recent runs) · `/quench ack RUN` (acknowledge a run) · ' +
+  GATE_USAGE;
 
 export async function slashCommand(deps: ChatDeps, cmd: SlashCommandPayload): Promise<string> {
   const [sub = '', ...rest] = cmd.text.trim().split(/\s+/);
@@ -24,6 +26,11 @@ export async function slashCommand(deps: ChatDeps, cmd: SlashCommandPayload): Pr
       return runs(deps);
     case 'ack':
       return ack(deps, rest[0], cmd.user_id, cmd.user_name);
+    case 'freeze':
+    case 'unfreeze':
+    case 'override':
+    case 'gate':
+      return deps.gate?.()?.slash(sub.toLowerCase(), rest, cmd.user_id) ?? 'The deploy gate is not running in this service.';
     default:
       return USAGE;
   }
@@ -46,7 +53,7 @@ async function status(deps: ChatDeps): Promise<string> {
     ...open.map((r) => `• \`${r.id}\` ${r.playbook}: ${r.state}`),
     `*Human steps waiting (${waiting.length}):* ${waiting.map((w) => `\`${w.stepId}\`${w.status === 'queued' ? ' (queued)' : ''}`).join(', ') || 'none'}`,
     `*Firing SLO alerts (${firing.length}):* ${firing.map((f) => `${f.slo} (${f.severity}) since ${f.since.toISOString()}`).join(', ') || 'none'}`,
-    'Deploy freezes: `quench gate check SERVICE` or `GET /v1/deploy-gate`.',
+    ...(deps.gate?.()?.statusLines() ?? ['Deploy freezes: `quench gate check SERVICE` or `GET /v1/deploy-gate`.']),
   ];
   return lines.join('\n');
 }
