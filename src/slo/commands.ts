@@ -12,7 +12,7 @@ import { SloEvaluator } from './evaluator.js';
 import { PrometheusClient } from './sources/prometheus-client.js';
 import { prometheusSource } from './sources/prometheus.js';
 import { syntheticSource } from './sources/synthetic.js';
-import { formatStatusTable } from './status-table.js';
+import { formatFreezes, formatStatusTable } from './status-table.js';
 
 function load(io: CliIO) {
   const config = cliConfig(io);
@@ -37,6 +37,22 @@ async function fromService(io: CliIO): Promise<SloStatus[] | undefined> {
     return Array.isArray(body.slos) ? body.slos : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** Open deploy freezes of the running service (src/gate), shown under the table; [] when none answers. */
+async function freezesFromService(io: CliIO): Promise<Array<Record<string, unknown>>> {
+  const config = cliConfig(io);
+  const token = [...config.QUENCH_API_TOKENS.values()][0];
+  try {
+    const res = await fetch(`http://127.0.0.1:${config.PORT}/v1/freezes`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(1500),
+    });
+    const body = res.ok ? ((await res.json()) as { freezes?: Array<Record<string, unknown>> }) : {};
+    return Array.isArray(body.freezes) ? body.freezes : [];
+  } catch {
+    return [];
   }
 }
 
@@ -74,9 +90,11 @@ Exit 0; 1 when the SLO files are invalid.`,
     const { values } = parseOptions(args, { json: { type: 'boolean' }, local: { type: 'boolean' } });
     const live = values.local ? undefined : await fromService(io);
     const statuses = live ?? (await evaluateLocally(io));
-    if (values.json) io.stdout(`${JSON.stringify({ source: live ? 'service' : 'local', slos: statuses }, null, 2)}\n`);
+    const freezes = live ? await freezesFromService(io) : [];
+    if (values.json) io.stdout(`${JSON.stringify({ source: live ? 'service' : 'local', slos: statuses, ...(live ? { freezes } : {}) }, null, 2)}\n`);
     else {
       io.stdout(formatStatusTable(statuses));
+      if (live) io.stdout(formatFreezes(freezes));
       if (!live) io.stderr('(evaluated now by the CLI; run `quench serve` for alert states over time)\n');
     }
     return 0;

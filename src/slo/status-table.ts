@@ -47,3 +47,14 @@ export function formatStatusTable(statuses: SloStatus[]): string {
   const notes = statuses.filter((s) => s.error).map((s) => `  ${s.name}: ${s.error}\n`);
   return line(header) + rows.map(line).join('') + (notes.length ? `\n${notes.join('')}` : '');
 }
+
+/** The deploy freezes (src/gate) under the table: what blocks deploys, and why. */
+export function formatFreezes(freezes: Array<Record<string, unknown>>): string {
+  if (freezes.length === 0) return '\nDeploy freezes: none\n';
+  const lines = freezes.map((f) => {
+    const services = Array.isArray(f.services) ? f.services.join(', ') : '';
+    const until = typeof f.until === 'string' ? ` until ${f.until}` : ' until the budget recovers';
+    return `  ${String(f.id)} ${services === '*' ? 'every service' : services} (blocks ${f.blocks === 'all' ? 'every' : 'high-risk'} deploy${until}): ${String(f.reason)}\n`;
+  });
+  return `\nDeploy freezes (${freezes.length}):\n${lines.join('')}`;
+}

@@ -238,6 +238,9 @@ describe('deploy gate in the service', () => {
     const id = /`(frz_[^`]+)`/.exec(made)![1]!;
     expect((await gate('service=shop', tokens.alice)).status).toBe(423);
     expect(await slash('U2', 'status')).toContain(`${id} shop (manual, blocks high-risk deploy`);
+    const sloStatus = await cli(['slo', 'status'], { PORT: String(service.port), QUENCH_SLO_DIR: dir, QUENCH_API_TOKENS: `bob=${tokens.bob}` });
+    expect(sloStatus.stdout).toContain('Deploy freezes (1):');
+    expect(sloStatus.stdout).toContain(`${id} shop (blocks high-risk deploy until`);
     const requested = await slash('U1', 'override request shop 1h change=fix-7 hotfix for the migration');
     const ovr = /`(ovr_[^`]+)`/.exec(requested)![1]!;
     expect(await slash('U1', `override approve ${ovr}`)).toContain('four-eyes');
