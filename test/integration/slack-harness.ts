@@ -75,7 +75,7 @@ export const approvalSteps = (extra: Record<string, unknown> = {}): PlaybookSour
 
 export async function startSlackHarness(
   kind: DatabaseKind = 'pglite',
-  options: { slack?: boolean; socketMode?: boolean } = {},
+  options: { slack?: boolean; socketMode?: boolean; env?: Record<string, string> } = {},
 ): Promise<SlackHarness> {
   const slack = await startFakeSlack({
     appToken: APP_TOKEN,
@@ -83,16 +83,15 @@ export async function startSlackHarness(
   });
   const pd = await startFakePagerDuty({
     users: Object.values(people).map((p) => ({ id: p.pd, name: p.realName, email: p.email })),
-    policies: [
-      {
-        id: 'PEP1',
-        name: 'Checkout',
-        rules: [
-          { delayMinutes: 10, targets: [{ type: 'user', id: 'PU1' }] },
-          { delayMinutes: 10, targets: [{ type: 'user', id: 'PU2' }] },
-        ],
-      },
-    ],
+    // PCHECKOUT is the policy playbooks/checkout.yaml names; both have ada, then bob.
+    policies: ['PEP1', 'PCHECKOUT'].map((id) => ({
+      id,
+      name: 'Checkout',
+      rules: [
+        { delayMinutes: 10, targets: [{ type: 'user' as const, id: 'PU1' }] },
+        { delayMinutes: 10, targets: [{ type: 'user' as const, id: 'PU2' }] },
+      ],
+    })),
   });
   const pg = kind === 'postgres' ? await createPostgresDatabase() : undefined;
   const config = loadConfig({
@@ -107,6 +106,7 @@ export async function startSlackHarness(
     PAGERDUTY_EVENTS_URL: pd.eventsUrl,
     PAGERDUTY_ROUTING_KEY: 'R0UTINGKEY0000000000000000000000',
     QUENCH_SLACK_CHANNEL: CHANNEL,
+    ...options.env,
     QUENCH_API_TOKENS: 'ada@example.com=tok-ada-0123456789abcdef0123456789ab,bob@example.com=tok-bob-0123456789abcdef0123456789ab,eve@example.com=tok-eve-0123456789abcdef0123456789ab',
   });
   const clock = new ManualClock('2026-11-21T20:00:00Z');
