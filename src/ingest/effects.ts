@@ -1,13 +1,16 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
 import { triggerEventSchema } from '../triggers/event.js';
+import { LostClaimError } from './inbox.js';
 import type { RunPort } from './runs.js';
 
 /**
  * Carries out a delivery's pending effects (ingest_effects) in order, after its decisions
  * committed. Each effect is idempotent, so a retry after a crash at any point repeats none:
- * a start adopts the run an interrupted attempt already created (found by its handle), and a
- * signal passes its effect id as the idempotency key. An effect is marked done right after it
+ * a start adopts the run an interrupted attempt already created (found by its handle, and
+ * made atomic by the engine's unique start key, so two workers racing on one delivery after a
+ * lease takeover still make one run), and a signal passes its effect id as the idempotency
+ * key. Marking an effect done is fenced by the claim's attempt number. An effect is marked done right after it
  * succeeds; the delivery completes once none is left.
  */
 export class RunNotStartedYet extends Error {
@@ -26,7 +29,13 @@ interface EffectRow {
   payload: Record<string, unknown> | string;
 }
 
-export async function runPendingEffects(db: Database, runs: RunPort, inboxId: number, now: () => Date): Promise<number> {
+export async function runPendingEffects(
+  db: Database,
+  runs: RunPort,
+  claim: { id: number; attempts: number },
+  now: () => Date,
+): Promise<number> {
+  const inboxId = claim.id;
   const effects = await db.rows<EffectRow>(
     sql`select id, event_id, kind, run_handle, playbook, signal, payload from ingest_effects
          where inbox_id = ${inboxId} and done_at is null order by id`,
@@ -45,12 +54,20 @@ export async function runPendingEffects(db: Database, runs: RunPort, inboxId: nu
       runId = target;
       await runs.signal(runId, effect.signal!, payload, `ingest-effect:${effect.id}`);
     }
-    // Both in one statement: the effect is done and its event knows the run.
-    await db.rows(sql`
-      with done as (
-        update ingest_effects set run_id = ${runId}, done_at = ${now().toISOString()}::timestamptz where id = ${Number(effect.id)} returning event_id
+    // One statement, fenced by the claim: the effect is done and its event knows the run, but
+    // only while this attempt still holds the delivery. A worker whose lease was taken over
+    // stops here; the new claimant repeats the (idempotent) effect and records it.
+    const [marked] = await db.rows<{ marked: number | string }>(sql`
+      with claim as (
+        select id from ingest_inbox where id = ${inboxId} and status = 'processing' and attempts = ${claim.attempts} for update
+      ), done as (
+        update ingest_effects set run_id = ${runId}, done_at = ${now().toISOString()}::timestamptz
+         where id = ${Number(effect.id)} and done_at is null and exists (select 1 from claim) returning event_id
+      ), linked as (
+        update ingest_events set run_id = ${runId} where id in (select event_id from done) and outcome in ('started', 'joined') returning id
       )
-      update ingest_events set run_id = ${runId} where id in (select event_id from done) and outcome in ('started', 'joined')`);
+      select count(*)::int as marked from done`);
+    if (Number(marked?.marked ?? 0) !== 1) throw new LostClaimError(inboxId);
   }
   return effects.length;
 }

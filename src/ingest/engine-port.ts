@@ -30,6 +30,8 @@ export function engineRunPort(engine: Engine, db: Database, playbooks: () => Pla
         playbook: { definition: version.definition, hash: version.hash },
         trigger: event,
         correlationId,
+        // Insert-or-adopt: a second start for this handle (a worker that lost its lease) gets the same run.
+        startKey: `ingest:${correlationId}`,
         actor,
       });
       return { runId: run.runId };

@@ -7,6 +7,13 @@ import type { Database, Executor } from '../db/database.js';
  * with a manual clock.
  */
 
+/** Thrown when a worker finds its claim taken over (its lease expired): it stops, the new claimant carries on. */
+export class LostClaimError extends Error {
+  constructor(id: number) {
+    super(`inbox entry ${id} was claimed by another worker (lease expired); this attempt stopped`);
+  }
+}
+
 /** NOTIFY channel that wakes the ingest workers when a delivery is committed. */
 export const INBOX_CHANNEL = 'quench_ingest';
 

@@ -6,7 +6,7 @@ import type { Database } from '../db/database.js';
 import { normaliseDelivery } from './core/normalise.js';
 import { type DispatchDeps, type Outcome, dispatchEvent, eventJson } from './dispatch.js';
 import { runPendingEffects } from './effects.js';
-import { type InboxRow, completeDelivery } from './inbox.js';
+import { type InboxRow, LostClaimError, completeDelivery } from './inbox.js';
 import type { IngestMetrics } from './metrics.js';
 import type { RunPort } from './runs.js';
 
@@ -30,11 +30,7 @@ export interface ProcessorDeps extends DispatchDeps {
   runs: RunPort;
 }
 
-export class LostClaimError extends Error {
-  constructor(id: number) {
-    super(`inbox entry ${id} was claimed by another worker (lease expired); this attempt stopped`);
-  }
-}
+export { LostClaimError } from './inbox.js';
 
 export type ProcessResult = { events: number; outcomes: Record<string, number>; effects: number };
 
@@ -104,7 +100,7 @@ export async function processDelivery(deps: ProcessorDeps, row: InboxRow): Promi
     if (r.outcome === 'unrouted') metrics.unrouted.inc({ source: r.source });
     if (r.outcome === 'joined' && r.playbook) metrics.stormMerges.inc({ playbook: r.playbook });
   }
-  const effects = await runPendingEffects(db, deps.runs, row.id, () => clock.now());
+  const effects = await runPendingEffects(db, deps.runs, row, () => clock.now());
   if (!(await completeDelivery(db.orm, db, row, clock.now()))) throw new LostClaimError(row.id);
   return { events: results.length, outcomes, effects };
 }
