@@ -61,6 +61,11 @@ export function toStepFailure(err: unknown): StepFailure {
       ...(err.details ? { details: err.details } : {}),
     };
   }
+  // Expression errors (playbooks/core/expressions.ts) carry a stable code: a budget overrun or
+  // an oversized input fails the same way every time.
+  if (err instanceof Error && err.name === 'ExpressionError' && typeof (err as { code?: unknown }).code === 'string') {
+    return { code: (err as unknown as { code: string }).code, message: err.message, retryable: false };
+  }
   const message = err instanceof Error ? err.message : String(err);
   return { code: 'error', message, retryable: true };
 }

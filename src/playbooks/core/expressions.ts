@@ -1,4 +1,6 @@
 import { type ASTNode, Environment, EvaluationError, ParseError } from '@marcbachmann/cel-js';
+import { RE2JS } from 're2js';
+import { activeMeter, MAX_LIST_ITEMS, MAX_MAP_ENTRIES, MAX_STRING_CHARS, metered, sizeCost } from './budget.js';
 
 /**
  * Conditions (`when`, decide branches, wait matches) and templates are CEL, the Common
@@ -6,7 +8,9 @@ import { type ASTNode, Environment, EvaluationError, ParseError } from '@marcbac
  * own properties are visible), and non-Turing-complete. Cost is bounded here by the source
  * length, the library's structural limits (AST nodes, depth, literal sizes) and a cap on nested
  * comprehensions (`map`/`filter`/`all`/`exists`), the only construct whose cost grows with
- * the data: two levels over a list of n items cost n², three would be n³.
+ * the data: two levels over a list of n items cost n², three would be n³. At run time every
+ * evaluation has a cost budget and oversized inputs are fenced off (./budget.ts), and
+ * `matches` runs on RE2 (re2js: linear time, no backtracking), as the CEL specification says.
  *
  * Every expression sees five variables: `trigger` (the TriggerEvent that started the run),
  * `inputs`, `steps` (`steps.<id>.output`, `.status`), `env` (allowlisted variables) and `run`
@@ -27,17 +31,113 @@ const environment = new Environment({
 });
 for (const name of CONTEXT_VARIABLES) environment.registerVariable(name, 'map');
 
+interface EvalNode {
+  op: string;
+  args: unknown;
+  receiverWithArgs?: EvalNode[];
+  evaluate(ev: Evaluator, node: EvalNode, ctx: unknown): unknown;
+}
+interface Evaluator {
+  run(node: EvalNode, ctx: unknown): unknown;
+}
+
+/**
+ * Meters the library's evaluator: every child node is evaluated through `run`, including each
+ * comprehension step. The evaluator is private to the environment, so a probe expression
+ * hands it over once. (Pinned to @marcbachmann/cel-js 8; test/unit/playbooks/budget.test.ts
+ * fails if a later version stops routing node evaluation through `run`.)
+ */
+function meterEvaluator(): void {
+  const probe = environment.parse('true');
+  const root = probe.ast as unknown as EvalNode;
+  const evaluateRoot = root.evaluate;
+  let evaluator: Evaluator | undefined;
+  root.evaluate = function probeEvaluate(this: EvalNode, ev, node, ctx) {
+    evaluator = ev;
+    return evaluateRoot.call(this, ev, node, ctx);
+  };
+  probe({});
+  if (!evaluator) throw new Error('cel-js evaluator not reachable: the expression budget cannot be enforced');
+  evaluator.run = function run(this: Evaluator, node, ctx) {
+    const meter = activeMeter();
+    if (meter && ++meter.spent > meter.limit) throw budgetExceeded(meter.limit);
+    const value = node.evaluate(this, node, ctx);
+    if (meter) meter.spent += sizeCost(value);
+    return value;
+  };
+}
+meterEvaluator();
+
+function budgetExceeded(limit: number): ExpressionError {
+  return new ExpressionError(
+    'budget',
+    `expression evaluation exceeded its cost budget (${limit}): it iterates too much data; filter or bound the lists it reads (e.g. nested comprehensions over a large payload)`,
+  );
+}
+
+// RE2 semantics for `matches`, as the CEL specification has it; compiled patterns are reused.
+const regexCache = new Map<string, RE2JS>();
+function re2Matches(text: unknown, pattern: unknown): boolean {
+  if (typeof text !== 'string' || typeof pattern !== 'string') {
+    throw new ExpressionError('evaluation', 'matches() takes a string and a string pattern');
+  }
+  let re = regexCache.get(pattern);
+  if (!re) {
+    try {
+      re = RE2JS.compile(pattern);
+    } catch (err) {
+      throw new ExpressionError('evaluation', `matches(): invalid RE2 pattern '${pattern}': ${(err as Error).message}`);
+    }
+    if (regexCache.size >= 200) regexCache.delete(regexCache.keys().next().value as string);
+    regexCache.set(pattern, re);
+  }
+  return re.matcher(text).find();
+}
+
+/** Points every `matches` call of a checked AST at RE2 instead of the library's JS RegExp. */
+function useRe2(root: unknown): void {
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!node || typeof node !== 'object' || !('op' in node)) return;
+    const n = node as EvalNode;
+    const args = n.args as unknown[];
+    if ((n.op === 'rcall' || n.op === 'call') && Array.isArray(args) && args[0] === 'matches') {
+      const operands = n.op === 'rcall' ? [args[1], ...(args[2] as unknown[])] : (args[1] as unknown[]);
+      if (operands.length === 2) {
+        n.evaluate = (ev, _node, ctx) => re2Matches(ev.run(operands[0] as EvalNode, ctx), ev.run(operands[1] as EvalNode, ctx));
+      }
+    }
+    visit(n.args);
+  };
+  visit(root);
+}
+
 /** A problem in an expression; `offset` is the character index in the expression source. */
 export class ExpressionError extends Error {
   readonly offset: number;
-  readonly kind: 'syntax' | 'type' | 'limit' | 'evaluation';
+  /** `budget`: the evaluation ran out of cost; `input`: it read a value over the size caps. */
+  readonly kind: 'syntax' | 'type' | 'limit' | 'evaluation' | 'budget' | 'input';
   constructor(kind: ExpressionError['kind'], message: string, offset = 0) {
     super(message);
     this.name = 'ExpressionError';
     this.kind = kind;
     this.offset = offset;
   }
+
+  /** The stable code a failed step records. */
+  get code(): string {
+    return EXPRESSION_ERROR_CODES[this.kind];
+  }
 }
+
+const EXPRESSION_ERROR_CODES: Record<ExpressionError['kind'], string> = {
+  syntax: 'expression_syntax',
+  type: 'expression_type',
+  limit: 'expression_limit',
+  evaluation: 'expression_error',
+  budget: 'expression_budget_exceeded',
+  input: 'expression_input_too_large',
+};
 
 export interface CompiledExpression {
   source: string;
@@ -80,13 +180,14 @@ export function compileExpression(source: string): CompiledExpression {
   if (nesting > MAX_COMPREHENSION_NESTING) {
     throw new ExpressionError('limit', `comprehensions nested ${nesting} deep; at most ${MAX_COMPREHENSION_NESTING} are allowed`, at);
   }
+  useRe2(parsed.ast);
   const compiled: CompiledExpression = {
     source,
     stepRefs,
     refs,
     evaluate(context) {
       try {
-        return fromCel(parsed(toCelContext(context)));
+        return metered(() => fromCel(parsed(toCelContext(context))));
       } catch (err) {
         throw fromCelError(err, 'evaluation');
       }
@@ -160,22 +261,52 @@ function inspect(root: ASTNode): { nesting: number; at: number; refs: Reference[
 /**
  * CEL integers are BigInt; JSON numbers are not. Whole numbers become CEL ints so that
  * `inputs.replicas + 1` works, other numbers stay doubles; `undefined` fields are dropped so
- * `has()` sees them as absent.
+ * `has()` sees them as absent. Lists, maps and strings over the caps become guards that fail
+ * whatever expression reads them (./budget.ts).
  */
-export function toCel(value: unknown): unknown {
+export function toCel(value: unknown, path = 'value'): unknown {
   if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : value;
-  if (Array.isArray(value)) return value.map(toCel);
+  if (typeof value === 'string') {
+    return value.length > MAX_STRING_CHARS ? tooLarge(path, `a string of ${value.length} characters`, `${MAX_STRING_CHARS}`) : value;
+  }
+  if (Array.isArray(value)) {
+    if (value.length > MAX_LIST_ITEMS) return tooLarge(path, `a list of ${value.length} items`, `${MAX_LIST_ITEMS} items`);
+    return value.map((v, i) => toCel(v, `${path}[${i}]`));
+  }
   if (value && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array)) {
+    const entries = Object.entries(value);
+    if (entries.length > MAX_MAP_ENTRIES) return tooLarge(path, `a map of ${entries.length} entries`, `${MAX_MAP_ENTRIES} entries`);
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toCel(v);
+    for (const [k, v] of entries) if (v !== undefined) out[k] = toCel(v, `${path}.${k}`);
     return out;
   }
   return value;
 }
 
+/** A stand-in that throws on any use: the expression that touches it fails, the others run. */
+function tooLarge(path: string, what: string, cap: string): unknown {
+  const fail = (): never => {
+    throw new ExpressionError('input', `${path} is ${what}; expressions may read at most ${cap} (filter the payload before it reaches the playbook)`);
+  };
+  return new Proxy([], { get: fail, has: fail, ownKeys: fail, getOwnPropertyDescriptor: fail, getPrototypeOf: fail });
+}
+
+// Converting a context costs as much as its payload; conditions and templates of one step
+// share the same objects, so each is converted once.
+const converted = new WeakMap<object, unknown>();
+
 function toCelContext(context: ExpressionContext): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const name of CONTEXT_VARIABLES) out[name] = toCel(context[name] ?? {});
+  for (const name of CONTEXT_VARIABLES) {
+    const raw = context[name] ?? {};
+    if (raw === null || typeof raw !== 'object') {
+      out[name] = toCel(raw, name);
+      continue;
+    }
+    let value = converted.get(raw);
+    if (value === undefined) converted.set(raw, (value = toCel(raw, name)));
+    out[name] = value;
+  }
   return out;
 }
 

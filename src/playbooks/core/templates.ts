@@ -1,3 +1,4 @@
+import { metered } from './budget.js';
 import { compileExpression, type ExpressionContext, ExpressionError, type Reference } from './expressions.js';
 
 /**
@@ -102,12 +103,16 @@ export function renderTemplate(text: string, context: ExpressionContext): unknow
     .join('');
 }
 
-/** Renders every string inside a value (params: maps and lists of any depth). */
+/** Renders every string inside a value (params: maps and lists of any depth), under one cost budget. */
 export function renderValue(value: unknown, context: ExpressionContext): unknown {
+  return metered(() => renderEach(value, context));
+}
+
+function renderEach(value: unknown, context: ExpressionContext): unknown {
   if (typeof value === 'string') return renderTemplate(value, context);
-  if (Array.isArray(value)) return value.map((v) => renderValue(v, context));
+  if (Array.isArray(value)) return value.map((v) => renderEach(v, context));
   if (value && typeof value === 'object' && !(value instanceof Date)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderValue(v, context)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderEach(v, context)]));
   }
   return value;
 }
