@@ -39,6 +39,25 @@ sli:
 budgetPolicy: { freezeBelow: 50, recoverAbove: 60, freezeOnPage: false }
 `;
 
+/** Freezes shop while it remediates; the second step fails, so the run's compensation lifts the freeze. */
+const playbook = `apiVersion: quench/v1
+kind: Playbook
+metadata: { name: remediate-shop, owner: team-shop }
+steps:
+  - id: freeze
+    kind: action
+    action: deploy.freeze
+    params: { services: [shop], reason: "remediation in progress", until: 1h }
+  - id: hold
+    kind: action
+    action: log
+    params: { message: "frozen while we look" }
+  - id: check
+    kind: action
+    action: slo.check
+    params: { slo: no-such-slo }
+`;
+
 const T0 = Date.parse('2026-03-02T08:00:00.000Z');
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -77,6 +96,7 @@ describe('deploy gate in the service', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'quench-gate-'));
     writeFileSync(join(dir, 'shop.yaml'), slo);
+    writeFileSync(join(dir, 'remediate.yaml'), playbook);
     slack = await startFakeSlack();
     pd = await startFakePagerDuty();
     const config = loadConfig({
@@ -251,5 +271,23 @@ describe('deploy gate in the service', () => {
     expect(await slash('U2', `unfreeze ${id}`)).toContain('lifted');
     expect((await gate('service=shop&change=fix-8', tokens.alice)).status).toBe(200);
     expect(await slash('U2', 'freeze shop soon oops')).toContain('Refused');
+  });
+
+  it('playbooks: deploy.freeze freezes while the run remediates; deploy.unfreeze, its compensation, lifts it', async () => {
+    const version = service.ctx.ports.playbooks!.current('remediate-shop')!;
+    const { runId } = await service.ctx.ports.engine.startRun({ playbook: { definition: version.definition, hash: version.hash } });
+    let state = '';
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      state = (await service.ctx.ports.engine.getRun(runId))!.state;
+      if (state === 'compensated' || state === 'compensation_failed' || state === 'failed') break;
+    }
+    expect(state).toBe('compensated');
+    const freezes = (await audit('gate.freeze')).filter((e) => e.actor.id === `run:${runId}`);
+    expect(freezes).toHaveLength(1);
+    expect(freezes[0]!.data).toMatchObject({ services: ['shop'], reason: 'remediation in progress', kind: 'manual' });
+    const lifts = (await audit('gate.lift')).filter((e) => e.subject.id === freezes[0]!.subject.id);
+    expect(lifts).toHaveLength(1);
+    expect(lifts[0]!.seq).toBeGreaterThan(freezes[0]!.seq);
+    expect((await gate('service=shop', tokens.alice)).status).toBe(200);
   });
 });
