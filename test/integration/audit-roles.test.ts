@@ -245,6 +245,40 @@ describe.skipIf(!TEST_DATABASE_URL)('audit trail against its own database role (
     expect(actions.map((r) => r.action)).toEqual(expect.arrayContaining(['audit.hmac_enabled', 'run.started']));
   }, 180_000);
 
+  it('quench serve given both URLs migrates a new database as the owner and serves as the service role', async () => {
+    const second = { ...names, database: `${names.database}_b` };
+    const cluster = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} });
+    cleanups.push(async () => {
+      await cluster.unsafe(`drop database if exists ${second.database} with (force)`);
+      await cluster.end();
+    });
+    const { cluster: clusterStatements, database: databaseStatements } = setupSql(second);
+    // The roles exist already: only the database part of section 1.
+    for (const statement of clusterStatements.filter((st) => !/^(CREATE|ALTER) ROLE/.test(st))) await cluster.unsafe(statement);
+    const secondAdmin = postgres(urlAs(undefined, second.database), { max: 1, onnotice: () => {} });
+    try {
+      for (const statement of databaseStatements) await secondAdmin.unsafe(statement);
+      const serve = await startServe(
+        childEnv({
+          DATABASE_URL: urlAs(names.service, second.database),
+          QUENCH_MIGRATION_DATABASE_URL: urlAs(names.owner, second.database),
+          QUENCH_PLAYBOOK_DIR: dir,
+          QUENCH_SLO_DIR: join(dir, 'none'),
+        }),
+      );
+      cleanups.push(() => serve.kill('SIGKILL'));
+      expect((await fetch(`${serve.url}/readyz`)).status).toBe(200);
+      expect(serve.output()).toMatch(/migrations applied/);
+      expect(serve.output()).not.toMatch(/can rewrite the audit trail/);
+      serve.kill('SIGTERM');
+      expect(await serve.exited).toBe(0);
+      const owners = await secondAdmin`select distinct pg_get_userbyid(relowner) as owner from pg_class where relnamespace = 'public'::regnamespace and relkind in ('r', 'S')`;
+      expect(owners.map((r) => r.owner)).toEqual([names.owner]);
+    } finally {
+      await secondAdmin.end();
+    }
+  }, 120_000);
+
   it('start-up refuses a service role that lacks a privilege it needs, naming the grant', async () => {
     await admin.unsafe(`revoke update on engine_runs from ${names.service}`);
     try {
