@@ -349,12 +349,26 @@ describe.skipIf(!TEST_DATABASE_URL)('audit trail against its own database role (
     expect(migrated.code).toBe(0);
   });
 
-  it('a single role that owns the schema is reported as able to rewrite the trail', async () => {
+  it('a single role that owns the schema is reported as able to rewrite the trail, and serve warns (and needs the key)', async () => {
     const db = await openDatabase({ url: ownerUrl, poolMax: 1 });
     try {
       expect((await checkServiceRole(db))?.canRewriteTrail).toEqual(['it owns audit_events (ALTER TABLE … DISABLE TRIGGER)']);
     } finally {
       await db.close();
     }
+    const env = { DATABASE_URL: ownerUrl, QUENCH_PLAYBOOK_DIR: dir, QUENCH_SLO_DIR: join(dir, 'none'), PORT: '0' };
+    // The trail was keyed by the service above: without the key nothing may extend it.
+    const keyless = await runCli(['serve'], childEnv(env));
+    expect(keyless.code).toBe(1);
+    expect(keyless.stderr).toMatch(/the trail is HMAC-keyed, so set QUENCH_AUDIT_KEY/);
+    const serve = await startServe(childEnv({ ...env, QUENCH_AUDIT_KEY: AUDIT_KEY }));
+    cleanups.push(() => serve.kill('SIGKILL'));
+    const warning = serve
+      .output()
+      .split('\n')
+      .find((line) => line.includes('can rewrite the audit trail'));
+    expect(JSON.parse(warning!)).toMatchObject({ level: 'warn', role: names.owner, reasons: ['it owns audit_events (ALTER TABLE … DISABLE TRIGGER)'] });
+    serve.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
   });
 });
