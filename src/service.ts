@@ -67,6 +67,8 @@ export interface Ports {
   sloObservers: Array<(statuses: SloStatus[]) => Promise<void>>;
   /** The deploy gate (src/gate): freezes, overrides, answers. */
   gate?: DeployGate;
+  /** The statuses the leader stored after its last cycle (src/gate): what a follower reports. */
+  sloStored?: () => readonly SloStatus[];
 }
 
 export interface Component {

@@ -39,6 +39,7 @@ export const gateCapability: Capability = (ctx) => {
     fallbackChannel: config.QUENCH_SLACK_CHANNEL,
   });
   ctx.ports.gate = gate;
+  ctx.ports.sloStored = () => memory.statuses;
   ctx.ports.sloObservers.push(async (statuses) => {
     if (ctx.ports.leader.isLeader()) await gate.observe(statuses);
   });

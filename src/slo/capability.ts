@@ -6,6 +6,7 @@ import { loadSlos } from './definitions.js';
 import { SloEvaluator } from './evaluator.js';
 import { sloMetrics } from './metrics.js';
 import type { SloPort } from './port.js';
+import type { SloStatus } from './core/status.js';
 import { addSloRoutes } from './routes.js';
 import { PrometheusClient } from './sources/prometheus-client.js';
 import { prometheusSource } from './sources/prometheus.js';
@@ -89,8 +90,31 @@ export function sloCapability(ctx: ServiceContext): Component {
   return {
     name: 'slo-evaluator',
     async start() {
-      // evaluateNow runs the whole cycle (observers included), as the schedule would.
-      ctx.ports.slo = { ...evaluatorPort(evaluator), evaluateNow: async () => (await running, await cycle(), evaluator.list()) };
+      // evaluateNow runs the whole cycle (observers included), as the schedule would. A follower
+      // (src/db/leader.ts) reports the leader's stored statuses: its own evaluator never runs.
+      const own = evaluatorPort(evaluator);
+      const current = (s: SloStatus, stored: Map<string, SloStatus> | undefined) => stored?.get(s.name) ?? s;
+      const storedByName = () => {
+        if (ctx.ports.leader.isLeader()) return undefined;
+        const stored = ctx.ports.sloStored?.() ?? [];
+        return stored.length > 0 ? new Map(stored.map((s) => [s.name, s])) : undefined;
+      };
+      ctx.ports.slo = {
+        running: true,
+        list: () => {
+          const stored = storedByName();
+          return own.list().map((s) => current(s, stored));
+        },
+        get: (name) => {
+          const s = own.get(name);
+          return s && current(s, storedByName());
+        },
+        forService: (service) => {
+          const stored = storedByName();
+          return own.forService(service).map((s) => current(s, stored));
+        },
+        evaluateNow: async () => (await running, await cycle(), evaluator.list()),
+      };
       const withoutSource = slos.filter((s) => s.sli.source === 'prometheus').length;
       if (!client && withoutSource > 0)
         logger.warn({ slos: withoutSource }, 'PROMETHEUS_URL is unset: Prometheus-based SLOs report "no data source"');

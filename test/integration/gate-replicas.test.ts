@@ -79,6 +79,10 @@ describe.skipIf(!TEST_DATABASE_URL)('deploy gate across two replicas', () => {
     expect(fromB).toEqual(fromA);
     const check = await runCli(['gate', 'check', 'api'], childEnv({ QUENCH_URL: b.url }));
     expect(check.code).toBe(3);
+    // The follower reports the leader's stored evaluation, not its own (idle) evaluator's.
+    const onB = (await (await fetch(`${b.url}/v1/slos/api-availability`)).json()) as { state: string; evaluatedAt: string | null };
+    expect(onB.state).toBe('ok');
+    expect(onB.evaluatedAt).not.toBeNull();
 
     // Several cycles later B has still not led, and each transition is in the audit trail once.
     await until('the page to fire', async () => {
