@@ -1,9 +1,9 @@
 import { durationMs, requiredApprovals, type Step } from '../playbooks/core/model.js';
-import { evaluateCondition, type ExpressionContext } from '../playbooks/core/expressions.js';
+import { evaluateCondition, ExpressionError, type ExpressionContext } from '../playbooks/core/expressions.js';
 import { renderValue } from '../playbooks/core/templates.js';
 import { indexPlaybook, firstOf } from './core/flow.js';
-import { NonRetriableError, toStepFailure } from './core/step-error.js';
-import { type Recheck, RecordingError, recordResult } from './complete.js';
+import { NonRetriableError, StepError, toStepFailure } from './core/step-error.js';
+import { type Recheck, recordResult } from './complete.js';
 import { runContext, runEvents, withCompensated, withEvents } from './context.js';
 import { matchingEvent } from './events.js';
 import type { RunRow, StepRow } from './model.js';
@@ -59,7 +59,10 @@ export async function executeClaimed(rt: Runtime, claimed: ClaimedStep, shutdown
         }
         await dispatch(rt, claimed, run, step, rows, playbookStep, context, shutdown);
       } catch (err) {
-        if (err instanceof RecordingError) throw err;
+        // Only the step's own errors (an expression that does not evaluate, a bad step) fail it;
+        // anything else is infrastructure (the database, the audit trail): the claim's lease
+        // expires and another worker takes the step over.
+        if (!(err instanceof ExpressionError || err instanceof StepError)) throw err;
         // Expression errors and the like are permanent for this run: fail the step, do not loop.
         const failure = { ...toStepFailure(err), retryable: false };
         rt.logger.warn({ err, runId: run.id, step: step.stepKey }, 'step failed before or outside an attempt');

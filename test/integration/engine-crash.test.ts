@@ -79,10 +79,10 @@ describe.skipIf(!TEST_DATABASE_URL)('crash recovery of quench serve (PostgreSQL)
     expect(run?.state).toBe('succeeded');
 
     const keys = (path: string) => target!.requests.filter((r) => r.path === path).map((r) => r.key);
-    expect(keys('/s1')).toEqual([`${runId}:s1:1`]);
-    expect(keys('/s2')).toEqual([`${runId}:s2:1`, `${runId}:s2:1`]);
-    expect(keys('/s3')).toEqual([`${runId}:s3:1`]);
-    expect(target.applied.map((r) => `${r.path} ${r.key}`)).toEqual([`/s1 ${runId}:s1:1`, `/s2 ${runId}:s2:1`, `/s3 ${runId}:s3:1`]);
+    expect(keys('/s1')).toEqual([`${runId}:s1`]);
+    expect(keys('/s2')).toEqual([`${runId}:s2`, `${runId}:s2`]);
+    expect(keys('/s3')).toEqual([`${runId}:s3`]);
+    expect(target.applied.map((r) => `${r.path} ${r.key}`)).toEqual([`/s1 ${runId}:s1`, `/s2 ${runId}:s2`, `/s3 ${runId}:s3`]);
     expect(target.requests.every((r) => r.correlationId === 'crash-test')).toBe(true);
     const s2 = run!.steps.find((s) => s.key === 's2')!;
     expect(s2.attempts).toEqual([expect.objectContaining({ attempt: 1, status: 'succeeded', takeovers: 1 })]);

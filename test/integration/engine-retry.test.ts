@@ -57,7 +57,8 @@ describe.each(databaseKinds)('retry back-off on %s', (kind) => {
       [3, 'failed'],
       [4, 'succeeded'],
     ]);
-    expect(target.requests.map((r) => r.key)).toEqual([1, 2, 3, 4].map((n) => `${runId}:call:${n}`));
+    // One key for the step; the attempt number travels in its own header.
+    expect(target.requests.map((r) => [r.key, r.attempt])).toEqual([1, 2, 3, 4].map((n) => [`${runId}:call`, String(n)]));
   });
 
   it('does not retry a non-retryable failure, and dead-letters it', async () => {

@@ -385,6 +385,25 @@ describe.each(databaseKinds)('engine review defects on %s', (kind) => {
     expect(attempts.map((a) => [a.attempt, a.status, a.takeovers])).toEqual([[1, 'succeeded', 1]]);
   });
 
+  it('8: cancelling a run closes its attempts in flight (none is left running)', async () => {
+    t = await freshDatabase(kind);
+    target = await startTarget();
+    const held = target.hold('/slow');
+    const clock = new ManualClock();
+    const engine = testEngine(t.db, clock, { env: { QUENCH_HTTP_ALLOWLIST: target.host } });
+    const { runId } = await engine.startRun({
+      playbook: playbook('cancel', [{ id: 'slow', kind: 'action', action: 'http.request', params: { url: `${target.url}/slow` } }]),
+    });
+    const draining = engine.createWorker().drain();
+    await held.received;
+    await engine.cancel(runId, ops, 'stop');
+    held.release();
+    await draining;
+    const run = (await engine.getRun(runId))!;
+    expect(run.state).toBe('cancelled');
+    expect(run.steps[0]!.attempts.map((a) => a.status)).toEqual(['cancelled']);
+  });
+
   describe('9: dead-letter gaps', () => {
     it('expression errors, invalid snapshots, human and wait timeouts reach the dead-letter table', async () => {
       t = await freshDatabase(kind);

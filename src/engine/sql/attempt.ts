@@ -48,7 +48,7 @@ export async function beginAttempt(
     const [latest] =
       step.attempts > 0
         ? await tx
-            .select({ status: engineAttempts.status })
+            .select({ status: engineAttempts.status, idempotencyKey: engineAttempts.idempotencyKey })
             .from(engineAttempts)
             .where(and(eq(engineAttempts.stepId, args.stepId), eq(engineAttempts.attempt, step.attempts)))
         : [];
@@ -64,7 +64,9 @@ export async function beginAttempt(
         .where(and(eq(engineAttempts.stepId, args.stepId), eq(engineAttempts.attempt, step.attempts)));
       return {
         attempt: step.attempts,
-        idempotencyKey: idempotencyKeyOf(args.runId, args.stepKey),
+        // The key the interrupted call carried (the same as the step's, except for attempts
+        // started before keys became per step).
+        idempotencyKey: latest.idempotencyKey,
         takeover: true,
         deadlineAt,
       };

@@ -10,7 +10,7 @@ import { assertRunTransition, assertStepTransition, type RunState, type StepStat
 import type { StepFailure } from '../core/step-error.js';
 import { rowKindOf, type StepSpec } from '../core/step-spec.js';
 import type { Actor, RunRow, StepRow } from '../model.js';
-import { engineDeadLetters, engineRuns, engineSteps } from '../schema.js';
+import { engineAttempts, engineDeadLetters, engineRuns, engineSteps } from '../schema.js';
 import { stepsOf } from './load.js';
 
 /**
@@ -228,6 +228,12 @@ export async function applyEffects(
           .where(and(eq(engineSteps.runId, run.id), inArray(engineSteps.status, open)))
           .returning({ id: engineSteps.id, kind: engineSteps.kind });
         cancelledHumanSteps.push(...cancelled.filter((c) => c.kind === 'human').map((c) => c.id));
+        // Their attempts in flight will never report (fenced): close them, none stays `running`.
+        if (cancelled.length > 0)
+          await tx
+            .update(engineAttempts)
+            .set({ status: 'cancelled', endedAt: now })
+            .where(and(inArray(engineAttempts.stepId, cancelled.map((c) => c.id)), eq(engineAttempts.status, 'running')));
         break;
       }
       case 'run':
