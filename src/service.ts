@@ -181,8 +181,11 @@ export async function startService(config: Config, options: StartOptions): Promi
  * With tokens every `/v1` route needs one, and it listens on every interface.
  */
 function listenHost(ctx: ServiceContext, requested: string | undefined): string | undefined {
-  if (ctx.auth.configured) return requested;
-  const host = requested ?? '127.0.0.1';
+  const wanted = requested ?? ctx.config.QUENCH_LISTEN_HOST;
+  if (ctx.auth.configured) return wanted;
+  const loopback = wanted !== undefined && /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(wanted);
+  const host = loopback ? wanted : '127.0.0.1';
+  if (wanted !== undefined && !loopback) ctx.logger.warn({ wanted }, `QUENCH_LISTEN_HOST=${wanted} ignored: without QUENCH_API_TOKENS only loopback is served`);
   ctx.logger.warn(
     { host },
     `QUENCH_API_TOKENS is unset: listening on ${host} only, /v1 reads are open to local callers and /v1 writes are refused; set QUENCH_API_TOKENS to serve other hosts`,

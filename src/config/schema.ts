@@ -84,6 +84,8 @@ const csv = z.preprocess(emptyToUndefined, z.string().optional()).transform((v) 
 
 export const envSchema = z.object({
   PORT: port,
+  /** Address to listen on; unset → every interface with QUENCH_API_TOKENS, 127.0.0.1 without (src/service.ts). */
+  QUENCH_LISTEN_HOST: optionalString,
   DATABASE_URL: postgresUrl,
   DATABASE_POOL_MAX: positiveInt(10),
   /** The schema owner's connection: migrations run as it, the service as DATABASE_URL (docs/database-roles.md). */

@@ -14,16 +14,43 @@ export async function readRawBody(req: IncomingMessage, maxBytes: number): Promi
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) {
-      req.resume();
-      throw new QuenchError('payload_too_large', `request body exceeds the limit of ${maxBytes} bytes`);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) {
+        req.resume();
+        throw new QuenchError('payload_too_large', `request body exceeds the limit of ${maxBytes} bytes`);
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } catch (err) {
+    if (err instanceof QuenchError) throw err;
+    // The client stopped sending mid-body (aborted, or a chunked body cut short).
+    throw new QuenchError('bad_request', `request body ended early after ${size} bytes; send the whole body`, {
+      details: { reason: 'truncated' },
+    });
+  }
+  // Node ends the stream without error when a half-closed socket delivered fewer bytes than declared.
+  if (Number.isFinite(declared) && size < declared) {
+    throw new QuenchError('bad_request', `request body ended early: ${size} of ${declared} declared bytes arrived`, {
+      details: { reason: 'truncated' },
+    });
   }
   return Buffer.concat(chunks);
 }
+
+/** `application/json` or a `+json` type; a request that names another type is refused (an absent one is taken as JSON). */
+export function requireJsonContentType(req: IncomingMessage): void {
+  const type = req.headers['content-type'];
+  if (type === undefined) return;
+  const media = type.split(';')[0]!.trim().toLowerCase();
+  if (media === 'application/json' || /^application\/[\w.-]+\+json$/.test(media)) return;
+  throw new QuenchError('unsupported_media_type', `Content-Type ${media.slice(0, 100) || '(empty)'} is not accepted; send application/json`, {
+    details: { reason: 'content_type' },
+  });
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Deepest nesting allowed in a JSON body; real payloads stay far below it. */
 export const MAX_JSON_DEPTH = 64;
@@ -51,7 +78,13 @@ export function jsonDepth(text: string): number {
 }
 
 export function parseJson(raw: Buffer | string, maxDepth = MAX_JSON_DEPTH): unknown {
-  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+  let text: string;
+  try {
+    // Strict: invalid bytes are refused, never silently replaced and stored.
+    text = typeof raw === 'string' ? raw : strictUtf8.decode(raw);
+  } catch {
+    throw new QuenchError('bad_request', 'request body is not valid UTF-8', { details: { reason: 'bad_encoding' } });
+  }
   if (text.trim() === '') throw new QuenchError('bad_request', 'request body is empty; expected JSON');
   const depth = jsonDepth(text);
   if (depth > maxDepth) {
@@ -75,5 +108,6 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what =
 }
 
 export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, maxBytes = 1024 * 1024): Promise<z.infer<S>> {
+  requireJsonContentType(req);
   return parseWith(schema, parseJson(await readRawBody(req, maxBytes)));
 }

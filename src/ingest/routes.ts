@@ -3,7 +3,7 @@ import type { Config } from '../config/load.js';
 import type { Clock } from '../core/clock.js';
 import { QuenchError, asQuenchError } from '../core/errors.js';
 import type { Database } from '../db/database.js';
-import { MAX_JSON_DEPTH, jsonDepth, parseJson, parseWith, readRawBody } from '../http/body.js';
+import { MAX_JSON_DEPTH, jsonDepth, parseJson, parseWith, readRawBody, requireJsonContentType } from '../http/body.js';
 import type { Reply, RequestContext, Router } from '../http/router.js';
 import { alertmanagerPayloadSchema } from './core/alertmanager.js';
 import { genericEventSchema } from './core/generic.js';
@@ -74,6 +74,7 @@ const reasonOf = (err: QuenchError): string => {
   if (typeof reason === 'string') return reason;
   if (err.code === 'validation_failed') return 'schema';
   if (err.code === 'payload_too_large') return 'too_large';
+  if (err.code === 'unsupported_media_type') return 'content_type';
   if (err.code === 'rate_limited') return 'rate_limited';
   return err.code;
 };
@@ -132,6 +133,7 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
             'rate_limited',
           );
         }
+        requireJsonContentType(ctx.req);
         return await accept(ctx, source, authenticated);
       } catch (err) {
         const error = asQuenchError(err);

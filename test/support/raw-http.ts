@@ -12,7 +12,11 @@ export interface RawResponse {
   raw: string;
 }
 
-export function sendRaw(port: number, bytes: Buffer | string, options: { timeoutMs?: number; localAddress?: string } = {}): Promise<RawResponse> {
+export function sendRaw(
+  port: number,
+  bytes: Buffer | string,
+  options: { timeoutMs?: number; localAddress?: string; /** Half-close after writing (a truncated body). */ halfClose?: boolean } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host: '127.0.0.1', ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
     const chunks: Buffer[] = [];
@@ -53,7 +57,8 @@ export function sendRaw(port: number, bytes: Buffer | string, options: { timeout
       }
     });
     socket.on('connect', () => {
-      socket.write(bytes);
+      if (options.halfClose) socket.end(bytes);
+      else socket.write(bytes);
     });
   });
 }
