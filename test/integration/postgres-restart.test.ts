@@ -2,11 +2,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
 import { systemClock } from '../../src/core/clock.js';
 import { type Database, openDatabase } from '../../src/db/database.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { POSTGRES_BIN, type PrivatePostgres, startPrivatePostgres } from '../support/private-postgres.js';
 import { childEnv, type ServeProcess, startServe } from '../support/quench-process.js';
+import { alertmanagerBody } from '../support/ingest-webhooks.js';
 import { waitFor } from '../support/wait-for.js';
 import { playbook, testEngine } from './engine-harness.js';
 import { startTarget, type Target } from './engine-target.js';
@@ -89,11 +91,16 @@ describe.skipIf(!POSTGRES_BIN)('quench serve through PostgreSQL restarts and out
         expect(target.applied.filter((r) => r.path === path).length, path).toBe(1);
       }
     }
-    const running = await db.rows<{ n: number }>(
-      (await import('drizzle-orm')).sql`select count(*)::int as n from engine_attempts where status = 'running'`,
-    );
+    const running = await db.rows<{ n: number }>(sql`select count(*)::int as n from engine_attempts where status = 'running'`);
     expect(running[0]?.n).toBe(0);
   };
+
+  const alert = (name: string) =>
+    fetch(`${serve.url}/webhooks/alertmanager`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: alertmanagerBody([{ labels: { alertname: `${name}-outage` }, fingerprint: `fp-${name}` }], `{}:{alertname="${name}-outage"}`),
+    });
 
   const readyz = async () => {
     try {
@@ -128,10 +135,29 @@ describe.skipIf(!POSTGRES_BIN)('quench serve through PostgreSQL restarts and out
       await new Promise((r) => setTimeout(r, 1_000));
     }
     expect([...seen]).toEqual([503]);
+    // A webhook is not acknowledged while it cannot be stored: the sender keeps it and retries.
+    expect((await alert('during')).status).toBeGreaterThanOrEqual(500);
     expect(exitedEarly, serve.output()).toBeUndefined();
     await pg.start();
+    const back = new Date();
     await waitFor('/readyz to report 200 again', async () => (await readyz()) === 200, 60_000, 200);
     await expectAllDone('outage', ids);
+    // The other loops resumed by themselves: the inbox worker handles a new delivery, and the
+    // SLO evaluator (every 2 s here) stores samples again.
+    expect((await alert('after')).status).toBe(202);
+    await waitFor(
+      'the inbox worker to handle the delivery sent after the outage',
+      async () => {
+        const rows = await db.rows<{ status: string }>(sql`select status from ingest_inbox where body like ${'%after-outage%'}`);
+        return rows[0]?.status === 'done';
+      },
+      60_000,
+    );
+    await waitFor(
+      'an SLO sample stored after the outage',
+      async () => (await db.rows(sql`select 1 from slo_samples where at > ${back.toISOString()}::timestamptz limit 1`)).length > 0,
+      60_000,
+    );
     expect(exitedEarly, serve.output()).toBeUndefined();
     expect(serve.output()).not.toMatch(/reading 'write'|uncaught exception|unhandled promise rejection/);
   }, 300_000);
