@@ -114,7 +114,9 @@ export async function recordResult(
       delay = Math.min(delay * 2, 5_000);
     }
   }
-  if (result.status === 'succeeded' && attempt?.status === 'succeeded') {
+  // While the database is unreachable nothing can be recorded, not even a dead letter: leave
+  // the step to a takeover once it is back. Otherwise the success itself cannot be stored.
+  if (result.status === 'succeeded' && attempt?.status === 'succeeded' && !isConnectionError(last)) {
     const message = (last as Error)?.message ?? String(last);
     const error: StepFailure = {
       code: 'result_unrecordable',
@@ -137,6 +139,20 @@ export async function recordResult(
     }
   }
   throw new RecordingError(last);
+}
+
+/**
+ * Whether an error (or one it wraps) says the database could not be reached or went away:
+ * postgres.js connection codes, socket errors, SQLSTATE class 08 (connection exception) and
+ * 57P01–57P03 (shutdown, cannot connect now).
+ */
+export function isConnectionError(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (/^(CONNECTION_|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND)/.test(code)) return true;
+    if (/^08/.test(code) || /^57P0[123]$/.test(code)) return true;
+  }
+  return false;
 }
 
 /** Tells the notifier about human steps a run failure or cancellation closed. */
