@@ -27,6 +27,7 @@
  *   --revert  restore the upstream code (the tests use it to show the defects on a copy).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -135,12 +136,24 @@ export function patchPostgres(packageDir, { check = false, revert = false } = {}
   return { problems, changed };
 }
 
+/** The postgres package this project resolves (hoisted or not, as Node finds it): <pkg>/cjs/src/index.js. */
+function installedPostgres() {
+  try {
+    return dirname(dirname(dirname(createRequire(import.meta.url).resolve('postgres'))));
+  } catch {
+    return undefined;
+  }
+}
+
 function main(argv) {
   const check = argv.includes('--check');
   const revert = argv.includes('--revert');
   const dirArg = argv.find((a) => !a.startsWith('--'));
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-  const packageDir = dirArg ? resolve(dirArg) : join(root, 'node_modules', 'postgres');
+  const packageDir = dirArg ? resolve(dirArg) : installedPostgres();
+  if (!packageDir) {
+    console.error('patch-postgres: the postgres package is not installed; run npm ci first');
+    return 1;
+  }
   if (!existsSync(join(packageDir, 'package.json'))) {
     console.error(`patch-postgres: ${packageDir} is not installed; run npm ci first`);
     return 1;
