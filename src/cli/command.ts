@@ -8,6 +8,8 @@ export interface CliIO {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
+  /** Standard input when it is piped (not a terminal), else undefined: how a command reads a secret. */
+  stdin?: () => Promise<string | undefined>;
 }
 
 export interface Command {

@@ -66,8 +66,30 @@ export async function main(): Promise<never> {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
     env: process.env,
+    stdin: () => (process.stdin.isTTY ? Promise.resolve(undefined) : firstLine(process.stdin)),
   };
   const code = await runCli(process.argv.slice(2), io);
   // Let stdout drain, then exit even if a library left a handle open.
   return new Promise<never>(() => process.stdout.write('', () => process.exit(code)));
+}
+
+/** The first line of a stream (at most 4 KiB), without waiting for the writer to close it. */
+function firstLine(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const done = () => {
+      stream.removeListener('data', onData);
+      stream.removeListener('end', done);
+      stream.removeListener('error', reject);
+      (stream as NodeJS.ReadStream).pause?.();
+      resolve(text);
+    };
+    const onData = (chunk: Buffer | string) => {
+      text += chunk.toString();
+      if (text.includes('\n') || text.length > 4096) done();
+    };
+    stream.on('data', onData);
+    stream.once('end', done);
+    stream.once('error', reject);
+  });
 }

@@ -81,7 +81,7 @@ describe('engine CLI (PGlite data dir)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('runs list/show, approve --as with authorisation, reject needs a reason, dlq list', async () => {
+  it('runs list/show, approve with a token (never --as), reject needs a reason, dlq list', async () => {
     dir = mkdtempSync(join(tmpdir(), 'quench-engine-cli-'));
     const db = await openDatabase({ dataDir: dir });
     await db.migrate();
@@ -92,7 +92,8 @@ describe('engine CLI (PGlite data dir)', () => {
     await db.close();
 
     const env = { QUENCH_DATA_DIR: dir, QUENCH_API_TOKENS: 'alice=tok-a-0123456789abcdef0123456789ab', LOG_LEVEL: 'silent' };
-    const cli = async (...args: string[]) => {
+    const cli = async (...args: string[]) => cliWith({}, ...args);
+    const cliWith = async (extra: Record<string, string>, ...args: string[]) => {
       let stdout = '';
       let stderr = '';
       const code = await runCli(args, {
@@ -102,7 +103,7 @@ describe('engine CLI (PGlite data dir)', () => {
         stderr: (t) => {
           stderr += t;
         },
-        env,
+        env: { ...env, ...extra },
       });
       return { code, stdout, stderr };
     };
@@ -111,13 +112,18 @@ describe('engine CLI (PGlite data dir)', () => {
     expect(list.stdout).toContain(runId);
     expect(list.stdout).toContain('waiting');
     const show = await cli('runs', 'show', runId);
-    expect(show.stdout).toContain(`quench approve ${stepId} --as USER`);
-    expect(await cli('approve', stepId, '--as', 'mallory')).toMatchObject({
+    expect(show.stdout).toContain(`quench approve ${stepId}`);
+    expect(await cli('approve', stepId)).toMatchObject({ code: 1, stderr: expect.stringContaining('no API token') });
+    expect(await cliWith({ QUENCH_TOKEN: 'not-a-token' }, 'approve', stepId)).toMatchObject({
       code: 1,
-      stderr: expect.stringContaining('not an authorised user'),
+      stderr: expect.stringContaining('unknown API token'),
     });
-    expect((await cli('reject', stepId, '--as', 'alice')).code).toBe(2);
-    expect(await cli('approve', stepId, '--as', 'alice')).toMatchObject({ code: 0, stdout: expect.stringContaining('approved by alice') });
+    expect((await cli('approve', stepId, '--as', 'alice')).code).toBe(2);
+    expect((await cliWith({ QUENCH_TOKEN: 'tok-a-0123456789abcdef0123456789ab' }, 'reject', stepId)).code).toBe(2);
+    expect(await cliWith({ QUENCH_TOKEN: 'tok-a-0123456789abcdef0123456789ab' }, 'approve', stepId)).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining('approved by alice'),
+    });
     expect(await cli('dlq', 'list')).toMatchObject({ code: 0, stdout: 'no dead-lettered steps\n' });
     expect((await cli('runs', 'show', 'missing')).code).toBe(1);
   });

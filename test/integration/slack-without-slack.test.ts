@@ -77,13 +77,13 @@ describe.skipIf(!TEST_DATABASE_URL)('quench approve (PostgreSQL, shared with the
         QUENCH_API_TOKENS: 'ada@example.com=tok-ada-0123456789abcdef0123456789ab,eve@example.com=tok-eve-0123456789abcdef0123456789ab',
         LOG_LEVEL: 'silent',
       };
-      const code = await runCli(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), env });
+      const code = await runCli(argv.slice(1), { stdout: (t) => (out += t), stderr: (t) => (err += t), env: { ...env, QUENCH_TOKEN: argv[0]! } });
       return { code, out, err };
     };
-    const eve = await cli('approve', stepId, '--as', 'eve@example.com');
+    const eve = await cli('tok-eve-0123456789abcdef0123456789ab', 'approve', stepId);
     expect(eve.code).not.toBe(0);
     expect(eve.err).toContain("Only the step's assignees");
-    const ada = await cli('approve', stepId, '--as', 'ada@example.com');
+    const ada = await cli('tok-ada-0123456789abcdef0123456789ab', 'approve', stepId);
     expect(ada).toMatchObject({ code: 0 });
     expect(ada.out).toContain('approved by ada@example.com');
   });

@@ -28,7 +28,7 @@ function showText(run: RunDetail): string {
       (a) =>
         `        attempt ${a.attempt} ${a.status}${a.takeovers ? ` (taken over ${a.takeovers}x)` : ''} key=${a.idempotencyKey}${a.error ? ` error=${JSON.stringify((a.error as { message?: string }).message ?? a.error)}` : ''}`,
     );
-    const extra = s.status === 'waiting' && s.kind === 'human' ? [`        waiting for a decision: quench approve ${s.id} --as USER`] : [];
+    const extra = s.status === 'waiting' && s.kind === 'human' ? [`        waiting for a decision: QUENCH_TOKEN=<your token> quench approve ${s.id}`] : [];
     return [line, ...attempts, ...extra];
   });
   return `${[...head, ...steps].join('\n')}\n`;
