@@ -56,7 +56,11 @@ export function sumRate(series: readonly Series[], atMs: number, rangeMs: number
   return sum;
 }
 
-export type Method = { method: 'occurrences' } | { method: 'timeslices'; sliceMs: number; target: number } | { method: 'ratioTimeslices'; sliceMs: number };
+/** `rangeMs`: the rate range inside a slice (the slice length unless given). */
+export type Method =
+  | { method: 'occurrences' }
+  | { method: 'timeslices'; sliceMs: number; target: number; rangeMs?: number }
+  | { method: 'ratioTimeslices'; sliceMs: number; rangeMs?: number };
 
 export interface ModelWindow {
   /** Error ratio; null = no data. */
@@ -96,8 +100,9 @@ export function modelWindow(
     n++;
     let r = cache.get(t);
     if (r === undefined) {
-      const total = sumRate(all, t, m.sliceMs);
-      r = total === undefined || total <= 0 ? null : (sumRate(errors, t, m.sliceMs) ?? 0) / total;
+      const range = m.rangeMs ?? m.sliceMs;
+      const total = sumRate(all, t, range);
+      r = total === undefined || total <= 0 ? null : (sumRate(errors, t, range) ?? 0) / total;
       cache.set(t, r);
     }
     if (r === null) continue;

@@ -19,10 +19,14 @@ export type SloWindow =
 
 export type Budgeting =
   | { method: 'occurrences' }
-  /** A slice is good when its own ratio (or threshold check) meets `sliceTarget`. */
-  | { method: 'timeslices'; sliceMs: number; sliceTarget: number }
+  /**
+   * A slice is good when its own ratio (or threshold check) meets `sliceTarget`. `rangeMs`: the
+   * SLI's range inside each slice (`rate(…[range])`), the slice length unless two scrape
+   * intervals are longer (a rate needs two samples).
+   */
+  | { method: 'timeslices'; sliceMs: number; sliceTarget: number; rangeMs?: number }
   /** The SLI is the average of the slices' ratios. */
-  | { method: 'ratioTimeslices'; sliceMs: number };
+  | { method: 'ratioTimeslices'; sliceMs: number; rangeMs?: number };
 
 export type ComparisonOp = 'lt' | 'lte' | 'gt' | 'gte';
 

@@ -125,7 +125,7 @@ export function windowExpressions(sli: Sli, budgeting: Budgeting, windowMs: numb
     return { parts: eventParts(sli, range, counter), perSecond: isPerSecond(sli.totalQuery) };
   }
   const slice = promRange(budgeting.sliceMs);
-  const ratio = sliceRatio(sli, slice, counter)!;
+  const ratio = sliceRatio(sli, promRange(budgeting.rangeMs ?? budgeting.sliceMs), counter)!;
   const parts: Partial<Record<Part, string>> = {
     total: `count_over_time(vector(1)[${sub}:${slice}])`,
     slices: `count_over_time(${ratio}[${sub}:${slice}])`,

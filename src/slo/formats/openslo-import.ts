@@ -237,11 +237,15 @@ export class OpenSloImport {
     const raw = objective.timeSliceWindow;
     const sliceMs = typeof raw === 'number' ? raw * 1000 : raw === undefined ? undefined : parseDuration(raw);
     if (!sliceMs) return this.error(at(oAt, 'timeSliceWindow'), `timeSliceWindow is required for ${method} (e.g. 1m)`);
-    if (method === 'RatioTimeslices') return { method: 'ratioTimeslices', sliceMs };
+    // OpenSLO has no field for the scrape interval: Quench reads the annotation quench.dev/scrape-interval.
+    const scrape = slo.metadata.annotations?.['quench.dev/scrape-interval'];
+    const scrapeMs = typeof scrape === 'string' ? parseDuration(scrape) : undefined;
+    const range = scrapeMs !== undefined && 2 * scrapeMs > sliceMs ? { rangeMs: 2 * scrapeMs } : {};
+    if (method === 'RatioTimeslices') return { method: 'ratioTimeslices', sliceMs, ...range };
     const t = objective.timeSliceTarget;
     if (t === undefined || !(t > 0 && t <= 1))
       return this.error(at(oAt, 'timeSliceTarget'), 'timeSliceTarget in (0, 1] is required for Timeslices');
-    return { method: 'timeslices', sliceMs, sliceTarget: t };
+    return { method: 'timeslices', sliceMs, sliceTarget: t, ...range };
   }
 
   slo(p: Parsed): Slo[] {

@@ -38,12 +38,19 @@ function sliOf(file: QuenchSloFile): Sli {
 function budgetingOf(file: QuenchSloFile): Budgeting {
   const b = file.budgeting;
   if (b === 'occurrences') return { method: 'occurrences' };
-  if (b === 'timeslices') return { method: 'timeslices', sliceMs: 60_000, sliceTarget: 0.99 };
+  if (b === 'timeslices') return { method: 'timeslices', sliceMs: 60_000, sliceTarget: 0.99, ...sliceRange(60_000, file.sli.scrapeInterval) };
   if (b.method === 'occurrences') return { method: 'occurrences' };
   const sliceMs = parseDuration(b.sliceLength)!;
+  const range = sliceRange(sliceMs, file.sli.scrapeInterval);
   return b.method === 'ratioTimeslices'
-    ? { method: 'ratioTimeslices', sliceMs }
-    : { method: 'timeslices', sliceMs, sliceTarget: tidy(b.sliceTarget / 100) };
+    ? { method: 'ratioTimeslices', sliceMs, ...range }
+    : { method: 'timeslices', sliceMs, sliceTarget: tidy(b.sliceTarget / 100), ...range };
+}
+
+/** A slice's rate needs two scrapes: with a declared scrape interval, the range covers at least two. */
+function sliceRange(sliceMs: number, scrapeInterval: string | undefined): { rangeMs?: number } {
+  const scrapeMs = scrapeInterval === undefined ? undefined : parseDuration(scrapeInterval)!;
+  return scrapeMs !== undefined && 2 * scrapeMs > sliceMs ? { rangeMs: 2 * scrapeMs } : {};
 }
 
 function windowOf(file: QuenchSloFile): SloWindow {
@@ -111,6 +118,17 @@ export function importQuenchSlo(doc: SourceDocument): { slos: Slo[]; problems: P
     if (w.longMs > periodMs)
       problems.push(doc.problem(['alerting', 'windows', i, 'long'], 'the long window is longer than the SLO window'));
   });
+  const budgeting = budgetingOf(file);
+  if (budgeting.method !== 'occurrences' && budgeting.sliceMs < 120_000 && !file.sli.scrapeInterval && !file.sli.synthetic) {
+    // At Prometheus' default 60 s scrape a 1-minute slice holds one sample: no rate, every slice empty.
+    problems.push(
+      doc.problem(
+        ['budgeting'],
+        "slices shorter than 2m hold fewer than two scrapes at Prometheus' default 60 s scrape interval, and a slice without two samples has no rate: declare sli.scrapeInterval (the slice's range then covers at least two scrapes) or use slices of 2m or more",
+        'warning',
+      ),
+    );
+  }
   const policy = file.budgetPolicy;
   const slo: Slo = {
     name: file.metadata.name,
@@ -120,14 +138,14 @@ export function importQuenchSlo(doc: SourceDocument): { slos: Slo[]; problems: P
     ...(file.owner ? { owner: file.owner } : {}),
     objective: tidy(file.objective / 100),
     window,
-    budgeting: budgetingOf(file),
+    budgeting,
     sli: sliOf(file),
     alerting,
     policy: budgetPolicyOf(policy),
     labels: file.metadata.labels,
     origin: { file: doc.file, ...doc.positionOf(['metadata', 'name']), format: 'quench' },
   };
-  return { slos: problems.length > 0 ? [] : [slo], problems };
+  return { slos: problems.some((p) => p.severity !== 'warning') ? [] : [slo], problems };
 }
 
 /** Percent in the file, ratios in the model; defaults follow Google's error budget policy (docs/gate.md). */

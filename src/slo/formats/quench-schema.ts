@@ -78,6 +78,8 @@ const sliSchema = z
       })
       .optional(),
     synthetic: syntheticSchema.optional(),
+    /** Prometheus' scrape interval for these series: time slices read at least two scrapes. */
+    scrapeInterval: durationText.optional(),
   })
   .refine((s) => [s.events, s.raw, s.latency, s.synthetic].filter(Boolean).length === 1, {
     message: 'expected exactly one of events, raw, latency or synthetic',

@@ -323,6 +323,31 @@ spec:
     expect(r.slos[0]!.alerting.windows).toEqual([]);
   });
 
+  it('time slices: a declared scrape interval makes each slice read two scrapes; without one, short slices warn (point 6)', () => {
+    const slices = (sli: string) => `apiVersion: quench/v1
+kind: SLO
+metadata: { name: s }
+service: svc
+objective: 99
+window: 30d
+budgeting: { method: timeslices, sliceLength: 1m, sliceTarget: 95 }
+sli: { ${sli}events: { errorQuery: 'sum(rate(e[{{window}}]))', totalQuery: 'sum(rate(t[{{window}}]))' } }
+`;
+    const declared = importText(slices('scrapeInterval: 1m, '));
+    expect(declared.problems).toEqual([]);
+    const slo = declared.slos[0]!;
+    expect(slo.budgeting).toMatchObject({ sliceMs: 60_000, rangeMs: 120_000 });
+    const { parts } = windowExpressions(slo.sli, slo.budgeting, 3_600_000);
+    // Rates over 2m, one slice a minute.
+    expect(parts.errors).toContain('rate(e[2m])');
+    expect(parts.errors).toMatch(/\[3599999ms:1m\]\)$/);
+    expect(importText(slices('scrapeInterval: 15s, ')).slos[0]!.budgeting).not.toHaveProperty('rangeMs');
+    const undeclared = importText(slices(''));
+    expect(undeclared.slos).toHaveLength(1);
+    expect(undeclared.problems.map((p) => [p.severity, p.line])).toEqual([['warning', 7]]);
+    expect(undeclared.problems[0]!.message).toContain('declare sli.scrapeInterval');
+  });
+
   it('for: 0 may be written as a number', () => {
     const r = importText(quenchSlo('30d', 'alerting:\n  page: { for: 0 }\n'));
     expect(r.problems).toEqual([]);
