@@ -58,6 +58,8 @@ const jobs: Job[] = [
   { name: 'vanish', rps: () => 20, err: (t) => (t >= END - 110 * M ? 0.6 : 0.001), stopAt: END - 95 * M },
   // 0.2 requests/s: a 20-minute outage is a real burn (240 requests) and must page.
   { name: 'lowtraffic', rps: () => 0.2, err: (t) => (within(t, END - 150 * M, END - 130 * M) ? 1 : 0) },
+  // Scraped every 60 s, 7 s off the minute: a 1-minute slice holds a single sample.
+  { name: 'sparse', stepMs: M, offsetMs: 7 * S, rps: () => 20, err: (t) => (within(t, END - 3 * H, END - 3 * H + 3 * M) ? 0.5 : 0.005) },
 ];
 
 function generate(job: Job): Series[] {
@@ -91,6 +93,11 @@ const methods: Record<string, { yaml: string; model: Method }> = {
     model: { method: 'timeslices', sliceMs: M, target: 0.95 },
   },
   rts: { yaml: '{ method: ratioTimeslices, sliceLength: 1m }', model: { method: 'ratioTimeslices', sliceMs: M } },
+  // 1-minute slices over 60-second scrapes: the slice's rate reads two scrapes (2m).
+  tsSparse: {
+    yaml: '{ method: timeslices, sliceLength: 1m, sliceTarget: 95 }',
+    model: { method: 'timeslices', sliceMs: M, target: 0.95, rangeMs: 2 * M },
+  },
   ts5: {
     yaml: '{ method: timeslices, sliceLength: 5m, sliceTarget: 95 }',
     model: { method: 'timeslices', sliceMs: 5 * M, target: 0.95 },
@@ -109,6 +116,8 @@ const rolling: Case[] = [
     ['occ', 'ts', 'rts'].map((method) => ({ name: `${job}-${method}`, job, method })),
   ),
   { name: 'lowtraffic-ts5', job: 'lowtraffic', method: 'ts5' },
+  { name: 'sparse-occ', job: 'sparse', method: 'occ' },
+  { name: 'sparse-ts', job: 'sparse', method: 'tsSparse' },
 ];
 const calendar: Case[] = ['occ', 'ts', 'rts'].map((method) => ({ name: `steady-month-${method}`, job: 'steady', method, calendar: true }));
 
@@ -121,6 +130,7 @@ objective: 99
 window: ${c.calendar ? '{ calendar: month, timeZone: Europe/Berlin }' : '3d'}
 budgeting: ${methods[c.method]!.yaml}
 sli:
+  scrapeInterval: ${c.job === 'sparse' ? '1m' : '15s'}
   events:
     errorQuery: sum(rate(http_requests_total{job="${c.job}",code=~"5.."}[{{window}}]))
     totalQuery: sum(rate(http_requests_total{job="${c.job}"}[{{window}}]))
@@ -153,7 +163,7 @@ const sliceCaches = new Map<string, Map<number, number | null>>();
 function model(c: Case, atMs: number, rangeMs: number): ModelWindow {
   const [ok, bad] = series.get(c.job)!;
   const m = methods[c.method]!.model;
-  const key = `${c.job}:${m.method === 'occurrences' ? 0 : m.sliceMs}`;
+  const key = `${c.job}:${m.method === 'occurrences' ? 0 : `${m.sliceMs}/${m.rangeMs ?? m.sliceMs}`}`;
   const cache = sliceCaches.get(key) ?? new Map<number, number | null>();
   sliceCaches.set(key, cache);
   return modelWindow([bad!], [ok!, bad!], m, atMs, rangeMs, cache);
@@ -310,6 +320,22 @@ describe.skipIf(!backfillAvailable)('SLO maths on backfilled Prometheus data, ag
     expect(s.burnRates['1d']).toBeCloseTo((1.5 * (1440 - 10)) / 1440, 3);
     expect(s.attainment).toBeCloseTo(1 - (0.015 * (3 * 1440 - 10)) / (3 * 1440), 6);
   }, 120_000);
+
+  it('sparse scrapes: one-minute slices over 60-second scrapes read two scrapes, not empty slices (point 6)', async () => {
+    const cases = rolling.filter((c) => c.job === 'sparse');
+    const ev = evaluator(cases.map((c) => c.name));
+    for (const at of [END - 3 * H + 10 * M, END - 2 * H]) {
+      clock.set(at);
+      await ev.evaluateAll();
+      for (const c of cases) checkFigures(c, ev.get(c.name)!, at, 3 * 24 * H, () => 1);
+    }
+    const s = ev.get('sparse-ts')!;
+    expect(s.state).toBe('ok');
+    // Every slice has data (the old 1-minute range saw one sample: every slice empty, no_data);
+    // 0.5% errors leave slices good, and each of the 3 bad scrape intervals is one bad slice.
+    expect(s.burnRates['1h']).toBeCloseTo(3 / 60 / 0.01, 9);
+    expect(s.burnRates['6h']).toBeCloseTo(3 / 360 / 0.01, 9);
+  }, 300_000);
 
   it('calendar month in Europe/Berlin: the budget spent is the errors so far against the whole month (point 3)', async () => {
     const names = calendar.map((c) => c.name);
