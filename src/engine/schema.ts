@@ -95,7 +95,7 @@ export const engineAttempts = pgTable(
       .references(() => engineSteps.id),
     attempt: integer('attempt').notNull(),
     runId: text('run_id').notNull(),
-    /** `<run>:<step key>:<attempt>`: the same on a takeover, so the target can deduplicate. */
+    /** `<run>:<step key>`: one key per step execution, the same on every attempt, takeover and re-drive. */
     idempotencyKey: text('idempotency_key').notNull(),
     worker: text('worker').notNull(),
     /** How often a lease on this attempt expired and another worker took it over. */
