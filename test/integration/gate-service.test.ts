@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { type FakePagerDuty, startFakePagerDuty } from '../support/fake-pagerduty.js';
 import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
 import { FORM, signedRequest, slashCommandBody } from '../support/slack-signer.js';
+import { createPostgresDatabase, databaseKinds } from '../support/databases.js';
 
 /**
  * The deploy gate end to end in one service, on the synthetic source and a manual clock: an
@@ -63,13 +64,14 @@ const MIN = 60_000;
 const DAY = 86_400_000;
 const tokens = { alice: 'alice-token-0123456789abcdefghijklmnop', bob: 'bob-token-0123456789abcdefghijklmnopqr', carol: 'carol-token-0123456789abcdefghijklmnop' };
 
-describe('deploy gate in the service', () => {
+describe.each(databaseKinds)('deploy gate in the service on %s', (kind) => {
   let dir: string;
   let service: RunningService;
   let base: string;
   let slack: FakeSlack;
   let pd: FakePagerDuty;
   const clock = new ManualClock(T0);
+  let dropDatabase: (() => Promise<void>) | undefined;
 
   const gate = async (query: string, token?: string) => {
     const res = await fetch(`${base}/v1/deploy-gate?${query}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
@@ -99,7 +101,11 @@ describe('deploy gate in the service', () => {
     writeFileSync(join(dir, 'remediate.yaml'), playbook);
     slack = await startFakeSlack();
     pd = await startFakePagerDuty();
+    // On PostgreSQL the service also runs the leader election (it wins it alone).
+    const pg = kind === 'postgres' ? await createPostgresDatabase('quench_gate') : undefined;
+    dropDatabase = pg?.drop;
     const config = loadConfig({
+      ...(pg ? { DATABASE_URL: pg.url } : {}),
       QUENCH_DATA_DIR: 'memory://',
       QUENCH_SLO_DIR: dir,
       QUENCH_PLAYBOOK_DIR: dir,
@@ -120,6 +126,7 @@ describe('deploy gate in the service', () => {
     await service?.stop();
     await slack?.close();
     await pd?.close();
+    await dropDatabase?.();
     rmSync(dir, { recursive: true, force: true });
   });
 
