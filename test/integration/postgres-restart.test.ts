@@ -123,6 +123,22 @@ describe.skipIf(!POSTGRES_BIN)('quench serve through PostgreSQL restarts and out
     expect(serve.output()).not.toMatch(/reading 'write'|uncaught exception|unhandled promise rejection/);
   }, 240_000);
 
+  it('answers /readyz 503 within its limit while the database hangs (every PostgreSQL process SIGSTOPped)', async () => {
+    expect(await readyz()).toBe(200);
+    await pg.freeze();
+    try {
+      // Without a limit the probe waits on a query nobody answers (until the fetch gives up here).
+      const res = await fetch(`${serve.url}/readyz`, { signal: AbortSignal.timeout(10_000) });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { reason: string }).reason).toMatch(/did not answer within/);
+      expect((await fetch(`${serve.url}/healthz`, { signal: AbortSignal.timeout(10_000) })).status).toBe(200);
+    } finally {
+      await pg.thaw();
+    }
+    await waitFor('/readyz to report 200 after the thaw', async () => (await readyz()) === 200, 60_000, 200);
+    expect(exitedEarly, serve.output()).toBeUndefined();
+  }, 120_000);
+
   it('rides out a 35 s outage: /readyz is 503 while the database is away and 200 after; runs complete', async () => {
     const ids = await startRuns('outage', 20);
     await waitFor('steps in flight', async () => target.requests.length >= 100, 30_000, 20);

@@ -26,6 +26,12 @@ export interface PrivatePostgres {
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   start(): Promise<void>;
   restart(mode?: 'fast' | 'immediate'): Promise<void>;
+  /**
+   * SIGSTOPs the server and every backend: connections stay open but nothing answers, as in a
+   * network partition or a hung host (a stop refuses connections at once instead). `thaw` resumes.
+   */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
   /** The server log so far (for failure messages). */
   log(): string;
   /** Stops the server and deletes the folder. */
@@ -83,6 +89,11 @@ export async function startPrivatePostgres(options: { settings?: Record<string, 
   };
   await start();
 
+  let frozen: string[] = [];
+  const signalAll = async (signal: 'STOP' | 'CONT', pids: string[]) => {
+    if (pids.length > 0) await run('kill', [`-${signal}`, ...pids]);
+  };
+
   const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
   let destroyed = false;
   return {
@@ -104,10 +115,23 @@ export async function startPrivatePostgres(options: { settings?: Record<string, 
       await stop(mode);
       await start();
     },
+    async freeze() {
+      const postmaster = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim();
+      // The postmaster first, so it forks no new backend meanwhile.
+      await signalAll('STOP', [postmaster]);
+      const { stdout } = await run('pgrep', ['-P', postmaster]).catch(() => ({ stdout: '' }));
+      frozen = [postmaster, ...stdout.split('\n').filter(Boolean)];
+      await signalAll('STOP', frozen.slice(1));
+    },
+    async thaw() {
+      await signalAll('CONT', frozen);
+      frozen = [];
+    },
     log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
     async destroy() {
       if (destroyed) return;
       destroyed = true;
+      await signalAll('CONT', frozen).catch(() => {});
       await stop('immediate').catch(() => {});
       rmSync(root, { recursive: true, force: true });
     },
