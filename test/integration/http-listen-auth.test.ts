@@ -32,10 +32,14 @@ describe('listen address and /v1 authentication', () => {
     const warnings: string[] = [];
     const logger = silentLogger.child({});
     logger.warn = ((_obj: unknown, msg?: string) => void warnings.push(String(msg ?? _obj))) as typeof logger.warn;
+    // Capabilities log through child loggers: capture theirs too.
+    logger.child = (() => logger) as typeof logger.child;
     service = await startService(loadConfig(dirs), { logger, port: 0 });
     expect(await reachable('127.0.0.1', service.port)).toBe(true);
     expect(await reachable('127.0.0.2', service.port)).toBe(false);
     expect(warnings.join('\n')).toMatch(/QUENCH_API_TOKENS is unset: listening on 127\.0\.0\.1 only/);
+    // Issue 9 §4: an Alertmanager endpoint without credentials is said out loud at start-up.
+    expect(warnings.join('\n')).toMatch(/POST \/webhooks\/alertmanager takes unauthenticated requests/);
   });
 
   it('with tokens, every /v1 route needs one; read-only tokens read but cannot decide; /metrics stays open', async () => {
