@@ -9,7 +9,9 @@ import { openDatabase } from '../../src/db/database.js';
 import { createPostgresDatabase, databaseKinds } from '../support/databases.js';
 import { alertmanagerBody, genericBody, pagerdutyBody, signGeneric } from '../support/ingest-webhooks.js';
 import { childEnv, type ServeProcess, startServe } from '../support/quench-process.js';
+import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 import { sendRaw } from '../support/raw-http.js';
+import { slackSignature } from '../support/slack-signer.js';
 
 /**
  * Issue 9 acceptance: hundreds of malformed requests over every route, sent as raw bytes to a
@@ -24,6 +26,7 @@ const GENERIC_SECRET = 'generic-secret-0123456789';
 const PD_SECRET = 'pagerduty-secret-0123456789';
 const AM_TOKEN = 'alertmanager-token-0123456789';
 const MAX_BYTES = 65_536;
+const SLACK_SECRET = 'slack-signing-secret-0123456789';
 
 interface Case {
   name: string;
@@ -89,6 +92,7 @@ const ROUTES: Array<[string, string]> = [
   ['GET', '/v1/runs/some-run'],
   ['POST', '/v1/steps/some-step/decision'],
   ['GET', '/v1/audit'],
+  ['POST', '/slack/events'],
 ];
 
 function cases(): Case[] {
@@ -220,7 +224,18 @@ function cases(): Case[] {
     add(`${kind}: malformed JSON`, webhooks[kind]('{"a":'), 400);
   }
 
-  // 12. Query strings the /v1 reads refuse.
+  // 12. Slack's request URL: unsigned, wrongly signed, stale, and signed but malformed.
+  const slack = (body: string, contentType: string, ts = now(), secret = SLACK_SECRET) =>
+    raw('POST', '/slack/events', { 'Content-Type': contentType, 'X-Slack-Request-Timestamp': String(ts), 'X-Slack-Signature': slackSignature(secret, ts, body) }, body);
+  const interaction = `payload=${encodeURIComponent(JSON.stringify({ type: 'block_actions', actions: [] }))}`;
+  add('slack: no signature', raw('POST', '/slack/events', { 'Content-Type': 'application/x-www-form-urlencoded' }, interaction), 401);
+  add('slack: signed with another secret', slack(interaction, 'application/x-www-form-urlencoded', now(), 'not-the-secret'), 401);
+  add('slack: stale timestamp', slack(interaction, 'application/x-www-form-urlencoded', now() - 3600), 401);
+  add('slack: malformed JSON', slack('{"type":', 'application/json'), 400);
+  add('slack: malformed payload field', slack('payload=%7B%22type', 'application/x-www-form-urlencoded'), 400);
+  add('slack: declared 10 MB', raw('POST', '/slack/events', { 'Content-Type': 'application/json', 'Content-Length': String(10 * 1024 * 1024) }), 413);
+
+  // 13. Query strings the /v1 reads refuse.
   for (const q of ['/v1/runs?state=bogus', '/v1/audit?limit=abc', '/v1/audit?after=-5', '/v1/audit?after=1e99']) add(`GET ${q}`, raw('GET', q, bearer(READ)), 400);
   return out;
 }
@@ -248,8 +263,10 @@ describe.each(databaseKinds)('bad input against `quench serve` on %s', (kind) =>
   let dataDir: string | undefined;
   let url: string | undefined;
   let drop: (() => Promise<void>) | undefined;
+  let fakeSlack: FakeSlack | undefined;
 
   beforeAll(async () => {
+    fakeSlack = await startFakeSlack();
     const dir = mkdtempSync(join(tmpdir(), 'quench-bad-input-'));
     mkdirSync(join(dir, 'slo'));
     mkdirSync(join(dir, 'playbooks'));
@@ -289,6 +306,9 @@ steps:
         // Keep each refusal its own status here; the failure bucket has its own test.
         QUENCH_WEBHOOK_AUTH_FAILURE_BURST: '100000',
         QUENCH_WEBHOOK_RATE_BURST: '100000',
+        SLACK_BOT_TOKEN: 'xoxb-test-token',
+        SLACK_SIGNING_SECRET: SLACK_SECRET,
+        SLACK_API_URL: fakeSlack.url,
         LOG_LEVEL: 'warn',
       }),
     );
@@ -297,6 +317,7 @@ steps:
     serve?.kill('SIGKILL');
     await serve?.exited;
     await drop?.();
+    await fakeSlack?.close();
   });
 
   /** What must not change: runs, inbox and audit rows, read through the API and (PostgreSQL) the database. */
