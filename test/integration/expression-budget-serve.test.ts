@@ -10,8 +10,8 @@ import { childEnv, type ServeProcess, startServe } from '../support/quench-proce
  * condition nests two comprehensions over the payload list held `quench serve`'s event loop for
  * 25.6 s. Against a real `quench serve` child: while such events are evaluated, /healthz keeps
  * answering, and the steps fail with coded errors. The promise is 100 ms on a quiet machine
- * (an evaluation stops after ~11 ms of CPU: test/unit/playbooks/budget.test.ts pins the cost,
- * `npm run bench` the time); the machines running the tests are shared and may be loaded (a
+ * (an evaluation stops after ~11 ms of CPU, measured by hand; test/unit/playbooks/budget.test.ts
+ * pins the cost); the machines running the tests are shared and may be loaded (a
  * load average of 25 on two cores stretched storing the two 48 KB events alone, with a trivial
  * condition, to a worst /healthz of 0.7 s), so this test bounds the worst answer at 2.5 s and
  * prints the measured figures. The unfixed service blocked 25.6 s on an idle machine.

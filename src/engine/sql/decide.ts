@@ -1,5 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { QuenchError } from '../../core/errors.js';
+import { answerRefusal } from '../../playbooks/core/patterns.js';
 import { humanRules } from '../core/human-rules.js';
 import type { Actor, Decision, DecisionContext, DecisionRecord, StepRow } from '../model.js';
 import type { Runtime } from '../runtime.js';
@@ -178,7 +179,7 @@ function checkShape(
       `'${d.value}' is not an option of step ${key}; options: ${human.options.map((o) => o.value).join(', ')}`,
     );
   }
-  if (d.outcome === 'input' && human?.input?.pattern && !new RegExp(`^(?:${human.input.pattern})$`).test(d.value)) {
-    throw new QuenchError('bad_request', `the answer does not match the pattern ${human.input.pattern} of step ${key}`);
-  }
+  // RE2, bounded input: the answer is a stranger's text and this runs on the request path.
+  const refusal = d.outcome === 'input' && human?.input?.pattern ? answerRefusal(human.input.pattern, d.value) : undefined;
+  if (refusal) throw new QuenchError('bad_request', `${refusal} (step ${key})`);
 }

@@ -1,6 +1,7 @@
 import type { ActionCatalog } from './catalog.js';
 import { durationMs } from './duration.js';
 import { compileExpression, ExpressionError, type Reference } from './expressions.js';
+import { patternProblem } from './patterns.js';
 import type { GraphProblem } from './graph.js';
 import { checkActionCall } from './action-checks.js';
 import type { Assign, Step } from './model.js';
@@ -99,7 +100,9 @@ function checkExpression(source: string, path: PropertyKey[], template: boolean,
     return refs.filter((r) => !known[r.variable].has(r.name)).map((r) => ({ path, message: unknownReference(r) }));
   } catch (err) {
     if (!(err instanceof ExpressionError)) throw err;
-    const what = { syntax: 'syntax error', type: 'type error', limit: 'too costly', evaluation: 'error' }[err.kind];
+    const what = { syntax: 'syntax error', type: 'type error', limit: 'too costly', evaluation: 'error', budget: 'too costly', input: 'error' }[
+      err.kind
+    ];
     return [
       { path, message: `${template ? 'template' : 'CEL'} ${what} at character ${err.offset + 1} of '${clip(source)}': ${err.message}` },
     ];
@@ -133,11 +136,8 @@ function checkHuman(step: Extract<Step, { kind: 'human' }>, path: PropertyKey[])
     });
   }
   if (step.input?.pattern) {
-    try {
-      new RegExp(step.input.pattern, 'u');
-    } catch (err) {
-      out.push({ path: at('input', 'pattern'), message: `invalid regular expression: ${(err as Error).message}` });
-    }
+    const problem = patternProblem(step.input.pattern);
+    if (problem) out.push({ path: at('input', 'pattern'), message: problem });
   }
   if (step.assign) out.push(...checkAssign(step.assign, at('assign')));
   const escalate = step.sla?.escalateTo;
