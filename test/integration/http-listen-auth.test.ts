@@ -33,7 +33,7 @@ describe('listen address and /v1 authentication', () => {
     const logger = silentLogger.child({});
     logger.warn = ((_obj: unknown, msg?: string) => void warnings.push(String(msg ?? _obj))) as typeof logger.warn;
     // Capabilities log through child loggers: capture theirs too.
-    logger.child = (() => logger) as typeof logger.child;
+    logger.child = (() => logger) as unknown as typeof logger.child;
     service = await startService(loadConfig(dirs), { logger, port: 0 });
     expect(await reachable('127.0.0.1', service.port)).toBe(true);
     expect(await reachable('127.0.0.2', service.port)).toBe(false);

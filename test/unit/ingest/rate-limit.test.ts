@@ -22,4 +22,18 @@ describe('per-source token buckets', () => {
     expect(buckets.take('a', 0).ok).toBe(true);
     expect(buckets.take('a', 0)).toEqual({ ok: false, retryAfterSeconds: 10 });
   });
+
+  it('peeks without taking, and forgets the oldest key past its bound (client-address buckets)', () => {
+    const buckets = new TokenBuckets(1, 2, 2);
+    expect(buckets.peek('a', 0)).toEqual({ ok: true });
+    buckets.take('a', 0);
+    buckets.take('a', 0);
+    expect(buckets.peek('a', 0)).toEqual({ ok: false, retryAfterSeconds: 1 });
+    expect(buckets.peek('a', 0)).toEqual({ ok: false, retryAfterSeconds: 1 });
+    expect(buckets.peek('a', 1_000)).toEqual({ ok: true });
+    // Two more keys: 'a', the oldest, is forgotten, and comes back with a full bucket.
+    buckets.take('b', 0);
+    buckets.take('c', 0);
+    expect(buckets.peek('a', 0)).toEqual({ ok: true });
+  });
 });
