@@ -5,6 +5,7 @@ import type { Capability } from '../service.js';
 import { startHeadPublisher } from './head-publisher.js';
 import { checkServiceRole } from './role-check.js';
 import { addAuditRoutes } from './routes.js';
+import { addAuditVerifyRoute } from './verify-route.js';
 import { auditEvents } from './schema.js';
 
 /**
@@ -16,6 +17,7 @@ import { auditEvents } from './schema.js';
  */
 export const auditCapability: Capability = (ctx) => {
   addAuditRoutes(ctx.router, ctx.audit);
+  addAuditVerifyRoute(ctx.router, ctx.audit);
   new Gauge({
     name: 'quench_audit_head_sequence',
     help: 'Sequence number of the newest audit entry (it only ever grows).',

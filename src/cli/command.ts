@@ -18,6 +18,8 @@ export interface Command {
   summary: string;
   /** Full `--help` text: usage line, options, exit codes. */
   help: string;
+  /** Values completed for the command's argument (`quench completion bash|zsh`). */
+  argumentWords?: string[];
   /** Returns the exit code. Throwing a QuenchError prints its message and exits 1 (2 for usage). */
   run(args: string[], io: CliIO): Promise<number>;
 }

@@ -1,6 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { asQuenchError } from '../core/errors.js';
 import type { CliIO, Command } from './command.js';
 import { commands } from './commands/index.js';
+
+/** The version in package.json (one folder up from src/ and dist/ alike). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
 
 export function overview(): string {
   const width = Math.max(...commands.map((c) => c.path.join(' ').length));
@@ -29,12 +36,16 @@ function resolve(argv: string[]): { command?: Command; rest: string[]; group: st
 }
 
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    io.stdout(overview());
-    return argv.length === 0 ? 2 : 0;
+  if (argv.length === 0) {
+    io.stderr(overview());
+    return 2;
   }
-  if (argv[0] === '--version') {
-    io.stdout('quench 0.1.0\n');
+  if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.stdout(overview());
+    return 0;
+  }
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    io.stdout(`quench ${packageVersion()}\n`);
     return 0;
   }
   const { command, rest, group } = resolve(argv);

@@ -1,5 +1,6 @@
 import type { Capability } from '../service.js';
 import { installTracing } from './otel.js';
+import { addDeadLetterRoutes } from './dlq-routes.js';
 import { addEngineRoutes } from './routes.js';
 
 /**
@@ -10,6 +11,7 @@ import { addEngineRoutes } from './routes.js';
  */
 export const engineCapability: Capability = (ctx) => {
   addEngineRoutes(ctx.router, () => ctx.ports.engine);
+  addDeadLetterRoutes(ctx.router, () => ctx.ports.engine);
   let worker: ReturnType<typeof ctx.ports.engine.createWorker> | undefined;
   let stopTracing: (() => Promise<void>) | undefined;
   return {

@@ -1,3 +1,4 @@
+import { addInboxDeadRoutes } from './dlq-routes.js';
 import type { Capability, Component, ServiceContext } from '../service.js';
 import { engineRunPort } from './engine-port.js';
 import { inboxStats } from './inbox.js';
@@ -25,6 +26,7 @@ export function installIngest(ctx: ServiceContext, options: IngestOptions): Inge
   const logger = ctx.logger.child({ component: 'ingest' });
   const waker = createWaker(ctx.db, (err) => logger.warn({ err }, 'could not NOTIFY the inbox workers; they will poll'));
   addWebhookRoutes(ctx.router, { db: ctx.db, clock: ctx.clock, config: ctx.config, metrics, wake: waker.wake });
+  addInboxDeadRoutes(ctx.router, { db: ctx.db, clock: ctx.clock, audit: ctx.audit, wake: waker.wake });
   if (ctx.config.QUENCH_ALERTMANAGER_TOKEN === undefined && ctx.config.QUENCH_ALERTMANAGER_USERNAME === undefined) {
     logger.warn(
       'POST /webhooks/alertmanager takes unauthenticated requests: set QUENCH_ALERTMANAGER_TOKEN (or _USERNAME and _PASSWORD) and the same credentials in Alertmanager http_config',

@@ -1,6 +1,7 @@
 import { QuenchError } from '../core/errors.js';
-import { type Command, parseOptions, withContext } from '../cli/command.js';
-import { listDead, retryDead } from './inbox.js';
+import { withBackend } from '../cli/backend.js';
+import { type Command, parseOptions } from '../cli/command.js';
+import { type DeadDelivery, listDead, retryDead } from './inbox.js';
 
 /**
  * `quench dlq inbox`: webhook deliveries (and SLO trigger events) whose processing failed every
@@ -17,8 +18,13 @@ Lists inbox entries that failed every processing attempt, oldest first, with the
 Retry one with 'quench dlq inbox retry ID' once the cause is fixed (a missing playbook, …).`,
   async run(args, io) {
     const { values } = parseOptions(args, { json: { type: 'boolean' } });
-    return withContext(io, async (ctx) => {
-      const dead = await listDead(ctx.db);
+    return withBackend(io, async (backend) => {
+      const dead =
+        backend.kind === 'database'
+          ? await listDead(backend.ctx.db)
+          : ((await backend.client.request('GET', '/v1/inbox/dead')) as { entries: Array<Omit<DeadDelivery, 'receivedAt'> & { receivedAt: string }> }).entries.map(
+              (e) => ({ ...e, receivedAt: new Date(e.receivedAt) }),
+            );
       if (values.json) io.stdout(`${JSON.stringify(dead, null, 2)}\n`);
       else if (dead.length === 0) io.stdout('no dead-lettered inbox entries\n');
       else {
@@ -46,7 +52,13 @@ of the entry that were already processed are not processed again.`,
     const [id, ...rest] = positionals;
     if (!id || rest.length > 0 || !/^\d+$/.test(id))
       throw new QuenchError('usage', 'expected exactly one inbox entry ID (see quench dlq inbox)');
-    return withContext(io, async (ctx) => {
+    return withBackend(io, async (backend) => {
+      if (backend.kind === 'service') {
+        await backend.client.request('POST', `/v1/inbox/${id}/retry`);
+        io.stdout(`inbox entry ${id} queued again\n`);
+        return 0;
+      }
+      const { ctx } = backend;
       if (!(await retryDead(ctx.db, Number(id), ctx.clock.now()))) {
         throw new QuenchError('not_found', `inbox entry ${id} is not dead-lettered, or QUENCH_INBOX_RETENTION already dropped its body (see quench dlq inbox)`);
       }

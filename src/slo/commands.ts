@@ -23,12 +23,18 @@ function load(io: CliIO) {
   return { config, slos };
 }
 
+/** QUENCH_URL when set, else the local service on PORT; QUENCH_TOKEN, else the first of QUENCH_API_TOKENS. */
+function serviceTarget(io: CliIO): { base: string; token: string | undefined } {
+  const config = cliConfig(io);
+  const base = io.env.QUENCH_URL?.trim() ? config.QUENCH_URL.replace(/\/+$/, '') : `http://127.0.0.1:${config.PORT}`;
+  return { base, token: config.QUENCH_TOKEN ?? [...config.QUENCH_API_TOKENS.values()][0] };
+}
+
 /** The running service's statuses, when one listens on PORT locally; undefined otherwise. */
 async function fromService(io: CliIO): Promise<SloStatus[] | undefined> {
-  const config = cliConfig(io);
-  const token = [...config.QUENCH_API_TOKENS.values()][0];
+  const { base, token } = serviceTarget(io);
   try {
-    const res = await fetch(`http://127.0.0.1:${config.PORT}/v1/slos`, {
+    const res = await fetch(`${base}/v1/slos`, {
       headers: token ? { authorization: `Bearer ${token}` } : {},
       signal: AbortSignal.timeout(1500),
     });
@@ -42,10 +48,9 @@ async function fromService(io: CliIO): Promise<SloStatus[] | undefined> {
 
 /** Open deploy freezes of the running service (src/gate), shown under the table; [] when none answers. */
 async function freezesFromService(io: CliIO): Promise<Array<Record<string, unknown>>> {
-  const config = cliConfig(io);
-  const token = [...config.QUENCH_API_TOKENS.values()][0];
+  const { base, token } = serviceTarget(io);
   try {
-    const res = await fetch(`http://127.0.0.1:${config.PORT}/v1/freezes`, {
+    const res = await fetch(`${base}/v1/freezes`, {
       headers: token ? { authorization: `Bearer ${token}` } : {},
       signal: AbortSignal.timeout(1500),
     });
@@ -80,7 +85,8 @@ export const sloStatusCommand: Command = {
 
 Shows every SLO: objective, window, attainment, error budget remaining, burn rate per alert
 window, time to exhaustion and the page/ticket alert states.
-When 'quench serve' runs on PORT on this machine, its live statuses are shown (alert states
+When 'quench serve' answers at QUENCH_URL (default: PORT on this machine; QUENCH_TOKEN when it
+has API tokens), its live statuses are shown (alert states
 included); otherwise (or with --local) the SLOs in QUENCH_SLO_DIR are evaluated once now,
 against PROMETHEUS_URL and the synthetic source, with alert states as of this single evaluation.
   --json   machine-readable: {"slos": [...]} with ratios in 0..1 and null for "no data"

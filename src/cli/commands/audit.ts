@@ -1,21 +1,27 @@
-import { describeVerifyBreak, parseExpectedHead } from '../../audit/core/chain.js';
+import { parseExpectedHead } from '../../audit/core/chain.js';
+import { type VerifyReport, verifyReport, verifyText } from '../../audit/verify-report.js';
 import { QuenchError } from '../../core/errors.js';
-import { type Command, parseOptions, withContext } from '../command.js';
+import { withBackend } from '../backend.js';
+import { type Command, parseOptions } from '../command.js';
 
 export const auditVerifyCommand: Command = {
   path: ['audit', 'verify'],
   summary: 'walk the audit hash chain; exit 0 intact, 1 with the first broken entry',
-  help: `Usage: quench audit verify [--expect SEQ:HASH]... [--quiet]
+  help: `Usage: quench audit verify [--expect SEQ:HASH]... [--quiet] [--json]
 
 Reads the whole audit trail in sequence order (streaming, constant memory), recomputing each
 entry's hash and checking its link to the previous entry. With QUENCH_AUDIT_KEY set, entries
 from the keying marker on are checked as HMAC-SHA256 links with that key.
+Beside a running 'quench serve' on the embedded database (or with QUENCH_URL set) the service
+walks the chain (GET /v1/audit/verify, with its own QUENCH_AUDIT_KEY).
 
 Options:
   --expect SEQ:HASH  a head recorded elsewhere (the "audit head" log line the service publishes,
                      or an earlier run of this command): entry SEQ must still exist and have
                      HASH. Repeat for several recorded heads.
   --quiet, -q        no progress lines on stderr
+  --json             {"ok":true,"count","head":{"seq","hash"}|null,"keyedSince","expectedMatched"}
+                     or {"ok":false,"count","broken":{"seq","kind","message"}} on stdout
 
 Exit 0: intact (prints the number of entries and the head to record). Exit 1: names the first
 broken entry and why (hash mismatch, gap, broken link, written without the key, differs from
@@ -24,6 +30,7 @@ or ends before a recorded head). Exit 2: a malformed --expect.`,
     const { values } = parseOptions(args, {
       quiet: { type: 'boolean', short: 'q' },
       expect: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
     });
     const expected = new Map<number, string>();
     for (const text of values.expect ?? []) {
@@ -34,9 +41,13 @@ or ends before a recorded head). Exit 2: a malformed --expect.`,
       }
       expected.set(parsed.seq, parsed.hash);
     }
-    return withContext(io, async (ctx) => {
+    const report = await withBackend(io, async (backend): Promise<VerifyReport> => {
+      if (backend.kind === 'service') {
+        const query = new URLSearchParams([...expected].map(([seq, hash]): [string, string] => ['expect', `${seq}:${hash}`]));
+        return (await backend.client.request('GET', `/v1/audit/verify${query.size ? `?${query}` : ''}`)) as VerifyReport;
+      }
       let lastReport = Date.now();
-      const result = await ctx.audit.verify({
+      const result = await backend.ctx.audit.verify({
         expected,
         onProgress: (checked) => {
           if (!values.quiet && Date.now() - lastReport > 2000) {
@@ -45,17 +56,11 @@ or ends before a recorded head). Exit 2: a malformed --expect.`,
           }
         },
       });
-      if (result.ok) {
-        const head = result.count ? `, head ${result.lastSeq}:${result.lastHash}` : '';
-        const keyed = result.keyedSince === null ? '' : `, HMAC-keyed since entry ${result.keyedSince}`;
-        const matched = expected.size ? `, ${expected.size} recorded head(s) matched` : '';
-        io.stdout(`audit trail intact: ${result.count} entries${head}${keyed}${matched}\n`);
-        return 0;
-      }
-      io.stderr(
-        `audit trail BROKEN at sequence ${result.broken.seq}: ${describeVerifyBreak(result.broken)} (${result.count} entries before it verified)\n`,
-      );
-      return 1;
+      return verifyReport(result, expected.size);
     });
+    if (values.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+    else if (report.ok) io.stdout(verifyText(report));
+    else io.stderr(verifyText(report));
+    return report.ok ? 0 : 1;
   },
 };

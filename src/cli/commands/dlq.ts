@@ -1,5 +1,7 @@
 import { QuenchError } from '../../core/errors.js';
-import { type Command, parseOptions, withContext } from '../command.js';
+import type { DeadLetter } from '../../engine/sql/dlq.js';
+import { withBackend } from '../backend.js';
+import { type Command, parseOptions } from '../command.js';
 
 export const dlqListCommand: Command = {
   path: ['dlq', 'list'],
@@ -10,8 +12,11 @@ Lists steps that exhausted their retries or failed with a non-retryable error, w
 error. --all includes entries already retried.`,
   async run(args, io) {
     const { values } = parseOptions(args, { all: { type: 'boolean' }, json: { type: 'boolean' } });
-    return withContext(io, async (ctx) => {
-      const letters = await ctx.ports.engine.listDeadLetters({ all: values.all ?? false });
+    return withBackend(io, async (backend) => {
+      const letters =
+        backend.kind === 'database'
+          ? await backend.ctx.ports.engine.listDeadLetters({ all: values.all ?? false })
+          : ((await backend.client.request('GET', `/v1/dlq${values.all ? '?all=true' : ''}`)) as { deadLetters: DeadLetter[] }).deadLetters;
       if (values.json) io.stdout(`${JSON.stringify(letters, null, 2)}\n`);
       else if (letters.length === 0) io.stdout('no dead-lettered steps\n');
       else {
@@ -36,14 +41,21 @@ export const dlqRetryCommand: Command = {
 
 Makes the step ready again with a fresh budget of attempts and reopens its run (a failed run
 continues from the step; a run whose compensation failed resumes compensating). A running
-'quench serve' picks it up. Runs that compensated or were cancelled are not re-driven.`,
+'quench serve' picks it up. Runs that compensated or were cancelled are not re-driven.
+Beside a running service on the embedded database (or with QUENCH_URL set) it goes through
+POST /v1/dlq/ID/retry as QUENCH_TOKEN's user (a full-access token; --as is refused there).`,
   async run(args, io) {
     const { values, positionals } = parseOptions(args, { as: { type: 'string' } }, true);
     const [id, ...rest] = positionals;
     if (!id || rest.length) throw new QuenchError('usage', 'expected exactly one dead-letter ID (see quench dlq list)');
-    return withContext(io, async (ctx) => {
+    return withBackend(io, async (backend) => {
+      if (backend.kind === 'service' && values.as)
+        throw new QuenchError('usage', "--as is for direct database access; through the service the re-drive is recorded as QUENCH_TOKEN's user");
       const actor = values.as ? { type: 'user' as const, id: values.as } : { type: 'system' as const, id: 'cli' };
-      const { runId, stepId } = await ctx.ports.engine.retryDeadLetter(id, actor);
+      const { runId, stepId } =
+        backend.kind === 'database'
+          ? await backend.ctx.ports.engine.retryDeadLetter(id, actor)
+          : ((await backend.client.request('POST', `/v1/dlq/${encodeURIComponent(id)}/retry`)) as { runId: string; stepId: string });
       io.stdout(`re-driving step ${stepId} of run ${runId}\n`);
       return 0;
     });

@@ -3,6 +3,7 @@ import { sloRulesCommand, sloStatusCommand } from '../../slo/commands.js';
 import { dlqInboxListCommand, dlqInboxRetryCommand } from '../../ingest/commands.js';
 import { gateCommands } from '../../gate/commands.js';
 import { auditVerifyCommand } from './audit.js';
+import { completionCommand } from './completion.js';
 import { approveCommand, rejectCommand } from './decide.js';
 import { dlqCommand, dlqListCommand, dlqRetryCommand } from './dlq.js';
 import { migrateCommand } from './migrate.js';
@@ -12,4 +13,4 @@ import { serveCommand } from './serve.js';
 import { validateCommand } from './validate.js';
 
 /** Every CLI command; `quench --help` lists them in this order. */
-export const commands: Command[] = [serveCommand, migrateCommand, validateCommand, schemaCommand, sloStatusCommand, sloRulesCommand, auditVerifyCommand, runsCommand, runsListCommand, runsShowCommand, approveCommand, rejectCommand, dlqCommand, dlqListCommand, dlqRetryCommand, dlqInboxListCommand, dlqInboxRetryCommand, ...gateCommands];
+export const commands: Command[] = [serveCommand, migrateCommand, validateCommand, schemaCommand, sloStatusCommand, sloRulesCommand, auditVerifyCommand, runsCommand, runsListCommand, runsShowCommand, approveCommand, rejectCommand, dlqCommand, dlqListCommand, dlqRetryCommand, dlqInboxListCommand, dlqInboxRetryCommand, ...gateCommands, completionCommand(() => commands)];

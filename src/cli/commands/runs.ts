@@ -1,7 +1,8 @@
 import { QuenchError } from '../../core/errors.js';
 import { runStates } from '../../engine/core/states.js';
 import type { RunDetail, RunSummary } from '../../engine/sql/queries.js';
-import { type Command, parseOptions, withContext } from '../command.js';
+import { withBackend } from '../backend.js';
+import { type Command, parseOptions } from '../command.js';
 
 const iso = (d: Date | string | null) => (d ? new Date(d).toISOString().replace('.000Z', 'Z') : '-');
 
@@ -39,15 +40,23 @@ export const runsListCommand: Command = {
   summary: 'list runs (newest first); --state to filter, --json for JSON',
   help: `Usage: quench runs [list] [--state STATE[,STATE…]] [--limit N] [--json]
 
-Lists playbook runs, newest first. States: ${runStates.join(', ')}.`,
+Lists playbook runs, newest first. States: ${runStates.join(', ')}.
+Beside a running 'quench serve' on the embedded database (or with QUENCH_URL set) the runs
+come from the service's /v1 API.`,
   async run(args, io) {
     const { values } = parseOptions(args, { state: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } });
     const state = values.state?.split(',').filter(Boolean) ?? [];
     const bad = state.filter((s) => !(runStates as readonly string[]).includes(s));
     if (bad.length) throw new QuenchError('usage', `unknown state ${bad.join(', ')}; expected one of ${runStates.join(', ')}`);
     if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new QuenchError('usage', '--limit must be a whole number');
-    return withContext(io, async (ctx) => {
-      const runs = await ctx.ports.engine.listRuns({ state: state as never, ...(values.limit ? { limit: Number(values.limit) } : {}) });
+    return withBackend(io, async (backend) => {
+      let runs: RunSummary[];
+      if (backend.kind === 'database')
+        runs = await backend.ctx.ports.engine.listRuns({ state: state as never, ...(values.limit ? { limit: Number(values.limit) } : {}) });
+      else {
+        const query = new URLSearchParams({ ...(state.length ? { state: state.join(',') } : {}), ...(values.limit ? { limit: values.limit } : {}) });
+        runs = ((await backend.client.request('GET', `/v1/runs${query.size ? `?${query}` : ''}`)) as { runs: RunSummary[] }).runs;
+      }
       io.stdout(values.json ? `${JSON.stringify(runs, null, 2)}\n` : listText(runs));
       return 0;
     });
@@ -68,8 +77,14 @@ Exit 1 when there is no such run.`,
     const { values, positionals } = parseOptions(args, { json: { type: 'boolean' } }, true);
     const [id, ...rest] = positionals;
     if (!id || rest.length) throw new QuenchError('usage', 'expected exactly one RUN_ID');
-    return withContext(io, async (ctx) => {
-      const run = await ctx.ports.engine.getRun(id);
+    return withBackend(io, async (backend) => {
+      const run =
+        backend.kind === 'database'
+          ? await backend.ctx.ports.engine.getRun(id)
+          : await (backend.client.request('GET', `/v1/runs/${encodeURIComponent(id)}`) as Promise<RunDetail>).catch((err: unknown) => {
+              if (err instanceof QuenchError && err.code === 'not_found') return undefined;
+              throw err;
+            });
       if (!run) throw new QuenchError('not_found', `no run with id ${id}; 'quench runs list' shows the runs`);
       io.stdout(values.json ? `${JSON.stringify(run, null, 2)}\n` : showText(run));
       return 0;

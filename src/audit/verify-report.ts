@@ -1,0 +1,34 @@
+import { describeVerifyBreak } from './core/chain.js';
+import type { VerifyResult } from './trail.js';
+
+/**
+ * The stable JSON of one verification, printed by `quench audit verify --json` and answered by
+ * `GET /v1/audit/verify`, so the CLI shows the same thing whichever way it reached the trail.
+ */
+export type VerifyReport =
+  | { ok: true; count: number; head: { seq: number; hash: string } | null; keyedSince: number | null; expectedMatched: number }
+  | { ok: false; count: number; broken: { seq: number; kind: string; message: string } };
+
+export function verifyReport(result: VerifyResult, expectedCount: number): VerifyReport {
+  if (result.ok) {
+    return {
+      ok: true,
+      count: result.count,
+      head: result.count ? { seq: result.lastSeq, hash: result.lastHash } : null,
+      keyedSince: result.keyedSince,
+      expectedMatched: expectedCount,
+    };
+  }
+  return { ok: false, count: result.count, broken: { seq: result.broken.seq, kind: result.broken.kind, message: describeVerifyBreak(result.broken) } };
+}
+
+/** The human line(s) for a report: stdout when intact, stderr when broken. */
+export function verifyText(r: VerifyReport): string {
+  if (r.ok) {
+    const head = r.head ? `, head ${r.head.seq}:${r.head.hash}` : '';
+    const keyed = r.keyedSince === null ? '' : `, HMAC-keyed since entry ${r.keyedSince}`;
+    const matched = r.expectedMatched ? `, ${r.expectedMatched} recorded head(s) matched` : '';
+    return `audit trail intact: ${r.count} entries${head}${keyed}${matched}\n`;
+  }
+  return `audit trail BROKEN at sequence ${r.broken.seq}: ${r.broken.message} (${r.count} entries before it verified)\n`;
+}
