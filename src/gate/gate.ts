@@ -207,6 +207,10 @@ export class DeployGate {
         await this.#announce([status.service], `:snowflake: freeze ${active.id} of ${status.service} now blocks ${step.blocks === 'all' ? 'every' : 'high-risk'} deploy: ${step.reasons.join('; ')}`, { freeze: active.id, evidence });
       }
     }
+    // An SLO removed from the files must not keep its service frozen for ever.
+    const names = statuses.map((s) => s.name);
+    for (const f of await store.orphanedAutoFreezes(this.d.db.orm, names)) await this.#lift(f, 'error-budget-policy', `SLO ${f.slo} is no longer defined`);
+    await store.deleteBudgetsExcept(this.d.db.orm, names);
     await this.d.db.notify(store.GATE_CHANNEL, 'budgets');
   }
 

@@ -1,4 +1,4 @@
-import { and, eq, isNull, lte, sql } from 'drizzle-orm';
+import { and, eq, isNull, lte, notInArray, sql } from 'drizzle-orm';
 import type { Database, Executor } from '../db/database.js';
 import type { SloStatus } from '../slo/core/status.js';
 import type { Freeze, Override } from './core/model.js';
@@ -153,4 +153,19 @@ export async function endExpiredOverrides(ex: Executor, now: Date): Promise<Over
     .where(and(isNull(gateOverrides.endedAt), lte(gateOverrides.until, now)))
     .returning();
   return rows.map(overrideOf);
+}
+
+/** Open automatic freezes of SLOs no longer defined (a file removed or renamed). */
+export async function orphanedAutoFreezes(ex: Executor, slos: string[]): Promise<Freeze[]> {
+  const open = and(eq(gateFreezes.kind, 'auto'), isNull(gateFreezes.liftedAt));
+  const rows = await ex
+    .select()
+    .from(gateFreezes)
+    .where(slos.length > 0 ? and(open, notInArray(gateFreezes.slo, slos)) : open);
+  return rows.map(freezeOf);
+}
+
+/** Stored budgets of SLOs no longer defined: gone from every replica's answers. */
+export async function deleteBudgetsExcept(ex: Executor, slos: string[]): Promise<void> {
+  await ex.delete(gateBudgets).where(slos.length > 0 ? notInArray(gateBudgets.slo, slos) : sql`true`);
 }

@@ -297,4 +297,17 @@ describe.each(databaseKinds)('deploy gate in the service on %s', (kind) => {
     expect(lifts[0]!.seq).toBeGreaterThan(freezes[0]!.seq);
     expect((await gate('service=shop', tokens.alice)).status).toBe(200);
   });
+
+  it('an SLO no longer defined lifts its freeze and leaves the stored budgets', async () => {
+    const gateOps = service.ctx.ports.gate!;
+    const shop = service.ctx.ports.slo.get('shop-availability')!;
+    const retired = { ...shop, name: 'retired-slo', errorBudget: { ...shop.errorBudget, remaining: -1 } };
+    await gateOps.observe([shop, retired]);
+    expect((await gate('service=shop', tokens.alice)).body.reasons.map((r) => r.slo)).toEqual(['retired-slo']);
+    await gateOps.observe([shop]);
+    expect((await gate('service=shop', tokens.alice)).status).toBe(200);
+    const lift = (await audit('gate.lift')).at(-1)!;
+    expect(lift.data).toMatchObject({ slo: 'retired-slo', reason: 'SLO retired-slo is no longer defined' });
+    expect(service.ctx.ports.sloStored!().map((s) => s.name)).toEqual(['shop-availability']);
+  });
 });
