@@ -47,6 +47,11 @@ export function postgresLeaderElection(options: { url: string; leaseMs: number; 
   const listeners: Array<(leader: boolean) => void> = [];
   let leader = false;
   let lockPid: number | undefined;
+  // When the lock was last seen held. A process that was paused (SIGSTOP, a long GC, a frozen
+  // VM) may have lost its session meanwhile: it stops leading on its own clock until a tick
+  // confirms the lock again, so it never evaluates in the moment before it learns it lost.
+  let confirmedAt = 0;
+  const validForMs = Math.floor((options.leaseMs * 2) / 3);
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let ticking: Promise<void> | undefined;
@@ -66,13 +71,14 @@ export function postgresLeaderElection(options: { url: string; leaseMs: number; 
           options.logger.warn({ replica: id }, 'leader connection was replaced: the lock is gone');
           lockPid = undefined;
           set(false);
-        }
+        } else confirmedAt = Date.now();
       }
       if (!leader) {
         const [row] = await client<{ ok: boolean; pid: number }[]>`
           select pg_try_advisory_lock(${LEADER_LOCK_KEY}::bigint) as ok, pg_backend_pid() as pid`;
         if (row?.ok) {
           lockPid = row.pid;
+          confirmedAt = Date.now();
           set(true);
         }
       }
@@ -92,7 +98,7 @@ export function postgresLeaderElection(options: { url: string; leaseMs: number; 
 
   return {
     id,
-    isLeader: () => leader,
+    isLeader: () => leader && Date.now() - confirmedAt < validForMs,
     onChange: (l) => {
       listeners.push(l);
     },

@@ -148,5 +148,20 @@ describe.skipIf(!TEST_DATABASE_URL)('deploy gate across two replicas', () => {
     expectChained(await transitions());
     const [after] = await sql<{ n: number }[]>`select count(*)::int as n from audit_events where action = 'gate.freeze'`;
     expect(after!.n).toBe(1);
+
+    // A hung leader (SIGSTOP) loses its lease too: the server ends its idle session after one
+    // lease, a third replica takes over, and the paused one steps down when it resumes.
+    const c = await startServe(env);
+    cleanups.push(() => c.kill('SIGKILL'));
+    b.kill('SIGSTOP');
+    const pausedAt = Date.now();
+    await until('C to take over from the paused B', async () => (leads(c) > 0 ? true : undefined), LEASE_MS * 2 + 5_000);
+    expect(Date.now() - pausedAt).toBeLessThan(LEASE_MS * 2 + 2_000);
+    const cyclesOfB = cycles(b);
+    b.kill('SIGCONT');
+    await until('B to step down', async () => (/stepping down|lock is gone/.test(b.output()) ? true : undefined), 10_000);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(cycles(b)).toBe(cyclesOfB);
+    expectChained(await transitions());
   });
 });
