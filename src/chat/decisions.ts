@@ -2,7 +2,7 @@ import { isQuenchError } from '../core/errors.js';
 import type { Actor, Decision, DecisionRecord } from '../engine/model.js';
 import type { HumanStepNotifier } from '../engine/notifier.js';
 import type { Assign } from '../playbooks/core/model.js';
-import { judgeDecision, type Person, type StepForDecision, type Verdict } from './core/decision-policy.js';
+import { judgeDecision, type Person, samePerson, type StepForDecision, type Verdict } from './core/decision-policy.js';
 import { humanRules } from '../engine/core/human-rules.js';
 import { type ChatDeps, engineOf, engineRows } from './deps.js';
 import { refreshHeader, refreshStepMessage, threadNote } from './messages.js';
@@ -152,9 +152,20 @@ export function actorOf(p: Person): Actor {
   return { type: 'user', id: p.slackId ?? p.aliases[0] ?? 'unknown' };
 }
 
+/**
+ * An assignee hands the step to someone else. Someone who has already approved it may not: they
+ * would be choosing the second approver of their own four-eyes step.
+ */
 export async function reassign(deps: ChatDeps, stepId: string, by: Person, to: Person): Promise<SlackDecisionResult> {
   return serialised(stepId, async () => {
-    const verdict = await authorise(deps, stepId, by, 'reject', 'reassign');
+    let verdict = await authorise(deps, stepId, by, 'reject', 'reassign');
+    if (verdict.kind !== 'refused' && (await hasApproved(deps, stepId, by))) {
+      verdict = {
+        kind: 'refused',
+        code: 'already_approved',
+        message: 'You have approved this step, so you may not choose who approves it next; another assignee may reassign it.',
+      };
+    }
     if (verdict.kind === 'refused') {
       deps.metrics.refusals.inc({ code: verdict.code });
       await deps.audit.append({
@@ -179,6 +190,12 @@ export async function reassign(deps: ChatDeps, stepId: string, by: Person, to: P
     await refreshStepMessage(deps, stepId);
     return { ok: true, verdict };
   });
+}
+
+async function hasApproved(deps: ChatDeps, stepId: string, person: Person): Promise<boolean> {
+  const [{ step }, offer] = await Promise.all([engineRows(deps, stepId), loadOffer(deps.db.orm, stepId)]);
+  const record = (step?.decision ?? { approvals: [] }) as DecisionRecord;
+  return record.approvals.some((a) => samePerson(personFor(offer?.assignees ?? [], a.by), person));
 }
 
 /** The engine's notification that a step closed (or collected one of several approvals). */
