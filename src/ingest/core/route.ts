@@ -1,4 +1,5 @@
 import type { TriggerMatcher } from '../../playbooks/core/triggers-schema.js';
+import { matchesWhole } from '../../playbooks/core/patterns.js';
 import type { TriggerEvent } from '../../triggers/event.js';
 import { canonicalLabels } from './alertmanager.js';
 
@@ -28,16 +29,6 @@ export type RouteDecision =
 
 const list = <T>(v: T | T[] | undefined): T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
 
-// Compiled once per pattern; patterns come from validated playbooks, so compiling cannot throw here.
-const regexCache = new Map<string, RegExp>();
-function anchored(source: string): RegExp {
-  let re = regexCache.get(source);
-  if (!re) {
-    re = new RegExp(`^(?:${source})$`, 'u');
-    regexCache.set(source, re);
-  }
-  return re;
-}
 
 /** Whether every condition of the matcher holds for the event. */
 export function matches(m: TriggerMatcher, e: TriggerEvent): boolean {
@@ -50,7 +41,8 @@ export function matches(m: TriggerMatcher, e: TriggerEvent): boolean {
   for (const [name, value] of Object.entries(m.labels ?? {})) if (e.labels[name] !== value) return false;
   for (const [name, pattern] of Object.entries(m.labelsMatch ?? {})) {
     const value = e.labels[name];
-    if (value === undefined || !anchored(pattern).test(value)) return false;
+    // RE2 (linear time): label values are a webhook sender's text.
+    if (value === undefined || !matchesWhole(pattern, value)) return false;
   }
   if (m.slo) {
     if (!e.slo) return false;

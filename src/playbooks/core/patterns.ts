@@ -32,6 +32,14 @@ export function matchesPattern(pattern: string, answer: string): boolean {
   return compiled(pattern).matches(answer);
 }
 
+/**
+ * Whole-text match with no length bound, for trigger `labelsMatch` (RE2, as Prometheus label
+ * matchers are): label values come from webhook senders, and RE2 stays linear in their length.
+ */
+export function matchesWhole(pattern: string, text: string): boolean {
+  return compiled(pattern).matches(text);
+}
+
 function compiled(pattern: string): RE2JS {
   let re = cache.get(pattern);
   if (!re) {

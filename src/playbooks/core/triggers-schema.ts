@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { triggerSeverity } from '../../triggers/event.js';
 import { durationSchema } from './duration.js';
+import { patternProblem } from './patterns.js';
 
 /**
  * `triggers`: which events start a playbook. Routing (src/ingest) matches every trigger of
@@ -11,16 +12,13 @@ import { durationSchema } from './duration.js';
 
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
 
-/** A regular expression, anchored like Prometheus label matchers; checked when the playbook loads. */
+/** An RE2 regular expression, anchored like Prometheus label matchers; checked when the playbook loads. */
 const regexSchema = z
   .string()
   .min(1)
   .superRefine((source, ctx) => {
-    try {
-      new RegExp(`^(?:${source})$`, 'u');
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message}` });
-    }
+    const problem = patternProblem(source);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
 /** Label names as Prometheus allows them. */

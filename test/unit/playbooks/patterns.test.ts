@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/cli/main.js';
+import { matches } from '../../../src/ingest/core/route.js';
 import { answerRefusal, MAX_PATTERN_INPUT_CHARS } from '../../../src/playbooks/core/patterns.js';
+import { triggerMatcherSchema } from '../../../src/playbooks/core/triggers-schema.js';
+import type { TriggerEvent } from '../../../src/triggers/event.js';
 
 /**
  * Issue 9 §3: input `pattern`s ran as JavaScript RegExp (backtracking) on up to 10,000
@@ -63,5 +66,27 @@ steps:
 
   it('answers longer than the bound are refused before matching', () => {
     expect(answerRefusal('.*', 'x'.repeat(MAX_PATTERN_INPUT_CHARS + 1))).toMatch(/at most 1000/);
+  });
+});
+
+describe('trigger labelsMatch patterns', () => {
+  const event = (service: string): TriggerEvent => ({
+    source: 'alertmanager',
+    type: 'alert.firing',
+    key: 'k',
+    summary: 's',
+    labels: { service },
+    annotations: {},
+    occurredAt: new Date(0),
+    resolved: false,
+  });
+
+  it('are RE2, like Prometheus label matchers: validated as such, and linear on a sender\'s label value', () => {
+    expect(triggerMatcherSchema.safeParse({ labelsMatch: { service: '(?=check)\\w+' } }).success).toBe(false);
+    const caseless = triggerMatcherSchema.parse({ labelsMatch: { service: '(?i)checkout' } });
+    expect(matches(caseless, event('CheckOut'))).toBe(true);
+    const catastrophic = triggerMatcherSchema.parse({ labelsMatch: { service: '(a+)+' } });
+    expect(matches(catastrophic, event(`${'a'.repeat(5000)}!`))).toBe(false);
+    expect(matches(catastrophic, event('aaa'))).toBe(true);
   });
 });
