@@ -260,6 +260,37 @@ describe.each(databaseKinds)('engine review defects on %s', (kind) => {
     expect(letters.map((l) => l.reason)).toEqual(['step_deadline']);
   });
 
+  it('5: a half-open probe whose claim is lost does not block its target', async () => {
+    t = await freshDatabase(kind);
+    target = await startTarget();
+    target.script('/down', [503]);
+    const probe = target.hold('/probe');
+    const clock = new ManualClock();
+    const engine = testEngine(t.db, clock, {
+      env: { QUENCH_HTTP_ALLOWLIST: target.host },
+      options: { breaker: { failureThreshold: 1, openMs: 1_000 }, heartbeatMs: 20 },
+    });
+    const worker = engine.createWorker();
+    const once = { maxAttempts: 1, initialDelay: '1s', maxDelay: '1s' };
+    const call = (path: string) =>
+      playbook(`breaker${path.replace('/', '-')}`, [
+        { id: 'call', kind: 'action', action: 'http.request', params: { url: `${target!.url}${path}` }, retry: once },
+      ]);
+    await engine.startRun({ playbook: call('/down') });
+    await worker.drain();
+    clock.advance(1_000);
+    // The probe is in flight when its run is cancelled: the lease is lost, no outcome is recorded.
+    const probing = await engine.startRun({ playbook: call('/probe') });
+    const draining = worker.drain();
+    await probe.received;
+    await engine.cancel(probing.runId, ops, 'stop');
+    await draining;
+    probe.release();
+    const next = await engine.startRun({ playbook: call('/up') });
+    await worker.drain();
+    expect((await engine.getRun(next.runId))!.state).toBe('succeeded');
+  });
+
   it('6: after a takeover, timers keep their due time, `when` is not judged again, no second notification', async () => {
     t = await freshDatabase(kind);
     const clock = new ManualClock();
