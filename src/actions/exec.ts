@@ -23,13 +23,13 @@ export const execAction = defineAction({
     argv: z.array(z.string()).min(1),
     cwd: z.string().optional(),
     env: z
-      .record(
-        z.string().superRefine((name, ctx) => {
+      .record(z.string(), z.string())
+      .superRefine((env, ctx) => {
+        for (const name of Object.keys(env)) {
           const why = unsafeEnvName(name);
-          if (why) ctx.addIssue({ code: 'custom', message: why });
-        }),
-        z.string(),
-      )
+          if (why) ctx.addIssue({ code: 'custom', path: [name], message: why });
+        }
+      })
       .default({}),
     stdin: z.string().optional(),
     /** Exit codes that count as success; default [0]. */

@@ -4,6 +4,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ActionContext } from '../../../src/actions/action.js';
 import { execAction } from '../../../src/actions/exec.js';
+import { runCli } from '../../../src/cli/main.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { ManualClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
@@ -115,5 +116,27 @@ describe('exec sandbox', () => {
     expect(await attempt({ argv: [planted] }, ctx({ QUENCH_EXEC_ALLOWLIST: planted }))).toMatchObject({ ok: { exitCode: 0 } });
     expect(existsSync(marker)).toBe(true);
     expect(dirname(planted)).toBe(dir);
+  });
+
+  it('quench validate reports an unsafe env name at file:line:col, saying why', async () => {
+    const file = join(dir, 'envs.yaml');
+    writeFileSync(
+      file,
+      `apiVersion: quench/v1
+kind: Playbook
+metadata: { name: envs, owner: me }
+steps:
+  - id: run
+    kind: action
+    action: exec
+    params: { argv: [kubectl, version], env: { PATH: /tmp/evil, GREETING: hi } }
+`,
+    );
+    const out: string[] = [];
+    const code = await runCli(['validate', file], { stdout: (t) => out.push(t), stderr: () => undefined, env: {} });
+    expect(code).toBe(1);
+    const line = out.join('').trim();
+    expect(line.startsWith(`${file}:8:`)).toBe(true);
+    expect(line).toMatch(/exec: parameter 'env.PATH': 'PATH' changes which program runs/);
   });
 });
