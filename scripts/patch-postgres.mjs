@@ -17,7 +17,10 @@
  * 2. `closed()` and `terminate()` cancel the immediate but leave `nextWriteTimer` set, and
  *    `write()` only schedules a flush when it is null: the reconnected socket never sends its
  *    startup message, and every reconnect of that pool slot ends in CONNECT_TIMEOUT. Reset both.
- * 3. When a transaction's connection closes, `begin()` rejects but its callback keeps running;
+ * 3. After a socket error (ECONNRESET), `closed()` settles nothing, trusting the 'error' event
+ *    to have rejected every query; a query sent between the two events (the caller reacting to
+ *    the first rejection) never settled. Settle it with CONNECTION_CLOSED.
+ * 4. When a transaction's connection closes, `begin()` rejects but its callback keeps running;
  *    later statements (and the automatic COMMIT) went to whatever the connection became after
  *    reconnecting — outside any transaction — and queries queued in the transaction never
  *    settled (#1186, #1216). Reject them instead.
@@ -57,6 +60,13 @@ const connectionEdits = [
     name: 'closed() resets the write buffer',
     find: '    incomings = null\n    clearImmediate(nextWriteTimer)\n',
     replace: `    incomings = null\n    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null // ${MARKER}\n`,
+  },
+  {
+    name: 'closed() settles queries sent after an error event',
+    find: "    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))\n",
+    replace:
+      `    // ${MARKER}: also after a socket error; a query sent between 'error' and 'close' would never settle\n` +
+      "    if (query || sent.length) error(Errors.connection('CONNECTION_CLOSED', options, socket))\n",
   },
 ];
 

@@ -13,9 +13,13 @@ import { QuenchError } from '../core/errors.js';
  */
 const MARKER = 'quench-patch(postgres#1154)';
 
-export function assertPostgresDriverPatched(): void {
+function installedPostgres(): string {
   const entry = createRequire(import.meta.url).resolve('postgres'); // <pkg>/cjs/src/index.js
-  const pkg = dirname(dirname(dirname(entry)));
+  return dirname(dirname(dirname(entry)));
+}
+
+/** Throws when the postgres package (the one Node resolves, or `pkg` in tests) lacks the patch. */
+export function assertPostgresDriverPatched(pkg = installedPostgres()): void {
   const unpatched = ['src/connection.js', 'src/index.js', 'cjs/src/connection.js', 'cjs/src/index.js'].filter(
     (file) => !readFileSync(join(pkg, file), 'utf8').includes(MARKER),
   );
