@@ -1,6 +1,7 @@
 import type { ExpressionContext } from '../playbooks/core/expressions.js';
 import { evaluateCondition } from '../playbooks/core/expressions.js';
 import type { WaitStep } from '../playbooks/core/model.js';
+import { metered } from '../playbooks/core/budget.js';
 
 /**
  * The first event attached to the run that a wait step's `until` accepts. Events delivered
@@ -11,8 +12,7 @@ export function matchingEvent(context: ExpressionContext, until: NonNullable<Wai
   const events = ((context.run as { events?: Array<{ type: string; payload: unknown }> } | undefined)?.events ?? []).filter(
     (e) => e.type === until.event,
   );
-  for (const e of events) {
-    if (!until.match || evaluateCondition(until.match, { ...context, event: e.payload })) return e;
-  }
-  return undefined;
+  // One cost budget for the whole scan: a storm attaches events the playbook did not choose,
+  // and each match is evaluated in this one synchronous stretch.
+  return metered(() => events.find((e) => !until.match || evaluateCondition(until.match, { ...context, event: e.payload })));
 }

@@ -3,6 +3,7 @@ import { MAX_EVALUATION_COST, MAX_LIST_ITEMS, MAX_STRING_CHARS } from '../../../
 import { compileExpression, evaluateCondition, ExpressionError } from '../../../src/playbooks/core/expressions.js';
 import { renderValue } from '../../../src/playbooks/core/templates.js';
 import { toStepFailure } from '../../../src/engine/core/step-error.js';
+import { matchingEvent } from '../../../src/engine/events.js';
 
 /**
  * Issue 9 §3: CEL had no runtime budget. A nested `exists` over a payload list costs n²
@@ -77,6 +78,15 @@ describe('expression budget', () => {
     const many = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`p${i}`, one]));
     expect(failure(() => renderValue(many, context))).toMatchObject({ code: 'expression_budget_exceeded' });
     expect(MAX_EVALUATION_COST).toBeGreaterThan(0);
+  });
+
+  it('a wait step scanning a storm of attached events shares one budget', () => {
+    const events = Array.from({ length: 200 }, (_, i) => ({ type: 'alert.attached', payload: { n: i, items: Array.from({ length: 100 }, (_, j) => j) } }));
+    const until = { event: 'alert.attached', match: 'event.items.exists(x, x == 99999)' } as Parameters<typeof matchingEvent>[1];
+    expect(failure(() => matchingEvent({ run: { events } }, until))).toMatchObject({ code: 'expression_budget_exceeded' });
+    // A short scan within the budget finds its event.
+    const few = events.slice(0, 5);
+    expect(matchingEvent({ run: { events: few } }, { ...until, match: 'event.n == 3' })).toBe(few[3]);
   });
 
   it('matches() uses RE2: its syntax, and linear time on a pattern that backtracks in JS', () => {
