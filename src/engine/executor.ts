@@ -155,7 +155,16 @@ async function dispatch(
         // Re-check under the run lock: a signal that arrived since the events were read above
         // only completes steps already `waiting`, so this step must see it itself.
         const recheck: Recheck = async (tx) => {
-          const fresh = matchingEvent(withEvents(context, await runEvents(tx, run.id)), until);
+          const events = await runEvents(tx, run.id);
+          let fresh: unknown;
+          try {
+            fresh = matchingEvent(withEvents(context, events), until);
+          } catch (err) {
+            // A match that does not evaluate (say, over its expression budget) is the step's
+            // problem, not the recording's: record `waiting`; the next signal or the timeout decides.
+            rt.logger.warn({ err, runId: run.id, step: step.stepKey }, 'could not match the events that arrived meanwhile');
+            return undefined;
+          }
           return fresh ? { status: 'succeeded', output: { event: fresh } } : undefined;
         };
         await recordResult(rt, claimed, { status: 'waiting', wakeAt: due }, undefined, recheck);
