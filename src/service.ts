@@ -18,6 +18,7 @@ import { TokenAuthenticator } from './http/auth.js';
 import { addHealthRoutes } from './http/health-routes.js';
 import { Router } from './http/router.js';
 import { playbooksCapability } from './playbooks/capability.js';
+import { runsCapability } from './runs/capability.js';
 import type { PlaybookStore } from './playbooks/store.js';
 import { sloCapability } from './slo/capability.js';
 import { idleSloPort, type SloPort } from './slo/port.js';
@@ -80,7 +81,7 @@ export interface Component {
 export type Capability = (ctx: ServiceContext) => Component | undefined | Promise<Component | undefined>;
 
 /** Capabilities in start order; they stop in reverse. */
-const capabilities: Capability[] = [leaderCapability, auditCapability, engineCapability, playbooksCapability, ingestCapability, gateCapability, sloCapability, chatCapability];
+const capabilities: Capability[] = [leaderCapability, auditCapability, engineCapability, playbooksCapability, ingestCapability, gateCapability, sloCapability, chatCapability, runsCapability];
 
 export interface RunningService {
   readonly ctx: ServiceContext;

@@ -8,9 +8,10 @@ import { approveCommand, rejectCommand } from './decide.js';
 import { dlqCommand, dlqListCommand, dlqRetryCommand } from './dlq.js';
 import { migrateCommand } from './migrate.js';
 import { runsCommand, runsListCommand, runsShowCommand } from './runs.js';
+import { drillCommand, runsCancelCommand, runsStartCommand } from './run-control.js';
 import { schemaCommand } from './schema.js';
 import { serveCommand } from './serve.js';
 import { validateCommand } from './validate.js';
 
 /** Every CLI command; `quench --help` lists them in this order. */
-export const commands: Command[] = [serveCommand, migrateCommand, validateCommand, schemaCommand, sloStatusCommand, sloRulesCommand, auditVerifyCommand, runsCommand, runsListCommand, runsShowCommand, approveCommand, rejectCommand, dlqCommand, dlqListCommand, dlqRetryCommand, dlqInboxListCommand, dlqInboxRetryCommand, ...gateCommands, completionCommand(() => commands)];
+export const commands: Command[] = [serveCommand, migrateCommand, validateCommand, schemaCommand, sloStatusCommand, sloRulesCommand, auditVerifyCommand, runsCommand, runsListCommand, runsShowCommand, runsStartCommand, runsCancelCommand, drillCommand, approveCommand, rejectCommand, dlqCommand, dlqListCommand, dlqRetryCommand, dlqInboxListCommand, dlqInboxRetryCommand, ...gateCommands, completionCommand(() => commands)];

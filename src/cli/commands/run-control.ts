@@ -1,0 +1,141 @@
+import { QuenchError } from '../../core/errors.js';
+import { knownActions } from '../../playbooks/catalog.js';
+import { loadPlaybooksStrict } from '../../playbooks/loader.js';
+import { PlaybookStore } from '../../playbooks/store.js';
+import { parseInputArgs } from '../../runs/core/cli-inputs.js';
+import { type StartedRun, startPersonRun } from '../../runs/start.js';
+import { type Backend, withBackend } from '../backend.js';
+import { type CliIO, type Command, parseOptions } from '../command.js';
+
+/**
+ * `quench runs start`, `quench runs cancel`, `quench drill`: a person starts or cancels a run.
+ * The person is the owner of the API token (QUENCH_TOKEN or the first line of standard input),
+ * exactly as for approve/reject: beside a running service the token goes to `POST /v1/runs`
+ * (or `/cancel`); on the database it is mapped by QUENCH_API_TOKENS and the same functions run.
+ */
+async function tokenOf(io: CliIO): Promise<string> {
+  const fromEnv = io.env.QUENCH_TOKEN?.trim();
+  if (fromEnv) return fromEnv;
+  const piped = (await io.stdin?.())?.split(/\r?\n/, 1)[0]?.trim();
+  if (piped) return piped;
+  throw new QuenchError('unauthorized', 'no API token: set QUENCH_TOKEN to your token from QUENCH_API_TOKENS, or pipe it on standard input');
+}
+
+function userOf(backend: Extract<Backend, { kind: 'database' }>, token: string): string {
+  if (!backend.ctx.auth.configured) throw new QuenchError('forbidden', 'starting or cancelling runs needs API tokens: set QUENCH_API_TOKENS (user=token,…), the same the service uses');
+  const user = backend.ctx.auth.identify(token);
+  if (!user) throw new QuenchError('unauthorized', 'unknown API token: QUENCH_TOKEN (or standard input) must hold a full-access token of QUENCH_API_TOKENS');
+  return user;
+}
+
+/** The playbook's declared inputs, to type `--input` values (database: the folder; service: as given, strings). */
+function playbookStore(backend: Extract<Backend, { kind: 'database' }>): PlaybookStore {
+  return new PlaybookStore(loadPlaybooksStrict([backend.ctx.config.QUENCH_PLAYBOOK_DIR], knownActions()));
+}
+
+async function start(io: CliIO, playbook: string, inputPairs: string[], drill: { fail?: string[] } | undefined, json: boolean): Promise<number> {
+  const token = await tokenOf(io);
+  const run = await withBackend(
+    io,
+    async (backend): Promise<StartedRun> => {
+      if (backend.kind === 'database') {
+        const store = playbookStore(backend);
+        const parsed = parseInputArgs(inputPairs, store.current(playbook)?.definition.inputs ?? {});
+        if (!parsed.ok) throw new QuenchError('usage', parsed.problem);
+        return startPersonRun(backend.ctx.ports.engine, store, { playbook, inputs: parsed.inputs, user: userOf(backend, token), via: 'cli', ...(drill ? { drill } : {}) });
+      }
+      // The service knows the declared types; JSON-looking values go as JSON, the rest as strings.
+      const parsed = parseInputArgs(inputPairs, {});
+      if (!parsed.ok) throw new QuenchError('usage', parsed.problem);
+      const inputs = Object.fromEntries(Object.entries(parsed.inputs).map(([k, v]) => [k, jsonish(v as string)]));
+      return (await backend.client.request('POST', '/v1/runs', { playbook, inputs, ...(drill ? { drill } : {}) })) as StartedRun;
+    },
+    { token },
+  );
+  io.stdout(
+    json
+      ? `${JSON.stringify(run, null, 2)}\n`
+      : `${run.drill ? 'DRILL ' : ''}run ${run.runId} of ${run.playbook} started by ${run.startedBy.replace(/^user:/, '')} (${run.state}); follow it with: quench runs show ${run.runId}\n`,
+  );
+  return 0;
+}
+
+/** Over HTTP the CLI does not know the declared types: numbers, booleans and JSON go as such. */
+function jsonish(raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
+
+export const runsStartCommand: Command = {
+  path: ['runs', 'start'],
+  summary: 'start a run of a playbook as the owner of QUENCH_TOKEN',
+  help: `Usage: quench runs start PLAYBOOK [--input NAME=VALUE …] [--json]
+
+Starts a run of the loaded playbook PLAYBOOK (the current version) with the given inputs,
+checked against the playbook's declared inputs (unknown, missing or mistyped inputs are
+refused). The run is started by the user of your API token (QUENCH_TOKEN, or the first line of
+standard input); that person may not approve the run's human steps. Audited as run.started.`,
+  async run(args, io) {
+    const { values, positionals } = parseOptions(args, { input: { type: 'string', multiple: true }, json: { type: 'boolean' } }, true);
+    const [playbook, ...rest] = positionals;
+    if (!playbook || rest.length) throw new QuenchError('usage', 'expected exactly one PLAYBOOK (quench runs start PLAYBOOK [--input k=v …])');
+    return start(io, playbook, values.input ?? [], undefined, values.json ?? false);
+  },
+};
+
+export const drillCommand: Command = {
+  path: ['drill'],
+  summary: 'start a DRILL run of a playbook (non-drillSafe steps simulated; --fail STEP to inject a failure)',
+  help: `Usage: quench drill PLAYBOOK [--fail STEP …] [--input NAME=VALUE …] [--json]
+
+Starts a tabletop exercise: a run marked DRILL everywhere (API, CLI, Slack, audit trail) with
+a synthetic 'drill' trigger. Only steps marked drillSafe run for real; every other action step
+is simulated and records what it would have done. --fail STEP makes that step fail (every
+attempt), to exercise fallbacks, compensation and escalation. Human steps go to real people.
+See docs/drills.md.`,
+  async run(args, io) {
+    const { values, positionals } = parseOptions(
+      args,
+      { fail: { type: 'string', multiple: true }, input: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+      true,
+    );
+    const [playbook, ...rest] = positionals;
+    if (!playbook || rest.length) throw new QuenchError('usage', 'expected exactly one PLAYBOOK (quench drill PLAYBOOK [--fail STEP])');
+    const fail = (values.fail ?? []).flatMap((f) => f.split(',')).filter(Boolean);
+    return start(io, playbook, values.input ?? [], fail.length ? { fail } : {}, values.json ?? false);
+  },
+};
+
+export const runsCancelCommand: Command = {
+  path: ['runs', 'cancel'],
+  summary: 'cancel a run (open steps cancelled, in-flight results discarded), with a reason',
+  help: `Usage: quench runs cancel RUN_ID --reason TEXT [--json]
+
+Cancels a run that has not ended: open steps are cancelled, a step in flight is fenced (its
+late result is discarded), waiting human steps are closed in Slack. Audited with the user of
+your API token (QUENCH_TOKEN or standard input) and the reason.`,
+  async run(args, io) {
+    const { values, positionals } = parseOptions(args, { reason: { type: 'string' }, json: { type: 'boolean' } }, true);
+    const [id, ...rest] = positionals;
+    if (!id || rest.length) throw new QuenchError('usage', 'expected exactly one RUN_ID');
+    const reason = values.reason?.trim();
+    if (!reason) throw new QuenchError('usage', '--reason TEXT is required: say why the run is cancelled (it is audited)');
+    const token = await tokenOf(io);
+    const result = await withBackend(
+      io,
+      async (backend) => {
+        if (backend.kind === 'service')
+          return (await backend.client.request('POST', `/v1/runs/${encodeURIComponent(id)}/cancel`, { reason })) as { runId: string; by: string; state: string };
+        const user = userOf(backend, token);
+        await backend.ctx.ports.engine.cancel(id, { type: 'user', id: user }, reason);
+        return { runId: id, by: user, state: 'cancelled' };
+      },
+      { token },
+    );
+    io.stdout(values.json ? `${JSON.stringify({ ...result, reason }, null, 2)}\n` : `run ${result.runId} cancelled by ${result.by}: ${reason}\n`);
+    return 0;
+  },
+};

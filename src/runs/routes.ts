@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { QuenchError } from '../core/errors.js';
+import type { Router } from '../http/router.js';
+import { readJson } from '../http/body.js';
+import type { ServiceContext } from '../service.js';
+import { startPersonRun } from './start.js';
+
+/** `POST /v1/runs` body: a playbook by name, its inputs (typed JSON), and for a drill the steps to fail. */
+export const startRunBodySchema = z.strictObject({
+  playbook: z.string().trim().min(1, 'name the playbook to run'),
+  inputs: z.record(z.string(), z.unknown()).optional(),
+  drill: z.strictObject({ fail: z.array(z.string().min(1)).max(50).optional() }).optional(),
+});
+
+export const cancelRunBodySchema = z.strictObject({
+  reason: z.string().trim().min(1, 'a cancellation needs a reason').max(2000),
+});
+
+/**
+ * `POST /v1/runs` and `POST /v1/runs/:id/cancel`. The person is the identity behind the
+ * bearer token (a write token), never a field of the body; the engine audits both with it.
+ */
+export function addRunControlRoutes(router: Router, ctx: ServiceContext): void {
+  router.add({
+    method: 'POST',
+    pattern: '/v1/runs',
+    auth: 'write',
+    handler: async ({ req, user }) => {
+      if (!user) throw new QuenchError('unauthorized', 'starting a run needs an API token that names a user (QUENCH_API_TOKENS)');
+      const b = await readJson(req, startRunBodySchema, 64 * 1024);
+      const run = await startPersonRun(ctx.ports.engine, ctx.ports.playbooks, {
+        playbook: b.playbook,
+        ...(b.inputs ? { inputs: b.inputs } : {}),
+        user,
+        via: 'api',
+        ...(b.drill ? { drill: b.drill } : {}),
+      });
+      return { status: 201, body: run };
+    },
+  });
+  router.add({
+    method: 'POST',
+    pattern: '/v1/runs/:id/cancel',
+    auth: 'write',
+    handler: async ({ params, req, user }) => {
+      if (!user) throw new QuenchError('unauthorized', 'cancelling a run needs an API token that names a user (QUENCH_API_TOKENS)');
+      const b = await readJson(req, cancelRunBodySchema, 16 * 1024);
+      await ctx.ports.engine.cancel(params.id!, { type: 'user', id: user }, b.reason);
+      const run = await ctx.ports.engine.getRun(params.id!);
+      return { status: 200, body: { runId: params.id, state: run?.state ?? 'cancelled', drill: run ? run.drill !== null : false, by: user, reason: b.reason } };
+    },
+  });
+}
