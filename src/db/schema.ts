@@ -8,3 +8,4 @@ export * from '../slo/schema.js';
 export * from '../engine/schema.js';
 export * from '../chat/schema.js';
 export * from '../gate/schema.js';
+export * from '../drills/schema.js';
