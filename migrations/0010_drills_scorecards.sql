@@ -9,5 +9,4 @@ CREATE TABLE "drill_scorecards" (
 	"scored_at" timestamp with time zone NOT NULL
 );
 --> statement-breakpoint
-ALTER TABLE "slo_samples" ADD COLUMN "window_start" timestamp with time zone NOT NULL;--> statement-breakpoint
 CREATE INDEX "drill_scorecards_ended_idx" ON "drill_scorecards" USING btree ("ended_at");
