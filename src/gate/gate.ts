@@ -160,7 +160,8 @@ export class DeployGate {
     await store.saveBudgets(this.d.db, statuses, now);
     for (const status of statuses) {
       const reading = readingOf(status);
-      const active = await store.openAutoFreeze(this.d.db.orm, status.name);
+      // Only the leader writes automatic freezes and it reloads after each, so memory is current.
+      const active = this.d.memory.freezes.find((f) => f.kind === 'auto' && f.slo === status.name);
       const step = stepFreeze(reading, active);
       const evidence = {
         slo: status.name,
@@ -212,6 +213,8 @@ export class DeployGate {
     for (const f of await store.orphanedAutoFreezes(this.d.db.orm, names)) await this.#lift(f, 'error-budget-policy', `SLO ${f.slo} is no longer defined`);
     await store.deleteBudgetsExcept(this.d.db.orm, names);
     await this.d.db.notify(store.GATE_CHANNEL, 'budgets');
+    // The leader decides the next cycle from its memory: current before the cycle ends.
+    await this.d.memory.refresh();
   }
 
   /** Leader only: ends what expired (manual freezes, overrides) and announces it. */

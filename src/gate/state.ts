@@ -32,6 +32,8 @@ export class GateMemory {
   #state: GateState & { statuses: SloStatus[] } = { freezes: [], overrides: [], budgets: new Map(), statuses: [] };
   #refreshing: Promise<void> | undefined;
   #again = false;
+  #wantBudgets = false;
+  #polls = 0;
   #unlisten: (() => Promise<void>) | undefined;
   #timer: NodeJS.Timeout | undefined;
 
@@ -56,8 +58,13 @@ export class GateMemory {
     return this.#state.overrides;
   }
 
-  /** Reloads now; concurrent calls coalesce into one more reload after the running one. */
-  refresh(): Promise<void> {
+  /**
+   * Reloads now; concurrent calls coalesce into one more reload after the running one. The
+   * backstop poll passes `budgets: false`: freezes and overrides (what answers depend on) are
+   * re-read every poll, the statuses (large, one per SLO) on NOTIFY and every tenth poll.
+   */
+  refresh(options: { budgets: boolean } = { budgets: true }): Promise<void> {
+    if (options.budgets) this.#wantBudgets = true;
     if (this.#refreshing) {
       this.#again = true;
       return this.#refreshing;
@@ -65,12 +72,15 @@ export class GateMemory {
     this.#refreshing = (async () => {
       do {
         this.#again = false;
-        const stored = await loadState(this.db);
+        const budgets = this.#wantBudgets;
+        this.#wantBudgets = false;
+        const stored = await loadState(this.db, { budgets });
+        const statuses = stored.statuses ?? this.#state.statuses;
         this.#state = {
           freezes: stored.freezes,
           overrides: stored.overrides,
-          budgets: new Map(stored.statuses.map((s) => [s.name, readingOf(s)])),
-          statuses: stored.statuses,
+          budgets: stored.statuses ? new Map(statuses.map((s) => [s.name, readingOf(s)])) : this.#state.budgets,
+          statuses,
         };
       } while (this.#again);
     })().finally(() => {
@@ -82,7 +92,7 @@ export class GateMemory {
   async start(pollMs: number): Promise<void> {
     await this.refresh();
     this.#unlisten = await this.db.listen(GATE_CHANNEL, () => void this.#safeRefresh());
-    this.#timer = setInterval(() => void this.#safeRefresh(), pollMs);
+    this.#timer = setInterval(() => void this.#safeRefresh(++this.#polls % 10 === 0), pollMs);
     this.#timer.unref();
   }
 
@@ -92,7 +102,7 @@ export class GateMemory {
     await this.#refreshing?.catch(() => {});
   }
 
-  #safeRefresh(): Promise<void> {
-    return this.refresh().catch((err) => this.logger.warn({ err: (err as Error).message }, 'deploy gate refresh failed; serving the last state'));
+  #safeRefresh(budgets = true): Promise<void> {
+    return this.refresh({ budgets }).catch((err) => this.logger.warn({ err: (err as Error).message }, 'deploy gate refresh failed; serving the last state'));
   }
 }

