@@ -9,3 +9,4 @@ export * from '../engine/schema.js';
 export * from '../chat/schema.js';
 export * from '../gate/schema.js';
 export * from '../drills/schema.js';
+export * from '../reports/schema.js';
