@@ -106,6 +106,18 @@ describe.skipIf(!POSTGRES_BIN)('postgres.js when the backend dies (private clust
     }
   });
 
+  it('upstream: a slot whose connection closed with a write pending never connects again (CONNECT_TIMEOUT)', async () => {
+    const result = await node([probe, upstream, url, 'poison']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ cut: 'CONNECTION_CLOSED', after: 'CONNECT_TIMEOUT' });
+  });
+
+  it('patched: the slot reconnects and serves the next query', async () => {
+    const result = await node([probe, installed, url, 'poison']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ cut: 'CONNECTION_CLOSED', after: 'ok' });
+  });
+
   it('upstream: a transaction whose connection died commits its later statements on the reconnected one (#1216)', async () => {
     const result = await node([probe, upstream, url, 'transaction']);
     expect(result.code, result.stderr).toBe(0);

@@ -2,7 +2,7 @@
 // postgres.js defects the install-time patch (scripts/patch-postgres.mjs) fixes, with the
 // package loaded from a given folder. A defect that throws from a timer ends this process
 // (exit 1, the TypeError on stderr), which is what it did to `quench serve`.
-// Usage: node postgres-driver-probe.mjs <postgres package dir> <database url> reserved|transaction
+// Usage: node postgres-driver-probe.mjs <postgres package dir> <database url> reserved|transaction|poison
 import { pathToFileURL } from 'node:url';
 
 const [dir, url, scenario] = process.argv.slice(2);
@@ -46,6 +46,29 @@ if (scenario === 'reserved') {
   await new Promise((r) => setTimeout(r, 200));
   const [{ n }] = await sql`select count(*)::int as n from probe_leak`;
   console.log(JSON.stringify({ reconnected, transaction, leakedRows: n }));
+} else if (scenario === 'poison') {
+  // The connection closes while a small write waits for its flush (setImmediate): then the
+  // pool reconnects this slot, and its start-up message must still be sent.
+  const net = await import('node:net');
+  const { hostname, port } = new URL(url);
+  const sockets = [];
+  const connectSocket = () =>
+    new Promise((resolve, reject) => {
+      const s = net.connect(Number(port), hostname);
+      s.once('connect', () => resolve(sockets[sockets.push(s) - 1]));
+      s.once('error', reject);
+    });
+  const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {}, socket: connectSocket });
+  await sql`select 1`;
+  const current = sockets.at(-1);
+  // Queued before the driver's flush of the next query, so the close comes first.
+  setImmediate(() => {
+    current.emit('close', false);
+    current.destroy();
+  });
+  const cut = await settle(sql`select 1`);
+  const after = await settle(sql`select 2`);
+  console.log(JSON.stringify({ cut, after }));
 } else {
   console.error(`unknown scenario ${scenario}`);
   process.exit(2);
