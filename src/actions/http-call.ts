@@ -27,7 +27,11 @@ export interface HttpCall {
   allowlist: readonly string[];
   maxBodyBytes: number;
   signal: AbortSignal;
+  /** Name resolution (node:dns `lookup` with `all: true`); tests stand in a resolver that changes its answer. */
+  resolve?: (hostname: string, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
 }
+
+const systemResolve: NonNullable<HttpCall['resolve']> = (hostname, callback) => dnsLookup(hostname, { all: true }, callback);
 
 export function callHttp(call: HttpCall): Promise<HttpAnswer> {
   const { url, allowlist } = call;
@@ -42,8 +46,9 @@ export function callHttp(call: HttpCall): Promise<HttpAnswer> {
   if (isIP(literal) && !addressAllowed(literal, port, allowlist)) return Promise.reject(refusal(literal));
 
   let refused: NonRetriableError | undefined;
+  const resolve = call.resolve ?? systemResolve;
   const lookup: LookupFunction = (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+    resolve(hostname, (err, addresses) => {
       if (err) return callback(err, '', 0);
       const chosen = addresses.find((a) => addressAllowed(a.address, port, allowlist));
       if (!chosen) {
@@ -57,7 +62,8 @@ export function callHttp(call: HttpCall): Promise<HttpAnswer> {
 
   return new Promise<HttpAnswer>((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(url, { method: call.method, headers: call.headers, lookup, signal: call.signal });
+    // A fresh connection per call (no agent pool): every call resolves and checks its address.
+    const req = send(url, { method: call.method, headers: call.headers, lookup, signal: call.signal, agent: false });
     req.on('socket', (socket) => {
       socket.once('connect', () => {
         const peer = socket.remoteAddress;

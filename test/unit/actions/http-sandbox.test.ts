@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ActionContext } from '../../../src/actions/action.js';
 import { classifyAddress } from '../../../src/actions/addresses.js';
 import { addressAllowed, hostAllowed } from '../../../src/actions/allowlist.js';
+import { callHttp } from '../../../src/actions/http-call.js';
 import { httpRequestAction } from '../../../src/actions/http-request.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { ManualClock } from '../../../src/core/clock.js';
@@ -123,6 +124,30 @@ describe('http.request against loopback', () => {
     expect(target.hits()).toBe(0);
     const allowed = await call(`http://localhost:${target.port}/x`, `localhost:${target.port},127.0.0.1:${target.port}`);
     expect(allowed).toEqual({ ok: { status: 200, body: { ok: true }, truncated: false } });
+    expect(target.hits()).toBe(1);
+  });
+
+  it('resolves once per call and connects to the address it checked; a rebinding answer is refused', async () => {
+    const target = await listen('127.0.0.1');
+    const answers = ['127.0.0.1', '169.254.169.254'];
+    let lookups = 0;
+    const call = () =>
+      callHttp({
+        url: new URL(`http://rebind.test:${target.port}/x`),
+        method: 'GET',
+        headers: {},
+        body: undefined,
+        allowlist: [`rebind.test:${target.port}`, `127.0.0.1:${target.port}`],
+        maxBodyBytes: 1024,
+        signal: new AbortController().signal,
+        resolve: (_host, callback) => callback(null, [{ address: answers[Math.min(lookups++, 1)]!, family: 4 }]),
+      });
+    expect(await call()).toMatchObject({ status: 200, truncated: false });
+    expect(lookups).toBe(1);
+    expect(target.hits()).toBe(1);
+    // The name now answers the metadata service's address: refused before any connection.
+    await expect(call()).rejects.toMatchObject({ code: 'address_not_allowed', message: expect.stringMatching(/169\.254\.169\.254 \(link-local\)/) });
+    expect(lookups).toBe(2);
     expect(target.hits()).toBe(1);
   });
 
