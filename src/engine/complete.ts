@@ -149,7 +149,9 @@ export async function recordResult(
 export function isConnectionError(err: unknown): boolean {
   for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
     const code = typeof e.code === 'string' ? e.code : '';
-    if (/^(CONNECTION_|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND)/.test(code)) return true;
+    // postgres.js says CONNECT_TIMEOUT when a reconnect does not complete in time (a database still
+    // restarting): as transient as a refused connection.
+    if (/^(CONNECTION_|CONNECT_TIMEOUT|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND)/.test(code)) return true;
     if (/^08/.test(code) || /^57P0[123]$/.test(code)) return true;
   }
   return false;

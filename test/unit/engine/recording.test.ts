@@ -6,6 +6,7 @@ describe('recording results', () => {
   it('tells a database that went away from an error about the data', () => {
     expect(isConnectionError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toBe(true);
     expect(isConnectionError(Object.assign(new Error('ended'), { code: 'CONNECTION_ENDED' }))).toBe(true);
+    expect(isConnectionError(Object.assign(new Error('write CONNECT_TIMEOUT'), { code: 'CONNECT_TIMEOUT' }))).toBe(true);
     expect(isConnectionError(Object.assign(new Error('shutdown'), { code: '57P01' }))).toBe(true);
     // Wrapped, as the audit trail and drizzle wrap driver errors.
     expect(isConnectionError(new Error('audit append failed', { cause: Object.assign(new Error('x'), { code: '08006' }) }))).toBe(true);
