@@ -262,5 +262,21 @@ describe('runs started and cancelled by people (in-process service on PGlite)', 
     expect(started2?.data).toMatchObject({ drill: { fail: ['verify'] } });
     const list = await cli(['runs', 'list'], 'bob');
     expect(list.stdout).toMatch(new RegExp(`${runId}.*\\(drill\\)`));
+
+    // The scorecard: stored once, served over /v1, shown by `quench runs show`, audited.
+    const card = await until('the scorecard', async () => {
+      const res = await api('GET', `/v1/runs/${runId}/scorecard`, tokens.bob);
+      return res.status === 200 ? res.body : undefined;
+    });
+    expect(card).toMatchObject({ runId, playbook: 'saga', finalState: 'compensated', failuresInjected: ['verify'], compensations: [{ step: 'change', succeeded: true }] });
+    expect(card.gaps).toEqual([expect.objectContaining({ kind: 'no_compensation', step: 'verify' })]);
+    const shown = await cli(['runs', 'show', runId], 'bob');
+    expect(shown.stdout).toMatch(/^DRILL run /);
+    expect(shown.stdout).toContain('DRILL scorecard: saga ended compensated');
+    expect(shown.stdout).toMatch(/failures injected: verify/);
+    expect(shown.stdout).toMatch(/compensations: change succeeded/);
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await auditOf(runId)).filter((e) => e.action === 'drill.scored')).toHaveLength(1);
+    expect((await api('GET', `/v1/runs/${runId}/scorecard`, undefined)).status).toBe(401);
   });
 });

@@ -1,6 +1,8 @@
 import { QuenchError } from '../../core/errors.js';
 import { runStates } from '../../engine/core/states.js';
 import type { RunDetail, RunSummary } from '../../engine/sql/queries.js';
+import { type Scorecard, scorecardText } from '../../drills/core/scorecard.js';
+import { storedScorecard } from '../../drills/scorer.js';
 import { withBackend } from '../backend.js';
 import { type Command, parseOptions } from '../command.js';
 
@@ -16,7 +18,7 @@ function listText(runs: RunSummary[]): string {
 
 function showText(run: RunDetail): string {
   const head = [
-    `run ${run.id}: ${run.state}`,
+    `${run.drill ? 'DRILL ' : ''}run ${run.id}: ${run.state}`,
     `  playbook     ${run.playbook} (${run.playbookHash})`,
     `  correlation  ${run.correlationId}`,
     `  started      ${iso(run.createdAt)} by ${run.startedBy}${run.endedAt ? `, ended ${iso(run.endedAt)}` : ''}`,
@@ -86,7 +88,13 @@ Exit 1 when there is no such run.`,
               throw err;
             });
       if (!run) throw new QuenchError('not_found', `no run with id ${id}; 'quench runs list' shows the runs`);
-      io.stdout(values.json ? `${JSON.stringify(run, null, 2)}\n` : showText(run));
+      // A finished drill's scorecard (src/drills), stored by the service when the drill ended.
+      const scorecard = !run.drill
+        ? undefined
+        : backend.kind === 'database'
+          ? await storedScorecard(backend.ctx, id)
+          : await (backend.client.request('GET', `/v1/runs/${encodeURIComponent(id)}/scorecard`) as Promise<Scorecard>).catch(() => undefined);
+      io.stdout(values.json ? `${JSON.stringify(scorecard ? { ...run, scorecard } : run, null, 2)}\n` : showText(run) + (scorecard ? scorecardText(scorecard) : ''));
       return 0;
     });
   },

@@ -1,0 +1,169 @@
+import { durationMs } from '../../playbooks/core/duration.js';
+import type { Playbook } from '../../playbooks/core/model.js';
+
+/**
+ * A drill's scorecard, computed from the finished run alone (its pinned definition and its
+ * step rows), so it is the same whenever and wherever it is computed. Pure: no clock, no I/O.
+ */
+export interface ScoreStep {
+  key: string;
+  kind: string;
+  status: string;
+  durationMs: number | null;
+  /** A human step's `sla.within`, an action's `timeout`; null when the playbook sets none. */
+  slaMs: number | null;
+  breached: boolean;
+  simulated: boolean;
+  /** The failure injected by `fail=`. */
+  injected: boolean;
+}
+
+export type GapKind = 'no_owner' | 'no_compensation' | 'sla_breached';
+export interface Gap {
+  kind: GapKind;
+  step: string;
+  message: string;
+}
+
+export interface Scorecard {
+  runId: string;
+  playbook: string;
+  finalState: string;
+  startedAt: string;
+  endedAt: string | null;
+  timeToFirstAckMs: number | null;
+  steps: ScoreStep[];
+  failuresInjected: string[];
+  escalations: string[];
+  compensations: Array<{ step: string; status: string; succeeded: boolean }>;
+  gaps: Gap[];
+}
+
+export interface ScoredStepRow {
+  key: string;
+  kind: string;
+  status: string;
+  output: unknown;
+  error: unknown;
+  decision: unknown;
+  createdAt: Date;
+  startedAt: Date | null;
+  endedAt: Date | null;
+}
+
+export interface ScoredRun {
+  id: string;
+  playbook: string;
+  state: string;
+  definition: Playbook;
+  createdAt: Date;
+  endedAt: Date | null;
+  steps: ScoredStepRow[];
+}
+
+type AnyStep = Playbook['steps'][number];
+
+/** Actions that only read or report: failing to undo them leaves nothing changed. */
+const READ_ONLY_ACTIONS = new Set(['log', 'slo.check']);
+
+export function scoreDrill(run: ScoredRun): Scorecard {
+  const defs = flatten(run.definition.steps);
+  const steps = run.steps.map((s) => scoreStep(s, defs.get(baseKey(s.key))));
+  const firstAck = run.steps
+    .filter((s) => s.kind === 'human')
+    .map((s) => firstDecisionAt(s.decision))
+    .filter((t): t is number => t !== null)
+    .sort((a, b) => a - b)[0];
+  return {
+    runId: run.id,
+    playbook: run.playbook,
+    finalState: run.state,
+    startedAt: run.createdAt.toISOString(),
+    endedAt: run.endedAt?.toISOString() ?? null,
+    timeToFirstAckMs: firstAck === undefined ? null : firstAck - run.createdAt.getTime(),
+    steps,
+    failuresInjected: steps.filter((s) => s.injected).map((s) => s.key),
+    escalations: run.steps.filter((s) => s.key.endsWith('/escalate')).map((s) => s.key.replace(/\/escalate$/, '')),
+    compensations: run.steps
+      .filter((s) => /\/compensate(\/manual)?$/.test(s.key))
+      .map((s) => ({ step: s.key.replace(/\/compensate(\/manual)?$/, ''), status: s.status, succeeded: s.status === 'succeeded' })),
+    gaps: [...definitionGaps(defs), ...steps.filter((s) => s.breached).map((s) => ({ kind: 'sla_breached' as const, step: s.key, message: `took ${seconds(s.durationMs)} against an SLA of ${seconds(s.slaMs)}` }))],
+  };
+}
+
+function scoreStep(row: ScoredStepRow, def: AnyStep | undefined): ScoreStep {
+  const start = row.startedAt ?? row.createdAt;
+  const duration = row.endedAt ? row.endedAt.getTime() - start.getTime() : null;
+  const slaText = def?.kind === 'human' ? def.sla?.within : def?.kind === 'action' && !row.key.includes('/') ? def.timeout : undefined;
+  const slaMs = slaText ? durationMs(slaText) : null;
+  return {
+    key: row.key,
+    kind: row.kind,
+    status: row.status,
+    durationMs: duration,
+    slaMs,
+    breached: slaMs !== null && duration !== null && duration > slaMs,
+    simulated: (row.output as { simulated?: unknown } | null)?.simulated === true,
+    injected: (row.error as { code?: unknown } | null)?.code === 'drill_failure',
+  };
+}
+
+/** Gaps the playbook itself has, whichever path the drill took. */
+function definitionGaps(defs: Map<string, AnyStep>): Gap[] {
+  const gaps: Gap[] = [];
+  for (const [id, s] of defs) {
+    if (s.kind === 'human' && !s.assign)
+      gaps.push({ kind: 'no_owner', step: id, message: 'human step without assign: nobody in particular is asked to decide' });
+    if (s.kind === 'action' && stateChanging(s) && !s.compensate)
+      gaps.push({ kind: 'no_compensation', step: id, message: `'${s.action}' changes state (risk ${s.risk}) and has no compensate: a failure later cannot undo it` });
+  }
+  return gaps;
+}
+
+function stateChanging(s: Extract<AnyStep, { kind: 'action' }>): boolean {
+  if (READ_ONLY_ACTIONS.has(s.action)) return false;
+  if (s.action === 'http.request') {
+    const method = String((s.params as { method?: unknown }).method ?? 'POST').toUpperCase();
+    return method !== 'GET' && method !== 'HEAD';
+  }
+  return true;
+}
+
+/** Every step by id, nested parallel branches included. */
+function flatten(steps: readonly AnyStep[], into = new Map<string, AnyStep>()): Map<string, AnyStep> {
+  for (const s of steps) {
+    into.set(s.id, s);
+    if (s.kind === 'parallel') for (const b of s.branches) flatten(b.steps as AnyStep[], into);
+  }
+  return into;
+}
+
+/** `x/compensate`, `x/escalate`, `x/fallback` → `x`. */
+const baseKey = (key: string) => key.split('/')[0]!;
+
+function firstDecisionAt(decision: unknown): number | null {
+  const d = decision as { approvals?: Array<{ at?: string }>; final?: { at?: string } } | null;
+  const times = [...(d?.approvals ?? []).map((a) => a.at), d?.final?.at].filter((t): t is string => typeof t === 'string').map(Date.parse);
+  return times.length ? Math.min(...times) : null;
+}
+
+const seconds = (ms: number | null) => (ms === null ? '-' : `${Math.round(ms / 1000)}s`);
+
+/** The scorecard as text for Slack and `quench runs show`. */
+export function scorecardText(card: Scorecard): string {
+  const lines = [
+    `DRILL scorecard: ${card.playbook} ended ${card.finalState}`,
+    `  time to first acknowledgement: ${card.timeToFirstAckMs === null ? 'no human step answered' : seconds(card.timeToFirstAckMs)}`,
+    `  failures injected: ${card.failuresInjected.join(', ') || 'none'}`,
+    `  compensations: ${card.compensations.map((c) => `${c.step} ${c.succeeded ? 'succeeded' : c.status}`).join(', ') || 'none'}`,
+    `  escalations: ${card.escalations.join(', ') || 'none'}`,
+    '  steps:',
+    ...card.steps.map(
+      (s) =>
+        `    ${s.key.padEnd(28)} ${s.status.padEnd(10)} ${seconds(s.durationMs).padStart(6)}${s.slaMs !== null ? ` / SLA ${seconds(s.slaMs)}${s.breached ? ' BREACHED' : ''}` : ''}${s.simulated ? ' (simulated)' : ''}${s.injected ? ' (injected failure)' : ''}`,
+    ),
+    `  gaps: ${card.gaps.length === 0 ? 'none' : ''}`,
+    ...card.gaps.map((g) => `    ${g.kind} ${g.step}: ${g.message}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { scoreDrill, scorecardText } from '../../../src/drills/core/scorecard.js';
+import type { Playbook } from '../../../src/playbooks/core/model.js';
+
+const t0 = Date.parse('2026-03-02T08:00:00.000Z');
+const at = (s: number) => new Date(t0 + s * 1000);
+
+const definition = {
+  apiVersion: 'quench/v1',
+  kind: 'Playbook',
+  metadata: { name: 'p', owner: 'team' },
+  inputs: {},
+  triggers: [],
+  steps: [
+    { id: 'ask', kind: 'human', type: 'approve', prompt: 'ok?', sla: { within: '1m', remindAt: 0.5, reassign: false } },
+    { id: 'change', kind: 'action', action: 'exec', params: {}, risk: 'high', timeout: '30s', compensate: { action: 'exec', params: {} } },
+    { id: 'scale', kind: 'action', action: 'exec', params: {}, risk: 'medium' },
+    { id: 'read', kind: 'action', action: 'http.request', params: { method: 'GET' } },
+    { id: 'verify', kind: 'action', action: 'slo.check', params: {} },
+  ],
+} as unknown as Playbook;
+
+const step = (key: string, kind: string, status: string, from: number, to: number, extra: Record<string, unknown> = {}) => ({
+  key,
+  kind,
+  status,
+  output: null,
+  error: null,
+  decision: null,
+  createdAt: at(from),
+  startedAt: at(from),
+  endedAt: at(to),
+  ...extra,
+});
+
+describe('drill scorecard', () => {
+  const card = scoreDrill({
+    id: 'r1',
+    playbook: 'p',
+    state: 'compensated',
+    definition,
+    createdAt: at(0),
+    endedAt: at(200),
+    steps: [
+      step('ask', 'human', 'succeeded', 1, 91, { decision: { approvals: [{ by: 'bob', at: at(91).toISOString() }], final: { by: 'bob', at: at(91).toISOString() } } }),
+      step('ask/escalate', 'action', 'succeeded', 61, 62),
+      step('change', 'action', 'succeeded', 92, 93, { output: { simulated: true } }),
+      step('verify', 'action', 'failed', 94, 95, { error: { code: 'drill_failure' } }),
+      step('change/compensate', 'action', 'succeeded', 96, 97),
+    ],
+  });
+
+  it('measures acknowledgement, durations against SLAs, injections, escalations and compensations', () => {
+    expect(card.timeToFirstAckMs).toBe(91_000);
+    expect(card.steps.find((s) => s.key === 'ask')).toMatchObject({ durationMs: 90_000, slaMs: 60_000, breached: true });
+    expect(card.steps.find((s) => s.key === 'change')).toMatchObject({ durationMs: 1000, slaMs: 30_000, breached: false, simulated: true });
+    expect(card.failuresInjected).toEqual(['verify']);
+    expect(card.escalations).toEqual(['ask']);
+    expect(card.compensations).toEqual([{ step: 'change', status: 'succeeded', succeeded: true }]);
+    expect(card.finalState).toBe('compensated');
+  });
+
+  it('finds the gaps: no owner, state change without compensation, SLA breached', () => {
+    expect(card.gaps.map((g) => `${g.kind}:${g.step}`)).toEqual(['no_owner:ask', 'no_compensation:scale', 'sla_breached:ask']);
+  });
+
+  it('says it all as text', () => {
+    const text = scorecardText(card);
+    expect(text).toContain('DRILL scorecard: p ended compensated');
+    expect(text).toContain('time to first acknowledgement: 91s');
+    expect(text).toMatch(/ask\s+succeeded\s+90s \/ SLA 60s BREACHED/);
+    expect(text).toContain('compensations: change succeeded');
+  });
+
+  it('reports no acknowledgement when no human step was answered', () => {
+    expect(scoreDrill({ id: 'r', playbook: 'p', state: 'failed', definition, createdAt: at(0), endedAt: at(1), steps: [] }).timeToFirstAckMs).toBeNull();
+  });
+});
