@@ -88,10 +88,20 @@ describe('the CLI beside a running quench serve on the embedded database', () =>
     expect(missing.stderr).toContain('no run with id no-such-run');
   });
 
-  it('quench dlq list and audit verify (text and --json) answer through the service', async () => {
+  it('quench dlq list, dlq retry (full token only), dlq inbox and audit verify (text and --json) answer through the service', async () => {
     const dlq = await runCli(['dlq', 'list'], env);
     expect(dlq.code).toBe(0);
     expect(dlq.stdout).toMatch(new RegExp(`run=${failedRunId} step=call action=http.request attempts=1`));
+    const [letter] = JSON.parse((await runCli(['dlq', 'list', '--json'], env)).stdout) as Array<{ id: string; runId: string }>;
+    expect(letter!.runId).toBe(failedRunId);
+    const readOnlyRetry = await runCli(['dlq', 'retry', letter!.id], env);
+    expect(readOnlyRetry.code).toBe(1);
+    expect(readOnlyRetry.stderr).toMatch(/refused/);
+    const retried = await runCli(['dlq', 'retry', letter!.id], { ...env, QUENCH_TOKEN: TOKEN });
+    expect(retried.code).toBe(0);
+    expect(retried.stdout).toMatch(new RegExp(`re-driving step .* of run ${failedRunId}`));
+    const inbox = await runCli(['dlq', 'inbox'], env);
+    expect(inbox).toMatchObject({ code: 0, stdout: 'no dead-lettered inbox entries\n' });
 
     const verify = await runCli(['audit', 'verify'], env);
     expect(verify.code).toBe(0);
