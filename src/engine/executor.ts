@@ -238,6 +238,7 @@ export function humanView(
       ...(playbookStep.description ? { description: render(playbookStep.description) } : {}),
       type: playbookStep.type,
       ...(playbookStep.options ? { options: playbookStep.options } : {}),
+      ...(playbookStep.input ? { input: playbookStep.input } : {}),
       risk: playbookStep.risk,
       requiredApprovals: requiredApprovals(playbookStep),
       ...(playbookStep.assign ? { assign: playbookStep.assign } : {}),

@@ -21,6 +21,8 @@ export interface HumanStepView {
   description?: string;
   type: 'approve' | 'choice' | 'input';
   options?: Array<{ value: string; label?: string; danger?: boolean }>;
+  /** An input step's field: label, placeholder, multiline and the pattern answers must match. */
+  input?: { label?: string; placeholder?: string; multiline: boolean; pattern?: string };
   risk: 'low' | 'medium' | 'high';
   requiredApprovals: number;
   assign?: unknown;

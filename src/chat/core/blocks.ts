@@ -13,7 +13,11 @@ export const ACTION = {
   choose: 'quench_choose',
   /** Opens the answer modal of an input step. */
   answer: 'quench_answer',
+  /** A choice step with more than SELECT_ABOVE options: one static_select; option values as for `choose`. */
+  chooseSelect: 'quench_choose_select',
 } as const;
+/** Past this many options a choice step shows a select instead of a row of buttons. */
+export const SELECT_ABOVE = 5;
 export const VIEW = { reject: 'quench_reject_reason', reassign: 'quench_reassign_to', answer: 'quench_answer_text' } as const;
 
 /** A choice button's value: the step id, then the option (step ids never contain `|`). */
@@ -150,24 +154,75 @@ export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
   return { text: `Decision needed: ${s.name}: ${s.prompt}`, blocks };
 }
 
+/**
+ * A Block Kit `confirm` dialog: Slack asks "are you sure?" before it sends the click, so a
+ * high-risk approval or a dangerous option is never one stray click away.
+ */
+export function confirmDialog(title: string, text: string, confirm: string): Block {
+  return {
+    title: { type: 'plain_text', text: title.slice(0, 100) },
+    text: { type: 'plain_text', text: text.slice(0, 300) },
+    confirm: { type: 'plain_text', text: confirm.slice(0, 30) },
+    deny: { type: 'plain_text', text: 'Cancel' },
+    style: 'danger',
+  };
+}
+
+const optionText = (o: { value: string; label?: string | undefined }) => o.label ?? o.value;
+
 function answerButtons(s: StepCard): Block[] {
   if (s.type === 'choice' && s.options?.length) {
-    // Slack allows 25 elements per actions block; the schema allows at most 25 options, Reject and Reassign take 2.
-    return s.options.slice(0, 23).map((o, i) => ({
+    if (s.options.length > SELECT_ABOVE) {
+      // A select cannot colour single options: dangerous ones are marked and the select asks to confirm.
+      const danger = s.options.filter((o) => o.danger).map(optionText);
+      return [
+        {
+          type: 'static_select',
+          action_id: ACTION.chooseSelect,
+          placeholder: { type: 'plain_text', text: 'Choose…' },
+          options: s.options.map((o) => ({
+            text: { type: 'plain_text', text: `${o.danger ? '⚠ ' : ''}${optionText(o)}`.slice(0, 75) },
+            value: choiceValue(s.stepId, o.value),
+          })),
+          ...(danger.length > 0
+            ? { confirm: confirmDialog('Confirm your choice', `Some options are dangerous (${danger.join(', ')}). Record this choice for ${s.name}?`, 'Choose') }
+            : {}),
+        },
+      ];
+    }
+    return s.options.map((o, i) => ({
       type: 'button',
       action_id: `${ACTION.choose}_${i}`,
       value: choiceValue(s.stepId, o.value),
-      ...(o.danger ? { style: 'danger' } : {}),
-      text: { type: 'plain_text', text: (o.label ?? o.value).slice(0, 75) },
+      text: { type: 'plain_text', text: optionText(o).slice(0, 75) },
+      ...(o.danger
+        ? { style: 'danger', confirm: confirmDialog(`${optionText(o)}?`, `“${optionText(o)}” is marked dangerous. Choose it for ${s.name}?`, optionText(o)) }
+        : {}),
     }));
   }
   if (s.type === 'input')
     return [{ type: 'button', action_id: ACTION.answer, value: s.stepId, style: 'primary', text: { type: 'plain_text', text: 'Answer…' } }];
-  return [{ type: 'button', action_id: ACTION.approve, value: s.stepId, style: 'primary', text: { type: 'plain_text', text: 'Approve' } }];
+  return [
+    {
+      type: 'button',
+      action_id: ACTION.approve,
+      value: s.stepId,
+      style: 'primary',
+      text: { type: 'plain_text', text: 'Approve' },
+      ...(s.risk === 'high' ? { confirm: confirmDialog('Approve a high-risk step?', `${s.name} is high risk: ${s.prompt}`, 'Approve') } : {}),
+    },
+  ];
 }
 
-/** The modal an input step's Answer button opens. */
-export function answerModal(metadata: string, stepName: string, prompt: string, multiline: boolean): Block {
+export interface InputField {
+  label?: string | undefined;
+  placeholder?: string | undefined;
+  multiline?: boolean | undefined;
+  pattern?: string | undefined;
+}
+
+/** The modal an input step's Answer button opens: the step's label, placeholder, multiline and pattern. */
+export function answerModal(metadata: string, stepName: string, prompt: string, input: InputField = {}): Block {
   return {
     type: 'modal',
     callback_id: VIEW.answer,
@@ -180,8 +235,17 @@ export function answerModal(metadata: string, stepName: string, prompt: string, 
       {
         type: 'input',
         block_id: 'answer',
-        label: { type: 'plain_text', text: 'Answer' },
-        element: { type: 'plain_text_input', action_id: 'value', multiline, min_length: 1, max_length: 3000 },
+        label: { type: 'plain_text', text: (input.label ?? 'Answer').slice(0, 2000) },
+        ...(input.pattern ? { hint: { type: 'plain_text', text: `Must match the pattern ${input.pattern}`.slice(0, 2000) } } : {}),
+        element: {
+          type: 'plain_text_input',
+          action_id: 'value',
+          multiline: input.multiline ?? false,
+          min_length: 1,
+          // Answers checked against a pattern are bounded (patterns.ts MAX_PATTERN_INPUT_CHARS).
+          max_length: input.pattern ? 1000 : 3000,
+          ...(input.placeholder ? { placeholder: { type: 'plain_text', text: input.placeholder.slice(0, 150) } } : {}),
+        },
       },
     ],
   };

@@ -4,6 +4,7 @@ import type { ChatDeps, StoredView } from '../deps.js';
 import { handleInbox } from '../inbox.js';
 import { enqueueInbox, loadOffer } from '../store.js';
 import { authorise } from '../decisions.js';
+import { answerRefusal } from '../../playbooks/core/patterns.js';
 import { slashCommand } from './commands.js';
 import { blockActionsPayload, type InboxItem, slashCommandPayload, type ViewSubmissionPayload, viewSubmissionPayload } from './payloads.js';
 
@@ -36,27 +37,30 @@ export function addListeners(app: App, deps: ChatDeps): void {
         return log.warn({ issues: p.error.issues }, 'unexpected block_actions payload');
       }
       const a = p.data.actions[0]!;
-      const choice = kind === 'choose' ? parseChoiceValue(a.value ?? '') : undefined;
+      // Buttons carry a value; the select (more than five options) carries the selected option's.
+      const value = a.value ?? a.selected_option?.value;
+      const choice = kind === 'choose' ? parseChoiceValue(value ?? '') : undefined;
       if (kind === 'choose' && !choice) {
         await ack();
-        return log.warn({ value: a.value }, 'choice button without a step and option');
+        return log.warn({ value }, 'choice without a step and option');
       }
       const channel = p.data.container?.channel_id ?? p.data.channel?.id;
       const item: InboxItem = {
         kind: 'decide',
-        stepId: choice?.stepId ?? a.value ?? '',
+        stepId: choice?.stepId ?? value ?? '',
         decision: kind,
         ...(choice ? { value: choice.option } : {}),
         slackUserId: p.data.user.id,
         slackUserName: p.data.user.name ?? p.data.user.username,
         ...(channel ? { channel } : {}),
       };
-      const seq = await enqueue(`action:${p.data.user.id}:${a.action_ts}:${a.action_id}:${a.value}`, item);
+      const seq = await enqueue(`action:${p.data.user.id}:${a.action_ts}:${a.action_id}:${value}`, item);
       await ack();
       if (seq !== undefined) await handleInbox(deps, seq, item);
     });
   decisionButton(ACTION.approve, 'approve');
   decisionButton(new RegExp(`^${ACTION.choose}_\\d+$`), 'choose');
+  decisionButton(ACTION.chooseSelect, 'choose');
 
   // Reject and Reassign open a modal: check first that the clicker may act, so others get the
   // refusal at once instead of a form they cannot submit.
@@ -93,7 +97,7 @@ export function addListeners(app: App, deps: ChatDeps): void {
     });
   modalButton(ACTION.reject, (m, name) => rejectModal(m, name));
   modalButton(ACTION.reassign, (m, name) => reassignModal(m, name));
-  modalButton(ACTION.answer, (m, name, view) => answerModal(m, name, view?.prompt ?? '', false));
+  modalButton(ACTION.answer, (m, name, view) => answerModal(m, name, view?.prompt ?? '', view?.input));
 
   /**
    * A modal submission: read the field it asks for (or answer with the field's error), then
@@ -101,14 +105,17 @@ export function addListeners(app: App, deps: ChatDeps): void {
    */
   const viewSubmission = (
     callbackId: string,
-    read: (values: ViewValues) => { item: SubmittedItem } | { error: Record<string, string> },
+    read: (
+      values: ViewValues,
+      stepId: string,
+    ) => { item: SubmittedItem } | { error: Record<string, string> } | Promise<{ item: SubmittedItem } | { error: Record<string, string> }>,
   ) =>
     app.view(callbackId, async ({ body, ack }) => {
       const p = viewSubmissionPayload.safeParse(body);
       if (!p.success) return ack();
-      const field = read(p.data.view.state.values);
-      if ('error' in field) return ack({ response_action: 'errors', errors: field.error });
       const [stepId = '', channel] = p.data.view.private_metadata.split('|');
+      const field = await read(p.data.view.state.values, stepId);
+      if ('error' in field) return ack({ response_action: 'errors', errors: field.error });
       const item: InboxItem = {
         ...field.item,
         stepId,
@@ -125,9 +132,14 @@ export function addListeners(app: App, deps: ChatDeps): void {
     const reason = values.reason?.value?.value?.trim() ?? '';
     return reason === '' ? { error: { reason: 'A rejection needs a reason.' } } : { item: { kind: 'decide', decision: 'reject', reason } };
   });
-  viewSubmission(VIEW.answer, (values) => {
+  viewSubmission(VIEW.answer, async (values, stepId) => {
     const value = values.answer?.value?.value ?? '';
-    return value.trim() === '' ? { error: { answer: 'An answer is needed.' } } : { item: { kind: 'decide', decision: 'input', value } };
+    if (value.trim() === '') return { error: { answer: 'An answer is needed.' } };
+    // The step's pattern is checked here so the person sees why in the modal and can correct it;
+    // the engine checks it again when it records the decision.
+    const pattern = ((await loadOffer(deps.db.orm, stepId))?.view as StoredView | undefined)?.input?.pattern;
+    const refusal = pattern ? answerRefusal(pattern, value) : undefined;
+    return refusal ? { error: { answer: `Not accepted: ${refusal}.`.slice(0, 2000) } } : { item: { kind: 'decide', decision: 'input', value } };
   });
   viewSubmission(VIEW.reassign, (values) => {
     const to = values.to?.value?.selected_user;

@@ -14,7 +14,16 @@ export const blockActionsPayload = z.looseObject({
   container: z.looseObject({ message_ts: z.string().optional(), channel_id: z.string().optional() }).optional(),
   channel: z.looseObject({ id: z.string() }).optional(),
   actions: z
-    .array(z.looseObject({ action_id: z.string(), value: z.string().optional(), action_ts: z.string(), block_id: z.string().optional() }))
+    .array(
+      z.looseObject({
+        action_id: z.string(),
+        value: z.string().optional(),
+        /** A static_select's pick (a choice step past five options). */
+        selected_option: z.looseObject({ value: z.string() }).nullish(),
+        action_ts: z.string(),
+        block_id: z.string().optional(),
+      }),
+    )
     .min(1),
 });
 export type BlockActionsPayload = z.infer<typeof blockActionsPayload>;
