@@ -19,6 +19,7 @@ import { addHealthRoutes } from './http/health-routes.js';
 import { Router } from './http/router.js';
 import { playbooksCapability } from './playbooks/capability.js';
 import { runsCapability } from './runs/capability.js';
+import { reportsCapability } from './reports/capability.js';
 import { drillsCapability } from './drills/capability.js';
 import type { PlaybookStore } from './playbooks/store.js';
 import { sloCapability } from './slo/capability.js';
@@ -82,7 +83,7 @@ export interface Component {
 export type Capability = (ctx: ServiceContext) => Component | undefined | Promise<Component | undefined>;
 
 /** Capabilities in start order; they stop in reverse. */
-const capabilities: Capability[] = [leaderCapability, auditCapability, engineCapability, playbooksCapability, ingestCapability, gateCapability, sloCapability, chatCapability, runsCapability, drillsCapability];
+const capabilities: Capability[] = [leaderCapability, auditCapability, engineCapability, playbooksCapability, ingestCapability, gateCapability, sloCapability, chatCapability, runsCapability, drillsCapability, reportsCapability];
 
 export interface RunningService {
   readonly ctx: ServiceContext;
