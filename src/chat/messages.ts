@@ -110,6 +110,7 @@ export async function stepCard(deps: ChatDeps, offer: OfferRow): Promise<StepCar
   } else if (offer.status === 'timed_out' || offer.status === 'cancelled') outcome = { state: offer.status, at: offer.decidedAt ?? now };
   return {
     stepId: offer.stepId,
+    runId: run?.id,
     type: view.type,
     options: view.options,
     name: view.stepKey,

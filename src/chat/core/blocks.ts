@@ -1,4 +1,7 @@
+import { capText, escapeText, markdownToMrkdwn, SLACK_LIMIT } from './mrkdwn.js';
 import { formatWaiting } from './sla.js';
+
+export { escapeText };
 
 /**
  * Block Kit for the incident header, human-step messages and modals. Pure data in, JSON out:
@@ -42,6 +45,8 @@ export interface RunHeader {
 
 export interface StepCard {
   stepId: string;
+  /** Named in texts cut to Slack's limits: where the full text is. */
+  runId?: string | undefined;
   /** approve: Approve/Reject; choice: a button per option; input: an Answer button opening a modal. */
   type?: 'approve' | 'choice' | 'input' | undefined;
   options?: Array<{ value: string; label?: string | undefined; danger?: boolean | undefined }> | undefined;
@@ -64,11 +69,13 @@ export interface StepCard {
 
 type Block = Record<string, unknown>;
 const md = (text: string) => ({ type: 'mrkdwn', text });
-const section = (text: string): Block => ({ type: 'section', text: md(text) });
-const context = (...texts: string[]): Block => ({ type: 'context', elements: texts.map(md) });
+/** Every text is capped to Slack's limit (an over-long one makes Slack refuse the whole message). */
+const section = (text: string, note = ' (truncated)'): Block => ({ type: 'section', text: md(capText(text, SLACK_LIMIT.sectionText, note)) });
+const context = (...texts: string[]): Block => ({ type: 'context', elements: texts.map((t) => md(capText(t, SLACK_LIMIT.contextText))) });
+const plain = (text: string, limit: number) => ({ type: 'plain_text', text: capText(text, limit) });
+/** Where the full text of a cut step message is: the run (`quench runs show`, or GET /v1/runs/:id). */
+const fullRunNote = (s: { runId?: string | undefined }) => (s.runId ? ` (full text: \`quench runs show ${s.runId}\`)` : ' (truncated)');
 const iso = (d: Date) => `<!date^${Math.floor(d.getTime() / 1000)}^{date_short_pretty} {time_secs}|${d.toISOString()}>`;
-/** Slack's mrkdwn treats &, < and > specially; user-supplied text must not form links or mentions. */
-export const escapeText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 const severityEmoji: Record<string, string> = {
   critical: ':red_circle:',
@@ -81,7 +88,7 @@ export function headerMessage(h: RunHeader): { text: string; blocks: Block[] } {
   const sev = h.severity ?? 'unknown';
   const text = `${severityEmoji[sev] ?? ':white_circle:'} ${h.playbook}: ${h.summary} (${h.state})`;
   const blocks: Block[] = [
-    { type: 'header', text: { type: 'plain_text', text: `${h.playbook}: ${h.summary}`.slice(0, 150) } },
+    { type: 'header', text: plain(`${h.playbook}: ${h.summary}`, SLACK_LIMIT.headerText) },
     section(`*Severity:* ${sev}   *Status:* ${h.state}   *Run:* \`${h.runId}\`\n*Trigger:* ${escapeText(h.trigger)}`),
   ];
   if (h.slo) {
@@ -107,15 +114,20 @@ export function headerMessage(h: RunHeader): { text: string; blocks: Block[] } {
 }
 
 export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
-  const blocks: Block[] = [section(`*${escapeText(s.name)}*: ${escapeText(s.prompt)}`)];
-  if (s.description) blocks.push(section(escapeText(s.description)));
+  const note = fullRunNote(s);
+  const blocks: Block[] = [section(`*${escapeText(s.name)}*: ${escapeText(s.prompt)}`, note)];
+  // `description` is Markdown (docs/playbooks.md): rendered as Slack mrkdwn, not escaped to plain text.
+  if (s.description) blocks.push(section(markdownToMrkdwn(s.description), note));
   blocks.push(
     section(
       `*Trigger:* ${escapeText(s.trigger)}\n*Risk:* ${s.risk}${s.requiredApprovals > 1 ? ` (needs ${s.requiredApprovals} distinct approvers)` : ''}`,
     ),
   );
   if (s.evidence.length > 0)
-    blocks.push({ type: 'section', fields: s.evidence.slice(0, 10).map((e) => md(`*${escapeText(e.label)}*\n${escapeText(e.value)}`)) });
+    blocks.push({
+      type: 'section',
+      fields: s.evidence.slice(0, 10).map((e) => md(capText(`*${escapeText(e.label)}*\n${escapeText(e.value)}`, SLACK_LIMIT.sectionField, note))),
+    });
   // The id lets people decide from the CLI or API when Slack is unavailable.
   const cliArg = s.type === 'choice' ? ' --choice VALUE' : s.type === 'input' ? ' --input TEXT' : '';
   blocks.push(context(`Step \`${s.stepId}\` · CLI: \`QUENCH_TOKEN=… quench approve ${s.stepId}${cliArg}\``));
@@ -138,7 +150,7 @@ export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
       cancelled: ':no_entry_sign: Cancelled',
     }[state];
     blocks.push(section(`${verb}${by ? ` by ${by}` : ''} at ${iso(at)}${reason ? `\n>${escapeText(reason)}` : ''}`));
-    return { text: `${s.name}: ${state.replace('_', ' ')}${by ? ` by ${by}` : ''}`, blocks };
+    return { text: capText(`${s.name}: ${state.replace('_', ' ')}${by ? ` by ${by}` : ''}`, SLACK_LIMIT.sectionText), blocks };
   }
   const clock = `Waiting ${formatWaiting(s.waitingMs)}${s.withinMs ? ` of ${formatWaiting(s.withinMs)} SLA` : ''}${s.escalated ? ' · escalated' : ''}`;
   blocks.push(context(`Assigned to ${s.assignees.join(', ') || 'nobody yet (queued)'}`, clock));
@@ -151,7 +163,7 @@ export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
       { type: 'button', action_id: ACTION.reassign, value: s.stepId, text: { type: 'plain_text', text: 'Reassign' } },
     ],
   });
-  return { text: `Decision needed: ${s.name}: ${s.prompt}`, blocks };
+  return { text: capText(`Decision needed: ${s.name}: ${s.prompt}`, SLACK_LIMIT.sectionText), blocks };
 }
 
 /**
@@ -160,9 +172,9 @@ export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
  */
 export function confirmDialog(title: string, text: string, confirm: string): Block {
   return {
-    title: { type: 'plain_text', text: title.slice(0, 100) },
-    text: { type: 'plain_text', text: text.slice(0, 300) },
-    confirm: { type: 'plain_text', text: confirm.slice(0, 30) },
+    title: plain(title, SLACK_LIMIT.confirmTitle),
+    text: plain(text, SLACK_LIMIT.confirmText),
+    confirm: plain(confirm, SLACK_LIMIT.confirmButton),
     deny: { type: 'plain_text', text: 'Cancel' },
     style: 'danger',
   };
@@ -181,7 +193,7 @@ function answerButtons(s: StepCard): Block[] {
           action_id: ACTION.chooseSelect,
           placeholder: { type: 'plain_text', text: 'Choose…' },
           options: s.options.map((o) => ({
-            text: { type: 'plain_text', text: `${o.danger ? '⚠ ' : ''}${optionText(o)}`.slice(0, 75) },
+            text: plain(`${o.danger ? '⚠ ' : ''}${optionText(o)}`, SLACK_LIMIT.optionText),
             value: choiceValue(s.stepId, o.value),
           })),
           ...(danger.length > 0
@@ -194,7 +206,7 @@ function answerButtons(s: StepCard): Block[] {
       type: 'button',
       action_id: `${ACTION.choose}_${i}`,
       value: choiceValue(s.stepId, o.value),
-      text: { type: 'plain_text', text: optionText(o).slice(0, 75) },
+      text: plain(optionText(o), SLACK_LIMIT.buttonText),
       ...(o.danger
         ? { style: 'danger', confirm: confirmDialog(`${optionText(o)}?`, `“${optionText(o)}” is marked dangerous. Choose it for ${s.name}?`, optionText(o)) }
         : {}),
@@ -235,8 +247,8 @@ export function answerModal(metadata: string, stepName: string, prompt: string, 
       {
         type: 'input',
         block_id: 'answer',
-        label: { type: 'plain_text', text: (input.label ?? 'Answer').slice(0, 2000) },
-        ...(input.pattern ? { hint: { type: 'plain_text', text: `Must match the pattern ${input.pattern}`.slice(0, 2000) } } : {}),
+        label: plain(input.label ?? 'Answer', SLACK_LIMIT.inputLabel),
+        ...(input.pattern ? { hint: plain(`Must match the pattern ${input.pattern}`, SLACK_LIMIT.inputHint) } : {}),
         element: {
           type: 'plain_text_input',
           action_id: 'value',
@@ -244,7 +256,7 @@ export function answerModal(metadata: string, stepName: string, prompt: string, 
           min_length: 1,
           // Answers checked against a pattern are bounded (patterns.ts MAX_PATTERN_INPUT_CHARS).
           max_length: input.pattern ? 1000 : 3000,
-          ...(input.placeholder ? { placeholder: { type: 'plain_text', text: input.placeholder.slice(0, 150) } } : {}),
+          ...(input.placeholder ? { placeholder: plain(input.placeholder, SLACK_LIMIT.placeholder) } : {}),
         },
       },
     ],

@@ -1,0 +1,107 @@
+/**
+ * Slack text: playbook `description`s are Markdown; Slack renders its own "mrkdwn" dialect, and
+ * refuses a whole message (invalid_blocks) when one text is over its limit. Pure functions.
+ * https://api.slack.com/reference/surfaces/formatting, https://api.slack.com/reference/block-kit/blocks
+ */
+
+/** Slack's documented maxima for the texts Quench sends. */
+export const SLACK_LIMIT = {
+  sectionText: 3000,
+  sectionField: 2000,
+  contextText: 3000,
+  headerText: 150,
+  buttonText: 75,
+  /** Option `text` in a select (and its `value`: 150). */
+  optionText: 75,
+  optionValue: 150,
+  modalTitle: 24,
+  inputLabel: 2000,
+  inputHint: 2000,
+  placeholder: 150,
+  confirmTitle: 100,
+  confirmText: 300,
+  confirmButton: 30,
+  /** The message's top-level notification `text`. */
+  messageText: 40000,
+} as const;
+
+/** Slack's mrkdwn treats &, < and > specially; user-supplied text must not form links or mentions. */
+export const escapeText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * `text` cut to `limit` characters. A cut text ends with `…` and `note` (e.g. where the full
+ * text is: a link to the run); a code block left open by the cut is closed.
+ */
+export function capText(text: string, limit: number, note = ''): string {
+  if (text.length <= limit) return text;
+  const tail = `…${note}`;
+  let room = Math.max(0, limit - tail.length);
+  let cut = text.slice(0, room);
+  if ((cut.match(/```/g)?.length ?? 0) % 2 === 1) {
+    room = Math.max(0, room - 4);
+    cut = `${text.slice(0, room)}\n\`\`\``;
+  }
+  // Never end inside an escape (&amp;) or a half <link|…>: drop the partial token.
+  cut = cut.replace(/&[a-z]{0,4}$/, '').replace(/<[^>]*$/, '');
+  return `${cut}${tail}`.slice(0, limit);
+}
+
+/**
+ * Markdown (CommonMark subset) to Slack mrkdwn: headings become bold lines, `-`/`*`/`+` list
+ * items bullets, numbered items stay numbered, `**bold**` → `*bold*`, `*em*`/`_em_` → `_em_`,
+ * `~~s~~` → `~s~`, `[text](url)` → `<url|text>` (http, https and mailto only), inline code and
+ * fenced code blocks kept (their contents escaped, never formatted). Everything else is
+ * escaped, so a description can never mention `@channel` or forge a link.
+ */
+export function markdownToMrkdwn(markdown: string): string {
+  const out: string[] = [];
+  let fence: string[] | undefined;
+  for (const line of markdown.replace(/\r\n?/g, '\n').split('\n')) {
+    if (/^\s*(```|~~~)/.test(line)) {
+      if (fence) {
+        out.push(`\`\`\`${fence.join('\n')}\`\`\``);
+        fence = undefined;
+      } else fence = [];
+      continue;
+    }
+    if (fence) {
+      fence.push(escapeText(line));
+      continue;
+    }
+    out.push(blockLine(line));
+  }
+  if (fence) out.push(`\`\`\`${fence.join('\n')}\`\`\``);
+  return out.join('\n');
+}
+
+function blockLine(line: string): string {
+  const heading = /^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
+  if (heading) return `*${inline(heading[1]!).replace(/\*/g, '')}*`;
+  const bullet = /^(\s*)[-*+]\s+(.*)$/.exec(line);
+  if (bullet) return `${'  '.repeat(Math.floor(bullet[1]!.length / 2))}• ${inline(bullet[2]!)}`;
+  const numbered = /^(\s*)(\d{1,9})[.)]\s+(.*)$/.exec(line);
+  if (numbered) return `${'  '.repeat(Math.floor(numbered[1]!.length / 2))}${numbered[2]}. ${inline(numbered[3]!)}`;
+  const quote = /^\s{0,3}>\s?(.*)$/.exec(line);
+  if (quote) return `>${inline(quote[1]!)}`;
+  if (/^\s{0,3}([-*_])(\s*\1){2,}\s*$/.test(line)) return '────────';
+  return inline(line);
+}
+
+/** Inline spans: code spans are kept verbatim (escaped); the text between them is formatted. */
+function inline(text: string): string {
+  return text
+    .split(/(`[^`]+`)/)
+    .map((part, i) => (i % 2 === 1 ? `\`${escapeText(part.slice(1, -1))}\`` : spans(part)))
+    .join('');
+}
+
+const BOLD = '\u0001';
+
+function spans(text: string): string {
+  return escapeText(text)
+    .replace(/\[([^\]]+)\]\(((?:https?:\/\/|mailto:)[^\s)]+)\)/g, (_, label: string, url: string) => `<${url}|${label.replace(/\|/g, '¦')}>`)
+    .replace(/(\*\*|__)(?=\S)(.+?)(?<=\S)\1/g, `${BOLD}$2${BOLD}`)
+    .replace(/(^|[^\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?!\w)/g, '$1_$2_')
+    .replace(/~~(?=\S)(.+?)(?<=\S)~~/g, '~$1~')
+    .replaceAll(BOLD, '*');
+}
