@@ -1,0 +1,138 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { loadConfig } from '../../src/config/load.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { percent } from '../../src/reports/core/format.js';
+import type { Report } from '../../src/reports/core/model.js';
+import { sloSamples } from '../../src/slo/schema.js';
+import { type RunningService, startService } from '../../src/service.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
+import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
+import { createPostgresDatabase, databaseKinds } from '../support/databases.js';
+
+/**
+ * The report through the service: GET /v1/reports in each format, `quench report` beside the
+ * service (same numbers), `--post` to the report channel and the owning team's channel, and
+ * bad input refused with the JSON error shape. The SLO is evaluated by the real evaluator on
+ * the synthetic source, so the report reads the samples it stored.
+ */
+const slo = `apiVersion: quench/v1
+kind: SLO
+metadata: { name: shop-availability }
+service: shop
+owner: { team: shop, slack: "C-SHOP" }
+objective: 99.9
+window: 30d
+sli:
+  synthetic:
+    requestsPerSecond: 10
+    anchor: start
+    script:
+      - { at: "0", errorRatio: 0 }
+      - { at: 2h, errorRatio: 0.01 }
+      - { at: 4h, errorRatio: 0 }
+`;
+const T0 = Date.parse('2026-03-02T08:00:00.000Z');
+const H = 3600_000;
+const token = 'alice-token-0123456789abcdefghijklmnop';
+
+describe.each(databaseKinds)('reports in the service on %s', (kind) => {
+  let dir: string;
+  let service: RunningService;
+  let base: string;
+  let slack: FakeSlack;
+  let dropDatabase: (() => Promise<void>) | undefined;
+  const clock = new ManualClock(T0);
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'quench-reports-'));
+    writeFileSync(join(dir, 'shop.yaml'), slo);
+    slack = await startFakeSlack();
+    const pg = kind === 'postgres' ? await createPostgresDatabase('quench_reports') : undefined;
+    dropDatabase = pg?.drop;
+    const config = loadConfig({
+      ...(pg ? { DATABASE_URL: pg.url } : {}),
+      QUENCH_DATA_DIR: 'memory://',
+      QUENCH_SLO_DIR: dir,
+      QUENCH_PLAYBOOK_DIR: dir,
+      QUENCH_SLO_EVAL_CRON: '0 0 1 1 *',
+      QUENCH_REPORT_CHANNEL: 'C-REPORTS',
+      QUENCH_API_TOKENS: `alice=${token}`,
+      SLACK_BOT_TOKEN: 'xoxb-test-token',
+      SLACK_SIGNING_SECRET: 'signing-secret',
+      SLACK_API_URL: slack.url,
+    });
+    service = await startService(config, { logger: silentLogger, clock, port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${service.port}`;
+    for (let m = 10; m <= 6 * 60; m += 10) {
+      clock.set(T0 + m * 60_000);
+      await service.ctx.ports.slo.evaluateNow();
+    }
+  }, 300_000);
+  afterAll(async () => {
+    await service?.stop();
+    await slack?.close();
+    await dropDatabase?.();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const get = (path: string) => fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  const cli = async (args: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { QUENCH_URL: base, QUENCH_TOKEN: token } });
+    return { code, stdout, stderr };
+  };
+  const from = new Date(T0).toISOString();
+  const to = new Date(T0 + 6 * H).toISOString();
+
+  it('GET /v1/reports reads the stored samples; Markdown, HTML and the CLI show the same attainment', async () => {
+    clock.set(T0 + 7 * H);
+    const res = await get(`/v1/reports?from=${from}&to=${to}&format=json`);
+    expect(res.status).toBe(200);
+    const report = (await res.json()) as Report;
+    const stored = (await service.ctx.db.orm.select().from(sloSamples)).filter((s) => s.at.getTime() > T0 && s.at.getTime() <= T0 + 6 * H);
+    const errors = stored.reduce((n, s) => n + s.errors, 0);
+    const total = stored.reduce((n, s) => n + s.total, 0);
+    expect(errors).toBeGreaterThan(0);
+    const shop = report.slos.find((s) => s.slo === 'shop-availability')!;
+    expect(shop.service).toBe('shop');
+    expect(shop.attainment).toBeCloseTo(1 - errors / total, 12);
+    expect(shop.burnDown).toHaveLength(stored.length);
+    const md = await get(`/v1/reports?from=${from}&to=${to}&format=md`);
+    expect(md.headers.get('content-type')).toContain('text/markdown');
+    expect(await md.text()).toContain(percent(shop.attainment));
+    const html = await get(`/v1/reports?from=${from}&to=${to}&format=html`);
+    expect(html.headers.get('content-type')).toContain('text/html');
+    expect(await html.text()).toContain(percent(shop.attainment));
+    const out = await cli(['report', '--from', from, '--to', to, '--format', 'md']);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain(percent(shop.attainment));
+  }, 300_000);
+
+  it('--post sends the report to QUENCH_REPORT_CHANNEL and the owning team channel', async () => {
+    const out = await cli(['report', '--from', from, '--to', to, '--post']);
+    expect(out.code).toBe(0);
+    const report = JSON.parse(out.stdout) as Report;
+    const channels = slack.messages.map((m) => m.channel);
+    expect(channels).toContain('C-REPORTS');
+    expect(channels).toContain('C-SHOP');
+    const posted = slack.messages.find((m) => m.channel === 'C-SHOP')!;
+    expect(JSON.stringify(posted.blocks)).toContain(percent(report.slos[0]!.attainment));
+  }, 300_000);
+
+  it('refuses bad input with the JSON error shape and a non-zero exit', async () => {
+    for (const q of ['format=xml', `from=${to}&to=${from}`, 'from=yesterday']) {
+      const res = await get(`/v1/reports?${q}`);
+      expect(res.status, q).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toBe('bad_request');
+    }
+    const out = await cli(['report', '--format', 'pdf']);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain('format must be one of json, md, html');
+  }, 300_000);
+});
