@@ -1,5 +1,6 @@
 import { QuenchError } from '../core/errors.js';
 import type { Capability } from '../service.js';
+import { guardDrillActions } from './guard.js';
 import { scoreFinishedDrills, storedScorecard } from './scorer.js';
 
 /**
@@ -32,6 +33,8 @@ export const drillsCapability: Capability = (ctx) => {
   return {
     name: 'drills',
     async start() {
+      // Last to start: the gate and chat have registered deploy.* and pagerduty.* by now.
+      ctx.logger.info({ guarded: guardDrillActions(ctx.ports.engine.actions) }, 'drills: these actions are simulated in every drill');
       timer = setInterval(tick, everyMs);
       timer.unref();
     },

@@ -85,6 +85,18 @@ steps:
     onFailure: compensate
 `;
 
+/** A drillSafe freeze: the author says it may run in drills, but the real gate must never see a drill. */
+const freezePlaybook = `apiVersion: quench/v1
+kind: Playbook
+metadata: { name: freeze-shop, owner: team-shop }
+steps:
+  - id: freeze
+    kind: action
+    action: deploy.freeze
+    params: { services: [shop], reason: "remediation", until: 1h }
+    drillSafe: true
+`;
+
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -116,6 +128,7 @@ describe('runs started and cancelled by people (in-process service on PGlite)', 
     writeFileSync(join(playbooks, 'slow.yaml'), slowPlaybook(port));
     writeFileSync(join(playbooks, 'ask.yaml'), askPlaybook);
     writeFileSync(join(playbooks, 'saga.yaml'), sagaPlaybook(port));
+    writeFileSync(join(playbooks, 'freeze.yaml'), freezePlaybook);
     const config = loadConfig({
       QUENCH_DATA_DIR: join(dir, 'data'),
       QUENCH_PLAYBOOK_DIR: playbooks,
@@ -156,7 +169,7 @@ describe('runs started and cancelled by people (in-process service on PGlite)', 
     expect((await api('POST', '/v1/runs', undefined, { playbook: 'slow', inputs: { replicas: 3 } })).status).toBe(401);
     const unknown = await api('POST', '/v1/runs', tokens.alice, { playbook: 'nope' });
     expect(unknown.status).toBe(404);
-    expect(unknown.body.message).toMatch(/no playbook named 'nope'; loaded: ask-first, saga, slow/);
+    expect(unknown.body.message).toMatch(/no playbook named 'nope'; loaded: ask-first, freeze-shop, saga, slow/);
     const mistyped = await api('POST', '/v1/runs', tokens.alice, { playbook: 'slow', inputs: { replicas: 'three' } });
     expect(mistyped.status).toBe(400);
     expect(mistyped.body.message).toMatch(/input 'replicas': expected an integer/);
@@ -278,5 +291,26 @@ describe('runs started and cancelled by people (in-process service on PGlite)', 
     await new Promise((r) => setTimeout(r, 600));
     expect((await auditOf(runId)).filter((e) => e.action === 'drill.scored')).toHaveLength(1);
     expect((await api('GET', `/v1/runs/${runId}/scorecard`, undefined)).status).toBe(401);
+  });
+
+  it('a drill never touches the real deploy gate, even on a drillSafe deploy.freeze step; a real run does', async () => {
+    const { api, cli } = await boot();
+    const ended = (runId: string) =>
+      until('the run to end', async () => {
+        const r = (await service!.ctx.ports.engine.getRun(runId))!;
+        return r.endedAt ? r : undefined;
+      });
+    const drill = JSON.parse((await cli(['drill', 'freeze-shop', '--json'], 'alice')).stdout) as { runId: string; drill: boolean };
+    expect(drill.drill).toBe(true);
+    const drillRun = await ended(drill.runId);
+    expect(drillRun.state).toBe('succeeded');
+    expect(drillRun.steps[0]?.output).toMatchObject({ simulated: true, action: 'deploy.freeze', wouldHave: { services: ['shop'], reason: 'remediation' } });
+    expect(((await api('GET', '/v1/freezes', tokens.bob)).body.freezes as unknown[]).length).toBe(0);
+
+    // The same playbook for real reaches the gate (which refuses 'shop': no SLO owns it here):
+    // the guard, not the playbook, kept the drill away from the gate.
+    const real = (await api('POST', '/v1/runs', tokens.alice, { playbook: 'freeze-shop' })).body as { runId: string };
+    const realRun = await ended(real.runId);
+    expect(realRun.steps.find((s) => s.key === 'freeze')?.error).toMatchObject({ code: expect.stringMatching(/^gate_/) });
   });
 });
