@@ -1,4 +1,3 @@
-import { QuenchError } from '../core/errors.js';
 import { gateForChat } from '../gate/slack.js';
 import type { HumanStepNotifier } from '../engine/notifier.js';
 import { pagerDutyActions } from '../pagerduty/actions.js';
@@ -6,7 +5,7 @@ import { PagerDutyDirectory } from '../pagerduty/directory.js';
 import { PagerDutyEvents } from '../pagerduty/events.js';
 import { PagerDutyRest } from '../pagerduty/rest.js';
 import type { Capability, Component, ServiceContext } from '../service.js';
-import { approvalPolicySchema, defaultApprovalPolicy } from './core/auto-approval.js';
+import { defaultApprovalPolicy } from './core/auto-approval.js';
 import { onClosed } from './decisions.js';
 import type { ChatDeps, EngineForChat } from './deps.js';
 import { sweepInbox } from './inbox.js';
@@ -71,7 +70,7 @@ export const chatCapability: Capability = (ctx) => {
     metrics: createChatMetrics(ctx.metrics.registry),
     chat,
     people: new People(chat, () => directory),
-    policy: approvalPolicy(config.QUENCH_APPROVAL_POLICY),
+    policy: config.QUENCH_APPROVAL_POLICY ?? defaultApprovalPolicy,
     engine,
     channel: { fallback: config.QUENCH_SLACK_CHANNEL, perRun: config.QUENCH_SLACK_CHANNEL_PER_RUN },
     gate: () => (ctx.ports.gate ? gateForChat(ctx.ports.gate) : undefined),
@@ -121,16 +120,5 @@ export const chatCapability: Capability = (ctx) => {
   };
   return component;
 };
-
-function approvalPolicy(raw: string | undefined) {
-  if (!raw) return defaultApprovalPolicy;
-  const parsed = approvalPolicySchema.safeParse({ ...defaultApprovalPolicy, ...JSON.parse(raw) });
-  if (!parsed.success)
-    throw new QuenchError(
-      'config_invalid',
-      `QUENCH_APPROVAL_POLICY: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
-  return parsed.data;
-}
 
 export type { ServiceContext };

@@ -28,7 +28,27 @@ function crossChecks(config: Config): string[] {
     const missing = config.QUENCH_ALERTMANAGER_USERNAME === undefined ? 'QUENCH_ALERTMANAGER_USERNAME' : 'QUENCH_ALERTMANAGER_PASSWORD';
     problems.push(`  ${missing}: set both QUENCH_ALERTMANAGER_USERNAME and QUENCH_ALERTMANAGER_PASSWORD, or neither`);
   }
+  problems.push(...slackProblems(config));
   return problems;
+}
+
+/**
+ * Slack needs a bot token plus a way to receive requests: the signing secret (HTTP mode) or an
+ * app-level token (Socket Mode). Half of it used to leave Slack silently off.
+ */
+function slackProblems(config: Config): string[] {
+  const bot = config.SLACK_BOT_TOKEN !== undefined;
+  const secret = config.SLACK_SIGNING_SECRET !== undefined;
+  const app = config.SLACK_APP_TOKEN !== undefined;
+  if (!bot && (secret || app)) {
+    const set = [secret && 'SLACK_SIGNING_SECRET', app && 'SLACK_APP_TOKEN'].filter(Boolean).join(' and ');
+    return [`  SLACK_BOT_TOKEN: missing: ${set} is set, so Slack needs the bot token (xoxb-…, OAuth & Permissions), or unset ${set} to run without Slack`];
+  }
+  if (bot && !secret && !app)
+    return ['  SLACK_SIGNING_SECRET: missing: SLACK_BOT_TOKEN is set, so Slack needs SLACK_SIGNING_SECRET (HTTP mode, Basic Information → App Credentials) or SLACK_APP_TOKEN (Socket Mode, xapp-…)'];
+  if (bot && !config.SLACK_BOT_TOKEN!.startsWith('xoxb-')) return ['  SLACK_BOT_TOKEN: expected a bot token starting with xoxb-'];
+  if (app && !config.SLACK_APP_TOKEN!.startsWith('xapp-')) return ['  SLACK_APP_TOKEN: expected an app-level token starting with xapp-'];
+  return [];
 }
 
 /** A copy safe to log: secrets masked, maps flattened to their keys. */

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { parseDuration } from '../slo/core/duration.js';
+import { type ApprovalPolicy, approvalPolicySchema, defaultApprovalPolicy } from '../chat/core/auto-approval.js';
 import { apiTokensSchema } from './api-tokens.js';
 
 /**
@@ -12,6 +13,32 @@ import { apiTokensSchema } from './api-tokens.js';
 
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+
+/** A cron expression (node-cron syntax; a 6-field expression adds seconds). */
+const cronExpression = (fallback: string, example: string) =>
+  z.preprocess((v) => emptyToUndefined(v) ?? fallback, z.string().refine((v) => cron.validate(v), { message: `expected a cron expression such as ${example}` }));
+
+/** JSON object merged over the default approval policy; parsed here so a typo stops start-up, naming the field. */
+const approvalPolicyJson = optionalString.transform((raw, ctx): ApprovalPolicy | undefined => {
+  if (raw === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected a JSON object such as {"sampleShare":0.2} (see docs/slack.md, Confidence × impact)' });
+    return z.NEVER;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    ctx.addIssue({ code: 'custom', message: 'expected a JSON object such as {"sampleShare":0.2}' });
+    return z.NEVER;
+  }
+  const parsed = approvalPolicySchema.safeParse({ ...defaultApprovalPolicy, ...value });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: `${issue.path.join('.') || '(policy)'}: ${issue.message}` });
+    return z.NEVER;
+  }
+  return parsed.data;
+});
 
 const httpUrl = (what: string) =>
   z.preprocess(
@@ -122,8 +149,8 @@ export const envSchema = z.object({
   QUENCH_SLACK_CHANNEL_PER_RUN: z
     .preprocess((v) => emptyToUndefined(v) ?? 'false', z.enum(['true', 'false']))
     .transform((v) => v === 'true'),
-  /** JSON: the confidence × impact grid and the sampled share of auto-approvals (docs/slack.md). */
-  QUENCH_APPROVAL_POLICY: optionalString,
+  /** JSON: the confidence × impact grid and the sampled share of auto-approvals (docs/slack.md); unset: the default policy. */
+  QUENCH_APPROVAL_POLICY: approvalPolicyJson,
   QUENCH_WEBHOOK_SECRETS: pairList('QUENCH_WEBHOOK_SECRETS', 'source', 'secret'),
   QUENCH_WEBHOOK_MAX_BYTES: positiveInt(1024 * 1024),
   /** Alertmanager http_config credentials; unset → /webhooks/alertmanager is open (docs/webhooks.md). */
@@ -149,7 +176,8 @@ export const envSchema = z.object({
   QUENCH_INGEST_LEASE_SECONDS: positiveInt(60),
   /** `user=token` (full access) or `user:read=token` (read-only), ≥ 32 characters each, all distinct (./api-tokens.ts). */
   QUENCH_API_TOKENS: apiTokensSchema,
-  QUENCH_REPORT_CRON: z.preprocess((v) => emptyToUndefined(v) ?? '0 9 * * 1', z.string()),
+  /** When the weekly SLO report is posted (node-cron syntax, in TZ). */
+  QUENCH_REPORT_CRON: cronExpression('0 9 * * 1', '"0 9 * * 1" (Mondays at 09:00)'),
   QUENCH_REPORT_CHANNEL: optionalString,
   QUENCH_HTTP_ALLOWLIST: csv,
   QUENCH_EXEC_ALLOWLIST: csv,
