@@ -9,7 +9,7 @@ import type { Announcer } from './announce.js';
 import { decide, describeAnswer, type GateAnswer } from './core/decide.js';
 import type { Freeze, Override, Risk } from './core/model.js';
 import { approve } from './core/override.js';
-import { stepFreeze } from './core/policy.js';
+import { type ExpiryMark, stepFreeze } from './core/policy.js';
 import { parseUntil } from './core/until.js';
 import type { GateMemory } from './state.js';
 import { readingOf } from './state.js';
@@ -27,6 +27,9 @@ export interface DeployGateDeps {
   /** Slack channel when no SLO of a service names its owner's. */
   fallbackChannel: string | undefined;
 }
+
+/** `lifted_by` of an automatic freeze that ended by expiry (store.lastAutoExpiries reads it). */
+export const EXPIRY_LIFTER = store.EXPIRY_LIFTER;
 
 const SYSTEM = { type: 'system', id: 'deploy-gate' } as const;
 const user = (id: string) => (id.startsWith('run:') ? ({ type: 'system', id } as const) : ({ type: 'user', id } as const));
@@ -158,11 +161,13 @@ export class DeployGate {
   async observe(statuses: SloStatus[]): Promise<void> {
     const now = this.d.clock.now();
     await store.saveBudgets(this.d.db, statuses, now);
+    const expiries = statuses.some((s) => s.policy.freezeExpiresAfterMs !== null) ? await store.lastAutoExpiries(this.d.db.orm) : new Map<string, ExpiryMark>();
     for (const status of statuses) {
       const reading = readingOf(status);
       // Only the leader writes automatic freezes and it reloads after each, so memory is current.
       const active = this.d.memory.freezes.find((f) => f.kind === 'auto' && f.slo === status.name);
-      const step = stepFreeze(reading, active);
+      const lastExpiry = expiries.get(status.name);
+      const step = stepFreeze(reading, active, { nowMs: now.getTime(), ...(lastExpiry ? { lastExpiry } : {}) });
       const evidence = {
         slo: status.name,
         budgetRemaining: reading.budgetRemaining,
@@ -183,7 +188,7 @@ export class DeployGate {
           evidence,
           createdBy: 'error-budget-policy',
           createdAt: now.toISOString(),
-          until: null,
+          until: reading.policy.freezeExpiresAfterMs === null ? null : new Date(now.getTime() + reading.policy.freezeExpiresAfterMs).toISOString(),
         };
         const made = await this.#change(async (tx) => {
           await store.insertFreeze(tx, freeze);
@@ -198,6 +203,9 @@ export class DeployGate {
         );
         if (made)
           await this.#announce([status.service], `:snowflake: ${status.service} is frozen for ${freeze.blocks === 'all' ? 'every' : 'high-risk'} deploy: SLO ${status.name}: ${freeze.reason}`, { freeze });
+      } else if (step.action === 'expire' && active) {
+        // The mark goes onto the freeze row with the lift, so any later leader applies the cool-down.
+        await this.#lift(active, EXPIRY_LIFTER, step.reasons.join('; '), { ...evidence, expiry: step.mark });
       } else if (step.action === 'lift' && active) {
         await this.#lift(active, 'error-budget-policy', step.reasons.join('; '), evidence);
       } else if (step.action === 'reblock' && active) {
@@ -217,10 +225,13 @@ export class DeployGate {
     await this.d.memory.refresh();
   }
 
-  /** Leader only: ends what expired (manual freezes, overrides) and announces it. */
+  /**
+   * Leader only: ends what expired (manual freezes, overrides) and announces it. Automatic freezes
+   * expire in observe(), at the first evaluation at or after their `until`, with its evidence.
+   */
   async sweep(): Promise<void> {
     const now = this.d.clock.now();
-    for (const f of await store.expiredFreezes(this.d.db.orm, now)) await this.#lift(f, 'deploy-gate', `expired at ${f.until}`);
+    for (const f of await store.expiredFreezes(this.d.db.orm, now)) if (f.kind !== 'auto') await this.#lift(f, 'deploy-gate', `expired at ${f.until}`);
     const ended = await store.endExpiredOverrides(this.d.db.orm, now);
     for (const o of ended) {
       await this.d.audit.append({ actor: SYSTEM, action: 'gate.override.ended', subject: { type: 'override', id: o.id }, data: { until: o.until } });
@@ -249,7 +260,7 @@ export class DeployGate {
     const now = this.d.clock.now();
     let lifted: Freeze | undefined;
     await this.#change(async (tx) => {
-      lifted = await store.liftFreeze(tx, f.id, by, reason, now);
+      lifted = await store.liftFreeze(tx, f.id, by, reason, now, evidence?.expiry ? { ...f.evidence, expiry: evidence.expiry } : undefined);
       if (lifted)
         await this.d.audit.append(
           { actor: user(by), action: 'gate.lift', subject: { type: 'freeze', id: f.id }, data: { reason, services: f.services, slo: f.slo, ...(evidence ? { evidence } : {}) } },

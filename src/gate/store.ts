@@ -1,7 +1,8 @@
-import { and, eq, isNull, lte, notInArray, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, lte, notInArray, sql } from 'drizzle-orm';
 import type { Database, Executor } from '../db/database.js';
 import type { SloStatus } from '../slo/core/status.js';
 import type { Freeze, Override } from './core/model.js';
+import type { ExpiryMark } from './core/policy.js';
 import { gateBudgets, gateFreezes, gateOverrides } from './schema.js';
 
 /** Rows ↔ core values. Small tables: every replica reads all open rows on each refresh. */
@@ -81,11 +82,14 @@ export async function insertFreeze(ex: Executor, f: Freeze, runId?: string): Pro
   });
 }
 
-/** Lifts an open freeze; undefined when it does not exist or was already lifted (a race lost). */
-export async function liftFreeze(ex: Executor, id: string, by: string, reason: string, at: Date): Promise<Freeze | undefined> {
+/**
+ * Lifts an open freeze; undefined when it does not exist or was already lifted (a race lost).
+ * `evidence`: replaces the stored evidence (an expiry adds its mark).
+ */
+export async function liftFreeze(ex: Executor, id: string, by: string, reason: string, at: Date, evidence?: Record<string, unknown>): Promise<Freeze | undefined> {
   const [row] = await ex
     .update(gateFreezes)
-    .set({ liftedAt: at, liftedBy: by, liftReason: reason })
+    .set({ liftedAt: at, liftedBy: by, liftReason: reason, ...(evidence ? { evidence } : {}) })
     .where(and(eq(gateFreezes.id, id), isNull(gateFreezes.liftedAt)))
     .returning();
   return row ? freezeOf(row) : undefined;
@@ -146,6 +150,26 @@ export async function endExpiredOverrides(ex: Executor, now: Date): Promise<Over
     .where(and(isNull(gateOverrides.endedAt), lte(gateOverrides.until, now)))
     .returning();
   return rows.map(overrideOf);
+}
+
+export const EXPIRY_LIFTER = 'freeze-expiry';
+
+/**
+ * Per SLO, the expiry mark of its latest automatic freeze when that freeze ended by expiry (an
+ * open one, or one lifted on recovery since, means no mark). One query per evaluation cycle.
+ */
+export async function lastAutoExpiries(ex: Executor): Promise<Map<string, ExpiryMark>> {
+  const rows = await ex
+    .selectDistinctOn([gateFreezes.slo], { slo: gateFreezes.slo, liftedBy: gateFreezes.liftedBy, evidence: gateFreezes.evidence })
+    .from(gateFreezes)
+    .where(eq(gateFreezes.kind, 'auto'))
+    .orderBy(gateFreezes.slo, sql`${gateFreezes.liftedAt} desc nulls first`, desc(gateFreezes.createdAt));
+  const out = new Map<string, ExpiryMark>();
+  for (const r of rows) {
+    const mark = r.evidence.expiry as ExpiryMark | undefined;
+    if (r.slo !== null && r.liftedBy === EXPIRY_LIFTER && mark) out.set(r.slo, mark);
+  }
+  return out;
 }
 
 /** Open automatic freezes of SLOs no longer defined (a file removed or renamed). */

@@ -3,8 +3,9 @@ import { listYamlFiles, readYamlFile, type SourceDocument } from '../definitions
 import type { DefinitionValidator } from '../definitions/validators.js';
 import type { Slo } from './core/model.js';
 import { importOpenSlo } from './formats/openslo-import.js';
-import { API_VERSION, KIND } from './formats/quench-schema.js';
-import { importQuenchSlo } from './formats/quench-import.js';
+import { API_VERSION, type BudgetPolicyFields, KIND, SERVICE_POLICY_KIND } from './formats/quench-schema.js';
+import { budgetPolicyOf, importQuenchSlo } from './formats/quench-import.js';
+import { importServicePolicies } from './formats/service-policy.js';
 
 /**
  * SLO definitions: Quench's own format and OpenSLO, imported into one list of budgets. Both
@@ -12,6 +13,7 @@ import { importQuenchSlo } from './formats/quench-import.js';
  * `importSlos`, so what validates is exactly what runs.
  */
 const isQuench = (v: { apiVersion?: unknown; kind?: unknown }) => v.apiVersion === API_VERSION && v.kind === KIND;
+const isServicePolicy = (v: { apiVersion?: unknown; kind?: unknown }) => v.apiVersion === API_VERSION && v.kind === SERVICE_POLICY_KIND;
 const isOpenSlo = (v: { apiVersion?: unknown }) => typeof v.apiVersion === 'string' && v.apiVersion.toLowerCase().startsWith('openslo/');
 
 function header(doc: SourceDocument): { apiVersion?: unknown; kind?: unknown } {
@@ -21,14 +23,19 @@ function header(doc: SourceDocument): { apiVersion?: unknown; kind?: unknown } {
 export function importSlos(docs: SourceDocument[]): { slos: Slo[]; problems: Problem[] } {
   const problems: Problem[] = [];
   const slos: Slo[] = [];
+  const policies = importServicePolicies(docs.filter((d) => isServicePolicy(header(d))));
+  problems.push(...policies.problems);
+  const servicePolicy = (service: string): BudgetPolicyFields | undefined => policies.byService.get(service)?.fields;
   for (const doc of docs.filter((d) => isQuench(header(d)))) {
-    const r = importQuenchSlo(doc);
+    const r = importQuenchSlo(doc, servicePolicy);
     slos.push(...r.slos);
     problems.push(...r.problems);
   }
   const open = importOpenSlo(docs.filter((d) => isOpenSlo(header(d))));
-  slos.push(...open.slos);
+  // OpenSLO has no budget policy of its own: its SLOs take their service's ServicePolicy.
+  slos.push(...open.slos.map((s) => (policies.byService.has(s.service) ? { ...s, policy: budgetPolicyOf(undefined, servicePolicy(s.service)) } : s)));
   problems.push(...open.problems);
+  problems.push(...policies.unknownServices(new Set(slos.map((s) => s.service))));
   // Names key status, metrics and the API: two budgets with one name would overwrite each other.
   const seen = new Map<string, Slo>();
   const unique: Slo[] = [];
@@ -61,8 +68,8 @@ export function importSlos(docs: SourceDocument[]): { slos: Slo[]; problems: Pro
 }
 
 export const sloValidator: DefinitionValidator = {
-  family: 'SLO (quench/v1 SLO, openslo/v1)',
-  claims: (doc) => isQuench(header(doc)) || isOpenSlo(header(doc)),
+  family: 'SLO (quench/v1 SLO and ServicePolicy, openslo/v1)',
+  claims: (doc) => isQuench(header(doc)) || isServicePolicy(header(doc)) || isOpenSlo(header(doc)),
   validate: (docs) => importSlos(docs).problems,
 };
 

@@ -100,6 +100,8 @@ export interface BudgetPolicy {
   freezeOnPage: boolean;
   /** Freeze when the budget would be exhausted within this long at the current burn; null: off. */
   freezeWhenExhaustedWithinMs: number | null;
+  /** An automatic freeze lifts on its own this long after it started, recovered or not; null: only on recovery. */
+  freezeExpiresAfterMs: number | null;
 }
 
 export interface Slo {

@@ -305,7 +305,7 @@ export class OpenSloImport {
         budgeting,
         sli,
         alerting,
-        policy: { freezeBelow: 0, freezeAllBelow: null, recoverAbove: 0.05, freezeOnPage: true, freezeWhenExhaustedWithinMs: null },
+        policy: { freezeBelow: 0, freezeAllBelow: null, recoverAbove: 0.05, freezeOnPage: true, freezeWhenExhaustedWithinMs: null, freezeExpiresAfterMs: null },
         labels,
         origin: { file: p.doc.file, ...p.doc.positionOf(multi ? ['spec', 'objectives', i] : ['metadata', 'name']), format: 'openslo' },
       });

@@ -7,7 +7,7 @@ import { CATALOG_PERIODS, catalogWindows } from '../core/windows.js';
 import { burnFactor } from '../core/budget.js';
 import { nominalPeriodMs } from '../core/calendar.js';
 import { leMatcher, sloZodProblems, syntheticScript } from './common.js';
-import { type QuenchSloFile, quenchSloSchema } from './quench-schema.js';
+import { type BudgetPolicyFields, type QuenchSloFile, quenchSloSchema } from './quench-schema.js';
 
 const calendarUnits = { week: '1w', month: '1M', quarter: '1Q', year: '1Y' } as const;
 
@@ -95,7 +95,11 @@ function alertingOf(file: QuenchSloFile, window: SloWindow, periodMs: number): A
   };
 }
 
-export function importQuenchSlo(doc: SourceDocument): { slos: Slo[]; problems: Problem[] } {
+/** `servicePolicy`: the ServicePolicy fields of a service, if one is defined. */
+export function importQuenchSlo(
+  doc: SourceDocument,
+  servicePolicy: (service: string) => BudgetPolicyFields | undefined = () => undefined,
+): { slos: Slo[]; problems: Problem[] } {
   const parsed = quenchSloSchema.safeParse(doc.value);
   if (!parsed.success) return { slos: [], problems: sloZodProblems(doc, parsed.error) };
   const file = parsed.data;
@@ -129,7 +133,6 @@ export function importQuenchSlo(doc: SourceDocument): { slos: Slo[]; problems: P
       ),
     );
   }
-  const policy = file.budgetPolicy;
   const slo: Slo = {
     name: file.metadata.name,
     ...(file.metadata.displayName ? { displayName: file.metadata.displayName } : {}),
@@ -141,22 +144,30 @@ export function importQuenchSlo(doc: SourceDocument): { slos: Slo[]; problems: P
     budgeting,
     sli: sliOf(file),
     alerting,
-    policy: budgetPolicyOf(policy),
+    policy: budgetPolicyOf(file.budgetPolicy, servicePolicy(file.service)),
     labels: file.metadata.labels,
     origin: { file: doc.file, ...doc.positionOf(['metadata', 'name']), format: 'quench' },
   };
   return { slos: problems.some((p) => p.severity !== 'warning') ? [] : [slo], problems };
 }
 
-/** Percent in the file, ratios in the model; defaults follow Google's error budget policy (docs/gate.md). */
-function budgetPolicyOf(policy: QuenchSloFile['budgetPolicy']): Slo['policy'] {
-  const freezeBelow = (policy?.freezeBelow ?? 0) / 100;
-  const within = policy?.freezeWhenExhaustedWithin;
+/**
+ * Percent in the file, ratios in the model; each field from the SLO, else from its service's
+ * ServicePolicy, else the default (Google's error budget policy, docs/gate.md).
+ */
+export function budgetPolicyOf(own: BudgetPolicyFields | undefined, service?: BudgetPolicyFields): Slo['policy'] {
+  const pick = <K extends keyof BudgetPolicyFields>(k: K): BudgetPolicyFields[K] => own?.[k] ?? service?.[k];
+  const freezeBelow = (pick('freezeBelow') ?? 0) / 100;
+  const freezeAllBelow = pick('freezeAllBelow');
+  const recoverAbove = pick('recoverAbove');
+  const within = pick('freezeWhenExhaustedWithin');
+  const expires = pick('freezeExpiresAfter');
   return {
     freezeBelow,
-    freezeAllBelow: policy?.freezeAllBelow === undefined ? null : policy.freezeAllBelow / 100,
-    recoverAbove: policy?.recoverAbove === undefined ? freezeBelow + 0.05 : Math.max(freezeBelow, policy.recoverAbove / 100),
-    freezeOnPage: policy?.freezeOnPage ?? true,
+    freezeAllBelow: freezeAllBelow === undefined ? null : freezeAllBelow / 100,
+    recoverAbove: recoverAbove === undefined ? tidy(freezeBelow + 0.05) : Math.max(freezeBelow, recoverAbove / 100),
+    freezeOnPage: pick('freezeOnPage') ?? true,
     freezeWhenExhaustedWithinMs: within === undefined ? null : (parseDuration(within) ?? null),
+    freezeExpiresAfterMs: expires === undefined ? null : (parseDuration(expires) ?? null),
   };
 }

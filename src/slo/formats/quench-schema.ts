@@ -112,6 +112,31 @@ const alertingSchema = z.strictObject({
   ticket: tierSchema.default({ enabled: true }),
 });
 
+/**
+ * No zod defaults here: a field the SLO leaves out falls back to its service's ServicePolicy
+ * and only then to the defaults (quench-import.ts budgetPolicyOf), so "unset" must stay visible.
+ */
+export const budgetPolicySchema = z.strictObject({
+  freezeBelow: z.number().min(0).max(100).optional(),
+  freezeAllBelow: z.number().min(-100).max(100).optional(),
+  recoverAbove: z.number().min(0).max(100).optional(),
+  freezeOnPage: z.boolean().optional(),
+  freezeWhenExhaustedWithin: durationText.optional(),
+  /** An automatic freeze lifts on its own this long after it started (docs/gate.md: re-freeze rule). */
+  freezeExpiresAfter: durationText.optional(),
+});
+export type BudgetPolicyFields = z.infer<typeof budgetPolicySchema>;
+
+export const SERVICE_POLICY_KIND = 'ServicePolicy';
+
+/** `kind: ServicePolicy`: budget policy fields for every SLO of one service that does not set its own. */
+export const servicePolicySchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(SERVICE_POLICY_KIND),
+  service: z.string().min(1),
+  budgetPolicy: budgetPolicySchema,
+});
+
 export const quenchSloSchema = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal(KIND),
@@ -134,16 +159,8 @@ export const quenchSloSchema = z.strictObject({
     page: { enabled: true },
     ticket: { enabled: true },
   }),
-  /** Deploy-gate thresholds in percent of budget remaining. */
-  budgetPolicy: z
-    .strictObject({
-      freezeBelow: z.number().min(0).max(100).default(0),
-      freezeAllBelow: z.number().min(-100).max(100).optional(),
-      recoverAbove: z.number().min(0).max(100).optional(),
-      freezeOnPage: z.boolean().default(true),
-      freezeWhenExhaustedWithin: durationText.optional(),
-    })
-    .optional(),
+  /** Deploy-gate thresholds in percent of budget remaining; unset fields come from the service's ServicePolicy, then the defaults. */
+  budgetPolicy: budgetPolicySchema.optional(),
 });
 
 export type QuenchSloFile = z.infer<typeof quenchSloSchema>;

@@ -5,7 +5,7 @@ import { approve } from '../../../src/gate/core/override.js';
 import { stepFreeze } from '../../../src/gate/core/policy.js';
 import { parseUntil } from '../../../src/gate/core/until.js';
 
-const policy = { freezeBelow: 0.25, freezeAllBelow: null, recoverAbove: 0.35, freezeOnPage: true, freezeWhenExhaustedWithinMs: null };
+const policy = { freezeBelow: 0.25, freezeAllBelow: null, recoverAbove: 0.35, freezeOnPage: true, freezeWhenExhaustedWithinMs: null, freezeExpiresAfterMs: null };
 const reading = (over: Partial<BudgetReading> = {}): BudgetReading => ({
   slo: 'checkout-availability',
   service: 'checkout',
@@ -59,6 +59,47 @@ describe('error budget policy', () => {
     expect(stepFreeze(reading({ policy: p, budgetRemaining: 0 }), undefined)).toMatchObject({ action: 'freeze', blocks: 'all' });
     expect(stepFreeze(reading({ policy: p, budgetRemaining: 0.1 }), { blocks: 'all' })).toMatchObject({ action: 'reblock', blocks: 'high' });
     expect(stepFreeze(reading({ policy: p, budgetRemaining: -0.2 }), { blocks: 'high' })).toMatchObject({ action: 'reblock', blocks: 'all' });
+  });
+
+  describe('freezeExpiresAfter', () => {
+    const HOUR = 3_600_000;
+    const p = { ...policy, freezeExpiresAfterMs: 4 * HOUR };
+    const expiredAt = Date.parse('2026-01-05T04:00:00.000Z');
+    const active = { blocks: 'high' as const, until: new Date(expiredAt).toISOString() };
+
+    it('expires a freeze at its until even though the budget has not recovered, and marks what held then', () => {
+      expect(stepFreeze(reading({ policy: p, budgetRemaining: 0.1 }), active, { nowMs: expiredAt - 1 })).toEqual({ action: 'hold' });
+      const step = stepFreeze(reading({ policy: p, budgetRemaining: 0.1 }), active, { nowMs: expiredAt });
+      expect(step).toMatchObject({ action: 'expire', mark: { expiredAt: active.until, budgetRemaining: 0.1, triggers: ['budget'] } });
+      expect(step.action === 'expire' && step.reasons[0]).toContain('although budget remaining 10%');
+      // No data at the expiry still ends it: the expiry is a promise.
+      expect(stepFreeze(reading({ policy: p, state: 'no_data', budgetRemaining: null }), active, { nowMs: expiredAt + 1 })).toMatchObject({ action: 'expire' });
+    });
+
+    it('does not re-freeze for the unchanged condition within the cool-down', () => {
+      const lastExpiry = { expiredAt: active.until, budgetRemaining: 0.1, triggers: ['budget' as const] };
+      expect(stepFreeze(reading({ policy: p, budgetRemaining: 0.1 }), undefined, { nowMs: expiredAt + 60_000, lastExpiry })).toEqual({ action: 'hold' });
+      expect(stepFreeze(reading({ policy: p, budgetRemaining: 0.0501 }), undefined, { nowMs: expiredAt + 4 * HOUR - 1, lastExpiry })).toEqual({ action: 'hold' });
+    });
+
+    it('re-freezes within the cool-down when the condition worsens: a page fires, or the budget falls 5 points', () => {
+      const lastExpiry = { expiredAt: active.until, budgetRemaining: 0.1, triggers: ['budget' as const] };
+      const paged = stepFreeze(reading({ policy: p, budgetRemaining: 0.1, page: 'firing' }), undefined, { nowMs: expiredAt + 60_000, lastExpiry });
+      expect(paged).toEqual({ action: 'freeze', blocks: 'high', reasons: ['a page-severity burn alert is firing'] });
+      const lower = stepFreeze(reading({ policy: p, budgetRemaining: 0.05 }), undefined, { nowMs: expiredAt + 60_000, lastExpiry });
+      expect(lower).toMatchObject({ action: 'freeze', blocks: 'high' });
+      expect(lower.action === 'freeze' && lower.reasons[0]).toContain('fell to or below 5%');
+    });
+
+    it('applies the policy as usual once the cool-down is over, or without a mark', () => {
+      const lastExpiry = { expiredAt: active.until, budgetRemaining: 0.1, triggers: ['budget' as const] };
+      expect(stepFreeze(reading({ policy: p, budgetRemaining: 0.1 }), undefined, { nowMs: expiredAt + 4 * HOUR, lastExpiry })).toMatchObject({ action: 'freeze' });
+      expect(stepFreeze(reading({ policy: p, budgetRemaining: 0.1 }), undefined, { nowMs: expiredAt + 60_000 })).toMatchObject({ action: 'freeze' });
+    });
+
+    it('a freeze without until never expires', () => {
+      expect(stepFreeze(reading({ policy: p, budgetRemaining: 0.1 }), { blocks: 'high', until: null }, { nowMs: expiredAt * 2 })).toEqual({ action: 'hold' });
+    });
   });
 });
 
