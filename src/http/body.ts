@@ -91,10 +91,30 @@ export function parseJson(raw: Buffer | string, maxDepth = MAX_JSON_DEPTH): unkn
     throw new QuenchError('bad_request', `JSON nested ${depth} levels deep; the limit is ${maxDepth}`);
   }
   try {
-    return JSON.parse(text);
+    return JSON.parse(text, refuseUnstorable);
   } catch (err) {
+    if (err instanceof QuenchError) throw err;
     throw new QuenchError('bad_request', `malformed JSON: ${(err as Error).message}`);
   }
+}
+
+/** `\u0000` or a lone surrogate (`\ud800`): valid JSON that PostgreSQL's jsonb and text refuse. */
+const UNSTORABLE = /\0|\p{Cs}/u;
+
+/**
+ * A JSON.parse reviver that refuses strings (keys and values) the database cannot hold, so
+ * they are a 400 at the door: never a 500 when a handler stores them, nor a webhook answered
+ * 202 that the inbox worker then fails on until it is dead-lettered.
+ */
+function refuseUnstorable(key: string, value: unknown): unknown {
+  if (UNSTORABLE.test(key) || (typeof value === 'string' && UNSTORABLE.test(value))) {
+    throw new QuenchError(
+      'bad_request',
+      'a JSON string holds \\u0000 or an unpaired surrogate (such as \\ud800), which cannot be stored; remove it or send valid UTF-16 pairs',
+      { details: { reason: 'unstorable_string' } },
+    );
+  }
+  return value;
 }
 
 /** Validates parsed input; the message names each failing field path. */
