@@ -87,6 +87,11 @@ export function createHttpServer(deps: { router: Router; auth: TokenAuthenticato
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     writeRaw(socket, 405, 'method_not_allowed', 'CONNECT is not supported: Quench is not a proxy');
   });
+  // An Expect other than 100-continue: Node's own 417 has no body; ours has the JSON error shape.
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    res.shouldKeepAlive = false;
+    send(res, { status: 417, body: { error: 'expectation_failed', message: 'unsupported Expect header; only "Expect: 100-continue" is understood' } });
+  });
   // Bound slow clients: a half-sent body cannot hold a socket for ever.
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
