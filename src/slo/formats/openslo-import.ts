@@ -34,6 +34,8 @@ export class OpenSloImport {
   readonly problems: Problem[] = [];
   readonly byKind = new Map<OpenSloKind, Map<string, Parsed>>();
   readonly slos: Parsed[] = [];
+  /** Documents that failed their schema: checked for the rest of their problems, never imported. */
+  readonly partial = new Set<SourceDocument>();
 
   error(where: At, message: string, severity: Problem['severity'] = 'error'): undefined {
     this.problems.push(where.doc.problem(where.path, message, severity));
@@ -61,6 +63,14 @@ export class OpenSloImport {
     const parsed = schema.safeParse(doc.value);
     if (!parsed.success) {
       this.problems.push(...sloZodProblems(doc, parsed.error));
+      // The semantic checks still run on what parsed, so one `quench validate` reports every
+      // problem (issue 15); such an SLO never yields an Slo (importOpenSlo drops its output).
+      const raw = doc.value as { metadata?: { name?: unknown }; spec?: unknown };
+      if (kind === 'SLO' && isObject(raw.metadata) && isObject(raw.spec)) {
+        const name = typeof raw.metadata.name === 'string' ? raw.metadata.name : '(unnamed)';
+        this.partial.add(doc);
+        this.slos.push({ kind, name, doc, value: raw as Parsed['value'] });
+      }
       return;
     }
     const value = parsed.data as Parsed['value'];
@@ -318,7 +328,7 @@ export class OpenSloImport {
 export function importOpenSlo(docs: SourceDocument[]): { slos: Slo[]; problems: Problem[] } {
   const imp = new OpenSloImport();
   for (const d of docs) imp.add(d);
-  const slos = imp.slos.flatMap((p) => imp.slo(p));
+  const slos = imp.slos.flatMap((p) => (imp.partial.has(p.doc) ? semanticProblemsOnly(imp, p) : imp.slo(p)));
   // A shared SLI is checked once per objective; report each of its problems once.
   const seen = new Set<string>();
   const problems = imp.problems.filter((p) => {
@@ -328,4 +338,24 @@ export function importOpenSlo(docs: SourceDocument[]): { slos: Slo[]; problems: 
     return true;
   });
   return { slos, problems };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Runs the semantic checks on an SLO document that failed its schema, keeping only problems at
+ * places the schema did not already report (a wrong-typed field is reported once, by the
+ * schema). The document's shape is unchecked, so a check that trips over it simply stops.
+ */
+function semanticProblemsOnly(imp: OpenSloImport, p: Parsed): Slo[] {
+  const schemaAt = new Set(imp.problems.filter((x) => x.file === p.doc.file).map((x) => `${x.line}:${x.col}`));
+  const before = imp.problems.length;
+  try {
+    imp.slo(p);
+  } catch {
+    // An unexpected shape: the schema problems already say what to fix.
+  }
+  const found = imp.problems.splice(before).filter((x) => !(x.file === p.doc.file && schemaAt.has(`${x.line}:${x.col}`)));
+  imp.problems.push(...found);
+  return [];
 }
