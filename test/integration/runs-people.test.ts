@@ -162,7 +162,7 @@ describe('runs started and cancelled by people (in-process service on PGlite)', 
   }
 
   const auditOf = async (runId: string) =>
-    (await service!.ctx.audit.page({ limit: 10_000 })).filter((e) => e.subject.id === runId || e.correlationId === undefined);
+    (await service!.ctx.audit.page({ limit: 1000 })).filter((e) => e.subject.id === runId);
 
   it('starts a run over /v1 as the token user, type-checks inputs, and refuses bad requests with JSON errors', async () => {
     const { api } = await boot();
@@ -229,7 +229,7 @@ describe('runs started and cancelled by people (in-process service on PGlite)', 
       expect(run.steps.map((s) => s.key)).toEqual(['call']); // the human step after it never started
       expect(run.error).toMatchObject({ code: 'cancelled', message: 'wrong service', by: 'bob' });
       const entries = await auditOf(runId);
-      const cancelled = entries.find((e) => e.action === 'run.cancelled' || (e.action.startsWith('run.') && JSON.stringify(e.data).includes('cancelled')));
+      const cancelled = entries.find((e) => e.action === 'run.cancelled');
       expect(cancelled?.actor).toMatchObject({ type: 'user', id: 'bob' });
       expect(JSON.stringify(cancelled?.data)).toContain('wrong service');
       expect(entries.some((e) => e.action.startsWith('step.') && JSON.stringify(e.data).includes('late'))).toBe(false);
