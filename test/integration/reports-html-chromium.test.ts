@@ -73,7 +73,7 @@ describe('HTML report in headless Chromium', () => {
         const points = await page.locator(`svg#${id} polyline`).getAttribute('points');
         expect(points!.trim().split(/\s+/)).toHaveLength(7 * 24);
       }
-      const bars = await page.locator('svg#response-times rect').evaluateAll((els) => els.map((e) => (e as SVGGraphicsElement).getBBox().width));
+      const bars = await page.locator('svg#response-times rect').evaluateAll((els) => els.map((e) => (e as unknown as { getBBox(): { width: number } }).getBBox().width));
       expect(bars.filter((w) => w > 0).length).toBeGreaterThanOrEqual(4);
       expect(outside).toEqual([]);
       await page.screenshot({ path: join(ARTIFACTS, 'weekly-report.png'), fullPage: true });
