@@ -7,6 +7,7 @@ import { type AlertState, initialAlertState, judgeWindows, stepSlo, type WindowR
 import { burnRate } from './core/budget.js';
 import { periodMs, windowBounds } from './core/calendar.js';
 import { type Severity, type Slo, severities } from './core/model.js';
+import { minSampleMs, rowCounts, type SampleCursor, samplePlan } from './core/samples.js';
 import { buildStatus, pendingStatus, type SloStatus, windowLabel } from './core/status.js';
 import { alertWindowLengths } from './core/windows.js';
 import { burnEvent } from './events.js';
@@ -45,6 +46,13 @@ const ACTOR = { type: 'system', id: 'slo-evaluator' } as const;
 export const MIN_CALENDAR_READ_MS = 5 * 60_000;
 
 /**
+ * Rows read from one anchor for at most a day (one extra read of ≤ 1d per SLO per cycle, beside
+ * the SLO window's own): rows add up exactly within a day; at an anchor change (daily, and after
+ * a restart) two reads' edge extrapolations meet.
+ */
+export const SAMPLE_ANCHOR_SPAN_MS = 86_400_000;
+
+/**
  * The elapsed share of the period the SLO window covers: 1 for rolling windows; for calendar
  * windows the elapsed time, or the elapsed slices the source counted (time-slice methods), over
  * the whole period's.
@@ -67,7 +75,8 @@ export class SloEvaluator {
   readonly #o: EvaluatorOptions;
   readonly #states = new Map<string, Record<Severity, AlertState>>();
   readonly #statuses = new Map<string, SloStatus>();
-  readonly #lastSample = new Map<string, number>();
+  /** Per SLO, the previous row's read (or only its time, from the store after a restart). */
+  readonly #lastSample = new Map<string, SampleCursor | { atMs: number }>();
   #loaded = false;
 
   constructor(options: EvaluatorOptions) {
@@ -148,7 +157,7 @@ export class SloEvaluator {
     }
   }
 
-  async #evaluate(slo: Slo, source: SliSource, signal: AbortSignal): Promise<SampleInput> {
+  async #evaluate(slo: Slo, source: SliSource, signal: AbortSignal): Promise<SampleInput | undefined> {
     const o = this.#o;
     const now = o.clock.now();
     const nowMs = now.getTime();
@@ -156,16 +165,25 @@ export class SloEvaluator {
     const sloRangeMs = Math.max(1000, nowMs - startMs);
     if (!this.#lastSample.has(slo.name) && o.store) {
       const last = await o.store.lastSampleAt(slo.name);
-      if (last) this.#lastSample.set(slo.name, last.getTime());
+      if (last) this.#lastSample.set(slo.name, { atMs: last.getTime() });
     }
-    const last = this.#lastSample.get(slo.name);
-    const sampleMs = Math.min(sloRangeMs, Math.max(1000, last !== undefined && last < nowMs ? nowMs - last : (o.intervalMs ?? 60_000)));
+    const period = periodMs(slo.window, nowMs);
+    // The row's window: since the previous stored row, read from a shared anchor (core/samples.ts).
+    const previous = this.#lastSample.get(slo.name);
+    const plan = samplePlan({
+      nowMs,
+      previous,
+      intervalMs: o.intervalMs ?? 60_000,
+      minMs: minSampleMs(slo),
+      maxSpanMs: Math.min(period, SAMPLE_ANCHOR_SPAN_MS),
+    });
+    const sampleMs = plan?.readMs;
     const alertLengths = alertWindowLengths(slo.alerting.windows);
     // The first minutes of a calendar period hold fewer than two scrapes, so no rate: read the
     // ratio over a few minutes instead (it is weighted by the elapsed share, see elapsedShare).
     const readMs =
       slo.window.kind === 'calendar' && slo.budgeting.method === 'occurrences' ? Math.max(sloRangeMs, MIN_CALENDAR_READ_MS) : sloRangeMs;
-    const values = await source.read(slo, [...alertLengths, readMs, sampleMs], now, signal);
+    const values = await source.read(slo, [...alertLengths, readMs, ...(sampleMs !== undefined ? [sampleMs] : [])], now, signal);
 
     const readings = new Map<number, WindowReading>();
     const burns = new Map<number, number | null>();
@@ -191,7 +209,6 @@ export class SloEvaluator {
       nowMs,
       { page: noDataOf('page').length > 0, ticket: noDataOf('ticket').length > 0 },
     );
-    const period = periodMs(slo.window, nowMs);
     const status = buildStatus({
       slo,
       nowMs,
@@ -224,17 +241,22 @@ export class SloEvaluator {
     }
     this.#statuses.set(slo.name, status);
     this.#publish(slo, status);
-    this.#lastSample.set(slo.name, nowMs);
+    if (plan === undefined || sampleMs === undefined) return undefined;
 
+    // The counts read since the anchor (a raw-ratio SLI counts seconds weighted by its ratio),
+    // less the previous read from the same anchor: the row's own window.
     const sample = values.get(sampleMs);
-    const counts =
+    const read =
       sample?.counts ??
       (sample?.ratio != null ? { errors: sample.ratio * (sampleMs / 1000), total: sampleMs / 1000 } : { errors: 0, total: 0 });
+    const counts = rowCounts(plan, read, previous);
+    this.#lastSample.set(slo.name, { anchorMs: plan.anchorMs, atMs: nowMs, ...read });
     const fastestPage = Math.min(...slo.alerting.windows.filter((w) => w.severity === 'page').map((w) => w.longMs));
     return {
       slo: slo.name,
       at: now,
-      resolutionS: Math.round(sampleMs / 1000),
+      windowStart: new Date(plan.windowStartMs),
+      resolutionS: Math.round((nowMs - plan.windowStartMs) / 1000),
       errors: counts.errors,
       total: counts.total,
       budgetRemaining: status.errorBudget.remaining,

@@ -6,7 +6,10 @@ import { sloAlertStates, sloSamples } from './schema.js';
 
 export interface SampleInput {
   slo: string;
+  /** The evaluation's time, the end of the window. */
   at: Date;
+  /** The window the counts cover is (windowStart, at]. */
+  windowStart: Date;
   resolutionS: number;
   errors: number;
   total: number;
@@ -23,9 +26,9 @@ export const downsampleTiers = [
 export interface SloStore {
   saveSamples(samples: SampleInput[]): Promise<void>;
   lastSampleAt(slo: string): Promise<Date | undefined>;
-  /** Samples in [from, to), oldest first: what reports draw budget over time from. */
+  /** Samples whose `at` is in [from, to), oldest first: what reports draw budget over time from. */
   history(slo: string, from: Date, to: Date): Promise<SampleInput[]>;
-  /** Σerrors/Σtotal over [from, to); null without traffic. */
+  /** Σerrors/Σtotal of the samples whose `at` is in [from, to); null without traffic. */
   attainment(slo: string, from: Date, to: Date): Promise<{ errors: number; total: number; attainment: number | null }>;
   loadAlertStates(): Promise<Map<string, Record<Severity, AlertState>>>;
   saveAlertState(slo: string, severity: Severity, state: AlertState): Promise<void>;
@@ -100,15 +103,18 @@ export function createSloStore(db: Database): SloStore {
         const cutoffMs = Math.floor((now.getTime() - tier.afterMs) / (tier.resolutionS * 1000)) * tier.resolutionS * 1000;
         const cutoff = new Date(cutoffMs).toISOString();
         const bucket = sql`to_timestamp(floor(extract(epoch from at) / ${tier.resolutionS}) * ${tier.resolutionS})`;
+        // A bucket's rows (by their `at`) become one row over their union of windows: counts
+        // summed, the latest `at` and budget, the earliest window_start, the highest burn rate.
         const rows = await db.rows<{ n: number }>(sql`
           with moved as (
             delete from slo_samples where resolution_s < ${tier.resolutionS} and at < ${cutoff}::timestamptz returning *
           ), merged as (
-            insert into slo_samples (slo, at, resolution_s, errors, total, budget_remaining, burn_rate)
-            select slo, ${bucket}, ${tier.resolutionS}, sum(errors), sum(total),
+            insert into slo_samples (slo, at, window_start, resolution_s, errors, total, budget_remaining, burn_rate)
+            select slo, max(at), min(window_start), ${tier.resolutionS}, sum(errors), sum(total),
                    (array_agg(budget_remaining order by at desc))[1], max(burn_rate)
-            from moved group by 1, 2
+            from moved group by slo, ${bucket}
             on conflict (slo, resolution_s, at) do update set
+              window_start = least(slo_samples.window_start, excluded.window_start),
               errors = slo_samples.errors + excluded.errors,
               total = slo_samples.total + excluded.total,
               burn_rate = greatest(slo_samples.burn_rate, excluded.burn_rate)

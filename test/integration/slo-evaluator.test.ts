@@ -156,7 +156,8 @@ describe.each(databaseKinds)('SLO evaluator on %s', (kind) => {
     const base = Date.parse('2026-01-01T00:00:00Z');
     const rows = Array.from({ length: 180 }, (_, i) => ({
       slo: 'a',
-      at: new Date(base + i * M),
+      at: new Date(base + (i + 1) * M),
+      windowStart: new Date(base + i * M),
       resolutionS: 60,
       errors: i % 3,
       total: 100,
@@ -167,15 +168,27 @@ describe.each(databaseKinds)('SLO evaluator on %s', (kind) => {
     const merged = await store.downsample(new Date(base + 10 * 86_400_000));
     expect(merged).toBe(180);
     const history = await store.history('a', new Date(base), new Date(base + 86_400_000));
+    // Rows are bucketed by their `at` (window end): the first hour holds the 59 windows ending in it.
+    const H = 60 * M;
     expect(history.map((h) => [h.resolutionS, h.total, h.errors])).toEqual([
+      [3600, 5900, 58],
       [3600, 6000, 60],
       [3600, 6000, 60],
-      [3600, 6000, 60],
+      [3600, 100, 2],
     ]);
-    expect(history[2]!.budgetRemaining).toBeCloseTo(1 - 179 / 1000, 5);
-    expect(history[2]!.burnRate).toBeCloseTo(17.9, 5);
+    // Each merged row covers the union of its rows' windows, adjacent like theirs.
+    expect(history.map((h) => [h.windowStart.getTime() - base, h.at.getTime() - base])).toEqual([
+      [0, H - M],
+      [H - M, 2 * H - M],
+      [2 * H - M, 3 * H - M],
+      [3 * H - M, 3 * H],
+    ]);
+    const whole = await store.attainment('a', new Date(base), new Date(base + 86_400_000));
+    expect([whole.total, whole.errors]).toEqual([18_000, 180]);
+    expect(history[2]!.budgetRemaining).toBeCloseTo(1 - 178 / 1000, 5);
+    expect(history[2]!.burnRate).toBeCloseTo(17.8, 5);
     expect(await store.downsample(new Date(base + 10 * 86_400_000))).toBe(0);
     const [count] = await t.db.rows<{ n: number }>(sql`select count(*)::int as n from slo_samples`);
-    expect(count!.n).toBe(3);
+    expect(count!.n).toBe(4);
   });
 });
