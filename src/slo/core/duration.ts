@@ -1,31 +1,15 @@
-/**
- * Durations as SLO files write them: Prometheus style (`30s`, `5m`, `1h`, `28d`, `4w`, combined
- * `1h30m`) and OpenSLO shorthand, where `M`, `Q` and `Y` are calendar months, quarters and years
- * (a lower-case `m` is always minutes, as in both specs). Rolling month-like units are taken as
- * 30, 90 and 365 days: Sloth and Pyrra do the same.
- */
-const UNIT_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 7 * 86_400_000,
-  M: 30 * 86_400_000,
-  Q: 90 * 86_400_000,
-  y: 365 * 86_400_000,
-  Y: 365 * 86_400_000,
-};
+import { parseDurationText } from '../../core/duration.js';
 
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w|M|Q|y|Y)/g;
+/**
+ * Durations in SLO files: the grammar shared with playbooks (../../core/duration.ts), plus the
+ * OpenSLO calendar shorthands `M`, `Q` and `Y` (30, 90 and 365 days in a rolling window).
+ */
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
 
 /** Milliseconds, or undefined when the text is not a duration. */
 export function parseDuration(text: string): number | undefined {
-  const trimmed = text.trim();
-  if (trimmed === '' || !/^(\d+(?:\.\d+)?(ms|s|m|h|d|w|M|Q|y|Y))+$/.test(trimmed)) return undefined;
-  let total = 0;
-  for (const [, amount, unit] of trimmed.matchAll(PART)) total += Number(amount) * UNIT_MS[unit!]!;
-  return total > 0 ? total : undefined;
+  const r = parseDurationText(text, { calendar: true });
+  return r.ok ? r.ms : undefined;
 }
 
 /** The calendar unit of an OpenSLO calendar window duration (`1M`, `1w`, `1Q`, `1Y`, `1d`). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isValidTimeZone } from '../core/calendar.js';
+import { durationHint } from '../../core/duration.js';
 import { parseDuration } from '../core/duration.js';
 
 /**
@@ -12,7 +13,7 @@ export const KIND = 'SLO';
 
 export const durationText = z
   .string()
-  .refine((v) => parseDuration(v) !== undefined, { message: 'expected a duration such as 30s, 5m, 1h, 28d or 4w' });
+  .refine((v) => parseDuration(v) !== undefined, { message: durationHint(true) });
 
 const nameSchema = z
   .string()

@@ -20,6 +20,10 @@ describe('durations', () => {
     ['1h0m5s', 3_605_000],
     ['1m500ms', 60_500],
     [' 10s ', 10_000],
+    // Issue 15: one grammar with SLO files: weeks and decimal amounts.
+    ['1.5h', 5_400_000],
+    ['1w', 604_800_000],
+    ['0.5s', 500],
   ])('parses %s', (text, ms) => {
     expect(parseDuration(text)).toEqual({ ok: true, ms });
   });
@@ -28,7 +32,8 @@ describe('durations', () => {
     ['', /empty duration/],
     ['5', /invalid duration '5'/],
     ['5 minutes', /invalid duration/],
-    ['1.5h', /invalid duration/],
+    ['1.5ms', /whole number of milliseconds/],
+    ['1w1d', /exceeds the maximum of 7d/],
     ['-5m', /invalid duration/],
     ['30m1h', /unit 'h' out of order or repeated/],
     ['5m5m', /unit 'm' out of order or repeated/],
@@ -87,5 +92,23 @@ describe('durations', () => {
     expect(r.success).toBe(false);
     expect(r.error?.issues[0]?.message).toMatch(/^invalid duration '1x'; expected a duration such as 30s/);
     expect(durationSchema.parse('45s')).toBe('45s');
+  });
+});
+
+describe('one duration grammar for playbooks and SLO files (issue 15)', async () => {
+  const slo = await import('../../../src/slo/core/duration.js');
+  it.each(['30s', '5m', '1h30m', '1.5h', '1w', '250ms', '2d12h'])('%s means the same in both', (text) => {
+    const p = parseDuration(text);
+    expect(p.ok).toBe(true);
+    expect(slo.parseDuration(text)).toBe(p.ok ? p.ms : NaN);
+  });
+  it.each(['30m1h', '5m5m', '5 minutes', '0s', '-5m'])('%s is refused by both', (text) => {
+    expect(parseDuration(text).ok).toBe(false);
+    expect(slo.parseDuration(text)).toBeUndefined();
+  });
+  it('SLO windows alone accept the calendar shorthands', () => {
+    expect(slo.parseDuration('1M')).toBe(30 * 86_400_000);
+    expect(slo.parseDuration('1Q')).toBe(90 * 86_400_000);
+    expect(parseDuration('1M').ok).toBe(false);
   });
 });

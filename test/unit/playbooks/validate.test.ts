@@ -237,7 +237,7 @@ steps:
     onFailure: retry
 `);
     expect(lines).toEqual([
-      "9:5 steps.0.duration: invalid duration '5 minutes'; expected a duration such as 30s, 5m, 1h30m or 250ms (units d, h, m, s, ms, largest first)",
+      "9:5 steps.0.duration: invalid duration '5 minutes'; expected a duration such as 30s, 5m, 1h30m, 1.5h or 1w (units w, d, h, m, s, ms, largest first)",
       '10:5 steps.1.id: step ids are letters, digits and _ starting with a letter (expressions read steps.<id>.output)',
       '14:5 steps.1.onFailure: Invalid option: expected one of "compensate"|"escalate"|"continue"',
     ]);
