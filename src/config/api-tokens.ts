@@ -47,6 +47,12 @@ export const apiTokensSchema = z
       }
       if (seenTokens.has(token)) return problem(`entry ${position} (${left}): this token is already given to another entry; every token must be unique`);
       seenTokens.add(token);
+      // Decisions compare people without case (docs/slack.md): two spellings of one name would
+      // be one person there and two elsewhere (the gate's override four-eyes compares exactly).
+      const spelled = [...tokens.keys(), ...tokens.readOnly.keys()].find((u) => u !== user && u.toLowerCase() === user.toLowerCase());
+      if (spelled !== undefined) {
+        return problem(`entry ${position}: ${user} and ${spelled} differ only in case; a person has one name (use the same spelling)`);
+      }
       const map = scope === 'read' ? tokens.readOnly : tokens;
       if (map.has(user)) return problem(`entry ${position}: ${left} is listed twice; give each user one token per access level`);
       map.set(user, token);
