@@ -49,6 +49,10 @@ export const gateOverrides = pgTable('gate_overrides', {
   reason: text('reason').notNull(),
   requestedBy: text('requested_by').notNull(),
   approvers: jsonb('approvers').$type<string[]>().notNull(),
+  /** Every alias of the requester (token user, Slack id, `slack:<id>`, email): four-eyes compares people, not strings. */
+  requesterAliases: jsonb('requester_aliases').$type<string[]>().notNull().default([]),
+  /** Per approver, in `approvers` order, their aliases. */
+  approverAliases: jsonb('approver_aliases').$type<string[][]>().notNull().default([]),
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
   until: timestamp('until', { withTimezone: true, mode: 'date' }).notNull(),
   /** Set once when it ends (expiry announced) or is revoked. */

@@ -1,0 +1,2 @@
+ALTER TABLE "gate_overrides" ADD COLUMN "requester_aliases" jsonb DEFAULT '[]'::jsonb NOT NULL;--> statement-breakpoint
+ALTER TABLE "gate_overrides" ADD COLUMN "approver_aliases" jsonb DEFAULT '[]'::jsonb NOT NULL;
