@@ -16,6 +16,7 @@ import { createEngine, type Engine } from './engine/engine.js';
 import { ingestCapability } from './ingest/capability.js';
 import { TokenAuthenticator } from './http/auth.js';
 import { addHealthRoutes } from './http/health-routes.js';
+import { addSchemaRoutes } from './playbooks/schema-routes.js';
 import { Router } from './http/router.js';
 import { playbooksCapability } from './playbooks/capability.js';
 import { runsCapability } from './runs/capability.js';
@@ -161,6 +162,7 @@ export async function startService(config: Config, options: StartOptions): Promi
 
   try {
     addHealthRoutes(ctx.router, { db: ctx.db, metrics: ctx.metrics, isStopping: () => stopping });
+    addSchemaRoutes(ctx.router);
     for (const capability of capabilities) {
       const component = await capability(ctx);
       if (component) {
