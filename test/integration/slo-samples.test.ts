@@ -129,9 +129,10 @@ describe.skipIf(!backfillAvailable)('slo_samples on a schedule shorter than two 
           // And the generated events themselves: 20/s, 2% errors but 40% for ten minutes.
           const seconds = (last - first) / 1000;
           // (Prometheus' increase extrapolates its edges with the range's average slope, which the
-          // burst inflates: about 0.5% over on errors here, and the rows with it.)
+          // burst inflates: its read of the errors is about 1.2% over here, and the rows with it;
+          // the rows agree with that read within 0.5% above.)
           expect(rel(stored.total, 20 * seconds)).toBeLessThan(0.005);
-          expect(rel(stored.errors, 20 * (0.02 * (seconds - 600) + 0.4 * 600))).toBeLessThan(0.01);
+          expect(rel(stored.errors, 20 * (0.02 * (seconds - 600) + 0.4 * 600))).toBeLessThan(0.02);
         } else {
           // One slice a minute; the ten 40% minutes are the bad slices (95% slice target), each
           // seen in its 2-minute range by the slice ending one minute later too.
