@@ -62,6 +62,7 @@ export const chatCapability: Capability = (ctx) => {
     : undefined;
   const engine = () => (ctx.ports as unknown as { engine?: EnginePort }).engine;
 
+  const people = new People(chat, () => directory);
   const deps: ChatDeps = {
     db: ctx.db,
     audit: ctx.audit,
@@ -69,11 +70,11 @@ export const chatCapability: Capability = (ctx) => {
     logger: logger.child({ component: 'chat' }),
     metrics: createChatMetrics(ctx.metrics.registry),
     chat,
-    people: new People(chat, () => directory),
+    people,
     policy: config.QUENCH_APPROVAL_POLICY ?? defaultApprovalPolicy,
     engine,
     channel: { fallback: config.QUENCH_SLACK_CHANNEL, perRun: config.QUENCH_SLACK_CHANNEL_PER_RUN },
-    gate: () => (ctx.ports.gate ? gateForChat(ctx.ports.gate) : undefined),
+    gate: () => (ctx.ports.gate ? gateForChat(ctx.ports.gate, async (id) => (await people.slackUser(id)).aliases) : undefined),
   };
   Object.assign(ctx.ports, { chat });
   internals.set(ctx, { deps, receiver: slack?.receiver, fireDueTimers: () => fireDueTimers(deps), sweep: () => sweepInbox(deps, 0) });

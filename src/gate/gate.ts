@@ -7,7 +7,7 @@ import type { SloStatus } from '../slo/core/status.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Announcer } from './announce.js';
 import { decide, describeAnswer, type GateAnswer } from './core/decide.js';
-import type { Freeze, Override, Risk } from './core/model.js';
+import type { Actor, Freeze, Override, Risk } from './core/model.js';
 import { approve } from './core/override.js';
 import { type ExpiryMark, stepFreeze } from './core/policy.js';
 import { parseUntil } from './core/until.js';
@@ -114,7 +114,8 @@ export class DeployGate {
     return out;
   }
 
-  async requestOverride(input: { service: string; changeId: string | undefined; until: string; reason: string; by: string }): Promise<Override> {
+  async requestOverride(input: { service: string; changeId: string | undefined; until: string; reason: string; by: Actor }): Promise<Override> {
+    const by = input.by.name;
     const now = this.d.clock.now();
     this.#requireService(input.service);
     if (!input.reason.trim()) throw new QuenchError('validation_failed', 'an override needs a reason');
@@ -125,27 +126,39 @@ export class DeployGate {
       service: input.service,
       changeId: input.changeId ?? null,
       reason: input.reason.trim(),
-      requestedBy: input.by,
+      requestedBy: by,
       approvers: [],
+      requesterAliases: [...new Set([by, ...input.by.aliases])],
+      approverAliases: [],
       createdAt: now.toISOString(),
       until: until.at.toISOString(),
     };
     await this.#change(async (tx) => {
       await store.insertOverride(tx, o);
-      await this.d.audit.append({ actor: user(input.by), action: 'gate.override.requested', subject: { type: 'override', id: o.id }, data: { ...o } }, tx);
+      await this.d.audit.append({ actor: user(by), action: 'gate.override.requested', subject: { type: 'override', id: o.id }, data: { ...o } }, tx);
     });
-    await this.#announce([o.service], `:key: ${input.by} asks for override ${o.id} of ${o.service}'s freeze for ${o.changeId ? `change ${o.changeId}` : 'every change'} until ${o.until}: ${o.reason}. Two other people must approve.`, { override: o });
+    await this.#announce([o.service], `:key: ${by} asks for override ${o.id} of ${o.service}'s freeze for ${o.changeId ? `change ${o.changeId}` : 'every change'} until ${o.until}: ${o.reason}. Two other people must approve.`, { override: o });
     return o;
   }
 
-  async approveOverride(id: string, by: string): Promise<Override> {
+  async approveOverride(id: string, actor: Actor): Promise<Override> {
+    const by = actor.name;
     const found = await store.findOverride(this.d.db.orm, id);
     if (!found || found.ended) throw new QuenchError('not_found', `no open override ${id}`);
-    const result = approve(found, by, this.d.clock.now().getTime());
-    if (!result.ok) throw new QuenchError(result.code, result.message);
-    const updated: Override = { ...found, approvers: result.approvers };
+    const result = approve(found, actor, this.d.clock.now().getTime());
+    if (!result.ok) {
+      // A refused approval is audited: a four-eyes bypass attempt must leave a trace.
+      await this.d.audit.append({
+        actor: user(by),
+        action: 'gate.override.refused',
+        subject: { type: 'override', id },
+        data: { code: result.code, reason: result.message, aliases: actor.aliases },
+      });
+      throw new QuenchError(result.code, result.message);
+    }
+    const updated: Override = { ...found, approvers: result.approvers, approverAliases: result.approverAliases };
     await this.#change(async (tx) => {
-      if (!(await store.setApprovers(tx, id, found.approvers, result.approvers)))
+      if (!(await store.setApprovers(tx, id, found.approvers, result.approvers, result.approverAliases)))
         throw new QuenchError('conflict', `override ${id} changed meanwhile; try again`);
       await this.d.audit.append(
         { actor: user(by), action: 'gate.override.approved', subject: { type: 'override', id }, data: { approvers: result.approvers, complete: result.complete } },

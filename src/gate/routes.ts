@@ -3,7 +3,7 @@ import { QuenchError } from '../core/errors.js';
 import { parseJson, parseWith, readJson, readRawBody } from '../http/body.js';
 import type { TokenAuthenticator } from '../http/auth.js';
 import type { RequestContext, Router } from '../http/router.js';
-import { type Risk, risks } from './core/model.js';
+import { type Actor, type Risk, risks } from './core/model.js';
 import type { DeployGate } from './gate.js';
 
 const freezeBody = z.strictObject({
@@ -94,16 +94,19 @@ export function addGateRoutes(router: Router, gate: () => DeployGate, auth: Toke
     auth: 'write',
     handler: async (ctx) => {
       const b = await readJson(ctx.req, overrideBody, 64 * 1024);
-      return { status: 201, body: await gate().requestOverride({ service: b.service, changeId: b.change, until: b.until, reason: b.reason, by: who(ctx) }) };
+      return { status: 201, body: await gate().requestOverride({ service: b.service, changeId: b.change, until: b.until, reason: b.reason, by: tokenActor(who(ctx)) }) };
     },
   });
   router.add({
     method: 'POST',
     pattern: '/v1/overrides/:id/approve',
     auth: 'write',
-    handler: async (ctx) => ({ status: 200, body: await gate().approveOverride(ctx.params.id!, who(ctx)) }),
+    handler: async (ctx) => ({ status: 200, body: await gate().approveOverride(ctx.params.id!, tokenActor(who(ctx))) }),
   });
 }
+
+/** A token user is known by the QUENCH_API_TOKENS name alone (matched case-insensitively). */
+const tokenActor = (name: string): Actor => ({ name, aliases: [name] });
 
 function who(ctx: RequestContext): string {
   if (!ctx.user) throw new QuenchError('unauthorized', 'this action needs an API token naming who acts');

@@ -1,10 +1,15 @@
 import { asQuenchError } from '../core/errors.js';
+import type { Actor } from './core/model.js';
 import type { DeployGate } from './gate.js';
+
+/** Narrow port onto chat's people directory: a Slack user id → every alias (id, email). */
+export type SlackAliases = (slackUserId: string) => Promise<string[]>;
 
 /**
  * The gate in Slack: `/quench freeze|unfreeze|override|gate …`, answered in the slash command's
- * acknowledgement. Slack users act as `slack:<user id>`, so the four-eyes rule holds among Slack
- * users as among API users.
+ * acknowledgement. Slack users act as `slack:<user id>`; for override four-eyes they are also
+ * known by their Slack id and profile email (from chat's directory), so a token user with that
+ * name is the same person.
  */
 export const GATE_USAGE =
   '`/quench freeze SERVICE[,SERVICE…|*] UNTIL REASON` (UNTIL: 4h or 2026-12-24T18:00:00Z) · `/quench unfreeze ID` · ' +
@@ -15,7 +20,7 @@ export interface GateForChat {
   statusLines(): string[];
 }
 
-export function gateForChat(gate: DeployGate): GateForChat {
+export function gateForChat(gate: DeployGate, aliasesOf: SlackAliases = async (id) => [id]): GateForChat {
   return {
     statusLines: () => {
       const lines = gate.describeFreezes();
@@ -23,6 +28,7 @@ export function gateForChat(gate: DeployGate): GateForChat {
     },
     async slash(sub, args, slackUser) {
       const by = `slack:${slackUser}`;
+      const actor = async (): Promise<Actor> => ({ name: by, aliases: [by, ...(await aliasesOf(slackUser))] });
       try {
         switch (sub) {
           case 'freeze': {
@@ -39,7 +45,7 @@ export function gateForChat(gate: DeployGate): GateForChat {
           case 'override': {
             const [action, ...rest] = args;
             if (action === 'approve' && rest[0]) {
-              const o = await gate.approveOverride(rest[0], by);
+              const o = await gate.approveOverride(rest[0], await actor());
               return `Override \`${o.id}\`: approved by ${o.approvers.join(', ')}${o.approvers.length >= 2 ? `; in force until ${o.until}` : '; needs one more approver'}.`;
             }
             if (action !== 'request') return GATE_USAGE;
@@ -47,7 +53,7 @@ export function gateForChat(gate: DeployGate): GateForChat {
             const change = words.find((w) => w.startsWith('change='))?.slice('change='.length);
             const reason = words.filter((w) => !w.startsWith('change=')).join(' ');
             if (!service || !until || !reason) return GATE_USAGE;
-            const o = await gate.requestOverride({ service, changeId: change, until, reason, by });
+            const o = await gate.requestOverride({ service, changeId: change, until, reason, by: await actor() });
             return `Override \`${o.id}\` requested for ${o.service} (${o.changeId ? `change ${o.changeId}` : 'every change'}) until ${o.until}; two other people approve with \`/quench override approve ${o.id}\`.`;
           }
           case 'gate': {

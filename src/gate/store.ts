@@ -31,6 +31,8 @@ export const overrideOf = (r: OverrideRow): Override => ({
   reason: r.reason,
   requestedBy: r.requestedBy,
   approvers: r.approvers,
+  requesterAliases: r.requesterAliases,
+  approverAliases: r.approverAliases,
   createdAt: r.createdAt.toISOString(),
   until: r.until.toISOString(),
 });
@@ -134,10 +136,10 @@ export async function findOverride(ex: Executor, id: string): Promise<(Override 
 }
 
 /** Compare-and-set on the approver list, so two concurrent approvals cannot both count as second. */
-export async function setApprovers(ex: Executor, id: string, before: string[], after: string[]): Promise<boolean> {
+export async function setApprovers(ex: Executor, id: string, before: string[], after: string[], afterAliases: string[][]): Promise<boolean> {
   const rows = await ex
     .update(gateOverrides)
-    .set({ approvers: after })
+    .set({ approvers: after, approverAliases: afterAliases })
     .where(and(eq(gateOverrides.id, id), isNull(gateOverrides.endedAt), sql`${gateOverrides.approvers} = ${JSON.stringify(before)}::jsonb`))
     .returning({ id: gateOverrides.id });
   return rows.length === 1;

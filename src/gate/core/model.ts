@@ -52,8 +52,21 @@ export interface Override {
   reason: string;
   requestedBy: string;
   approvers: string[];
+  /** Every name the requester is known by (see Actor). */
+  requesterAliases: string[];
+  /** Per approver, in `approvers` order, every name they are known by. */
+  approverAliases: string[][];
   createdAt: string;
   until: string;
+}
+
+/**
+ * Who acts on the gate: `name` is shown and audited; `aliases` are every name the person is
+ * known by (token user; Slack id, `slack:<id>` and profile email), compared case-insensitively.
+ */
+export interface Actor {
+  name: string;
+  aliases: string[];
 }
 
 /** Distinct approvers, other than the requester, an override needs (four-eyes). */

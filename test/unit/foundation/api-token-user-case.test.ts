@@ -32,9 +32,9 @@ describe('QUENCH_API_TOKENS user names that differ only in case', () => {
   });
 
   it('so the override four-eyes cannot be passed by one person under two spellings', () => {
-    // What the refusal protects: the gate compares exact names.
+    // The gate now compares names case-insensitively too (src/gate/core/override.ts); the start-up refusal stays.
     const o = { id: 'o1', service: 's', requestedBy: 'alice', approvers: [], until: new Date(Date.now() + 3_600_000).toISOString() };
-    expect(approve(o as never, 'Alice', Date.now()).ok).toBe(true);
+    expect(approve(o as never, { name: 'Alice', aliases: ['Alice'] }, Date.now()).ok).toBe(false);
     expect(failure(`alice=${A},Alice=${B}`)).toBeDefined();
   });
 });

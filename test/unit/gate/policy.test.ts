@@ -147,6 +147,8 @@ describe('gate answers', () => {
       reason: 'hotfix',
       requestedBy: 'alice',
       approvers: ['bob', 'carol'],
+      requesterAliases: ['alice'],
+      approverAliases: [['bob'], ['carol']],
       createdAt: '2026-01-05T00:00:00.000Z',
       until: '2026-01-05T03:00:00.000Z',
     };
@@ -169,15 +171,37 @@ describe('four-eyes', () => {
     reason: 'hotfix',
     requestedBy: 'alice',
     approvers: [],
+    requesterAliases: ['alice'],
+    approverAliases: [],
     createdAt: '2026-01-05T00:00:00.000Z',
     until: '2026-01-05T03:00:00.000Z',
   };
+  const token = (name: string) => ({ name, aliases: [name] });
   it('refuses the requester, a repeated approver and an expired override', () => {
-    expect(approve(o, 'alice', now)).toMatchObject({ ok: false, code: 'forbidden' });
-    expect(approve({ ...o, approvers: ['bob'] }, 'bob', now)).toMatchObject({ ok: false, code: 'conflict' });
-    expect(approve(o, 'bob', Date.parse(o.until))).toMatchObject({ ok: false, code: 'conflict' });
-    expect(approve(o, 'bob', now)).toEqual({ ok: true, approvers: ['bob'], complete: false });
-    expect(approve({ ...o, approvers: ['bob'] }, 'carol', now)).toEqual({ ok: true, approvers: ['bob', 'carol'], complete: true });
+    expect(approve(o, token('alice'), now)).toMatchObject({ ok: false, code: 'forbidden' });
+    const bobApproved = { ...o, approvers: ['bob'], approverAliases: [['bob']] };
+    expect(approve(bobApproved, token('bob'), now)).toMatchObject({ ok: false, code: 'conflict' });
+    expect(approve(o, token('bob'), Date.parse(o.until))).toMatchObject({ ok: false, code: 'conflict' });
+    expect(approve(o, token('bob'), now)).toEqual({ ok: true, approvers: ['bob'], approverAliases: [['bob']], complete: false });
+    expect(approve(bobApproved, token('carol'), now)).toEqual({
+      ok: true,
+      approvers: ['bob', 'carol'],
+      approverAliases: [['bob'], ['carol']],
+      complete: true,
+    });
+  });
+
+  it('compares people by any shared alias, case-insensitively, not by the name they acted under', () => {
+    const slackAlice = { name: 'slack:U0ALICE', aliases: ['slack:U0ALICE', 'U0ALICE', 'Alice@Example.com'] };
+    const viaSlack = { ...o, requestedBy: slackAlice.name, requesterAliases: slackAlice.aliases };
+    expect(approve(viaSlack, token('alice@example.com'), now)).toMatchObject({ ok: false, code: 'forbidden' });
+    expect(approve(o, { ...slackAlice, aliases: [...slackAlice.aliases, 'ALICE'] }, now)).toMatchObject({ ok: false, code: 'forbidden' });
+    const approvedInSlack = { ...o, approvers: [slackAlice.name], approverAliases: [slackAlice.aliases] };
+    expect(approve({ ...approvedInSlack, requestedBy: 'bob', requesterAliases: ['bob'] }, token('ALICE@example.com'), now)).toMatchObject({
+      ok: false,
+      code: 'conflict',
+    });
+    expect(approve(viaSlack, token('carol'), now)).toMatchObject({ ok: true, approvers: ['carol'] });
   });
 });
 
