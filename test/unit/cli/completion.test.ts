@@ -26,7 +26,7 @@ describe('shell completion from the command table', () => {
     const top = complete(['quench', '']);
     for (const c of commands) expect(top).toContain(c.path[0]);
     expect(top).toContain('--version');
-    expect(complete(['quench', 'd'])).toEqual(['dlq']);
+    expect(complete(['quench', 'd'])).toEqual(['drill', 'dlq']);
     expect(complete(['quench', 'dlq', ''])).toEqual(['list', 'retry', 'inbox', '--all', '--json']);
     expect(complete(['quench', 'dlq', 'inbox', ''])).toEqual(['retry', '--json']);
     expect(complete(['quench', 'runs', 'show', '--'])).toEqual(['--json']);
