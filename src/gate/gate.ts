@@ -7,7 +7,7 @@ import type { SloStatus } from '../slo/core/status.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Announcer } from './announce.js';
 import { decide, describeAnswer, type GateAnswer } from './core/decide.js';
-import type { Actor, Freeze, Override, Risk } from './core/model.js';
+import { type Actor, type Freeze, type Override, publicOverride, type Risk } from './core/model.js';
 import { approve } from './core/override.js';
 import { type ExpiryMark, stepFreeze } from './core/policy.js';
 import { parseUntil } from './core/until.js';
@@ -137,7 +137,7 @@ export class DeployGate {
       await store.insertOverride(tx, o);
       await this.d.audit.append({ actor: user(by), action: 'gate.override.requested', subject: { type: 'override', id: o.id }, data: { ...o } }, tx);
     });
-    await this.#announce([o.service], `:key: ${by} asks for override ${o.id} of ${o.service}'s freeze for ${o.changeId ? `change ${o.changeId}` : 'every change'} until ${o.until}: ${o.reason}. Two other people must approve.`, { override: o });
+    await this.#announce([o.service], `:key: ${by} asks for override ${o.id} of ${o.service}'s freeze for ${o.changeId ? `change ${o.changeId}` : 'every change'} until ${o.until}: ${o.reason}. Two other people must approve.`, { override: publicOverride(o) });
     return o;
   }
 
@@ -166,7 +166,7 @@ export class DeployGate {
       );
     });
     const what = result.complete ? `is in force until ${found.until}` : `needs one more approver`;
-    await this.#announce([found.service], `:key: ${by} approved override ${id} of ${found.service}; it ${what}`, { override: updated });
+    await this.#announce([found.service], `:key: ${by} approved override ${id} of ${found.service}; it ${what}`, { override: publicOverride(updated) });
     return updated;
   }
 
@@ -248,7 +248,7 @@ export class DeployGate {
     const ended = await store.endExpiredOverrides(this.d.db.orm, now);
     for (const o of ended) {
       await this.d.audit.append({ actor: SYSTEM, action: 'gate.override.ended', subject: { type: 'override', id: o.id }, data: { until: o.until } });
-      await this.#announce([o.service], `:key: override ${o.id} of ${o.service} ended at ${o.until}`, { override: o });
+      await this.#announce([o.service], `:key: override ${o.id} of ${o.service} ended at ${o.until}`, { override: publicOverride(o) });
     }
     if (ended.length > 0) await this.d.db.notify(store.GATE_CHANNEL, 'overrides');
   }

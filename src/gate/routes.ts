@@ -3,7 +3,7 @@ import { QuenchError } from '../core/errors.js';
 import { parseJson, parseWith, readJson, readRawBody } from '../http/body.js';
 import type { TokenAuthenticator } from '../http/auth.js';
 import type { RequestContext, Router } from '../http/router.js';
-import { type Actor, type Risk, risks } from './core/model.js';
+import { type Actor, publicOverride, type Risk, risks } from './core/model.js';
 import type { DeployGate } from './gate.js';
 
 const freezeBody = z.strictObject({
@@ -87,21 +87,21 @@ export function addGateRoutes(router: Router, gate: () => DeployGate, auth: Toke
     auth: 'write',
     handler: async (ctx) => ({ status: 200, body: await gate().unfreeze(ctx.params.id!, who(ctx), ctx.query.get('reason') ?? 'lifted by hand') }),
   });
-  router.add({ method: 'GET', pattern: '/v1/overrides', auth: 'read', handler: () => ({ status: 200, body: { overrides: gate().describeState().overrides } }) });
+  router.add({ method: 'GET', pattern: '/v1/overrides', auth: 'read', handler: () => ({ status: 200, body: { overrides: gate().describeState().overrides.map(publicOverride) } }) });
   router.add({
     method: 'POST',
     pattern: '/v1/overrides',
     auth: 'write',
     handler: async (ctx) => {
       const b = await readJson(ctx.req, overrideBody, 64 * 1024);
-      return { status: 201, body: await gate().requestOverride({ service: b.service, changeId: b.change, until: b.until, reason: b.reason, by: tokenActor(who(ctx)) }) };
+      return { status: 201, body: publicOverride(await gate().requestOverride({ service: b.service, changeId: b.change, until: b.until, reason: b.reason, by: tokenActor(who(ctx)) })) };
     },
   });
   router.add({
     method: 'POST',
     pattern: '/v1/overrides/:id/approve',
     auth: 'write',
-    handler: async (ctx) => ({ status: 200, body: await gate().approveOverride(ctx.params.id!, tokenActor(who(ctx))) }),
+    handler: async (ctx) => ({ status: 200, body: publicOverride(await gate().approveOverride(ctx.params.id!, tokenActor(who(ctx)))) }),
   });
 }
 

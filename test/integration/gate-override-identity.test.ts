@@ -111,6 +111,7 @@ describe.each(databaseKinds)('override four-eyes compares people, not channel na
   it('requested by token, she cannot approve it in Slack; nor approve twice, once per channel', async () => {
     const requested = await api('/v1/overrides', tokens.bob, { service: 'shop', change: 'fix-2', reason: 'hotfix', until: '1h' });
     expect(requested.status).toBe(201);
+    expect(Object.keys(requested.body)).not.toContain('requesterAliases'); // emails stay out of the API
     const id = requested.body.id;
     expect((await api(`/v1/overrides/${id}/approve`, tokens['Ada@example.com'])).status).toBe(200);
     expect(await slash('U0ADA', `override approve ${id}`)).toMatch(/Refused: .*already approved/);

@@ -69,6 +69,10 @@ export interface Actor {
   aliases: string[];
 }
 
+/** An override as the API and announcements show it: aliases (emails) stay in the store and the audit trail. */
+export type PublicOverride = Omit<Override, 'requesterAliases' | 'approverAliases'>;
+export const publicOverride = ({ requesterAliases: _r, approverAliases: _a, ...o }: Override): PublicOverride => o;
+
 /** Distinct approvers, other than the requester, an override needs (four-eyes). */
 export const OVERRIDE_APPROVALS = 2;
 
