@@ -99,11 +99,22 @@ function nextStatus(state: AlertState, { breaching, noData, nowMs, forMs, suppre
       if (!breaching) return 'inactive';
       // A ticket waiting while the page fires keeps its start: once the page resolves it fires
       // as soon as its condition has held for `for`, not a fresh `for` later.
-      return !suppressed && nowMs - state.sinceMs >= forMs ? 'firing' : 'pending';
+      return !suppressed && nowMs - state.sinceMs >= forMs - forJitterMs(forMs) ? 'firing' : 'pending';
     case 'firing':
       // An already-firing ticket stays open when a page starts: closing it would be a false "recovered".
       return breaching || hold ? 'firing' : 'resolved';
   }
+}
+
+/**
+ * How much earlier than `for` a pending alert may fire. Evaluations run on a cron schedule, but
+ * each SLO is read at the moment its queries finish: with `for: 1m` on a one-minute schedule, a
+ * condition that went pending at 10:00:00.015 is 59.998 s old at the next evaluation, and would
+ * fire a whole cycle late (or not, by milliseconds of chance). A tenth of `for`, at most 5 s,
+ * absorbs that jitter without firing a real cycle early.
+ */
+export function forJitterMs(forMs: number): number {
+  return Math.min(5_000, forMs / 10);
 }
 
 /** Steps both severities of one SLO, page first so that it can suppress the ticket. */

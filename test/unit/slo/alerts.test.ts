@@ -85,6 +85,16 @@ describe('alert state machine', () => {
     expect(r.changed).toEqual({ from: 'pending', to: 'inactive' });
   });
 
+  it('fires on the evaluation one `for` later even when that evaluation ran milliseconds early', () => {
+    // Seen in the demo: pending at 10:00:00.015, next evaluation at 10:01:00.013 (59.998 s later).
+    const pending = stepAlert(initialAlertState(0), { breaching: true, nowMs: 15, forMs: M }).state;
+    expect(pending.status).toBe('pending');
+    expect(stepAlert(pending, { breaching: true, nowMs: M + 13, forMs: M }).state.status).toBe('firing');
+    // …but not a real cycle early: half of `for` is still pending.
+    expect(stepAlert(pending, { breaching: true, nowMs: M / 2, forMs: M }).state.status).toBe('pending');
+    expect(stepAlert(pending, { breaching: true, nowMs: M - 10_000, forMs: M }).state.status).toBe('pending');
+  });
+
   it('with for: 0 it fires on the first breaching evaluation', () => {
     expect(stepAlert(initialAlertState(0), { breaching: true, nowMs: M, forMs: 0 }).state.status).toBe('firing');
   });
