@@ -249,6 +249,19 @@ describe('runs started and cancelled by people (in-process service on PGlite)', 
     expect((await api('POST', `/v1/steps/${stepId}/decision`, tokens.bob, { decision: 'approve' })).status).toBe(200);
   });
 
+  it('the starter may still stop their own run by rejecting, as in Slack (one rule on every path)', async () => {
+    const { api } = await boot();
+    const { runId } = (await api('POST', '/v1/runs', tokens.alice, { playbook: 'ask-first' })).body as { runId: string };
+    const stepId = await until('the human step', async () =>
+      (await service!.ctx.ports.engine.getRun(runId))!.steps.find((s) => s.key === 'ask' && s.status === 'waiting')?.id,
+    );
+    expect((await api('POST', `/v1/steps/${stepId}/decision`, tokens.alice, { decision: 'approve' })).status).toBe(403);
+    const rejected = await api('POST', `/v1/steps/${stepId}/decision`, tokens.alice, { decision: 'reject', reason: 'wrong service' });
+    expect(rejected.status).toBe(200);
+    const step = (await service!.ctx.ports.engine.getRun(runId))!.steps.find((s) => s.id === stepId)!;
+    expect(step.status).not.toBe('waiting');
+  });
+
   it('a drill with a failing step compensates, simulates every non-drillSafe call, and is marked DRILL', async () => {
     const { api, cli } = await boot();
     const bad = await cli(['drill', 'saga', '--fail', 'nosuch'], 'alice');

@@ -45,8 +45,11 @@ export async function decideStep(
     if (step.kind !== 'human')
       throw new QuenchError('conflict', `step ${step.stepKey} is a ${step.kind} step; only human steps take decisions`);
     if (step.status !== 'waiting') throw new QuenchError('conflict', `step ${step.stepKey} is ${step.status}, not waiting for a decision`);
-    if (actor.type === 'user' && run.startedBy === `user:${actor.id}`) {
-      throw new QuenchError('forbidden', `${actor.id} started run ${run.id} and may not decide its steps; ask another person`);
+    // The starter may stop their own run (reject) but never approve it: the same rule as the chat
+    // policy (decision-policy.ts), so Slack, /v1 and the CLI agree. Names compare case-insensitively
+    // because QUENCH_API_TOKENS refuses names that differ only in case.
+    if (decision.outcome !== 'reject' && actor.type === 'user' && run.startedBy.toLowerCase() === `user:${actor.id}`.toLowerCase()) {
+      throw new QuenchError('forbidden', `${actor.id} started run ${run.id} and may not approve its steps; ask another person`);
     }
     const rules = humanRules(run.definition, step.stepKey, step.spec);
     const { human, requiredApprovals: required } = rules;
