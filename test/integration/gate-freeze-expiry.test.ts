@@ -1,15 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/core/clock.js';
 import type { GateAnswer } from '../../src/gate/core/decide.js';
-import { type RunningService, startService } from '../../src/service.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
-import { type FakePagerDuty, startFakePagerDuty } from '../support/fake-pagerduty.js';
-import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
-import { createPostgresDatabase, databaseKinds } from '../support/databases.js';
+import type { RunningService } from '../../src/service.js';
+import type { FakePagerDuty } from '../support/fake-pagerduty.js';
+import type { FakeSlack } from '../support/fake-slack.js';
+import { databaseKinds } from '../support/databases.js';
+import { auditOf, evaluateAt as evaluate, type ServiceHarness, startServiceHarness, syntheticSlo } from './service-harness.js';
 
 /**
  * An automatic freeze that expires (budgetPolicy.freezeExpiresAfter, set for the service by a
@@ -20,25 +16,19 @@ import { createPostgresDatabase, databaseKinds } from '../support/databases.js';
  * spend 0.5·60/43.2 = 69.4% (30.6% left); a second burst from T0+240m to T0+260m spends another
  * 23.1% (7.4% left), more than 5 points below the level at the expiry.
  */
-const slo = `apiVersion: quench/v1
-kind: SLO
-metadata: { name: shop-availability }
-service: shop
-owner: { team: shop, slack: "#shop-oncall" }
-objective: 99.9
-window: 30d
-sli:
-  synthetic:
-    requestsPerSecond: 10
-    anchor: start
+const slo = syntheticSlo({
+  name: 'shop-availability',
+  service: 'shop',
+  owner: '#shop-oncall',
+  sli: `    anchor: start
     script:
       - { at: "0", errorRatio: 0 }
       - { at: 10m, errorRatio: 0.5 }
       - { at: 70m, errorRatio: 0 }
       - { at: 240m, errorRatio: 0.5 }
-      - { at: 260m, errorRatio: 0 }
-budgetPolicy: { freezeOnPage: false }
-`;
+      - { at: 260m, errorRatio: 0 }`,
+  rest: 'budgetPolicy: { freezeOnPage: false }\n',
+});
 
 const servicePolicy = `apiVersion: quench/v1
 kind: ServicePolicy
@@ -51,53 +41,27 @@ const MIN = 60_000;
 const token = 'alice-token-0123456789abcdefghijklmnop';
 
 describe.each(databaseKinds)('an automatic freeze expires on %s', (kind) => {
-  let dir: string;
+  let h: ServiceHarness;
   let service: RunningService;
   let base: string;
   let slack: FakeSlack;
   let pd: FakePagerDuty;
   const clock = new ManualClock(T0);
-  let dropDatabase: (() => Promise<void>) | undefined;
 
   const gate = async () => {
     const res = await fetch(`${base}/v1/deploy-gate?service=shop&risk=high`, { headers: { authorization: `Bearer ${token}` } });
     return { status: res.status, body: (await res.json()) as GateAnswer };
   };
-  const evaluateAt = async (ms: number) => {
-    clock.set(ms);
-    await service.ctx.ports.slo.evaluateNow();
-  };
-  const audit = async (action: string) => (await service.ctx.audit.page({ limit: 1000 })).filter((e) => e.action === action);
+  const evaluateAt = (ms: number) => evaluate(service, clock, ms);
+  const audit = (action: string) => auditOf(service, action);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'quench-gate-expiry-'));
-    writeFileSync(join(dir, 'shop.yaml'), slo);
-    writeFileSync(join(dir, 'shop-policy.yaml'), servicePolicy);
-    slack = await startFakeSlack();
-    pd = await startFakePagerDuty();
-    const pg = kind === 'postgres' ? await createPostgresDatabase('quench_gate_expiry') : undefined;
-    dropDatabase = pg?.drop;
-    const config = loadConfig({
-      ...(pg ? { DATABASE_URL: pg.url } : {}),
-      QUENCH_DATA_DIR: 'memory://',
-      QUENCH_SLO_DIR: dir,
-      QUENCH_SLO_EVAL_CRON: '0 0 1 1 *',
-      QUENCH_API_TOKENS: `alice=${token}`,
-      SLACK_BOT_TOKEN: 'xoxb-test-token',
-      SLACK_SIGNING_SECRET: 'signing-secret',
-      SLACK_API_URL: slack.url,
-      PAGERDUTY_ROUTING_KEY: 'R0UTINGKEY0000000000000000000000',
-      PAGERDUTY_EVENTS_URL: pd.eventsUrl,
-    });
-    service = await startService(config, { logger: silentLogger, clock, port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${service.port}`;
+    h = await startServiceHarness({ kind, name: 'gate_expiry', files: { 'shop.yaml': slo, 'shop-policy.yaml': servicePolicy }, clock, tokens: { alice: token }, pagerDuty: true });
+    ({ service, base, slack } = h);
+    pd = h.pd!;
   });
   afterAll(async () => {
-    await service?.stop();
-    await slack?.close();
-    await pd?.close();
-    await dropDatabase?.();
-    rmSync(dir, { recursive: true, force: true });
+    await h?.stop();
   });
 
   it('lifts at the expiry without recovery, holds for the unchanged condition, re-freezes when the budget falls further', async () => {

@@ -1,33 +1,21 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/core/clock.js';
-import { type RunningService, startService } from '../../src/service.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
-import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
-import { FORM, signedRequest, slashCommandBody } from '../support/slack-signer.js';
-import { createPostgresDatabase, databaseKinds } from '../support/databases.js';
+import type { RunningService } from '../../src/service.js';
+import { databaseKinds } from '../support/databases.js';
+import { auditOf, type ServiceHarness, slashCommand, startServiceHarness, syntheticSlo } from './service-harness.js';
 
 /**
  * Override four-eyes across channels: Ada is Slack user U0ADA (profile email ada@example.com)
  * and holds the token of QUENCH_API_TOKENS user `Ada@example.com`. She is one person, so she may
  * neither approve in one channel what she requested in the other, nor approve twice.
  */
-const slo = `apiVersion: quench/v1
-kind: SLO
-metadata: { name: shop-availability }
-service: shop
-owner: { team: shop, slack: "#shop-oncall" }
-objective: 99.9
-window: 30d
-sli:
-  synthetic:
-    requestsPerSecond: 10
-    script:
-      - { at: "0", errorRatio: 0 }
-`;
+const slo = syntheticSlo({
+  name: 'shop-availability',
+  service: 'shop',
+  owner: '#shop-oncall',
+  sli: `    script:
+      - { at: "0", errorRatio: 0 }`,
+});
 
 const T0 = Date.parse('2026-03-02T08:00:00.000Z');
 const tokens = {
@@ -37,20 +25,12 @@ const tokens = {
 };
 
 describe.each(databaseKinds)('override four-eyes compares people, not channel names, on %s', (kind) => {
-  let dir: string;
+  let h: ServiceHarness;
   let service: RunningService;
   let base: string;
-  let slack: FakeSlack;
   const clock = new ManualClock(T0);
-  let dropDatabase: (() => Promise<void>) | undefined;
 
-  const slash = async (user: string, text: string) => {
-    const body = slashCommandBody({ command: '/quench', text, user_id: user, user_name: user.toLowerCase(), channel_id: 'C1', trigger_id: `t-${Math.random()}`, team_id: 'T0QUENCH' });
-    const req = signedRequest('signing-secret', body, { timestamp: Math.floor(clock.now().getTime() / 1000), contentType: FORM });
-    const res = await fetch(`${base}/slack/events`, { method: 'POST', headers: req.headers, body });
-    expect(res.status).toBe(200);
-    return ((await res.json()) as { text: string }).text;
-  };
+  const slash = (user: string, text: string) => slashCommand(base, clock, user, text);
   const api = async (path: string, token: string, body?: unknown) => {
     const res = await fetch(`${base}${path}`, {
       method: 'POST',
@@ -59,40 +39,27 @@ describe.each(databaseKinds)('override four-eyes compares people, not channel na
     });
     return { status: res.status, body: (await res.json()) as { id: string; approvers: string[]; error?: string; message?: string } };
   };
-  const audit = async (action: string) => (await service.ctx.audit.page({ limit: 1000 })).filter((e) => e.action === action);
+  const audit = (action: string) => auditOf(service, action);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'quench-gate-people-'));
-    writeFileSync(join(dir, 'shop.yaml'), slo);
-    slack = await startFakeSlack({
-      users: [
-        { id: 'U0ADA', name: 'ada', email: 'ada@example.com' },
-        { id: 'U0DAN', name: 'dan', email: 'dan@example.com' },
-      ],
+    h = await startServiceHarness({
+      kind,
+      name: 'gate_people',
+      files: { 'shop.yaml': slo },
+      clock,
+      tokens,
+      playbooks: true,
+      slack: {
+        users: [
+          { id: 'U0ADA', name: 'ada', email: 'ada@example.com' },
+          { id: 'U0DAN', name: 'dan', email: 'dan@example.com' },
+        ],
+      },
     });
-    const pg = kind === 'postgres' ? await createPostgresDatabase('quench_gate_people') : undefined;
-    dropDatabase = pg?.drop;
-    const config = loadConfig({
-      ...(pg ? { DATABASE_URL: pg.url } : {}),
-      QUENCH_DATA_DIR: 'memory://',
-      QUENCH_SLO_DIR: dir,
-      QUENCH_PLAYBOOK_DIR: dir,
-      QUENCH_SLO_EVAL_CRON: '0 0 1 1 *',
-      QUENCH_API_TOKENS: Object.entries(tokens)
-        .map(([u, t]) => `${u}=${t}`)
-        .join(','),
-      SLACK_BOT_TOKEN: 'xoxb-test-token',
-      SLACK_SIGNING_SECRET: 'signing-secret',
-      SLACK_API_URL: slack.url,
-    });
-    service = await startService(config, { logger: silentLogger, clock, port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${service.port}`;
+    ({ service, base } = h);
   });
   afterAll(async () => {
-    await service?.stop();
-    await slack?.close();
-    await dropDatabase?.();
-    rmSync(dir, { recursive: true, force: true });
+    await h?.stop();
   });
 
   it('requested in Slack, her token cannot approve it (403, audited); two other people can', async () => {

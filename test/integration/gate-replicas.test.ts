@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPostgresDatabase, TEST_DATABASE_URL } from '../support/databases.js';
 import { childEnv, runCli, type ServeProcess, startServe } from '../support/quench-process.js';
+import { syntheticSlo } from './service-harness.js';
 
 /**
  * Two `quench serve` replicas on one PostgreSQL database: one is elected and evaluates (the
@@ -12,21 +13,16 @@ import { childEnv, runCli, type ServeProcess, startServe } from '../support/quen
  * when the evaluator is killed the other takes over within one lease. The audit trail holds
  * each alert transition once. Several connections: PostgreSQL only.
  */
-const slo = `apiVersion: quench/v1
-kind: SLO
-metadata: { name: api-availability }
-service: api
-objective: 99.9
-window: 30d
-sli:
-  synthetic:
-    requestsPerSecond: 10
-    repeat: 20s
-    script: [{ at: "0", errorRatio: 0.5 }, { at: 10s, errorRatio: 0 }]
-alerting:
+const slo = syntheticSlo({
+  name: 'api-availability',
+  service: 'api',
+  sli: `    repeat: 20s
+    script: [{ at: "0", errorRatio: 0.5 }, { at: 10s, errorRatio: 0 }]`,
+  rest: `alerting:
   windows: [{ severity: page, long: 10s, short: 5s, factor: 2 }]
   page: { for: 2s }
-`;
+`,
+});
 // Every 20 s the page breaches for ~10 s: pending, firing, resolved, pending… while both
 // replicas run. The budget (30 days at ~25% errors) stays spent, so the freeze holds.
 

@@ -1,17 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
-import { loadConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/core/clock.js';
 import type { GateAnswer } from '../../src/gate/core/decide.js';
-import { type RunningService, startService } from '../../src/service.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
-import { type FakePagerDuty, startFakePagerDuty } from '../support/fake-pagerduty.js';
-import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
-import { FORM, signedRequest, slashCommandBody } from '../support/slack-signer.js';
-import { createPostgresDatabase, databaseKinds } from '../support/databases.js';
+import type { RunningService } from '../../src/service.js';
+import type { FakePagerDuty } from '../support/fake-pagerduty.js';
+import type { FakeSlack } from '../support/fake-slack.js';
+import { databaseKinds } from '../support/databases.js';
+import { auditOf, cliWith, evaluateAt as evaluate, type ServiceHarness, slashCommand, startServiceHarness, syntheticSlo } from './service-harness.js';
 
 /**
  * The deploy gate end to end in one service, on the synthetic source and a manual clock: an
@@ -22,23 +16,17 @@ import { createPostgresDatabase, databaseKinds } from '../support/databases.js';
  * Budget arithmetic: 30 d of budget at 99.9% is 43.2 error-minutes; X minutes at 50% spend
  * 0.5·X/43.2 of it. Burst from T0+10m to T0+70m.
  */
-const slo = `apiVersion: quench/v1
-kind: SLO
-metadata: { name: shop-availability }
-service: shop
-owner: { team: shop, slack: "#shop-oncall" }
-objective: 99.9
-window: 30d
-sli:
-  synthetic:
-    requestsPerSecond: 10
-    anchor: start
+const slo = syntheticSlo({
+  name: 'shop-availability',
+  service: 'shop',
+  owner: '#shop-oncall',
+  sli: `    anchor: start
     script:
       - { at: "0", errorRatio: 0 }
       - { at: 10m, errorRatio: 0.5 }
-      - { at: 70m, errorRatio: 0 }
-budgetPolicy: { freezeBelow: 50, recoverAbove: 60, freezeOnPage: false }
-`;
+      - { at: 70m, errorRatio: 0 }`,
+  rest: 'budgetPolicy: { freezeBelow: 50, recoverAbove: 60, freezeOnPage: false }\n',
+});
 
 /** Freezes shop while it remediates; the second step fails, so the run's compensation lifts the freeze. */
 const playbook = `apiVersion: quench/v1
@@ -65,29 +53,21 @@ const DAY = 86_400_000;
 const tokens = { alice: 'alice-token-0123456789abcdefghijklmnop', bob: 'bob-token-0123456789abcdefghijklmnopqr', carol: 'carol-token-0123456789abcdefghijklmnop' };
 
 describe.each(databaseKinds)('deploy gate in the service on %s', (kind) => {
+  let h: ServiceHarness;
   let dir: string;
   let service: RunningService;
   let base: string;
   let slack: FakeSlack;
   let pd: FakePagerDuty;
   const clock = new ManualClock(T0);
-  let dropDatabase: (() => Promise<void>) | undefined;
 
   const gate = async (query: string, token?: string) => {
     const res = await fetch(`${base}/v1/deploy-gate?${query}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
     return { status: res.status, body: (await res.json()) as GateAnswer & { message?: string } };
   };
-  const evaluateAt = async (ms: number) => {
-    clock.set(ms);
-    await service.ctx.ports.slo.evaluateNow();
-  };
-  const cli = async (args: string[], env: Record<string, string> = {}) => {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { QUENCH_URL: base, QUENCH_TOKEN: tokens.alice, ...env } });
-    return { code, stdout, stderr };
-  };
-  const audit = async (action: string) => (await service.ctx.audit.page({ limit: 1000 })).filter((e) => e.action === action);
+  const evaluateAt = (ms: number) => evaluate(service, clock, ms);
+  const cli = (args: string[], env: Record<string, string> = {}) => cliWith(args, { QUENCH_URL: base, QUENCH_TOKEN: tokens.alice, ...env });
+  const audit = (action: string) => auditOf(service, action);
   const api = (method: string, path: string, token: string | undefined, body?: unknown) =>
     fetch(`${base}${path}`, {
       method,
@@ -96,38 +76,12 @@ describe.each(databaseKinds)('deploy gate in the service on %s', (kind) => {
     });
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'quench-gate-'));
-    writeFileSync(join(dir, 'shop.yaml'), slo);
-    writeFileSync(join(dir, 'remediate.yaml'), playbook);
-    slack = await startFakeSlack();
-    pd = await startFakePagerDuty();
-    // On PostgreSQL the service also runs the leader election (it wins it alone).
-    const pg = kind === 'postgres' ? await createPostgresDatabase('quench_gate') : undefined;
-    dropDatabase = pg?.drop;
-    const config = loadConfig({
-      ...(pg ? { DATABASE_URL: pg.url } : {}),
-      QUENCH_DATA_DIR: 'memory://',
-      QUENCH_SLO_DIR: dir,
-      QUENCH_PLAYBOOK_DIR: dir,
-      QUENCH_SLO_EVAL_CRON: '0 0 1 1 *',
-      QUENCH_API_TOKENS: Object.entries(tokens)
-        .map(([u, t]) => `${u}=${t}`)
-        .join(','),
-      SLACK_BOT_TOKEN: 'xoxb-test-token',
-      SLACK_SIGNING_SECRET: 'signing-secret',
-      SLACK_API_URL: slack.url,
-      PAGERDUTY_ROUTING_KEY: 'R0UTINGKEY0000000000000000000000',
-      PAGERDUTY_EVENTS_URL: pd.eventsUrl,
-    });
-    service = await startService(config, { logger: silentLogger, clock, port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${service.port}`;
+    h = await startServiceHarness({ kind, name: 'gate', files: { 'shop.yaml': slo, 'remediate.yaml': playbook }, clock, tokens, playbooks: true, pagerDuty: true });
+    ({ dir, service, base, slack } = h);
+    pd = h.pd!;
   });
   afterAll(async () => {
-    await service?.stop();
-    await slack?.close();
-    await pd?.close();
-    await dropDatabase?.();
-    rmSync(dir, { recursive: true, force: true });
+    await h?.stop();
   });
 
   it('raising the error ratio freezes high-risk deploys within one evaluation; low risk passes; blocks are audited', async () => {
@@ -254,13 +208,7 @@ describe.each(databaseKinds)('deploy gate in the service on %s', (kind) => {
   });
 
   it('Slack: /quench freeze, /quench status shows it, overrides need two other Slack users', async () => {
-    const slash = async (user: string, text: string) => {
-      const body = slashCommandBody({ command: '/quench', text, user_id: user, user_name: user.toLowerCase(), channel_id: 'C1', trigger_id: `t-${Math.random()}`, team_id: 'T0QUENCH' });
-      const req = signedRequest('signing-secret', body, { timestamp: Math.floor(clock.now().getTime() / 1000), contentType: FORM });
-      const res = await fetch(`${base}/slack/events`, { method: 'POST', headers: req.headers, body });
-      expect(res.status).toBe(200);
-      return ((await res.json()) as { text: string }).text;
-    };
+    const slash = (user: string, text: string) => slashCommand(base, clock, user, text);
     const made = await slash('U1', 'freeze shop 2h payments migration');
     const id = /`(frz_[^`]+)`/.exec(made)![1]!;
     expect((await gate('service=shop', tokens.alice)).status).toBe(423);

@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/core/clock.js';
@@ -10,24 +8,19 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
 import { createPostgresDatabase, TEST_DATABASE_URL } from '../support/databases.js';
 import { waitFor } from '../support/wait-for.js';
+import { baseEnv, folderWith, syntheticSlo } from './service-harness.js';
 
 /**
  * Two replicas on one PostgreSQL database, the real node-cron schedule firing every second
  * (each firing twice or more in the same minute of the injected clock): one stored report for
  * the week, posted once. PostgreSQL only: replicas need a shared server.
  */
-const slo = `apiVersion: quench/v1
-kind: SLO
-metadata: { name: shop-availability }
-service: shop
-objective: 99.9
-window: 30d
-sli:
-  synthetic:
-    requestsPerSecond: 10
-    script:
-      - { at: "0", errorRatio: 0.001 }
-`;
+const slo = syntheticSlo({
+  name: 'shop-availability',
+  service: 'shop',
+  sli: `    script:
+      - { at: "0", errorRatio: 0.001 }`,
+});
 const NOW = Date.parse('2026-03-09T09:00:20.000Z');
 
 describe.skipIf(!TEST_DATABASE_URL)('report cron on two replicas (PostgreSQL)', () => {
@@ -37,22 +30,16 @@ describe.skipIf(!TEST_DATABASE_URL)('report cron on two replicas (PostgreSQL)', 
   let drop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'quench-report-cron-'));
-    writeFileSync(join(dir, 'shop.yaml'), slo);
+    dir = folderWith('quench-report-cron-', { 'shop.yaml': slo });
     slack = await startFakeSlack();
     const pg = await createPostgresDatabase('quench_report_cron');
     drop = pg.drop;
     for (let i = 0; i < 2; i++) {
       const config = loadConfig({
         DATABASE_URL: pg.url,
-        QUENCH_SLO_DIR: dir,
-        QUENCH_PLAYBOOK_DIR: dir,
-        QUENCH_SLO_EVAL_CRON: '0 0 1 1 *',
+        ...baseEnv({ dir, slack, playbooks: true }),
         QUENCH_REPORT_CRON: '* * * * * *',
         QUENCH_REPORT_CHANNEL: 'C-REPORTS',
-        SLACK_BOT_TOKEN: 'xoxb-test-token',
-        SLACK_SIGNING_SECRET: 'signing-secret',
-        SLACK_API_URL: slack.url,
       });
       services.push(await startService(config, { logger: silentLogger, clock: new ManualClock(NOW), port: 0, host: '127.0.0.1' }));
     }

@@ -1,17 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
-import { loadConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { percent } from '../../src/reports/core/format.js';
 import type { Report } from '../../src/reports/core/model.js';
 import { sloSamples } from '../../src/slo/schema.js';
-import { type RunningService, startService } from '../../src/service.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
-import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
-import { createPostgresDatabase, databaseKinds } from '../support/databases.js';
+import type { RunningService } from '../../src/service.js';
+import type { FakeSlack } from '../support/fake-slack.js';
+import { databaseKinds } from '../support/databases.js';
+import { cliWith, evaluateAt, type ServiceHarness, startServiceHarness, syntheticSlo } from './service-harness.js';
 
 /**
  * The report through the service: GET /v1/reports in each format, `quench report` beside the
@@ -19,73 +14,38 @@ import { createPostgresDatabase, databaseKinds } from '../support/databases.js';
  * bad input refused with the JSON error shape. The SLO is evaluated by the real evaluator on
  * the synthetic source, so the report reads the samples it stored.
  */
-const slo = `apiVersion: quench/v1
-kind: SLO
-metadata: { name: shop-availability }
-service: shop
-owner: { team: shop, slack: "C-SHOP" }
-objective: 99.9
-window: 30d
-sli:
-  synthetic:
-    requestsPerSecond: 10
-    anchor: start
+const slo = syntheticSlo({
+  name: 'shop-availability',
+  service: 'shop',
+  owner: 'C-SHOP',
+  sli: `    anchor: start
     script:
       - { at: "0", errorRatio: 0 }
       - { at: 2h, errorRatio: 0.01 }
-      - { at: 4h, errorRatio: 0 }
-`;
+      - { at: 4h, errorRatio: 0 }`,
+});
 const T0 = Date.parse('2026-03-02T08:00:00.000Z');
 const H = 3600_000;
 const token = 'alice-token-0123456789abcdefghijklmnop';
 
 describe.each(databaseKinds)('reports in the service on %s', (kind) => {
-  let dir: string;
+  let h: ServiceHarness;
   let service: RunningService;
   let base: string;
   let slack: FakeSlack;
-  let dropDatabase: (() => Promise<void>) | undefined;
   const clock = new ManualClock(T0);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'quench-reports-'));
-    writeFileSync(join(dir, 'shop.yaml'), slo);
-    slack = await startFakeSlack();
-    const pg = kind === 'postgres' ? await createPostgresDatabase('quench_reports') : undefined;
-    dropDatabase = pg?.drop;
-    const config = loadConfig({
-      ...(pg ? { DATABASE_URL: pg.url } : {}),
-      QUENCH_DATA_DIR: 'memory://',
-      QUENCH_SLO_DIR: dir,
-      QUENCH_PLAYBOOK_DIR: dir,
-      QUENCH_SLO_EVAL_CRON: '0 0 1 1 *',
-      QUENCH_REPORT_CHANNEL: 'C-REPORTS',
-      QUENCH_API_TOKENS: `alice=${token}`,
-      SLACK_BOT_TOKEN: 'xoxb-test-token',
-      SLACK_SIGNING_SECRET: 'signing-secret',
-      SLACK_API_URL: slack.url,
-    });
-    service = await startService(config, { logger: silentLogger, clock, port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${service.port}`;
-    for (let m = 10; m <= 6 * 60; m += 10) {
-      clock.set(T0 + m * 60_000);
-      await service.ctx.ports.slo.evaluateNow();
-    }
+    h = await startServiceHarness({ kind, name: 'reports', files: { 'shop.yaml': slo }, clock, tokens: { alice: token }, playbooks: true, env: { QUENCH_REPORT_CHANNEL: 'C-REPORTS' } });
+    ({ service, base, slack } = h);
+    for (let m = 10; m <= 6 * 60; m += 10) await evaluateAt(service, clock, T0 + m * 60_000);
   }, 300_000);
   afterAll(async () => {
-    await service?.stop();
-    await slack?.close();
-    await dropDatabase?.();
-    rmSync(dir, { recursive: true, force: true });
+    await h?.stop();
   });
 
   const get = (path: string) => fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
-  const cli = async (args: string[]) => {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { QUENCH_URL: base, QUENCH_TOKEN: token } });
-    return { code, stdout, stderr };
-  };
+  const cli = (args: string[]) => cliWith(args, { QUENCH_URL: base, QUENCH_TOKEN: token });
   const from = new Date(T0).toISOString();
   const to = new Date(T0 + 6 * H).toISOString();
 
