@@ -157,8 +157,10 @@ describe.skipIf(!TEST_DATABASE_URL)('deploy gate across two replicas', () => {
     const cyclesOfB = cycles(b);
     b.kill('SIGCONT');
     await until('B to step down', async () => (/stepping down|lock is gone/.test(b.output()) ? true : undefined), 10_000);
-    // A cycle in flight when B was paused may finish (there is no fencing token, docs/gate.md);
-    // no new one starts.
+    // A cycle in flight when B was paused may finish (there is no fencing token, docs/gate.md),
+    // and its log line may come after the step-down line (seen in CI): let it land, then no new
+    // cycle may start.
+    await new Promise((r) => setTimeout(r, 3_000));
     const afterResume = cycles(b);
     expect(afterResume).toBeLessThanOrEqual(cyclesOfB + 1);
     await new Promise((r) => setTimeout(r, 3_000));
