@@ -1,16 +1,14 @@
-import { and, eq } from 'drizzle-orm';
 import { TransitionError } from './core/states.js';
 import type { StepFailure } from './core/step-error.js';
 import { storable } from './core/storable.js';
 import type { ClaimedStep } from './sql/claim.js';
 import { finishAttempt } from './sql/attempt.js';
-import { lockRun, readRun } from './sql/load.js';
+import { lockClaimedStep, lockRun, readRun } from './sql/load.js';
 import { notifySafely } from './notify.js';
 import { failUnpinned } from './sql/unpinned.js';
 import { applyStepResult, type StepResult, type TransitionReport } from './sql/transition.js';
-import { engineActor, type RunRow, type StepRow } from './model.js';
+import { engineActor, type RunRow } from './model.js';
 import type { Runtime } from './runtime.js';
-import { engineSteps } from './schema.js';
 import { SnapshotError } from './snapshots.js';
 import type { Tx } from '../db/database.js';
 
@@ -51,11 +49,7 @@ export async function completeClaimed(
   const report = await rt.db.orm.transaction(async (tx) => {
     const run = await lockRun(tx, claimed.runId);
     if (!run) return undefined;
-    const [step] = (await tx
-      .select()
-      .from(engineSteps)
-      .where(and(eq(engineSteps.id, claimed.id), eq(engineSteps.status, 'running'), eq(engineSteps.leaseOwner, claimed.token)))
-      .for('update')) as StepRow[];
+    const step = await lockClaimedStep(tx, claimed.id, claimed.token);
     if (!step) return undefined;
     recorded = storable((recheck ? await recheck(tx, run) : undefined) ?? result);
     if (attempt)

@@ -1,6 +1,7 @@
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/database.js';
 import { engineAttempts, engineRuns, engineSteps } from '../schema.js';
+import { heldByClaim } from './load.js';
 
 /**
  * Starts (or, after a takeover, resumes) an action attempt.
@@ -42,7 +43,7 @@ export async function beginAttempt(
     const [step] = await tx
       .select({ attempts: engineSteps.attempts, deadlineAt: engineSteps.deadlineAt, spec: engineSteps.spec })
       .from(engineSteps)
-      .where(and(eq(engineSteps.id, args.stepId), eq(engineSteps.status, 'running'), eq(engineSteps.leaseOwner, args.token)))
+      .where(heldByClaim(args.stepId, args.token))
       .for('update');
     if (!step) return undefined;
     const [latest] =
@@ -111,7 +112,7 @@ export async function heartbeat(db: Database, stepId: string, token: string, lea
   const rows = await db.orm
     .update(engineSteps)
     .set({ wakeAt: sql`${leaseNow} + ${leaseMs} * interval '1 millisecond'` })
-    .where(and(eq(engineSteps.id, stepId), eq(engineSteps.status, 'running'), eq(engineSteps.leaseOwner, token)))
+    .where(heldByClaim(stepId, token))
     .returning({ id: engineSteps.id });
   return rows.length > 0;
 }

@@ -1,4 +1,4 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/database.js';
 import type { RunRow, StepRow } from '../model.js';
 import { pinnedDefinition } from '../snapshots.js';
@@ -41,5 +41,20 @@ export async function stepsOf(tx: Executor, runId: string): Promise<StepRow[]> {
 
 export async function readStep(tx: Executor, stepId: string): Promise<StepRow | undefined> {
   const [step] = await tx.select().from(engineSteps).where(eq(engineSteps.id, stepId));
+  return step as StepRow | undefined;
+}
+
+/**
+ * The claim's fence: the step is still `running` under this claim's token. Every heartbeat,
+ * attempt start and result of a claim is conditioned on it, so a claim that was taken over
+ * changes nothing.
+ */
+export function heldByClaim(stepId: string, token: string): SQL {
+  return and(eq(engineSteps.id, stepId), eq(engineSteps.status, 'running'), eq(engineSteps.leaseOwner, token))!;
+}
+
+/** Locks the claimed step for the rest of the transaction, if the claim still holds it. */
+export async function lockClaimedStep(tx: Executor, stepId: string, token: string): Promise<StepRow | undefined> {
+  const [step] = await tx.select().from(engineSteps).where(heldByClaim(stepId, token)).for('update');
   return step as StepRow | undefined;
 }

@@ -1,6 +1,6 @@
-import { and, eq } from 'drizzle-orm';
 import type { Database } from '../../db/database.js';
 import { engineSteps } from '../schema.js';
+import { heldByClaim } from './load.js';
 
 /**
  * Gives a claimed step back without an attempt: its circuit breaker is open. It becomes a
@@ -18,7 +18,7 @@ export async function releaseClaim(
   const rows = await db.orm
     .update(engineSteps)
     .set({ status: 'retry_wait', leaseOwner: null, wakeAt, deadlineAt: args.deadlineAt })
-    .where(and(eq(engineSteps.id, args.stepId), eq(engineSteps.status, 'running'), eq(engineSteps.leaseOwner, args.token)))
+    .where(heldByClaim(args.stepId, args.token))
     .returning({ id: engineSteps.id });
   return rows.length > 0;
 }

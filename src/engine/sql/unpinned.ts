@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { AttemptRecord } from '../complete.js';
 import { terminalRunStates } from '../core/states.js';
 import type { StepFailure } from '../core/step-error.js';
-import { engineActor, type StepRow } from '../model.js';
+import { engineActor } from '../model.js';
 import type { Runtime } from '../runtime.js';
 import { engineDeadLetters, engineSteps } from '../schema.js';
 import type { ClaimedStep } from './claim.js';
 import { finishAttempt } from './attempt.js';
-import { lockRunUnverified } from './load.js';
+import { lockClaimedStep, lockRunUnverified } from './load.js';
 import { applyEffects, type TransitionReport } from './transition.js';
 
 /**
@@ -29,11 +29,7 @@ export async function failUnpinned(
   return rt.db.orm.transaction(async (tx) => {
     const run = await lockRunUnverified(tx, claimed.runId);
     if (!run) return undefined;
-    const [step] = (await tx
-      .select()
-      .from(engineSteps)
-      .where(and(eq(engineSteps.id, claimed.id), eq(engineSteps.status, 'running'), eq(engineSteps.leaseOwner, claimed.token)))
-      .for('update')) as StepRow[];
+    const step = await lockClaimedStep(tx, claimed.id, claimed.token);
     if (!step) return undefined;
     if (attempt) await finishAttempt(tx, { stepId: step.id, attempt: attempt.number, status: attempt.status, now });
     await tx
