@@ -1,5 +1,6 @@
 import { capText, escapeText, markdownToMrkdwn, SLACK_LIMIT } from './mrkdwn.js';
 import { formatWaiting } from './sla.js';
+import { MAX_PATTERN_INPUT_CHARS } from '../../playbooks/core/patterns.js';
 
 export { escapeText };
 
@@ -254,8 +255,8 @@ export function answerModal(metadata: string, stepName: string, prompt: string, 
           action_id: 'value',
           multiline: input.multiline ?? false,
           min_length: 1,
-          // Answers checked against a pattern are bounded (patterns.ts MAX_PATTERN_INPUT_CHARS).
-          max_length: input.pattern ? 1000 : 3000,
+          // Answers checked against a pattern are bounded: Slack refuses longer ones in the modal.
+          max_length: input.pattern ? MAX_PATTERN_INPUT_CHARS : 3000,
           ...(input.placeholder ? { placeholder: plain(input.placeholder, SLACK_LIMIT.placeholder) } : {}),
         },
       },
