@@ -1,3 +1,4 @@
+import { Gauge } from 'prom-client';
 import { auditCapability } from './audit/capability.js';
 import { type AuditTrail, createAuditTrail } from './audit/trail.js';
 import { chatCapability } from './chat/capability.js';
@@ -202,6 +203,15 @@ function listenHost(ctx: ServiceContext, requested: string | undefined): string 
 function leaderCapability(ctx: ServiceContext): Component {
   const election = leaderComponent({ url: ctx.config.DATABASE_URL, leaseMs: ctx.config.QUENCH_LEADER_LEASE_MS, logger: ctx.logger });
   ctx.ports.leader = election.port;
+  // Per replica; sum() over replicas is the number of leaders (docs/operations.md: QuenchNoLeader).
+  new Gauge({
+    name: 'quench_leader',
+    help: '1 while this replica leads (runs the SLO evaluator and the deploy-gate policy), else 0.',
+    registers: [ctx.metrics.registry],
+    collect() {
+      this.set(ctx.ports.leader.isLeader() ? 1 : 0);
+    },
+  });
   return { name: 'leader-election', start: election.start, stop: election.stop };
 }
 

@@ -44,6 +44,7 @@ export function sloCapability(ctx: ServiceContext): Component {
       `invalid SLO definitions in ${config.QUENCH_SLO_DIR}:\n${errors.map(formatProblem).join('\n')}`,
     );
   }
+  const metrics = sloMetrics(ctx.metrics.registry);
   const client = config.PROMETHEUS_URL
     ? new PrometheusClient({ baseUrl: config.PROMETHEUS_URL, timeoutMs: config.QUENCH_SLO_TIMEOUT_SECONDS * 1000 })
     : undefined;
@@ -55,7 +56,7 @@ export function sloCapability(ctx: ServiceContext): Component {
     store: createSloStore(ctx.db),
     audit: ctx.audit,
     triggers: () => ctx.ports.triggers,
-    metrics: sloMetrics(ctx.metrics.registry),
+    metrics,
     concurrency: config.QUENCH_SLO_CONCURRENCY,
     timeoutMs: config.QUENCH_SLO_TIMEOUT_SECONDS * 1000,
   });
@@ -68,6 +69,8 @@ export function sloCapability(ctx: ServiceContext): Component {
   const cycle = async () => {
     const result = await evaluator.evaluateAll();
     logger.debug({ ...result }, 'SLO evaluation cycle');
+    // The heartbeat of evaluation (docs/operations.md: QuenchSloEvaluationStalled).
+    metrics.lastEvaluation.set(ctx.clock.now().getTime() / 1000);
     // The deploy gate stores each cycle's statuses for every replica (src/gate).
     for (const observe of ctx.ports.sloObservers) await observe(evaluator.list()).catch((err) => logger.error({ err }, 'an SLO observer failed'));
     const nowMs = ctx.clock.now().getTime();

@@ -9,6 +9,8 @@ export interface SloMetrics {
   alertNoData: Gauge<'slo' | 'service' | 'severity'>;
   evaluationSeconds: Histogram<'source'>;
   evaluationErrors: Counter<'slo' | 'reason'>;
+  /** Per replica: only the leader evaluates, so a stale value on every replica means no one does. */
+  lastEvaluation: Gauge;
 }
 
 const registered = new WeakMap<Registry, SloMetrics>();
@@ -60,6 +62,11 @@ export function sloMetrics(registry: Registry): SloMetrics {
       name: 'quench_slo_evaluation_errors_total',
       help: 'SLO evaluations that failed, by reason (error code).',
       labelNames: ['slo', 'reason'],
+      registers,
+    }),
+    lastEvaluation: new Gauge({
+      name: 'quench_slo_last_evaluation_timestamp_seconds',
+      help: 'Unix time this replica last completed an SLO evaluation cycle (absent until its first; only the leader evaluates).',
       registers,
     }),
   };
