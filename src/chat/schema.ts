@@ -85,3 +85,20 @@ export const chatInbox = pgTable(
   },
   (t) => [index('chat_inbox_pending_idx').on(t.receivedAt).where(sql`processed_at is null`)],
 );
+
+/**
+ * A person's review of an auto-approval sampled for review (`flagged_for_review`): one per step,
+ * the primary key is what makes a second review impossible, whichever path or replica tries.
+ */
+export const chatReviews = pgTable('chat_reviews', {
+  stepId: text('step_id').primaryKey(),
+  runId: text('run_id').notNull(),
+  /** `agree` (the policy was right to auto-approve) or `disagree`. */
+  verdict: text('verdict').notNull(),
+  note: text('note'),
+  /** The reviewer: Slack user id or API token user, and a display name. */
+  reviewer: text('reviewer').notNull(),
+  reviewerName: text('reviewer_name').notNull(),
+  via: text('via').notNull(),
+  reviewedAt: ts('reviewed_at').notNull(),
+});
