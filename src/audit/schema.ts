@@ -1,9 +1,12 @@
-import { bigint, index, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, index, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /**
- * Append-only, hash-chained audit trail. `seq` is assigned by the appender (not a sequence) so
+ * Append-only, hash-chained audit trail. `seq` is assigned by the chainer (not a sequence) so
  * that the chain has no gaps; UPDATE, DELETE and TRUNCATE are rejected by triggers
- * (migrations/0001_audit_append_only.sql).
+ * (migrations/0001_audit_append_only.sql). `outbox_id` names the outbox entry the row was
+ * chained from (null for entries written before the outbox, migration 0014): unique, so one
+ * pending entry is chained once.
  */
 export const auditEvents = pgTable(
   'audit_events',
@@ -19,6 +22,33 @@ export const auditEvents = pgTable(
     correlationId: text('correlation_id'),
     prevHash: text('prev_hash').notNull(),
     hash: text('hash').notNull(),
+    outboxId: bigint('outbox_id', { mode: 'number' }),
   },
-  (t) => [index('audit_events_subject_idx').on(t.subjectType, t.subjectId), index('audit_events_correlation_idx').on(t.correlationId)],
+  (t) => [
+    index('audit_events_subject_idx').on(t.subjectType, t.subjectId),
+    index('audit_events_correlation_idx').on(t.correlationId),
+    uniqueIndex('audit_events_outbox_id_idx').on(t.outboxId),
+  ],
 );
+
+/**
+ * Entries committed but not yet chained (src/audit/ARCHITECTURE.md). Written in the
+ * transaction of the change they record, without any lock; the chainer copies them into
+ * `audit_events` in `id` order and deletes them. A trigger lets a row leave only once an
+ * identical entry is in the chain, and UPDATE/TRUNCATE are rejected (migration 0014).
+ */
+export const auditOutbox = pgTable('audit_outbox', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull(),
+  actorType: text('actor_type').notNull(),
+  actorId: text('actor_id').notNull(),
+  action: text('action').notNull(),
+  subjectType: text('subject_type').notNull(),
+  subjectId: text('subject_id').notNull(),
+  data: jsonb('data').notNull(),
+  correlationId: text('correlation_id'),
+  /** The database's clock at insert: what the chain-lag metric and /readyz measure (the `at` clock is injectable). */
+  enqueuedAt: timestamp('enqueued_at', { withTimezone: true, mode: 'date' })
+    .notNull()
+    .default(sql`now()`),
+});
