@@ -132,6 +132,15 @@ export const envSchema = z.object({
   QUENCH_SLO_CONCURRENCY: positiveInt(16),
   /** Seconds one SLO's evaluation may take before it fails for this cycle (others go on). */
   QUENCH_SLO_TIMEOUT_SECONDS: positiveInt(30),
+  /**
+   * Where SLO windows of a day or more come from (docs/slo.md "Long windows"): `stored` sums
+   * Quench's own stored window counts (slo_samples) and reads only stretches without rows raw;
+   * `raw` reads every window from Prometheus every cycle.
+   */
+  QUENCH_SLO_LONG_WINDOWS: z.preprocess(
+    (v) => emptyToUndefined(v) ?? 'stored',
+    z.enum(['raw', 'stored'], { message: 'expected raw or stored' }),
+  ),
   SLACK_BOT_TOKEN: optionalString,
   SLACK_SIGNING_SECRET: optionalString,
   SLACK_APP_TOKEN: optionalString,
