@@ -46,7 +46,7 @@ export function installIngest(ctx: ServiceContext, options: IngestOptions): Inge
     waker,
     audit: ctx.audit,
     ...options.worker,
-    process: (row) => processDelivery({ db: ctx.db, clock: ctx.clock, audit: ctx.audit, metrics, runs, playbooks: options.playbooks }, row),
+    process: (row) => processDelivery({ db: ctx.db, clock: ctx.clock, audit: ctx.audit, metrics, runs, playbooks: options.playbooks, logger }, row),
   });
 }
 

@@ -28,12 +28,14 @@ export interface DispatchDeps {
 }
 
 export interface Outcome {
-  outcome: 'started' | 'joined' | 'signalled' | 'resolved' | 'resolved_unknown' | 'repeat' | 'stale' | 'unrouted';
+  outcome: 'started' | 'joined' | 'signalled' | 'resolved' | 'resolved_unknown' | 'repeat' | 'stale' | 'unrouted' | 'own_incident';
   playbook?: string;
   /** The handle of the run started or joined. */
   runHandle?: string;
   runHandles?: string[];
   groupKey?: string;
+  /** own_incident: the dedup key that showed the incident is Quench's own page. */
+  incidentKey?: string;
 }
 
 const actor = { type: 'system', id: 'ingest' } as const;
@@ -93,19 +95,39 @@ export async function dispatchEvent(
   };
 
   // Decisions that start and signal nothing are in the trail too, with the reason.
-  const ignored = async (outcome: 'repeat' | 'stale' | 'resolved_unknown', reason: string): Promise<Outcome> => {
+  const ignored = async (
+    outcome: 'repeat' | 'stale' | 'resolved_unknown' | 'own_incident',
+    reason: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<Outcome> => {
     await audit.append(
       {
         actor,
         action: 'ingest.ignored',
         subject,
-        data: { type: event.type, outcome, reason },
+        data: { type: event.type, outcome, reason, ...extra },
         correlationId: runIds[0] ?? event.correlationId ?? null,
       },
       tx,
     );
     return { outcome, runHandles: runIds };
   };
+
+  const own = await ownIncidentKey(db, tx, event);
+  if (own) {
+    // Recorded as an alert that started nothing, so follow-ups without the key (notes) are
+    // repeats of it rather than new alerts.
+    await db.rows(
+      sql`insert into ingest_alerts (source, alert_key, status, run_ids, first_seen_at, last_seen_at)
+          values (${event.source}, ${event.key}, 'firing', '[]'::jsonb, ${at}::timestamptz, ${at}::timestamptz)
+          on conflict (source, alert_key) do update set last_seen_at = excluded.last_seen_at`,
+      tx,
+    );
+    const ignoredOwn = await ignored('own_incident', 'the incident is Quench’s own page (its dedup key is a run’s correlation id)', {
+      incidentKey: own,
+    });
+    return { ...ignoredOwn, incidentKey: own };
+  }
 
   if (event.resolved) {
     if (alert?.status === 'resolved') return ignored('repeat', 'the alert is already resolved');
@@ -155,6 +177,19 @@ export async function dispatchEvent(
     tx,
   );
   return outcome;
+}
+
+/**
+ * A PagerDuty incident opened by Quench itself: `pagerduty.trigger` sends the run's correlation
+ * id as the Events v2 dedup key (src/pagerduty/actions.ts), and PagerDuty's V3 webhooks carry
+ * it back as the incident's `incident_key`. Routing it would answer Quench's page with another
+ * run. The run exists before its page is sent, so the webhook can never arrive first.
+ */
+async function ownIncidentKey(db: Database, tx: Executor, event: TriggerEvent): Promise<string | undefined> {
+  const key = event.source === 'pagerduty' ? event.labels.incident_key : undefined;
+  if (!key) return undefined;
+  const [run] = await db.rows(sql`select 1 as own from engine_runs where correlation_id = ${key} limit 1`, tx);
+  return run ? key : undefined;
 }
 
 function routingData(event: TriggerEvent, d: RouteDecision): Record<string, unknown> {

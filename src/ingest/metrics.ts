@@ -11,6 +11,7 @@ export interface IngestMetrics {
   stormMerges: Counter<'playbook'>;
   retries: Counter<'source'>;
   deadLettered: Counter<'source'>;
+  truncatedAlerts: Counter<'receiver'>;
   inboxLag: Gauge;
   inboxPending: Gauge;
 }
@@ -71,6 +72,12 @@ export function createIngestMetrics(registry: Registry, inboxStats: () => Promis
       name: 'quench_ingest_dead_lettered_total',
       help: 'Inbox entries that failed every attempt (see `quench dlq`).',
       labelNames: ['source'],
+      registers,
+    }),
+    truncatedAlerts: new Counter({
+      name: 'quench_alertmanager_truncated_alerts_total',
+      help: 'Alerts Alertmanager cut from notifications at the receiver\'s max_alerts (never sent, so never seen by Quench).',
+      labelNames: ['receiver'],
       registers,
     }),
     inboxLag: new Gauge({

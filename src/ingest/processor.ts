@@ -9,6 +9,7 @@ import { runPendingEffects } from './effects.js';
 import { type InboxRow, LostClaimError, completeDelivery } from './inbox.js';
 import type { IngestMetrics } from './metrics.js';
 import type { RunPort } from './runs.js';
+import type { Logger } from '../telemetry/logger.js';
 
 /**
  * Processes one claimed delivery in three steps:
@@ -28,13 +29,14 @@ export interface ProcessorDeps extends DispatchDeps {
   audit: AuditTrail;
   metrics: IngestMetrics;
   runs: RunPort;
+  logger?: Logger;
 }
 
 export { LostClaimError } from './inbox.js';
 
 export type ProcessResult = { events: number; outcomes: Record<string, number>; effects: number };
 
-type Result = { source: string; outcome: Outcome['outcome'] | 'duplicate'; playbook?: string };
+type Result = { source: string; outcome: Outcome['outcome'] | 'duplicate'; playbook?: string; incidentKey?: string };
 
 async function decide(deps: ProcessorDeps, row: InboxRow): Promise<Result[]> {
   const { db, audit, clock } = deps;
@@ -81,7 +83,12 @@ async function decide(deps: ProcessorDeps, row: InboxRow): Promise<Result[]> {
              where id = ${eventId}`,
         tx,
       );
-      results.push({ source: event.source, outcome: out.outcome, ...(out.playbook ? { playbook: out.playbook } : {}) });
+      results.push({
+        source: event.source,
+        outcome: out.outcome,
+        ...(out.playbook ? { playbook: out.playbook } : {}),
+        ...(out.incidentKey ? { incidentKey: out.incidentKey } : {}),
+      });
     }
     await db.rows(sql`update ingest_inbox set decided_at = ${clock.now().toISOString()}::timestamptz where id = ${row.id}`, tx);
   });
@@ -99,6 +106,8 @@ export async function processDelivery(deps: ProcessorDeps, row: InboxRow): Promi
     if (r.outcome === 'duplicate') metrics.dedupHits.inc({ source: r.source, level: 'event' });
     if (r.outcome === 'unrouted') metrics.unrouted.inc({ source: r.source });
     if (r.outcome === 'joined' && r.playbook) metrics.stormMerges.inc({ playbook: r.playbook });
+    if (r.outcome === 'own_incident')
+      deps.logger?.info({ source: r.source, incidentKey: r.incidentKey, inboxId: row.id }, 'PagerDuty incident is Quench’s own page: it starts nothing');
   }
   const effects = await runPendingEffects(db, deps.runs, row, () => clock.now());
   if (!(await completeDelivery(db.orm, db, row, clock.now()))) throw new LostClaimError(row.id);

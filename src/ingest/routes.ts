@@ -178,9 +178,19 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
         }),
       async (ctx, source) => {
         const raw = await readRawBody(ctx.req, config.QUENCH_WEBHOOK_MAX_BYTES);
-        const { text } = decode(raw, (v) => parseWith(alertmanagerPayloadSchema, v, 'Alertmanager payload'));
+        const { text, value } = decode(raw, (v) => parseWith(alertmanagerPayloadSchema, v, 'Alertmanager payload'));
         // Alertmanager payloads carry no delivery id; an identical body is the same delivery.
-        return store(ctx, source, bodyDigest(raw), text);
+        const reply = await store(ctx, source, bodyDigest(raw), text);
+        // Alerts cut at max_alerts never reach Quench: only their count does. Counted once per
+        // stored delivery (a repeat was counted when first stored).
+        if (value.truncatedAlerts > 0 && (reply.body as { status?: string }).status === 'accepted') {
+          metrics.truncatedAlerts.inc({ receiver: value.receiver.slice(0, 100) }, value.truncatedAlerts);
+          ctx.log.warn(
+            { groupKey: value.groupKey, receiver: value.receiver, truncatedAlerts: value.truncatedAlerts, alerts: value.alerts.length },
+            'Alertmanager cut alerts from this notification (max_alerts): they start nothing here; raise max_alerts or split the group',
+          );
+        }
+        return reply;
       },
     ),
   });

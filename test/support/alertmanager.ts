@@ -25,6 +25,8 @@ export async function startAlertmanager(options: {
   groupWait?: string;
   groupInterval?: string;
   repeatInterval?: string;
+  /** The webhook's `max_alerts`: alerts beyond it are cut and counted in `truncatedAlerts`. */
+  maxAlerts?: number;
 }): Promise<AlertmanagerProcess> {
   const config = [
     'route:',
@@ -38,6 +40,7 @@ export async function startAlertmanager(options: {
     '    webhook_configs:',
     `      - url: ${JSON.stringify(options.webhookUrl)}`,
     '        send_resolved: true',
+    ...(options.maxAlerts !== undefined ? [`        max_alerts: ${options.maxAlerts}`] : []),
     ...(options.bearerToken
       ? ['        http_config:', '          authorization:', `            credentials: ${JSON.stringify(options.bearerToken)}`]
       : []),

@@ -69,6 +69,9 @@ export function normalisePagerDuty(payload: PagerDutyPayload): IngestEvent {
     if (inc.urgency) labels.urgency = inc.urgency;
     if (inc.priority?.summary) labels.priority = inc.priority.summary;
     if (inc.number !== undefined) labels.incident_number = String(inc.number);
+    // The Events v2 dedup key of the alert that opened the incident: Quench's own pages carry
+    // a run's correlation id here (src/ingest/dispatch.ts recognises them).
+    if (inc.incident_key) labels.incident_key = inc.incident_key;
     severity = inc.urgency ? urgencySeverity[inc.urgency] : undefined;
     summary = inc.title || summary;
   } else if (data.type === 'incident_note') {
