@@ -59,6 +59,7 @@ export function sloCapability(ctx: ServiceContext): Component {
     metrics,
     concurrency: config.QUENCH_SLO_CONCURRENCY,
     timeoutMs: config.QUENCH_SLO_TIMEOUT_SECONDS * 1000,
+    longWindows: config.QUENCH_SLO_LONG_WINDOWS,
   });
   addSloRoutes(ctx.router, () => ctx.ports.slo);
   const store = createSloStore(ctx.db);

@@ -7,13 +7,14 @@ import { type AlertState, initialAlertState, judgeWindows, stepSlo, type WindowR
 import { burnRate } from './core/budget.js';
 import { periodMs, windowBounds } from './core/calendar.js';
 import { type Severity, type Slo, severities } from './core/model.js';
-import { minSampleMs, rowCounts, type SampleCursor, samplePlan } from './core/samples.js';
+import { LONG_WINDOW_MS, minSampleMs, rowCounts, type SampleCursor, samplePlan } from './core/samples.js';
 import { buildStatus, pendingStatus, type SloStatus, windowLabel } from './core/status.js';
 import { alertWindowLengths } from './core/windows.js';
 import { burnEvent } from './events.js';
 import { mapLimit, withTimeout } from './limit.js';
 import type { SloMetrics } from './metrics.js';
-import type { SliSource } from './sources/port.js';
+import type { SliSource, WindowValue } from './sources/port.js';
+import { StoredWindows } from './sources/stored-windows.js';
 import type { SampleInput, SloStore } from './store.js';
 
 export interface EvaluatorOptions {
@@ -32,6 +33,12 @@ export interface EvaluatorOptions {
   timeoutMs?: number;
   /** The schedule's interval: the first sample of an SLO covers this much. */
   intervalMs?: number;
+  /**
+   * Where windows of a day or more (and the SLO window) come from for Prometheus SLIs: `raw`
+   * reads them from Prometheus every cycle; `stored` sums the stored rows (sources/stored-windows.ts,
+   * needs `store`). QUENCH_SLO_LONG_WINDOWS; default raw here, the service's default is in config.
+   */
+  longWindows?: 'raw' | 'stored';
 }
 
 export interface CycleResult {
@@ -51,6 +58,12 @@ export const MIN_CALENDAR_READ_MS = 5 * 60_000;
  * a restart) two reads' edge extrapolations meet.
  */
 export const SAMPLE_ANCHOR_SPAN_MS = 86_400_000;
+
+/**
+ * With long windows from stored rows, the anchor read is the only long raw read left: an hour
+ * keeps it short (rows of one anchor still add up exactly; anchors change hourly).
+ */
+export const STORED_ANCHOR_SPAN_MS = 3_600_000;
 
 /**
  * The elapsed share of the period the SLO window covers: 1 for rolling windows; for calendar
@@ -77,10 +90,14 @@ export class SloEvaluator {
   readonly #statuses = new Map<string, SloStatus>();
   /** Per SLO, the previous row's read (or only its time, from the store after a restart). */
   readonly #lastSample = new Map<string, SampleCursor | { atMs: number }>();
+  readonly #stored: StoredWindows | undefined;
+  #slos: Slo[];
   #loaded = false;
 
   constructor(options: EvaluatorOptions) {
     this.#o = options;
+    this.#slos = options.slos;
+    this.#stored = options.longWindows === 'stored' && options.store ? new StoredWindows(options.store) : undefined;
     for (const slo of options.slos) {
       const missing = slo.sli.source === 'prometheus' && !options.sources.prometheus;
       this.#statuses.set(
@@ -95,11 +112,11 @@ export class SloEvaluator {
   }
 
   get slos(): readonly Slo[] {
-    return this.#o.slos;
+    return this.#slos;
   }
 
   list(): SloStatus[] {
-    return this.#o.slos.map((s) => this.#statuses.get(s.name)!);
+    return this.#slos.map((s) => this.#statuses.get(s.name)!);
   }
 
   get(name: string): SloStatus | undefined {
@@ -113,7 +130,7 @@ export class SloEvaluator {
     }
     this.#loaded = true;
     const samples: SampleInput[] = [];
-    const results = await mapLimit(this.#o.slos, this.#o.concurrency ?? 16, async (slo) => {
+    const results = await mapLimit(this.#slos, this.#o.concurrency ?? 16, async (slo) => {
       const sample = await this.#evaluateOne(slo);
       if (sample) samples.push(sample);
     });
@@ -168,6 +185,7 @@ export class SloEvaluator {
       if (last) this.#lastSample.set(slo.name, { atMs: last.getTime() });
     }
     const period = periodMs(slo.window, nowMs);
+    const stored = slo.sli.source === 'prometheus' ? this.#stored : undefined;
     // The row's window: since the previous stored row, read from a shared anchor (core/samples.ts).
     const previous = this.#lastSample.get(slo.name);
     const plan = samplePlan({
@@ -175,7 +193,7 @@ export class SloEvaluator {
       previous,
       intervalMs: o.intervalMs ?? 60_000,
       minMs: minSampleMs(slo),
-      maxSpanMs: Math.min(period, SAMPLE_ANCHOR_SPAN_MS),
+      maxSpanMs: Math.min(period, stored ? STORED_ANCHOR_SPAN_MS : SAMPLE_ANCHOR_SPAN_MS),
     });
     const sampleMs = plan?.readMs;
     const alertLengths = alertWindowLengths(slo.alerting.windows);
@@ -183,7 +201,25 @@ export class SloEvaluator {
     // ratio over a few minutes instead (it is weighted by the elapsed share, see elapsedShare).
     const readMs =
       slo.window.kind === 'calendar' && slo.budgeting.method === 'occurrences' ? Math.max(sloRangeMs, MIN_CALENDAR_READ_MS) : sloRangeMs;
-    const values = await source.read(slo, [...alertLengths, readMs, ...(sampleMs !== undefined ? [sampleMs] : [])], now, signal);
+    const wanted = [...new Set([...alertLengths, readMs])];
+    // Long windows from stored rows (sources/stored-windows.ts); the short ones and the row's own read stay raw.
+    const long = stored ? wanted.filter((ms) => ms >= LONG_WINDOW_MS) : [];
+    const raw = wanted.filter((ms) => !long.includes(ms));
+    const rawValues = await source.read(slo, [...raw, ...(sampleMs !== undefined ? [sampleMs] : [])], now, signal);
+    const sample = sampleMs !== undefined ? rawValues.get(sampleMs) : undefined;
+    // The counts read since the anchor (a raw-ratio SLI counts seconds weighted by its ratio),
+    // less the previous read from the same anchor: the row's own window.
+    const read =
+      sample?.counts ??
+      (sample?.ratio != null && sampleMs !== undefined ? { errors: sample.ratio * (sampleMs / 1000), total: sampleMs / 1000 } : { errors: 0, total: 0 });
+    const counts = plan ? rowCounts(plan, read, previous) : undefined;
+    const values = new Map<number, WindowValue>(raw.map((ms) => [ms, rawValues.get(ms) ?? { ratio: null }]));
+    if (stored && long.length > 0) {
+      const current = plan && counts ? { startMs: plan.windowStartMs, endMs: nowMs, ...counts } : undefined;
+      const r = await stored.read(slo, source, long, nowMs, current, previous?.atMs, signal);
+      for (const [ms, v] of r.values) values.set(ms, v);
+      if (r.gapReads > 0) o.metrics?.storedGapReads?.inc({ slo: slo.name }, r.gapReads);
+    }
 
     const readings = new Map<number, WindowReading>();
     const burns = new Map<number, number | null>();
@@ -241,15 +277,7 @@ export class SloEvaluator {
     }
     this.#statuses.set(slo.name, status);
     this.#publish(slo, status);
-    if (plan === undefined || sampleMs === undefined) return undefined;
-
-    // The counts read since the anchor (a raw-ratio SLI counts seconds weighted by its ratio),
-    // less the previous read from the same anchor: the row's own window.
-    const sample = values.get(sampleMs);
-    const read =
-      sample?.counts ??
-      (sample?.ratio != null ? { errors: sample.ratio * (sampleMs / 1000), total: sampleMs / 1000 } : { errors: 0, total: 0 });
-    const counts = rowCounts(plan, read, previous);
+    if (plan === undefined || sampleMs === undefined || counts === undefined) return undefined;
     this.#lastSample.set(slo.name, { anchorMs: plan.anchorMs, atMs: nowMs, ...read });
     const fastestPage = Math.min(...slo.alerting.windows.filter((w) => w.severity === 'page').map((w) => w.longMs));
     return {

@@ -11,6 +11,8 @@ export interface SloMetrics {
   evaluationErrors: Counter<'slo' | 'reason'>;
   /** Per replica: only the leader evaluates, so a stale value on every replica means no one does. */
   lastEvaluation: Gauge;
+  /** QUENCH_SLO_LONG_WINDOWS=stored: raw reads of stretches without stored rows (restarts, new SLOs). */
+  storedGapReads?: Counter<'slo'>;
 }
 
 const registered = new WeakMap<Registry, SloMetrics>();
@@ -62,6 +64,12 @@ export function sloMetrics(registry: Registry): SloMetrics {
       name: 'quench_slo_evaluation_errors_total',
       help: 'SLO evaluations that failed, by reason (error code).',
       labelNames: ['slo', 'reason'],
+      registers,
+    }),
+    storedGapReads: new Counter({
+      name: 'quench_slo_stored_gap_reads_total',
+      help: 'Raw Prometheus reads of stretches of a long window without stored rows (QUENCH_SLO_LONG_WINDOWS=stored).',
+      labelNames: ['slo'],
       registers,
     }),
     lastEvaluation: new Gauge({

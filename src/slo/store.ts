@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gte, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
 import type { AlertState, AlertStatus } from './core/alerts.js';
 import type { Severity } from './core/model.js';
+import type { CountSegment } from './core/samples.js';
 import { sloAlertStates, sloSamples } from './schema.js';
 
 export interface SampleInput {
@@ -30,6 +31,12 @@ export interface SloStore {
   history(slo: string, from: Date, to: Date): Promise<SampleInput[]>;
   /** Σerrors/Σtotal of the samples whose `at` is in [from, to); null without traffic. */
   attainment(slo: string, from: Date, to: Date): Promise<{ errors: number; total: number; attainment: number | null }>;
+  /**
+   * The rows with `at` after `from` as segments, oldest first: one per hour when that hour's rows
+   * are adjacent (their windows tile it without gap or overlap), else the hour's rows one by one,
+   * so gaps (restarts) and overlaps stay visible to core/samples.ts sumSegments.
+   */
+  countSegments(slo: string, from: Date): Promise<CountSegment[]>;
   loadAlertStates(): Promise<Map<string, Record<Severity, AlertState>>>;
   saveAlertState(slo: string, severity: Severity, state: AlertState): Promise<void>;
   /** Merges old rows into coarser ones; returns how many rows were merged away. */
@@ -70,6 +77,33 @@ export function createSloStore(db: Database): SloStore {
       const errors = Number(row?.errors ?? 0);
       const total = Number(row?.total ?? 0);
       return { errors, total, attainment: total > 0 ? 1 - Math.min(1, errors / total) : null };
+    },
+
+    async countSegments(slo, from) {
+      const hours = await db.rows<{ h: number; ws: Date | string; at: Date | string; errors: number; total: number; covered: number; n: number }>(sql`
+        select floor(extract(epoch from at) / 3600)::bigint as h, min(window_start) as ws, max(at) as at,
+               sum(errors) as errors, sum(total) as total,
+               sum(extract(epoch from at - window_start) * 1000) as covered, count(*)::int as n
+        from slo_samples where slo = ${slo} and at > ${from.toISOString()}::timestamptz
+        group by 1 order by 1`);
+      const out: CountSegment[] = [];
+      for (const h of hours) {
+        const startMs = new Date(h.ws).getTime();
+        const endMs = new Date(h.at).getTime();
+        // Tiled exactly (1 ms of rounding per row allowed): one segment for the hour.
+        if (Math.abs(Number(h.covered) - (endMs - startMs)) <= Number(h.n)) {
+          out.push({ startMs, endMs, errors: Number(h.errors), total: Number(h.total) });
+          continue;
+        }
+        const hourMs = Number(h.h) * 3_600_000;
+        const rows = await db.orm
+          .select()
+          .from(sloSamples)
+          .where(and(eq(sloSamples.slo, slo), gte(sloSamples.at, new Date(Math.max(hourMs, from.getTime() + 1))), lt(sloSamples.at, new Date(hourMs + 3_600_000))))
+          .orderBy(asc(sloSamples.windowStart), asc(sloSamples.at));
+        for (const r of rows) out.push({ startMs: r.windowStart.getTime(), endMs: r.at.getTime(), errors: r.errors, total: r.total });
+      }
+      return out.sort((a, b) => a.startMs - b.startMs || a.endMs - b.endMs);
     },
 
     async loadAlertStates() {

@@ -83,3 +83,73 @@ export function rowCounts(
   }
   return read;
 }
+
+/**
+ * Long windows from stored counts (QUENCH_SLO_LONG_WINDOWS=stored): a window of a day or more is
+ * the sum of the stored rows inside it instead of a raw Prometheus read over its whole length.
+ * A segment is a stretch (startMs, endMs] with its counts: a row, or adjacent rows merged (the
+ * evaluator keeps one per hour).
+ */
+export interface CountSegment {
+  startMs: number;
+  endMs: number;
+  errors: number;
+  total: number;
+}
+
+/** Windows at least this long are read from stored counts in `stored` mode; shorter ones stay raw. */
+export const LONG_WINDOW_MS = 86_400_000;
+
+/** Slice ends (multiples of `sliceMs`, Prometheus' subquery grid) in (fromMs, toMs]. */
+export function slicesIn(fromMs: number, toMs: number, sliceMs: number): number {
+  return Math.max(0, Math.floor(toMs / sliceMs) - Math.floor(fromMs / sliceMs));
+}
+
+export interface SegmentSum {
+  errors: number;
+  total: number;
+  /** Stretches of (fromMs, toMs] no segment covers: read them raw, never count them as nothing. */
+  gaps: Array<{ fromMs: number; toMs: number }>;
+}
+
+/**
+ * Σ of the segments over (fromMs, toMs]. A segment cut by an edge counts its share: by time for
+ * events, by slice ends for time slices (exact for a segment of one slice). Overlapping segments
+ * (two writers) count the overlap once. `segments` sorted by `startMs`.
+ */
+export function sumSegments(segments: readonly CountSegment[], fromMs: number, toMs: number, sliceMs?: number): SegmentSum {
+  let errors = 0;
+  let total = 0;
+  const gaps: SegmentSum['gaps'] = [];
+  let cursor = fromMs;
+  const span = (a: number, b: number) => (sliceMs ? slicesIn(a, b, sliceMs) : Math.max(0, b - a));
+  for (const s of segments) {
+    if (s.endMs <= cursor || s.startMs >= toMs) continue;
+    if (s.startMs > cursor) gaps.push({ fromMs: cursor, toMs: s.startMs });
+    const lo = Math.max(s.startMs, cursor);
+    const hi = Math.min(s.endMs, toMs);
+    const whole = span(s.startMs, s.endMs);
+    const share = whole > 0 ? span(lo, hi) / whole : lo === s.startMs && hi === s.endMs ? 1 : 0;
+    errors += s.errors * share;
+    total += s.total * share;
+    cursor = hi;
+    if (cursor >= toMs) break;
+  }
+  if (cursor < toMs) gaps.push({ fromMs: cursor, toMs });
+  return { errors, total, gaps };
+}
+
+/**
+ * Appends a row to a segment list, merging it into the last segment when adjacent and in the
+ * same hour (by its end), so a 30-day window is ~720 segments per SLO in memory, not 43,200.
+ */
+export function appendSegment(segments: CountSegment[], row: CountSegment, mergeMs = 3_600_000): void {
+  const last = segments[segments.length - 1];
+  if (last && last.endMs === row.startMs && Math.floor((last.endMs - 1) / mergeMs) === Math.floor((row.endMs - 1) / mergeMs)) {
+    last.endMs = row.endMs;
+    last.errors += row.errors;
+    last.total += row.total;
+    return;
+  }
+  segments.push({ ...row });
+}
