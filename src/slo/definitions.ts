@@ -6,9 +6,14 @@ import { importOpenSlo } from './formats/openslo-import.js';
 import { API_VERSION, type BudgetPolicyFields, KIND, SERVICE_POLICY_KIND } from './formats/quench-schema.js';
 import { budgetPolicyOf, importQuenchSlo } from './formats/quench-import.js';
 import { importServicePolicies } from './formats/service-policy.js';
+import { importPyrra, isPyrra } from './formats/pyrra-import.js';
+import { importSloth, isSlothSpec } from './formats/sloth-import.js';
+import { SLOTH_CRD_API_VERSION, SLOTH_CRD_KIND, SLOTH_VERSION } from './formats/sloth-schema.js';
+import { PYRRA_API_VERSION } from './formats/pyrra-schema.js';
 
 /**
- * SLO definitions: Quench's own format and OpenSLO, imported into one list of budgets. Both
+ * SLO definitions: Quench's own format, OpenSLO, Sloth (plain spec and CRD) and Pyrra, imported
+ * into one list of budgets. Both
  * `quench validate` (through the validator) and the evaluator (through `loadSlos`) go through
  * `importSlos`, so what validates is exactly what runs.
  */
@@ -16,7 +21,10 @@ const isQuench = (v: { apiVersion?: unknown; kind?: unknown }) => v.apiVersion =
 const isServicePolicy = (v: { apiVersion?: unknown; kind?: unknown }) => v.apiVersion === API_VERSION && v.kind === SERVICE_POLICY_KIND;
 const isOpenSlo = (v: { apiVersion?: unknown }) => typeof v.apiVersion === 'string' && v.apiVersion.toLowerCase().startsWith('openslo/');
 
-function header(doc: SourceDocument): { apiVersion?: unknown; kind?: unknown } {
+const isSloth = (v: { apiVersion?: unknown; kind?: unknown; version?: unknown }) =>
+  isSlothSpec(v) || (v.apiVersion === SLOTH_CRD_API_VERSION && v.kind === SLOTH_CRD_KIND);
+
+function header(doc: SourceDocument): { apiVersion?: unknown; kind?: unknown; version?: unknown } {
   return doc.value && typeof doc.value === 'object' ? (doc.value as { apiVersion?: unknown; kind?: unknown }) : {};
 }
 
@@ -26,11 +34,16 @@ export function importSlos(docs: SourceDocument[]): { slos: Slo[]; problems: Pro
   const policies = importServicePolicies(docs.filter((d) => isServicePolicy(header(d))));
   problems.push(...policies.problems);
   const servicePolicy = (service: string): BudgetPolicyFields | undefined => policies.byService.get(service)?.fields;
-  for (const doc of docs.filter((d) => isQuench(header(d)))) {
-    const r = importQuenchSlo(doc, servicePolicy);
-    slos.push(...r.slos);
-    problems.push(...r.problems);
-  }
+  const each = (claims: (v: ReturnType<typeof header>) => boolean, load: typeof importQuenchSlo) => {
+    for (const doc of docs.filter((d) => claims(header(d)))) {
+      const r = load(doc, servicePolicy);
+      slos.push(...r.slos);
+      problems.push(...r.problems);
+    }
+  };
+  each(isQuench, importQuenchSlo);
+  each(isSloth, importSloth);
+  each(isPyrra, importPyrra);
   const open = importOpenSlo(docs.filter((d) => isOpenSlo(header(d))));
   // OpenSLO has no budget policy of its own: its SLOs take their service's ServicePolicy.
   slos.push(...open.slos.map((s) => (policies.byService.has(s.service) ? { ...s, policy: budgetPolicyOf(undefined, servicePolicy(s.service)) } : s)));
@@ -68,8 +81,11 @@ export function importSlos(docs: SourceDocument[]): { slos: Slo[]; problems: Pro
 }
 
 export const sloValidator: DefinitionValidator = {
-  family: 'SLO (quench/v1 SLO and ServicePolicy, openslo/v1)',
-  claims: (doc) => isQuench(header(doc)) || isServicePolicy(header(doc)) || isOpenSlo(header(doc)),
+  family: `SLO (quench/v1 SLO and ServicePolicy, openslo/v1, Sloth ${SLOTH_VERSION} and ${SLOTH_CRD_API_VERSION}, ${PYRRA_API_VERSION} ServiceLevelObjective)`,
+  claims: (doc) => {
+    const h = header(doc);
+    return isQuench(h) || isServicePolicy(h) || isOpenSlo(h) || isSloth(h) || isPyrra(h);
+  },
   validate: (docs) => importSlos(docs).problems,
 };
 

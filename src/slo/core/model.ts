@@ -104,6 +104,35 @@ export interface BudgetPolicy {
   freezeExpiresAfterMs: number | null;
 }
 
+/**
+ * How `quench slo rules` names an SLO and its alerts, where the file said (Sloth's spec names
+ * the alert and adds labels per tier); absent fields take Quench's defaults.
+ */
+export interface RuleNaming {
+  /** `sloth_slo`: the SLO's name within its service (a Sloth SLO's `name`, without the service). */
+  slo?: string;
+  /** `sloth_spec` on `sloth_slo_info`: the format the SLO came from (`prometheus/v1`, `sloth.slok.dev/v1`). */
+  spec?: string;
+  /** One alert name for both tiers (Sloth `alerting.name`, Pyrra `alerting.name`). */
+  alertName?: string;
+  /** Extra alert labels and annotations per tier; they override Quench's own (`severity` included). */
+  alertLabels?: Partial<Record<Severity, Record<string, string>>>;
+  alertAnnotations?: Partial<Record<Severity, Record<string, string>>>;
+}
+
+/**
+ * A named Prometheus-compatible endpoint (OpenSLO `DataSource` with `connectionDetails`) that an
+ * SLO reads instead of PROMETHEUS_URL: Prometheus, Thanos Query or Mimir (tenant as a header).
+ */
+export interface DataSourceRef {
+  name: string;
+  /** The DataSource's `type` as written (Prometheus, Thanos, Mimir …). */
+  type: string;
+  /** Base URL of the Prometheus HTTP API (without `/api/v1`). */
+  url: string;
+  headers?: Record<string, string>;
+}
+
 export interface Slo {
   /** Unique across all loaded files: status, metrics and the API key on it. */
   name: string;
@@ -119,5 +148,8 @@ export interface Slo {
   alerting: Alerting;
   policy: BudgetPolicy;
   labels: Record<string, string>;
-  origin: { file: string; line: number; col: number; format: 'quench' | 'openslo' };
+  origin: { file: string; line: number; col: number; format: 'quench' | 'openslo' | 'sloth' | 'pyrra' };
+  rules?: RuleNaming;
+  /** Read from this endpoint instead of PROMETHEUS_URL (Prometheus SLIs only). */
+  dataSource?: DataSourceRef;
 }

@@ -49,7 +49,8 @@ describe('quench slo rules', () => {
       ['CheckoutAvailabilityErrorBudgetBurn', 'page', '2m'],
       ['CheckoutAvailabilityErrorBudgetBurn', 'ticket', '15m'],
     ]);
-    expect(String(alerts[0]!.expr)).toContain('slo:sli_error:ratio_rate5m{sloth_id="checkout-availability"');
+    // Sloth's id: <service>-<slo>.
+    expect(String(alerts[0]!.expr)).toContain('slo:sli_error:ratio_rate5m{sloth_id="checkout-checkout-availability"');
     expect(String(alerts[0]!.expr)).toContain('> (14.4 * 0.001)');
   });
 
