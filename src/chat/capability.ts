@@ -17,6 +17,9 @@ import { noChat } from './port.js';
 import { fireDueTimers } from './sla-timers.js';
 import { createSlackApp } from './slack/app.js';
 import { addListeners } from './slack/listeners.js';
+import { chatActions } from './actions.js';
+import { pendingReviewCount } from './reviews.js';
+import { addChatRoutes } from './routes.js';
 import { slackChat } from './slack/web.js';
 
 /**
@@ -68,17 +71,19 @@ export const chatCapability: Capability = (ctx) => {
     audit: ctx.audit,
     clock: ctx.clock,
     logger: logger.child({ component: 'chat' }),
-    metrics: createChatMetrics(ctx.metrics.registry),
+    metrics: createChatMetrics(ctx.metrics.registry, () => pendingReviewCount(ctx.db)),
     chat,
     people,
     policy: config.QUENCH_APPROVAL_POLICY ?? defaultApprovalPolicy,
     engine,
     channel: { fallback: config.QUENCH_SLACK_CHANNEL, perRun: config.QUENCH_SLACK_CHANNEL_PER_RUN },
+    pagerDutyEvents: events,
     gate: () => (ctx.ports.gate ? gateForChat(ctx.ports.gate, async (id) => (await people.slackUser(id)).aliases) : undefined),
   };
   Object.assign(ctx.ports, { chat });
   internals.set(ctx, { deps, receiver: slack?.receiver, fireDueTimers: () => fireDueTimers(deps), sweep: () => sweepInbox(deps, 0) });
 
+  addChatRoutes(ctx.router, chatActions(deps));
   if (slack?.receiver) ctx.router.add({ method: 'POST', pattern: '/slack/events', auth: 'public', raw: slack.receiver.handle });
   if (slack) addListeners(slack.app, deps);
 

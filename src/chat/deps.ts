@@ -10,6 +10,7 @@ import type { ChatMetrics } from './metrics.js';
 import type { People } from './people.js';
 import type { ChatPort } from './port.js';
 import type { GateForChat } from '../gate/slack.js';
+import type { PagerDutyEvents } from '../pagerduty/events.js';
 
 /**
  * What the chat side of human steps needs, built once by the capability. The engine is read at
@@ -33,6 +34,8 @@ export interface ChatDeps {
   channel: { fallback: string | undefined; perRun: boolean };
   /** The deploy gate's slash commands and status lines (src/gate/slack.ts), read at call time. */
   gate?: () => GateForChat | undefined;
+  /** PagerDuty Events API v2 (PAGERDUTY_ROUTING_KEY), for `/quench ack`; undefined when unset. */
+  pagerDutyEvents?: PagerDutyEvents | undefined;
 }
 
 /** The system actor for decisions the confidence × impact policy makes. */

@@ -1,4 +1,8 @@
+import { isQuenchError } from '../core/errors.js';
+import { ackMessage, acknowledgeRun } from './ack.js';
+import { chatActions } from './actions.js';
 import { decideAs, reassign, type SlackAnswer } from './decisions.js';
+import { reviewStep } from './reviews.js';
 import type { ChatDeps } from './deps.js';
 import { inboxItemSchema, type InboxItem } from './slack/payloads.js';
 import { markInbox, pendingInbox } from './store.js';
@@ -10,16 +14,41 @@ import { markInbox, pendingInbox } from './store.js';
  */
 export async function handleInbox(deps: ChatDeps, seq: number, item: InboxItem): Promise<void> {
   try {
-    const by = await deps.people.slackUser(item.slackUserId, item.slackUserName);
-    const result =
-      item.kind === 'decide'
-        ? await decideAs(deps, item.stepId, by, answerOf(item))
-        : await reassign(deps, item.stepId, by, await deps.people.slackUser(item.to));
-    if (!result.ok && item.channel) await deps.chat.ephemeral(item.channel, item.slackUserId, result.message);
+    const reply = await handleItem(deps, item);
+    if (reply && item.channel) await deps.chat.ephemeral(item.channel, item.slackUserId, reply);
     await markInbox(deps.db, seq, deps.clock.now());
   } catch (err) {
-    deps.logger.error({ err, seq, stepId: item.stepId }, 'Slack interaction failed; the inbox sweeper will retry it');
+    deps.logger.error({ err, seq, item: item.kind === 'ack' ? item.runId : item.stepId }, 'Slack interaction failed; the inbox sweeper will retry it');
     await markInbox(deps.db, seq, deps.clock.now(), (err as Error).message);
+  }
+}
+
+/** Does the item's work; returns what to tell the person (refusals, and the answer to ack and review). */
+async function handleItem(deps: ChatDeps, item: InboxItem): Promise<string | undefined> {
+  const who = item.slackUserName ? `${item.slackUserName} (<@${item.slackUserId}>)` : `<@${item.slackUserId}>`;
+  try {
+    switch (item.kind) {
+      case 'ack':
+        return ackMessage(await acknowledgeRun(chatActions(deps), item.runId, { id: item.slackUserId, name: who, via: 'slack' }));
+      case 'review': {
+        const person = await deps.people.slackUser(item.slackUserId, item.slackUserName);
+        const r = await reviewStep(chatActions(deps), item.stepId, item.verdict, item.note, { person, id: item.slackUserId, name: who, via: 'slack' });
+        return `Recorded: you ${r.review?.verdict} with the auto-approval of *${r.step}* (run \`${r.runId}\`).`;
+      }
+      case 'decide':
+      case 'reassign': {
+        const by = await deps.people.slackUser(item.slackUserId, item.slackUserName);
+        const result =
+          item.kind === 'decide'
+            ? await decideAs(deps, item.stepId, by, answerOf(item))
+            : await reassign(deps, item.stepId, by, await deps.people.slackUser(item.to));
+        return result.ok ? undefined : result.message;
+      }
+    }
+  } catch (err) {
+    // Refusals (no such run, already reviewed, own run) are answers, not failures to retry.
+    if (isQuenchError(err) && ['not_found', 'conflict', 'forbidden'].includes(err.code)) return err.message;
+    throw err;
   }
 }
 

@@ -50,7 +50,9 @@ export async function offerStep(deps: ChatDeps, notified: HumanStepView): Promis
     deps.metrics.autoApprovals.inc({ outcome: verdict.outcome });
     if (verdict.outcome !== 'human') {
       const sampled = verdict.outcome === 'auto' && verdict.sampled;
-      await insertOffer(deps.db, baseRow(deps, view, run.playbook, trigger.severity, 'decided', [], null, undefined, sampled));
+      const row = baseRow(deps, view, run.playbook, trigger.severity, 'decided', [], null, undefined, sampled);
+      // The policy's reason stays with the row: a reviewer of a sampled auto-approval reads it (reviews.ts).
+      await insertOffer(deps.db, { ...row, view: { ...row.view, policy: verdict.reason } });
       await deps.audit.append({
         actor: POLICY_ACTOR,
         action: verdict.outcome === 'auto' ? 'human_step.auto_approved' : 'human_step.blocked',

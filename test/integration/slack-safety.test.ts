@@ -154,12 +154,13 @@ describe('/quench slash command', () => {
     expect((await reply('eve', 'runs')).text).toContain(`\`${runId}\` checkout-rollback: waiting`);
     expect((await reply('eve', 'bogus')).text).toContain('Usage');
 
+    // `ack` answers at once and reports once done (it may call PagerDuty): test/integration/slack-ack.test.ts.
     const acked = await reply('bob', `ack ${runId}`);
-    expect(acked.text).toBe(`Run \`${runId}\` acknowledged.`);
+    expect(acked.text).toBe(`Acknowledging run \`${runId}\`…`);
+    await h.settle();
+    expect(String(h.slack.callsTo('chat.postEphemeral').at(-1)!.args.text)).toContain(`Run \`${runId}\` acknowledged by bob (<@U0BOB>).`);
     const header = h.slack.messages.find((m) => m.channel === CHANNEL && !m.threadTs)!;
     expect(JSON.stringify(h.slack.message(header.channel, header.ts)!.blocks)).toContain('Acknowledged by bob (<@U0BOB>)');
-    expect((await h.ctx.audit.page({ limit: 1000 })).find((e) => e.action === 'run.acknowledged')?.data).toMatchObject({
-      slackUserId: 'U0BOB',
-    });
+    expect((await h.ctx.audit.page({ limit: 1000 })).find((e) => e.action === 'run.acknowledged')?.actor).toEqual({ type: 'user', id: 'U0BOB' });
   });
 });

@@ -4,20 +4,24 @@ import { engineRuns } from '../../engine/schema.js';
 import { sloAlertStates } from '../../slo/schema.js';
 import type { ChatDeps } from '../deps.js';
 import { GATE_USAGE } from '../../gate/slack.js';
-import { refreshHeader } from '../messages.js';
+import { REVIEWS_SHOWN, reviewListMessage } from '../core/review-blocks.js';
+import { listReviews, pendingReviewCount } from '../reviews.js';
 import { chatHumanSteps } from '../schema.js';
-import { acknowledgeThread } from '../store.js';
-import type { SlashCommandPayload } from './payloads.js';
+import type { InboxItem, SlashCommandPayload } from './payloads.js';
 
 /**
- * `/quench status | runs | ack RUN`. Answers are computed from the database within Slack's
- * 3-second ack and returned in it (ephemeral), so no follow-up call is needed.
+ * `/quench status | runs | ack RUN | review`. Answers are computed from the database within
+ * Slack's 3-second ack and returned in it (ephemeral), so no follow-up call is needed; `ack`
+ * alone answers later (see deferredCommand).
  */
 const USAGE =
-  'Usage: `/quench status` (open runs, firing SLOs, waiting steps, deploy freezes) · `/quench runs` (recent runs) · `/quench ack RUN` (acknowledge a run) · ' +
+  'Usage: `/quench status` (open runs, firing SLOs, waiting steps, deploy freezes) · `/quench runs` (recent runs) · `/quench ack RUN` (acknowledge a run and its PagerDuty incident) · `/quench review` (auto-approvals sampled for review) · ' +
   GATE_USAGE;
 
-export async function slashCommand(deps: ChatDeps, cmd: SlashCommandPayload): Promise<string> {
+/** A plain answer, or one with Block Kit (the review list and its buttons). */
+export type SlashAnswer = string | { text: string; blocks: Array<Record<string, unknown>> };
+
+export async function slashCommand(deps: ChatDeps, cmd: SlashCommandPayload): Promise<SlashAnswer> {
   const [sub = '', ...rest] = cmd.text.trim().split(/\s+/);
   switch (sub.toLowerCase()) {
     case 'status':
@@ -25,7 +29,11 @@ export async function slashCommand(deps: ChatDeps, cmd: SlashCommandPayload): Pr
     case 'runs':
       return runs(deps);
     case 'ack':
-      return ack(deps, rest[0], cmd.user_id, cmd.user_name);
+      // With a run id the listener defers it (deferredCommand); here only the usage remains.
+      return USAGE;
+    case 'review':
+    case 'reviews':
+      return reviews(deps);
     case 'freeze':
     case 'unfreeze':
     case 'override':
@@ -68,25 +76,24 @@ async function runs(deps: ChatDeps): Promise<string> {
   return rows.map((r) => `• \`${r.id}\` ${r.playbook}: ${r.state} (started ${r.createdAt.toISOString()})`).join('\n');
 }
 
-async function ack(deps: ChatDeps, runId: string | undefined, userId: string, userName: string | undefined): Promise<string> {
-  if (!runId) return USAGE;
-  const [run] = await deps.db.orm
-    .select({ id: engineRuns.id, correlationId: engineRuns.correlationId })
-    .from(engineRuns)
-    .where(eq(engineRuns.id, runId));
-  if (!run) return `No run \`${runId}\`. \`/quench runs\` lists recent runs.`;
-  const now = deps.clock.now();
-  const who = userName ? `${userName} (<@${userId}>)` : `<@${userId}>`;
-  const first = await acknowledgeThread(deps.db, runId, who, now);
-  await deps.audit.append({
-    actor: { type: 'user', id: userId },
-    action: 'run.acknowledged',
-    subject: { type: 'run', id: runId },
-    data: { slackUserId: userId, name: userName ?? userId, first },
-    correlationId: run.correlationId,
-  });
-  if (first) await refreshHeader(deps, runId);
-  return first
-    ? `Run \`${runId}\` acknowledged.`
-    : `Run \`${runId}\` was already acknowledged (or has no incident thread); recorded your acknowledgement in the audit trail.`;
+/**
+ * `/quench ack RUN` may call PagerDuty, which can take longer than Slack's 3-second ack: it is
+ * stored in the durable inbox, acknowledged at once, and its answer follows as an ephemeral
+ * message (src/chat/inbox.ts). Undefined for every other command.
+ */
+export function deferredCommand(cmd: SlashCommandPayload): InboxItem | undefined {
+  const [sub = '', runId] = cmd.text.trim().split(/\s+/);
+  if (sub.toLowerCase() !== 'ack' || !runId) return undefined;
+  return {
+    kind: 'ack',
+    runId,
+    slackUserId: cmd.user_id,
+    ...(cmd.user_name ? { slackUserName: cmd.user_name } : {}),
+    ...(cmd.channel_id ? { channel: cmd.channel_id } : {}),
+  };
+}
+
+async function reviews(deps: ChatDeps): Promise<SlashAnswer> {
+  const pending = await listReviews(deps.db, 'pending', REVIEWS_SHOWN);
+  return reviewListMessage(pending, await pendingReviewCount(deps.db));
 }

@@ -5,12 +5,15 @@ import { handleInbox } from '../inbox.js';
 import { enqueueInbox, loadOffer } from '../store.js';
 import { authorise } from '../decisions.js';
 import { answerRefusal } from '../../playbooks/core/patterns.js';
-import { slashCommand } from './commands.js';
+import { REVIEW_ACTION, REVIEW_VIEW, reviewModal } from '../core/review-blocks.js';
+import { auditRefusal, reviewRefusal } from '../reviews.js';
+import { deferredCommand, slashCommand } from './commands.js';
 import { blockActionsPayload, type InboxItem, slashCommandPayload, type ViewSubmissionPayload, viewSubmissionPayload } from './payloads.js';
 
 type ViewValues = ViewSubmissionPayload['view']['state']['values'];
 /** An inbox item less what every submission adds (who submitted it, for which step, where). */
-type SubmittedItem = InboxItem extends infer I ? (I extends InboxItem ? Omit<I, 'stepId' | 'slackUserId' | 'slackUserName' | 'channel'> : never) : never;
+type StepItem = Extract<InboxItem, { stepId: string }>;
+type SubmittedItem = StepItem extends infer I ? (I extends StepItem ? Omit<I, 'stepId' | 'slackUserId' | 'slackUserName' | 'channel'> : never) : never;
 
 /**
  * Bolt listeners. Each validates its payload, writes the interaction to the durable inbox (its
@@ -149,9 +152,56 @@ export function addListeners(app: App, deps: ChatDeps): void {
   app.command('/quench', async ({ body, ack }) => {
     const p = slashCommandPayload.safeParse(body);
     if (!p.success) return ack({ response_type: 'ephemeral', text: 'Quench could not read this command.' });
-    const seq = await enqueueInbox(deps.db, `command:${p.data.trigger_id}`, { kind: 'command', text: p.data.text }, deps.clock.now());
+    const deferred = deferredCommand(p.data);
+    const seq = await enqueueInbox(deps.db, `command:${p.data.trigger_id}`, deferred ?? { kind: 'command', text: p.data.text }, deps.clock.now());
     if (seq === undefined) return ack();
-    await ack({ response_type: 'ephemeral', text: await slashCommand(deps, p.data) });
+    if (deferred?.kind === 'ack') {
+      await ack({ response_type: 'ephemeral', text: `Acknowledging run \`${deferred.runId}\`…` });
+      return handleInbox(deps, seq, deferred);
+    }
+    const answer = await slashCommand(deps, p.data);
+    await ack({ response_type: 'ephemeral', ...(typeof answer === 'string' ? { text: answer } : answer) } as never);
+  });
+
+  // Agree / Disagree on a sampled auto-approval: refuse at once (own run, already reviewed),
+  // else open the note form; its submission is the review (the inbox item `review`).
+  for (const verdict of ['agree', 'disagree'] as const) {
+    app.action(REVIEW_ACTION[verdict], async ({ body, ack }) => {
+      await ack();
+      const p = blockActionsPayload.safeParse(body);
+      if (!p.success) return log.warn({ issues: p.error.issues }, 'unexpected block_actions payload');
+      const stepId = p.data.actions[0]!.value ?? '';
+      const channel = p.data.container?.channel_id ?? p.data.channel?.id ?? '';
+      const person = await deps.people.slackUser(p.data.user.id, p.data.user.name);
+      const refusal = await reviewRefusal(deps.db, stepId, person);
+      if (refusal) {
+        const name = p.data.user.name ? `${p.data.user.name} (<@${p.data.user.id}>)` : `<@${p.data.user.id}>`;
+        await auditRefusal(deps, stepId, verdict, { person, id: p.data.user.id, name, via: 'slack' }, refusal);
+        if (channel) await deps.chat.ephemeral(channel, p.data.user.id, refusal.message);
+        return;
+      }
+      const view = (await loadOffer(deps.db.orm, stepId))?.view as StoredView | undefined;
+      await deps.chat.openView(p.data.trigger_id, reviewModal(`${stepId}|${channel}|${verdict}`, view?.stepKey ?? stepId, verdict));
+    });
+  }
+  app.view(REVIEW_VIEW, async ({ body, ack }) => {
+    const p = viewSubmissionPayload.safeParse(body);
+    if (!p.success) return ack();
+    const [stepId = '', channel, verdict] = p.data.view.private_metadata.split('|');
+    if (verdict !== 'agree' && verdict !== 'disagree') return ack();
+    const note = p.data.view.state.values.note?.value?.value?.trim();
+    const item: InboxItem = {
+      kind: 'review',
+      stepId,
+      verdict,
+      ...(note ? { note } : {}),
+      slackUserId: p.data.user.id,
+      slackUserName: p.data.user.name,
+      ...(channel ? { channel } : {}),
+    };
+    const seq = await enqueue(`view:${p.data.view.id}:${p.data.view.hash ?? ''}`, item);
+    await ack();
+    if (seq !== undefined) await handleInbox(deps, seq, item);
   });
 }
 

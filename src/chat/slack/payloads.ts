@@ -80,5 +80,23 @@ export const inboxItemSchema = z.discriminatedUnion('kind', [
     to: z.string(),
     channel: z.string().optional(),
   }),
+  /** `/quench ack RUN`: the thread and the run's PagerDuty incident (src/chat/ack.ts). */
+  z.object({
+    kind: z.literal('ack'),
+    runId: z.string(),
+    slackUserId: z.string(),
+    slackUserName: z.string().optional(),
+    channel: z.string().optional(),
+  }),
+  /** Agree / Disagree on an auto-approval sampled for review (src/chat/reviews.ts). */
+  z.object({
+    kind: z.literal('review'),
+    stepId: z.string(),
+    verdict: z.enum(['agree', 'disagree']),
+    note: z.string().optional(),
+    slackUserId: z.string(),
+    slackUserName: z.string().optional(),
+    channel: z.string().optional(),
+  }),
 ]);
 export type InboxItem = z.infer<typeof inboxItemSchema>;

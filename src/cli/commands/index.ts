@@ -13,6 +13,7 @@ import { schemaCommand } from './schema.js';
 import { serveCommand } from './serve.js';
 import { validateCommand } from './validate.js';
 import { reportCommand } from '../../reports/commands.js';
+import { ackCommand, reviewsAgreeCommand, reviewsCommand, reviewsDisagreeCommand, reviewsListCommand } from './oncall.js';
 
 /** Every CLI command; `quench --help` lists them in this order. */
-export const commands: Command[] = [serveCommand, migrateCommand, validateCommand, schemaCommand, sloStatusCommand, sloRulesCommand, auditVerifyCommand, runsCommand, runsListCommand, runsShowCommand, runsStartCommand, runsCancelCommand, drillCommand, approveCommand, rejectCommand, dlqCommand, dlqListCommand, dlqRetryCommand, dlqInboxListCommand, dlqInboxRetryCommand, ...gateCommands, reportCommand, completionCommand(() => commands)];
+export const commands: Command[] = [serveCommand, migrateCommand, validateCommand, schemaCommand, sloStatusCommand, sloRulesCommand, auditVerifyCommand, runsCommand, runsListCommand, runsShowCommand, runsStartCommand, runsCancelCommand, drillCommand, approveCommand, rejectCommand, ackCommand, reviewsCommand, reviewsListCommand, reviewsAgreeCommand, reviewsDisagreeCommand, dlqCommand, dlqListCommand, dlqRetryCommand, dlqInboxListCommand, dlqInboxRetryCommand, ...gateCommands, reportCommand, completionCommand(() => commands)];
