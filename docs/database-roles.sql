@@ -41,3 +41,8 @@ ALTER DEFAULT PRIVILEGES FOR ROLE quench_owner IN SCHEMA drizzle
 --    this after moving ownership (docs/database-roles.md, "an existing installation"):
 --      REVOKE ALL ON audit_events FROM quench_service;
 --      GRANT SELECT, INSERT ON audit_events TO quench_service;
+--    The audit outbox (entries committed, not yet chained): read, append, and delete, which its
+--    trigger allows only for an entry already chained unchanged. Migration 0015 takes UPDATE,
+--    TRUNCATE, REFERENCES and TRIGGER back the same way; on an existing installation:
+--      REVOKE ALL ON audit_outbox FROM quench_service;
+--      GRANT SELECT, INSERT, DELETE ON audit_outbox TO quench_service;

@@ -27,6 +27,28 @@ export const auditCapability: Capability = (ctx) => {
       this.set(head?.seq ?? 0);
     },
   });
+  // One query per scrape for both backlog gauges (collect() of each asks the same question).
+  let backlog: Promise<{ entries: number; oldestSeconds: number }> | undefined;
+  const readBacklog = () => {
+    backlog ??= ctx.audit.backlog().finally(() => setTimeout(() => (backlog = undefined), 100).unref());
+    return backlog;
+  };
+  new Gauge({
+    name: 'quench_audit_unchained_entries',
+    help: 'Audit entries committed but not yet linked into the chain (the outbox).',
+    registers: [ctx.metrics.registry],
+    async collect() {
+      this.set((await readBacklog()).entries);
+    },
+  });
+  new Gauge({
+    name: 'quench_audit_chain_lag_seconds',
+    help: 'Age of the oldest audit entry not yet chained (0 when none is waiting).',
+    registers: [ctx.metrics.registry],
+    async collect() {
+      this.set((await readBacklog()).oldestSeconds);
+    },
+  });
   let publisher: { stop: () => void } | undefined;
   return {
     name: 'audit',
@@ -47,10 +69,14 @@ export const auditCapability: Capability = (ctx) => {
       }
       // A wrong or missing QUENCH_AUDIT_KEY stops start-up here rather than at the first append.
       await ctx.audit.prepare();
+      ctx.audit.startChaining({ onError: (err) => ctx.logger.error({ err }, 'audit chain pass failed; entries stay in the outbox until a pass succeeds') });
       publisher = startHeadPublisher({ audit: ctx.audit, logger: ctx.logger });
     },
     async stop() {
       publisher?.stop();
+      await ctx.audit.stopChaining();
+      // What this replica recorded is chained before the database closes (another replica would otherwise).
+      await ctx.audit.flush().catch((err) => ctx.logger.warn({ err }, 'could not chain the last audit entries at stop; the next chainer will'));
     },
   };
 };

@@ -19,8 +19,14 @@ export interface RoleReport {
 }
 
 const TABLE_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
-/** The trail is read and appended to, nothing else. */
-const AUDIT_PRIVILEGES = ['SELECT', 'INSERT'];
+/**
+ * The trail is read and appended to, nothing else; the outbox is read, appended to and
+ * emptied by the chainer (its trigger lets a row go only once it is chained unchanged).
+ */
+const RESTRICTED_TABLES: Record<string, string[]> = {
+  audit_events: ['SELECT', 'INSERT'],
+  audit_outbox: ['SELECT', 'INSERT', 'DELETE'],
+};
 
 export function quenchTableNames(): string[] {
   return Object.values(schema)
@@ -43,6 +49,18 @@ export async function checkServiceRole(db: Database): Promise<RoleReport | undef
   for (const privilege of ['update', 'delete', 'truncate', 'trigger'] as const) {
     if (trail?.[privilege] && !trail.superuser && !trail.owner) canRewriteTrail.push(`it holds ${privilege.toUpperCase()} on audit_events`);
   }
+  // The outbox holds entries not chained yet: changing them, emptying it or dropping its trigger rewrites history too.
+  const [outbox] = await db.rows<{ owner: boolean; update: boolean; truncate: boolean; trigger: boolean }>(sql`
+    select pg_has_role(current_user, c.relowner, 'MEMBER') as owner, has_table_privilege(c.oid, 'UPDATE') as update,
+      has_table_privilege(c.oid, 'TRUNCATE') as truncate, has_table_privilege(c.oid, 'TRIGGER') as trigger
+    from pg_class c where c.oid = to_regclass('audit_outbox')`);
+  if (outbox && !trail?.superuser && !trail?.owner) {
+    if (outbox.owner) canRewriteTrail.push('it owns audit_outbox (ALTER TABLE … DISABLE TRIGGER)');
+    else
+      for (const privilege of ['update', 'truncate', 'trigger'] as const) {
+        if (outbox[privilege]) canRewriteTrail.push(`it holds ${privilege.toUpperCase()} on audit_outbox`);
+      }
+  }
 
   const tables = quenchTableNames();
   const names = sql`array[${sql.join(
@@ -57,10 +75,16 @@ export async function checkServiceRole(db: Database): Promise<RoleReport | undef
       sql`, `,
     )}]::text[]) p(privilege)
     where to_regclass(quote_ident(t.name)) is not null
-      and (t.name <> 'audit_events' or p.privilege = any(array[${sql.join(
-        AUDIT_PRIVILEGES.map((p) => sql`${p}`),
-        sql`, `,
-      )}]::text[]))
+      and (${sql.join(
+        Object.entries(RESTRICTED_TABLES).map(
+          ([table, privileges]) =>
+            sql`(t.name <> ${table} or p.privilege = any(array[${sql.join(
+              privileges.map((p) => sql`${p}`),
+              sql`, `,
+            )}]::text[]))`,
+        ),
+        sql` and `,
+      )})
       and not has_table_privilege(to_regclass(quote_ident(t.name)), p.privilege)
     order by 1`);
   // bigserial columns draw from sequences: inserting needs USAGE on them.

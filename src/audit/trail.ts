@@ -17,8 +17,10 @@ import {
   linkEntry,
   type VerifyBreak,
 } from './core/chain.js';
-import type { AuditEntryInput, AuditEvent } from './core/entry.js';
-import { auditEvents } from './schema.js';
+import { type AuditEntryInput, type AuditEvent, normaliseData } from './core/entry.js';
+import { CHAIN_BATCH, CHAINER_LOCK_KEY, type ChainFaults, chainAll, chainPass, fromRow } from './chainer.js';
+import { createChainLoop } from './chain-loop.js';
+import { auditEvents, auditOutbox } from './schema.js';
 
 export const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -33,36 +35,26 @@ export function auditHashers(key?: string): ChainHashers {
   return { plain: sha256Hex, keyed: { hash: hmac, keyId: hmac('quench audit key id').slice(0, 16) } };
 }
 
-/**
- * Arbitrary constant: the transaction-scoped advisory lock that serialises appends, so that
- * the chain never forks even with several replicas writing. It is held only until the
- * appending transaction commits.
- */
-const AUDIT_LOCK_KEY = '7262617313';
-
-type Row = typeof auditEvents.$inferSelect;
-
-function fromRow(row: Row): AuditEvent {
-  return {
-    seq: row.seq,
-    at: row.at,
-    actor: { type: row.actorType as 'user' | 'system', id: row.actorId },
-    action: row.action,
-    subject: { type: row.subjectType, id: row.subjectId },
-    data: row.data as AuditEvent['data'],
-    correlationId: row.correlationId,
-    prevHash: row.prevHash,
-    hash: row.hash,
-  };
-}
-
 export interface AuditTrail {
   /**
-   * Appends one entry. Pass the caller's transaction as `executor` to make the audit entry
-   * commit (or roll back) together with the change it records.
+   * Records one entry. Pass the caller's transaction as `executor` to make the entry commit
+   * (or roll back) together with the change it records. It lands in the outbox without any
+   * lock; the chainer links it shortly after the commit (ARCHITECTURE.md), so the result has
+   * no `seq` or `hash` yet.
    */
-  append(input: AuditEntryInput, executor?: Executor): Promise<AuditEvent>;
+  append(input: AuditEntryInput, executor?: Executor): Promise<PendingAuditEntry>;
+  /**
+   * Entries in sequence order. Readers wait: every entry committed before the call is chained
+   * first (`flush`), so a page never misses a recorded change.
+   */
   page(options: { after?: number; limit?: number }): Promise<AuditEvent[]>;
+  /** Chains every entry committed so far (waits for a running chain pass). */
+  flush(): Promise<void>;
+  /** Entries committed but not chained yet, and the age of the oldest (database clock). */
+  backlog(): Promise<{ entries: number; oldestSeconds: number }>;
+  /** Starts chaining in the background: woken after local appends, polling as a backstop. */
+  startChaining(options: { onError: (err: unknown) => void; pollMs?: number }): void;
+  stopChaining(): Promise<void>;
   /**
    * Walks the whole chain. `expected`: heads recorded elsewhere (sequence → hash) that the
    * stored chain must still contain.
@@ -87,66 +79,82 @@ export type VerifyResult =
 export interface AuditTrailOptions {
   /** QUENCH_AUDIT_KEY: new entries are HMAC-SHA256 links (../../docs/database-roles.md). */
   key?: string | undefined;
+  /** Crash-test seam for chain passes. */
+  faults?: ChainFaults;
+}
+
+/** What `append` returns: the outbox entry, chained later. */
+export interface PendingAuditEntry {
+  outboxId: number;
+  at: Date;
 }
 
 export function createAuditTrail(db: Database, clock: Clock, options: AuditTrailOptions = {}): AuditTrail {
   const hashers = auditHashers(options.key);
-
-  /** Under the append lock: the head, checked against this writer's mode (see decideAppend). */
-  const lockedHead = async (tx: Executor) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY}::bigint)`);
-    const [row] = await tx.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
-    const head = row && fromRow(row);
-    const decision = decideAppend(head, hashers);
-    if (decision.kind === 'refuse') throw new QuenchError('audit_chain_broken', decision.reason);
-    return { head, decision };
+  const flush = async () => {
+    await chainAll(db, hashers, options.faults);
   };
-
-  const insert = async (tx: Executor, previous: Link | undefined, input: AuditEntryInput, mode: LinkMode): Promise<AuditEvent> => {
-    const at = new Date(Math.floor(clock.now().getTime()));
-    const entry = linkEntry(previous, input, at, mode === 'keyed' ? hashers.keyed!.hash : hashers.plain);
-    await tx.insert(auditEvents).values({
-      seq: entry.seq,
-      at: entry.at,
-      actorType: entry.actor.type,
-      actorId: entry.actor.id,
-      action: entry.action,
-      subjectType: entry.subject.type,
-      subjectId: entry.subject.id,
-      data: entry.data,
-      correlationId: entry.correlationId,
-      prevHash: entry.prevHash,
-      hash: entry.hash,
-    });
-    return entry;
-  };
-
-  const appendIn = async (tx: Executor, input: AuditEntryInput): Promise<AuditEvent> => {
-    const { head, decision } = await lockedHead(tx);
-    if (decision.kind === 'append') return insert(tx, head, input, decision.mode);
-    const marker = await insert(tx, head, keyedMarker(hashers.keyed!.keyId), 'keyed');
-    return insert(tx, marker, input, 'keyed');
-  };
+  const loop = createChainLoop({ pass: () => chainPass(db, hashers, { wait: false, faults: options.faults }), batch: CHAIN_BATCH });
+  /**
+   * Readers chain first; when they cannot (a role without INSERT, a missing key) they still
+   * read what is chained, and the chain's own checks say why writes stop.
+   */
+  const settle = () => flush().catch(() => {});
 
   return {
     mode: hashers.keyed ? 'keyed' : 'plain',
 
     async prepare() {
       await db.orm.transaction(async (tx) => {
-        const { head, decision } = await lockedHead(tx);
-        if (decision.kind === 'mark_then_append') await insert(tx, head, keyedMarker(hashers.keyed!.keyId), 'keyed');
+        await tx.execute(sql`select pg_advisory_xact_lock(${CHAINER_LOCK_KEY}::bigint)`);
+        const [row] = await tx.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
+        const head = row && fromRow(row);
+        const decision = decideAppend(head, hashers);
+        if (decision.kind === 'refuse') throw new QuenchError('audit_chain_broken', decision.reason);
+        if (decision.kind === 'mark_then_append') {
+          const marker = linkEntry(head, keyedMarker(hashers.keyed!.keyId), new Date(Math.floor(clock.now().getTime())), hashers.keyed!.hash);
+          await tx.insert(auditEvents).values({
+            seq: marker.seq,
+            at: marker.at,
+            actorType: marker.actor.type,
+            actorId: marker.actor.id,
+            action: marker.action,
+            subjectType: marker.subject.type,
+            subjectId: marker.subject.id,
+            data: marker.data,
+            correlationId: marker.correlationId,
+            prevHash: marker.prevHash,
+            hash: marker.hash,
+          });
+        }
       });
+      await flush();
     },
 
     async head() {
+      await settle();
       const [row] = await db.orm.select({ seq: auditEvents.seq, hash: auditEvents.hash }).from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
       return row;
     },
 
     async append(input, executor) {
+      const at = new Date(Math.floor(clock.now().getTime()));
       try {
-        if (executor && executor !== db.orm) return await appendIn(executor, input);
-        return await db.orm.transaction((tx) => appendIn(tx, input));
+        const [row] = await (executor ?? db.orm)
+          .insert(auditOutbox)
+          .values({
+            at,
+            actorType: input.actor.type,
+            actorId: input.actor.id,
+            action: input.action,
+            subjectType: input.subject.type,
+            subjectId: input.subject.id,
+            data: normaliseData(input.data),
+            correlationId: input.correlationId ?? null,
+          })
+          .returning({ id: auditOutbox.id });
+        loop.appended();
+        return { outboxId: row!.id, at };
       } catch (err) {
         const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
         throw new QuenchError('audit_append_failed', `could not append to the audit trail (${input.action}): ${cause}`, {
@@ -155,7 +163,23 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
       }
     },
 
+    flush,
+
+    async backlog() {
+      const [row] = await db.rows<{ entries: number; oldest: number | null }>(
+        sql`select count(*)::int as entries, extract(epoch from now() - min(enqueued_at))::float8 as oldest from audit_outbox`,
+      );
+      return { entries: Number(row?.entries ?? 0), oldestSeconds: Math.max(0, Number(row?.oldest ?? 0)) };
+    },
+
+    startChaining({ onError, pollMs }) {
+      loop.start({ onError, pollMs });
+    },
+
+    stopChaining: () => loop.stop(),
+
     async page({ after = 0, limit = 100 }) {
+      await settle();
       const rows = await db.orm
         .select()
         .from(auditEvents)
@@ -166,6 +190,7 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
     },
 
     async verify({ batchSize = 1000, onProgress, expected } = {}) {
+      await settle();
       // Keyset pages keep memory constant however long the trail is.
       let state: ChainState = initialChainState;
       for (;;) {

@@ -48,6 +48,7 @@ describe.each(databaseKinds)('HMAC-keyed audit trail on %s', (kind) => {
     t = await freshDatabase(kind);
     const plain = createAuditTrail(t.db, systemClock);
     await appendSome(plain, 3);
+    await plain.flush();
     const keyed = createAuditTrail(t.db, systemClock, { key: KEY });
     await keyed.prepare();
     await appendSome(keyed, 2, 3);
@@ -61,15 +62,21 @@ describe.each(databaseKinds)('HMAC-keyed audit trail on %s', (kind) => {
     });
   });
 
-  it('a writer without the key, or with another key, appends nothing to a keyed trail', async () => {
+  it('a writer without the key, or with another key, links nothing into a keyed trail', async () => {
     t = await freshDatabase(kind);
     const keyed = createAuditTrail(t.db, systemClock, { key: KEY });
     await appendSome(keyed, 2);
-    await expect(createAuditTrail(t.db, systemClock).append({ actor: system, action: 'x', subject: { type: 'n', id: 'x' } })).rejects.toThrow(
-      /HMAC-keyed, so set QUENCH_AUDIT_KEY/,
-    );
+    await keyed.flush();
+    const keyless = createAuditTrail(t.db, systemClock);
+    await keyless.append({ actor: system, action: 'x', subject: { type: 'n', id: 'x' } });
+    await expect(keyless.flush()).rejects.toThrow(/HMAC-keyed, so set QUENCH_AUDIT_KEY/);
     await expect(createAuditTrail(t.db, systemClock, { key: OTHER_KEY }).prepare()).rejects.toThrow(/matches neither QUENCH_AUDIT_KEY/);
-    expect(await keyed.verify()).toMatchObject({ ok: true, count: 3, keyedSince: 1 });
+    await expect(createAuditTrail(t.db, systemClock, { key: OTHER_KEY }).flush()).rejects.toThrow(/matches neither QUENCH_AUDIT_KEY/);
+    const [chained] = await t.db.rows<{ n: number }>(sql`select count(*)::int as n from audit_events`);
+    expect(chained!.n).toBe(3);
+    // The recorded entry waits in the outbox; the key holder links it.
+    expect(await keyed.verify()).toMatchObject({ ok: true, count: 4, keyedSince: 1 });
+    expect((await keyed.page({ after: 3 }))[0]).toMatchObject({ seq: 4, action: 'x' });
   });
 
   it('a rewrite recomputed with plain SHA-256 passes a plain trail but is caught with the key', async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkServiceRole } from '../../src/audit/role-check.js';
@@ -168,8 +169,26 @@ describe.skipIf(!TEST_DATABASE_URL)('audit trail against its own database role (
       await refused('create function quench_probe() returns int language sql as $$ select 1 $$');
       const [count] = await service`select count(*)::int as n from audit_events`;
       expect(count?.n).toBe(1);
+      // The outbox (entries not chained yet): an entry leaves it only by being chained unchanged.
+      await service`insert into audit_outbox (at, actor_type, actor_id, action, subject_type, subject_id, data) values (date_trunc('milliseconds', now()), 'system', 'test', 'roles.pending', 't', '2', '{}')`;
+      await refused("update audit_outbox set action = 'forged'");
+      await refused('delete from audit_outbox');
+      await refused('truncate audit_outbox');
+      await refused('alter table audit_outbox disable trigger all');
+      await refused('drop trigger audit_outbox_release_only_chained on audit_outbox');
+      const [pending] = await service`select count(*)::int as n from audit_outbox`;
+      expect(pending?.n).toBe(1);
     } finally {
       await service.end();
+    }
+    // Chaining it is the one way out, and the service role may do that.
+    const chainer = await openDatabase({ url: serviceUrl, poolMax: 1 });
+    try {
+      const audit = createAuditTrail(chainer, systemClock);
+      expect(await audit.verify()).toMatchObject({ ok: true, count: 2 });
+      expect(await chainer.rows(sql`select count(*)::int as n from audit_outbox`)).toEqual([{ n: 0 }]);
+    } finally {
+      await chainer.close();
     }
   });
 
@@ -239,7 +258,7 @@ describe.skipIf(!TEST_DATABASE_URL)('audit trail against its own database role (
     const verifyEnv = childEnv({ DATABASE_URL: serviceUrl, QUENCH_AUDIT_KEY: AUDIT_KEY });
     const verified = await runCli(['audit', 'verify', '--expect', heads[0]!.expect], verifyEnv);
     expect(verified.stderr).toBe('');
-    expect(verified.stdout).toMatch(/audit trail intact: \d+ entries, head \d+:[0-9a-f]{64}, HMAC-keyed since entry 2, 1 recorded head\(s\) matched/);
+    expect(verified.stdout).toMatch(/audit trail intact: \d+ entries, head \d+:[0-9a-f]{64}, HMAC-keyed since entry 3, 1 recorded head\(s\) matched/);
     expect(verified.code).toBe(0);
     const actions = await admin`select action from audit_events order by seq`;
     expect(actions.map((r) => r.action)).toEqual(expect.arrayContaining(['audit.hmac_enabled', 'run.started']));

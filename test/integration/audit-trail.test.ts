@@ -35,6 +35,7 @@ describe.each(databaseKinds)('audit trail on %s', (kind) => {
     t = await freshDatabase(kind);
     const audit = createAuditTrail(t.db, systemClock);
     await audit.append({ actor: system, action: 'a', subject: { type: 's', id: '1' } });
+    await audit.flush();
     await expect(t.db.rows(sql`update audit_events set action = 'forged'`)).rejects.toThrow();
     await expect(t.db.rows(sql`delete from audit_events`)).rejects.toThrow();
     await expect(t.db.rows(sql`truncate audit_events`)).rejects.toThrow();
@@ -45,6 +46,7 @@ describe.each(databaseKinds)('audit trail on %s', (kind) => {
     t = await freshDatabase(kind);
     const audit = createAuditTrail(t.db, systemClock);
     for (let i = 0; i < 5; i++) await audit.append({ actor: system, action: 'a', subject: { type: 's', id: String(i) }, data: { i } });
+    await audit.flush();
     await t.db.rows(sql`alter table audit_events disable trigger audit_events_no_update_delete`);
     await t.db.rows(sql`update audit_events set data = '{"i": 99}' where seq = 3`);
     expect(await audit.verify()).toEqual({ ok: false, count: 2, broken: { kind: 'hash_mismatch', seq: 3 } });

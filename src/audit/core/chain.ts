@@ -205,3 +205,39 @@ export function parseExpectedHead(text: string): { seq: number; hash: string } |
   }
   return { seq: Number(match[1]), hash: match[2]! };
 }
+
+/** A pending (outbox) entry: the recorded change and its time, not yet linked. */
+export interface PendingEntry {
+  input: AuditEntryInput;
+  at: Date;
+}
+
+/**
+ * Links `pending` (already in chain order) after `head`, as one chainer batch: the keyed marker
+ * first when `decideAppend` asks for it (timed like the first entry). Each result keeps the
+ * index of its pending entry (`source`; undefined for the marker), so the caller can record
+ * which outbox row became which link.
+ */
+export function linkBatch(
+  head: AuditEvent | undefined,
+  pending: readonly PendingEntry[],
+  hashers: ChainHashers,
+): { entries: Array<{ entry: AuditEvent; source?: number }> } | { refused: string } {
+  const decision = decideAppend(head, hashers);
+  if (decision.kind === 'refuse') return { refused: decision.reason };
+  const mode: LinkMode = decision.kind === 'append' ? decision.mode : 'keyed';
+  const hash = mode === 'keyed' ? hashers.keyed!.hash : hashers.plain;
+  const entries: Array<{ entry: AuditEvent; source?: number }> = [];
+  let previous: Link | undefined = head;
+  if (decision.kind === 'mark_then_append' && pending.length > 0) {
+    const marker = linkEntry(previous, keyedMarker(hashers.keyed!.keyId), pending[0]!.at, hash);
+    entries.push({ entry: marker });
+    previous = marker;
+  }
+  pending.forEach((p, source) => {
+    const entry = linkEntry(previous, p.input, p.at, hash);
+    entries.push({ entry, source });
+    previous = entry;
+  });
+  return { entries };
+}
