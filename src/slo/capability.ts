@@ -1,3 +1,4 @@
+import { type FSWatcher, watch } from 'node:fs';
 import cron from 'node-cron';
 import { formatProblem } from '../definitions/problem.js';
 import { QuenchError } from '../core/errors.js';
@@ -8,12 +9,16 @@ import { sloMetrics } from './metrics.js';
 import type { SloPort } from './port.js';
 import type { SloStatus } from './core/status.js';
 import { addSloRoutes } from './routes.js';
+import { dataSourceSources } from './sources/datasources.js';
 import { PrometheusClient } from './sources/prometheus-client.js';
 import { prometheusSource } from './sources/prometheus.js';
 import { syntheticSource } from './sources/synthetic.js';
 import { createSloStore } from './store.js';
 
 const HOUR = 3_600_000;
+
+/** How often QUENCH_SLO_DIR is re-read besides file-change notices (as playbooks are). */
+export const SLO_RELOAD_INTERVAL_MS = 30_000;
 
 /** The SLO port over a running evaluator. */
 export function evaluatorPort(evaluator: SloEvaluator): SloPort {
@@ -34,7 +39,7 @@ export function evaluatorPort(evaluator: SloEvaluator): SloPort {
  * evaluates every SLO on QUENCH_SLO_EVAL_CRON. Invalid SLO files stop start-up with every
  * problem listed, as `quench validate` would print them.
  */
-export function sloCapability(ctx: ServiceContext): Component {
+export function sloCapability(ctx: ServiceContext): Component & { reload(): Promise<void> } {
   const { config, logger } = ctx;
   const { slos, problems } = loadSlos([config.QUENCH_SLO_DIR]);
   const errors = problems.filter((p) => p.severity === 'error');
@@ -50,7 +55,11 @@ export function sloCapability(ctx: ServiceContext): Component {
     : undefined;
   const evaluator = new SloEvaluator({
     slos,
-    sources: { synthetic: syntheticSource(ctx.clock.now()), ...(client ? { prometheus: prometheusSource(client) } : {}) },
+    sources: {
+      synthetic: syntheticSource(ctx.clock.now()),
+      ...(client ? { prometheus: prometheusSource(client) } : {}),
+      forDataSource: dataSourceSources({ timeoutMs: config.QUENCH_SLO_TIMEOUT_SECONDS * 1000 }),
+    },
     clock: ctx.clock,
     logger: logger.child({ component: 'slo' }),
     store: createSloStore(ctx.db),
@@ -91,8 +100,48 @@ export function sloCapability(ctx: ServiceContext): Component {
       });
   };
 
+  // Hot reload: a valid new set of files replaces the definitions (next cycle evaluates them);
+  // an invalid one is logged with file:line:col once per distinct set of problems, and the
+  // previous definitions stay. Every change is audited.
+  let lastProblems = '';
+  let reloading: Promise<void> | undefined;
+  const reloadNow = async () => {
+    const next = loadSlos([config.QUENCH_SLO_DIR]);
+    const bad = next.problems.filter((p) => p.severity === 'error');
+    if (bad.length > 0) {
+      const text = bad.map(formatProblem).join('\n');
+      if (text !== lastProblems)
+        logger.error({ dir: config.QUENCH_SLO_DIR, problems: bad.map(formatProblem) }, 'SLO definitions not reloaded: fix the problems (quench validate); the previous ones stay in force');
+      lastProblems = text;
+      return;
+    }
+    lastProblems = '';
+    await running; // a cycle in flight finishes on the definitions it started with
+    const changes = evaluator.replace(next.slos);
+    if (changes.added.length + changes.removed.length + changes.changed.length === 0) return;
+    logger.info({ ...changes }, 'SLO definitions reloaded');
+    await ctx.audit.append({
+      actor: { type: 'system', id: 'slo-evaluator' },
+      action: 'slo.definitions.reloaded',
+      subject: { type: 'slo-definitions', id: config.QUENCH_SLO_DIR },
+      data: { ...changes },
+    });
+    guarded(); // changed objectives and new SLOs show at once, not at the next tick
+  };
+  const reload = () =>
+    (reloading ??= reloadNow()
+      .catch((err) => logger.error({ err }, 'SLO reload failed'))
+      .finally(() => {
+        reloading = undefined;
+      }));
+  let reloadTimer: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+
   return {
     name: 'slo-evaluator',
+    /** Re-reads QUENCH_SLO_DIR now (the watcher and the timer call it; so can a test). */
+    reload,
     async start() {
       // evaluateNow runs the whole cycle (observers included), as the schedule would. A follower
       // (src/db/leader.ts) reports the leader's stored statuses: its own evaluator never runs.
@@ -128,8 +177,25 @@ export function sloCapability(ctx: ServiceContext): Component {
         if (leads) guarded(); // a replica taking over evaluates at once, not at the next tick
       });
       task = cron.schedule(config.QUENCH_SLO_EVAL_CRON, guarded, { name: 'slo-evaluator', noOverlap: true });
+      reloadTimer = setInterval(() => void reload(), SLO_RELOAD_INTERVAL_MS);
+      reloadTimer.unref();
+      try {
+        // Editors write in bursts (temp file, rename): one reload shortly after the last notice.
+        watcher = watch(config.QUENCH_SLO_DIR, { recursive: true }, () => {
+          clearTimeout(debounce);
+          debounce = setTimeout(() => void reload(), 250);
+          debounce.unref();
+        });
+        watcher.on('error', (err) => logger.warn({ err }, 'watching QUENCH_SLO_DIR failed; SLO files still reload every 30 s'));
+      } catch (err) {
+        logger.warn({ err }, 'cannot watch QUENCH_SLO_DIR; SLO files reload every 30 s');
+      }
     },
     async stop() {
+      clearInterval(reloadTimer);
+      clearTimeout(debounce);
+      watcher?.close();
+      await reloading;
       await task?.destroy();
       await running;
     },

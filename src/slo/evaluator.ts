@@ -9,6 +9,7 @@ import { periodMs, windowBounds } from './core/calendar.js';
 import { type Severity, type Slo, severities } from './core/model.js';
 import { LONG_WINDOW_MS, minSampleMs, rowCounts, type SampleCursor, samplePlan } from './core/samples.js';
 import { buildStatus, pendingStatus, type SloStatus, windowLabel } from './core/status.js';
+import { formatDuration } from './core/duration.js';
 import { alertWindowLengths } from './core/windows.js';
 import { burnEvent } from './events.js';
 import { mapLimit, withTimeout } from './limit.js';
@@ -19,7 +20,11 @@ import type { SampleInput, SloStore } from './store.js';
 
 export interface EvaluatorOptions {
   slos: Slo[];
-  sources: { prometheus?: SliSource; synthetic: SliSource };
+  /**
+   * `forDataSource`: the source for an SLO that names an OpenSLO DataSource with connection
+   * details (src/slo/sources/datasources.ts); such SLOs never fall back to `prometheus`.
+   */
+  sources: { prometheus?: SliSource; synthetic: SliSource; forDataSource?: (ds: NonNullable<Slo['dataSource']>) => SliSource };
   clock: Clock;
   logger: Logger;
   /** Absent for one-shot CLI evaluations: nothing is stored, audited or emitted. */
@@ -40,6 +45,18 @@ export interface EvaluatorOptions {
    */
   longWindows?: 'raw' | 'stored';
 }
+
+/** What `replace` changed, by SLO name. */
+export interface SloChanges {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+/** The definition without where it was written: moving an SLO in its file changes nothing. */
+const definitionOf = (slo: Slo) => JSON.stringify({ ...slo, origin: undefined });
+/** What the stored rows and the sample cursor count: a change starts them afresh. */
+const countingOf = (slo: Slo) => JSON.stringify([slo.sli, slo.budgeting, slo.window]);
 
 export interface CycleResult {
   evaluated: number;
@@ -98,16 +115,80 @@ export class SloEvaluator {
     this.#o = options;
     this.#slos = options.slos;
     this.#stored = options.longWindows === 'stored' && options.store ? new StoredWindows(options.store) : undefined;
-    for (const slo of options.slos) {
-      const missing = slo.sli.source === 'prometheus' && !options.sources.prometheus;
-      this.#statuses.set(
-        slo.name,
-        pendingStatus(
-          slo,
-          'not_evaluated',
-          slo.sli.kind === 'unevaluable' ? slo.sli.reason : missing ? 'no data source: set PROMETHEUS_URL' : undefined,
-        ),
-      );
+    for (const slo of options.slos) this.#statuses.set(slo.name, this.#initialStatus(slo));
+  }
+
+  #initialStatus(slo: Slo): SloStatus {
+    const missing = slo.sli.source === 'prometheus' && !this.#sourceOf(slo);
+    return pendingStatus(slo, 'not_evaluated', slo.sli.kind === 'unevaluable' ? slo.sli.reason : missing ? this.#noSource(slo) : undefined);
+  }
+
+  /** The SLO's source: synthetic, its DataSource's endpoint, or PROMETHEUS_URL's. */
+  #sourceOf(slo: Slo): SliSource | undefined {
+    const s = this.#o.sources;
+    if (slo.sli.source === 'synthetic') return s.synthetic;
+    if (slo.dataSource) return s.forDataSource?.(slo.dataSource);
+    return s.prometheus;
+  }
+
+  #noSource(slo: Slo): string {
+    return slo.dataSource
+      ? `no data source: DataSource ${slo.dataSource.name} (${slo.dataSource.url}) is not available to this evaluator`
+      : 'no data source: set PROMETHEUS_URL to evaluate Prometheus-based SLOs';
+  }
+
+  /**
+   * Replaces the SLO definitions (hot reload). New SLOs start not evaluated; removed ones leave
+   * the statuses, metrics and the next cycle (the deploy gate then lifts their freezes, as it
+   * does for any SLO no longer listed); changed ones keep their last status and alert states
+   * until the next cycle evaluates them with the new definition. When what an SLO counts
+   * changed (SLI, budgeting, window), its sample cursor and stored counts start afresh: rows
+   * written under the old definition are not summed into the new one's long windows.
+   */
+  replace(slos: Slo[]): SloChanges {
+    const before = new Map(this.#slos.map((s) => [s.name, s]));
+    const after = new Map(slos.map((s) => [s.name, s]));
+    const changes: SloChanges = { added: [], removed: [], changed: [] };
+    const nowMs = this.#o.clock.now().getTime();
+    for (const [name, old] of before) {
+      const next = after.get(name);
+      if (!next) {
+        changes.removed.push(name);
+        this.#statuses.delete(name);
+        this.#lastSample.delete(name);
+        this.#stored?.forget(name, nowMs);
+        this.#unpublish(old);
+      } else if (definitionOf(next) !== definitionOf(old)) {
+        changes.changed.push(name);
+        if (countingOf(next) !== countingOf(old)) {
+          const last = this.#lastSample.get(name);
+          if (last) this.#lastSample.set(name, { atMs: last.atMs });
+          this.#stored?.forget(name, nowMs);
+        }
+        if (next.service !== old.service) this.#unpublish(old);
+        const status = this.#statuses.get(name);
+        if (!status || status.state === 'not_evaluated') this.#statuses.set(name, this.#initialStatus(next));
+      }
+    }
+    for (const [name, slo] of after) {
+      if (before.has(name)) continue;
+      changes.added.push(name);
+      this.#statuses.set(name, this.#initialStatus(slo));
+    }
+    this.#slos = slos;
+    return changes;
+  }
+
+  #unpublish(slo: Slo): void {
+    const m = this.#o.metrics;
+    if (!m) return;
+    const base = { slo: slo.name, service: slo.service };
+    m.objective.remove(base);
+    m.budgetRemaining.remove(base);
+    for (const w of alertWindowLengths(slo.alerting.windows)) m.burnRate.remove({ ...base, window: formatDuration(w) });
+    for (const severity of severities) {
+      m.alertFiring.remove({ ...base, severity });
+      m.alertNoData.remove({ ...base, severity });
     }
   }
 
@@ -144,14 +225,11 @@ export class SloEvaluator {
   async #evaluateOne(slo: Slo): Promise<SampleInput | undefined> {
     const o = this.#o;
     if (slo.sli.kind === 'unevaluable') return undefined;
-    const source = slo.sli.source === 'synthetic' ? o.sources.synthetic : o.sources.prometheus;
+    const source = this.#sourceOf(slo);
     const timer = o.metrics?.evaluationSeconds.startTimer({ source: slo.sli.source });
     if (!source) {
       // Not a failure of this SLO: the service was started without Prometheus.
-      this.#statuses.set(
-        slo.name,
-        pendingStatus(slo, 'not_evaluated', 'no data source: set PROMETHEUS_URL to evaluate Prometheus-based SLOs'),
-      );
+      this.#statuses.set(slo.name, pendingStatus(slo, 'not_evaluated', this.#noSource(slo)));
       return undefined;
     }
     try {
@@ -167,7 +245,7 @@ export class SloEvaluator {
       o.metrics?.evaluationErrors.inc({ slo: slo.name, reason: e.code });
       o.logger.warn({ slo: slo.name, code: e.code, err: e.message }, 'SLO evaluation failed');
       const previous = this.#statuses.get(slo.name) ?? pendingStatus(slo, 'error');
-      this.#statuses.set(slo.name, { ...previous, state: 'error', error: e.message });
+      if (this.#slos.includes(slo)) this.#statuses.set(slo.name, { ...previous, state: 'error', error: e.message });
       throw e;
     } finally {
       timer?.();
@@ -275,6 +353,8 @@ export class SloEvaluator {
         noData: noDataOf(severity).map(windowLabel),
       };
     }
+    // Replaced while this evaluation ran (hot reload): the next cycle evaluates the new definition.
+    if (!this.#slos.includes(slo)) return undefined;
     this.#statuses.set(slo.name, status);
     this.#publish(slo, status);
     if (plan === undefined || sampleMs === undefined || counts === undefined) return undefined;
