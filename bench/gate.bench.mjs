@@ -5,8 +5,12 @@
 // gate, and averaged, so a change in the machine's load shows as a spread. The gate answers
 // from memory: no database or Prometheus call per request (answers that block would be audited,
 // so the bench asks an unfrozen service, the hot path of every green pipeline).
+// Beside throughput, each round reads the server process's CPU time (Linux /proc): CPU per
+// answered request does not depend on how busy the rest of the machine is, so `cpuRatio`
+// (bare CPU per request / gate CPU per request) is steadier than `ratio` on a shared machine.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,11 +53,24 @@ async function spawnUntilReady(args, env, readyPath) {
 
 const stop = (p) => new Promise((r) => (p.child.exitCode !== null ? r() : (p.child.once('exit', r), p.child.kill('SIGTERM'))));
 
-async function load(url) {
+/** User + system CPU seconds of a process so far (clock ticks of 1/100 s), or null off Linux. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+async function load(url, pid) {
+  const cpuBefore = cpuSeconds(pid);
   const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S });
+  const cpuAfter = cpuSeconds(pid);
   const ok = result['2xx'];
   return {
     requestsPerSecond: Math.round(ok / DURATION_S),
+    cpuMicrosPerRequest: cpuBefore === null || cpuAfter === null || ok === 0 ? null : Math.round(((cpuAfter - cpuBefore) * 1e6) / ok),
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     non2xx: result.non2xx,
@@ -108,16 +125,19 @@ createServer((req, res) => { res.writeHead(200, { 'content-type': 'application/j
       // Alternating rounds (bare, gate, bare, gate, …, bare): on a shared machine the load
       // moves, and each gate round is compared with the bare rounds on either side of it.
       ctx.log(`autocannon: ${CONNECTIONS} connections, ${ROUNDS} gate rounds of ${DURATION_S} s between bare rounds`);
-      const bareRounds = [await load(`${bare.url}/`)];
+      const bareRounds = [await load(`${bare.url}/`, bare.child.pid)];
       const gateRounds = [];
       for (let i = 0; i < ROUNDS; i++) {
-        gateRounds.push(await load(gateUrl));
-        bareRounds.push(await load(`${bare.url}/`));
+        gateRounds.push(await load(gateUrl, gate.child.pid));
+        bareRounds.push(await load(`${bare.url}/`, bare.child.pid));
       }
       const ratios = gateRounds.map(
         (g, i) => g.requestsPerSecond / ((bareRounds[i].requestsPerSecond + bareRounds[i + 1].requestsPerSecond) / 2),
       );
       const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      const cpu = (rounds) => median(rounds.map((r) => r.cpuMicrosPerRequest).filter((x) => x !== null)) ?? null;
+      const gateCpu = cpu(gateRounds);
+      const bareCpu = cpu(bareRounds);
       return {
         durationSeconds: DURATION_S,
         connections: CONNECTIONS,
@@ -127,6 +147,8 @@ createServer((req, res) => { res.writeHead(200, { 'content-type': 'application/j
         ratios: ratios.map((r) => Math.round(r * 100) / 100),
         ratio: Math.round(median(ratios) * 100) / 100,
         target: 0.7,
+        cpuMicrosPerRequest: { gate: gateCpu, bare: bareCpu },
+        cpuRatio: gateCpu && bareCpu ? Math.round((bareCpu / gateCpu) * 100) / 100 : null,
         loadAverage: loadavg()[0],
       };
     } finally {

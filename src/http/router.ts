@@ -55,6 +55,11 @@ interface CompiledRoute extends Route {
 
 export class Router {
   readonly #routes: CompiledRoute[] = [];
+  /**
+   * Routes without parameters by exact path (and path + "/") and method, when no earlier route
+   * could take the same request: a hit answers what the ordered scan would, without the scan.
+   */
+  readonly #exact = new Map<string, CompiledRoute>();
 
   add(route: Route): this {
     const keys: string[] = [];
@@ -66,8 +71,23 @@ export class Router {
         return '([^/]+)';
       })
       .join('/');
-    this.#routes.push({ ...route, regex: new RegExp(`^${source}/?$`), keys });
+    const compiled: CompiledRoute = { ...route, regex: new RegExp(`^${source}/?$`), keys };
+    if (keys.length === 0) {
+      for (const path of route.pattern.endsWith('/') ? [route.pattern] : [route.pattern, `${route.pattern}/`]) {
+        for (const method of route.method === 'GET' ? ['GET', 'HEAD'] : [route.method]) {
+          const key = `${method} ${path}`;
+          const shadowed = this.#routes.some((r) => r.regex.test(path) && (r.method === method || (method === 'HEAD' && r.method === 'GET')));
+          if (!shadowed && !this.#exact.has(key)) this.#exact.set(key, compiled);
+        }
+      }
+    }
+    this.#routes.push(compiled);
     return this;
+  }
+
+  /** Every registered route, in registration order (for the OpenAPI document). */
+  get routes(): readonly Route[] {
+    return this.#routes;
   }
 
   /** The route for a path; `methodNotAllowed` when the path exists under other methods. */
@@ -75,6 +95,8 @@ export class Router {
     method: string,
     path: string,
   ): { route: CompiledRoute; params: Record<string, string> } | { methodNotAllowed: string[] } | undefined {
+    const exact = this.#exact.get(`${method} ${path}`);
+    if (exact) return { route: exact, params: {} };
     const allowed: string[] = [];
     for (const route of this.#routes) {
       const m = route.regex.exec(path);

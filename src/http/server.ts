@@ -18,14 +18,29 @@ export interface HttpServer {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
+type Observer = { observe(seconds: number): void };
+
 export function createHttpServer(deps: { router: Router; auth: TokenAuthenticator; logger: Logger; metrics: Metrics }): HttpServer {
   const { router, auth, logger, metrics } = deps;
+  // One bound histogram child per method/route/status (all bounded sets): no label hashing per request.
+  const observers = new Map<string, Observer>();
+  const observerFor = (method: string, route: string, status: number): Observer => {
+    const key = `${method} ${status} ${route}`;
+    let observer = observers.get(key);
+    if (!observer) {
+      observer = metrics.httpRequestDuration.labels(method, route, String(status));
+      observers.set(key, observer);
+    }
+    return observer;
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const incomingId = req.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
-    const log = logger.child({ requestId });
+    // The request's child logger is made on first use: most requests log nothing below `info`.
+    let child: Logger | undefined;
+    const log = () => (child ??= logger.child({ requestId }));
     const method = req.method ?? 'GET';
     // Logged before it is parsed: a target that does not parse must still be traceable (capped, never trusted).
     let path = (req.url ?? '/').slice(0, 200);
@@ -33,10 +48,12 @@ export function createHttpServer(deps: { router: Router; auth: TokenAuthenticato
     res.setHeader('X-Request-Id', requestId);
 
     res.on('finish', () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.httpRequestDuration.observe({ method: methodLabel(method), route: routeLabel, status: String(res.statusCode) }, seconds);
+      const ms = performance.now() - started;
+      observerFor(methodLabel(method), routeLabel, res.statusCode).observe(ms / 1000);
       const level = res.statusCode >= 500 ? 'error' : path === '/healthz' || path === '/metrics' ? 'debug' : 'info';
-      log[level]({ method: method.slice(0, 20), route: routeLabel, path, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+      if (logger.isLevelEnabled(level)) {
+        log()[level]({ method: method.slice(0, 20), route: routeLabel, path, status: res.statusCode, ms: Math.round(ms) }, 'request');
+      }
     });
 
     // Everything that can throw on hostile input (target parsing, percent-decoding, auth,
@@ -55,13 +72,24 @@ export function createHttpServer(deps: { router: Router; auth: TokenAuthenticato
         });
       }
       const user = auth.authorise(req, match.route.auth);
-      const ctx: RequestContext = { req, method, path, params: match.params, query: target.searchParams, requestId, log, user };
+      const ctx: RequestContext = {
+        req,
+        method,
+        path,
+        params: match.params,
+        query: target.searchParams,
+        requestId,
+        get log() {
+          return log();
+        },
+        user,
+      };
       if (match.route.raw) return await match.route.raw(ctx, res);
       send(res, await match.route.handler!(ctx));
     } catch (err) {
       const error = asQuenchError(err);
       const status = httpStatusOf[error.code];
-      if (status >= 500) log.error({ err }, 'request failed');
+      if (status >= 500) log().error({ err }, 'request failed');
       if (!res.headersSent) {
         const headers: Record<string, string> = {};
         const retryAfter = error.details?.retryAfterSeconds;
@@ -121,12 +149,17 @@ export function createHttpServer(deps: { router: Router; auth: TokenAuthenticato
 }
 
 export function send(res: ServerResponse, reply: Reply): void {
-  for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+  if (reply.headers) for (const k in reply.headers) res.setHeader(k, reply.headers[k]!);
+  let payload: string | undefined;
   if (reply.text !== undefined) {
+    payload = reply.text;
     if (!res.hasHeader('Content-Type')) res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-    res.writeHead(reply.status).end(reply.text);
   } else if (reply.body !== undefined) {
+    payload = JSON.stringify(reply.body);
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.writeHead(reply.status).end(JSON.stringify(reply.body));
-  } else res.writeHead(reply.status).end();
+  }
+  if (payload === undefined) return void res.writeHead(reply.status).end();
+  // A known length lets Node send headers and body in one write, not as chunked encoding.
+  res.setHeader('Content-Length', Buffer.byteLength(payload));
+  res.writeHead(reply.status).end(payload);
 }

@@ -16,13 +16,33 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 
 const badTarget = (message: string) => new QuenchError('bad_request', message, { details: { reason: 'bad_target' } });
 
+/** The parts of a request target the router and handlers use. */
+export interface Target {
+  readonly pathname: string;
+  readonly searchParams: URLSearchParams;
+}
+
+/**
+ * The common target, `/path?query`, made only of characters that `new URL` leaves as they are
+ * in the path (no "%", "\\", "#", no "//" authority, no dot segments): its path is final and
+ * needs no decoding check, so parsing is a split. Everything else takes the full URL parser.
+ */
+const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9\-_~!$&'()*+,;=:@/.]*$/;
+const PLAIN_QUERY = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/;
+
 /**
  * Parses an origin-form (`/path?query`) or absolute-form (`http://host/path`) target, and
  * checks that the path's percent-encoding decodes to valid UTF-8 without control characters,
  * so that route parameters decode safely later.
  */
-export function parseTarget(raw: string | undefined): URL {
+export function parseTarget(raw: string | undefined): Target {
   const text = raw ?? '/';
+  const q = text.indexOf('?');
+  const path = q < 0 ? text : text.slice(0, q);
+  if (PLAIN_PATH.test(path) && !path.includes('/.')) {
+    const query = q < 0 ? '' : text.slice(q + 1);
+    if (PLAIN_QUERY.test(query)) return { pathname: path, searchParams: new URLSearchParams(query) };
+  }
   if (!text.startsWith('/') && !/^https?:\/\//i.test(text)) {
     throw badTarget('malformed request target: expected a path starting with "/" (or an absolute http URL)');
   }
