@@ -21,6 +21,7 @@ import { chatActions } from './actions.js';
 import { pendingReviewCount } from './reviews.js';
 import { addChatRoutes } from './routes.js';
 import { slackChat } from './slack/web.js';
+import { runControlOf } from '../runs/control.js';
 
 /**
  * Human steps for people: Slack (when SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or
@@ -79,6 +80,7 @@ export const chatCapability: Capability = (ctx) => {
     channel: { fallback: config.QUENCH_SLACK_CHANNEL, perRun: config.QUENCH_SLACK_CHANNEL_PER_RUN },
     pagerDutyEvents: events,
     gate: () => (ctx.ports.gate ? gateForChat(ctx.ports.gate, async (id) => (await people.slackUser(id)).aliases) : undefined),
+    runs: () => runControlOf(ctx),
   };
   Object.assign(ctx.ports, { chat });
   internals.set(ctx, { deps, receiver: slack?.receiver, fireDueTimers: () => fireDueTimers(deps), sweep: () => sweepInbox(deps, 0) });

@@ -10,6 +10,7 @@ import type { ChatMetrics } from './metrics.js';
 import type { People } from './people.js';
 import type { ChatPort } from './port.js';
 import type { GateForChat } from '../gate/slack.js';
+import type { RunControl } from '../runs/control.js';
 import type { PagerDutyEvents } from '../pagerduty/events.js';
 
 /**
@@ -34,6 +35,8 @@ export interface ChatDeps {
   channel: { fallback: string | undefined; perRun: boolean };
   /** The deploy gate's slash commands and status lines (src/gate/slack.ts), read at call time. */
   gate?: () => GateForChat | undefined;
+  /** Starting and cancelling runs from Slack (src/chat/slack/run-commands.ts, cancel.ts), read at call time. */
+  runs?: () => RunControl | undefined;
   /** PagerDuty Events API v2 (PAGERDUTY_ROUTING_KEY), for `/quench ack`; undefined when unset. */
   pagerDutyEvents?: PagerDutyEvents | undefined;
 }

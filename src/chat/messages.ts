@@ -1,6 +1,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import type { DecisionRecord } from '../engine/model.js';
 import { readRun, stepsOf } from '../engine/sql/load.js';
+import { terminalRunStates } from '../engine/core/states.js';
 import { headerMessage, type RunHeader, type StepCard, stepMessage } from './core/blocks.js';
 import { type Person, samePerson } from './core/decision-policy.js';
 import { type ChatDeps, engineRows, type StoredView } from './deps.js';
@@ -70,6 +71,8 @@ async function header(deps: ChatDeps, runId: string): Promise<RunHeader> {
     trigger: triggerLine(trigger),
     slo: trigger.slo,
     acknowledgedBy: t?.acknowledgedBy ?? undefined,
+    drill: run ? run.drill !== null : false,
+    cancellable: run ? !terminalRunStates.has(run.state) : false,
     openSteps: open.map((o) => ({
       name: (o.view as StoredView).stepKey,
       waitingMs: now - (o.offeredAt ?? o.queuedAt).getTime(),
@@ -126,6 +129,7 @@ export async function stepCard(deps: ChatDeps, offer: OfferRow): Promise<StepCar
     withinMs: (offer.sla as { withinMs?: number } | null)?.withinMs,
     outcome,
     escalated: offer.escalatedAt !== null,
+    drill: run ? run.drill !== null : false,
   };
 }
 

@@ -122,6 +122,8 @@ export const envSchema = z.object({
   QUENCH_DATA_DIR: z.preprocess((v) => emptyToUndefined(v) ?? './.quench', z.string()),
   QUENCH_SLO_DIR: z.preprocess((v) => emptyToUndefined(v) ?? './slo', z.string()),
   QUENCH_PLAYBOOK_DIR: z.preprocess((v) => emptyToUndefined(v) ?? './playbooks', z.string()),
+  /** Drill scenarios (`kind: DrillScenario`, docs/drills.md). */
+  QUENCH_DRILL_DIR: z.preprocess((v) => emptyToUndefined(v) ?? './drills', z.string()),
   PROMETHEUS_URL: httpUrl('PROMETHEUS_URL'),
   /** When the SLO evaluator runs (node-cron syntax; a 6-field expression adds seconds). */
   QUENCH_SLO_EVAL_CRON: z.preprocess(
@@ -147,6 +149,8 @@ export const envSchema = z.object({
   SLACK_API_URL: httpUrl('SLACK_API_URL'),
   PAGERDUTY_TOKEN: optionalString,
   PAGERDUTY_ROUTING_KEY: optionalString,
+  /** Events API v2 key drills page through (a test service); unset → PagerDuty calls in drills are simulated. */
+  QUENCH_PAGERDUTY_DRILL_ROUTING_KEY: optionalString,
   PAGERDUTY_WEBHOOK_SECRET: optionalString,
   PAGERDUTY_API_URL: httpUrl('PAGERDUTY_API_URL'),
   PAGERDUTY_EVENTS_URL: httpUrl('PAGERDUTY_EVENTS_URL'),
@@ -224,6 +228,7 @@ export const secretVariables = new Set<keyof Env>([
   'SLACK_APP_TOKEN',
   'PAGERDUTY_TOKEN',
   'PAGERDUTY_ROUTING_KEY',
+  'QUENCH_PAGERDUTY_DRILL_ROUTING_KEY',
   'PAGERDUTY_WEBHOOK_SECRET',
   'QUENCH_WEBHOOK_SECRETS',
   'QUENCH_ALERTMANAGER_TOKEN',

@@ -1,14 +1,33 @@
 import { QuenchError } from '../core/errors.js';
+import { pagerDutyActions } from '../pagerduty/actions.js';
+import { PagerDutyEvents } from '../pagerduty/events.js';
+import { registerScenarioStarter } from '../runs/control.js';
 import type { Capability } from '../service.js';
 import { guardDrillActions } from './guard.js';
+import { ScenarioDrills } from './scenarios.js';
 import { scoreFinishedDrills, storedScorecard } from './scorer.js';
+
+/** Tests drive scenario evaluations without waiting for the timer. */
+const internals = new WeakMap<object, ScenarioDrills>();
+export const scenarioDrillsOf = (ctx: object): ScenarioDrills | undefined => internals.get(ctx);
 
 /**
  * Drills in `quench serve`: a sweeper that scores finished drill runs (every replica may run
- * it; the scorecard's primary key makes each drill scored and posted once), and
- * `GET /v1/runs/:id/scorecard`.
+ * it; the scorecard's primary key makes each drill scored and posted once), armed scenario
+ * drills evaluated on the same tick (scenarios.ts), the drill guard over deploy.* and
+ * pagerduty.* (guard.ts), and `GET /v1/runs/:id/scorecard`.
  */
 export const drillsCapability: Capability = (ctx) => {
+  const scenarios = new ScenarioDrills(ctx);
+  internals.set(ctx, scenarios);
+  registerScenarioStarter(ctx, (start) => scenarios.start(start));
+  // PagerDuty Events calls of drills go to the drill routing key when one is set (guard.ts).
+  const drillKey = ctx.config.QUENCH_PAGERDUTY_DRILL_ROUTING_KEY;
+  const drillTargets = drillKey
+    ? pagerDutyActions({ events: new PagerDutyEvents({ routingKey: drillKey, baseUrl: ctx.config.PAGERDUTY_EVENTS_URL }), directory: undefined, fromEmail: undefined }).filter(
+        (a) => a.name !== 'pagerduty.note',
+      )
+    : [];
   ctx.router.add({
     method: 'GET',
     pattern: '/v1/runs/:id/scorecard',
@@ -24,7 +43,7 @@ export const drillsCapability: Capability = (ctx) => {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
   const tick = () => {
-    running ??= scoreFinishedDrills(ctx)
+    running ??= Promise.all([scoreFinishedDrills(ctx), scenarios.tick()])
       .catch((err: unknown) => ctx.logger.warn({ err }, 'drill scoring failed; retried on the next tick'))
       .finally(() => {
         running = undefined;
@@ -34,7 +53,8 @@ export const drillsCapability: Capability = (ctx) => {
     name: 'drills',
     async start() {
       // Last to start: the gate and chat have registered deploy.* and pagerduty.* by now.
-      ctx.logger.info({ guarded: guardDrillActions(ctx.ports.engine.actions) }, 'drills: these actions are simulated in every drill');
+      const guarded = guardDrillActions(ctx.ports.engine.actions, drillTargets);
+      ctx.logger.info({ guarded, pagerDutyDrillKey: drillTargets.length > 0 }, 'drills: these actions never run for real in a drill');
       timer = setInterval(tick, everyMs);
       timer.unref();
     },

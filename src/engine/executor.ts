@@ -102,17 +102,7 @@ async function dispatch(
     case 'action': {
       const call = actionOf(run, step);
       if (!call) throw new NonRetriableError('no_action', `step '${step.stepKey}' has no action to run`);
-      const drillFail = run.drill && drillFailures(run).includes(step.stepKey);
-      if (drillFail) {
-        const error = { code: 'drill_failure', message: `drill: step '${step.stepKey}' fails by request`, retryable: false };
-        await recordResult(rt, claimed, { status: 'failed', error });
-        return;
-      }
-      // Drills run only steps marked drillSafe for real; the rest are recorded as simulated.
-      if (run.drill && !(playbookStep?.drillSafe ?? false)) {
-        await recordResult(rt, claimed, { status: 'succeeded', output: { simulated: true, action: call.action } });
-        return;
-      }
+      // Drills: injected failures, simulation and response delays happen inside the attempt (src/drills/simulate.ts).
       await runActionAttempt(rt, claimed, run, step, playbookStep, call, context, shutdown);
       return;
     }
@@ -199,10 +189,6 @@ async function dispatch(
     default:
       throw new NonRetriableError('bad_step', `unknown step kind '${step.kind}'`);
   }
-}
-
-function drillFailures(run: RunRow): string[] {
-  return run.drill?.fail ?? [];
 }
 
 export function humanView(

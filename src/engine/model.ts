@@ -7,6 +7,8 @@ import type { engineRuns, engineSteps } from './schema.js';
 export interface DrillOptions {
   fail?: string[];
   scenario?: string;
+  /** A scenario's response delays: step key → ms before a simulated action answers (src/drills/simulate.ts). */
+  delays?: Record<string, number>;
 }
 export type RunRow = Omit<typeof engineRuns.$inferSelect, 'state' | 'definition' | 'drill'> & {
   state: RunState;

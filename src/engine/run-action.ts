@@ -12,6 +12,7 @@ import { breakerOf, type Runtime } from './runtime.js';
 import { beginAttempt, heartbeat } from './sql/attempt.js';
 import { type ClaimedStep, leaseTime } from './sql/claim.js';
 import { releaseClaim } from './sql/release.js';
+import { drillAction } from '../drills/simulate.js';
 
 /**
  * One action attempt: render parameters, check the circuit breaker, record the attempt start
@@ -42,8 +43,20 @@ export async function runActionAttempt(
   context: ExpressionContext,
   signal: AbortSignal,
 ): Promise<void> {
-  const action = rt.actions.get(call.action);
+  const registered = rt.actions.get(call.action);
   const role = step.spec.role;
+  // A drill calls the drill's view of the action: injected failures, simulation, delays (src/drills/simulate.ts).
+  const action =
+    registered && run.drill
+      ? drillAction(registered, {
+          fail: run.drill.fail,
+          stepKey: step.stepKey,
+          role,
+          drillSafe: playbookStep?.drillSafe ?? false,
+          retryOn: playbookStep?.kind === 'action' ? playbookStep.retry?.retryOn : undefined,
+          delayMs: run.drill.delays?.[step.stepKey],
+        })
+      : registered;
   const fail = (error: StepFailure, reason: string, attempt?: AttemptRecord) =>
     recordResult(
       rt,

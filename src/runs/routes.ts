@@ -3,13 +3,20 @@ import { QuenchError } from '../core/errors.js';
 import type { Router } from '../http/router.js';
 import { readJson } from '../http/body.js';
 import type { ServiceContext } from '../service.js';
+import { runControlOf } from './control.js';
 import { startPersonRun } from './start.js';
 
 /** `POST /v1/runs` body: a playbook by name, its inputs (typed JSON), and for a drill the steps to fail. */
 export const startRunBodySchema = z.strictObject({
   playbook: z.string().trim().min(1, 'name the playbook to run'),
   inputs: z.record(z.string(), z.unknown()).optional(),
-  drill: z.strictObject({ fail: z.array(z.string().min(1)).max(50).optional() }).optional(),
+  drill: z
+    .strictObject({
+      fail: z.array(z.string().min(1)).max(50).optional(),
+      /** A DrillScenario (QUENCH_DRILL_DIR): the run starts when the scenario's burn alert fires (202). */
+      scenario: z.string().trim().min(1).max(200).optional(),
+    })
+    .optional(),
 });
 
 export const cancelRunBodySchema = z.strictObject({
@@ -28,6 +35,12 @@ export function addRunControlRoutes(router: Router, ctx: ServiceContext): void {
     handler: async ({ req, user }) => {
       if (!user) throw new QuenchError('unauthorized', 'starting a run needs an API token that names a user (QUENCH_API_TOKENS)');
       const b = await readJson(req, startRunBodySchema, 64 * 1024);
+      if (b.drill?.scenario !== undefined) {
+        const start = runControlOf(ctx).startScenario;
+        if (!start) throw new QuenchError('conflict', 'scenario drills need the drills capability, which is not running in this service');
+        const armed = await start({ playbook: b.playbook, scenario: b.drill.scenario, fail: b.drill.fail ?? [], inputs: b.inputs ?? {}, user, via: 'api' });
+        return { status: 202, body: { ...armed, drill: true, playbook: b.playbook, scenario: b.drill.scenario, startedBy: `user:${user}` } };
+      }
       const run = await startPersonRun(ctx.ports.engine, ctx.ports.playbooks, {
         playbook: b.playbook,
         ...(b.inputs ? { inputs: b.inputs } : {}),

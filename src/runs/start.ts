@@ -4,6 +4,7 @@ import type { Engine } from '../engine/engine.js';
 import type { RunState } from '../engine/core/states.js';
 import type { PlaybookStore } from '../playbooks/store.js';
 import type { TriggerEvent } from '../triggers/event.js';
+import { parseFaults } from '../drills/core/faults.js';
 
 /** How a person asked: recorded in the run's trigger and the audit entries. */
 export type StartPath = 'api' | 'cli' | 'slack';
@@ -32,7 +33,8 @@ export interface StartedRun {
  * against its declarations by the engine (the rules `quench validate` applies to defaults),
  * `startedBy` = `user:<name>` (so the engine refuses that person as an approver of the run's
  * human steps), and a synthetic trigger (`manual` or `drill`) saying who asked and by which path.
- * A drill step named in `fail` must exist: a typo would otherwise make a drill that tests nothing.
+ * A drill step named in `fail` (`STEP`, `STEP:once`, `STEP:always`) must exist: a typo would
+ * otherwise make a drill that tests nothing.
  */
 export async function startPersonRun(engine: Engine, playbooks: PlaybookStore | undefined, start: PersonStart): Promise<StartedRun> {
   const version = playbooks?.current(start.playbook);
@@ -41,10 +43,7 @@ export async function startPersonRun(engine: Engine, playbooks: PlaybookStore | 
     throw new QuenchError('not_found', `no playbook named '${start.playbook}'; loaded: ${known.join(', ') || 'none'} (QUENCH_PLAYBOOK_DIR)`);
   }
   const fail = start.drill?.fail ?? [];
-  const stepIds = allStepIds(version.definition.steps);
-  const unknown = fail.filter((s) => !stepIds.includes(s));
-  if (unknown.length)
-    throw new QuenchError('validation_failed', `fail= names no step of '${start.playbook}': ${unknown.join(', ')}; its steps: ${stepIds.join(', ')}`);
+  checkFaults(start.playbook, version.definition.steps, fail);
   const correlationId = randomUUID();
   const source = start.drill ? 'drill' : 'manual';
   const trigger: TriggerEvent = {
@@ -67,6 +66,15 @@ export async function startPersonRun(engine: Engine, playbooks: PlaybookStore | 
     actor: { type: 'user', id: start.user },
   });
   return { ...run, playbook: start.playbook, drill: Boolean(start.drill), startedBy: `user:${start.user}` };
+}
+
+/** Refuses `fail=` specs that are malformed or name no step of the playbook. */
+export function checkFaults(playbook: string, steps: readonly unknown[], fail: readonly string[]): void {
+  const faults = parseFaults(fail);
+  if (!faults.ok) throw new QuenchError('validation_failed', faults.problem);
+  const stepIds = allStepIds(steps);
+  const unknown = faults.faults.map((f) => f.step).filter((s) => !stepIds.includes(s));
+  if (unknown.length) throw new QuenchError('validation_failed', `fail= names no step of '${playbook}': ${unknown.join(', ')}; its steps: ${stepIds.join(', ')}`);
 }
 
 /** Every step id, nested parallel branches included (what `fail=` may name). */

@@ -1,6 +1,7 @@
 import { capText, escapeText, markdownToMrkdwn, SLACK_LIMIT } from './mrkdwn.js';
 import { formatWaiting } from './sla.js';
 import { MAX_PATTERN_INPUT_CHARS } from '../../playbooks/core/patterns.js';
+import { cancelButton, drillBanner } from './run-blocks.js';
 
 export { escapeText };
 
@@ -42,6 +43,10 @@ export interface RunHeader {
   slo?: { name: string; burnRates: Record<string, number>; budgetRemaining?: number | null | undefined } | undefined;
   acknowledgedBy?: string | undefined;
   openSteps: Array<{ name: string; waitingMs: number; withinMs?: number | undefined }>;
+  /** A drill run: the header carries the DRILL banner (run-blocks.ts). */
+  drill?: boolean | undefined;
+  /** The run has not ended: the header offers the Cancel button (run-blocks.ts). */
+  cancellable?: boolean | undefined;
 }
 
 export interface StepCard {
@@ -66,6 +71,8 @@ export interface StepCard {
     | { state: 'approved' | 'rejected' | 'timed_out' | 'cancelled'; by?: string | undefined; at: Date; reason?: string | undefined }
     | undefined;
   escalated?: boolean | undefined;
+  /** A step of a drill run: the message carries the DRILL banner. */
+  drill?: boolean | undefined;
 }
 
 type Block = Record<string, unknown>;
@@ -87,9 +94,11 @@ const severityEmoji: Record<string, string> = {
 
 export function headerMessage(h: RunHeader): { text: string; blocks: Block[] } {
   const sev = h.severity ?? 'unknown';
-  const text = `${severityEmoji[sev] ?? ':white_circle:'} ${h.playbook}: ${h.summary} (${h.state})`;
+  const drill = h.drill ? 'DRILL · ' : '';
+  const text = `${severityEmoji[sev] ?? ':white_circle:'} ${drill}${h.playbook}: ${h.summary} (${h.state})`;
   const blocks: Block[] = [
-    { type: 'header', text: plain(`${h.playbook}: ${h.summary}`, SLACK_LIMIT.headerText) },
+    { type: 'header', text: plain(`${drill}${h.playbook}: ${h.summary}`, SLACK_LIMIT.headerText) },
+    ...(h.drill ? [drillBanner()] : []),
     section(`*Severity:* ${sev}   *Status:* ${h.state}   *Run:* \`${h.runId}\`\n*Trigger:* ${escapeText(h.trigger)}`),
   ];
   if (h.slo) {
@@ -105,6 +114,7 @@ export function headerMessage(h: RunHeader): { text: string; blocks: Block[] } {
     );
     blocks.push(section(`*Waiting for people:*\n${lines.join('\n')}`));
   }
+  if (h.cancellable) blocks.push(cancelButton(h.runId, h.playbook, h.drill ?? false));
   blocks.push(
     context(
       `Started ${iso(h.startedAt)}`,
@@ -116,7 +126,7 @@ export function headerMessage(h: RunHeader): { text: string; blocks: Block[] } {
 
 export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
   const note = fullRunNote(s);
-  const blocks: Block[] = [section(`*${escapeText(s.name)}*: ${escapeText(s.prompt)}`, note)];
+  const blocks: Block[] = [...(s.drill ? [drillBanner()] : []), section(`*${escapeText(s.name)}*: ${escapeText(s.prompt)}`, note)];
   // `description` is Markdown (docs/playbooks.md): rendered as Slack mrkdwn, not escaped to plain text.
   if (s.description) blocks.push(section(markdownToMrkdwn(s.description), note));
   blocks.push(

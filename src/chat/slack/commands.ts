@@ -3,6 +3,7 @@ import { terminalRunStates } from '../../engine/core/states.js';
 import { engineRuns } from '../../engine/schema.js';
 import { sloAlertStates } from '../../slo/schema.js';
 import type { ChatDeps } from '../deps.js';
+import { RUN_USAGE, runCommand } from './run-commands.js';
 import { GATE_USAGE } from '../../gate/slack.js';
 import { REVIEWS_SHOWN, reviewListMessage } from '../core/review-blocks.js';
 import { listReviews, pendingReviewCount } from '../reviews.js';
@@ -16,7 +17,9 @@ import type { InboxItem, SlashCommandPayload } from './payloads.js';
  */
 const USAGE =
   'Usage: `/quench status` (open runs, firing SLOs, waiting steps, deploy freezes) · `/quench runs` (recent runs) · `/quench ack RUN` (acknowledge a run and its PagerDuty incident) · `/quench review` (auto-approvals sampled for review) · ' +
-  GATE_USAGE;
+  GATE_USAGE +
+  ' · ' +
+  RUN_USAGE;
 
 /** A plain answer, or one with Block Kit (the review list and its buttons). */
 export type SlashAnswer = string | { text: string; blocks: Array<Record<string, unknown>> };
@@ -34,6 +37,9 @@ export async function slashCommand(deps: ChatDeps, cmd: SlashCommandPayload): Pr
     case 'review':
     case 'reviews':
       return reviews(deps);
+    case 'run':
+    case 'drill':
+      return runCommand(deps, cmd, sub.toLowerCase() as 'run' | 'drill');
     case 'freeze':
     case 'unfreeze':
     case 'override':

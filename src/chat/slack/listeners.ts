@@ -8,6 +8,7 @@ import { answerRefusal } from '../../playbooks/core/patterns.js';
 import { REVIEW_ACTION, REVIEW_VIEW, reviewModal } from '../core/review-blocks.js';
 import { auditRefusal, reviewRefusal } from '../reviews.js';
 import { deferredCommand, slashCommand } from './commands.js';
+import { addRunListeners } from './run-commands.js';
 import { blockActionsPayload, type InboxItem, slashCommandPayload, type ViewSubmissionPayload, viewSubmissionPayload } from './payloads.js';
 
 type ViewValues = ViewSubmissionPayload['view']['state']['values'];
@@ -203,5 +204,7 @@ export function addListeners(app: App, deps: ChatDeps): void {
     await ack();
     if (seq !== undefined) await handleInbox(deps, seq, item);
   });
+  // `/drill` and the incident thread's Cancel button (src/chat/slack/run-commands.ts, cancel.ts).
+  addRunListeners(app, deps);
 }
 

@@ -86,25 +86,52 @@ standard input); that person may not approve the run's human steps. Audited as r
   },
 };
 
+/** `quench drill --scenario NAME`: armed by the running service, which evaluates the scenario until its alert fires. */
+async function armScenario(io: CliIO, playbook: string, scenario: string, fail: string[], inputPairs: string[], json: boolean): Promise<number> {
+  const token = await tokenOf(io);
+  const armed = await withBackend(
+    io,
+    async (backend) => {
+      if (backend.kind === 'database')
+        throw new QuenchError('usage', 'a scenario drill runs in the service (its SLO evaluator fires the trigger): start `quench serve` and point QUENCH_URL at it');
+      const parsed = parseInputArgs(inputPairs, {});
+      if (!parsed.ok) throw new QuenchError('usage', parsed.problem);
+      const inputs = Object.fromEntries(Object.entries(parsed.inputs).map(([k, v]) => [k, jsonish(v as string)]));
+      return (await backend.client.request('POST', '/v1/runs', { playbook, inputs, drill: { scenario, ...(fail.length ? { fail } : {}) } })) as {
+        id: string;
+        runId?: string;
+        message: string;
+      };
+    },
+    { token },
+  );
+  io.stdout(json ? `${JSON.stringify(armed, null, 2)}\n` : `DRILL scenario ${scenario} armed (${armed.id})${armed.runId ? `; DRILL run ${armed.runId} of ${playbook} started` : `: ${playbook} starts as a DRILL run when the scenario's burn alert fires (quench runs list shows it)`}\n`);
+  return 0;
+}
+
 export const drillCommand: Command = {
   path: ['drill'],
   summary: 'start a DRILL run of a playbook (non-drillSafe steps simulated; --fail STEP to inject a failure)',
-  help: `Usage: quench drill PLAYBOOK [--fail STEP …] [--input NAME=VALUE …] [--json]
+  help: `Usage: quench drill PLAYBOOK [--fail STEP[:once|:always] …] [--scenario NAME] [--input NAME=VALUE …] [--json]
 
 Starts a tabletop exercise: a run marked DRILL everywhere (API, CLI, Slack, audit trail) with
 a synthetic 'drill' trigger. Only steps marked drillSafe run for real; every other action step
-is simulated and records what it would have done. --fail STEP makes that step fail (every
-attempt), to exercise fallbacks, compensation and escalation. Human steps go to real people.
+is simulated and records what it would have done, with its rendered parameters. --fail STEP
+makes every attempt of that step fail (retries, fallback, compensation, escalation);
+--fail STEP:once only the first (the retry succeeds). --scenario NAME arms a DrillScenario
+(QUENCH_DRILL_DIR) in the running service: its synthetic SLI drives a real burn alert through
+the SLO engine, which starts the playbook as a DRILL run. Human steps go to real people.
 See docs/drills.md.`,
   async run(args, io) {
     const { values, positionals } = parseOptions(
       args,
-      { fail: { type: 'string', multiple: true }, input: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+      { fail: { type: 'string', multiple: true }, scenario: { type: 'string' }, input: { type: 'string', multiple: true }, json: { type: 'boolean' } },
       true,
     );
     const [playbook, ...rest] = positionals;
-    if (!playbook || rest.length) throw new QuenchError('usage', 'expected exactly one PLAYBOOK (quench drill PLAYBOOK [--fail STEP])');
+    if (!playbook || rest.length) throw new QuenchError('usage', 'expected exactly one PLAYBOOK (quench drill PLAYBOOK [--fail STEP[:once]] [--scenario NAME])');
     const fail = (values.fail ?? []).flatMap((f) => f.split(',')).filter(Boolean);
+    if (values.scenario !== undefined) return armScenario(io, playbook, values.scenario, fail, values.input ?? [], values.json ?? false);
     return start(io, playbook, values.input ?? [], fail.length ? { fail } : {}, values.json ?? false);
   },
 };

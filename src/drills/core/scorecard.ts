@@ -16,6 +16,8 @@ export interface ScoreStep {
   simulated: boolean;
   /** The failure injected by `fail=`. */
   injected: boolean;
+  /** Attempts the step took (more than one: its retries were exercised). */
+  attempts: number;
 }
 
 export type GapKind = 'no_owner' | 'no_compensation' | 'sla_breached';
@@ -34,6 +36,10 @@ export interface Scorecard {
   timeToFirstAckMs: number | null;
   steps: ScoreStep[];
   failuresInjected: string[];
+  /** Steps whose retries ran (more than one attempt). */
+  retried: string[];
+  /** Steps whose fallback ran. */
+  fallbacks: string[];
   escalations: string[];
   compensations: Array<{ step: string; status: string; succeeded: boolean }>;
   gaps: Gap[];
@@ -46,6 +52,7 @@ export interface ScoredStepRow {
   output: unknown;
   error: unknown;
   decision: unknown;
+  attempts?: number | undefined;
   createdAt: Date;
   startedAt: Date | null;
   endedAt: Date | null;
@@ -83,6 +90,8 @@ export function scoreDrill(run: ScoredRun): Scorecard {
     timeToFirstAckMs: firstAck === undefined ? null : firstAck - run.createdAt.getTime(),
     steps,
     failuresInjected: steps.filter((s) => s.injected).map((s) => s.key),
+    retried: steps.filter((s) => s.attempts > 1).map((s) => s.key),
+    fallbacks: run.steps.filter((s) => s.key.endsWith('/fallback')).map((s) => s.key.replace(/\/fallback$/, '')),
     escalations: run.steps.filter((s) => s.key.endsWith('/escalate')).map((s) => s.key.replace(/\/escalate$/, '')),
     compensations: run.steps
       .filter((s) => /\/compensate(\/manual)?$/.test(s.key))
@@ -104,8 +113,15 @@ function scoreStep(row: ScoredStepRow, def: AnyStep | undefined): ScoreStep {
     slaMs,
     breached: slaMs !== null && duration !== null && duration > slaMs,
     simulated: (row.output as { simulated?: unknown } | null)?.simulated === true,
-    injected: (row.error as { code?: unknown } | null)?.code === 'drill_failure',
+    injected: injectedError(row.error),
+    attempts: row.attempts ?? 0,
   };
+}
+
+/** A failure `fail=` injected (src/drills/core/faults.ts): marked in its details, whatever code it carries. */
+function injectedError(error: unknown): boolean {
+  const e = error as { code?: unknown; details?: { injected?: unknown } } | null;
+  return e?.details?.injected === true || e?.code === 'drill_failure';
 }
 
 /** Gaps the playbook itself has, whichever path the drill took. */
@@ -155,6 +171,8 @@ export function scorecardText(card: Scorecard): string {
     `DRILL scorecard: ${card.playbook} ended ${card.finalState}`,
     `  time to first acknowledgement: ${card.timeToFirstAckMs === null ? 'no human step answered' : seconds(card.timeToFirstAckMs)}`,
     `  failures injected: ${card.failuresInjected.join(', ') || 'none'}`,
+    `  retries exercised: ${(card.retried ?? []).join(', ') || 'none'}`,
+    `  fallbacks: ${(card.fallbacks ?? []).join(', ') || 'none'}`,
     `  compensations: ${card.compensations.map((c) => `${c.step} ${c.succeeded ? 'succeeded' : c.status}`).join(', ') || 'none'}`,
     `  escalations: ${card.escalations.join(', ') || 'none'}`,
     '  steps:',

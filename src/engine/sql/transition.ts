@@ -96,6 +96,8 @@ export async function applyStepResult(
       step: step.stepKey,
       attempt: step.attempts,
       ...(result.status === 'failed' || result.status === 'retry_wait' ? { error: result.error } : {}),
+      // A drill's simulated step: what it would have done, with its rendered parameters (docs/drills.md).
+      ...(result.status === 'succeeded' && (result.output as { simulated?: unknown } | null)?.simulated === true ? { simulated: result.output } : {}),
     },
     correlationId: run.correlationId,
   };
