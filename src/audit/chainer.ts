@@ -2,7 +2,7 @@ import { asc, desc, inArray, sql } from 'drizzle-orm';
 import { QuenchError } from '../core/errors.js';
 import type { Database, Executor } from '../db/database.js';
 import { type ChainHashers, linkBatch } from './core/chain.js';
-import type { AuditEvent } from './core/entry.js';
+import { type AuditEvent, pendingFields } from './core/entry.js';
 import { auditEvents, auditOutbox } from './schema.js';
 
 /**
@@ -72,19 +72,20 @@ export async function chainPass(
     const [headRow] = await tx.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
     const linked = linkBatch(
       headRow && fromRow(headRow),
-      pending.map((p) => ({
-        at: p.at,
-        input: {
+      pending.map((p) => {
+        const input = {
           actor: { type: p.actorType as 'user' | 'system', id: p.actorId },
           action: p.action,
           subject: { type: p.subjectType, id: p.subjectId },
           data: p.data as Record<string, unknown>,
           correlationId: p.correlationId,
-        },
-      })),
+        };
+        const authentic = hashers.keyed !== undefined && p.mac === hashers.keyed.hash(pendingFields({ ...input, at: p.at }));
+        return { at: p.at, input, authentic };
+      }),
       hashers,
     );
-    if ('refused' in linked) throw new QuenchError('audit_chain_broken', linked.refused);
+    if (linked.entries.length === 0) throw new QuenchError('audit_chain_broken', linked.refused ?? 'nothing to link');
     await tx.insert(auditEvents).values(
       linked.entries.map(({ entry, source }) => ({
         seq: entry.seq,
@@ -102,13 +103,9 @@ export async function chainPass(
       })),
     );
     await options.faults?.afterInsert?.(tx);
-    await tx.delete(auditOutbox).where(
-      inArray(
-        auditOutbox.id,
-        pending.map((p) => p.id),
-      ),
-    );
-    return pending.length;
+    const chained = linked.entries.flatMap(({ source }) => (source === undefined ? [] : [pending[source]!.id]));
+    await tx.delete(auditOutbox).where(inArray(auditOutbox.id, chained));
+    return chained.length;
   });
 }
 

@@ -39,7 +39,8 @@ export const auditEvents = pgTable(
  */
 export const auditOutbox = pgTable('audit_outbox', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
-  at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull(),
+  /** Milliseconds, as the chain stores and hashes them: a row written by hand with microseconds is rounded, not stuck. */
+  at: timestamp('at', { withTimezone: true, mode: 'date', precision: 3 }).notNull(),
   actorType: text('actor_type').notNull(),
   actorId: text('actor_id').notNull(),
   action: text('action').notNull(),
@@ -47,6 +48,8 @@ export const auditOutbox = pgTable('audit_outbox', {
   subjectId: text('subject_id').notNull(),
   data: jsonb('data').notNull(),
   correlationId: text('correlation_id'),
+  /** Keyed trails: HMAC of the entry (core/entry.ts `pendingFields`); the chainer links only entries it verifies. */
+  mac: text('mac'),
   /** The database's clock at insert: what the chain-lag metric and /readyz measure (the `at` clock is injectable). */
   enqueuedAt: timestamp('enqueued_at', { withTimezone: true, mode: 'date' })
     .notNull()

@@ -17,7 +17,7 @@ import {
   linkEntry,
   type VerifyBreak,
 } from './core/chain.js';
-import { type AuditEntryInput, type AuditEvent, normaliseData } from './core/entry.js';
+import { type AuditEntryInput, type AuditEvent, normaliseData, pendingFields } from './core/entry.js';
 import { CHAIN_BATCH, CHAINER_LOCK_KEY, type ChainFaults, chainAll, chainPass, fromRow } from './chainer.js';
 import { createChainLoop } from './chain-loop.js';
 import { auditEvents, auditOutbox } from './schema.js';
@@ -105,6 +105,9 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
     mode: hashers.keyed ? 'keyed' : 'plain',
 
     async prepare() {
+      // Entries left by a process that stopped before chaining them come first (as plain links
+      // when they were recorded without a key on a plain trail).
+      await flush();
       await db.orm.transaction(async (tx) => {
         await tx.execute(sql`select pg_advisory_xact_lock(${CHAINER_LOCK_KEY}::bigint)`);
         const [row] = await tx.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
@@ -128,7 +131,6 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
           });
         }
       });
-      await flush();
     },
 
     async head() {
@@ -139,6 +141,10 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
 
     async append(input, executor) {
       const at = new Date(Math.floor(clock.now().getTime()));
+      const data = normaliseData(input.data);
+      const correlationId = input.correlationId ?? null;
+      // Keyed trails: the MAC lets the chainer tell this entry from one inserted without the key.
+      const mac = hashers.keyed?.hash(pendingFields({ at, actor: input.actor, action: input.action, subject: input.subject, data, correlationId })) ?? null;
       try {
         const [row] = await (executor ?? db.orm)
           .insert(auditOutbox)
@@ -149,8 +155,9 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
             action: input.action,
             subjectType: input.subject.type,
             subjectId: input.subject.id,
-            data: normaliseData(input.data),
-            correlationId: input.correlationId ?? null,
+            data,
+            correlationId,
+            mac,
           })
           .returning({ id: auditOutbox.id });
         loop.appended();

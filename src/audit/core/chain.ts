@@ -210,34 +210,50 @@ export function parseExpectedHead(text: string): { seq: number; hash: string } |
 export interface PendingEntry {
   input: AuditEntryInput;
   at: Date;
+  /** Whether its MAC verifies under the writer's key (keyed trails; plain trails ignore it). */
+  authentic: boolean;
 }
 
 /**
- * Links `pending` (already in chain order) after `head`, as one chainer batch: the keyed marker
- * first when `decideAppend` asks for it (timed like the first entry). Each result keeps the
- * index of its pending entry (`source`; undefined for the marker), so the caller can record
- * which outbox row became which link.
+ * Links `pending` (already in chain order) after `head`, as one chainer batch. Each result
+ * keeps the index of its pending entry (`source`; undefined for the marker), so the caller
+ * records which outbox row became which link.
+ *
+ * On a plain chain a writer holding a key first links, as plain links, the entries recorded
+ * without the key (they were written while the trail was plain), then the marker (timed like
+ * the first keyed entry), then the authenticated entries. After the marker an entry whose MAC
+ * does not verify is refused: linking it would vouch for a row someone inserted without the key.
+ * The batch then ends before it (`refused` says why), and the next batch starts with it.
  */
 export function linkBatch(
   head: AuditEvent | undefined,
   pending: readonly PendingEntry[],
   hashers: ChainHashers,
-): { entries: Array<{ entry: AuditEvent; source?: number }> } | { refused: string } {
+): { entries: Array<{ entry: AuditEvent; source?: number }>; refused?: string } {
   const decision = decideAppend(head, hashers);
-  if (decision.kind === 'refuse') return { refused: decision.reason };
-  const mode: LinkMode = decision.kind === 'append' ? decision.mode : 'keyed';
-  const hash = mode === 'keyed' ? hashers.keyed!.hash : hashers.plain;
+  if (decision.kind === 'refuse') return { entries: [], refused: decision.reason };
+  let mode: LinkMode = decision.kind === 'append' ? decision.mode : 'plain';
   const entries: Array<{ entry: AuditEvent; source?: number }> = [];
   let previous: Link | undefined = head;
-  if (decision.kind === 'mark_then_append' && pending.length > 0) {
-    const marker = linkEntry(previous, keyedMarker(hashers.keyed!.keyId), pending[0]!.at, hash);
-    entries.push({ entry: marker });
-    previous = marker;
-  }
-  pending.forEach((p, source) => {
-    const entry = linkEntry(previous, p.input, p.at, hash);
+  for (const [source, p] of pending.entries()) {
+    if (decision.kind === 'mark_then_append' && mode === 'plain' && p.authentic) {
+      const marker = linkEntry(previous, keyedMarker(hashers.keyed!.keyId), p.at, hashers.keyed!.hash);
+      entries.push({ entry: marker });
+      previous = marker;
+      mode = 'keyed';
+    }
+    if (mode === 'keyed' && !p.authentic) {
+      return {
+        entries,
+        refused:
+          `a pending audit entry (${p.input.action}, recorded ${p.at.toISOString()}) does not carry a valid MAC for QUENCH_AUDIT_KEY ` +
+          `(key id ${hashers.keyed!.keyId}): it was recorded by a process without this key, or inserted or changed outside Quench. ` +
+          'Chaining stops here; inspect audit_outbox and remove the row as the owner role (docs/database-roles.md)',
+      };
+    }
+    const entry = linkEntry(previous, p.input, p.at, mode === 'keyed' ? hashers.keyed!.hash : hashers.plain);
     entries.push({ entry, source });
     previous = entry;
-  });
+  }
   return { entries };
 }

@@ -100,3 +100,21 @@ export function describeBreak(b: ChainBreak): string {
       return `entry ${b.seq}: hash mismatch (its contents were altered after it was written)`;
   }
 }
+
+/**
+ * What an outbox entry's MAC covers (keyed trails): the recorded change and its time, with a
+ * label so the MAC can never pass for a chain hash. The chainer links only entries whose MAC
+ * its key reproduces, so a row inserted into the outbox by someone without the key is never
+ * given a valid keyed link.
+ */
+export function pendingFields(entry: { at: Date; actor: Actor; action: string; subject: Subject; data: Record<string, unknown>; correlationId: string | null }): string {
+  return canonicalJson({
+    outbox: 'quench audit outbox entry',
+    at: entry.at.toISOString(),
+    actor: entry.actor,
+    action: entry.action,
+    subject: entry.subject,
+    data: entry.data,
+    correlationId: entry.correlationId,
+  });
+}
