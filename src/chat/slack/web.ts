@@ -2,6 +2,7 @@ import type { webApi } from '@slack/bolt';
 import { z } from 'zod';
 import { QuenchError } from '../../core/errors.js';
 import type { ChatPort, ChatUser } from '../port.js';
+import { WEB_API_SCOPES, type WebApiMethod } from './scopes.js';
 
 /**
  * The chat port over Bolt's WebClient. The client itself honours 429 + Retry-After (it pauses
@@ -28,13 +29,13 @@ function slackError(err: unknown): string | undefined {
   return (err as { data?: { error?: string } }).data?.error;
 }
 
-function wrap(what: string, err: unknown): QuenchError {
+function wrap(what: WebApiMethod, err: unknown): QuenchError {
   const code = slackError(err);
   const hint =
     code === 'invalid_auth' || code === 'not_authed'
       ? ': check SLACK_BOT_TOKEN'
       : code === 'missing_scope'
-        ? ': add the scope listed in docs/slack.md to the app and reinstall it'
+        ? `: give the app the bot scope ${WEB_API_SCOPES[what].join(' / ')} (deploy/slack/manifest-*.yaml) and reinstall it`
         : code === 'channel_not_found' || code === 'not_in_channel'
           ? ': invite the Quench app to the channel'
           : '';
