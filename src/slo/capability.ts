@@ -168,7 +168,7 @@ export function sloCapability(ctx: ServiceContext): Component & { reload(): Prom
         },
         evaluateNow: async () => (await running, await cycle(), evaluator.list()),
       };
-      const withoutSource = slos.filter((s) => s.sli.source === 'prometheus').length;
+      const withoutSource = slos.filter((s) => s.sli.source === 'prometheus' && !s.dataSource).length;
       if (!client && withoutSource > 0)
         logger.warn({ slos: withoutSource }, 'PROMETHEUS_URL is unset: Prometheus-based SLOs report "no data source"');
       logger.info({ slos: slos.length, cron: config.QUENCH_SLO_EVAL_CRON }, 'SLO evaluator started');

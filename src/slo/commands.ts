@@ -9,6 +9,7 @@ import { rulesFile } from './core/rules.js';
 import type { SloStatus } from './core/status.js';
 import { loadSlos } from './definitions.js';
 import { SloEvaluator } from './evaluator.js';
+import { dataSourceSources } from './sources/datasources.js';
 import { PrometheusClient } from './sources/prometheus-client.js';
 import { prometheusSource } from './sources/prometheus.js';
 import { syntheticSource } from './sources/synthetic.js';
@@ -68,7 +69,11 @@ async function evaluateLocally(io: CliIO): Promise<SloStatus[]> {
     : undefined;
   const evaluator = new SloEvaluator({
     slos,
-    sources: { synthetic: syntheticSource(systemClock.now()), ...(client ? { prometheus: prometheusSource(client) } : {}) },
+    sources: {
+      synthetic: syntheticSource(systemClock.now()),
+      ...(client ? { prometheus: prometheusSource(client) } : {}),
+      forDataSource: dataSourceSources({ timeoutMs: config.QUENCH_SLO_TIMEOUT_SECONDS * 1000 }),
+    },
     clock: systemClock,
     logger: silentLogger,
     concurrency: config.QUENCH_SLO_CONCURRENCY,
@@ -113,8 +118,10 @@ export const sloRulesCommand: Command = {
   help: `Usage: quench slo rules
 
 Prints a Prometheus rule file for the Prometheus-based SLOs in QUENCH_SLO_DIR: recording rules
-slo:sli_error:ratio_rate<window> (Sloth's names and sloth_* labels, so Sloth dashboards work),
-the meta rules (slo:objective:ratio, slo:period_error_budget_remaining:ratio, …) and one
+slo:sli_error:ratio_rate<window> (Sloth's names and labels: sloth_id <service>-<slo>,
+sloth_service, sloth_slo, sloth_window and the SLO's labels, so Sloth dashboards work), the meta
+rules (slo:objective:ratio, slo:current_burn_rate:ratio, slo:period_error_budget_remaining:ratio,
+sloth_slo_info, …) and one
 multi-window, multi-burn-rate alert per SLO and severity, equivalent to Quench's own evaluation.
 Check it with 'promtool check rules'. Synthetic SLOs are skipped (listed on stderr).`,
   async run(args, io) {

@@ -2,7 +2,7 @@ import { parseDuration } from '../core/duration.js';
 import type { Alerting, BurnWindow, Severity, SloWindow } from '../core/model.js';
 import { CATALOG_PERIODS, catalogWindows } from '../core/windows.js';
 import { type At, at, type OpenSloImport } from './openslo-import.js';
-import type { AlertConditionSpec, OpenSloSlo } from './openslo-schema.js';
+import type { AlertConditionSpec, AlertPolicySpec, OpenSloSlo } from './openslo-schema.js';
 
 /**
  * OpenSLO alert policies as burn-rate windows. A condition gives the long window
@@ -33,6 +33,34 @@ function condition(imp: OpenSloImport, spec: AlertConditionSpec, where: At, peri
   };
 }
 
+/**
+ * Alert policy fields Quench accepts (real files carry them) but does not act on: said as
+ * warnings, so nobody relies on them silently. Quench pages and tickets on burn; what a firing
+ * alert does is its playbook's business, not a notification target's.
+ */
+function noEffect(imp: OpenSloImport, spec: AlertPolicySpec, where: At): void {
+  if (spec.alertWhenNoData !== undefined)
+    imp.error(
+      at(where, 'alertWhenNoData'),
+      'alertWhenNoData has no effect: Quench never alerts on missing data (a window without data holds the alert state and shows as no data in quench slo status)',
+      'warning',
+    );
+  if (spec.alertWhenResolved !== undefined)
+    imp.error(at(where, 'alertWhenResolved'), 'alertWhenResolved has no effect: Quench always records when a burn alert resolves', 'warning');
+  if (spec.alertWhenBreaching === false)
+    imp.error(
+      at(where, 'alertWhenBreaching'),
+      'alertWhenBreaching: false has no effect: Quench alerts when the burn rate breaches; to silence this SLO remove its alert policies',
+      'warning',
+    );
+  if (spec.notificationTargets && spec.notificationTargets.length > 0)
+    imp.error(
+      at(where, 'notificationTargets'),
+      'notificationTargets have no effect: Quench does not notify targets itself; a firing burn alert starts the playbook its routing names (docs/slo.md)',
+      'warning',
+    );
+}
+
 /** Burn windows from the SLO's alert policies (inline or referenced); the workbook's set when there are none. */
 export function openSloAlerting(imp: OpenSloImport, slo: OpenSloSlo, where: At, periodMs: number, window: SloWindow | undefined): Alerting {
   const windows: BurnWindow[] = [];
@@ -42,6 +70,7 @@ export function openSloAlerting(imp: OpenSloImport, slo: OpenSloSlo, where: At, 
     const policy = 'alertPolicyRef' in item ? imp.ref('AlertPolicy', item.alertPolicyRef, at(pAt, 'alertPolicyRef')) : undefined;
     const spec = 'alertPolicyRef' in item ? (policy?.value.spec as { conditions: unknown[] } | undefined) : item.spec;
     const specAt: At = policy ? { doc: policy.doc, path: ['spec'] } : at(pAt, 'spec');
+    if (spec) noEffect(imp, spec as AlertPolicySpec, specAt);
     (spec?.conditions ?? []).forEach((cond, j) => {
       const cAt = at(specAt, 'conditions', j);
       const c = cond as { conditionRef?: string; spec?: AlertConditionSpec };

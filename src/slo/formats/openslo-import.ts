@@ -2,7 +2,7 @@ import type { Problem } from '../../definitions/problem.js';
 import type { SourceDocument } from '../../definitions/source.js';
 import { isValidTimeZone, nominalPeriodMs, parseWallTime } from '../core/calendar.js';
 import { calendarUnit, parseDuration } from '../core/duration.js';
-import type { Budgeting, Sli, Slo, SloWindow } from '../core/model.js';
+import type { Budgeting, DataSourceRef, Sli, Slo, SloWindow } from '../core/model.js';
 import { tidy } from '../core/promql.js';
 import { openSloAlerting } from './openslo-alerts.js';
 import { sloZodProblems, slug, syntheticScript } from './common.js';
@@ -13,6 +13,7 @@ import {
   type OpenSloSliSpec,
   type OpenSloSlo,
   openSloDocumentSchemas,
+  prometheusConnectionSchema,
 } from './openslo-schema.js';
 import { syntheticSchema } from './quench-schema.js';
 
@@ -74,6 +75,12 @@ export class OpenSloImport {
       return;
     }
     const value = parsed.data as Parsed['value'];
+    if (kind === 'AlertNotificationTarget')
+      this.error(
+        { doc, path: ['kind'] },
+        'AlertNotificationTarget has no effect: Quench does not notify targets itself; a firing burn alert starts the playbook its routing names (docs/slo.md)',
+        'warning',
+      );
     if (kind === 'SLO') {
       // SLO names are checked per budget by importSlos, across both formats.
       this.slos.push({ kind, name: value.metadata.name, doc, value });
@@ -110,6 +117,36 @@ export class OpenSloImport {
     return this.error(where, 'metricSource: give a type (e.g. Prometheus) or a metricSourceRef to a DataSource');
   }
 
+  /**
+   * The endpoint a metricSource reads: its DataSource's connectionDetails, or undefined (then the
+   * SLO reads PROMETHEUS_URL). `null`: the connection details are invalid (reported).
+   */
+  endpoint(ms: MetricSource): DataSourceRef | undefined | null {
+    if (!ms.metricSourceRef) return undefined;
+    const ds = this.byKind.get('DataSource')?.get(ms.metricSourceRef);
+    const spec = ds?.value.spec as { type: string; connectionDetails?: unknown } | undefined;
+    if (!ds || !spec || spec.connectionDetails === undefined || spec.connectionDetails === null) return undefined;
+    const dAt: At = { doc: ds.doc, path: ['spec', 'connectionDetails'] };
+    const parsed = prometheusConnectionSchema.safeParse(spec.connectionDetails);
+    if (!parsed.success) {
+      this.problems.push(...sloZodProblems(ds.doc, parsed.error, dAt.path));
+      return null;
+    }
+    const c = parsed.data;
+    if (c.tenant && c.orgId && c.tenant !== c.orgId) {
+      this.error(at(dAt, 'orgId'), 'connectionDetails: give one of tenant and orgId (both set the X-Scope-OrgID header)');
+      return null;
+    }
+    const tenant = c.tenant ?? c.orgId;
+    const headers = { ...(c.headers ?? {}), ...(tenant ? { 'X-Scope-OrgID': tenant } : {}) };
+    return {
+      name: ds.name,
+      type: spec.type,
+      url: c.url.replace(/\/+$/, '').replace(/\/api\/v1$/, ''),
+      ...(Object.keys(headers).length ? { headers } : {}),
+    };
+  }
+
   noSli(counter: boolean, where: At, message: string): { counter: boolean } {
     this.error(where, message);
     return { counter };
@@ -130,7 +167,7 @@ export class OpenSloImport {
     where: At,
     objective: { op?: string | undefined; value?: number | undefined },
     objectiveAt: At,
-  ): { sli?: Sli; counter: boolean } {
+  ): { sli?: Sli; counter: boolean; dataSource?: DataSourceRef } {
     const counter = spec.ratioMetric?.counter ?? true;
     const sources: Array<{ ms: MetricSource; at: At }> = [];
     if (spec.thresholdMetric) sources.push({ ms: spec.thresholdMetric.metricSource, at: at(where, 'thresholdMetric', 'metricSource') });
@@ -153,12 +190,12 @@ export class OpenSloImport {
           return { counter };
         }
         return { counter, sli: { kind: 'synthetic', source: 'synthetic', script: syntheticScript(parsed.data) } };
-      } else if (t !== 'prometheus') {
+      } else if (!PROMETHEUS_COMPATIBLE.has(t)) {
         const field = s.ms.type ? 'type' : 'metricSourceRef';
         return this.noSli(
           counter,
           at(s.at, field),
-          `unsupported metric source type ${s.type} in ${[...s.at.path, 'type'].map(String).join('.')}: Quench evaluates Prometheus and synthetic sources`,
+          `unsupported metric source type ${s.type} in ${[...s.at.path, 'type'].map(String).join('.')}: Quench evaluates Prometheus-compatible sources (Prometheus, Thanos, Mimir, Cortex) and synthetic ones`,
         );
       }
     }
@@ -170,6 +207,30 @@ export class OpenSloImport {
       );
       return { counter, sli: { kind: 'unevaluable', source: 'none', reason: 'metric source type Any (placeholder)' } };
     }
+    // One SLI is one query, so all its metrics must come from one endpoint.
+    const endpoints = types.map((s) => ({ ...s, endpoint: this.endpoint(s.ms) }));
+    if (endpoints.some((e) => e.endpoint === null)) return { counter };
+    const first = endpoints[0]!;
+    const other = endpoints.find((e) => (e.endpoint?.name ?? '') !== (first.endpoint?.name ?? ''));
+    if (other)
+      return this.noSli(
+        counter,
+        at(other.at, 'metricSourceRef'),
+        `the metrics of one indicator read different endpoints (${first.endpoint?.name ?? 'PROMETHEUS_URL'} and ${other.endpoint?.name ?? 'PROMETHEUS_URL'}): Quench reads an SLI with one query, so point them at one DataSource`,
+      );
+    const dataSource = first.endpoint ?? undefined;
+    const r0 = this.prometheusSli(spec, where, objective, objectiveAt, counter);
+    return r0.sli && dataSource ? { ...r0, dataSource } : r0;
+  }
+
+  /** The Prometheus SLI of an indicator whose sources were checked. */
+  prometheusSli(
+    spec: OpenSloSliSpec,
+    where: At,
+    objective: { op?: string | undefined; value?: number | undefined },
+    objectiveAt: At,
+    counter: boolean,
+  ): { sli?: Sli; counter: boolean } {
     const q = (part: 'good' | 'bad' | 'total' | 'raw') =>
       this.prometheusQuery(spec.ratioMetric![part]!.metricSource, at(where, 'ratioMetric', part, 'metricSource'));
     if (spec.thresholdMetric) {
@@ -293,7 +354,8 @@ export class OpenSloImport {
         }
       }
       const budgeting = this.budgeting(slo, objective, oAt);
-      const sli = indicator ? this.sli(indicator.spec, indicator.at, objective, oAt).sli : undefined;
+      const read = indicator ? this.sli(indicator.spec, indicator.at, objective, oAt) : undefined;
+      const sli = read?.sli;
       if (!ok || !sli || !budgeting || !window || target === undefined) return;
       const label = objective.name ?? objective.displayName;
       const name = multi ? `${p.name}.${(label && slug(label)) || i + 1}` : p.name;
@@ -318,6 +380,7 @@ export class OpenSloImport {
         policy: { freezeBelow: 0, freezeAllBelow: null, recoverAbove: 0.05, freezeOnPage: true, freezeWhenExhaustedWithinMs: null, freezeExpiresAfterMs: null },
         labels,
         origin: { file: p.doc.file, ...p.doc.positionOf(multi ? ['spec', 'objectives', i] : ['metadata', 'name']), format: 'openslo' },
+        ...(read?.dataSource ? { dataSource: read.dataSource } : {}),
       });
     });
     return out;
@@ -339,6 +402,9 @@ export function importOpenSlo(docs: SourceDocument[]): { slos: Slo[]; problems: 
   });
   return { slos, problems };
 }
+
+/** Source types that speak the Prometheus HTTP API (a DataSource's connectionDetails.url picks the endpoint). */
+const PROMETHEUS_COMPATIBLE = new Set(['prometheus', 'thanos', 'mimir', 'cortex']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

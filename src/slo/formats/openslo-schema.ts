@@ -124,6 +124,20 @@ export const sloSpecSchema = z.object({
   alertPolicies: z.array(policyItem).nullish(),
 });
 
+/**
+ * `DataSource.connectionDetails` for Prometheus-compatible endpoints (Prometheus, Thanos Query,
+ * Mimir, Cortex): free-form in OpenSLO, so only these keys are read and others are kept (vendors
+ * add their own). `tenant` (or `orgId`) becomes Mimir's and Cortex's `X-Scope-OrgID` header.
+ */
+export const prometheusConnectionSchema = z.looseObject({
+  url: z
+    .string()
+    .refine((v) => /^https?:\/\/[^\s/]+/.test(v), { message: 'expected the http(s) base URL of the Prometheus API, e.g. http://prometheus-eu:9090' }),
+  tenant: z.string().min(1).optional(),
+  orgId: z.string().min(1).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+
 const doc = <K extends string, S extends z.ZodType>(kind: K, spec: S) =>
   z.object({ apiVersion: z.literal(OPENSLO_V1), kind: z.literal(kind), metadata, spec });
 
