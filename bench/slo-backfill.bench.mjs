@@ -8,6 +8,10 @@
 //   /proc/<pid>/stat), beside the same queries POSTed raw (baseline);
 // - time slices (1-minute slices over 30 days: subqueries of 43,200 steps): BENCH_SLICE_SLOS
 //   SLOs, cost per SLO, and what a cycle of BENCH_SLOS such SLOs would take at that rate.
+// Each twice, side by side in the same run: QUENCH_SLO_LONG_WINDOWS=raw (every window read from
+// Prometheus) and =stored (windows of a day or more summed from slo_samples rows on an in-process
+// PGlite, seeded with 30 days of hourly rows of the generated counts, as a running service holds
+// them after down-sampling; short windows and the row's own read stay raw).
 import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -163,6 +167,9 @@ export default async function sloBackfillBench(ctx) {
   const { combinedQuery } = await import(dist('slo/core/promql.js'));
   const { alertWindowLengths } = await import(dist('slo/core/windows.js'));
   const { silentLogger } = await import(dist('telemetry/logger.js'));
+  const { openDatabase } = await import(dist('db/database.js'));
+  const { createSloStore } = await import(dist('slo/store.js'));
+  const { sloSamples } = await import(dist('slo/schema.js'));
 
   // Backfilled data must stay clear of Prometheus' head (the last ~2 h): end 3 h before now.
   const endMs = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3 * 3_600_000;
@@ -176,8 +183,36 @@ export default async function sloBackfillBench(ctx) {
     ctx.log(`backfilled ${ROUTES * 2} series × ${DAYS} days of 60 s samples in ${round(backfillMs / 1000, 1)} s`);
     prom = await startPrometheus(data, dir);
     const client = new PrometheusClient({ baseUrl: prom.url, timeoutMs: 600_000, retries: 0 });
-    const clock = { now: () => new Date(endMs) };
-    const run = async (slos) => {
+    let nowMs = endMs;
+    const clock = { now: () => new Date(nowMs) };
+    // Stored mode's rows: hourly, 31 days up to an hour before the warm-up cycle (what a service
+    // running for a month holds once rows older than 8 days are merged hourly; the newer
+    // minute rows sum to the same). 20 req/s, 0.05% errors; 60 good one-minute slices an hour.
+    const db = await openDatabase({ dataDir: 'memory://' });
+    await db.migrate();
+    const store = createSloStore(db);
+    const seed = async (slos, sliced) => {
+      const t0 = performance.now();
+      const lastMs = endMs - 61 * 60_000;
+      for (const slo of slos) {
+        const rows = [];
+        for (let at = lastMs - 31 * 86_400_000 + 3_600_000; at <= lastMs; at += 3_600_000) {
+          rows.push({
+            slo: slo.name,
+            at: new Date(at),
+            windowStart: new Date(at - 3_600_000),
+            resolutionS: 3600,
+            errors: sliced ? 0 : 20 * 3600 * 0.0005,
+            total: sliced ? 60 : 20 * 3600,
+            budgetRemaining: null,
+            burnRate: null,
+          });
+        }
+        for (let i = 0; i < rows.length; i += 500) await db.orm.insert(sloSamples).values(rows.slice(i, i + 500));
+      }
+      return performance.now() - t0;
+    };
+    const run = async (slos, longWindows) => {
       const evaluator = new SloEvaluator({
         slos,
         sources: { prometheus: prometheusSource(client), synthetic: syntheticSource(new Date()) },
@@ -186,8 +221,14 @@ export default async function sloBackfillBench(ctx) {
         concurrency: CONCURRENCY,
         timeoutMs: 600_000,
         intervalMs: 60_000,
+        longWindows,
+        ...(longWindows === 'stored' ? { store } : {}),
       });
-      await evaluator.evaluateAll(); // warm-up: first reads of the blocks
+      // Warm-up a minute earlier (first reads of the blocks; stored: loads each SLO's rows), then
+      // the measured cycle a minute later, as the schedule runs them.
+      nowMs = endMs - 60_000;
+      await evaluator.evaluateAll();
+      nowMs = endMs;
       const cpu0 = process.cpuUsage();
       const prom0 = prom.cpuSeconds();
       const cycle = await evaluator.evaluateAll();
@@ -195,20 +236,48 @@ export default async function sloBackfillBench(ctx) {
       if (cycle.failed > 0) throw new Error(`${cycle.failed} evaluations failed: ${evaluator.list().find((s) => s.state === 'error')?.error}`);
       return { cycle, quenchCpuMs: (cpu.user + cpu.system) / 1000, prometheusCpuS: prom.cpuSeconds() - prom0, sample: evaluator.list()[0] };
     };
+    const figures = (r) => ({
+      attainment: r.sample?.attainment,
+      budgetRemaining: r.sample?.errorBudget.remaining,
+      burn1h: r.sample?.burnRates['1h'],
+      burn1d: r.sample?.burnRates['1d'],
+      burn3d: r.sample?.burnRates['3d'],
+    });
+    const side = (raw, stored, n) => ({
+      raw: { cycleWallMs: round(raw.cycle.durationMs, 0), quenchCpuMs: round(raw.quenchCpuMs, 0), prometheusCpuSeconds: round(raw.prometheusCpuS, 2) },
+      stored: { cycleWallMs: round(stored.cycle.durationMs, 0), quenchCpuMs: round(stored.quenchCpuMs, 0), prometheusCpuSeconds: round(stored.prometheusCpuS, 2) },
+      perSloMs: {
+        rawWall: round(raw.cycle.durationMs / n, 1),
+        storedWall: round(stored.cycle.durationMs / n, 1),
+        rawPrometheusCpu: round((raw.prometheusCpuS * 1000) / n, 1),
+        storedPrometheusCpu: round((stored.prometheusCpuS * 1000) / n, 1),
+        rawQuenchCpu: round(raw.quenchCpuMs / n, 2),
+        storedQuenchCpu: round(stored.quenchCpuMs / n, 2),
+      },
+      storedToRaw: { wall: round(stored.cycle.durationMs / raw.cycle.durationMs, 3), prometheusCpu: round(stored.prometheusCpuS / Math.max(raw.prometheusCpuS, 0.01), 3) },
+      agreement: { raw: figures(raw), stored: figures(stored) },
+    });
 
     const occ = importSlos(parseYamlSource('occ.yaml', sloFile(SLOS, 'occurrences', 'occ')).documents).slos;
-    const o = await run(occ);
+    const seedOccMs = await seed(occ, false);
+    ctx.log(`seeded ${occ.length} × 744 hourly rows in ${round(seedOccMs / 1000, 1)} s`);
+    const o = await run(occ, 'raw');
+    const os = await run(occ, 'stored');
     const queries = occ.map((s) => combinedQuery(s.sli, s.budgeting, [...alertWindowLengths(s.alerting.windows), s.window.ms, 60_000]));
     const prom1 = prom.cpuSeconds();
     const baselineMs = await rawBaseline(prom.url, queries, endMs);
     const baselineCpu = prom.cpuSeconds() - prom1;
-    ctx.log(`occurrences: ${SLOS} SLOs in ${round(o.cycle.durationMs / 1000, 1)} s`);
+    ctx.log(`occurrences: ${SLOS} SLOs in ${round(o.cycle.durationMs / 1000, 1)} s raw, ${round(os.cycle.durationMs / 1000, 1)} s stored`);
 
     const ts = importSlos(
       parseYamlSource('ts.yaml', sloFile(SLICE_SLOS, '{ method: timeslices, sliceLength: 1m, sliceTarget: 99 }', 'ts')).documents,
     ).slos;
-    const t = await run(ts);
+    await seed(ts, true);
+    const t = await run(ts, 'raw');
+    const tStored = await run(ts, 'stored');
     const perSliceSlo = t.cycle.durationMs / SLICE_SLOS;
+    const perSliceSloStored = tStored.cycle.durationMs / SLICE_SLOS;
+    await db.close();
 
     return {
       data: { routes: ROUTES, series: ROUTES * 2, days: DAYS, scrapeSeconds: 60, backfillSeconds: round(backfillMs / 1000, 1) },
@@ -222,6 +291,7 @@ export default async function sloBackfillBench(ctx) {
         baseline: { what: 'the same queries POSTed raw, same concurrency', wallMs: round(baselineMs, 0), prometheusCpuSeconds: round(baselineCpu, 1) },
         ratioToBaseline: round(o.cycle.durationMs / baselineMs, 2),
         sanity: { attainment: o.sample?.attainment, burn1h: o.sample?.burnRates['1h'] },
+        longWindows: side(o, os, SLOS),
       },
       timeslices1m: {
         slos: SLICE_SLOS,
@@ -230,6 +300,7 @@ export default async function sloBackfillBench(ctx) {
         prometheusCpuPerSloSeconds: round(t.prometheusCpuS / SLICE_SLOS, 2),
         projectedCycleForAllSlosSeconds: round((perSliceSlo * SLOS) / 1000, 0),
         sanity: { attainment: t.sample?.attainment, burn1h: t.sample?.burnRates['1h'] },
+        longWindows: { ...side(t, tStored, SLICE_SLOS), projectedStoredCycleForAllSlosSeconds: round((perSliceSloStored * SLOS) / 1000, 0) },
       },
     };
   } finally {
