@@ -1,5 +1,5 @@
 import { Gauge } from 'prom-client';
-import { auditCapability } from './audit/capability.js';
+import { auditCapability, auditReadiness } from './audit/capability.js';
 import { type AuditTrail, createAuditTrail } from './audit/trail.js';
 import { chatCapability } from './chat/capability.js';
 import { createHumanStepGate, type HumanStepGate, withHumanStepGate } from './chat/gate.js';
@@ -162,7 +162,7 @@ export async function startService(config: Config, options: StartOptions): Promi
   };
 
   try {
-    addHealthRoutes(ctx.router, { db: ctx.db, metrics: ctx.metrics, isStopping: () => stopping });
+    addHealthRoutes(ctx.router, { db: ctx.db, metrics: ctx.metrics, isStopping: () => stopping, checks: [auditReadiness(ctx.audit)] });
     addSchemaRoutes(ctx.router);
     for (const capability of capabilities) {
       const component = await capability(ctx);

@@ -1,12 +1,32 @@
 import { desc } from 'drizzle-orm';
 import { Gauge } from 'prom-client';
 import { QuenchError } from '../core/errors.js';
+import type { AuditTrail } from './trail.js';
 import type { Capability } from '../service.js';
 import { startHeadPublisher } from './head-publisher.js';
 import { checkServiceRole } from './role-check.js';
 import { addAuditRoutes } from './routes.js';
 import { addAuditVerifyRoute } from './verify-route.js';
 import { auditEvents } from './schema.js';
+
+/**
+ * Past this age of the oldest unchained entry the replica reports not ready: chaining has
+ * stopped (a refused head or outbox entry, a chainer that cannot take its lock, a long
+ * transaction), not merely lagging; normal lag is milliseconds. docs/operations.md.
+ */
+export const AUDIT_MAX_LAG_SECONDS = 30;
+
+/** /readyz: the audit chain keeps up (every replica reports it: the outbox is shared). */
+export function auditReadiness(audit: AuditTrail): () => Promise<{ ok: boolean; reason?: string }> {
+  return async () => {
+    const { entries, oldestSeconds } = await audit.backlog();
+    if (oldestSeconds <= AUDIT_MAX_LAG_SECONDS) return { ok: true };
+    return {
+      ok: false,
+      reason: `${entries} audit entries wait to be chained, the oldest for ${Math.round(oldestSeconds)} s (limit ${AUDIT_MAX_LAG_SECONDS} s): see the 'audit chain pass failed' log`,
+    };
+  };
+}
 
 /**
  * The audit trail's routes, its head metric and published head, and the start-up checks of

@@ -20,7 +20,13 @@ function withinLimit(check: Promise<{ ok: boolean; reason?: string }>, ms: numbe
   );
 }
 
-export function addHealthRoutes(router: Router, deps: { db: Database; metrics: Metrics; isStopping: () => boolean }): void {
+/** A capability's own readiness condition (e.g. the audit chain keeping up): ok, or why not. */
+export type ReadinessCheck = () => Promise<{ ok: boolean; reason?: string }>;
+
+export function addHealthRoutes(
+  router: Router,
+  deps: { db: Database; metrics: Metrics; isStopping: () => boolean; checks?: readonly ReadinessCheck[] },
+): void {
   router.add({ method: 'GET', pattern: '/healthz', auth: 'public', handler: () => ({ status: 200, body: { status: 'ok' } }) });
   router.add({
     method: 'GET',
@@ -28,7 +34,17 @@ export function addHealthRoutes(router: Router, deps: { db: Database; metrics: M
     auth: 'public',
     handler: async () => {
       if (deps.isStopping()) return { status: 503, body: { status: 'stopping' } };
-      const ready = await withinLimit(deps.db.readiness(), READINESS_LIMIT_MS);
+      const ready = await withinLimit(
+        deps.db.readiness().then(async (db) => {
+          if (!db.ok) return db;
+          for (const check of deps.checks ?? []) {
+            const result = await check();
+            if (!result.ok) return result;
+          }
+          return db;
+        }),
+        READINESS_LIMIT_MS,
+      );
       return ready.ok
         ? { status: 200, body: { status: 'ready', database: deps.db.kind } }
         : { status: 503, body: { status: 'not_ready', reason: ready.reason } };
