@@ -45,8 +45,12 @@ function noEffect(imp: OpenSloImport, spec: AlertPolicySpec, where: At): void {
       'alertWhenNoData has no effect: Quench never alerts on missing data (a window without data holds the alert state and shows as no data in quench slo status)',
       'warning',
     );
-  if (spec.alertWhenResolved !== undefined)
-    imp.error(at(where, 'alertWhenResolved'), 'alertWhenResolved has no effect: Quench always records when a burn alert resolves', 'warning');
+  if (spec.alertWhenResolved === false)
+    imp.error(
+      at(where, 'alertWhenResolved'),
+      'alertWhenResolved: false has no effect: Quench always records and announces when a burn alert resolves',
+      'warning',
+    );
   if (spec.alertWhenBreaching === false)
     imp.error(
       at(where, 'alertWhenBreaching'),

@@ -258,7 +258,7 @@ spec:
     expect(withSlo.problems.map((p) => [p.line, p.message])).toEqual([
       [
         15,
-        'unsupported metric source type NewRelic in spec.indicator.spec.thresholdMetric.metricSource.type: Quench evaluates Prometheus and synthetic sources',
+        'unsupported metric source type NewRelic in spec.indicator.spec.thresholdMetric.metricSource.type: Quench evaluates Prometheus-compatible sources (Prometheus, Thanos, Mimir, Cortex) and synthetic ones',
       ],
     ]);
   });

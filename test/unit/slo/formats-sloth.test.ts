@@ -1,0 +1,119 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatProblem } from '../../../src/definitions/problem.js';
+import { parseYamlSource } from '../../../src/definitions/source.js';
+import { rulesFor } from '../../../src/slo/core/rules.js';
+import { importSlos, loadSlos } from '../../../src/slo/definitions.js';
+
+const sloth = join(import.meta.dirname, '../../fixtures/sloth');
+const importText = (text: string) => importSlos(parseYamlSource('s.yaml', text).documents);
+const messages = (text: string) => importText(text).problems.map(formatProblem);
+
+const spec = (slo: string, top = '') => `version: "prometheus/v1"
+service: "svc"
+labels: { team: a }
+${top}slos:
+${slo}`;
+const events = `  - name: "avail"
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(x{code="500"}[{{.window}}]))
+        total_query: sum(rate(x[{{.window}}]))
+`;
+
+describe("Sloth's own files (prometheus/v1 and the PrometheusServiceLevel CRD)", () => {
+  it("Sloth's examples load as Sloth means them: <service>-<slo> names, 30-day window, merged labels, alert tiers", () => {
+    const { slos, problems } = loadSlos([join(sloth, 'examples')]);
+    expect(problems).toEqual([]);
+    const byName = new Map(slos.map((s) => [s.name, s]));
+    const gs = byName.get('myservice-requests-availability')!;
+    expect(gs).toMatchObject({
+      service: 'myservice',
+      objective: 0.999,
+      window: { kind: 'rolling', ms: 30 * 86_400_000 },
+      labels: { owner: 'myteam', repo: 'myorg/myservice', tier: '2' },
+      sli: { kind: 'events', errorQuery: expect.stringContaining('code=~"(5..|429)"') },
+      origin: { format: 'sloth', line: 9, col: 5 },
+      rules: {
+        slo: 'requests-availability',
+        spec: 'prometheus/v1',
+        alertName: 'MyServiceHighErrorRate',
+        alertLabels: {
+          page: { category: 'availability', severity: 'pageteam', routing_key: 'myteam' },
+          ticket: { category: 'availability', severity: 'slack', slack_channel: '#alerts-myteam' },
+        },
+      },
+    });
+    expect(gs.alerting.windows.map((w) => [w.severity, w.factor])).toEqual([
+      ['page', 14.4],
+      ['page', 6],
+      ['ticket', 3],
+      ['ticket', 1],
+    ]);
+    // Sloth's alerts have neither `for` nor a low-traffic guard.
+    expect([gs.alerting.minEvents, gs.alerting.tiers.page.forMs]).toEqual([0, 0]);
+    expect(byName.get('myapp-http-availability')!.alerting.tiers).toMatchObject({ page: { enabled: false }, ticket: { enabled: false } });
+    expect(byName.get('home-wifi-wifi-client-satisfaction')!.sli.kind).toBe('raw');
+    // The SLO's own labels override the service's.
+    expect(byName.get('k8s-apiserver-requests-latency')!.labels).toEqual({ cluster: 'valhalla', component: 'kubernetes', category: 'latency' });
+  });
+
+  it('the CRD form (camelCase under spec) gives the same SLOs as the plain spec', () => {
+    const crd = loadSlos([join(sloth, 'k8s/k8s-getting-started.yml')]);
+    const plain = loadSlos([join(sloth, 'examples/getting-started.yml')]);
+    expect(crd.problems).toEqual([]);
+    const strip = (s: (typeof crd.slos)[number]) => ({ ...s, origin: undefined, rules: { ...s.rules, spec: undefined } });
+    expect(crd.slos.map(strip)).toEqual(plain.slos.map(strip));
+    expect(crd.slos[0]!.rules?.spec).toBe('sloth.slok.dev/v1');
+    expect(loadSlos([join(sloth, 'multifile')]).slos.map((s) => s.name)).toEqual(['myservice-requests-availability', 'myservice2-requests-availability']);
+  });
+
+  it("plugins (Go code run by Sloth) are refused at their field, with what to do", () => {
+    const { slos, problems } = loadSlos([join(sloth, 'plugins')]);
+    expect(slos).toEqual([]);
+    const text = problems.map(formatProblem);
+    expect(text).toContain(
+      `${join(sloth, 'plugins/plugin-getting-started.yml')}:13:7: sli.plugin (getting_started_availability): Sloth SLI plugins are Go code that build the queries inside Sloth and cannot be mapped; write the queries they produce as sli.events (error_query, total_query) or sli.raw (error_ratio_query)`,
+    );
+    expect(text.filter((m) => m.includes('contrib-slo-plugins.yml') && m.includes(': plugins: Sloth SLO plugins'))).toHaveLength(2);
+    expect(messages(spec(events, 'slo_plugins: { chain: [] }\n'))).toEqual([
+      expect.stringMatching(/^s\.yaml:4:1: slo_plugins: Sloth SLO plugins are Go code/),
+    ]);
+  });
+
+  it('mistakes are located at file:line:col: a misspelt key, objective 100, a query without {{.window}}, a missing query', () => {
+    expect(messages(spec(events.replace('error_query', 'error_querry')))).toEqual([
+      's.yaml:8:7: slos.0.sli.events.error_query: required (expected string)',
+      's.yaml:9:9: slos.0.sli.events.error_querry: unknown field (check the spelling; docs/slo.md lists the fields)',
+    ]);
+    expect(messages(spec(events.replace('99.9', '100')))).toEqual([
+      's.yaml:6:5: objective: 100 leaves no error budget to evaluate; use a target below 100 (e.g. 99.99)',
+    ]);
+    expect(messages(spec(events.replace('[{{.window}}]))\n        total', '[5m]))\n        total')))).toEqual([
+      's.yaml:9:9: sli.events.error_query: expected the window template {{.window}} in the range, e.g. rate(x[{{.window}}])',
+    ]);
+    expect(messages(spec(`  - name: "a"\n    objective: 99\n    sli: {}\n`))).toEqual([expect.stringMatching(/^s\.yaml:7:5: slos\.0\.sli: expected exactly one of events, raw or plugin/)]);
+    expect(messages(spec(events.replace('"avail"', '"bad name!"')))[0]).toMatch(/^s\.yaml:5:5: slos\.0\.name: expected a name/);
+  });
+
+  it("rules: Sloth's ids, labels and meta series; the period ratio derived from the 5m one; no Quench-only series", () => {
+    const slo = importText(spec(events)).slos[0]!;
+    const rules = rulesFor(slo)!.flatMap((g) => g.rules);
+    const ids = { sloth_id: 'svc-avail', sloth_service: 'svc', sloth_slo: 'avail' };
+    expect(rules.find((r) => r.record === 'sloth_slo_info')).toMatchObject({
+      expr: 'vector(1)',
+      labels: { ...ids, team: 'a', sloth_spec: 'prometheus/v1', sloth_objective: '99.9' },
+    });
+    expect(String(rules.find((r) => r.record === 'slo:current_burn_rate:ratio')!.expr)).toMatch(/^slo:sli_error:ratio_rate5m\{/);
+    expect(rules.find((r) => r.record === 'slo:sli_error:ratio_rate30d')!.expr).toBe(
+      'sum_over_time(slo:sli_error:ratio_rate5m{sloth_id="svc-avail", sloth_service="svc", sloth_slo="avail"}[30d])\n/ ignoring (sloth_window)\ncount_over_time(slo:sli_error:ratio_rate5m{sloth_id="svc-avail", sloth_service="svc", sloth_slo="avail"}[30d])',
+    );
+    expect(rules.filter((r) => String(r.record).startsWith('slo:sli_total'))).toEqual([]);
+    const alerts = rules.filter((r) => r.alert);
+    expect(alerts.map((a) => [a.alert, a.labels])).toEqual([
+      ['SvcAvailErrorBudgetBurn', { sloth_severity: 'page' }],
+      ['SvcAvailErrorBudgetBurn', { sloth_severity: 'ticket' }],
+    ]);
+  });
+});
