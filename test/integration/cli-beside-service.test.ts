@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,8 @@ describe('the CLI beside a running quench serve on the embedded database', () =>
   let runId: string;
   let stepId: string;
   let failedRunId: string;
+  let readmeRunId: string;
+  let readmeStepId: string;
 
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'quench-cli-beside-'));
@@ -49,8 +51,13 @@ describe('the CLI beside a running quench serve on the embedded database', () =>
         { id: 'call', kind: 'action', action: 'http.request', params: { url: `http://127.0.0.1:${deadPort}/x` }, retry: { maxAttempts: 1 } },
       ]),
     }));
+    // The README's run: the one its commands show and approve.
+    ({ runId: readmeRunId } = await engine.startRun({
+      playbook: playbook('readme', [{ id: 'acknowledge', kind: 'human', type: 'approve', prompt: 'Acknowledge the burn?' }]),
+    }));
     await engine.createWorker().drain();
     stepId = (await engine.getRun(runId))!.steps.find((s) => s.key === 'ask')!.id;
+    readmeStepId = (await engine.getRun(readmeRunId))!.steps.find((s) => s.key === 'acknowledge')!.id;
     await db.close();
 
     const base = {
@@ -148,6 +155,48 @@ describe('the CLI beside a running quench serve on the embedded database', () =>
     expect(state).toBe('succeeded');
   });
 
+  it('every command the README\u2019s first run and the example files suggest works as written', async () => {
+    const suggested = suggestedCommands();
+    // The extraction found what a new user is told to type (a change to the README that this
+    // test would not see shows up here first).
+    for (const c of ['npx quench slo status', 'npx quench runs', 'npx quench runs show RUN_ID', 'npx quench dlq list', 'npx quench audit verify', 'npx quench approve STEP_ID', 'curl localhost:3000/healthz', 'npx quench runs list'])
+      expect(suggested).toContain(c);
+    const approvals = suggested.filter((c) => / approve /.test(c));
+    for (const command of [...suggested.filter((c) => !approvals.includes(c)), ...approvals]) {
+      const words = command.replace('RUN_ID', readmeRunId).replace(/\bID\b/, readmeRunId).replace('STEP_ID', readmeStepId).split(/\s+/);
+      if (words[0] === 'curl') {
+        // This service has QUENCH_API_TOKENS (the README's second start), so /v1 reads need a token;
+        // without tokens (its first start) they are open to local callers (http-listen-auth tests).
+        const path = words[1]!.replace(/^localhost:3000/, '');
+        const res = await fetch(`http://127.0.0.1:${serve!.port}${path}`, path.startsWith('/v1/') ? { headers: { authorization: `Bearer ${READ_TOKEN}` } } : {});
+        expect(res.status, command).toBe(200);
+        continue;
+      }
+      expect(words.slice(0, 2), command).toEqual(['npx', 'quench']);
+      const result = await runCli(words.slice(2), approvals.includes(command) ? { ...env, QUENCH_TOKEN: TOKEN } : env);
+      expect({ command, code: result.code, stderr: result.stderr.split('\n').filter((l) => !l.includes('asking the running service')).join('\n') }).toEqual({
+        command,
+        code: 0,
+        stderr: '',
+      });
+    }
+    expect((await runCli(['runs', 'show', readmeRunId, '--json'], env)).stdout).toContain('"decision"');
+  });
+
+  it('quench ack and quench reviews answer through the service too', async () => {
+    const acked = await runCli(['ack', readmeRunId], { ...env, QUENCH_TOKEN: TOKEN });
+    expect(acked.code).toBe(0);
+    expect(acked.stdout).toBe(`Run ${readmeRunId} acknowledged by ada. It triggered no PagerDuty incident, so there is nothing to acknowledge in PagerDuty.\n`);
+    const readOnly = await runCli(['ack', readmeRunId], env);
+    expect(readOnly.code).toBe(1);
+    expect(readOnly.stderr).toMatch(/refused/);
+    const reviews = await runCli(['reviews'], env);
+    expect(reviews).toMatchObject({ code: 0, stdout: 'no auto-approvals to review\n' });
+    const unknown = await runCli(['reviews', 'agree', 'no-such-step'], { ...env, QUENCH_TOKEN: TOKEN });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no auto-approval sampled for review with step id no-such-step');
+  });
+
   it('an unreachable QUENCH_URL says so, names the URL and how to fix it', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
     const result = await runCli(['runs'], { ...env, QUENCH_URL: url });
@@ -156,3 +205,25 @@ describe('the CLI beside a running quench serve on the embedded database', () =>
     expect(result.stderr).toContain('set QUENCH_URL to where it listens');
   });
 });
+
+/**
+ * What the README's first run (up to "## Concepts") and the example files' comments tell a new
+ * user to type while the service runs: `npx quench …` and `curl localhost:3000/…`, as written.
+ */
+function suggestedCommands(): string[] {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8').split('## Concepts')[0]!;
+  const fromReadme = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)]
+    .flatMap((block) => block[1]!.split('\n'))
+    .map((line) => line.replace(/\s+#.*$/, '').trim())
+    .filter((line) => /^(npx quench |curl localhost:3000\/)/.test(line));
+  const examples = ['playbooks', 'slo'].flatMap((dir) =>
+    readdirSync(join(repoRoot, dir))
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => readFileSync(join(repoRoot, dir, f), 'utf8')),
+  );
+  const fromExamples = examples
+    .flatMap((text) => [...text.matchAll(/`(?:QUENCH_TOKEN=<your token> )?((?:npx )?quench [^`]+)`/g)].map((m) => m[1]!.replace(/^quench /, 'npx quench ')))
+    // A bare verb named in prose (`quench approve`) is a mention, not a command to type.
+    .filter((c) => c !== 'npx quench approve');
+  return [...new Set([...fromReadme, ...fromExamples])];
+}
