@@ -18,6 +18,7 @@ import { ingestCapability } from './ingest/capability.js';
 import { TokenAuthenticator } from './http/auth.js';
 import { addHealthRoutes } from './http/health-routes.js';
 import { addSchemaRoutes } from './playbooks/schema-routes.js';
+import { addOpenApiRoute } from './http/openapi.js';
 import { Router } from './http/router.js';
 import { playbooksCapability } from './playbooks/capability.js';
 import { runsCapability } from './runs/capability.js';
@@ -164,6 +165,8 @@ export async function startService(config: Config, options: StartOptions): Promi
   try {
     addHealthRoutes(ctx.router, { db: ctx.db, metrics: ctx.metrics, isStopping: () => stopping, checks: [auditReadiness(ctx.audit)] });
     addSchemaRoutes(ctx.router);
+    // Generated on first request, so it covers the routes capabilities add below.
+    addOpenApiRoute(ctx.router);
     for (const capability of capabilities) {
       const component = await capability(ctx);
       if (component) {

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { QuenchError } from '../core/errors.js';
 import type { Router } from '../http/router.js';
 import type { AuditTrail } from './trail.js';
@@ -14,6 +15,7 @@ export function addAuditRoutes(router: Router, audit: AuditTrail): void {
     method: 'GET',
     pattern: '/v1/audit',
     auth: 'token',
+    doc: { summary: 'Page the audit trail', query: z.object({ after: z.string().regex(/^\d+$/).optional(), limit: z.string().regex(/^\d+$/).optional() }), responses: { 200: { description: '{ entries, next }' } } },
     handler: async ({ query }) => {
       const after = wholeNumber(query.get('after'), 'after', 0, Number.MAX_SAFE_INTEGER);
       const limit = wholeNumber(query.get('limit'), 'limit', 100, 1000);

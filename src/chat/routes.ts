@@ -19,6 +19,7 @@ export function addChatRoutes(router: Router, deps: AckDeps & ReviewDeps): void 
     method: 'POST',
     pattern: '/v1/runs/:id/ack',
     auth: 'write',
+    doc: { summary: 'Acknowledge a run as the token user', responses: { 200: { description: 'The acknowledgement' } } },
     handler: async ({ params, user }) => {
       if (!user) throw new QuenchError('unauthorized', 'acknowledging a run needs an API token that names a user');
       return { status: 200, body: await acknowledgeRun(deps, params.id!, { id: user, name: user, via: 'api' }) };
@@ -28,6 +29,7 @@ export function addChatRoutes(router: Router, deps: AckDeps & ReviewDeps): void 
     method: 'GET',
     pattern: '/v1/reviews',
     auth: 'read',
+    doc: { summary: 'Auto-approvals sampled for review', query: z.object({ status: z.enum(reviewStatuses).optional(), limit: z.string().regex(/^\d+$/).optional() }), responses: { 200: { description: '{ reviews }' } } },
     handler: async ({ query }) => {
       const status = query.get('status') ?? 'pending';
       if (!(reviewStatuses as readonly string[]).includes(status))
@@ -41,6 +43,7 @@ export function addChatRoutes(router: Router, deps: AckDeps & ReviewDeps): void 
     method: 'POST',
     pattern: '/v1/reviews/:id',
     auth: 'write',
+    doc: { summary: 'Review a sampled auto-approval', body: reviewBodySchema, responses: { 200: { description: 'The review' } } },
     handler: async ({ params, req, user }) => {
       if (!user) throw new QuenchError('unauthorized', 'reviewing needs an API token that names a user');
       const body = await readJson(req, reviewBodySchema, 16 * 1024);

@@ -32,6 +32,7 @@ export const drillsCapability: Capability = (ctx) => {
     method: 'GET',
     pattern: '/v1/runs/:id/scorecard',
     auth: 'read',
+    doc: { summary: 'The scorecard of a finished drill run', responses: { 200: { description: 'The scorecard' }, 404: { description: 'Not a drill, or not finished' } } },
     handler: async ({ params }) => {
       const card = await storedScorecard(ctx, params.id!);
       if (!card) throw new QuenchError('not_found', `no drill scorecard for run ${params.id} (not a drill, or not finished yet)`);

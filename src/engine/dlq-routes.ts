@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { QuenchError } from '../core/errors.js';
 import type { Router } from '../http/router.js';
 import type { Engine } from './engine.js';
@@ -12,6 +13,7 @@ export function addDeadLetterRoutes(router: Router, engine: () => Engine): void 
     method: 'GET',
     pattern: '/v1/dlq',
     auth: 'read',
+    doc: { summary: 'Dead-lettered steps', query: z.object({ all: z.enum(['true', 'false']).optional(), limit: z.string().regex(/^\d+$/).optional() }), responses: { 200: { description: '{ deadLetters }' } } },
     handler: async ({ query }) => {
       const all = query.get('all');
       if (all !== null && all !== 'true' && all !== 'false') throw new QuenchError('bad_request', 'all must be true or false');
@@ -25,6 +27,7 @@ export function addDeadLetterRoutes(router: Router, engine: () => Engine): void 
     method: 'POST',
     pattern: '/v1/dlq/:id/retry',
     auth: 'write',
+    doc: { summary: 'Retry a dead-lettered step', responses: { 200: { description: '{ id, runId, stepId, by }' } } },
     handler: async ({ params, user }) => {
       if (!user) throw new QuenchError('unauthorized', 're-driving a step needs an API token that names a user');
       const { runId, stepId } = await engine().retryDeadLetter(params.id!, { type: 'user', id: user });

@@ -21,6 +21,11 @@ export function addEngineRoutes(router: Router, engine: () => Engine): void {
     method: 'GET',
     pattern: '/v1/runs',
     auth: 'read',
+    doc: {
+      summary: 'List runs, newest first',
+      query: z.object({ state: z.string().optional().describe(`Comma-separated run states: ${runStates.join(', ')}`), limit: z.string().regex(/^\d+$/).optional(), before: z.iso.datetime({ offset: true }).optional(), correlationId: z.string().optional() }),
+      responses: { 200: { description: '{ runs, next }: pass next as before for the next page' } },
+    },
     handler: async ({ query }) => {
       const states = query.getAll('state').flatMap((s) => s.split(','));
       const bad = states.filter((s) => !(runStates as readonly string[]).includes(s));
@@ -42,6 +47,7 @@ export function addEngineRoutes(router: Router, engine: () => Engine): void {
     method: 'GET',
     pattern: '/v1/runs/:id',
     auth: 'read',
+    doc: { summary: 'One run with its steps', responses: { 200: { description: 'The run' }, 404: { description: 'No such run' } } },
     handler: async ({ params }) => {
       const run = await engine().getRun(params.id!);
       if (!run) throw new QuenchError('not_found', `no run with id ${params.id}`);
@@ -52,6 +58,7 @@ export function addEngineRoutes(router: Router, engine: () => Engine): void {
     method: 'POST',
     pattern: '/v1/steps/:id/decision',
     auth: 'write',
+    doc: { summary: 'Decide a human step (approve, reject, choose, input) as the token user', body: decisionBodySchema, responses: { 200: { description: 'The decision as recorded' }, 409: { description: 'The step is not waiting for this decision' } } },
     handler: async ({ params, req, user }) => {
       if (!user) throw new QuenchError('unauthorized', 'deciding a step needs an API token that names a user');
       const b = await readJson(req, decisionBodySchema, 64 * 1024);

@@ -4,6 +4,7 @@ import { parseJson, parseWith, readJson, readRawBody } from '../http/body.js';
 import type { TokenAuthenticator } from '../http/auth.js';
 import type { RequestContext, Router } from '../http/router.js';
 import { type Actor, publicOverride, type Risk, risks } from './core/model.js';
+import type { GateAnswer } from './core/decide.js';
 import type { DeployGate } from './gate.js';
 
 const freezeBody = z.strictObject({
@@ -28,6 +29,51 @@ const flaggerBody = z.object({
   metadata: z.record(z.string(), z.string()).optional(),
 });
 
+/** `GET /v1/deploy-gate` query (read by `required` and `riskOf` below; documented in /openapi.json). */
+const gateQuery = z.object({
+  service: z.string().min(1).describe('The service about to deploy; an unknown service is 404'),
+  risk: z.enum(risks).optional().describe('high (default) or low: a freeze may let low-risk changes through'),
+  change: z.string().optional().describe('The change id (commit, release); named in audit entries and overrides'),
+  always200: z.enum(['true', 'false']).optional().describe('Answer 200 even when frozen (Argo Rollouts web metrics)'),
+});
+
+/** The gate's answer (src/gate/core/decide.ts GateAnswer), as documented in /openapi.json. */
+const gateAnswerSchema = z.object({
+  allowed: z.boolean(),
+  service: z.string(),
+  risk: z.enum(risks),
+  change: z.string().nullable(),
+  reasons: z.array(
+    z.object({
+      freeze: z.string(),
+      kind: z.string(),
+      slo: z.string().nullable(),
+      budgetRemaining: z.number().nullable(),
+      burnRate: z.number().nullable(),
+      message: z.string(),
+      link: z.string(),
+    }),
+  ),
+  freezes: z.array(
+    z.object({
+      id: z.string(),
+      kind: z.enum(['auto', 'manual']),
+      services: z.array(z.string()).describe('"*" is every service'),
+      slo: z.string().nullable(),
+      blocks: z.string(),
+      reason: z.string(),
+      evidence: z.record(z.string(), z.unknown()),
+      createdBy: z.string(),
+      createdAt: z.string(),
+      until: z.string().nullable(),
+    }),
+  ),
+  until: z.string().nullable(),
+  override: z.object({ id: z.string(), until: z.string(), approvers: z.array(z.string()) }).optional(),
+});
+// Drift between the documented answer and the one sent is a compile error.
+export const documentedAnswer = (answer: GateAnswer): z.input<typeof gateAnswerSchema> => answer;
+
 function riskOf(raw: string | null | undefined): Risk {
   const risk = raw ?? 'high';
   if (!(risks as readonly string[]).includes(risk)) throw new QuenchError('bad_request', `risk must be 'low' or 'high', not '${risk}'`);
@@ -50,6 +96,11 @@ export function addGateRoutes(router: Router, gate: () => DeployGate, auth: Toke
     method: 'GET',
     pattern: '/v1/deploy-gate',
     auth: 'read',
+    doc: {
+      summary: 'May this deploy go ahead? 200 allowed, 423 frozen (answered from memory)',
+      query: gateQuery,
+      responses: { 200: { description: 'Allowed (or any answer with always200=true)', body: gateAnswerSchema }, 404: { description: 'Unknown service' }, 423: { description: 'Frozen: reasons, freezes and until', body: gateAnswerSchema } },
+    },
     handler: async ({ query, user }) => {
       const answer = gate().answer(required(query, 'service'), riskOf(query.get('risk')), query.get('change') ?? undefined);
       await gate().recordBlocked(answer, user);
@@ -61,6 +112,12 @@ export function addGateRoutes(router: Router, gate: () => DeployGate, auth: Toke
     pattern: '/v1/deploy-gate/flagger',
     // Flagger sends no headers: the token may come in the webhook's metadata (see docs/gate.md).
     auth: 'public',
+    doc: {
+      summary: 'Flagger confirm-rollout webhook: 200 proceed, 403 halt',
+      query: z.object({ service: z.string().optional(), risk: z.enum(risks).optional() }),
+      body: flaggerBody,
+      responses: { 200: { description: 'Proceed', body: gateAnswerSchema }, 403: { description: 'Halt: the service is frozen', body: gateAnswerSchema } },
+    },
     handler: async ({ req, query }) => {
       const body = parseWith(flaggerBody, parseJson(await readRawBody(req, 64 * 1024)), 'Flagger webhook');
       const meta = body.metadata ?? {};
@@ -71,11 +128,12 @@ export function addGateRoutes(router: Router, gate: () => DeployGate, auth: Toke
       return { status: answer.allowed ? 200 : 403, body: answer };
     },
   });
-  router.add({ method: 'GET', pattern: '/v1/freezes', auth: 'read', handler: () => ({ status: 200, body: { freezes: gate().describeState().freezes } }) });
+  router.add({ method: 'GET', pattern: '/v1/freezes', auth: 'read', doc: { summary: 'Active freezes', responses: { 200: { description: '{ freezes }' } } }, handler: () => ({ status: 200, body: { freezes: gate().describeState().freezes } }) });
   router.add({
     method: 'POST',
     pattern: '/v1/freezes',
     auth: 'write',
+    doc: { summary: 'Freeze deploys of services by hand (release or holiday freeze)', body: freezeBody, responses: { 201: { description: 'The freeze' } } },
     handler: async (ctx) => {
       const b = await readJson(ctx.req, freezeBody, 64 * 1024);
       return { status: 201, body: await gate().freeze({ services: b.services, reason: b.reason, until: b.until, by: who(ctx) }) };
@@ -85,13 +143,15 @@ export function addGateRoutes(router: Router, gate: () => DeployGate, auth: Toke
     method: 'DELETE',
     pattern: '/v1/freezes/:id',
     auth: 'write',
+    doc: { summary: 'Lift a freeze', query: z.object({ reason: z.string().optional() }), responses: { 200: { description: 'The lifted freeze' } } },
     handler: async (ctx) => ({ status: 200, body: await gate().unfreeze(ctx.params.id!, who(ctx), ctx.query.get('reason') ?? 'lifted by hand') }),
   });
-  router.add({ method: 'GET', pattern: '/v1/overrides', auth: 'read', handler: () => ({ status: 200, body: { overrides: gate().describeState().overrides.map(publicOverride) } }) });
+  router.add({ method: 'GET', pattern: '/v1/overrides', auth: 'read', doc: { summary: 'Overrides, requested and approved', responses: { 200: { description: '{ overrides }' } } }, handler: () => ({ status: 200, body: { overrides: gate().describeState().overrides.map(publicOverride) } }) });
   router.add({
     method: 'POST',
     pattern: '/v1/overrides',
     auth: 'write',
+    doc: { summary: 'Request a time-boxed override of a freeze (needs two approvers other than the requester)', body: overrideBody, responses: { 201: { description: 'The requested override' } } },
     handler: async (ctx) => {
       const b = await readJson(ctx.req, overrideBody, 64 * 1024);
       return { status: 201, body: publicOverride(await gate().requestOverride({ service: b.service, changeId: b.change, until: b.until, reason: b.reason, by: tokenActor(who(ctx)) })) };
@@ -101,6 +161,7 @@ export function addGateRoutes(router: Router, gate: () => DeployGate, auth: Toke
     method: 'POST',
     pattern: '/v1/overrides/:id/approve',
     auth: 'write',
+    doc: { summary: 'Approve an override (four-eyes: not the requester)', responses: { 200: { description: 'The override with its approvers' } } },
     handler: async (ctx) => ({ status: 200, body: publicOverride(await gate().approveOverride(ctx.params.id!, tokenActor(who(ctx)))) }),
   });
 }

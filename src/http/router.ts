@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
 import type { Logger } from '../telemetry/logger.js';
 import { decodePathPart } from './target.js';
 
@@ -40,12 +41,28 @@ export interface Reply {
 export type Handler = (ctx: RequestContext) => Promise<Reply> | Reply;
 export type RawHandler = (ctx: RequestContext, res: ServerResponse) => Promise<void>;
 
+/**
+ * What `/openapi.json` says about a route (src/http/openapi.ts). The schemas are the ones the
+ * handler parses with, so the document cannot drift from what the route accepts.
+ */
+export interface RouteDoc {
+  summary: string;
+  description?: string;
+  /** Query parameters: one property per parameter (optional ones may be left out). */
+  query?: z.ZodObject;
+  /** The JSON request body. */
+  body?: z.ZodType;
+  /** Answers other than the error shape every route shares: status → description and body schema. */
+  responses: Record<number, { description: string; body?: z.ZodType; contentType?: string }>;
+}
+
 export interface Route {
   method: string;
   pattern: string;
   auth: AuthLevel;
   handler?: Handler;
   raw?: RawHandler;
+  doc?: RouteDoc;
 }
 
 interface CompiledRoute extends Route {

@@ -14,12 +14,14 @@ export function addInboxDeadRoutes(router: Router, deps: { db: Database; clock: 
     method: 'GET',
     pattern: '/v1/inbox/dead',
     auth: 'read',
+    doc: { summary: 'Webhook deliveries that could not be processed', responses: { 200: { description: '{ entries }' } } },
     handler: async () => ({ status: 200, body: { entries: await listDead(deps.db) } }),
   });
   router.add({
     method: 'POST',
     pattern: '/v1/inbox/:id/retry',
     auth: 'write',
+    doc: { summary: 'Retry a dead inbox delivery', responses: { 200: { description: '{ id, status, by }' } } },
     handler: async ({ params, user }) => {
       const id = params.id!;
       if (!/^\d+$/.test(id)) throw new QuenchError('bad_request', 'an inbox entry id is a whole number (see GET /v1/inbox/dead)');

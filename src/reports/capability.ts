@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import cron from 'node-cron';
 import { gateBudgets } from '../gate/schema.js';
 import type { Capability, ServiceContext } from '../service.js';
@@ -50,6 +51,7 @@ export const reportsCapability: Capability = (ctx) => {
     method: 'GET',
     pattern: '/v1/reports',
     auth: 'read',
+    doc: { summary: 'Reliability report for a period', query: z.object({ format: z.enum(['json', 'markdown', 'html']).optional(), from: z.string().optional(), to: z.string().optional() }), responses: { 200: { description: 'The report (JSON, Markdown or HTML)' } } },
     handler: async ({ query }) => {
       const format = formatOf(query.get('format') ?? undefined);
       const period = periodOf(query.get('from') ?? undefined, query.get('to') ?? undefined, ctx.clock.now());
@@ -62,6 +64,7 @@ export const reportsCapability: Capability = (ctx) => {
     method: 'POST',
     pattern: '/v1/reports/post',
     auth: 'write',
+    doc: { summary: 'Produce a report and post it to Slack', query: z.object({ from: z.string().optional(), to: z.string().optional() }), responses: { 200: { description: 'The report' } } },
     handler: async ({ query }) => {
       const period = periodOf(query.get('from') ?? undefined, query.get('to') ?? undefined, ctx.clock.now());
       const { report } = await reports.produce(period.from, period.to, 'on_demand', true);

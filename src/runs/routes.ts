@@ -32,6 +32,7 @@ export function addRunControlRoutes(router: Router, ctx: ServiceContext): void {
     method: 'POST',
     pattern: '/v1/runs',
     auth: 'write',
+    doc: { summary: 'Start a run of a playbook (or arm a drill)', body: startRunBodySchema, responses: { 201: { description: 'The run' }, 202: { description: 'A drill armed to start when its scenario fires' } } },
     handler: async ({ req, user }) => {
       if (!user) throw new QuenchError('unauthorized', 'starting a run needs an API token that names a user (QUENCH_API_TOKENS)');
       const b = await readJson(req, startRunBodySchema, 64 * 1024);
@@ -55,6 +56,7 @@ export function addRunControlRoutes(router: Router, ctx: ServiceContext): void {
     method: 'POST',
     pattern: '/v1/runs/:id/cancel',
     auth: 'write',
+    doc: { summary: 'Cancel a run (compensations run)', body: cancelRunBodySchema, responses: { 200: { description: '{ runId, state, drill, by, reason }' } } },
     handler: async ({ params, req, user }) => {
       if (!user) throw new QuenchError('unauthorized', 'cancelling a run needs an API token that names a user (QUENCH_API_TOKENS)');
       const b = await readJson(req, cancelRunBodySchema, 16 * 1024);

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { QuenchError } from '../core/errors.js';
 import type { Router } from '../http/router.js';
 import type { SloPort } from './port.js';
@@ -8,6 +9,7 @@ export function addSloRoutes(router: Router, slo: () => SloPort): void {
     method: 'GET',
     pattern: '/v1/slos',
     auth: 'read',
+    doc: { summary: 'SLOs with budgets, burn rates and alerts', query: z.object({ service: z.string().optional() }), responses: { 200: { description: '{ slos }' } } },
     handler: ({ query }) => {
       const service = query.get('service');
       return { status: 200, body: { slos: service ? slo().forService(service) : slo().list() } };
@@ -17,6 +19,7 @@ export function addSloRoutes(router: Router, slo: () => SloPort): void {
     method: 'GET',
     pattern: '/v1/slos/:name',
     auth: 'read',
+    doc: { summary: 'One SLO', responses: { 200: { description: 'The SLO status' }, 404: { description: 'No such SLO' } } },
     handler: ({ params }) => {
       const status = slo().get(params.name!);
       if (!status) {
