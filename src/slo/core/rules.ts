@@ -66,7 +66,9 @@ export function rulesFor(slo: Slo, options: RuleOptions = {}): RuleGroup[] | und
   // Sloth derives the period's ratio from the current window's recorded ratio (the mean of its
   // samples over the period) instead of a 30-day range query: far cheaper for Prometheus, and the
   // same series Sloth's dashboards read. Quench's own evaluation reads the period exactly.
-  const derivePeriod = slo.budgeting.method === 'occurrences' && current < period && windows.includes(current);
+  // Never when the period is an alert window too (a 3-day SLO's 3d ticket window): alerts read it exactly.
+  const derivePeriod =
+    slo.budgeting.method === 'occurrences' && current < period && alertLengths.includes(current) && !alertLengths.includes(period);
   const guard = slo.sli.kind === 'events' && slo.alerting.minEvents > 0;
   const recordings: Array<Record<string, unknown>> = [];
   for (const ms of windows) {
