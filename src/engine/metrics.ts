@@ -37,6 +37,16 @@ export function createEngineMetrics(registry: Registry | undefined, db: Database
       this.set(row?.n ?? 0);
     },
   });
+  new Gauge({
+    name: 'quench_engine_human_steps_waiting',
+    help: 'Human steps waiting for a decision.',
+    registers,
+    async collect() {
+      // engine_steps_status_idx (status, kind) answers this without reading the steps.
+      const [row] = await db.rows<{ n: number }>(sql`select count(*)::int as n from engine_steps where status = 'waiting' and kind = 'human'`);
+      this.set(row?.n ?? 0);
+    },
+  });
   return {
     attempts: new Counter({
       name: 'quench_engine_step_attempts_total',

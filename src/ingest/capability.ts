@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { addInboxDeadRoutes } from './dlq-routes.js';
 import type { Capability, Component, ServiceContext } from '../service.js';
 import { engineRunPort } from './engine-port.js';
@@ -22,7 +23,12 @@ export interface IngestOptions {
 }
 
 export function installIngest(ctx: ServiceContext, options: IngestOptions): IngestWorker & Component {
-  const metrics = createIngestMetrics(ctx.metrics.registry, () => inboxStats(ctx.db, ctx.clock.now()));
+  const metrics = createIngestMetrics(
+    ctx.metrics.registry,
+    () => inboxStats(ctx.db, ctx.clock.now()),
+    // ingest_inbox_dead_idx (partial, status = 'dead') keeps this count off the live rows.
+    async () => (await ctx.db.rows<{ n: number }>(sql`select count(*)::int as n from ingest_inbox where status = 'dead'`))[0]?.n ?? 0,
+  );
   const logger = ctx.logger.child({ component: 'ingest' });
   const waker = createWaker(ctx.db, (err) => logger.warn({ err }, 'could not NOTIFY the inbox workers; they will poll'));
   addWebhookRoutes(ctx.router, { db: ctx.db, clock: ctx.clock, config: ctx.config, metrics, wake: waker.wake });

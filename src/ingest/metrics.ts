@@ -14,9 +14,14 @@ export interface IngestMetrics {
   truncatedAlerts: Counter<'receiver'>;
   inboxLag: Gauge;
   inboxPending: Gauge;
+  inboxDead: Gauge;
 }
 
-export function createIngestMetrics(registry: Registry, inboxStats: () => Promise<{ lagSeconds: number; pending: number }>): IngestMetrics {
+export function createIngestMetrics(
+  registry: Registry,
+  inboxStats: () => Promise<{ lagSeconds: number; pending: number }>,
+  deadCount: () => Promise<number> = async () => 0,
+): IngestMetrics {
   const registers = [registry];
   let stats: Promise<{ lagSeconds: number; pending: number }> | undefined;
   // Both gauges are read in one scrape; share one query between them.
@@ -94,6 +99,14 @@ export function createIngestMetrics(registry: Registry, inboxStats: () => Promis
       registers,
       async collect() {
         this.set((await current()).pending);
+      },
+    }),
+    inboxDead: new Gauge({
+      name: 'quench_ingest_inbox_dead',
+      help: 'Inbox entries that failed every attempt and wait for `quench dlq inbox retry`.',
+      registers,
+      async collect() {
+        this.set(await deadCount());
       },
     }),
   };
