@@ -119,7 +119,7 @@ describe.each(databaseKinds)('reviews of sampled auto-approvals (%s)', (kind) =>
     await h.settle();
     expect((await h.ctx.audit.page({ limit: 1000 })).filter((e) => e.action === 'human_step.reviewed')).toHaveLength(1);
     expect((await h.ctx.audit.page({ limit: 1000 })).filter((e) => e.action === 'human_step.review_refused')).toHaveLength(2);
-   }, 120_000);
+  }, 120_000);
 
   it("the run's starter may not review it, on any path; someone else's disagreement is counted", async () => {
     h = await start();

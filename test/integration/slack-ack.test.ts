@@ -65,7 +65,7 @@ describe.each(databaseKinds)('acknowledging a run and its PagerDuty incident (%s
     const second = await ack('eve', runId);
     expect(second.later.text).toContain('was already acknowledged by bob (<@U0BOB>)');
     expect(h.pd.events.filter((e) => e.event_action === 'acknowledge')).toHaveLength(2);
-   }, 120_000);
+  }, 120_000);
 
   it('says clearly, only to the person, when the run triggered no PagerDuty incident', async () => {
     h = await startSlackHarness(kind);
