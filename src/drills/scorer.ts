@@ -33,6 +33,7 @@ async function scoreRun(ctx: ServiceContext, runId: string): Promise<Scorecard |
   if (!run?.endedAt) return undefined;
   const steps = await ctx.db.orm.select().from(engineSteps).where(eq(engineSteps.runId, runId));
   steps.sort((a, b) => (a.startedAt ?? a.createdAt).getTime() - (b.startedAt ?? b.createdAt).getTime() || a.stepKey.localeCompare(b.stepKey));
+  const [thread] = await ctx.db.orm.select().from(chatRunThreads).where(eq(chatRunThreads.runId, runId));
   const card = scoreDrill({
     id: run.id,
     playbook: run.playbook,
@@ -41,6 +42,7 @@ async function scoreRun(ctx: ServiceContext, runId: string): Promise<Scorecard |
     createdAt: run.createdAt,
     endedAt: run.endedAt,
     steps: steps.map((s) => ({ ...s, key: s.stepKey })),
+    acknowledgedAt: thread?.acknowledgedAt ?? null,
   });
   const inserted = await ctx.db.orm.transaction(async (tx) => {
     const rows = await tx
@@ -71,7 +73,6 @@ async function scoreRun(ctx: ServiceContext, runId: string): Promise<Scorecard |
     return true;
   });
   if (!inserted) return undefined;
-  const [thread] = await ctx.db.orm.select().from(chatRunThreads).where(eq(chatRunThreads.runId, runId));
   if (thread && ctx.ports.chat.enabled) {
     try {
       await ctx.ports.chat.post(thread.channel, { text: `:test_tube: ${scorecardText(card)}` }, thread.ts);

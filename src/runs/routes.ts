@@ -32,7 +32,12 @@ export function addRunControlRoutes(router: Router, ctx: ServiceContext): void {
     method: 'POST',
     pattern: '/v1/runs',
     auth: 'write',
-    doc: { summary: 'Start a run of a playbook (or arm a drill)', body: startRunBodySchema, responses: { 201: { description: 'The run' }, 202: { description: 'A drill armed to start when its scenario fires' } } },
+    doc: {
+      summary: "Start a run (or a DRILL run) of a playbook as the token's user",
+      description: 'Inputs are checked against the playbook. `drill.fail` injects failures (`STEP`, `STEP:once`); `drill.scenario` arms a DrillScenario (202): the run starts when its burn alert fires. See docs/drills.md.',
+      body: startRunBodySchema,
+      responses: { 201: { description: '{ runId, correlationId, state, playbook, drill, startedBy }' }, 202: { description: 'A scenario drill armed: { armed, id, message, runId? }' } },
+    },
     handler: async ({ req, user }) => {
       if (!user) throw new QuenchError('unauthorized', 'starting a run needs an API token that names a user (QUENCH_API_TOKENS)');
       const b = await readJson(req, startRunBodySchema, 64 * 1024);
@@ -56,7 +61,11 @@ export function addRunControlRoutes(router: Router, ctx: ServiceContext): void {
     method: 'POST',
     pattern: '/v1/runs/:id/cancel',
     auth: 'write',
-    doc: { summary: 'Cancel a run (compensations run)', body: cancelRunBodySchema, responses: { 200: { description: '{ runId, state, drill, by, reason }' } } },
+    doc: {
+      summary: 'Cancel a run: open steps cancelled, a step in flight fenced (its late result discarded), audited with who and why',
+      body: cancelRunBodySchema,
+      responses: { 200: { description: '{ runId, state, drill, by, reason }' } },
+    },
     handler: async ({ params, req, user }) => {
       if (!user) throw new QuenchError('unauthorized', 'cancelling a run needs an API token that names a user (QUENCH_API_TOKENS)');
       const b = await readJson(req, cancelRunBodySchema, 16 * 1024);

@@ -28,6 +28,8 @@ export const people = {
   eve: { id: 'U0EVE', name: 'eve', realName: 'Eve Third', email: 'eve@example.com', pd: 'PU3', token: 'tok-eve-0123456789abcdef0123456789ab' },
 };
 export type Who = keyof typeof people;
+/** The Events API key drills page through when QUENCH_PAGERDUTY_DRILL_ROUTING_KEY is set (the fake accepts it). */
+export const DRILL_ROUTING_KEY = 'DR1LLKEY000000000000000000000000';
 
 export interface Target {
   seen: string[];
@@ -125,6 +127,7 @@ export async function startDrillHarness(
 
   const slack = await startFakeSlack({ users: Object.values(people).map((p) => ({ id: p.id, name: p.name, realName: p.realName, email: p.email })) });
   const pd = await startFakePagerDuty({
+    routingKeys: ['R0UTINGKEY0000000000000000000000', DRILL_ROUTING_KEY],
     users: Object.values(people).map((p) => ({ id: p.pd, name: p.realName, email: p.email })),
     policies: [{ id: 'PCHECKOUT', name: 'Checkout', rules: [{ delayMinutes: 10, targets: Object.values(people).map((p) => ({ type: 'user' as const, id: p.pd })) }] }],
   });

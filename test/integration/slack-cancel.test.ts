@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
+import { ACTION } from '../../src/chat/core/blocks.js';
 import { RUN_ACTION, RUN_VIEW } from '../../src/chat/core/run-blocks.js';
 import { TEST_DATABASE_URL } from '../support/databases.js';
 import { CHANNEL, type DrillHarness, people, startDrillHarness, type Who } from './drill-harness.js';
@@ -54,6 +55,19 @@ steps:
     retry: { maxAttempts: 1 }
 `;
 
+/** A step that fails (the drill injects it) and escalates to the playbook's owner, who started the run. */
+const escalating = `apiVersion: quench/v1
+kind: Playbook
+metadata: { name: escalating, owner: ada@example.com }
+steps:
+  - id: act
+    kind: action
+    action: log
+    params: { message: act }
+    retry: { maxAttempts: 1 }
+    onFailure: escalate
+`;
+
 const kinds = [{ kind: 'pglite' as const }, ...(TEST_DATABASE_URL ? [{ kind: 'postgres' as const }] : [])];
 
 describe.each(kinds)('cancelling a run a person started ($kind)', ({ kind }) => {
@@ -64,7 +78,7 @@ describe.each(kinds)('cancelling a run a person started ($kind)', ({ kind }) => 
   });
 
   async function boot(name: string) {
-    h = await startDrillHarness(kind, { name: `${name}_${kind}`, playbooks: (port) => ({ 'slow.yaml': slow(port), 'saga.yaml': saga(port) }) });
+    h = await startDrillHarness(kind, { name: `${name}_${kind}`, playbooks: (port) => ({ 'slow.yaml': slow(port), 'saga.yaml': saga(port), 'escalating.yaml': escalating }) });
     return h;
   }
 
@@ -146,6 +160,25 @@ describe.each(kinds)('cancelling a run a person started ($kind)', ({ kind }) => 
     expect(viaApi.status).toBe(403);
     expect(viaApi.body.message).toMatch(/started this run/);
     expect((await h2.api('POST', `/v1/steps/${stepId}/decision`, 'bob', { decision: 'approve' })).status).toBe(200);
+  }, 120_000);
+
+  it('the starter may not approve the escalation raised when a step of their run failed for good (Slack and /v1)', async () => {
+    await boot('cancel_escalation');
+    const h2 = h!;
+    const runId = /`([^`]+)`/.exec(await h2.slash('ada', '/drill', 'escalating fail=act'))![1]!;
+    const escalation = await h2.until('the escalation offered', async () => {
+      const s = (await h2.run(runId)).steps.find((x) => x.key === 'act/escalate' && x.status === 'waiting');
+      return s && h2.slack.messages.some((m) => JSON.stringify(m.blocks ?? []).includes(s.id)) ? s.id : undefined;
+    });
+    await h2.click('ada', ACTION.approve, escalation);
+    await h2.until('the refusal in Slack', async () =>
+      h2.slack.callsTo('chat.postEphemeral').some((c) => String(c.args.text).includes('You started this run')) ? true : undefined,
+    );
+    const viaApi = await h2.api('POST', `/v1/steps/${escalation}/decision`, 'ada', { decision: 'approve' });
+    expect(viaApi.status).toBe(403);
+    expect((await h2.run(runId)).steps.find((s) => s.id === escalation)?.status).toBe('waiting');
+    const refusals = (await h2.service.ctx.audit.page({ limit: 2000 })).filter((e) => e.action === 'human_step.refused' && e.subject.id === escalation);
+    expect(refusals.length).toBeGreaterThanOrEqual(2);
   }, 120_000);
 
   it('cancelling while the run compensates stops the undo: the compensation in flight is fenced, the rest never starts', async () => {

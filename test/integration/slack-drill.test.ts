@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACTION } from '../../src/chat/core/blocks.js';
 import { TEST_DATABASE_URL } from '../support/databases.js';
-import { type DrillHarness, people, startDrillHarness } from './drill-harness.js';
+import { DRILL_ROUTING_KEY, type DrillHarness, people, startDrillHarness } from './drill-harness.js';
 
 /**
  * Issue 13 acceptance, drills from Slack: `/drill checkout-fast-burn fail=page` through the
@@ -139,5 +139,31 @@ inputs:
     expect(change.attempts.map((a) => a.status)).toEqual(['failed', 'succeeded']);
     expect(change.output).toMatchObject({ simulated: true, wouldHave: { message: 'change two words' } });
     expect(people.bob.email).toBe('bob@example.com');
+  }, 120_000);
+
+  it('with QUENCH_PAGERDUTY_DRILL_ROUTING_KEY a drill pages through the drill key, marked [DRILL]; the real key sees nothing', async () => {
+    const playbook = `apiVersion: quench/v1
+kind: Playbook
+metadata: { name: pager, owner: team-shop }
+steps:
+  - id: page
+    kind: action
+    action: pagerduty.trigger
+    params: { summary: "checkout burning in \${{ inputs.region }}", severity: critical }
+inputs:
+  region: { type: string, default: eu-west }
+`;
+    h = await startDrillHarness(kind, { name: `slack_drill_pd_${kind}`, playbooks: { 'pager.yaml': playbook }, env: { QUENCH_PAGERDUTY_DRILL_ROUTING_KEY: DRILL_ROUTING_KEY } });
+    const runId = /`([^`]+)`/.exec(await h.slash('ada', '/drill', 'pager region=us-east'))![1]!;
+    const run = await driveToEnd(runId);
+    expect(run.state).toBe('succeeded');
+    expect(h.pd.events).toHaveLength(1);
+    expect(h.pd.events[0]).toMatchObject({ routing_key: DRILL_ROUTING_KEY, event_action: 'trigger', payload: { summary: '[DRILL] checkout burning in us-east' } });
+    expect(run.steps[0]?.output).toMatchObject({ drill: true, routed: 'pagerduty-drill-routing-key' });
+    // A real run of the same playbook uses the real key.
+    const real = await h.slash('ada', '/quench', 'run pager');
+    const realRun = await driveToEnd(/`([^`]+)`/.exec(real)![1]!);
+    expect(realRun.state).toBe('succeeded');
+    expect(h.pd.events.map((e) => e.routing_key)).toEqual([DRILL_ROUTING_KEY, 'R0UTINGKEY0000000000000000000000']);
   }, 120_000);
 });

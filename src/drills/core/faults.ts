@@ -25,8 +25,8 @@ export function parseFaults(specs: readonly string[]): ParsedFaults {
   for (const raw of specs) {
     const spec = raw.trim();
     const colon = spec.lastIndexOf(':');
-    const step = colon > 0 ? spec.slice(0, colon) : spec;
-    const mode = colon > 0 ? spec.slice(colon + 1) : 'always';
+    const step = colon >= 0 ? spec.slice(0, colon) : spec;
+    const mode = colon >= 0 ? spec.slice(colon + 1) : 'always';
     if (!step) return { ok: false, problem: `fail='${raw}': name a step (fail=STEP, fail=STEP:once or fail=STEP:always)` };
     if (mode !== 'always' && mode !== 'once') return { ok: false, problem: `fail='${raw}': the mode after ':' must be once or always` };
     if (faults.some((f) => f.step === step)) return { ok: false, problem: `fail= names step '${step}' twice` };

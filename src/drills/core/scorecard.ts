@@ -53,6 +53,8 @@ export interface ScoredStepRow {
   error: unknown;
   decision: unknown;
   attempts?: number | undefined;
+  /** The step row's spec: a compensation's `order` is its place in the saga's undo plan. */
+  spec?: unknown;
   createdAt: Date;
   startedAt: Date | null;
   endedAt: Date | null;
@@ -66,6 +68,8 @@ export interface ScoredRun {
   createdAt: Date;
   endedAt: Date | null;
   steps: ScoredStepRow[];
+  /** When someone acknowledged the run (`/quench ack`, `quench ack`), if anyone did. */
+  acknowledgedAt?: Date | null | undefined;
 }
 
 type AnyStep = Playbook['steps'][number];
@@ -76,9 +80,8 @@ const READ_ONLY_ACTIONS = new Set(['log', 'slo.check']);
 export function scoreDrill(run: ScoredRun): Scorecard {
   const defs = flatten(run.definition.steps);
   const steps = run.steps.map((s) => scoreStep(s, defs.get(baseKey(s.key))));
-  const firstAck = run.steps
-    .filter((s) => s.kind === 'human')
-    .map((s) => firstDecisionAt(s.decision))
+  // The first acknowledgement: an explicit ack of the run, or the first decision of a human step.
+  const firstAck = [...run.steps.filter((s) => s.kind === 'human').map((s) => firstDecisionAt(s.decision)), run.acknowledgedAt?.getTime() ?? null]
     .filter((t): t is number => t !== null)
     .sort((a, b) => a - b)[0];
   return {
@@ -93,8 +96,10 @@ export function scoreDrill(run: ScoredRun): Scorecard {
     retried: steps.filter((s) => s.attempts > 1).map((s) => s.key),
     fallbacks: run.steps.filter((s) => s.key.endsWith('/fallback')).map((s) => s.key.replace(/\/fallback$/, '')),
     escalations: run.steps.filter((s) => s.key.endsWith('/escalate')).map((s) => s.key.replace(/\/escalate$/, '')),
+    // In the order the saga ran them (its plan's `order`), not the order of their rows.
     compensations: run.steps
       .filter((s) => /\/compensate(\/manual)?$/.test(s.key))
+      .sort((a, b) => planOrder(a) - planOrder(b))
       .map((s) => ({ step: s.key.replace(/\/compensate(\/manual)?$/, ''), status: s.status, succeeded: s.status === 'succeeded' })),
     gaps: [...definitionGaps(defs), ...steps.filter((s) => s.breached).map((s) => ({ kind: 'sla_breached' as const, step: s.key, message: `took ${seconds(s.durationMs)} against an SLA of ${seconds(s.slaMs)}` }))],
   };
@@ -136,8 +141,18 @@ function definitionGaps(defs: Map<string, AnyStep>): Gap[] {
   return gaps;
 }
 
+/** A compensation row's place in the undo plan; a manual step (`x/compensate/manual`) follows its compensation. */
+function planOrder(row: ScoredStepRow): number {
+  const order = (row.spec as { order?: unknown } | null | undefined)?.order;
+  return (typeof order === 'number' ? order : Number.MAX_SAFE_INTEGER / 2) + (row.key.endsWith('/manual') ? 0.5 : 0);
+}
+
+/**
+ * Whether a step changes the world. `drillSafe` is the author's word that the step only reads
+ * (docs/drills.md: mark only read-only steps drillSafe), so it needs no compensation.
+ */
 function stateChanging(s: Extract<AnyStep, { kind: 'action' }>): boolean {
-  if (READ_ONLY_ACTIONS.has(s.action)) return false;
+  if (READ_ONLY_ACTIONS.has(s.action) || s.drillSafe) return false;
   if (s.action === 'http.request') {
     const method = String((s.params as { method?: unknown }).method ?? 'POST').toUpperCase();
     return method !== 'GET' && method !== 'HEAD';

@@ -76,3 +76,50 @@ describe('drill scorecard', () => {
     expect(scoreDrill({ id: 'r', playbook: 'p', state: 'failed', definition, createdAt: at(0), endedAt: at(1), steps: [] }).timeToFirstAckMs).toBeNull();
   });
 });
+
+describe('drill scorecard: compensation order, acknowledgements, drillSafe reads, retries', () => {
+  const base = {
+    apiVersion: 'quench/v1',
+    kind: 'Playbook',
+    metadata: { name: 'q', owner: 'team' },
+    inputs: {},
+    triggers: [],
+    steps: [
+      { id: 'a', kind: 'action', action: 'exec', params: {}, compensate: { action: 'exec', params: {} } },
+      { id: 'b', kind: 'action', action: 'exec', params: {}, compensate: { action: 'exec', params: {} } },
+      { id: 'look', kind: 'action', action: 'exec', params: {}, drillSafe: true },
+      { id: 'c', kind: 'action', action: 'exec', params: {}, retry: { maxAttempts: 3 } },
+    ],
+  } as unknown as Playbook;
+  const card = scoreDrill({
+    id: 'r2',
+    playbook: 'q',
+    state: 'compensated',
+    definition: base,
+    createdAt: at(0),
+    endedAt: at(60),
+    acknowledgedAt: at(7),
+    steps: [
+      // Rows tie on time (a fast saga): the plan's order decides, not the key.
+      step('a/compensate', 'action', 'succeeded', 50, 50, { spec: { role: 'compensation', order: 1 } }),
+      step('b/compensate', 'action', 'succeeded', 50, 50, { spec: { role: 'compensation', order: 0 } }),
+      step('c', 'action', 'failed', 10, 40, { attempts: 3, error: { code: 'timeout', details: { injected: true } } }),
+      step('b/fallback', 'action', 'succeeded', 5, 6),
+    ],
+  });
+
+  it('lists compensations in the order the saga ran them', () => {
+    expect(card.compensations.map((c) => c.step)).toEqual(['b', 'a']);
+  });
+  it('counts an explicit acknowledgement as the first acknowledgement', () => {
+    expect(card.timeToFirstAckMs).toBe(7_000);
+  });
+  it('recognises an injected failure by its mark, whatever its code, and the retries it exercised', () => {
+    expect(card.failuresInjected).toEqual(['c']);
+    expect(card.retried).toEqual(['c']);
+    expect(card.fallbacks).toEqual(['b']);
+  });
+  it('a drillSafe step is a read: no no_compensation gap; an unmarked exec without compensate is one', () => {
+    expect(card.gaps.filter((g) => g.kind === 'no_compensation').map((g) => g.step)).toEqual(['c']);
+  });
+});
