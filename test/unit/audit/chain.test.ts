@@ -7,6 +7,7 @@ import {
   finishChain,
   initialChainState,
   keyedMarker,
+  linkBatch,
   linkEntry,
   parseExpectedHead,
   type VerifyBreak,
@@ -121,5 +122,45 @@ describe('audit chain core', () => {
       expect.stringMatching(/differs from the recorded head a/),
       expect.stringMatching(/ends at entry 4, before the recorded head 9; entries were cut from the end/),
     ]);
+  });
+});
+
+describe('linkBatch (one chainer batch)', () => {
+  const pending = (i: number, authentic: boolean) => ({ input: input(i), at, authentic });
+  const verifies = (entries: AuditEvent[], hashers = keyed) => {
+    let state: ChainState = initialChainState;
+    for (const e of entries) {
+      const step = advanceChain(state, e, hashers);
+      if ('broken' in step) return step.broken;
+      state = step.state;
+    }
+    return finishChain(state, hashers) ?? state;
+  };
+
+  it('links after the head in the given order; each link names its pending entry', () => {
+    const head = chain(2).at(-1)!;
+    const { entries, refused } = linkBatch(head, [pending(7, false), pending(8, false)], plain);
+    expect(refused).toBeUndefined();
+    expect(entries.map((e) => [e.entry.seq, e.source])).toEqual([[3, 0], [4, 1]]);
+    expect(verifies([...chain(2), ...entries.map((e) => e.entry)], plain)).toMatchObject({ count: 4 });
+  });
+
+  it('with a key on a plain chain: entries recorded without a MAC stay plain, then the marker, then the authenticated ones', () => {
+    const { entries } = linkBatch(chain(1).at(-1), [pending(1, false), pending(2, true), pending(3, true)], keyed);
+    expect(entries.map((e) => [e.entry.action, e.source])).toEqual([['test', 0], ['audit.hmac_enabled', undefined], ['test', 1], ['test', 2]]);
+    expect(verifies([...chain(1), ...entries.map((e) => e.entry)])).toMatchObject({ count: 5, keyedSince: 3 });
+  });
+
+  it('after the marker an entry without a valid MAC ends the batch before it, with the reason', () => {
+    const head = chain(0, 1).at(-1)!;
+    const { entries, refused } = linkBatch(head, [pending(1, true), pending(2, false), pending(3, true)], keyed);
+    expect(entries.map((e) => e.source)).toEqual([0]);
+    expect(refused).toMatch(/does not carry a valid MAC for QUENCH_AUDIT_KEY/);
+    expect(linkBatch(head, [pending(2, false)], keyed)).toMatchObject({ entries: [], refused: expect.stringMatching(/valid MAC/) });
+  });
+
+  it('refuses a head it cannot authenticate, linking nothing', () => {
+    expect(linkBatch(chain(0, 1).at(-1), [pending(1, false)], plain)).toMatchObject({ entries: [], refused: expect.stringMatching(/HMAC-keyed/) });
+    expect(linkBatch(chain(0, 1).at(-1), [pending(1, true)], otherKey)).toMatchObject({ entries: [], refused: expect.stringMatching(/matches neither/) });
   });
 });
