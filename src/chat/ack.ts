@@ -25,6 +25,8 @@ export interface AckDeps {
   clock: Clock;
   /** Undefined when PAGERDUTY_ROUTING_KEY is unset. */
   events: PagerDutyEvents | undefined;
+  /** QUENCH_PAGERDUTY_DRILL_ROUTING_KEY's client: a drill run's alerts live under that key. */
+  drillEvents?: PagerDutyEvents | undefined;
   /** Redraws the thread header after the first acknowledgement (Slack on). */
   refreshHeader?: (runId: string) => Promise<void>;
 }
@@ -56,7 +58,9 @@ export async function acknowledgeRun(deps: AckDeps, runId: string, by: AckBy): P
   if (!run) throw new QuenchError('not_found', `no run with id ${runId}; \`quench runs\` lists recent runs`);
   const incidents = runIncidents(run.definition.steps, await stepsOf(deps.db.orm, runId));
   const pagerduty: PagerDutyAck[] = [];
-  for (const incident of incidents) pagerduty.push(await acknowledgeIncident(deps.events, incident));
+  // A dedup key addresses an alert under one routing key: a drill's alerts went through the drill key.
+  const events = run.drill ? deps.drillEvents : deps.events;
+  for (const incident of incidents) pagerduty.push(await acknowledgeIncident(events, incident, run.drill !== null));
 
   const first = await acknowledgeThread(deps.db, runId, by.name, deps.clock.now());
   // Not first: the thread was acknowledged before (or there is no thread: Slack off).
@@ -72,14 +76,14 @@ export async function acknowledgeRun(deps: AckDeps, runId: string, by: AckBy): P
   return { runId, by: by.name, first: first || !earlier, ...(earlier ? { earlier } : {}), pagerduty };
 }
 
-async function acknowledgeIncident(events: PagerDutyEvents | undefined, incident: RunIncident): Promise<PagerDutyAck> {
+async function acknowledgeIncident(events: PagerDutyEvents | undefined, incident: RunIncident, drill: boolean): Promise<PagerDutyAck> {
   const { dedupKey } = incident;
   if (incident.resolvedBy) return { status: 'already_resolved', dedupKey, resolvedBy: incident.resolvedBy };
   if (!events)
     return {
       status: 'failed',
       dedupKey,
-      message: 'PagerDuty Events API is not configured (set PAGERDUTY_ROUTING_KEY, the key the run paged with); acknowledge it in PagerDuty',
+      message: `PagerDuty Events API is not configured (set ${drill ? 'QUENCH_PAGERDUTY_DRILL_ROUTING_KEY' : 'PAGERDUTY_ROUTING_KEY'}, the key the run paged with); acknowledge it in PagerDuty`,
     };
   try {
     await events.send({ action: 'acknowledge', dedupKey });

@@ -10,6 +10,7 @@ export function chatActions(deps: ChatDeps): AckDeps & ReviewDeps {
     audit: deps.audit,
     clock: deps.clock,
     events: deps.pagerDutyEvents,
+    drillEvents: deps.pagerDutyDrillEvents,
     refreshHeader: (runId) => refreshHeader(deps, runId),
     onDisagreement: (playbook) => deps.metrics.reviewDisagreements.inc({ playbook }),
   };

@@ -79,6 +79,9 @@ export const chatCapability: Capability = (ctx) => {
     engine,
     channel: { fallback: config.QUENCH_SLACK_CHANNEL, perRun: config.QUENCH_SLACK_CHANNEL_PER_RUN },
     pagerDutyEvents: events,
+    pagerDutyDrillEvents: config.QUENCH_PAGERDUTY_DRILL_ROUTING_KEY
+      ? new PagerDutyEvents({ routingKey: config.QUENCH_PAGERDUTY_DRILL_ROUTING_KEY, baseUrl: config.PAGERDUTY_EVENTS_URL })
+      : undefined,
     gate: () => (ctx.ports.gate ? gateForChat(ctx.ports.gate, async (id) => (await people.slackUser(id)).aliases) : undefined),
     runs: () => runControlOf(ctx),
   };

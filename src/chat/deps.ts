@@ -39,6 +39,8 @@ export interface ChatDeps {
   runs?: () => RunControl | undefined;
   /** PagerDuty Events API v2 (PAGERDUTY_ROUTING_KEY), for `/quench ack`; undefined when unset. */
   pagerDutyEvents?: PagerDutyEvents | undefined;
+  /** The same for QUENCH_PAGERDUTY_DRILL_ROUTING_KEY: what a drill run paged through. */
+  pagerDutyDrillEvents?: PagerDutyEvents | undefined;
 }
 
 /** The system actor for decisions the confidence × impact policy makes. */

@@ -30,8 +30,14 @@ function userOf(ctx: ServiceContext, token: string, what: string): string {
 }
 
 function databaseDeps(ctx: ServiceContext) {
-  const { PAGERDUTY_ROUTING_KEY: routingKey, PAGERDUTY_EVENTS_URL: baseUrl } = ctx.config;
-  return { db: ctx.db, audit: ctx.audit, clock: ctx.clock, events: routingKey ? new PagerDutyEvents({ routingKey, baseUrl }) : undefined };
+  const { PAGERDUTY_ROUTING_KEY: routingKey, QUENCH_PAGERDUTY_DRILL_ROUTING_KEY: drillKey, PAGERDUTY_EVENTS_URL: baseUrl } = ctx.config;
+  return {
+    db: ctx.db,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    events: routingKey ? new PagerDutyEvents({ routingKey, baseUrl }) : undefined,
+    drillEvents: drillKey ? new PagerDutyEvents({ routingKey: drillKey, baseUrl }) : undefined,
+  };
 }
 
 export const ackCommand: Command = {
