@@ -7,7 +7,7 @@ import { API_VERSION, type BudgetPolicyFields, KIND, SERVICE_POLICY_KIND } from 
 import { budgetPolicyOf, importQuenchSlo } from './formats/quench-import.js';
 import { importServicePolicies } from './formats/service-policy.js';
 import { importPyrra, isPyrra } from './formats/pyrra-import.js';
-import { importSloth, isSlothSpec } from './formats/sloth-import.js';
+import { importSloth, isSlothAlertWindows, isSlothSpec, refuseSlothAlertWindows } from './formats/sloth-import.js';
 import { SLOTH_CRD_API_VERSION, SLOTH_CRD_KIND, SLOTH_VERSION } from './formats/sloth-schema.js';
 import { PYRRA_API_VERSION } from './formats/pyrra-schema.js';
 
@@ -43,6 +43,7 @@ export function importSlos(docs: SourceDocument[]): { slos: Slo[]; problems: Pro
   };
   each(isQuench, importQuenchSlo);
   each(isSloth, importSloth);
+  problems.push(...docs.filter((d) => isSlothAlertWindows(header(d))).map(refuseSlothAlertWindows));
   each(isPyrra, importPyrra);
   const open = importOpenSlo(docs.filter((d) => isOpenSlo(header(d))));
   // OpenSLO has no budget policy of its own: its SLOs take their service's ServicePolicy.
@@ -84,7 +85,7 @@ export const sloValidator: DefinitionValidator = {
   family: `SLO (quench/v1 SLO and ServicePolicy, openslo/v1, Sloth ${SLOTH_VERSION} and ${SLOTH_CRD_API_VERSION}, ${PYRRA_API_VERSION} ServiceLevelObjective)`,
   claims: (doc) => {
     const h = header(doc);
-    return isQuench(h) || isServicePolicy(h) || isOpenSlo(h) || isSloth(h) || isPyrra(h);
+    return isQuench(h) || isServicePolicy(h) || isOpenSlo(h) || isSloth(h) || isSlothAlertWindows(h) || isPyrra(h);
   },
   validate: (docs) => importSlos(docs).problems,
 };

@@ -34,6 +34,17 @@ export function isSlothSpec(v: { version?: unknown }): boolean {
   return v.version === SLOTH_VERSION;
 }
 
+/** Sloth's `AlertWindows` catalog (`--slo-period-windows-path`): claimed so that it is refused clearly. */
+export const isSlothAlertWindows = (v: { apiVersion?: unknown; kind?: unknown }) =>
+  v.apiVersion === SLOTH_CRD_API_VERSION && v.kind === 'AlertWindows';
+
+export function refuseSlothAlertWindows(doc: SourceDocument): Problem {
+  return doc.problem(
+    ['kind'],
+    "kind AlertWindows: Sloth's window catalogs are not read; Sloth files take the 30-day google catalog. For other periods or windows, write the SLO in Quench's format with alerting.windows (docs/slo.md)",
+  );
+}
+
 export function importSloth(
   doc: SourceDocument,
   servicePolicy: (service: string) => BudgetPolicyFields | undefined = () => undefined,

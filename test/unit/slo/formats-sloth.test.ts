@@ -95,6 +95,25 @@ describe("Sloth's own files (prometheus/v1 and the PrometheusServiceLevel CRD)",
     ]);
     expect(messages(spec(`  - name: "a"\n    objective: 99\n    sli: {}\n`))).toEqual([expect.stringMatching(/^s\.yaml:7:5: slos\.0\.sli: expected exactly one of events, raw or plugin/)]);
     expect(messages(spec(events.replace('"avail"', '"bad name!"')))[0]).toMatch(/^s\.yaml:5:5: slos\.0\.name: expected a name/);
+    // The CRD form is camelCase: Sloth's snake_case keys there are typos, reported at their line.
+    const crd = `apiVersion: sloth.slok.dev/v1
+kind: PrometheusServiceLevel
+metadata: { name: x }
+spec:
+  service: svc
+  slos:
+    - name: avail
+      objective: 99
+      sli: { events: { error_query: 'e[{{.window}}]', totalQuery: 't[{{.window}}]' } }
+`;
+    expect(messages(crd)).toEqual([
+      's.yaml:9:14: spec.slos.0.sli.events.errorQuery: required (expected string)',
+      expect.stringMatching(/^s\.yaml:9:24: spec\.slos\.0\.sli\.events\.error_query: unknown field/),
+    ]);
+    // Sloth's window catalogs are refused at their kind, not reported as an unknown document.
+    expect(messages('apiVersion: sloth.slok.dev/v1\nkind: AlertWindows\nspec: { sloPeriod: 7d }\n')).toEqual([
+      expect.stringMatching(/^s\.yaml:2:1: kind AlertWindows: Sloth's window catalogs are not read/),
+    ]);
   });
 
   it("rules: Sloth's ids, labels and meta series; the period ratio derived from the 5m one; no Quench-only series", () => {
