@@ -23,7 +23,8 @@ ENV NODE_ENV=production \
     PORT=3000 \
     QUENCH_DATA_DIR=/data \
     QUENCH_SLO_DIR=/app/slo \
-    QUENCH_PLAYBOOK_DIR=/app/playbooks
+    QUENCH_PLAYBOOK_DIR=/app/playbooks \
+    QUENCH_DRILL_DIR=/app/drills
 WORKDIR /app
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
@@ -32,6 +33,7 @@ COPY --chown=root:root bin ./bin
 COPY --chown=root:root migrations ./migrations
 COPY --chown=root:root slo ./slo
 COPY --chown=root:root playbooks ./playbooks
+COPY --chown=root:root drills ./drills
 RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
 USER node
