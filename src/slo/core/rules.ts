@@ -141,7 +141,10 @@ export function rulesFor(slo: Slo, options: RuleOptions = {}): RuleGroup[] | und
       expr,
       ...(tier.forMs > 0 ? { for: formatDuration(tier.forMs) } : {}),
       // A Sloth file's alerts carry Sloth's labels only (its severity routing is the file's own labels).
+      // The ids are on every alert's series anyway (the expression keeps them); written on the rule
+      // too, two services' alerts of one name stay distinct rules (promtool's duplicate-rules lint).
       labels: {
+        ...ids,
         sloth_severity: severity,
         ...(slo.origin.format === 'sloth' ? {} : { severity, slo: slo.name, service: slo.service }),
         ...(tier.playbook ? { playbook: tier.playbook } : {}),

@@ -1,12 +1,18 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { formatProblem } from '../../../src/definitions/problem.js';
 import { parseYamlSource } from '../../../src/definitions/source.js';
 import { windowExpressions } from '../../../src/slo/core/promql.js';
+import { rulesFile } from '../../../src/slo/core/rules.js';
 import { importSlos, loadSlos } from '../../../src/slo/definitions.js';
 import { pyrraWindows } from '../../../src/slo/formats/pyrra-import.js';
 
 const pyrra = join(import.meta.dirname, '../../fixtures/pyrra');
+const PROMTOOL = process.env.PROMTOOL_BIN || '/usr/bin/promtool';
 const H = 3_600_000;
 const M = 60_000;
 const importText = (text: string) => importSlos(parseYamlSource('p.yaml', text).documents);
@@ -97,5 +103,20 @@ describe("Pyrra's ServiceLevelObjective (pyrra.dev/v1alpha1)", () => {
       "p.yaml:13:3: warning: performanceOverAccuracy: steers Pyrra's own rule output only; it has no effect in Quench",
     ]);
     expect(importText(slo(ratio, '\n  annotations: { quench.dev/service: checkout }')).slos[0]!.service).toBe('checkout');
+  });
+
+  it.skipIf(!existsSync(PROMTOOL))("quench slo rules for every Pyrra and Sloth example set passes promtool check rules", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quench-pyrra-rules-'));
+    try {
+      for (const set of ['pyrra/examples', 'pyrra/kubernetes', 'pyrra/native', 'sloth/examples', 'sloth/k8s', 'sloth/multifile']) {
+        const { slos } = loadSlos([join(pyrra, '..', set)]);
+        writeFileSync(join(dir, 'rules.yml'), stringify({ groups: rulesFile(slos).groups }, { lineWidth: 0 }));
+        const r = spawnSync(PROMTOOL, ['check', 'rules', join(dir, 'rules.yml')], { encoding: 'utf8' });
+        expect(`${r.stdout}${r.stderr}`, set).toContain('SUCCESS');
+        expect(r.status, set).toBe(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -131,8 +131,8 @@ spec:
     expect(rules.filter((r) => String(r.record).startsWith('slo:sli_total'))).toEqual([]);
     const alerts = rules.filter((r) => r.alert);
     expect(alerts.map((a) => [a.alert, a.labels])).toEqual([
-      ['SvcAvailErrorBudgetBurn', { sloth_severity: 'page' }],
-      ['SvcAvailErrorBudgetBurn', { sloth_severity: 'ticket' }],
+      ['SvcAvailErrorBudgetBurn', { ...ids, sloth_severity: 'page' }],
+      ['SvcAvailErrorBudgetBurn', { ...ids, sloth_severity: 'ticket' }],
     ]);
   });
 });
