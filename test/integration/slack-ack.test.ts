@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PlaybookSource } from '../../src/playbooks/core/model.js';
 import { databaseKinds } from '../support/databases.js';
+import { childEnv, runCli } from '../support/quench-process.js';
 import { approvalSteps, CHANNEL, type SlackHarness, startSlackHarness } from './slack-harness.js';
 
 /**
@@ -118,4 +119,29 @@ describe.each(databaseKinds)('acknowledging a run and its PagerDuty incident (%s
     expect(entry).toMatchObject({ actor: { type: 'user', id: 'ada@example.com' }, data: { via: 'api' } });
     expect((await post('no-such-run', ADA_TOKEN)).status).toBe(404);
   });
+
+  it.runIf(kind === 'postgres')('quench ack on the database (no service) takes the same decision, as the token user, via cli', async () => {
+    h = await startSlackHarness(kind);
+    const runId = await h.startRun(paging());
+    const run = (await h.ctx.ports.engine.getRun(runId))!;
+    const env = childEnv({
+      DATABASE_URL: h.databaseUrl,
+      QUENCH_API_TOKENS: `ada@example.com=${ADA_TOKEN}`,
+      QUENCH_TOKEN: ADA_TOKEN,
+      PAGERDUTY_ROUTING_KEY: 'R0UTINGKEY0000000000000000000000',
+      PAGERDUTY_EVENTS_URL: h.pd.eventsUrl,
+      LOG_LEVEL: 'warn',
+    });
+    const acked = await runCli(['ack', runId, '--json'], env);
+    expect(acked.stderr).toBe('');
+    expect(acked.code).toBe(0);
+    expect(JSON.parse(acked.stdout)).toMatchObject({ runId, by: 'ada@example.com', pagerduty: [{ status: 'acknowledged', dedupKey: run.correlationId }] });
+    expect([...h.pd.incidents.values()].find((i) => i.incidentKey === run.correlationId)!.status).toBe('acknowledged');
+    const entry = (await h.ctx.audit.page({ limit: 1000 })).find((e) => e.action === 'run.acknowledged')!;
+    expect(entry).toMatchObject({ actor: { type: 'user', id: 'ada@example.com' }, data: { via: 'cli' } });
+    // PagerDuty unreachable: said, and exit 1.
+    const down = await runCli(['ack', runId], { ...env, PAGERDUTY_EVENTS_URL: 'http://127.0.0.1:9' });
+    expect(down.code).toBe(1);
+    expect(down.stdout).toMatch(/NOT acknowledged: PagerDuty Events API unreachable/);
+  }, 120_000);
 });
