@@ -3,6 +3,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { NonRetriableError, StepError } from '../engine/core/step-error.js';
+import { httpClientSpan } from '../telemetry/otel.js';
 import { addressAllowed, portOf } from './allowlist.js';
 import { classifyAddress } from './addresses.js';
 
@@ -60,10 +61,25 @@ export function callHttp(call: HttpCall): Promise<HttpAnswer> {
     });
   };
 
+  // A client span when tracing is on (src/telemetry/otel.ts); its trace context goes out in the headers.
+  const headers = { ...call.headers };
+  return httpClientSpan({ method: call.method, url }, headers, () => exchange(call, headers, lookup, refusal, () => refused), (a) => a.status);
+}
+
+function exchange(
+  call: HttpCall,
+  headers: Record<string, string>,
+  lookup: LookupFunction,
+  refusal: (address: string) => NonRetriableError,
+  refusedBy: () => NonRetriableError | undefined,
+): Promise<HttpAnswer> {
+  const { url, allowlist } = call;
+  const port = portOf(url);
+  let refused: NonRetriableError | undefined;
   return new Promise<HttpAnswer>((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     // A fresh connection per call (no agent pool): every call resolves and checks its address.
-    const req = send(url, { method: call.method, headers: call.headers, lookup, signal: call.signal, agent: false });
+    const req = send(url, { method: call.method, headers, lookup, signal: call.signal, agent: false });
     req.on('socket', (socket) => {
       socket.once('connect', () => {
         const peer = socket.remoteAddress;
@@ -73,7 +89,7 @@ export function callHttp(call: HttpCall): Promise<HttpAnswer> {
         }
       });
     });
-    req.on('error', (err) => reject(refused ?? err));
+    req.on('error', (err) => reject(refused ?? refusedBy() ?? err));
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       let size = 0;

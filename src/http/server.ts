@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { context, type Span } from '@opentelemetry/api';
 import { asQuenchError, httpStatusOf } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { endServerSpan, startServerSpan } from '../telemetry/otel.js';
 import type { TokenAuthenticator } from './auth.js';
 import type { Reply, RequestContext, Router } from './router.js';
 import { answerClientError, methodLabel, parseTarget, writeRaw } from './target.js';
@@ -34,7 +36,7 @@ export function createHttpServer(deps: { router: Router; auth: TokenAuthenticato
     return observer;
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, span: Span | undefined) => {
     const started = performance.now();
     const incomingId = req.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
@@ -45,16 +47,22 @@ export function createHttpServer(deps: { router: Router; auth: TokenAuthenticato
     // Logged before it is parsed: a target that does not parse must still be traceable (capped, never trusted).
     let path = (req.url ?? '/').slice(0, 200);
     let routeLabel = 'unmatched';
+    let failure: unknown;
     res.setHeader('X-Request-Id', requestId);
 
     res.on('finish', () => {
       const ms = performance.now() - started;
-      observerFor(methodLabel(method), routeLabel, res.statusCode).observe(ms / 1000);
+      const label = methodLabel(method);
+      observerFor(label, routeLabel, res.statusCode).observe(ms / 1000);
+      if (span) endServerSpan(span, label === 'OTHER' ? '_OTHER' : label, routeLabel === 'unmatched' ? undefined : routeLabel, res.statusCode, failure);
       const level = res.statusCode >= 500 ? 'error' : path === '/healthz' || path === '/metrics' ? 'debug' : 'info';
       if (logger.isLevelEnabled(level)) {
-        log()[level]({ method: method.slice(0, 20), route: routeLabel, path, status: res.statusCode, ms: Math.round(ms) }, 'request');
+        const trace = span ? { trace_id: span.spanContext().traceId, span_id: span.spanContext().spanId } : undefined;
+        log()[level]({ method: method.slice(0, 20), route: routeLabel, path, status: res.statusCode, ms: Math.round(ms), ...trace }, 'request');
       }
     });
+    // A client that went away before the answer: the span still ends.
+    if (span) res.on('close', () => res.writableFinished || endServerSpan(span, methodLabel(method), undefined, 499, new Error('client closed the connection')));
 
     // Everything that can throw on hostile input (target parsing, percent-decoding, auth,
     // handlers) runs inside this try: a request ends in a response, never in a crash.
@@ -87,6 +95,7 @@ export function createHttpServer(deps: { router: Router; auth: TokenAuthenticato
       if (match.route.raw) return await match.route.raw(ctx, res);
       send(res, await match.route.handler!(ctx));
     } catch (err) {
+      failure = err;
       const error = asQuenchError(err);
       const status = httpStatusOf[error.code];
       if (status >= 500) log().error({ err }, 'request failed');
@@ -103,8 +112,11 @@ export function createHttpServer(deps: { router: Router; auth: TokenAuthenticato
   };
 
   const server = createServer((req, res) => {
+    // With tracing on, the request runs inside its server span (handlers' client spans and log lines join it).
+    const traced = startServerSpan(req, methodLabel(req.method ?? 'GET') === 'OTHER' ? '_OTHER' : (req.method ?? 'GET'));
+    const handling = traced ? context.with(traced.ctx, () => handle(req, res, traced.span)) : handle(req, res, undefined);
     // Last resort: even a failure while answering (a socket gone mid-write) is logged, never left unhandled.
-    handle(req, res).catch((err) => {
+    handling.catch((err) => {
       logger.error({ err }, 'request handling failed after the response started');
       res.destroy();
     });

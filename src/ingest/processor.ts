@@ -6,6 +6,7 @@ import type { Database } from '../db/database.js';
 import { normaliseDelivery } from './core/normalise.js';
 import { type DispatchDeps, type Outcome, dispatchEvent, eventJson } from './dispatch.js';
 import { runPendingEffects } from './effects.js';
+import { withCarriedContext } from '../telemetry/otel.js';
 import { type InboxRow, LostClaimError, completeDelivery } from './inbox.js';
 import type { IngestMetrics } from './metrics.js';
 import type { RunPort } from './runs.js';
@@ -109,7 +110,8 @@ export async function processDelivery(deps: ProcessorDeps, row: InboxRow): Promi
     if (r.outcome === 'own_incident')
       deps.logger?.info({ source: r.source, incidentKey: r.incidentKey, inboxId: row.id }, 'PagerDuty incident is Quench’s own page: it starts nothing');
   }
-  const effects = await runPendingEffects(db, deps.runs, row, () => clock.now());
+  // Runs start inside the trace of the webhook that delivered them (its traceparent is stored with the row).
+  const effects = await withCarriedContext(row.headers, () => runPendingEffects(db, deps.runs, row, () => clock.now()));
   if (!(await completeDelivery(db.orm, db, row, clock.now()))) throw new LostClaimError(row.id);
   return { events: results.length, outcomes, effects };
 }

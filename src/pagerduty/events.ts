@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { QuenchError } from '../core/errors.js';
+import { tracedFetch } from '../telemetry/otel.js';
 
 /**
  * PagerDuty Events API v2 (https://developer.pagerduty.com/docs/events-api-v2/overview/) over
@@ -35,7 +36,8 @@ export class PagerDutyEvents {
   constructor(options: { routingKey: string; baseUrl?: string | undefined; fetch?: typeof fetch }) {
     this.#url = `${options.baseUrl ?? PAGERDUTY_EVENTS_DEFAULT_URL}/v2/enqueue`;
     this.#routingKey = options.routingKey;
-    this.#fetch = options.fetch ?? fetch;
+    // A client span per call when tracing is on (src/telemetry/otel.ts).
+    this.#fetch = tracedFetch(options.fetch ?? fetch);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { pino, type Logger as PinoLogger } from 'pino';
+import { logTraceFields } from './otel.js';
 
 export type Logger = PinoLogger;
 
@@ -22,6 +23,8 @@ export function createLogger(level: string, destination: 'stdout' | 'stderr' = '
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: redactPaths, censor: '***' },
       formatters: { level: (label) => ({ level: label }) },
+      // trace_id/span_id of the active span when tracing is on (OTEL_* variables): logs join their trace.
+      mixin: logTraceFields,
     },
     pino.destination({ dest: destination === 'stdout' ? 1 : 2, sync: destination === 'stderr' }),
   );

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { QuenchError } from '../../core/errors.js';
+import { tracedFetch } from '../../telemetry/otel.js';
 
 /**
  * A small client for Prometheus' HTTP API instant queries (`POST /api/v1/query`, form-encoded so
@@ -104,7 +105,8 @@ export class PrometheusClient {
     if (at) form.set('time', (at.getTime() / 1000).toFixed(3));
     let res: Response;
     try {
-      res = await fetch(`${this.#base}/api/v1/query`, {
+      // A client span per query when tracing is on (src/telemetry/otel.ts).
+      res = await tracedFetch()(`${this.#base}/api/v1/query`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...this.#headers },
         body: form,
