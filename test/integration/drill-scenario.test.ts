@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
 import { scenarioDrillsOf } from '../../src/drills/capability.js';
 import { loadScenarios } from '../../src/drills/scenarios.js';
 import { TEST_DATABASE_URL } from '../support/databases.js';
-import { type DrillHarness, startDrillHarness } from './drill-harness.js';
+import { type DrillHarness, people, startDrillHarness } from './drill-harness.js';
 
 /**
  * Scenario drills: the repository's drills/checkout.yaml drives a real burn alert through the
@@ -108,9 +109,15 @@ synthetic: { script: [{ at: -1h, errorRatio: 0.5 }] }
 responseDelays: { scale: 3s }
 `;
     h = await startDrillHarness(kind, { name: `drill_delay_${kind}`, playbooks: { 'slowpoke.yaml': playbook }, drills: { 's.yaml': scenario } });
-    const armed = await h.api('POST', '/v1/runs', 'bob', { playbook: 'slowpoke', drill: { scenario: 'slow-scale' } });
-    expect(armed.status).toBe(202);
-    expect(armed.body).toMatchObject({ armed: true, drill: true, scenario: 'slow-scale' });
+    // Armed from the CLI (POST /v1/runs → 202 beside the running service).
+    let out = '';
+    const code = await runCli(['drill', 'slowpoke', '--scenario', 'slow-scale', '--json'], {
+      stdout: (t) => void (out += t),
+      stderr: (t) => void (out += t),
+      env: { QUENCH_URL: h.base, QUENCH_TOKEN: people.bob.token },
+    });
+    expect(code, out).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ armed: true, drill: true, scenario: 'slow-scale', startedBy: 'user:bob@example.com' });
     h.clock.advance(150_000);
     await scenarioDrillsOf(h.service.ctx)!.tick();
     const [summary] = await h.service.ctx.ports.engine.listRuns();
