@@ -9,8 +9,7 @@ import { alertmanagerPayloadSchema } from './core/alertmanager.js';
 import { genericEventSchema } from './core/generic.js';
 import { pagerdutyPayloadSchema } from './core/pagerduty.js';
 import { TokenBuckets, clientKey } from './core/rate-limit.js';
-import { insertDelivery } from './inbox.js';
-import { activeTraceHeaders } from '../telemetry/otel.js';
+import { createInboxWriter } from './inbox-writer.js';
 import type { IngestMetrics } from './metrics.js';
 import { bodyDigest, verifyAlertmanagerAuth, verifyGeneric, verifyPagerDuty } from './signatures.js';
 
@@ -82,6 +81,8 @@ const reasonOf = (err: QuenchError): string => {
 
 export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
   const { db, clock, config, metrics } = deps;
+  // Concurrent deliveries share one INSERT and one commit (group commit); each still waits for its row.
+  const inbox = createInboxWriter(db);
   const limiter = new TokenBuckets(config.QUENCH_WEBHOOK_RATE_LIMIT, config.QUENCH_WEBHOOK_RATE_BURST);
   const failures = new TokenBuckets(config.QUENCH_WEBHOOK_AUTH_FAILURE_RATE, config.QUENCH_WEBHOOK_AUTH_FAILURE_BURST);
   const pagerdutySecrets = (config.PAGERDUTY_WEBHOOK_SECRET ?? '')
@@ -147,13 +148,12 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     };
 
   const store = async (ctx: RequestContext, source: string, deliveryKey: string, text: string, webhookId?: string): Promise<Reply> => {
-    const stored = await insertDelivery(db, {
+    const stored = await inbox.insert({
       source,
       deliveryKey,
       webhookId,
       receivedAt: clock.now(),
-      // The webhook's server span (when tracing is on): the run it starts continues this trace.
-      headers: { ...keptHeaders(ctx.req.headers), ...activeTraceHeaders() },
+      headers: keptHeaders(ctx.req.headers),
       body: text,
     });
     if (!stored) {

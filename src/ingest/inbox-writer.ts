@@ -1,0 +1,99 @@
+import { sql } from 'drizzle-orm';
+import type { Database } from '../db/database.js';
+import type { NewDelivery } from './inbox.js';
+
+/**
+ * Group commit for accepted webhooks. Each request still gets its 202 only after its row is
+ * committed, but requests that arrive while an insert is in flight wait for it and then go
+ * together, as one multi-row INSERT (one round trip, one commit, one WAL flush for all of
+ * them). With nothing in flight a request is inserted at once, so a lone webhook waits for
+ * nobody; under load the batch grows by itself, with no timer.
+ *
+ * Deduplication is unchanged: ON CONFLICT DO NOTHING on either unique index, within the batch
+ * too (a second row with the same key in one INSERT is skipped). RETURNING names the rows
+ * inserted; a request whose (source, delivery key) is not among them, or whose key an earlier
+ * request of the same batch already took, is a duplicate. A failed INSERT fails every request
+ * of its batch (none of them answered 202), so nothing is ever acknowledged without its row.
+ */
+export const MAX_BATCH = 200;
+/** Bodies are up to QUENCH_WEBHOOK_MAX_BYTES each: a batch stops growing past this many bytes. */
+export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+
+interface Waiting {
+  delivery: NewDelivery;
+  resolve: (stored: { id: number } | undefined) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface InboxWriter {
+  /** Resolves with the new row's id once committed; undefined for a repeat delivery. */
+  insert(delivery: NewDelivery): Promise<{ id: number } | undefined>;
+}
+
+export function createInboxWriter(db: Database): InboxWriter {
+  let queue: Waiting[] = [];
+  let inFlight = false;
+
+  const insertBatch = async (batch: Waiting[]) => {
+    const d = batch.map((w) => w.delivery);
+    const rows = await db.rows<{ id: string | number; source: string; delivery_key: string }>(sql`
+      insert into ingest_inbox (source, delivery_key, webhook_id, received_at, headers, body, next_attempt_at)
+      select source, delivery_key, webhook_id, received_at, headers, body, received_at
+      from unnest(
+        ${toArray(d.map((x) => x.source))}::text[],
+        ${toArray(d.map((x) => x.deliveryKey))}::text[],
+        ${toArray(d.map((x) => x.webhookId ?? null))}::text[],
+        ${toArray(d.map((x) => x.receivedAt.toISOString()))}::timestamptz[],
+        ${toArray(d.map((x) => JSON.stringify(x.headers)))}::jsonb[],
+        ${toArray(d.map((x) => x.body))}::text[]
+      ) with ordinality as t(source, delivery_key, webhook_id, received_at, headers, body, n)
+      order by n
+      on conflict do nothing
+      returning id, source, delivery_key`);
+    const ids = new Map(rows.map((r) => [`${r.source}\u0000${r.delivery_key}`, Number(r.id)]));
+    for (const w of batch) {
+      const key = `${w.delivery.source}\u0000${w.delivery.deliveryKey}`;
+      const id = ids.get(key);
+      ids.delete(key); // a second request with this key in the batch is the repeat
+      w.resolve(id === undefined ? undefined : { id });
+    }
+  };
+
+  const drain = async () => {
+    inFlight = true;
+    try {
+      while (queue.length > 0) {
+        let bytes = 0;
+        let n = 0;
+        while (n < queue.length && n < MAX_BATCH && (n === 0 || bytes + queue[n]!.delivery.body.length <= MAX_BATCH_BYTES)) {
+          bytes += queue[n]!.delivery.body.length;
+          n++;
+        }
+        const batch = queue.slice(0, n);
+        queue = queue.slice(n);
+        await insertBatch(batch).catch((err: unknown) => {
+          for (const w of batch) w.reject(err);
+        });
+      }
+    } finally {
+      inFlight = false;
+    }
+  };
+
+  return {
+    insert(delivery) {
+      return new Promise((resolve, reject) => {
+        queue.push({ delivery, resolve, reject });
+        if (!inFlight) void drain();
+      });
+    },
+  };
+}
+
+/**
+ * A PostgreSQL array literal parameter: postgres.js and PGlite both take the text form, which
+ * keeps one code path for both drivers. Every element is quoted (NULL stays unquoted).
+ */
+function toArray(values: ReadonlyArray<string | null>): string {
+  return `{${values.map((v) => (v === null ? 'NULL' : `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)).join(',')}}`;
+}
