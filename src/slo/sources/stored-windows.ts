@@ -29,6 +29,16 @@ export interface StoredRead {
 }
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * Back-fill: per SLO and cycle, at most this many raw reads turn a stretch without rows into
+ * stored rows (newest first), so the gaps close within minutes instead of the window's length:
+ * hour-long rows within the last 3 days (where the 1d and 3d alert windows cut rows), day-long
+ * beyond (only the SLO window reaches there; its edge cuts one day-long row by time).
+ */
+export const FILL_READS_PER_CYCLE = 4;
+const HOURLY_FILL_MS = 3 * DAY + HOUR;
 
 export class StoredWindows {
   readonly #store: SloStore;
@@ -67,13 +77,14 @@ export class StoredWindows {
       entry = { segments: loaded.filter((s) => s.startMs >= notBefore), lastAtMs: previousAtMs };
       this.#index.set(slo.name, entry);
     }
+    const minMs = minSampleMs(slo);
+    await this.#fill(slo, source, entry, nowMs, longest, current, minMs, signal);
     const segments = current && current.endMs > current.startMs ? [...entry.segments, current] : entry.segments;
 
     const b = slo.budgeting;
     const sliced = b.method !== 'occurrences';
     // Time slices (and threshold samples, taken on a 1-minute grid) are cut at the grid's slice ends.
     const grid = sliced ? b.sliceMs : slo.sli.kind === 'threshold' ? 60_000 : undefined;
-    const minMs = minSampleMs(slo);
     const sums = windowsMs.map((ms) => ({ ms, ...sumSegments(segments, nowMs - ms, nowMs, grid) }));
 
     // Stretches without rows: one raw query per distinct end time, every window's share in it.
@@ -122,5 +133,55 @@ export class StoredWindows {
       if (drop > 0) entry.segments.splice(0, drop);
     }
     return { values, gapReads: reads.size };
+  }
+
+  /** Reads up to FILL_READS_PER_CYCLE chunks of the newest stretches without rows and stores them as rows. */
+  async #fill(
+    slo: Slo,
+    source: SliSource,
+    entry: Entry,
+    nowMs: number,
+    longest: number,
+    current: CountSegment | undefined,
+    minMs: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const all = current && current.endMs > current.startMs ? [...entry.segments, current] : entry.segments;
+    // Only behind the newest row: the stretch after it is the next row's (the evaluator's cursor).
+    const until = current && current.endMs > current.startMs ? current.endMs : entry.lastAtMs;
+    if (until === undefined) return;
+    const gaps = sumSegments(all, nowMs - longest, until).gaps.reverse();
+    const chunks: Array<{ startMs: number; endMs: number }> = [];
+    for (const g of gaps) {
+      for (let end = g.toMs; end - g.fromMs >= minMs && chunks.length < FILL_READS_PER_CYCLE; ) {
+        const len = Math.min(end - g.fromMs, nowMs - end < HOURLY_FILL_MS ? HOUR : DAY);
+        chunks.push({ startMs: end - len, endMs: end });
+        end -= len;
+      }
+      if (chunks.length >= FILL_READS_PER_CYCLE) break;
+    }
+    if (chunks.length === 0) return;
+    const rows: CountSegment[] = [];
+    for (const c of chunks) {
+      const len = c.endMs - c.startMs;
+      const v = (await source.read(slo, [len], new Date(c.endMs), signal)).get(len);
+      // As the evaluator's rows: counts, or a raw ratio as seconds weighted by it; no data is 0 of 0.
+      const counts = v?.counts ?? (v && v.ratio !== null ? { errors: v.ratio * (len / 1000), total: len / 1000 } : { errors: 0, total: 0 });
+      rows.push({ ...c, ...counts });
+    }
+    await this.#store.saveSamples(
+      rows.map((r) => ({
+        slo: slo.name,
+        at: new Date(r.endMs),
+        windowStart: new Date(r.startMs),
+        resolutionS: Math.round((r.endMs - r.startMs) / 1000),
+        errors: r.errors,
+        total: r.total,
+        budgetRemaining: null,
+        burnRate: null,
+      })),
+    );
+    entry.segments.push(...rows);
+    entry.segments.sort((a, b) => a.startMs - b.startMs || a.endMs - b.endMs);
   }
 }

@@ -166,13 +166,19 @@ describe.each(databaseKinds)('QUENCH_SLO_LONG_WINDOWS=stored on %s', (kind) => {
       clock.set(t);
       await compare();
     }
-    // Steady state: per SLO one raw read of the short windows (6h at most) at now, and one of the
-    // stretch the outage left without rows (the restart's first row covers only its last hour).
+    // Steady state: per SLO one raw read of the short windows (6h at most) and nothing else: the
+    // stretches without rows (before the first row, the two days down) were back-filled as rows.
     source.reads.length = 0;
     clock.set(Date.UTC(2026, 0, 10, 6, 15));
     await compare();
-    const now = clock.now().getTime();
-    expect(source.reads.filter((r) => r.at === now).map((r) => Math.max(...r.windows))).toEqual([6 * H, 6 * H]);
-    expect(source.reads.filter((r) => r.at !== now).map((r) => r.at)).toEqual([Date.UTC(2026, 0, 5, 23), Date.UTC(2026, 0, 5, 23)]);
+    expect(source.reads.map((r) => [r.at, Math.max(...r.windows)])).toEqual([
+      [clock.now().getTime(), 6 * H],
+      [clock.now().getTime(), 6 * H],
+    ]);
+    // The back-fill closed the outage within a few cycles of the restart, not days later.
+    const rows = await store.history('occ', new Date(Date.UTC(2026, 0, 4)), new Date(Date.UTC(2026, 0, 6)));
+    expect(rows.length).toBeGreaterThan(0);
+    // Rows now tile the whole outage: from the last row before it (23:45) to the restart's first row (23:00).
+    expect(rows.reduce((n, r) => n + (r.at.getTime() - r.windowStart.getTime()), 0)).toBe(47 * H + 15 * M);
   }, 120_000);
 });
