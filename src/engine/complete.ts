@@ -1,12 +1,12 @@
 import { TransitionError } from './core/states.js';
 import type { StepFailure } from './core/step-error.js';
 import { storable } from './core/storable.js';
-import type { ClaimedStep } from './sql/claim.js';
+import { type ClaimedStep, leaseTime } from './sql/claim.js';
 import { finishAttempt } from './sql/attempt.js';
-import { lockClaimedStep, lockRun, readRun } from './sql/load.js';
+import { lockRunAndClaimedStep, readRun } from './sql/load.js';
 import { notifySafely } from './notify.js';
 import { failUnpinned } from './sql/unpinned.js';
-import { applyStepResult, type StepResult, type TransitionReport } from './sql/transition.js';
+import { applyStepResult, type StepResult, type TransitionDeps, type TransitionReport } from './sql/transition.js';
 import { engineActor, type RunRow } from './model.js';
 import type { Runtime } from './runtime.js';
 import { SnapshotError } from './snapshots.js';
@@ -46,11 +46,14 @@ export async function completeClaimed(
 ): Promise<TransitionReport | undefined> {
   const now = rt.clock.now();
   let recorded: StepResult = result;
+  // A fresh chain slot per try: a rolled-back try's claim of the next step never happened.
+  const chain: TransitionDeps['chain'] = claimed.chain
+    ? { worker: workerOf(claimed), leaseMs: rt.options.leaseMs, leaseNow: leaseTime(rt.options.leaseClock === 'database', now), now }
+    : undefined;
   const report = await rt.db.orm.transaction(async (tx) => {
-    const run = await lockRun(tx, claimed.runId);
-    if (!run) return undefined;
-    const step = await lockClaimedStep(tx, claimed.id, claimed.token);
-    if (!step) return undefined;
+    const locked = await lockRunAndClaimedStep(tx, claimed.runId, claimed.id, claimed.token);
+    if (!locked) return undefined;
+    const { run, step } = locked;
     recorded = storable((recheck ? await recheck(tx, run) : undefined) ?? result);
     if (attempt)
       await finishAttempt(tx, {
@@ -61,9 +64,18 @@ export async function completeClaimed(
         error: storable(attempt.error),
         now,
       });
-    return applyStepResult(tx, { audit: rt.audit, catalog: rt.actions, now }, run, step, recorded, engineActor(workerOf(claimed)));
+    return applyStepResult(
+      tx,
+      { audit: rt.audit, catalog: rt.actions, now, ...(chain ? { chain } : {}) },
+      run,
+      step,
+      recorded,
+      engineActor(workerOf(claimed)),
+    );
   });
   rt.metrics.transitions.inc({ kind: claimed.kind, status: report ? recorded.status : 'fenced' });
+  if (report && chain?.claimed) claimed.chain!.next = chain.claimed;
+  if (report && report.readied > 0) rt.wake.wake();
   if (report) await closeCancelled(rt, claimed.runId, report.cancelledHumanSteps);
   return report;
 }

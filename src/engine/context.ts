@@ -9,8 +9,15 @@ import { engineEvents } from './schema.js';
  * output, rendered params, error), `env` (only the variables the playbook lists), and `run`
  * (id, correlation id, playbook, drill flag, and the events attached so far).
  */
-export async function runContext(tx: Executor, run: RunRow, rows: StepRow[], env: NodeJS.ProcessEnv): Promise<ExpressionContext> {
-  const events = await runEvents(tx, run.id);
+export async function runContext(
+  tx: Executor,
+  run: RunRow,
+  rows: StepRow[],
+  env: NodeJS.ProcessEnv,
+  /** The run's events, when already read with the run (sql/load.ts readRunForStep). */
+  known?: RunEvent[],
+): Promise<ExpressionContext> {
+  const events = known ?? (await runEvents(tx, run.id));
   const steps: Record<string, unknown> = {};
   for (const r of rows) {
     if (r.spec.role !== 'step') continue;

@@ -22,6 +22,7 @@ import { getRun, listHumanSteps, listRuns, type RunDetail, type RunSummary } fro
 import { type SignalResult, type SignalTarget, signalRuns } from './sql/signal.js';
 import { type StartRunInput, startRun } from './sql/start-run.js';
 import { createTracing } from './tracing.js';
+import { createEngineWaker } from './wake.js';
 import { createWorker, type Worker } from './worker.js';
 
 /**
@@ -76,11 +77,12 @@ export interface EngineDeps {
 
 export function createEngine(deps: EngineDeps): Engine {
   let notifier: HumanStepNotifier = noNotifier;
+  const logger = deps.logger.child({ component: 'engine' });
   const rt: Runtime = {
     db: deps.db,
     audit: deps.audit,
     clock: deps.clock,
-    logger: deps.logger.child({ component: 'engine' }),
+    logger,
     config: deps.config,
     actions: deps.actions ?? builtinActions(),
     metrics: createEngineMetrics(deps.registry, deps.db),
@@ -91,20 +93,28 @@ export function createEngine(deps: EngineDeps): Engine {
     random: deps.random ?? Math.random,
     options: { ...defaultEngineOptions, ...deps.options },
     breakers: new Map(),
+    wake: createEngineWaker(deps.db, (err) => logger.warn({ err }, 'waking other replicas failed; their poll picks the step up')),
   };
   const system: Actor = { type: 'system', id: 'engine' };
   return {
     actions: rt.actions,
     async startRun(input) {
       const run = await startRun(rt, input);
+      rt.wake.wake();
       return { runId: run.id, correlationId: run.correlationId, state: run.state };
     },
-    signal: (target, event, actor = system) => signalRuns(rt, target, event, actor),
+    async signal(target, event, actor = system) {
+      const result = await signalRuns(rt, target, event, actor);
+      if (result.completedSteps.length > 0) rt.wake.wake();
+      return result;
+    },
     async attachAlert(runId, alert, actor = system) {
-      await signalRuns(rt, { runId }, { type: 'alert.attached', payload: JSON.parse(JSON.stringify(alert)) }, actor);
+      const result = await signalRuns(rt, { runId }, { type: 'alert.attached', payload: JSON.parse(JSON.stringify(alert)) }, actor);
+      if (result.completedSteps.length > 0) rt.wake.wake();
     },
     async decide(stepId, decision, actor, context) {
       const outcome = await decideStep(rt, stepId, decision, actor, context);
+      rt.wake.wake();
       if (outcome.status === 'mismatch') {
         await notifySafely(rt, () =>
           notifier.closed({ stepId, runId: outcome.runId, correlationId: outcome.correlationId, outcome: 'approvals_reset', by: actor.id }),
@@ -133,7 +143,11 @@ export function createEngine(deps: EngineDeps): Engine {
     getRun: (id) => getRun(rt.db, id),
     listHumanSteps: (options) => listHumanSteps(rt.db, options?.status ?? 'waiting'),
     listDeadLetters: (options) => listDeadLetters(rt, options),
-    retryDeadLetter: (id, actor) => retryDeadLetter(rt, id, actor),
+    async retryDeadLetter(id, actor) {
+      const retried = await retryDeadLetter(rt, id, actor);
+      rt.wake.wake();
+      return retried;
+    },
     setNotifier(n) {
       notifier = n;
     },

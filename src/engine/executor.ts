@@ -10,10 +10,10 @@ import type { RunRow, StepRow } from './model.js';
 import type { HumanStepView } from './notifier.js';
 import { notifySafely } from './notify.js';
 import { runActionAttempt } from './run-action.js';
-import { pinnedDefinition, SnapshotError } from './snapshots.js';
+import { SnapshotError } from './snapshots.js';
 import type { Runtime } from './runtime.js';
 import type { ClaimedStep } from './sql/claim.js';
-import { readRun, stepsOf } from './sql/load.js';
+import { readRunForStep, withDefinition } from './sql/load.js';
 import { actionOf, type StepResult } from './sql/transition.js';
 import { failUnpinned } from './sql/unpinned.js';
 
@@ -28,12 +28,16 @@ import { failUnpinned } from './sql/unpinned.js';
  * worker takes the step over (complete.ts `recordResult`).
  */
 export async function executeClaimed(rt: Runtime, claimed: ClaimedStep, shutdown: AbortSignal): Promise<void> {
-  const run = await readRun(rt.db.orm, claimed.runId);
-  const rows = run ? await stepsOf(rt.db.orm, run.id) : [];
+  // Run, steps and events in one read; the definition from the cache (no snapshot per step).
+  const read = await readRunForStep(rt.db.orm, claimed.runId);
+  const lean = read?.run;
+  const rows = read?.rows ?? [];
   const step = rows.find((r) => r.id === claimed.id);
-  if (!run || !step || step.status !== 'running' || step.leaseOwner !== claimed.token) return;
+  if (!read || !lean || !step || step.status !== 'running' || step.leaseOwner !== claimed.token) return;
+  let run: RunRow;
   try {
-    run.definition = pinnedDefinition(run);
+    // The verified definition by content hash and snapshot digest: no snapshot read per step.
+    run = await withDefinition(rt.db.orm, lean);
   } catch (err) {
     if (!(err instanceof SnapshotError)) throw err;
     await failUnpinned(rt, claimed, err);
@@ -48,7 +52,7 @@ export async function executeClaimed(rt: Runtime, claimed: ClaimedStep, shutdown
     async () => {
       let context: ExpressionContext;
       try {
-        context = await runContext(rt.db.orm, run, rows, rt.env);
+        context = await runContext(rt.db.orm, run, rows, rt.env, read.events);
         if (step.spec.role === 'compensation') context = withCompensated(context, rows, step.spec.of);
         // `when` is judged once, before the step first does anything: not after a takeover of
         // a step that started an attempt or started waiting (its decision was acted on).

@@ -8,6 +8,7 @@ import { type BreakerOptions, type BreakerState, closedBreaker } from './core/ci
 import type { EngineMetrics } from './metrics.js';
 import type { HumanStepNotifier } from './notifier.js';
 import type { EngineTracing } from './tracing.js';
+import type { EngineWaker } from './wake.js';
 
 /** Tunables; defaults suit production, tests shorten them. */
 export interface EngineOptions {
@@ -66,6 +67,8 @@ export interface Runtime {
   options: EngineOptions;
   /** Circuit breakers by action target; per process (see ARCHITECTURE.md). */
   breakers: Map<string, BreakerState>;
+  /** Wakes workers after a commit that made a step due (never NOTIFY inside a transaction). */
+  wake: EngineWaker;
 }
 
 const runningSteps = new WeakMap<Runtime, Set<string>>();

@@ -32,6 +32,32 @@ export function pinnedDefinition(run: Pick<RunRow, 'definition' | 'playbookHash'
   return definition;
 }
 
+/**
+ * The hot path's definition cache: verified definitions by the run's recorded hash **and** a
+ * digest PostgreSQL computes over the stored snapshot (`md5(definition::text)`; jsonb's text is
+ * canonical), so the definition JSON is neither shipped nor parsed per step, yet a snapshot
+ * altered in place (same recorded hash, different content) changes the digest, misses the
+ * cache and is verified (and refused) like on a fresh process. A playbook edit is a new
+ * version with a new hash: runs stay on the definition they were started with.
+ */
+const byDigest = new Map<string, Playbook>();
+
+/** The cached verified definition for a recorded hash and stored-snapshot digest, if any. */
+export function cachedDefinition(playbookHash: string, digest: string): Playbook | undefined {
+  return byDigest.get(`${playbookHash}:${digest}`);
+}
+
+/**
+ * Verifies a stored snapshot (as `pinnedDefinition`) and caches it under the digest that was
+ * read in the same row as it: a digest from an earlier read could belong to other content.
+ */
+export function verifyAndCache(playbookHash: string, digest: string, stored: unknown): Playbook {
+  const definition = pinnedDefinition({ definition: stored as Playbook, playbookHash });
+  if (byDigest.size >= LIMIT) byDigest.delete(byDigest.keys().next().value as string);
+  byDigest.set(`${playbookHash}:${digest}`, definition);
+  return definition;
+}
+
 /** An altered or unreadable snapshot: `conflict`, so an API caller gets 409 with the reason. */
 export class SnapshotError extends QuenchError {
   constructor(message: string, cause: unknown) {

@@ -4,12 +4,16 @@ import { executeClaimed } from './executor.js';
 import { type Runtime, runningOf } from './runtime.js';
 import { engineSteps } from './schema.js';
 import { type ClaimedStep, claimDueSteps } from './sql/claim.js';
+import { WAKE_CHANNEL } from './wake.js';
 
 /**
- * A worker: claims due steps and runs them, up to `concurrency` at once. It wakes on
- * NOTIFY `quench_engine` (sent in the transaction that made a step ready, so it arrives after
- * the commit) and on a slow poll, the backstop for timers coming due, lost notifications and
- * expired leases of dead workers in other processes (pg-boss does the same).
+ * A worker: claims due steps and runs them, up to `concurrency` at once. It wakes in process
+ * when this engine commits a change that made a step due (wake.ts), on NOTIFY `quench_engine`
+ * from other replicas (sent after commit, at most every 50 ms), and on a slow poll, the
+ * backstop for timers coming due, lost notifications and expired leases of dead workers in
+ * other processes (pg-boss does the same). A slot that records a step's result takes the next
+ * step of the same run that result made ready in the same commit (`ClaimedStep.chain`) and
+ * runs it at once.
  */
 export interface Worker {
   readonly id: string;
@@ -20,13 +24,20 @@ export interface Worker {
   drain(options?: { maxSteps?: number }): Promise<number>;
 }
 
-export const WAKE_CHANNEL = 'quench_engine';
+export { WAKE_CHANNEL } from './wake.js';
+
+/** Whether a slot may take the next step of its run; `giveBack` when it took none. */
+interface ChainBudget {
+  take(): boolean;
+  giveBack(): void;
+}
 
 export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`): Worker {
   const shutdown = new AbortController();
   const inFlight = new Set<Promise<void>>();
   let active = false;
   let unlisten: (() => Promise<void>) | undefined;
+  let unwake: (() => void) | undefined;
   let poll: NodeJS.Timeout | undefined;
   let wakeRequested = false;
   let looping = false;
@@ -37,9 +48,30 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
       databaseClock: rt.options.leaseClock === 'database',
       exclude: running,
     });
-  const execute = (claimed: ClaimedStep) => {
-    running.add(claimed.id);
-    return executeClaimed(rt, claimed, shutdown.signal).finally(() => running.delete(claimed.id));
+  /**
+   * Runs a claimed step, then the steps of the same run its results claimed for this slot, as
+   * long as `mayChain()` says so (a stopping worker, or a drain at its step budget, runs no
+   * more). A chained step whose predecessor's execution failed after recording still runs: it
+   * is claimed by this slot, and leaving it would cost a lease expiry.
+   */
+  const unlimited: ChainBudget = { take: () => active, giveBack: () => {} };
+  const execute = async (first: ClaimedStep, budget: ChainBudget = unlimited) => {
+    for (let claimed: ClaimedStep | undefined = first; claimed; ) {
+      const current: ClaimedStep = claimed;
+      const chaining = budget.take();
+      if (chaining) current.chain = {};
+      running.add(current.id);
+      try {
+        await executeClaimed(rt, current, shutdown.signal);
+      } catch (err) {
+        if (!current.chain?.next) throw err;
+        rt.logger.error({ err, step: current.id }, 'step execution crashed after recording; running the step it claimed next');
+      } finally {
+        running.delete(current.id);
+        if (chaining && !current.chain?.next) budget.giveBack();
+      }
+      claimed = current.chain?.next;
+    }
   };
 
   const runOne = (claimed: ClaimedStep) => {
@@ -82,6 +114,7 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
     id,
     async start() {
       active = true;
+      unwake = rt.wake.onWake(wake);
       unlisten = await rt.db.listen(WAKE_CHANNEL, wake);
       poll = setInterval(wake, rt.options.pollMs);
       wake();
@@ -89,6 +122,7 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
     async stop(graceMs = 5_000) {
       active = false;
       if (poll) clearInterval(poll);
+      unwake?.();
       await unlisten?.().catch(() => {});
       const settle = Promise.allSettled([...inFlight]);
       const timer = setTimeout(() => shutdown.abort(), graceMs);
@@ -111,7 +145,9 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
         const claimed = await claim(Math.min(rt.options.concurrency, max - total));
         if (claimed.length === 0) return total;
         total += claimed.length;
-        await Promise.all(claimed.map((c) => execute(c)));
+        // Chained steps count against the budget like claimed ones (reserved, given back if unused).
+        const budget: ChainBudget = { take: () => total < max && ++total > 0, giveBack: () => void total-- };
+        await Promise.all(claimed.map((c) => execute(c, budget)));
       }
     },
   };

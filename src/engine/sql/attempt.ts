@@ -1,6 +1,6 @@
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/database.js';
-import { engineAttempts, engineRuns, engineSteps } from '../schema.js';
+import { engineAttempts, engineSteps } from '../schema.js';
 import { heldByClaim } from './load.js';
 
 /**
@@ -38,58 +38,58 @@ export async function beginAttempt(
     params: unknown;
   },
 ): Promise<AttemptStart | { draining: true } | undefined> {
-  return db.orm.transaction(async (tx) => {
-    const [run] = await tx.select({ state: engineRuns.state }).from(engineRuns).where(eq(engineRuns.id, args.runId));
-    const [step] = await tx
-      .select({ attempts: engineSteps.attempts, deadlineAt: engineSteps.deadlineAt, spec: engineSteps.spec })
-      .from(engineSteps)
-      .where(heldByClaim(args.stepId, args.token))
-      .for('update');
-    if (!step) return undefined;
-    const [latest] =
-      step.attempts > 0
-        ? await tx
-            .select({ status: engineAttempts.status, idempotencyKey: engineAttempts.idempotencyKey })
-            .from(engineAttempts)
-            .where(and(eq(engineAttempts.stepId, args.stepId), eq(engineAttempts.attempt, step.attempts)))
-        : [];
-    // A failing run waits for attempts in flight (they may have landed) but starts no new one.
-    const role = (step.spec as { role: string }).role;
-    const failing = run?.state !== 'running' && run?.state !== 'waiting' && run?.state !== 'pending';
-    if (failing && role !== 'compensation' && role !== 'manual' && latest?.status !== 'running') return { draining: true as const };
-    const deadlineAt = step.deadlineAt ?? (args.stepTimeoutMs !== null ? new Date(args.now.getTime() + args.stepTimeoutMs) : null);
-    if (latest?.status === 'running') {
-      await tx
-        .update(engineAttempts)
-        .set({ worker: args.worker, takeovers: sql`${engineAttempts.takeovers} + 1` })
-        .where(and(eq(engineAttempts.stepId, args.stepId), eq(engineAttempts.attempt, step.attempts)));
-      return {
-        attempt: step.attempts,
-        // The key the interrupted call carried (the same as the step's, except for attempts
-        // started before keys became per step).
-        idempotencyKey: latest.idempotencyKey,
-        takeover: true,
-        deadlineAt,
-      };
-    }
-    const attempt = step.attempts + 1;
-    const idempotencyKey = idempotencyKeyOf(args.runId, args.stepKey);
-    // The rendered parameters are kept on the step: compensation templates read `steps.<id>.params`.
-    await tx
-      .update(engineSteps)
-      .set({ attempts: attempt, deadlineAt, spec: { ...(step.spec as object), params: args.params } })
-      .where(eq(engineSteps.id, args.stepId));
-    await tx.insert(engineAttempts).values({
-      stepId: args.stepId,
-      attempt,
-      runId: args.runId,
-      idempotencyKey,
-      worker: args.worker,
-      status: 'running',
-      startedAt: args.now,
-    });
-    return { attempt, idempotencyKey, takeover: false, deadlineAt };
-  });
+  // One statement, one round trip, its own commit: lock the step if this claim still holds it
+  // (the fence, as heldByClaim), read the run's state and the latest attempt, then either
+  // repeat a `running` attempt (takeover), start nothing (a failing run), or start the next one
+  // (step row + attempt row). The data-modifying parts are guarded by the decided `mode`, so
+  // exactly one of them writes.
+  const now = args.now.toISOString();
+  const key = idempotencyKeyOf(args.runId, args.stepKey);
+  const [row] = await db.rows<{ mode: 'takeover' | 'draining' | 'new'; attempts: number; latest_key: string | null; deadline_ms: number | null }>(sql`
+    with st as (
+      select s.id, s.attempts, s.deadline_at, s.spec->>'role' as role, r.state as run_state
+      from engine_steps s join engine_runs r on r.id = s.run_id
+      where s.id = ${args.stepId} and s.status = 'running' and s.lease_owner = ${args.token}
+      for update of s
+    ),
+    d as (
+      select st.id, st.attempts, a.idempotency_key as latest_key,
+        case
+          when a.status = 'running' then 'takeover'
+          when st.run_state not in ('running', 'waiting', 'pending') and st.role not in ('compensation', 'manual') then 'draining'
+          else 'new'
+        end as mode,
+        coalesce(st.deadline_at, ${now}::timestamptz + ${args.stepTimeoutMs}::bigint * interval '1 millisecond') as deadline_at
+      from st left join engine_attempts a on a.step_id = st.id and a.attempt = st.attempts and st.attempts > 0
+    ),
+    took as (
+      update engine_attempts a set worker = ${args.worker}, takeovers = a.takeovers + 1
+      from d where d.mode = 'takeover' and a.step_id = d.id and a.attempt = d.attempts
+      returning a.attempt
+    ),
+    stepped as (
+      -- The rendered parameters are kept on the step: compensation templates read steps.<id>.params.
+      update engine_steps s set attempts = d.attempts + 1, deadline_at = d.deadline_at,
+        spec = s.spec || jsonb_build_object('params', ${JSON.stringify(args.params ?? null)}::jsonb)
+      from d where d.mode = 'new' and s.id = d.id
+      returning s.attempts
+    ),
+    started as (
+      insert into engine_attempts (step_id, attempt, run_id, idempotency_key, worker, status, started_at)
+      select d.id, d.attempts + 1, ${args.runId}, ${key}, ${args.worker}, 'running', ${now}::timestamptz from d where d.mode = 'new'
+      returning attempt
+    )
+    select d.mode, d.attempts, d.latest_key, (extract(epoch from d.deadline_at) * 1000)::float8 as deadline_ms,
+      (select count(*) from took) + (select count(*) from stepped) + (select count(*) from started) as written
+    from d`);
+  if (!row) return undefined;
+  if (row.mode === 'draining') return { draining: true as const };
+  const deadlineAt = row.deadline_ms === null ? null : new Date(Math.round(Number(row.deadline_ms)));
+  if (row.mode === 'takeover')
+    // The key the interrupted call carried (the same as the step's, except for attempts
+    // started before keys became per step).
+    return { attempt: row.attempts, idempotencyKey: row.latest_key ?? key, takeover: true, deadlineAt };
+  return { attempt: row.attempts + 1, idempotencyKey: key, takeover: false, deadlineAt };
 }
 
 /** Records how an attempt ended (inside the transaction that records the step's result). */

@@ -30,6 +30,13 @@ export interface ClaimedStep {
    * another slot of its own process) writes nothing.
    */
   token: string;
+  /**
+   * Set by a worker that can run one more step of this run in the same slot: recording this
+   * step's result may then claim the next ready step it creates in the same transaction
+   * (transition.ts), handing it back here as `next`. Completion, advance and the next claim
+   * are one commit, and the next step needs no wake-up nor a claim round trip.
+   */
+  chain?: { next?: ClaimedStep };
 }
 
 export interface ClaimOptions {

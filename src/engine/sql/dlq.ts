@@ -106,7 +106,6 @@ export async function retryDeadLetter(rt: Runtime, id: string, actor: Actor): Pr
       },
       tx,
     );
-    await rt.db.notify('quench_engine', 'step', tx);
     return { runId: run.id, stepId: step.id };
   });
 }

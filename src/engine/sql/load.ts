@@ -1,8 +1,93 @@
-import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/database.js';
+import type { Playbook } from '../../playbooks/core/model.js';
+import type { RunEvent } from '../context.js';
 import type { RunRow, StepRow } from '../model.js';
-import { pinnedDefinition } from '../snapshots.js';
+import { cachedDefinition, verifyAndCache } from '../snapshots.js';
 import { engineRuns, engineSteps } from '../schema.js';
+
+/**
+ * What the executor reads before running a claimed step, in one statement (one snapshot, one
+ * round trip, no lock): the lean run, its step rows in `stepsOf` order, and its events.
+ */
+export async function readRunForStep(
+  tx: Executor,
+  runId: string,
+): Promise<{ run: LeanRun; rows: StepRow[]; events: RunEvent[] } | undefined> {
+  const [row] = await tx
+    .select({
+      ...leanColumns,
+      stepsJson: sql<unknown>`(select coalesce(json_agg(json_build_object(
+          'id', s.id, 'runId', s.run_id, 'stepKey', s.step_key, 'kind', s.kind, 'status', s.status,
+          'wakeAt', ${ms(sql`s.wake_at`)}, 'leaseOwner', s.lease_owner, 'attempts', s.attempts,
+          'completedSeq', s.completed_seq, 'spec', s.spec, 'output', s.output, 'error', s.error,
+          'decision', s.decision, 'createdAt', ${ms(sql`s.created_at`)}, 'startedAt', ${ms(sql`s.started_at`)},
+          'deadlineAt', ${ms(sql`s.deadline_at`)}, 'endedAt', ${ms(sql`s.ended_at`)})
+        order by s.created_at asc, s.completed_seq asc nulls last, s.step_key asc), '[]'::json)
+        from engine_steps s where s.run_id = engine_runs.id)`,
+      eventsJson: sql<unknown>`(select coalesce(json_agg(json_build_object(
+          'type', e.type, 'payload', e.payload, 'receivedAt', ${ms(sql`e.received_at`)}) order by e.seq), '[]'::json)
+        from engine_events e where e.run_id = engine_runs.id)`,
+    })
+    .from(engineRuns)
+    .where(eq(engineRuns.id, runId));
+  if (!row) return undefined;
+  const { stepsJson, eventsJson, ...run } = row;
+  const date = (v: unknown) => (v === null || v === undefined ? null : new Date(Number(v)));
+  const rows = json<Array<Record<string, unknown>>>(stepsJson).map(
+    (r) =>
+      ({
+        ...r,
+        wakeAt: date(r.wakeAt),
+        createdAt: date(r.createdAt),
+        startedAt: date(r.startedAt),
+        deadlineAt: date(r.deadlineAt),
+        endedAt: date(r.endedAt),
+      }) as StepRow,
+  );
+  const events = json<Array<{ type: string; payload: unknown; receivedAt: number }>>(eventsJson).map((e) => ({
+    type: e.type,
+    payload: e.payload,
+    receivedAt: new Date(Number(e.receivedAt)).toISOString(),
+  }));
+  return { run: run as LeanRun, rows, events };
+}
+
+/** Milliseconds since the epoch, exact (timestamptz keeps microseconds; Date keeps ms). */
+const ms = (column: SQL) => sql`floor(extract(epoch from ${column}) * 1000)::float8`;
+/** json from a raw column: parsed by one driver, a string from the other. */
+const json = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
+
+/** A run row without its definition snapshot, with the digest of the stored snapshot instead. */
+export type LeanRun = Omit<RunRow, 'definition'> & { definitionDigest: string };
+
+const digestOf = sql<string>`md5(${engineRuns.definition}::text)`;
+const { definition: _definition, ...runColumns } = getTableColumns(engineRuns);
+const leanColumns = { ...runColumns, definitionDigest: digestOf };
+
+/** Reads a run without shipping its snapshot (the digest says which cached definition applies). */
+export async function readLeanRun(tx: Executor, runId: string, lock = false): Promise<LeanRun | undefined> {
+  const query = tx.select(leanColumns).from(engineRuns).where(eq(engineRuns.id, runId));
+  const [run] = lock ? await query.for('update') : await query;
+  return run as LeanRun | undefined;
+}
+
+/**
+ * The run's verified definition: from the cache by recorded hash and snapshot digest, else
+ * read, verified and cached (snapshots.ts). Throws SnapshotError for an altered snapshot.
+ */
+export async function definitionOf(tx: Executor, run: LeanRun): Promise<Playbook> {
+  const hit = cachedDefinition(run.playbookHash, run.definitionDigest);
+  if (hit) return hit;
+  const [row] = await tx.select({ definition: engineRuns.definition, digest: digestOf }).from(engineRuns).where(eq(engineRuns.id, run.id));
+  return verifyAndCache(run.playbookHash, row?.digest ?? run.definitionDigest, row?.definition);
+}
+
+/** A lean run with its verified definition, as the rest of the engine reads runs. */
+export async function withDefinition(tx: Executor, lean: LeanRun): Promise<RunRow> {
+  const { definitionDigest: _digest, ...run } = lean;
+  return { ...run, definition: await definitionOf(tx, lean) };
+}
 
 /**
  * Locks a run row for the rest of the transaction. Every change to a run's steps takes this
@@ -10,11 +95,10 @@ import { engineRuns, engineSteps } from '../schema.js';
  * after the other (and always in the same lock order: run, then steps, so no deadlock).
  */
 export async function lockRun(tx: Executor, runId: string): Promise<RunRow | undefined> {
-  const run = await lockRunUnverified(tx, runId);
+  const lean = await readLeanRun(tx, runId, true);
   // Pinning holds on every path that acts on the definition (a transition, a decision, a
   // signal), not only in the executor: an altered snapshot throws SnapshotError here.
-  if (run) run.definition = pinnedDefinition(run);
-  return run;
+  return lean && withDefinition(tx, lean);
 }
 
 /**
@@ -57,4 +141,26 @@ export function heldByClaim(stepId: string, token: string): SQL {
 export async function lockClaimedStep(tx: Executor, stepId: string, token: string): Promise<StepRow | undefined> {
   const [step] = await tx.select().from(engineSteps).where(heldByClaim(stepId, token)).for('update');
   return step as StepRow | undefined;
+}
+
+/**
+ * `lockRun` and `lockClaimedStep` in one statement (one round trip): the run row and the
+ * claimed step, locked in the usual order (run, then step), the step only if this claim still
+ * holds it (heldByClaim, re-checked on the latest row version after waiting for a lock).
+ * Nothing is locked when the claim is gone.
+ */
+export async function lockRunAndClaimedStep(
+  tx: Executor,
+  runId: string,
+  stepId: string,
+  token: string,
+): Promise<{ run: RunRow; step: StepRow } | undefined> {
+  const [row] = await tx
+    .select({ run: leanColumns, step: getTableColumns(engineSteps) })
+    .from(engineRuns)
+    .innerJoin(engineSteps, eq(engineSteps.runId, engineRuns.id))
+    .where(and(eq(engineRuns.id, runId), heldByClaim(stepId, token)))
+    .for('update');
+  if (!row) return undefined;
+  return { run: await withDefinition(tx, row.run as LeanRun), step: row.step as StepRow };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { AuditEntryInput } from '../../audit/core/entry.js';
 import type { AuditTrail } from '../../audit/trail.js';
 import type { Executor } from '../../db/database.js';
@@ -11,12 +11,13 @@ import type { StepFailure } from '../core/step-error.js';
 import { rowKindOf, type StepSpec } from '../core/step-spec.js';
 import type { Actor, RunRow, StepRow } from '../model.js';
 import { engineAttempts, engineDeadLetters, engineRuns, engineSteps } from '../schema.js';
+import type { ClaimedStep } from './claim.js';
 import { stepsOf } from './load.js';
 
 /**
  * Applies one step's result inside the caller's transaction (which holds the run lock):
- * the step row, the run's advance (core/advance.ts), the run state, the audit entries and the
- * wake-up notification all commit together or not at all. This is the only place step and
+ * the step row, the run's advance (core/advance.ts), the run state and the audit entries all commit
+ * together or not at all. Waking workers is the caller's, after commit (`rt.wake`, wake.ts). This is the only place step and
  * run states change after creation.
  */
 export type StepResult =
@@ -32,6 +33,13 @@ export interface TransitionDeps {
   audit: AuditTrail;
   catalog: ActionCatalog;
   now: Date;
+  /**
+   * A worker slot that takes the first ready step this transition creates: it is inserted
+   * already claimed (`running` under a new claim token, its lease on the lease clock) instead of
+   * `ready`, and described in `claimed`. Nobody else can have seen the row: it is created in
+   * this transaction, under the run lock.
+   */
+  chain?: { worker: string; leaseMs: number; leaseNow: SQL; now: Date; claimed?: ClaimedStep };
 }
 
 /** What happened, for metrics and notifications after commit. */
@@ -122,8 +130,12 @@ export async function applyStepResult(
   }
   // A manual step decided in a run whose compensation failed resumes the older undos.
   const resumesUndo = run.state === 'compensation_failed' && step.spec.role === 'manual';
+  // The statuses of the run's rows as this transaction leaves them, when they were read anyway
+  // (under the run lock): the run state is then settled without reading them again.
+  let known: Map<string, StepStatus> | undefined;
   if (terminal && (!terminalRunStates.has(run.state) || resumesUndo)) {
     const rows = await stepsOf(tx, run.id);
+    known = new Map(rows.map((r) => [r.stepKey, r.id === step.id ? result.status : r.status]));
     const outcome: Outcome =
       result.status === 'succeeded'
         ? { key: step.stepKey, status: 'succeeded', ...(result.target !== undefined ? { target: result.target } : {}) }
@@ -132,7 +144,7 @@ export async function applyStepResult(
           : { key: step.stepKey, status: 'failed', error: result.error };
     effects.push(...advance(runView(run, rows, deps.catalog), outcome));
   }
-  return { ...(await applyEffects(tx, deps, run, effects, actor, [stepEntry])), stepStatus: result.status };
+  return { ...(await applyEffects(tx, deps, run, effects, actor, [stepEntry], known)), stepStatus: result.status };
 }
 
 /**
@@ -156,6 +168,7 @@ export async function applyEffects(
   effects: Effect[],
   actor: Actor,
   entries: AuditEntryInput[] = [],
+  known?: Map<string, StepStatus>,
 ): Promise<TransitionReport> {
   const now = deps.now;
   const created: StepRow[] = [];
@@ -167,30 +180,44 @@ export async function applyEffects(
   for (const effect of effects) {
     switch (effect.type) {
       case 'create': {
+        const chain = effect.status === 'ready' && deps.chain && !deps.chain.claimed ? deps.chain : undefined;
         const row = {
           id: randomUUID(),
           runId: run.id,
           stepKey: effect.key,
           kind: rowKindOf(effect.spec, (index ??= indexPlaybook(run.definition)).get(effect.key)?.step.kind),
-          status: effect.status,
+          status: chain ? ('running' as const) : effect.status,
           wakeAt: effect.status === 'ready' ? now : null,
           spec: effect.spec,
           createdAt: now,
         };
-        await tx.insert(engineSteps).values(row);
+        const token = chain ? `${chain.worker}/${randomUUID()}` : null;
+        await tx.insert(engineSteps).values(
+          chain
+            ? {
+                ...row,
+                leaseOwner: token,
+                // The lease, as a claim grants it (claim.ts): on the lease clock.
+                wakeAt: sql`${chain.leaseNow} + ${chain.leaseMs} * interval '1 millisecond'`,
+                startedAt: chain.now,
+              }
+            : row,
+        );
+        if (chain) chain.claimed = { id: row.id, runId: run.id, stepKey: row.stepKey, kind: row.kind, previousStatus: 'ready', attempts: 0, token: token! };
         created.push({
           ...row,
-          leaseOwner: null,
+          leaseOwner: token,
           attempts: 0,
           completedSeq: null,
           output: null,
           error: null,
           decision: null,
-          startedAt: null,
+          startedAt: chain ? chain.now : null,
           deadlineAt: null,
           endedAt: null,
         });
-        if (effect.status === 'ready') readied++;
+        known?.set(row.stepKey, row.status);
+        if (effect.status === 'ready' && !chain) readied++;
         break;
       }
       case 'ready':
@@ -198,6 +225,7 @@ export async function applyEffects(
           .update(engineSteps)
           .set({ status: 'ready', wakeAt: now })
           .where(and(eq(engineSteps.runId, run.id), eq(engineSteps.stepKey, effect.key), eq(engineSteps.status, 'pending')));
+        if (known?.get(effect.key) === 'pending') known.set(effect.key, 'ready');
         readied++;
         break;
       case 'finish':
@@ -211,6 +239,7 @@ export async function applyEffects(
             completedSeq: sql`(select coalesce(max(completed_seq), 0) + 1 from engine_steps where run_id = ${run.id})`,
           })
           .where(and(eq(engineSteps.runId, run.id), eq(engineSteps.stepKey, effect.key)));
+        if (known?.has(effect.key)) known.set(effect.key, 'succeeded');
         break;
       case 'branchDone':
         await tx
@@ -228,7 +257,8 @@ export async function applyEffects(
           .update(engineSteps)
           .set({ status: 'cancelled', wakeAt: null, leaseOwner: null, endedAt: now })
           .where(and(eq(engineSteps.runId, run.id), inArray(engineSteps.status, open)))
-          .returning({ id: engineSteps.id, kind: engineSteps.kind });
+          .returning({ id: engineSteps.id, kind: engineSteps.kind, stepKey: engineSteps.stepKey });
+        for (const c of cancelled) known?.set(c.stepKey, 'cancelled');
         cancelledHumanSteps.push(...cancelled.filter((c) => c.kind === 'human').map((c) => c.id));
         // Their attempts in flight will never report (fenced): close them, none stays `running`.
         if (cancelled.length > 0)
@@ -246,8 +276,10 @@ export async function applyEffects(
   }
   let state = nextState ?? run.state;
   if (nextState === undefined && !terminalRunStates.has(run.state) && run.state !== 'compensating') {
-    const rows = await tx.select({ status: engineSteps.status }).from(engineSteps).where(eq(engineSteps.runId, run.id));
-    state = activityState(rows.map((r) => r.status as StepStatus));
+    const statuses = known
+      ? [...known.values()]
+      : (await tx.select({ status: engineSteps.status }).from(engineSteps).where(eq(engineSteps.runId, run.id))).map((r) => r.status as StepStatus);
+    state = activityState(statuses);
   }
   const runChanged = state !== run.state;
   if (runChanged) {
@@ -274,7 +306,6 @@ export async function applyEffects(
       correlationId: run.correlationId,
     });
   }
-  if (readied > 0) await tx.execute(sql`select pg_notify('quench_engine', 'step')`);
   // Audit entries go last: appending takes the trail's global lock until commit, so every
   // other statement of this transaction runs before it and the lock is held only briefly.
   for (const entry of entries) await deps.audit.append(entry, tx);
