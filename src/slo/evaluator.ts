@@ -55,8 +55,8 @@ export interface SloChanges {
 
 /** The definition without where it was written: moving an SLO in its file changes nothing. */
 const definitionOf = (slo: Slo) => JSON.stringify({ ...slo, origin: undefined });
-/** What the stored rows and the sample cursor count: a change starts them afresh. */
-const countingOf = (slo: Slo) => JSON.stringify([slo.sli, slo.budgeting, slo.window]);
+/** What the stored rows and the sample cursor count (and from which endpoint): a change starts them afresh. */
+const countingOf = (slo: Slo) => JSON.stringify([slo.sli, slo.budgeting, slo.window, slo.dataSource ?? null]);
 
 export interface CycleResult {
   evaluated: number;
