@@ -190,6 +190,8 @@ describe.each(databaseKinds)('ingest pipeline on %s', (kind) => {
     expect(entry!.last_error).toMatch(/playbook 'doomed' is not loaded/);
     expect((await listDead(t.db)).map((d) => d.id)).toEqual([entry!.id]);
     expect(real).toHaveLength(1);
+    // Entries are chained after their commit (src/audit/ARCHITECTURE.md): chain them before counting by SQL.
+    await p.audit.flush();
     const [audit] = await t.db.rows<{ n: number }>(sql`select count(*)::int as n from audit_events where action = 'ingest.dead_lettered'`);
     expect(audit!.n).toBe(1);
     expect(await p.runs()).toHaveLength(0);
