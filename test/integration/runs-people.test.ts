@@ -107,7 +107,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
   }
 }
 
-describe('runs started and cancelled by people (in-process service on PGlite)', () => {
+describe('runs started and cancelled by people (in-process service on PGlite)', { timeout: 120_000 }, () => {
   let service: RunningService | undefined;
   let dir: string | undefined;
   let t: ReturnType<typeof target> | undefined;
