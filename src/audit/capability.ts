@@ -89,7 +89,16 @@ export const auditCapability: Capability = (ctx) => {
       }
       // A wrong or missing QUENCH_AUDIT_KEY stops start-up here rather than at the first append.
       await ctx.audit.prepare();
-      ctx.audit.startChaining({ onError: (err) => ctx.logger.error({ err }, 'audit chain pass failed; entries stay in the outbox until a pass succeeds') });
+      // A stopped chain fails every pass (every 250 ms): the same error is logged once a minute.
+      let last = { message: '', at: 0 };
+      ctx.audit.startChaining({
+        onError: (err) => {
+          const message = (err as Error).message;
+          if (message === last.message && Date.now() - last.at < 60_000) return;
+          last = { message, at: Date.now() };
+          ctx.logger.error({ err }, 'audit chain pass failed; entries stay in the outbox until a pass succeeds');
+        },
+      });
       publisher = startHeadPublisher({ audit: ctx.audit, logger: ctx.logger });
     },
     async stop() {
