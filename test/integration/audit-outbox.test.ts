@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AUDIT_MAX_LAG_SECONDS, auditReadiness } from '../../src/audit/capability.js';
 import { type AuditTrail, createAuditTrail } from '../../src/audit/trail.js';
 import { systemClock } from '../../src/core/clock.js';
 import { type Database, openDatabase } from '../../src/db/database.js';
@@ -104,6 +105,26 @@ describe.each(databaseKinds)('audit outbox on %s', (kind) => {
     }).catch(() => {});
     expect(await count(t.db, 'audit_outbox')).toBe(1);
     await expectWhole(t.db, audit, 1);
+  });
+
+  it('backlog and /readyz: an entry waiting longer than the limit makes the replica not ready until it is chained', async () => {
+    t = await freshDatabase(kind);
+    const audit = createAuditTrail(t.db, systemClock);
+    const ready = auditReadiness(audit);
+    expect(await ready()).toEqual({ ok: true });
+    await record(audit, 'fresh');
+    expect(await audit.backlog()).toMatchObject({ entries: 1 });
+    expect(await ready()).toEqual({ ok: true });
+    // As if chaining had stopped a minute ago.
+    await t.db.rows(sql`insert into audit_outbox (at, actor_type, actor_id, action, subject_type, subject_id, data, enqueued_at)
+      values (now(), 'system', 'test', 'outbox.test', 'k', 'old', '{"k": "old"}', now() - make_interval(secs => ${AUDIT_MAX_LAG_SECONDS + 30}))`);
+    const backlog = await audit.backlog();
+    expect(backlog.entries).toBe(2);
+    expect(backlog.oldestSeconds).toBeGreaterThan(AUDIT_MAX_LAG_SECONDS);
+    expect(await ready()).toMatchObject({ ok: false, reason: expect.stringMatching(/2 audit entries wait to be chained, the oldest for \d+ s \(limit 30 s\)/) });
+    await audit.flush();
+    expect(await audit.backlog()).toEqual({ entries: 0, oldestSeconds: 0 });
+    expect(await ready()).toEqual({ ok: true });
   });
 
   it('a transaction that committed before another began comes first, whichever drew its id first', async () => {
