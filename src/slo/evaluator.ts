@@ -175,7 +175,11 @@ export class SloEvaluator {
       changes.added.push(name);
       this.#statuses.set(name, this.#initialStatus(slo));
     }
-    this.#slos = slos;
+    // An unchanged SLO keeps its object, so an evaluation of it in flight still lands.
+    this.#slos = slos.map((s) => {
+      const old = before.get(s.name);
+      return old && definitionOf(old) === definitionOf(s) ? old : s;
+    });
     return changes;
   }
 
