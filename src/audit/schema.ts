@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, index, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, check, index, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /**
  * Append-only, hash-chained audit trail. `seq` is assigned by the chainer (not a sequence) so
@@ -28,6 +28,8 @@ export const auditEvents = pgTable(
     index('audit_events_subject_idx').on(t.subjectType, t.subjectId),
     index('audit_events_correlation_idx').on(t.correlationId),
     uniqueIndex('audit_events_outbox_id_idx').on(t.outboxId),
+    // verify walks seq 1, 2, …: a row below 1 would be invisible to it (and could release an outbox entry unseen).
+    check('audit_events_seq_positive', sql`${t.seq} >= 1`),
   ],
 );
 
@@ -51,7 +53,8 @@ export const auditOutbox = pgTable('audit_outbox', {
   /** Keyed trails: HMAC of the entry (core/entry.ts `pendingFields`); the chainer links only entries it verifies. */
   mac: text('mac'),
   /** The database's clock at insert: what the chain-lag metric and /readyz measure (the `at` clock is injectable). */
+  // clock_timestamp(), not now(): a long transaction must not make its entry look old before it commits.
   enqueuedAt: timestamp('enqueued_at', { withTimezone: true, mode: 'date' })
     .notNull()
-    .default(sql`now()`),
+    .default(sql`clock_timestamp()`),
 });

@@ -1,0 +1,2 @@
+ALTER TABLE "audit_outbox" ALTER COLUMN "enqueued_at" SET DEFAULT clock_timestamp();--> statement-breakpoint
+ALTER TABLE "audit_events" ADD CONSTRAINT "audit_events_seq_positive" CHECK ("audit_events"."seq" >= 1);
