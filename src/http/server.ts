@@ -22,6 +22,28 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 type Observer = { observe(seconds: number): void };
 
+/**
+ * A request's context. A class, so `log` is a prototype getter: an accessor in an object literal
+ * made every context a slow dictionary object (the gate bench showed ~10 µs per request more).
+ */
+class Context implements RequestContext {
+  constructor(
+    readonly req: IncomingMessage,
+    readonly method: string,
+    readonly path: string,
+    readonly params: Record<string, string>,
+    readonly query: URLSearchParams,
+    readonly requestId: string,
+    readonly user: string | undefined,
+    private readonly makeLog: () => Logger,
+  ) {}
+
+  /** The request's child logger, made on first use: most requests log nothing below `info`. */
+  get log(): Logger {
+    return this.makeLog();
+  }
+}
+
 export function createHttpServer(deps: { router: Router; auth: TokenAuthenticator; logger: Logger; metrics: Metrics }): HttpServer {
   const { router, auth, logger, metrics } = deps;
   // One bound histogram child per method/route/status (all bounded sets): no label hashing per request.
@@ -80,18 +102,7 @@ export function createHttpServer(deps: { router: Router; auth: TokenAuthenticato
         });
       }
       const user = auth.authorise(req, match.route.auth);
-      const ctx: RequestContext = {
-        req,
-        method,
-        path,
-        params: match.params,
-        query: target.searchParams,
-        requestId,
-        get log() {
-          return log();
-        },
-        user,
-      };
+      const ctx = new Context(req, method, path, match.params, target.searchParams, requestId, user, log);
       if (match.route.raw) return await match.route.raw(ctx, res);
       send(res, await match.route.handler!(ctx));
     } catch (err) {
