@@ -26,12 +26,6 @@ export interface Worker {
 
 export { WAKE_CHANNEL } from './wake.js';
 
-/** Whether a slot may take the next step of its run; `giveBack` when it took none. */
-interface ChainBudget {
-  take(): boolean;
-  giveBack(): void;
-}
-
 export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`): Worker {
   const shutdown = new AbortController();
   const inFlight = new Set<Promise<void>>();
@@ -50,16 +44,15 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
     });
   /**
    * Runs a claimed step, then the steps of the same run its results claimed for this slot, as
-   * long as `mayChain()` says so (a stopping worker, or a drain at its step budget, runs no
-   * more). A chained step whose predecessor's execution failed after recording still runs: it
+   * long as `mayChain()` says so (a stopping worker runs no more; a drain never chains). A chained step whose predecessor's execution failed after recording still runs: it
    * is claimed by this slot, and leaving it would cost a lease expiry.
    */
-  const unlimited: ChainBudget = { take: () => active, giveBack: () => {} };
-  const execute = async (first: ClaimedStep, budget: ChainBudget = unlimited) => {
+  const whileActive = () => active;
+  const noChaining = () => false;
+  const execute = async (first: ClaimedStep, mayChain: () => boolean = whileActive) => {
     for (let claimed: ClaimedStep | undefined = first; claimed; ) {
       const current: ClaimedStep = claimed;
-      const chaining = budget.take();
-      if (chaining) current.chain = {};
+      if (mayChain()) current.chain = {};
       running.add(current.id);
       try {
         await executeClaimed(rt, current, shutdown.signal);
@@ -68,7 +61,6 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
         rt.logger.error({ err, step: current.id }, 'step execution crashed after recording; running the step it claimed next');
       } finally {
         running.delete(current.id);
-        if (chaining && !current.chain?.next) budget.giveBack();
       }
       claimed = current.chain?.next;
     }
@@ -145,9 +137,10 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
         const claimed = await claim(Math.min(rt.options.concurrency, max - total));
         if (claimed.length === 0) return total;
         total += claimed.length;
-        // Chained steps count against the budget like claimed ones (reserved, given back if unused).
-        const budget: ChainBudget = { take: () => total < max && ++total > 0, giveBack: () => void total-- };
-        await Promise.all(claimed.map((c) => execute(c, budget)));
+        // No chaining here: a drain runs in rounds (claim, run all, claim again), and a slot
+        // kept on its run's next step would hold the round while that step waits on a sibling
+        // (a parallel branch) the round has not claimed.
+        await Promise.all(claimed.map((c) => execute(c, noChaining)));
       }
     },
   };
