@@ -10,6 +10,7 @@ import { genericEventSchema } from './core/generic.js';
 import { pagerdutyPayloadSchema } from './core/pagerduty.js';
 import { TokenBuckets, clientKey } from './core/rate-limit.js';
 import { createInboxWriter } from './inbox-writer.js';
+import { activeTraceHeaders } from '../telemetry/otel.js';
 import type { IngestMetrics } from './metrics.js';
 import { bodyDigest, verifyAlertmanagerAuth, verifyGeneric, verifyPagerDuty } from './signatures.js';
 
@@ -153,7 +154,8 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
       deliveryKey,
       webhookId,
       receivedAt: clock.now(),
-      headers: keptHeaders(ctx.req.headers),
+      // The webhook's server span (when tracing is on): the run it starts continues this trace.
+      headers: { ...keptHeaders(ctx.req.headers), ...activeTraceHeaders() },
       body: text,
     });
     if (!stored) {
