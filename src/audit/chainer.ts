@@ -80,7 +80,7 @@ export async function chainPass(
           data: p.data as Record<string, unknown>,
           correlationId: p.correlationId,
         };
-        const authentic = hashers.keyed !== undefined && p.mac === hashers.keyed.hash(pendingFields({ ...input, at: p.at }));
+        const authentic = hashers.keyed !== undefined && p.mac === hashers.keyed.hash(pendingFields({ ...input, at: p.at, id: p.id }));
         return { at: p.at, input, authentic };
       }),
       hashers,

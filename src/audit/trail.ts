@@ -73,7 +73,15 @@ export interface AuditTrail {
 }
 
 export type VerifyResult =
-  | { ok: true; count: number; lastSeq: number; lastHash: string; keyedSince: number | null }
+  | {
+      ok: true;
+      count: number;
+      lastSeq: number;
+      lastHash: string;
+      keyedSince: number | null;
+      /** Entries recorded but not chained when the walk ended: not covered by this verification. */
+      unchained: { entries: number; oldestSeconds: number };
+    }
   | { ok: false; count: number; broken: VerifyBreak };
 
 export interface AuditTrailOptions {
@@ -89,17 +97,56 @@ export interface PendingAuditEntry {
   at: Date;
 }
 
+async function backlogOf(db: Database): Promise<{ entries: number; oldestSeconds: number }> {
+  const [row] = await db.rows<{ entries: number; oldest: number | null }>(
+    sql`select count(*)::int as entries, extract(epoch from clock_timestamp() - min(enqueued_at))::float8 as oldest from audit_outbox`,
+  );
+  return { entries: Number(row?.entries ?? 0), oldestSeconds: Math.max(0, Number(row?.oldest ?? 0)) };
+}
+
+/** How long a reader tries to chain before reading what is chained (the lock is normally held for ms). */
+const SETTLE_MS = 2_000;
+const MODE_CHECK_MS = 10_000;
+
 export function createAuditTrail(db: Database, clock: Clock, options: AuditTrailOptions = {}): AuditTrail {
   const hashers = auditHashers(options.key);
+  const readBacklog = () => backlogOf(db);
   const flush = async () => {
     await chainAll(db, hashers, options.faults);
   };
   const loop = createChainLoop({ pass: () => chainPass(db, hashers, { wait: false, faults: options.faults }), batch: CHAIN_BATCH });
   /**
-   * Readers chain first; when they cannot (a role without INSERT, a missing key) they still
-   * read what is chained, and the chain's own checks say why writes stop.
+   * Readers chain first; when they cannot (a role without INSERT, a missing key, a lock held
+   * by someone else for over SETTLE_MS) they still read what is chained, and the chain's own
+   * checks say why writes stop. Try-locks, so a session squatting on the lock cannot hang reads.
    */
-  const settle = () => flush().catch(() => {});
+  const settle = async () => {
+    const until = Date.now() + SETTLE_MS;
+    for (;;) {
+      const n = await chainPass(db, hashers, { wait: false, faults: options.faults }).catch(() => 'failed' as const);
+      if (n === 'failed') return;
+      if (n === 'busy') {
+        if (Date.now() > until) return;
+        await new Promise((r) => setTimeout(r, 10));
+        continue;
+      }
+      if (n < CHAIN_BATCH) return;
+    }
+  };
+
+  /**
+   * An append from a process whose key (or lack of one) cannot extend the chain would sit in
+   * the outbox and stop every chainer there, so it is refused at once, as appends always were.
+   * The head's mode is checked again every MODE_CHECK_MS (it changes once, plain to keyed).
+   */
+  let modeCheckedAt = -Infinity;
+  const writable = async (tx: Executor) => {
+    if (Date.now() - modeCheckedAt < MODE_CHECK_MS) return;
+    const [row] = await tx.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
+    const decision = decideAppend(row && fromRow(row), hashers);
+    if (decision.kind === 'refuse') throw new QuenchError('audit_chain_broken', decision.reason);
+    modeCheckedAt = Date.now();
+  };
 
   return {
     mode: hashers.keyed ? 'keyed' : 'plain',
@@ -143,12 +190,22 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
       const at = new Date(Math.floor(clock.now().getTime()));
       const data = normaliseData(input.data);
       const correlationId = input.correlationId ?? null;
-      // Keyed trails: the MAC lets the chainer tell this entry from one inserted without the key.
-      const mac = hashers.keyed?.hash(pendingFields({ at, actor: input.actor, action: input.action, subject: input.subject, data, correlationId })) ?? null;
+      const tx = executor ?? db.orm;
       try {
-        const [row] = await (executor ?? db.orm)
+        await writable(tx);
+        // Keyed trails: the MAC (over the entry and its outbox id) lets the chainer tell this entry
+        // from one inserted, or copied, without the key. The id is drawn first to be covered.
+        let id: number | undefined;
+        let mac: string | null = null;
+        if (hashers.keyed) {
+          const [row] = await db.rows<{ id: string | number }>(sql`select nextval(pg_get_serial_sequence('audit_outbox', 'id')) as id`, tx);
+          id = Number(row!.id);
+          mac = hashers.keyed.hash(pendingFields({ id, at, actor: input.actor, action: input.action, subject: input.subject, data, correlationId }));
+        }
+        const [row] = await tx
           .insert(auditOutbox)
           .values({
+            ...(id === undefined ? {} : { id }),
             at,
             actorType: input.actor.type,
             actorId: input.actor.id,
@@ -172,12 +229,7 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
 
     flush,
 
-    async backlog() {
-      const [row] = await db.rows<{ entries: number; oldest: number | null }>(
-        sql`select count(*)::int as entries, extract(epoch from now() - min(enqueued_at))::float8 as oldest from audit_outbox`,
-      );
-      return { entries: Number(row?.entries ?? 0), oldestSeconds: Math.max(0, Number(row?.oldest ?? 0)) };
-    },
+    backlog: readBacklog,
 
     startChaining({ onError, pollMs }) {
       loop.start({ onError, pollMs });
@@ -217,7 +269,8 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
       }
       const broken = finishChain(state, hashers, expected);
       if (broken) return { ok: false, count: state.count, broken };
-      return { ok: true, count: state.count, lastSeq: state.previous.seq, lastHash: state.previous.hash, keyedSince: state.keyedSince };
+      const unchained = await readBacklog();
+      return { ok: true, count: state.count, lastSeq: state.previous.seq, lastHash: state.previous.hash, keyedSince: state.keyedSince, unchained };
     },
   };
 }

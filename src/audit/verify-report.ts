@@ -6,7 +6,15 @@ import type { VerifyResult } from './trail.js';
  * `GET /v1/audit/verify`, so the CLI shows the same thing whichever way it reached the trail.
  */
 export type VerifyReport =
-  | { ok: true; count: number; head: { seq: number; hash: string } | null; keyedSince: number | null; expectedMatched: number }
+  | {
+      ok: true;
+      count: number;
+      head: { seq: number; hash: string } | null;
+      keyedSince: number | null;
+      expectedMatched: number;
+      /** Recorded but not chained yet (normally for ms); these entries were not verified. */
+      unchained: { entries: number; oldestSeconds: number };
+    }
   | { ok: false; count: number; broken: { seq: number; kind: string; message: string } };
 
 export function verifyReport(result: VerifyResult, expectedCount: number): VerifyReport {
@@ -17,6 +25,7 @@ export function verifyReport(result: VerifyResult, expectedCount: number): Verif
       head: result.count ? { seq: result.lastSeq, hash: result.lastHash } : null,
       keyedSince: result.keyedSince,
       expectedMatched: expectedCount,
+      unchained: result.unchained,
     };
   }
   return { ok: false, count: result.count, broken: { seq: result.broken.seq, kind: result.broken.kind, message: describeVerifyBreak(result.broken) } };
@@ -28,7 +37,10 @@ export function verifyText(r: VerifyReport): string {
     const head = r.head ? `, head ${r.head.seq}:${r.head.hash}` : '';
     const keyed = r.keyedSince === null ? '' : `, HMAC-keyed since entry ${r.keyedSince}`;
     const matched = r.expectedMatched ? `, ${r.expectedMatched} recorded head(s) matched` : '';
-    return `audit trail intact: ${r.count} entries${head}${keyed}${matched}\n`;
+    const waiting = r.unchained.entries
+      ? `\nwarning: ${r.unchained.entries} recorded entries are not chained yet (oldest ${Math.round(r.unchained.oldestSeconds)} s), so not verified; if this persists, chaining has stopped: see the service log ('audit chain pass failed')`
+      : '';
+    return `audit trail intact: ${r.count} entries${head}${keyed}${matched}${waiting}\n`;
   }
   return `audit trail BROKEN at sequence ${r.broken.seq}: ${r.broken.message} (${r.count} entries before it verified)\n`;
 }

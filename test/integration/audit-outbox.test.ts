@@ -107,6 +107,26 @@ describe.each(databaseKinds)('audit outbox on %s', (kind) => {
     await expectWhole(t.db, audit, 1);
   });
 
+  it('a copy of a pending entry cannot release it unseen (seq below 1) nor be chained twice (keyed: the MAC covers the outbox id)', async () => {
+    t = await freshDatabase(kind);
+    const keyed = createAuditTrail(t.db, systemClock, { key: KEY });
+    await keyed.prepare();
+    await record(keyed, 'genuine');
+    // Ghost release: a faithful copy at seq 0 or below would pass the release trigger, invisible to verify.
+    await expect(
+      t.db.rows(sql`insert into audit_events (seq, at, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, prev_hash, hash, outbox_id)
+        select 0, at, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, 'x', 'y', id from audit_outbox`),
+    ).rejects.toThrow();
+    // Replay: the genuine row, MAC and all, under a new id.
+    await t.db.rows(sql`insert into audit_outbox (at, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, mac)
+      select at, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, mac from audit_outbox`);
+    await keyed.flush(); // links the genuine entry and stops before the copy
+    await expect(keyed.flush()).rejects.toThrow(/does not carry a valid MAC/);
+    const entries = await keyed.page({});
+    expect(entries.filter((e) => e.subject.id === 'genuine')).toHaveLength(1);
+    expect(await keyed.verify()).toMatchObject({ ok: true, unchained: { entries: 1 } });
+  });
+
   it('backlog and /readyz: an entry waiting longer than the limit makes the replica not ready until it is chained', async () => {
     t = await freshDatabase(kind);
     const audit = createAuditTrail(t.db, systemClock);
@@ -211,6 +231,23 @@ describe.skipIf(!TEST_DATABASE_URL)('audit chainer under concurrency and crashes
       const mine = entries.filter((e) => e.subject.id.startsWith(`w${w}-`)).map((e) => e.subject.id);
       expect(mine).toEqual(Array.from({ length: 150 }, (_, i) => [`w${w}-${i}-a`, `w${w}-${i}-b`]).flat());
     }
+  });
+
+  it('a session squatting on the chainer lock cannot hang readers: they read what is chained', async () => {
+    t = await freshDatabase('postgres');
+    const audit = createAuditTrail(t.db, systemClock);
+    await record(audit, 'before');
+    await audit.flush();
+    await record(audit, 'pending');
+    const squatter = postgres(t.url!, { max: 1, onnotice: () => {} });
+    try {
+      await squatter`select pg_advisory_lock(7262617313)`;
+      expect((await audit.page({})).map((e) => e.subject.id)).toEqual(['before']);
+      expect(await audit.verify()).toMatchObject({ ok: true, count: 1, unchained: { entries: 1 } });
+    } finally {
+      await squatter.end();
+    }
+    expect((await audit.page({})).map((e) => e.subject.id)).toEqual(['before', 'pending']);
   });
 
   it('changes serialised by a row lock are chained in lock order, even when the later one started first', async () => {

@@ -105,11 +105,22 @@ export function describeBreak(b: ChainBreak): string {
  * What an outbox entry's MAC covers (keyed trails): the recorded change and its time, with a
  * label so the MAC can never pass for a chain hash. The chainer links only entries whose MAC
  * its key reproduces, so a row inserted into the outbox by someone without the key is never
- * given a valid keyed link.
+ * given a valid keyed link, nor is a replayed copy of a genuine one.
  */
-export function pendingFields(entry: { at: Date; actor: Actor; action: string; subject: Subject; data: Record<string, unknown>; correlationId: string | null }): string {
+export function pendingFields(entry: {
+  id: number;
+  at: Date;
+  actor: Actor;
+  action: string;
+  subject: Subject;
+  data: Record<string, unknown>;
+  correlationId: string | null;
+}): string {
   return canonicalJson({
     outbox: 'quench audit outbox entry',
+    // The outbox id is unique for ever (and audit_events.outbox_id too): a copy of a pending row
+    // under a new id fails the MAC, under the same id it cannot be chained twice.
+    id: entry.id,
     at: entry.at.toISOString(),
     actor: entry.actor,
     action: entry.action,
