@@ -47,7 +47,8 @@ export interface Engine {
     actor: Actor,
     context?: DecisionContext,
   ): Promise<Exclude<DecideOutcome, { status: 'mismatch' }> & { runId: string }>;
-  cancel(runId: string, actor: Actor, reason: string): Promise<void>;
+  /** The run's state after: `cancelled`, or `compensating` when its playbook says `onCancel: compensate`. */
+  cancel(runId: string, actor: Actor, reason: string): Promise<{ state: RunState }>;
   listRuns(options?: Parameters<typeof listRuns>[1]): Promise<RunSummary[]>;
   getRun(id: string): Promise<RunDetail | undefined>;
   listHumanSteps(options?: { status?: 'waiting' | 'succeeded' | 'failed' | 'cancelled' }): ReturnType<typeof listHumanSteps>;
@@ -135,9 +136,12 @@ export function createEngine(deps: EngineDeps): Engine {
       return outcome;
     },
     async cancel(runId, actor, reason) {
-      const { waitingHumanSteps, correlationId } = await cancelRun(rt, runId, actor, reason);
+      const { waitingHumanSteps, correlationId, state } = await cancelRun(rt, runId, actor, reason);
+      // `onCancel: compensate` readied the first undo.
+      if (state === 'compensating') rt.wake.wake();
       for (const s of waitingHumanSteps)
         await notifySafely(rt, () => notifier.closed({ stepId: s.id, runId, correlationId, outcome: 'cancelled', by: actor.id }));
+      return { state };
     },
     listRuns: (options) => listRuns(rt.db, options),
     getRun: (id) => getRun(rt.db, id),

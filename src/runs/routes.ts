@@ -62,16 +62,17 @@ export function addRunControlRoutes(router: Router, ctx: ServiceContext): void {
     pattern: '/v1/runs/:id/cancel',
     auth: 'write',
     doc: {
-      summary: 'Cancel a run: open steps cancelled, a step in flight fenced (its late result discarded), audited with who and why',
+      summary: 'Cancel a run: open steps cancelled, a step in flight fenced (its late result discarded), then the completed steps undone when the playbook says onCancel: compensate (state `compensating`; 409 while a run compensates under it); audited with who and why',
       body: cancelRunBodySchema,
       responses: { 200: { description: '{ runId, state, drill, by, reason }' } },
     },
     handler: async ({ params, req, user }) => {
       if (!user) throw new QuenchError('unauthorized', 'cancelling a run needs an API token that names a user (QUENCH_API_TOKENS)');
       const b = await readJson(req, cancelRunBodySchema, 16 * 1024);
-      await ctx.ports.engine.cancel(params.id!, { type: 'user', id: user }, b.reason);
+      // `state`: as the cancel left it (`compensating` under `onCancel: compensate`), not as a worker since moved it.
+      const { state } = await ctx.ports.engine.cancel(params.id!, { type: 'user', id: user }, b.reason);
       const run = await ctx.ports.engine.getRun(params.id!);
-      return { status: 200, body: { runId: params.id, state: run?.state ?? 'cancelled', drill: run ? run.drill !== null : false, by: user, reason: b.reason } };
+      return { status: 200, body: { runId: params.id, state, drill: run ? run.drill !== null : false, by: user, reason: b.reason } };
     },
   });
 }

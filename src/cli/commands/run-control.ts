@@ -142,7 +142,9 @@ export const runsCancelCommand: Command = {
   help: `Usage: quench runs cancel RUN_ID --reason TEXT [--json]
 
 Cancels a run that has not ended: open steps are cancelled, a step in flight is fenced (its
-late result is discarded), waiting human steps are closed in Slack. Audited with the user of
+late result is discarded), waiting human steps are closed in Slack. When the playbook says
+onCancel: compensate, the completed state-changing steps are then undone (the run ends
+compensated); a run already compensating is refused: its undo continues. Audited with the user of
 your API token (QUENCH_TOKEN or standard input) and the reason.`,
   async run(args, io) {
     const { values, positionals } = parseOptions(args, { reason: { type: 'string' }, json: { type: 'boolean' } }, true);
@@ -157,12 +159,14 @@ your API token (QUENCH_TOKEN or standard input) and the reason.`,
         if (backend.kind === 'service')
           return (await backend.client.request('POST', `/v1/runs/${encodeURIComponent(id)}/cancel`, { reason })) as { runId: string; by: string; state: string };
         const user = userOf(backend, token);
-        await backend.ctx.ports.engine.cancel(id, { type: 'user', id: user }, reason);
-        return { runId: id, by: user, state: 'cancelled' };
+        const { state } = await backend.ctx.ports.engine.cancel(id, { type: 'user', id: user }, reason);
+        return { runId: id, by: user, state };
       },
       { token },
     );
-    io.stdout(values.json ? `${JSON.stringify({ ...result, reason }, null, 2)}\n` : `run ${result.runId} cancelled by ${result.by}: ${reason}\n`);
+    // `onCancel: compensate`: the run undoes its completed steps before it ends.
+    const undoing = result.state === 'compensating' ? ' (compensating: its completed steps are being undone)' : '';
+    io.stdout(values.json ? `${JSON.stringify({ ...result, reason }, null, 2)}\n` : `run ${result.runId} cancelled by ${result.by}: ${reason}${undoing}\n`);
     return 0;
   },
 };

@@ -103,19 +103,7 @@ export function advance(view: RunView, outcome: Outcome): Effect[] {
   };
 
   const planUndo = (error: unknown): void => {
-    const completed = [...view.rows.values()]
-      .filter((r) => r.status === 'succeeded' && r.completedSeq !== null && (r.spec.role === 'step' || r.spec.role === 'fallback'))
-      .map((r) => ({ key: r.key, completedSeq: r.completedSeq!, compensation: view.compensationOf(r) }));
-    const plan = planCompensation(completed);
-    effects.push({ type: 'cancelOpen' });
-    if (plan.length === 0) {
-      effects.push({ type: 'run', state: 'failed', ...(error !== undefined ? { error } : {}) });
-      return;
-    }
-    effects.push({ type: 'run', state: 'compensating', ...(error !== undefined ? { error } : {}) });
-    plan.forEach((c, i) => {
-      effects.push({ type: 'create', key: c.key, spec: c.spec, status: i === 0 ? 'ready' : 'pending' });
-    });
+    effects.push(...undoEffects(view, error, 'failed'));
   };
 
   /** The undos after `key`'s (pending, in plan order); the run's end when none is left. */
@@ -207,6 +195,24 @@ export function advance(view: RunView, outcome: Outcome): Effect[] {
       nextUndo();
       break;
   }
+  return effects;
+}
+
+/**
+ * The saga undo of a run that stops: its open rows cancelled (a row in flight is fenced), then
+ * the undos of its completed state-changing steps, newest first; `nothing` is the run's end when
+ * there is nothing to undo (`failed` for a failure, `cancelled` for a cancellation, sql/cancel.ts).
+ */
+export function undoEffects(view: RunView, error: unknown, nothing: 'failed' | 'cancelled'): Effect[] {
+  const completed = [...view.rows.values()]
+    .filter((r) => r.status === 'succeeded' && r.completedSeq !== null && (r.spec.role === 'step' || r.spec.role === 'fallback'))
+    .map((r) => ({ key: r.key, completedSeq: r.completedSeq!, compensation: view.compensationOf(r) }));
+  const plan = planCompensation(completed);
+  const effects: Effect[] = [{ type: 'cancelOpen' }];
+  const withError = error !== undefined ? { error } : {};
+  if (plan.length === 0) return [...effects, { type: 'run', state: nothing, ...withError }];
+  effects.push({ type: 'run', state: 'compensating', ...withError });
+  plan.forEach((c, i) => effects.push({ type: 'create', key: c.key, spec: c.spec, status: i === 0 ? 'ready' : 'pending' }));
   return effects;
 }
 

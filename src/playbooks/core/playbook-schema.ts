@@ -17,6 +17,7 @@ import { triggerMatcherSchema } from './triggers-schema.js';
  * - `stepSchema` carries the JSON Schema id `PlaybookStep` (for `quench schema`).
  * - Validation: expressions may read only declared `inputs` and listed `env` names
  *   (`CompiledExpression.refs`, added beside `stepRefs`).
+ * - `onCancel: stop | compensate` (optional; absent = stop, the earlier behaviour).
  */
 
 export const API_VERSION = 'quench/v1';
@@ -66,6 +67,12 @@ export const playbookSchema = z.strictObject({
     .optional(),
   inputs: z.record(inputNameSchema, inputSchema).default({}),
   env: z.array(envNameSchema).default([]),
+  /**
+   * What a person's cancel does (docs/playbooks.md): `stop` (absent = stop) ends the run as it
+   * is; `compensate` fences the steps in flight and undoes the completed ones, as a failure does.
+   * Optional without a default so the snapshots of playbooks that do not set it keep their hash.
+   */
+  onCancel: z.enum(['stop', 'compensate']).optional(),
   steps: z.array(stepSchema).min(1),
 });
 
