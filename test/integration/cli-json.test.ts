@@ -55,7 +55,7 @@ describe('CLI --json on the database path', () => {
     const verify = await cli(['audit', 'verify', '--json']);
     expect(verify.code).toBe(0);
     const report = JSON.parse(verify.stdout) as { count: number; head: { seq: number; hash: string } };
-    expect(Object.keys(report)).toEqual(['ok', 'count', 'head', 'keyedSince', 'expectedMatched']);
+    expect(Object.keys(report)).toEqual(['ok', 'count', 'head', 'keyedSince', 'expectedMatched', 'unchained']);
     expect(report.head.seq).toBe(report.count);
     expect(report.head.hash).toMatch(/^[0-9a-f]{64}$/);
 
