@@ -32,6 +32,7 @@ export function createReports(ctx: ServiceContext, who: string): Reports {
     db: ctx.db,
     clock: ctx.clock,
     logger: ctx.logger.child({ component: 'reports' }),
+    audit: ctx.audit,
     slos: () => reportSlos(ctx),
     chat: () => ctx.ports.chat,
     channel: ctx.config.QUENCH_REPORT_CHANNEL,

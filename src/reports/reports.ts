@@ -17,6 +17,8 @@ export interface ReportsDeps {
   db: Database;
   clock: Clock;
   logger: Logger;
+  /** The trail's entries are chained after commit; a report reads the chain, so it flushes first. */
+  audit: { flush(): Promise<void> };
   slos: () => Promise<ReportSlo[]> | ReportSlo[];
   chat: () => ChatPort;
   channel: string | undefined;
@@ -92,6 +94,7 @@ export class Reports {
   }
 
   async #compute(from: Date, to: Date): Promise<Report> {
+    await this.deps.audit.flush();
     const facts = await readReportFacts(this.deps.db, await this.deps.slos(), from, to);
     return computeReport(facts, this.deps.clock.now().getTime());
   }

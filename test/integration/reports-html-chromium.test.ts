@@ -1,3 +1,4 @@
+import { createAuditTrail } from '../../src/audit/trail.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -40,6 +41,7 @@ describe('HTML report in headless Chromium', () => {
       db: tdb.db,
       clock: new ManualClock(TO + H),
       logger: createLogger('silent', 'stderr'),
+      audit: createAuditTrail(tdb.db, new ManualClock(TO + H)),
       slos: () => [{ name: 'checkout-availability', service: 'checkout', objective: 0.999, window: '28d', windowMs: 28 * 24 * H }],
       chat: () => noChat,
       channel: undefined,

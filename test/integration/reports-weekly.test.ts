@@ -178,6 +178,7 @@ describe.each(databaseKinds)('weekly SLO report on %s', (kind) => {
       db: tdb.db,
       clock,
       logger: createLogger('silent', 'stderr'),
+      audit: createAuditTrail(tdb.db, clock),
       slos: () => SLOS,
       chat: () => slackChat(new webApi.WebClient('xoxb-test-token', { slackApiUrl: `${slack.url}/`, retryConfig: { retries: 0 } })),
       channel: 'C-REPORTS',
