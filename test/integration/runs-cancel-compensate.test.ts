@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { RUN_ACTION, RUN_VIEW } from '../../src/chat/core/run-blocks.js';
 import { runCli } from '../../src/cli/main.js';
 import { databaseKinds } from '../support/databases.js';
 import { type DrillHarness, people, startDrillHarness, type Who } from './drill-harness.js';
@@ -181,6 +182,39 @@ describe.each(databaseKinds)('onCancel: compensate (%s)', (kind) => {
       expect(audit.some((e) => e.action === 'run.cancelled')).toBe(false);
     }, 120_000);
   }
+
+  it('the Cancel button in Slack undoes the completed change too, says so in the thread, and the modal shows the refusal while compensating', async () => {
+    const { h, target } = await boot('undo_slack');
+    const slow = target.hold('/slow');
+    const answer = await h.slash('ada', '/quench', 'run undo-compensate');
+    const runId = /`([^`]+)`/.exec(answer)?.[1];
+    expect(answer, answer).toMatch(/^Run `/);
+    await slow.received;
+    const header = await h.until('the incident thread', async () =>
+      h.slack.messages.find((m) => m.threadTs === undefined && JSON.stringify(m.blocks ?? []).includes(RUN_ACTION.cancel)),
+    );
+    // The undo of `change` hangs, so the second cancel finds the run compensating.
+    const undo = target.hold('/undo-change');
+    expect((await h.click('bob', RUN_ACTION.cancel, runId!, 'trig-undo-1')).status).toBe(200);
+    const opened = await h.until('the reason modal', async () => h.slack.callsTo('views.open').at(-1));
+    const view = (typeof opened.args.view === 'string' ? JSON.parse(opened.args.view) : opened.args.view) as { private_metadata: string };
+    expect((await h.submit('bob', RUN_VIEW.cancel, view.private_metadata, { reason: { value: 'wrong service' } }, 'VUNDO1')).status).toBe(200);
+    await h.until('the note in the thread', async () =>
+      h.slack.messages.some((m) => m.threadTs === header.ts && m.text.includes('Run cancelled by <@U0BOB>: wrong service (undoing its completed steps')) ? true : undefined,
+    );
+    await undo.received;
+    expect((await h.run(runId!)).state).toBe('compensating');
+    const again = await h.submit('eve', RUN_VIEW.cancel, view.private_metadata, { reason: { value: 'stop the undo' } }, 'VUNDO2');
+    expect(await again.json()).toMatchObject({ response_action: 'errors', errors: { reason: expect.stringMatching(/undo in progress continues/) } });
+    undo.release();
+    slow.release();
+    const run = await h.until('the run compensated', async () => {
+      const r = await h.run(runId!);
+      return r.state === 'compensated' ? r : undefined;
+    });
+    expect(run.error).toMatchObject({ code: 'cancelled', message: 'wrong service', by: 'bob@example.com' });
+    expect(target.applied.filter((r) => r.path === '/undo-change').map((r) => r.key)).toEqual([`${runId}:change/compensate`]);
+  }, 120_000);
 
   it('onCancel: stop keeps "stop now": cancelled, nothing undone', async () => {
     const { h, target } = await boot('undo_stop');

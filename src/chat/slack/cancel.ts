@@ -12,9 +12,10 @@ import { blockActionsPayload, viewSubmissionPayload } from './payloads.js';
  * The incident thread's Cancel button: Slack shows the Block Kit confirm, the click opens a
  * modal asking why, and the submission cancels the run through the same `engine.cancel` as
  * `POST /v1/runs/:id/cancel` and `quench runs cancel` (open steps cancelled, a step in flight
- * fenced so its late result is discarded, no compensation: cancel means "stop now";
- * docs/drills.md). The run is cancelled before the submission is acknowledged (one short
- * transaction), so an error shows in the modal; the inbox key makes a Slack retry a no-op.
+ * fenced so its late result is discarded; no compensation unless the playbook says
+ * `onCancel: compensate`, then the completed steps are undone; docs/drills.md). The run is
+ * cancelled before the submission is acknowledged (one short transaction), so an error shows
+ * in the modal; the inbox key makes a Slack retry a no-op.
  */
 export function addCancelListeners(app: App, deps: ChatDeps): void {
   const log = deps.logger.child({ component: 'slack' });
@@ -48,8 +49,9 @@ export function addCancelListeners(app: App, deps: ChatDeps): void {
     const person = await deps.people.slackUser(p.data.user.id, p.data.user.name);
     // The person as a token user names them (profile email), else their Slack id: the audit's actor.
     const who = person.aliases.find((a) => a.includes('@')) ?? p.data.user.id;
+    let undoing: boolean;
     try {
-      await control.engine.cancel(runId, { type: 'user', id: who }, reason);
+      undoing = (await control.engine.cancel(runId, { type: 'user', id: who }, reason)).state === 'compensating';
     } catch (err) {
       if (isQuenchError(err) && ['not_found', 'conflict'].includes(err.code)) return ack({ response_action: 'errors', errors: { reason: err.message } });
       throw err;
@@ -57,7 +59,7 @@ export function addCancelListeners(app: App, deps: ChatDeps): void {
     await ack();
     const t = await thread(deps.db, runId);
     try {
-      if (t) await deps.chat.post(t.channel, { text: `:no_entry: Run cancelled by <@${p.data.user.id}>: ${reason}` }, t.ts);
+      if (t) await deps.chat.post(t.channel, { text: `:no_entry: Run cancelled by <@${p.data.user.id}>: ${reason}${undoing ? ' (undoing its completed steps: onCancel: compensate)' : ''}` }, t.ts);
       else if (channel) await deps.chat.ephemeral(channel, p.data.user.id, `Run \`${runId}\` cancelled: ${reason}`);
       await refreshHeader(deps, runId);
     } catch (err) {
