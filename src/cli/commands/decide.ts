@@ -3,6 +3,7 @@ import type { Decision } from '../../engine/model.js';
 import { withBackend } from '../backend.js';
 import { type Command, parseOptions } from '../command.js';
 import type { CliIO } from '../command.js';
+import { tokenOf } from '../token.js';
 
 /**
  * `--json` of `quench approve` / `quench reject` (docs/cli.md): the same fields whether the CLI
@@ -45,7 +46,7 @@ function requestBody(d: Decision): Record<string, unknown> {
  * is a claim, a token is a credential.
  */
 async function decide(io: CliIO, stepId: string, decision: Decision, json: boolean): Promise<number> {
-  const token = await tokenOf(io);
+  const token = await tokenOf(io, 'quench approve STEP_ID');
   const result = await withBackend(
     io,
     async (backend): Promise<DecisionReport> => {
@@ -68,18 +69,6 @@ async function decide(io: CliIO, stepId: string, decision: Decision, json: boole
   );
   io.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : text(result));
   return 0;
-}
-
-/** The decider's token: QUENCH_TOKEN, else the first line piped on standard input. */
-async function tokenOf(io: CliIO): Promise<string> {
-  const fromEnv = io.env.QUENCH_TOKEN?.trim();
-  if (fromEnv) return fromEnv;
-  const piped = (await io.stdin?.())?.split(/\r?\n/, 1)[0]?.trim();
-  if (piped) return piped;
-  throw new QuenchError(
-    'unauthorized',
-    'no API token: set QUENCH_TOKEN to your token from QUENCH_API_TOKENS, or pipe it on standard input (printf %s "$TOKEN" | quench approve STEP_ID)',
-  );
 }
 
 const asRefused = (values: { as?: string | undefined }) => {

@@ -5,6 +5,7 @@ import { PagerDutyEvents } from '../../pagerduty/events.js';
 import type { ServiceContext } from '../../service.js';
 import { type Backend, withBackend } from '../backend.js';
 import { type CliIO, type Command, parseOptions } from '../command.js';
+import { tokenOf } from '../token.js';
 
 /**
  * `quench ack RUN` and `quench reviews [list | agree ID | disagree ID]`: the on-call's side of
@@ -14,14 +15,6 @@ import { type CliIO, type Command, parseOptions } from '../command.js';
  * alike. On the database no Slack thread header is redrawn (the service redraws it on the
  * run's next change).
  */
-async function tokenOf(io: CliIO): Promise<string> {
-  const fromEnv = io.env.QUENCH_TOKEN?.trim();
-  if (fromEnv) return fromEnv;
-  const piped = (await io.stdin?.())?.split(/\r?\n/, 1)[0]?.trim();
-  if (piped) return piped;
-  throw new QuenchError('unauthorized', 'no API token: set QUENCH_TOKEN to your token from QUENCH_API_TOKENS, or pipe it on standard input');
-}
-
 function userOf(ctx: ServiceContext, token: string, what: string): string {
   if (!ctx.auth.configured) throw new QuenchError('forbidden', `${what} needs API tokens: set QUENCH_API_TOKENS (user=token,…), the same the service uses`);
   const user = ctx.auth.identify(token);
@@ -56,7 +49,7 @@ could not be reached (the message says why), or the run does not exist.`,
     const { values, positionals } = parseOptions(args, { json: { type: 'boolean' } }, true);
     const [runId, ...rest] = positionals;
     if (!runId || rest.length) throw new QuenchError('usage', 'expected exactly one RUN_ID (quench runs lists them)');
-    const token = await tokenOf(io);
+    const token = await tokenOf(io, 'quench ack RUN');
     const result = await withBackend(
       io,
       async (backend: Backend): Promise<AckResult> => {
@@ -117,7 +110,7 @@ Audited as human_step.reviewed; disagreements count in quench_review_disagreemen
     const { values, positionals } = parseOptions(args, { note: { type: 'string' }, json: { type: 'boolean' } }, true);
     const [stepId, ...rest] = positionals;
     if (!stepId || rest.length) throw new QuenchError('usage', 'expected exactly one STEP_ID (quench reviews lists them)');
-    const token = await tokenOf(io);
+    const token = await tokenOf(io, 'quench reviews agree STEP_ID');
     const review = await withBackend(
       io,
       async (backend): Promise<ReviewItem> => {

@@ -6,6 +6,7 @@ import { parseInputArgs } from '../../runs/core/cli-inputs.js';
 import { type StartedRun, startPersonRun } from '../../runs/start.js';
 import { type Backend, withBackend } from '../backend.js';
 import { type CliIO, type Command, parseOptions } from '../command.js';
+import { tokenOf } from '../token.js';
 
 /**
  * `quench runs start`, `quench runs cancel`, `quench drill`: a person starts or cancels a run.
@@ -13,14 +14,6 @@ import { type CliIO, type Command, parseOptions } from '../command.js';
  * exactly as for approve/reject: beside a running service the token goes to `POST /v1/runs`
  * (or `/cancel`); on the database it is mapped by QUENCH_API_TOKENS and the same functions run.
  */
-async function tokenOf(io: CliIO): Promise<string> {
-  const fromEnv = io.env.QUENCH_TOKEN?.trim();
-  if (fromEnv) return fromEnv;
-  const piped = (await io.stdin?.())?.split(/\r?\n/, 1)[0]?.trim();
-  if (piped) return piped;
-  throw new QuenchError('unauthorized', 'no API token: set QUENCH_TOKEN to your token from QUENCH_API_TOKENS, or pipe it on standard input');
-}
-
 function userOf(backend: Extract<Backend, { kind: 'database' }>, token: string): string {
   if (!backend.ctx.auth.configured) throw new QuenchError('forbidden', 'starting or cancelling runs needs API tokens: set QUENCH_API_TOKENS (user=token,…), the same the service uses');
   const user = backend.ctx.auth.identify(token);
@@ -34,7 +27,7 @@ function playbookStore(backend: Extract<Backend, { kind: 'database' }>): Playboo
 }
 
 async function start(io: CliIO, playbook: string, inputPairs: string[], drill: { fail?: string[] } | undefined, json: boolean): Promise<number> {
-  const token = await tokenOf(io);
+  const token = await tokenOf(io, 'quench runs start PLAYBOOK');
   const run = await withBackend(
     io,
     async (backend): Promise<StartedRun> => {
@@ -88,7 +81,7 @@ standard input); that person may not approve the run's human steps. Audited as r
 
 /** `quench drill --scenario NAME`: armed by the running service, which evaluates the scenario until its alert fires. */
 async function armScenario(io: CliIO, playbook: string, scenario: string, fail: string[], inputPairs: string[], json: boolean): Promise<number> {
-  const token = await tokenOf(io);
+  const token = await tokenOf(io, 'quench drill PLAYBOOK --scenario NAME');
   const armed = await withBackend(
     io,
     async (backend) => {
@@ -152,7 +145,7 @@ your API token (QUENCH_TOKEN or standard input) and the reason.`,
     if (!id || rest.length) throw new QuenchError('usage', 'expected exactly one RUN_ID');
     const reason = values.reason?.trim();
     if (!reason) throw new QuenchError('usage', '--reason TEXT is required: say why the run is cancelled (it is audited)');
-    const token = await tokenOf(io);
+    const token = await tokenOf(io, 'quench runs cancel RUN_ID --reason TEXT');
     const result = await withBackend(
       io,
       async (backend) => {
