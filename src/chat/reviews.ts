@@ -5,6 +5,7 @@ import { QuenchError } from '../core/errors.js';
 import type { Database } from '../db/database.js';
 import { engineRuns } from '../engine/schema.js';
 import { type Person, runStarter, samePerson } from './core/decision-policy.js';
+import type { ReviewLine } from './core/review-blocks.js';
 import { chatHumanSteps, chatReviews } from './schema.js';
 
 /**
@@ -25,15 +26,8 @@ export interface ReviewDeps {
   onDisagreement?: (playbook: string) => void;
 }
 
-export interface ReviewItem {
-  stepId: string;
-  runId: string;
-  playbook: string;
-  step: string;
-  prompt: string;
-  /** The policy's reason, as audited (`auto-approved: confidence 0.95 (high) × impact low`). */
-  reason: string | null;
-  autoApprovedAt: string | null;
+/** A sampled auto-approval; `reason` is the policy's, as audited (`auto-approved: confidence 0.95 (high) × impact low`). */
+export interface ReviewItem extends ReviewLine {
   startedBy: string;
   review: { verdict: Verdict; note: string | null; by: string; via: string; at: string } | null;
 }
