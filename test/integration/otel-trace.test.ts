@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
 import { alertmanagerBody } from '../support/ingest-webhooks.js';
 import { childEnv, freePort, type ServeProcess, startServe } from '../support/quench-process.js';
 import { waitFor } from '../support/wait-for.js';
@@ -43,6 +44,12 @@ steps:
     kind: action
     action: http.request
     params: { url: "http://127.0.0.1:${port}/hook?token=secret", method: POST }
+  - id: confirm
+    kind: human
+    type: approve
+    prompt: "Did the call help?"
+    assign: { users: [U0ONCALL] }
+    timeout: 1h
 `;
 
 const attrs = (span: OtlpSpan): Record<string, unknown> =>
@@ -53,6 +60,7 @@ describe('OpenTelemetry traces from quench serve (OTLP/HTTP JSON)', () => {
   let serve: ServeProcess;
   let receiver: Server;
   let target: Server;
+  let slack: FakeSlack;
   const exports: Export[] = [];
   const contentTypes: string[] = [];
   const targetHeaders: IncomingHttpHeaders[] = [];
@@ -81,6 +89,7 @@ describe('OpenTelemetry traces from quench serve (OTLP/HTTP JSON)', () => {
     await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
     const targetPort = (target.address() as AddressInfo).port;
 
+    slack = await startFakeSlack({ users: [{ id: 'U0ONCALL', name: 'oncall', email: 'oncall@example.com' }] });
     dir = mkdtempSync(join(tmpdir(), 'quench-otel-'));
     mkdirSync(join(dir, 'slo'));
     mkdirSync(join(dir, 'playbooks'));
@@ -92,6 +101,10 @@ describe('OpenTelemetry traces from quench serve (OTLP/HTTP JSON)', () => {
         QUENCH_PLAYBOOK_DIR: join(dir, 'playbooks'),
         QUENCH_HTTP_ALLOWLIST: `127.0.0.1:${targetPort}`,
         QUENCH_ENGINE_POLL_MS: '200',
+        SLACK_BOT_TOKEN: 'xoxb-test-token',
+        SLACK_SIGNING_SECRET: 'test-signing-secret',
+        SLACK_API_URL: slack.url,
+        QUENCH_SLACK_CHANNEL: 'C0INCIDENT',
         PROMETHEUS_URL: `http://127.0.0.1:${await freePort()}`,
         OTEL_SERVICE_NAME: 'quench-under-test',
         OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test,team=sre',
@@ -108,6 +121,7 @@ describe('OpenTelemetry traces from quench serve (OTLP/HTTP JSON)', () => {
     await serve?.exited;
     await new Promise((r) => receiver?.close(r));
     await new Promise((r) => target?.close(r));
+    await slack?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -189,4 +203,26 @@ describe('OpenTelemetry traces from quench serve (OTLP/HTTP JSON)', () => {
     // 4xx on a server span is the client's error: no error.type (semantic conventions).
     expect(attrs(notFound)['error.type']).toBeUndefined();
   });
+
+  it('makes a client span of every Slack Web API call, with error.type when Slack refuses', async () => {
+    await waitFor('the incident thread post', async () => slack.callsTo('chat.postMessage').length > 0);
+    await waitFor('the chat.postMessage client span', async () => spans().some((s) => s.kind === CLIENT && attrs(s)['slack.method'] === 'chat.postMessage'));
+    const post = spans().find((s) => s.kind === CLIENT && attrs(s)['slack.method'] === 'chat.postMessage')!;
+    expect(post.name).toBe('POST /api/chat.postMessage');
+    expect(attrs(post)).toMatchObject({ 'http.request.method': 'POST', 'url.full': `${slack.url}/chat.postMessage`, 'url.template': '/api/chat.postMessage', 'server.address': '127.0.0.1' });
+    expect(attrs(post)['error.type']).toBeUndefined();
+
+    // The next thread post is refused: its span carries error.type and an error status.
+    slack.failNext('chat.postMessage', 'not_in_channel');
+    const res = await fetch(`${serve.url}/webhooks/alertmanager`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      // Another alert group: a new incident, so a new run and a new thread post.
+      body: alertmanagerBody([{ labels: { alertname: 'HighErrors', service: 'checkout' }, fingerprint: 'otel2' }], '{}:{alertname="HighErrors"}'),
+    });
+    expect(res.status).toBe(202);
+    await waitFor('a failed Slack client span', async () => spans().some((s) => s.kind === CLIENT && attrs(s)['slack.method'] === 'chat.postMessage' && attrs(s)['error.type'] !== undefined));
+    const failed = spans().find((s) => s.kind === CLIENT && attrs(s)['slack.method'] === 'chat.postMessage' && attrs(s)['error.type'] !== undefined)!;
+    expect(failed.status?.code).toBe(2);
+  }, 60_000);
 });

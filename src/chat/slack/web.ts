@@ -1,6 +1,7 @@
 import type { webApi } from '@slack/bolt';
 import { z } from 'zod';
 import { QuenchError } from '../../core/errors.js';
+import { clientSpan } from '../../telemetry/otel.js';
 import type { ChatPort, ChatUser } from '../port.js';
 import { WEB_API_SCOPES, type WebApiMethod } from './scopes.js';
 
@@ -42,75 +43,66 @@ function wrap(what: WebApiMethod, err: unknown): QuenchError {
   return new QuenchError('internal', `Slack ${what} failed (${code ?? (err as Error).message})${hint}`, { cause: err });
 }
 
+/**
+ * One Web API call: a client span (HTTP semantic conventions: `POST /api/<method>`, Slack's
+ * `url.full`, `server.address`; `error.type` on failure; free when tracing is off) and Slack's
+ * errors turned into a QuenchError that says what to fix. `absent` names the error that means
+ * "no such user", answered as undefined instead.
+ */
+async function call<T>(client: webApi.WebClient, what: WebApiMethod, fn: () => Promise<T>, absent?: string): Promise<T | undefined> {
+  const base = client.slackApiUrl;
+  const url = new URL(what, base.endsWith('/') ? base : `${base}/`);
+  try {
+    return await clientSpan(
+      `POST ${url.pathname}`,
+      { 'http.request.method': 'POST', 'url.full': url.href, 'url.template': url.pathname, 'server.address': url.hostname, 'slack.method': what },
+      fn,
+    );
+  } catch (err) {
+    if (absent && slackError(err) === absent) return undefined;
+    throw wrap(what, err);
+  }
+}
+
+/** A call whose answer is always there (only `absent` can make it undefined). */
+async function must<T>(client: webApi.WebClient, what: WebApiMethod, fn: () => Promise<T>): Promise<T> {
+  return (await call(client, what, fn)) as T;
+}
+
 export function slackChat(client: webApi.WebClient): ChatPort {
   return {
     enabled: true,
     async post(channel, message, threadTs) {
-      try {
-        const res = await client.chat.postMessage({
-          channel,
-          text: message.text,
-          blocks: message.blocks as never,
-          ...(threadTs ? { thread_ts: threadTs } : {}),
-        });
-        const { ts, channel: id } = postSchema.parse(res);
-        return { channel: id, ts };
-      } catch (err) {
-        throw wrap('chat.postMessage', err);
-      }
+      const res = await must(client, 'chat.postMessage', () =>
+        client.chat.postMessage({ channel, text: message.text, blocks: message.blocks as never, ...(threadTs ? { thread_ts: threadTs } : {}) }),
+      );
+      const { ts, channel: id } = postSchema.parse(res);
+      return { channel: id, ts };
     },
     async update(ref, message) {
-      try {
-        await client.chat.update({ channel: ref.channel, ts: ref.ts, text: message.text, blocks: (message.blocks ?? []) as never });
-      } catch (err) {
-        throw wrap('chat.update', err);
-      }
+      await must(client, 'chat.update', () => client.chat.update({ channel: ref.channel, ts: ref.ts, text: message.text, blocks: (message.blocks ?? []) as never }));
     },
     async ephemeral(channel, user, text) {
-      try {
-        await client.chat.postEphemeral({ channel, user, text });
-      } catch (err) {
-        throw wrap('chat.postEphemeral', err);
-      }
+      await must(client, 'chat.postEphemeral', () => client.chat.postEphemeral({ channel, user, text }));
     },
     async openView(triggerId, view) {
-      try {
-        await client.views.open({ trigger_id: triggerId, view: view as never });
-      } catch (err) {
-        throw wrap('views.open', err);
-      }
+      await must(client, 'views.open', () => client.views.open({ trigger_id: triggerId, view: view as never }));
     },
     async userById(id) {
-      try {
-        return toUser((await client.users.info({ user: id })).user);
-      } catch (err) {
-        if (slackError(err) === 'user_not_found') return undefined;
-        throw wrap('users.info', err);
-      }
+      const res = await call(client, 'users.info', () => client.users.info({ user: id }), 'user_not_found');
+      return res && toUser(res.user);
     },
     async userByEmail(email) {
-      try {
-        return toUser((await client.users.lookupByEmail({ email })).user);
-      } catch (err) {
-        if (slackError(err) === 'users_not_found') return undefined;
-        throw wrap('users.lookupByEmail', err);
-      }
+      const res = await call(client, 'users.lookupByEmail', () => client.users.lookupByEmail({ email }), 'users_not_found');
+      return res && toUser(res.user);
     },
     async groupMembers(groupId) {
-      try {
-        return groupSchema.parse(await client.usergroups.users.list({ usergroup: groupId })).users;
-      } catch (err) {
-        throw wrap('usergroups.users.list', err);
-      }
+      return groupSchema.parse(await must(client, 'usergroups.users.list', () => client.usergroups.users.list({ usergroup: groupId }))).users;
     },
     async createChannel(name, invite) {
-      try {
-        const { channel } = channelSchema.parse(await client.conversations.create({ name }));
-        if (invite.length > 0) await client.conversations.invite({ channel: channel.id, users: invite.join(',') });
-        return channel.id;
-      } catch (err) {
-        throw wrap('conversations.create', err);
-      }
+      const { channel } = channelSchema.parse(await must(client, 'conversations.create', () => client.conversations.create({ name })));
+      if (invite.length > 0) await must(client, 'conversations.invite', () => client.conversations.invite({ channel: channel.id, users: invite.join(',') }));
+      return channel.id;
     },
   };
 }
