@@ -103,7 +103,8 @@ export function addGateRoutes(router: Router, gate: () => DeployGate, auth: Toke
     },
     handler: async ({ query, user }) => {
       const answer = gate().answer(required(query, 'service'), riskOf(query.get('risk')), query.get('change') ?? undefined);
-      await gate().recordBlocked(answer, user);
+      // Only a blocked answer is audited; an allowed one (the hot path) awaits nothing.
+      if (!answer.allowed) await gate().recordBlocked(answer, user);
       return { status: answer.allowed || query.get('always200') === 'true' ? 200 : 423, body: answer };
     },
   });
