@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alertmanagerAvailable, startAlertmanager } from '../support/alertmanager.js';
 import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
 import { alertmanagerBody } from '../support/ingest-webhooks.js';
 import { childEnv, freePort, type ServeProcess, startServe } from '../support/quench-process.js';
@@ -225,4 +226,26 @@ describe('OpenTelemetry traces from quench serve (OTLP/HTTP JSON)', () => {
     const failed = spans().find((s) => s.kind === CLIENT && attrs(s)['slack.method'] === 'chat.postMessage' && attrs(s)['error.type'] !== undefined)!;
     expect(failed.status?.code).toBe(2);
   }, 60_000);
+
+  it.skipIf(!alertmanagerAvailable)('a real Alertmanager notification starts one trace that reaches the http.request call', async () => {
+    const am = await startAlertmanager({ webhookUrl: `${serve.url}/webhooks/alertmanager` });
+    try {
+      await am.postAlerts([{ labels: { alertname: 'RealAlertmanager', service: 'checkout' }, startsAt: new Date().toISOString() }]);
+      // Alertmanager sends no traceparent: the webhook's server span is the trace's root.
+      const webhook = await waitFor('the notification from Alertmanager', async () =>
+        spans().find((s) => s.kind === SERVER && attrs(s)['http.route'] === '/webhooks/alertmanager' && !s.parentSpanId && attrs(s)['user_agent.original'] !== undefined && String(attrs(s)['user_agent.original']).includes('Alertmanager')),
+      );
+      const call = await waitFor('the http.request call in that trace', async () =>
+        spans().find((s) => s.kind === CLIENT && s.traceId === webhook.traceId && String(attrs(s)['url.full']).includes('/hook')),
+      );
+      const byId = new Map(spans().map((s) => [s.spanId, s]));
+      const chain: string[] = [];
+      for (let s: OtlpSpan | undefined = call; s; s = s.parentSpanId ? byId.get(s.parentSpanId) : undefined) chain.push(s.name);
+      expect(chain).toEqual(['POST', 'quench.attempt', 'quench.run.start', 'POST /webhooks/alertmanager']);
+      expect(attrs(webhook)).toMatchObject({ 'http.request.method': 'POST', 'http.route': '/webhooks/alertmanager', 'http.response.status_code': 202 });
+      expect(spans().some((s) => s.name === 'quench.step' && s.traceId === webhook.traceId)).toBe(true);
+    } finally {
+      await am.stop();
+    }
+  }, 90_000);
 });
