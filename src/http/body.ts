@@ -118,11 +118,11 @@ function refuseUnstorable(key: string, value: unknown): unknown {
 }
 
 /** Validates parsed input; the message names each failing field path. */
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what = 'request body'): z.infer<S> {
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what = 'request body', code: 'validation_failed' | 'bad_request' = 'validation_failed'): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const problems = result.error.issues.slice(0, 20).map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
-  throw new QuenchError('validation_failed', `invalid ${what}: ${problems.join('; ')}`, {
+  throw new QuenchError(code, `invalid ${what}: ${problems.join('; ')}`, {
     details: { issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
   });
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { endServerSpan, startServerSpan } from '../telemetry/otel.js';
 import type { TokenAuthenticator } from './auth.js';
+import { parseWith } from './body.js';
 import type { Reply, RequestContext, Router } from './router.js';
 import { answerClientError, methodLabel, parseTarget, writeRaw } from './target.js';
 
@@ -101,6 +102,9 @@ export function createHttpServer(deps: { router: Router; auth: TokenAuthenticato
         }, requestId);
       }
       const user = auth.authorise(req, match.route.auth);
+      // The query schema /openapi.json publishes is the one every request is checked against.
+      const querySchema = match.route.doc?.query;
+      if (querySchema && target.searchParams.size > 0) parseWith(querySchema, Object.fromEntries(target.searchParams), 'query', 'bad_request');
       const ctx = new Context(req, method, path, match.params, target.searchParams, requestId, user, log);
       if (match.route.raw) {
         res.setHeader('X-Request-Id', requestId);
@@ -180,12 +184,20 @@ export function send(res: ServerResponse, reply: Reply, requestId?: string): voi
   let payload: string | undefined;
   if (reply.text !== undefined) {
     payload = reply.text;
-    if (headers['Content-Type'] === undefined && !res.hasHeader('Content-Type')) headers['Content-Type'] = 'text/plain; charset=utf-8';
+    if (contentTypeKey(headers) === undefined && !res.hasHeader('Content-Type')) headers['Content-Type'] = 'text/plain; charset=utf-8';
   } else if (reply.body !== undefined) {
     payload = JSON.stringify(reply.body);
+    const key = contentTypeKey(headers);
+    if (key !== undefined) delete headers[key];
     headers['Content-Type'] = 'application/json; charset=utf-8';
   }
   // A known length lets Node send headers and body in one write, not as chunked encoding.
   if (payload !== undefined) headers['Content-Length'] = Buffer.byteLength(payload);
   res.writeHead(reply.status, headers).end(payload);
+}
+
+/** Header names are case-insensitive: a handler may have said `content-type`. */
+function contentTypeKey(headers: OutgoingHttpHeaders): string | undefined {
+  for (const key in headers) if (key.length === 12 && key.toLowerCase() === 'content-type') return key;
+  return undefined;
 }

@@ -5,7 +5,7 @@ import type { Capability, ServiceContext } from '../service.js';
 import type { SloStatus } from '../slo/core/status.js';
 import type { ReportSlo } from './core/facts.js';
 import { windowMs } from './core/window.js';
-import { formatOf, periodOf } from './period.js';
+import { formatOf, formats, periodOf } from './period.js';
 import { renderReport } from './render.js';
 import { Reports } from './reports.js';
 
@@ -52,7 +52,7 @@ export const reportsCapability: Capability = (ctx) => {
     method: 'GET',
     pattern: '/v1/reports',
     auth: 'read',
-    doc: { summary: 'Reliability report for a period', query: z.object({ format: z.enum(['json', 'markdown', 'html']).optional(), from: z.string().optional(), to: z.string().optional() }), responses: { 200: { description: 'The report (JSON, Markdown or HTML)' } } },
+    doc: { summary: 'Reliability report for a period', query: z.object({ format: z.enum(formats).optional(), from: z.string().optional(), to: z.string().optional() }), responses: { 200: { description: 'The report (JSON, Markdown or HTML)' } } },
     handler: async ({ query }) => {
       const format = formatOf(query.get('format') ?? undefined);
       const period = periodOf(query.get('from') ?? undefined, query.get('to') ?? undefined, ctx.clock.now());

@@ -99,4 +99,20 @@ describe('GET /openapi.json', () => {
     const documented = (gate.responses['200']!.content!['application/json']!.schema as { required: string[] }).required;
     expect(Object.keys(answer).sort()).toEqual(expect.arrayContaining([...documented].sort()));
   });
+
+  it('a query the document says is wrong is refused by the route: the same schema decides', async () => {
+    const auth = { authorization: 'Bearer alice-token-0123456789abcdefghijklmnop' };
+    // always200 is documented as true|false: "yes" used to be read as false and answered as if absent.
+    const wrong = await fetch(`${h.base}/v1/deploy-gate?service=checkout&always200=yes`, { headers: auth });
+    expect(wrong.status).toBe(400);
+    const body = (await wrong.json()) as { error: string; message: string };
+    expect(body.error).toBe('bad_request');
+    expect(body.message).toMatch(/invalid query: always200/);
+    expect(wrong.headers.get('x-request-id')).toBeTruthy();
+    const limit = await fetch(`${h.base}/v1/audit?limit=ten`, { headers: auth });
+    expect(limit.status).toBe(400);
+    expect(((await limit.json()) as { message: string }).message).toMatch(/invalid query: limit/);
+    // Parameters the document does not name are ignored, as before.
+    expect((await fetch(`${h.base}/v1/deploy-gate?service=checkout&utm=x`, { headers: auth })).status).toBe(200);
+  });
 });

@@ -122,18 +122,20 @@ describe('the per-request path', () => {
         return { status: 201, text: 'made' };
       },
     });
+    router.add({ method: 'GET', pattern: '/typed', auth: 'public', handler: () => ({ status: 200, text: '# hi', headers: { 'content-type': 'text/markdown; charset=utf-8' } }) });
+    router.add({ method: 'GET', pattern: '/typed-json', auth: 'public', handler: () => ({ status: 200, body: { ok: true }, headers: { 'content-type': 'text/plain' } }) });
     http = createHttpServer({ router, auth: new TokenAuthenticator(new Map()), logger, metrics });
     port = await http.listen(0, '127.0.0.1');
   });
   afterAll(() => http.close());
 
   const get = (path: string, headers: Record<string, string> = {}) =>
-    new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
+    new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; raw: string[]; body: string }>((resolve, reject) => {
       request({ host: '127.0.0.1', port, path, headers }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, raw: res.rawHeaders, body }));
       })
         .on('error', reject)
         .end();
@@ -147,6 +149,15 @@ describe('the per-request path', () => {
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     const text = await get('/chatty/1');
     expect(text.headers['content-length']).toBe('4');
+  });
+
+  it("sends one Content-Type: a handler's own (any case) for text, always JSON's for a body", async () => {
+    const typed = await get('/typed');
+    expect(typed.raw.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'content-type')).toHaveLength(1);
+    expect(typed.headers['content-type']).toBe('text/markdown; charset=utf-8');
+    const json = await get('/typed-json');
+    expect(json.raw.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'content-type')).toHaveLength(1);
+    expect(json.headers['content-type']).toBe('application/json; charset=utf-8');
   });
 
   it('keeps the request id in every log line of the request, handler lines included', async () => {
