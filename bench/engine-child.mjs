@@ -3,36 +3,21 @@
 // claims work; on `stop` it stops it and exits. The parent measures the time from `go` to the
 // last run or job done, read from the database, so set-up time is never counted.
 import { graphileLogger, graphileTasks } from './engine-graphile.mjs';
+import { benchEngine } from './engine-quench.mjs';
 
 const [kind, url, concurrencyArg] = process.argv.slice(2);
 const concurrency = Number(concurrencyArg);
 
 async function quench() {
-  const dist = (path) => new URL(`../dist/${path}`, import.meta.url).href;
-  const { openDatabase } = await import(dist('db/database.js'));
-  const { createAuditTrail } = await import(dist('audit/trail.js'));
-  const { loadConfig } = await import(dist('config/load.js'));
-  const { systemClock } = await import(dist('core/clock.js'));
-  const { createEngine } = await import(dist('engine/engine.js'));
-  const { silentLogger } = await import(dist('telemetry/logger.js'));
+  const { openDatabase } = await import(new URL('../dist/db/database.js', import.meta.url).href);
   const db = await openDatabase({ url, poolMax: 10 });
-  // The audit chainer runs as in `quench serve` (when the trail has one): its cost is counted.
-  const audit = createAuditTrail(db, systemClock);
-  audit.startChaining?.({ onError: (err) => console.error('audit chaining failed', err) });
-  const engine = createEngine({
-    db,
-    audit,
-    clock: systemClock,
-    logger: silentLogger,
-    config: loadConfig({}),
-    options: { concurrency },
-  });
+  const { engine, stopChaining } = await benchEngine(db, concurrency);
   const worker = engine.createWorker(`bench-${process.pid}`);
   return {
     go: () => worker.start(),
     stop: async () => {
       await worker.stop();
-      await audit.stopChaining?.();
+      await stopChaining();
       await db.close();
     },
   };

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { z } from 'zod';
 import { enqueueJobs, graphileLogger, graphileTasks, graphileUtils, jobsLeft } from './engine-graphile.mjs';
+import { benchEngine } from './engine-quench.mjs';
 
 const RUNS = Number(process.env.BENCH_ENGINE_RUNS || 600);
 const RUNS_PGLITE = Number(process.env.BENCH_ENGINE_PGLITE_RUNS || 300);
@@ -105,26 +106,11 @@ const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(
 
 async function quenchSide(ctx, db, url) {
   const { sql } = await import('drizzle-orm');
-  const { createAuditTrail } = await import(dist('audit/trail.js'));
-  const { loadConfig } = await import(dist('config/load.js'));
-  const { systemClock } = await import(dist('core/clock.js'));
-  const { createEngine } = await import(dist('engine/engine.js'));
   const { playbookSchema } = await import(dist('playbooks/core/model.js'));
   const { playbookHash } = await import(dist('playbooks/loader.js'));
-  const { silentLogger } = await import(dist('telemetry/logger.js'));
 
   const marks = new Map();
-  // The audit chainer runs as in `quench serve` (when the trail has one): its cost is counted.
-  const audit = createAuditTrail(db, systemClock);
-  audit.startChaining?.({ onError: (err) => console.error('audit chaining failed', err) });
-  const engine = createEngine({
-    db,
-    audit,
-    clock: systemClock,
-    logger: silentLogger,
-    config: loadConfig({}),
-    options: { concurrency: CONCURRENCY },
-  });
+  const { engine, stopChaining } = await benchEngine(db, CONCURRENCY);
   engine.actions.register({
     name: 'bench.mark',
     description: 'records when it was called (trigger → first action latency)',
@@ -191,7 +177,7 @@ async function quenchSide(ctx, db, url) {
 
   return {
     engine,
-    stop: () => audit.stopChaining?.(),
+    stop: stopChaining,
     throughput,
     inProcess,
     latency,
