@@ -5,7 +5,7 @@ import { bigint, bigserial, check, index, jsonb, pgTable, text, timestamp, uniqu
  * Append-only, hash-chained audit trail. `seq` is assigned by the chainer (not a sequence) so
  * that the chain has no gaps; UPDATE, DELETE and TRUNCATE are rejected by triggers
  * (migrations/0001_audit_append_only.sql). `outbox_id` names the outbox entry the row was
- * chained from (null for entries written before the outbox, migration 0014): unique, so one
+ * chained from (null for entries written before the outbox, migration 0015): unique, so one
  * pending entry is chained once.
  */
 export const auditEvents = pgTable(
@@ -37,7 +37,7 @@ export const auditEvents = pgTable(
  * Entries committed but not yet chained (src/audit/ARCHITECTURE.md). Written in the
  * transaction of the change they record, without any lock; the chainer copies them into
  * `audit_events` in `id` order and deletes them. A trigger lets a row leave only once an
- * identical entry is in the chain, and UPDATE/TRUNCATE are rejected (migration 0014).
+ * identical entry is in the chain, and UPDATE/TRUNCATE are rejected (migration 0015).
  */
 export const auditOutbox = pgTable('audit_outbox', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
