@@ -29,9 +29,13 @@ const flaggerBody = z.object({
   metadata: z.record(z.string(), z.string()).optional(),
 });
 
+const GATE_EXAMPLE = 'e.g. /v1/deploy-gate?service=checkout&risk=high&change=abc123';
+const SERVICE_REQUIRED = `the service query parameter is required, ${GATE_EXAMPLE}`;
+
 /** `GET /v1/deploy-gate` query (read by `required` and `riskOf` below; documented in /openapi.json). */
 const gateQuery = z.object({
-  service: z.string().min(1).describe('The service about to deploy; an unknown service is 404'),
+  // The route's own hint, so a request the query check refuses first still shows the example.
+  service: z.string({ error: SERVICE_REQUIRED }).min(1, { error: SERVICE_REQUIRED }).describe('The service about to deploy; an unknown service is 404'),
   risk: z.enum(risks).optional().describe('high (default) or low: a freeze may let low-risk changes through'),
   change: z.string().optional().describe('The change id (commit, release); named in audit entries and overrides'),
   always200: z.enum(['true', 'false']).optional().describe('Answer 200 even when frozen (Argo Rollouts web metrics)'),
@@ -82,7 +86,7 @@ function riskOf(raw: string | null | undefined): Risk {
 
 function required(query: URLSearchParams, name: string): string {
   const v = query.get(name)?.trim();
-  if (!v) throw new QuenchError('bad_request', `the ${name} query parameter is required, e.g. /v1/deploy-gate?service=checkout&risk=high&change=abc123`);
+  if (!v) throw new QuenchError('bad_request', `the ${name} query parameter is required, ${GATE_EXAMPLE}`);
   return v;
 }
 

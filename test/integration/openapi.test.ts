@@ -112,6 +112,10 @@ describe('GET /openapi.json', () => {
     const limit = await fetch(`${h.base}/v1/audit?limit=ten`, { headers: auth });
     expect(limit.status).toBe(400);
     expect(((await limit.json()) as { message: string }).message).toMatch(/invalid query: limit/);
+    // A missing service refused by the query check still shows the route's example.
+    const noService = await fetch(`${h.base}/v1/deploy-gate?risk=high`, { headers: auth });
+    expect(noService.status).toBe(400);
+    expect(((await noService.json()) as { message: string }).message).toMatch(/service query parameter is required, e\.g\. \/v1\/deploy-gate\?service=/);
     // Parameters the document does not name are ignored, as before.
     expect((await fetch(`${h.base}/v1/deploy-gate?service=checkout&utm=x`, { headers: auth })).status).toBe(200);
   });
