@@ -24,6 +24,14 @@
  *    later statements (and the automatic COMMIT) went to whatever the connection became after
  *    reconnecting — outside any transaction — and queries queued in the transaction never
  *    settled (#1186, #1216). Reject them instead.
+ * 5. Each new connection fetches the array types (`fetchArrayTypes()`, an async function called
+ *    from the ReadyForQuery handler) before running the query that opened it, and nothing
+ *    handles the promise it returns. When PostgreSQL restarts during that fetch, the types query
+ *    is rejected (CONNECTION_CLOSED when a fast shutdown's FATAL arrives with the ReadyForQuery,
+ *    ECONNREFUSED or ECONNRESET when it dies in flight and the reconnect fails) and the process
+ *    sees an unhandled rejection (`quench serve` logs it as a bug; Node's default would exit).
+ *    Handle it: the same failure has already reached the query that opened the connection (or
+ *    that query is still queued and the next connection fetches the types again).
  *
  * Usage: node scripts/patch-postgres.mjs [--check | --revert] [package dir]
  *   --check   verify only; exit 1 when a file is not patched.
@@ -60,6 +68,14 @@ const connectionEdits = [
     name: 'closed() resets the write buffer',
     find: '    incomings = null\n    clearImmediate(nextWriteTimer)\n',
     replace: `    incomings = null\n    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null // ${MARKER}\n`,
+  },
+  {
+    name: "the array-types fetch's rejection is handled",
+    find: '        return fetchArrayTypes()\n',
+    replace:
+      `        // ${MARKER}: its failure also settles the query that opened the connection (errored()\n` +
+      '        // rejects both), or that query waits for the next connection, which fetches again\n' +
+      '        return fetchArrayTypes().catch(noop)\n',
   },
   {
     name: 'closed() settles queries sent after an error event',

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ const run = promisify(execFile);
 const installed = join(repoRoot, 'node_modules', 'postgres');
 const script = join(repoRoot, 'scripts', 'patch-postgres.mjs');
 const probe = join(repoRoot, 'test', 'support', 'postgres-driver-probe.mjs');
+const restartProbe = join(repoRoot, 'test', 'support', 'postgres-restart-probe.mjs');
 
 const node = async (args: string[]) => {
   try {
@@ -129,6 +130,58 @@ describe.skipIf(!POSTGRES_BIN)('postgres.js when the backend dies (private clust
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ reconnected: 'ok', transaction: 'CONNECTION_CLOSED', leakedRows: 0 });
   });
+
+  /**
+   * Runs test/support/postgres-restart-probe.mjs: it drives the driver through a proxy and asks
+   * this process to stop and start the cluster at the exact point the scenario names.
+   */
+  const restartAt = (pkg: string, scenario: 'ready-then-fatal' | 'types-in-flight') =>
+    new Promise<{ cut: string; after: string; unhandled: string[] }>((resolve, reject) => {
+      const child = fork(restartProbe, [pkg, String(pg.port), scenario], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (d) => (stdout += d));
+      child.stderr!.on('data', (d) => (stderr += d));
+      let stopped = false;
+      child.on('message', (m: { id: number; what: 'stop-fast' | 'stop-immediate' | 'start' }) => {
+        const done =
+          m.what === 'start' ? pg.start().then(() => (stopped = false)) : pg.stop(m.what === 'stop-fast' ? 'fast' : 'immediate').then(() => (stopped = true));
+        void done.then(() => child.send({ id: m.id }), reject);
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        // Leave the cluster running for the next test whatever happened.
+        void (stopped ? pg.start() : Promise.resolve()).then(() => {
+          if (code === 0) resolve(JSON.parse(stdout));
+          else reject(new Error(`restart probe (${scenario}) exited with ${code}:\n${stdout}${stderr}`));
+        }, reject);
+      });
+    });
+
+  // A pool reconnects lazily, so a query arriving during a restart opens a connection that is
+  // still fetching its array types when the server goes: one of `quench serve`'s "unhandled
+  // promise rejection" logs in the engine's chaos test (engine-chaos.test.ts).
+  it('upstream: a restart during a new connection\'s array-types fetch leaves a rejection nobody handles', async () => {
+    // Fast: the backend's FATAL 57P01 comes with its first ReadyForQuery; the socket closes
+    // while the types query is in flight.
+    expect(await restartAt(upstream, 'ready-then-fatal')).toEqual({
+      cut: '57P01',
+      after: 'ok',
+      unhandled: ['CONNECTION_CLOSED: write CONNECTION_CLOSED'],
+    });
+    // Immediate: the types query dies in flight and the reconnect is refused.
+    expect(await restartAt(upstream, 'types-in-flight')).toEqual({
+      cut: 'ECONNREFUSED',
+      after: 'ok',
+      unhandled: ['ECONNREFUSED: connect ECONNREFUSED'],
+    });
+  }, 120_000);
+
+  it('patched: the query that opened the connection gets the error, nothing is left unhandled, the pool reconnects', async () => {
+    expect(await restartAt(installed, 'ready-then-fatal')).toEqual({ cut: '57P01', after: 'ok', unhandled: [] });
+    expect(await restartAt(installed, 'types-in-flight')).toEqual({ cut: 'ECONNREFUSED', after: 'ok', unhandled: [] });
+  }, 120_000);
 
   it('LISTEN resumes by itself after a restart and after a 5 s outage', async () => {
     const db: Database = await openDatabase({ url, poolMax: 2 });
