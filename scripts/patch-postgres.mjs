@@ -32,6 +32,11 @@
  *    sees an unhandled rejection (`quench serve` logs it as a bug; Node's default would exit).
  *    Handle it: the same failure has already reached the query that opened the connection (or
  *    that query is still queued and the next connection fetches the types again).
+ * 6. A FATAL the server sends while a query runs (a fast shutdown's 57P01) is kept until the
+ *    ReadyForQuery that never comes; `closed()` left it there, and the next session's first
+ *    ReadyForQuery applied it to the query that opened the reconnected connection: after a
+ *    restart, each pool slot that had a query in flight failed its next query with
+ *    "terminating connection due to administrator command". Forget it with the socket.
  *
  * Usage: node scripts/patch-postgres.mjs [--check | --revert] [package dir]
  *   --check   verify only; exit 1 when a file is not patched.
@@ -68,6 +73,11 @@ const connectionEdits = [
     name: 'closed() resets the write buffer',
     find: '    incomings = null\n    clearImmediate(nextWriteTimer)\n',
     replace: `    incomings = null\n    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null // ${MARKER}\n`,
+  },
+  {
+    name: "closed() forgets the closed session's error",
+    find: '    socket.removeAllListeners()\n    socket = null\n',
+    replace: `    socket.removeAllListeners()\n    socket = null\n    errorResponse = null // ${MARKER}: a FATAL of this session must not fail the next one's first query\n`,
   },
   {
     name: "the array-types fetch's rejection is handled",

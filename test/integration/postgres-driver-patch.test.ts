@@ -135,7 +135,7 @@ describe.skipIf(!POSTGRES_BIN)('postgres.js when the backend dies (private clust
    * Runs test/support/postgres-restart-probe.mjs: it drives the driver through a proxy and asks
    * this process to stop and start the cluster at the exact point the scenario names.
    */
-  const restartAt = (pkg: string, scenario: 'ready-then-fatal' | 'types-in-flight') =>
+  const restartAt = (pkg: string, scenario: 'ready-then-fatal' | 'types-in-flight' | 'fatal-in-flight') =>
     new Promise<{ cut: string; after: string; unhandled: string[] }>((resolve, reject) => {
       const child = fork(restartProbe, [pkg, String(pg.port), scenario], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [] });
       let stdout = '';
@@ -182,6 +182,14 @@ describe.skipIf(!POSTGRES_BIN)('postgres.js when the backend dies (private clust
     expect(await restartAt(installed, 'ready-then-fatal')).toEqual({ cut: '57P01', after: 'ok', unhandled: [] });
     expect(await restartAt(installed, 'types-in-flight')).toEqual({ cut: 'ECONNREFUSED', after: 'ok', unhandled: [] });
   }, 120_000);
+
+  it('upstream: after a fast restart, a slot that had a query in flight fails its next query with the old session\'s FATAL', async () => {
+    expect(await restartAt(upstream, 'fatal-in-flight')).toEqual({ cut: 'CONNECTION_CLOSED', after: '57P01', unhandled: [] });
+  }, 60_000);
+
+  it('patched: the query in flight gets CONNECTION_CLOSED, the next one runs on the new session', async () => {
+    expect(await restartAt(installed, 'fatal-in-flight')).toEqual({ cut: 'CONNECTION_CLOSED', after: 'ok', unhandled: [] });
+  }, 60_000);
 
   it('LISTEN resumes by itself after a restart and after a 5 s outage', async () => {
     const db: Database = await openDatabase({ url, poolMax: 2 });

@@ -5,7 +5,7 @@
 // or the driver's bytes until the parent (which owns the cluster) has stopped it: the timing is
 // fixed, not raced. Forked with IPC: the probe sends { id, what: 'stop-fast' | 'stop-immediate'
 // | 'start' } and the parent answers { id } when done.
-// Usage: node postgres-restart-probe.mjs <postgres package dir> <cluster port> ready-then-fatal|types-in-flight
+// Usage: node postgres-restart-probe.mjs <postgres package dir> <cluster port> ready-then-fatal|types-in-flight|fatal-in-flight
 import net from 'node:net';
 import { pathToFileURL } from 'node:url';
 
@@ -51,7 +51,8 @@ function messages() {
 const first = {
   readyHeld: deferred(), // the server's first ReadyForQuery, held back
   serverGone: deferred(), // the backend closed its socket
-  clientNext: deferred(), // the driver's first message after start-up (the array-types query)
+  clientNext: deferred(), // the driver's first message held back (by default the first after start-up: the array-types query)
+  holdClient: scenario !== 'fatal-in-flight',
   held: [],
   client: undefined,
 };
@@ -84,8 +85,8 @@ const proxy = net.createServer((client) => {
   upstream.on('error', () => {});
   upstream.on('close', () => first.serverGone.resolve());
   client.on('data', (chunk) => {
-    if (!ready) return upstream.write(chunk);
-    // After start-up: the array-types query. Held: the server never sees it.
+    if (!ready || !first.holdClient) return upstream.write(chunk);
+    // Held: the server never sees it.
     first.clientNext.resolve();
   });
 });
@@ -118,6 +119,18 @@ if (scenario === 'ready-then-fatal') {
   cut = await opening;
   await ask('start');
   await new Promise((r) => proxy.listen(proxyPort, '127.0.0.1', r));
+} else if (scenario === 'fatal-in-flight') {
+  // A fast shutdown while a query is in flight on an open connection: the backend's FATAL
+  // 57P01 arrives, then the socket closes. The next query reconnects.
+  if ((await opening) !== 'ok') throw new Error('the connection did not open');
+  first.holdClient = true;
+  const inFlight = settle(sql`select 2`);
+  await first.clientNext.promise;
+  await ask('stop-fast');
+  await first.serverGone.promise;
+  first.client.end();
+  cut = await inFlight;
+  await ask('start');
 } else {
   console.error(`unknown scenario ${scenario}`);
   process.exit(2);
