@@ -104,7 +104,7 @@ export interface StartOptions {
 
 /** Opens storage (context only, no HTTP): what CLI commands build on. */
 export async function openContext(config: Config, logger: Logger, clock: Clock = systemClock): Promise<ServiceContext> {
-  const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.QUENCH_DATA_DIR, poolMax: config.DATABASE_POOL_MAX, migrationUrl: config.QUENCH_MIGRATION_DATABASE_URL });
+  const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.QUENCH_DATA_DIR, poolMax: config.DATABASE_POOL_MAX, prepare: config.DATABASE_PREPARE, migrationUrl: config.QUENCH_MIGRATION_DATABASE_URL });
   try {
     const { applied } = await db.migrate();
     if (applied > 0) logger.info({ applied, database: db.kind }, 'migrations applied');

@@ -1,9 +1,10 @@
-import { asc, desc, inArray, sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { QuenchError } from '../core/errors.js';
 import type { Database, Executor } from '../db/database.js';
+import { pipelineOn } from '../db/pipeline.js';
 import { type ChainHashers, linkBatch } from './core/chain.js';
 import { type AuditEvent, pendingFields } from './core/entry.js';
-import { auditEvents, auditOutbox } from './schema.js';
+import type { auditEvents } from './schema.js';
 
 /**
  * Arbitrary constant: the transaction-scoped advisory lock a chain pass holds, so one chainer
@@ -58,18 +59,23 @@ export async function chainPass(
   options: { wait: boolean; batch?: number; faults?: ChainFaults },
 ): Promise<number | 'busy'> {
   return db.orm.transaction(async (tx) => {
-    if (options.wait) await tx.execute(sql`select pg_advisory_xact_lock(${CHAINER_LOCK_KEY}::bigint)`);
-    else {
-      const [row] = await db.rows<{ locked: boolean }>(sql`select pg_try_advisory_xact_lock(${CHAINER_LOCK_KEY}::bigint) as locked`, tx);
-      if (!row?.locked) return 'busy';
-    }
-    const pending = await tx
-      .select()
-      .from(auditOutbox)
-      .orderBy(asc(auditOutbox.id))
-      .limit(options.batch ?? CHAIN_BATCH);
+    // The lock, the batch and the head in one round trip (pipeline.ts): the reads are later
+    // statements, so they see everything committed before the lock was granted. Without the
+    // lock they are discarded.
+    const pl = pipelineOn(tx);
+    const lock = options.wait
+      ? pl.add<{ locked: boolean }>(sql`select true as locked from (select pg_advisory_xact_lock(${CHAINER_LOCK_KEY}::bigint)) l`)
+      : pl.add<{ locked: boolean }>(sql`select pg_try_advisory_xact_lock(${CHAINER_LOCK_KEY}::bigint) as locked`);
+    const batch = pl.add<RawOutboxRow>(sql`select id, ${ms(sql`at`)} as at_ms, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, mac
+      from audit_outbox order by id limit ${options.batch ?? CHAIN_BATCH}`);
+    const head = pl.add<RawEventRow>(sql`select seq, ${ms(sql`at`)} as at_ms, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, prev_hash, hash
+      from audit_events order by seq desc limit 1`);
+    await pl.settled();
+    const [locked] = await lock;
+    if (!locked?.locked) return 'busy';
+    const pending = (await batch).map(outboxFromRaw);
     if (pending.length === 0) return 0;
-    const [headRow] = await tx.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
+    const [headRow] = (await head).map(eventFromRaw);
     const linked = linkBatch(
       headRow && fromRow(headRow),
       pending.map((p) => {
@@ -86,28 +92,64 @@ export async function chainPass(
       hashers,
     );
     if (linked.entries.length === 0) throw new QuenchError('audit_chain_broken', linked.refused ?? 'nothing to link');
-    await tx.insert(auditEvents).values(
-      linked.entries.map(({ entry, source }) => ({
-        seq: entry.seq,
-        at: entry.at,
-        actorType: entry.actor.type,
-        actorId: entry.actor.id,
-        action: entry.action,
-        subjectType: entry.subject.type,
-        subjectId: entry.subject.id,
-        data: entry.data,
-        correlationId: entry.correlationId,
-        prevHash: entry.prevHash,
-        hash: entry.hash,
-        outboxId: source === undefined ? null : pending[source]!.id,
-      })),
-    );
-    await options.faults?.afterInsert?.(tx);
+    // One statement whatever the batch size (one prepared statement, not one per row count).
+    const rows = linked.entries.map(({ entry, source }) => ({
+      seq: entry.seq,
+      at: entry.at.toISOString(),
+      actor_type: entry.actor.type,
+      actor_id: entry.actor.id,
+      action: entry.action,
+      subject_type: entry.subject.type,
+      subject_id: entry.subject.id,
+      data: entry.data,
+      correlation_id: entry.correlationId,
+      prev_hash: entry.prevHash,
+      hash: entry.hash,
+      outbox_id: source === undefined ? null : pending[source]!.id,
+    }));
+    void pl.add(sql`insert into audit_events (seq, at, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, prev_hash, hash, outbox_id)
+      select seq, at, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, prev_hash, hash, outbox_id
+      from json_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::json)`);
+    if (options.faults?.afterInsert) {
+      await pl.settled();
+      await options.faults.afterInsert(tx);
+    }
     const chained = linked.entries.flatMap(({ source }) => (source === undefined ? [] : [pending[source]!.id]));
-    await tx.delete(auditOutbox).where(inArray(auditOutbox.id, chained));
+    void pl.add(sql`delete from audit_outbox where id = any(${`{${chained.join(',')}}`}::bigint[])`);
+    await pl.settled();
     return chained.length;
   });
 }
+
+/** Milliseconds since the epoch, exact: the driver returns timestamps differently. */
+const ms = (column: SQL) => sql`floor(extract(epoch from ${column}) * 1000)::float8`;
+
+interface RawCommon {
+  at_ms: number | string;
+  actor_type: string;
+  actor_id: string;
+  action: string;
+  subject_type: string;
+  subject_id: string;
+  data: unknown;
+  correlation_id: string | null;
+}
+type RawOutboxRow = RawCommon & { id: number | string; mac: string | null };
+type RawEventRow = RawCommon & { seq: number | string; prev_hash: string; hash: string };
+
+const json = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value) : value);
+const common = (r: RawCommon) => ({
+  at: new Date(Number(r.at_ms)),
+  actorType: r.actor_type,
+  actorId: r.actor_id,
+  action: r.action,
+  subjectType: r.subject_type,
+  subjectId: r.subject_id,
+  data: json(r.data),
+  correlationId: r.correlation_id,
+});
+const outboxFromRaw = (r: RawOutboxRow) => ({ ...common(r), id: Number(r.id), mac: r.mac });
+const eventFromRaw = (r: RawEventRow): AuditRow => ({ ...common(r), seq: Number(r.seq), prevHash: r.prev_hash, hash: r.hash }) as AuditRow;
 
 /** Chains everything committed so far (waiting for a running pass); returns how many entries it chained. */
 export async function chainAll(db: Database, hashers: ChainHashers, faults?: ChainFaults): Promise<number> {

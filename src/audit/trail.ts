@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { asc, desc, gt, sql } from 'drizzle-orm';
+import { asc, desc, gt, type SQL, sql } from 'drizzle-orm';
 import type { Clock } from '../core/clock.js';
 import { QuenchError } from '../core/errors.js';
 import type { Database, Executor } from '../db/database.js';
@@ -43,6 +43,12 @@ export interface AuditTrail {
    * no `seq` or `hash` yet.
    */
   append(input: AuditEntryInput, executor?: Executor): Promise<PendingAuditEntry>;
+  /**
+   * Records several entries in one statement, in the order given (their outbox ids ascend in
+   * it). `send` runs the statements instead of the executor: a transaction's pipeline
+   * (src/db/pipeline.ts), so the insert rides with the transaction's other writes.
+   */
+  appendMany(inputs: AuditEntryInput[], executor?: Executor, send?: <T>(query: SQL) => Promise<T[]>): Promise<PendingAuditEntry[]>;
   /**
    * Entries in sequence order. Readers wait: every entry committed before the call is chained
    * first (`flush`), so a page never misses a recorded change.
@@ -148,6 +154,53 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
     modeCheckedAt = Date.now();
   };
 
+  const appendMany: AuditTrail['appendMany'] = async (inputs, executor, send) => {
+    if (inputs.length === 0) return [];
+    const at = new Date(Math.floor(clock.now().getTime()));
+    const tx = executor ?? db.orm;
+    const run = send ?? (<T>(query: SQL) => db.rows<T>(query, tx));
+    try {
+      await writable(tx);
+      const entries = inputs.map((input) => ({ input, data: normaliseData(input.data), correlationId: input.correlationId ?? null }));
+      // Keyed trails: the MAC (over the entry and its outbox id) lets the chainer tell this entry
+      // from one inserted, or copied, without the key. The ids are drawn first to be covered.
+      let ids: number[] | undefined;
+      if (hashers.keyed) {
+        const drawn = await run<{ id: string | number }>(
+          sql`select nextval(pg_get_serial_sequence('audit_outbox', 'id')) as id from generate_series(1, ${entries.length}::int)`,
+        );
+        ids = drawn.map((r) => Number(r.id)).sort((a, b) => a - b);
+      }
+      const values = entries.map(({ input, data, correlationId }, i) => {
+        const id = ids?.[i];
+        const mac =
+          id === undefined ? null : hashers.keyed!.hash(pendingFields({ id, at, actor: input.actor, action: input.action, subject: input.subject, data, correlationId }));
+        return {
+          ...(id === undefined ? {} : { id }),
+          at,
+          actorType: input.actor.type,
+          actorId: input.actor.id,
+          action: input.action,
+          subjectType: input.subject.type,
+          subjectId: input.subject.id,
+          data,
+          correlationId,
+          mac,
+        };
+      });
+      // One statement for all: the rows get their ids (the outbox order) in the order given.
+      const rows = await run<{ id: string | number }>(tx.insert(auditOutbox).values(values).returning({ id: auditOutbox.id }).getSQL());
+      loop.appended();
+      return rows.map((r) => ({ outboxId: Number(r.id), at })).sort((a, b) => a.outboxId - b.outboxId);
+    } catch (err) {
+      const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
+      const what = inputs.map((i) => i.action).join(', ');
+      throw new QuenchError('audit_append_failed', `could not append to the audit trail (${what}): ${cause}`, {
+        cause: err,
+      });
+    }
+  };
+
   return {
     mode: hashers.keyed ? 'keyed' : 'plain',
 
@@ -187,45 +240,11 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
     },
 
     async append(input, executor) {
-      const at = new Date(Math.floor(clock.now().getTime()));
-      const data = normaliseData(input.data);
-      const correlationId = input.correlationId ?? null;
-      const tx = executor ?? db.orm;
-      try {
-        await writable(tx);
-        // Keyed trails: the MAC (over the entry and its outbox id) lets the chainer tell this entry
-        // from one inserted, or copied, without the key. The id is drawn first to be covered.
-        let id: number | undefined;
-        let mac: string | null = null;
-        if (hashers.keyed) {
-          const [row] = await db.rows<{ id: string | number }>(sql`select nextval(pg_get_serial_sequence('audit_outbox', 'id')) as id`, tx);
-          id = Number(row!.id);
-          mac = hashers.keyed.hash(pendingFields({ id, at, actor: input.actor, action: input.action, subject: input.subject, data, correlationId }));
-        }
-        const [row] = await tx
-          .insert(auditOutbox)
-          .values({
-            ...(id === undefined ? {} : { id }),
-            at,
-            actorType: input.actor.type,
-            actorId: input.actor.id,
-            action: input.action,
-            subjectType: input.subject.type,
-            subjectId: input.subject.id,
-            data,
-            correlationId,
-            mac,
-          })
-          .returning({ id: auditOutbox.id });
-        loop.appended();
-        return { outboxId: row!.id, at };
-      } catch (err) {
-        const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-        throw new QuenchError('audit_append_failed', `could not append to the audit trail (${input.action}): ${cause}`, {
-          cause: err,
-        });
-      }
+      const [entry] = await appendMany([input], executor);
+      return entry!;
     },
+
+    appendMany,
 
     flush,
 

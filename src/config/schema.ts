@@ -115,6 +115,8 @@ export const envSchema = z.object({
   QUENCH_LISTEN_HOST: optionalString,
   DATABASE_URL: postgresUrl,
   DATABASE_POOL_MAX: positiveInt(10),
+  /** `false` for poolers in transaction mode without prepared statement support (src/db/prepared.ts). */
+  DATABASE_PREPARE: z.preprocess((v) => emptyToUndefined(v) ?? 'true', z.enum(['true', 'false'])).transform((v) => v === 'true'),
   /** The schema owner's connection: migrations run as it, the service as DATABASE_URL (docs/database-roles.md). */
   QUENCH_MIGRATION_DATABASE_URL: postgresUrl,
   /** Makes the audit chain HMAC-SHA256 with this key; unset → plain SHA-256 links (docs/database-roles.md). */

@@ -10,6 +10,7 @@ import { QuenchError } from '../core/errors.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
 import { assertPostgresDriverPatched } from './driver-patch.js';
 import { applyMigrations, migrationCount } from './migrate.js';
+import { withPreparedStatements } from './prepared.js';
 import { resultRows } from './rows.js';
 import * as schema from './schema.js';
 
@@ -46,6 +47,8 @@ export interface OpenOptions {
   pgliteSnapshot?: Blob;
   /** PostgreSQL only: `migrate()` connects with this URL (the schema owner), the service with `url`. */
   migrationUrl?: string | undefined;
+  /** PostgreSQL only: run queries as prepared statements (default; `DATABASE_PREPARE`, prepared.ts). */
+  prepare?: boolean;
 }
 
 export async function openDatabase(options: OpenOptions): Promise<Database> {
@@ -53,11 +56,11 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     throw new QuenchError('config_invalid', 'QUENCH_MIGRATION_DATABASE_URL is set without DATABASE_URL: set DATABASE_URL to the service role');
   }
   return options.url
-    ? openPostgres(options.url, options.poolMax ?? 10, options.migrationUrl)
+    ? openPostgres(options.url, options.poolMax ?? 10, options.migrationUrl, options.prepare ?? true)
     : openPglite(options.dataDir ?? './.quench', options.pgliteSnapshot);
 }
 
-async function openPostgres(url: string, poolMax: number, migrationUrl?: string): Promise<Database> {
+async function openPostgres(url: string, poolMax: number, migrationUrl: string | undefined, prepare: boolean): Promise<Database> {
   assertPostgresDriverPatched();
   const client = postgres(url, { max: poolMax, onnotice: () => {}, connect_timeout: 10 });
   try {
@@ -68,7 +71,7 @@ async function openPostgres(url: string, poolMax: number, migrationUrl?: string)
       cause: err,
     });
   }
-  const orm = drizzlePostgres(client, { schema }) as unknown as Orm;
+  const orm = drizzlePostgres(prepare ? withPreparedStatements(client) : client, { schema }) as unknown as Orm;
   return makeDatabase('postgres', orm, {
     listen: async (channel, onPayload) => {
       const sub = await client.listen(channel, onPayload);

@@ -2,8 +2,9 @@ import { TransitionError } from './core/states.js';
 import type { StepFailure } from './core/step-error.js';
 import { storable } from './core/storable.js';
 import { type ClaimedStep, leaseTime } from './sql/claim.js';
-import { finishAttempt } from './sql/attempt.js';
-import { lockRunAndClaimedStep, readRun } from './sql/load.js';
+import { pipelineOn } from '../db/pipeline.js';
+import { claimLockQuery, finishAttemptQuery } from './sql/attempt.js';
+import { type RawSnapshot, readRun, runSnapshotOf, runSnapshotQuery, withDefinition } from './sql/load.js';
 import { notifySafely } from './notify.js';
 import { failUnpinned } from './sql/unpinned.js';
 import { applyStepResult, type StepResult, type TransitionDeps, type TransitionReport } from './sql/transition.js';
@@ -50,31 +51,50 @@ export async function completeClaimed(
   const chain: TransitionDeps['chain'] = claimed.chain
     ? { worker: workerOf(claimed), leaseMs: rt.options.leaseMs, leaseNow: leaseTime(rt.options.leaseClock === 'database', now), now }
     : undefined;
+  let nextSnapshot: Promise<RawSnapshot[]> | undefined;
   const report = await rt.db.orm.transaction(async (tx) => {
-    const locked = await lockRunAndClaimedStep(tx, claimed.runId, claimed.id, claimed.token);
-    if (!locked) return undefined;
-    const { run, step } = locked;
+    // The lock, then the run as it is once locked, in one round trip (pipeline.ts): the read is
+    // a later statement, so it sees every change committed before the lock was granted.
+    const pl = pipelineOn(tx);
+    const held = pl.add(claimLockQuery(claimed));
+    const read = pl.add<RawSnapshot>(runSnapshotQuery(claimed.runId));
+    await pl.settled();
+    const [raw] = await read;
+    if ((await held).length === 0 || !raw) return undefined;
+    const snapshot = runSnapshotOf(raw);
+    const step = snapshot.rows.find((r) => r.id === claimed.id);
+    if (!step) return undefined;
+    const run = await withDefinition(tx, snapshot.run);
     recorded = storable((recheck ? await recheck(tx, run) : undefined) ?? result);
     if (attempt)
-      await finishAttempt(tx, {
-        stepId: step.id,
-        attempt: attempt.number,
-        status: attempt.status,
-        output: storable(attempt.output),
-        error: storable(attempt.error),
-        now,
-      });
-    return applyStepResult(
+      void pl.add(
+        finishAttemptQuery(tx, {
+          stepId: step.id,
+          attempt: attempt.number,
+          status: attempt.status,
+          output: storable(attempt.output),
+          error: storable(attempt.error),
+          now,
+        }),
+      );
+    const report = await applyStepResult(
       tx,
-      { audit: rt.audit, catalog: rt.actions, now, ...(chain ? { chain } : {}) },
+      { audit: rt.audit, catalog: rt.actions, now, rows: snapshot.rows, pipeline: pl, ...(chain ? { chain } : {}) },
       run,
       step,
       recorded,
       engineActor(workerOf(claimed)),
     );
+    // The step this commit claimed for the slot gets the run as the commit leaves it: no read before it runs.
+    if (chain?.claimed) nextSnapshot = pl.add<RawSnapshot>(runSnapshotQuery(claimed.runId));
+    await pl.settled();
+    return report;
   });
   rt.metrics.transitions.inc({ kind: claimed.kind, status: report ? recorded.status : 'fenced' });
-  if (report && chain?.claimed) claimed.chain!.next = chain.claimed;
+  if (report && chain?.claimed) {
+    const [raw] = (await nextSnapshot) ?? [];
+    claimed.chain!.next = { ...chain.claimed, ...(raw ? { snapshot: runSnapshotOf(raw) } : {}) };
+  }
   if (report && report.readied > 0) rt.wake.wake();
   if (report) await closeCancelled(rt, claimed.runId, report.cancelledHumanSteps);
   return report;

@@ -28,8 +28,10 @@ import { failUnpinned } from './sql/unpinned.js';
  * worker takes the step over (complete.ts `recordResult`).
  */
 export async function executeClaimed(rt: Runtime, claimed: ClaimedStep, shutdown: AbortSignal): Promise<void> {
-  // Run, steps and events in one read; the definition from the cache (no snapshot per step).
-  const read = await readRunForStep(rt.db.orm, claimed.runId);
+  // Run, steps and events in one read (or as the commit that chained this step left them); the
+  // definition from the cache (no snapshot per step).
+  const read = claimed.snapshot ?? (await readRunForStep(rt.db.orm, claimed.runId));
+  claimed.snapshot = undefined;
   const lean = read?.run;
   const rows = read?.rows ?? [];
   const step = rows.find((r) => r.id === claimed.id);

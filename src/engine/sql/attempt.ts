@@ -1,5 +1,5 @@
 import { and, eq, type SQL, sql } from 'drizzle-orm';
-import type { Database } from '../../db/database.js';
+import type { Database, Executor } from '../../db/database.js';
 import { engineAttempts, engineSteps } from '../schema.js';
 import { heldByClaim } from './load.js';
 
@@ -92,15 +92,26 @@ export async function beginAttempt(
   return { attempt: row.attempts + 1, idempotencyKey: key, takeover: false, deadlineAt };
 }
 
-/** Records how an attempt ended (inside the transaction that records the step's result). */
-export async function finishAttempt(
-  tx: Parameters<Parameters<Database['orm']['transaction']>[0]>[0],
+/** Records how an attempt ended (a statement of the transaction that records the step's result). */
+export function finishAttemptQuery(
+  tx: Executor,
   args: { stepId: string; attempt: number; status: 'succeeded' | 'failed' | 'timed_out'; output?: unknown; error?: unknown; now: Date },
-): Promise<void> {
-  await tx
+) {
+  return tx
     .update(engineAttempts)
     .set({ status: args.status, output: args.output ?? null, error: args.error ?? null, endedAt: args.now })
     .where(and(eq(engineAttempts.stepId, args.stepId), eq(engineAttempts.attempt, args.attempt)));
+}
+
+/**
+ * Locks the run and the claimed step, in the usual order (run, then step), the step only if
+ * this claim still holds it (heldByClaim, re-checked on the latest row version after waiting
+ * for a lock). No row: the claim is gone and nothing is locked.
+ */
+export function claimLockQuery(claimed: { runId: string; id: string; token: string }): SQL {
+  return sql`select r.id from engine_runs r join engine_steps s on s.run_id = r.id
+    where r.id = ${claimed.runId} and s.id = ${claimed.id} and s.status = 'running' and s.lease_owner = ${claimed.token}
+    for update of r, s`;
 }
 
 /**

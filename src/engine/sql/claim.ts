@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/database.js';
 import type { StepStatus } from '../core/states.js';
+import type { RunSnapshot } from './load.js';
 
 /**
  * Claims up to `limit` due steps for one worker.
@@ -37,6 +38,11 @@ export interface ClaimedStep {
    * are one commit, and the next step needs no wake-up nor a claim round trip.
    */
   chain?: { next?: ClaimedStep };
+  /**
+   * The run as the commit that claimed this step left it (a chained claim, complete.ts): the
+   * executor runs the step on it instead of reading the run again.
+   */
+  snapshot?: RunSnapshot;
 }
 
 export interface ClaimOptions {

@@ -1,5 +1,6 @@
 import { and, asc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/database.js';
+import { resultRows } from '../../db/rows.js';
 import type { Playbook } from '../../playbooks/core/model.js';
 import type { RunEvent } from '../context.js';
 import type { RunRow, StepRow } from '../model.js';
@@ -8,49 +9,73 @@ import { engineRuns, engineSteps } from '../schema.js';
 
 /**
  * What the executor reads before running a claimed step, in one statement (one snapshot, one
- * round trip, no lock): the lean run, its step rows in `stepsOf` order, and its events.
+ * round trip, no lock): the lean run, its step rows in `stepsOf` order, and its events. The
+ * statement is `runSnapshotQuery`, which a recording transaction also sends on its pipeline to
+ * hand the next step of the run its snapshot (complete.ts).
  */
-export async function readRunForStep(
-  tx: Executor,
-  runId: string,
-): Promise<{ run: LeanRun; rows: StepRow[]; events: RunEvent[] } | undefined> {
-  const [row] = await tx
-    .select({
-      ...leanColumns,
-      stepsJson: sql<unknown>`(select coalesce(json_agg(json_build_object(
+export async function readRunForStep(tx: Executor, runId: string): Promise<RunSnapshot | undefined> {
+  const [row] = resultRows<RawSnapshot>(await tx.execute(runSnapshotQuery(runId)));
+  return row && runSnapshotOf(row);
+}
+
+/** A run as a step sees it: the lean run, its rows (`stepsOf` order) and its events. */
+export interface RunSnapshot {
+  run: LeanRun;
+  rows: StepRow[];
+  events: RunEvent[];
+}
+
+export interface RawSnapshot {
+  run: unknown;
+  steps: unknown;
+  events: unknown;
+}
+
+/** The run, its rows and its events as JSON in one row (times in epoch ms, exact). */
+export function runSnapshotQuery(runId: string): SQL {
+  return sql`select
+      json_build_object(
+        'id', r.id, 'playbook', r.playbook, 'playbookHash', r.playbook_hash, 'state', r.state,
+        'trigger', r.trigger, 'inputs', r.inputs, 'correlationId', r.correlation_id, 'startKey', r.start_key,
+        'drill', r.drill, 'startedBy', r.started_by, 'traceContext', r.trace_context, 'error', r.error,
+        'createdAt', ${ms(sql`r.created_at`)}, 'updatedAt', ${ms(sql`r.updated_at`)}, 'endedAt', ${ms(sql`r.ended_at`)},
+        'definitionDigest', md5(r.definition::text)) as run,
+      (select coalesce(json_agg(json_build_object(
           'id', s.id, 'runId', s.run_id, 'stepKey', s.step_key, 'kind', s.kind, 'status', s.status,
           'wakeAt', ${ms(sql`s.wake_at`)}, 'leaseOwner', s.lease_owner, 'attempts', s.attempts,
           'completedSeq', s.completed_seq, 'spec', s.spec, 'output', s.output, 'error', s.error,
           'decision', s.decision, 'createdAt', ${ms(sql`s.created_at`)}, 'startedAt', ${ms(sql`s.started_at`)},
           'deadlineAt', ${ms(sql`s.deadline_at`)}, 'endedAt', ${ms(sql`s.ended_at`)})
         order by s.created_at asc, s.completed_seq asc nulls last, s.step_key asc), '[]'::json)
-        from engine_steps s where s.run_id = engine_runs.id)`,
-      eventsJson: sql<unknown>`(select coalesce(json_agg(json_build_object(
+        from engine_steps s where s.run_id = r.id) as steps,
+      (select coalesce(json_agg(json_build_object(
           'type', e.type, 'payload', e.payload, 'receivedAt', ${ms(sql`e.received_at`)}) order by e.seq), '[]'::json)
-        from engine_events e where e.run_id = engine_runs.id)`,
-    })
-    .from(engineRuns)
-    .where(eq(engineRuns.id, runId));
-  if (!row) return undefined;
-  const { stepsJson, eventsJson, ...run } = row;
-  const date = (v: unknown) => (v === null || v === undefined ? null : new Date(Number(v)));
-  const rows = json<Array<Record<string, unknown>>>(stepsJson).map(
-    (r) =>
+        from engine_events e where e.run_id = r.id) as events
+    from engine_runs r where r.id = ${runId}`;
+}
+
+const date = (v: unknown) => (v === null || v === undefined ? null : new Date(Number(v)));
+
+export function runSnapshotOf(raw: RawSnapshot): RunSnapshot {
+  const r = json<Record<string, unknown>>(raw.run);
+  const run = { ...r, createdAt: date(r.createdAt), updatedAt: date(r.updatedAt), endedAt: date(r.endedAt) } as LeanRun;
+  const rows = json<Array<Record<string, unknown>>>(raw.steps).map(
+    (s) =>
       ({
-        ...r,
-        wakeAt: date(r.wakeAt),
-        createdAt: date(r.createdAt),
-        startedAt: date(r.startedAt),
-        deadlineAt: date(r.deadlineAt),
-        endedAt: date(r.endedAt),
+        ...s,
+        wakeAt: date(s.wakeAt),
+        createdAt: date(s.createdAt),
+        startedAt: date(s.startedAt),
+        deadlineAt: date(s.deadlineAt),
+        endedAt: date(s.endedAt),
       }) as StepRow,
   );
-  const events = json<Array<{ type: string; payload: unknown; receivedAt: number }>>(eventsJson).map((e) => ({
+  const events = json<Array<{ type: string; payload: unknown; receivedAt: number }>>(raw.events).map((e) => ({
     type: e.type,
     payload: e.payload,
     receivedAt: new Date(Number(e.receivedAt)).toISOString(),
   }));
-  return { run: run as LeanRun, rows, events };
+  return { run, rows, events };
 }
 
 /** Milliseconds since the epoch, exact (timestamptz keeps microseconds; Date keeps ms). */
@@ -141,26 +166,4 @@ export function heldByClaim(stepId: string, token: string): SQL {
 export async function lockClaimedStep(tx: Executor, stepId: string, token: string): Promise<StepRow | undefined> {
   const [step] = await tx.select().from(engineSteps).where(heldByClaim(stepId, token)).for('update');
   return step as StepRow | undefined;
-}
-
-/**
- * `lockRun` and `lockClaimedStep` in one statement (one round trip): the run row and the
- * claimed step, locked in the usual order (run, then step), the step only if this claim still
- * holds it (heldByClaim, re-checked on the latest row version after waiting for a lock).
- * Nothing is locked when the claim is gone.
- */
-export async function lockRunAndClaimedStep(
-  tx: Executor,
-  runId: string,
-  stepId: string,
-  token: string,
-): Promise<{ run: RunRow; step: StepRow } | undefined> {
-  const [row] = await tx
-    .select({ run: leanColumns, step: getTableColumns(engineSteps) })
-    .from(engineRuns)
-    .innerJoin(engineSteps, eq(engineSteps.runId, engineRuns.id))
-    .where(and(eq(engineRuns.id, runId), heldByClaim(stepId, token)))
-    .for('update');
-  if (!row) return undefined;
-  return { run: await withDefinition(tx, row.run as LeanRun), step: row.step as StepRow };
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { AuditEntryInput } from '../../audit/core/entry.js';
 import type { AuditTrail } from '../../audit/trail.js';
 import type { Executor } from '../../db/database.js';
+import { type Pipeline, pipelineOn } from '../../db/pipeline.js';
 import type { ActionCall, ActionCatalog } from '../../playbooks/core/model.js';
 import { activityState, advance, type Effect, isOpen, type Outcome, type RowView } from '../core/advance.js';
 import { indexPlaybook } from '../core/flow.js';
@@ -10,7 +11,7 @@ import { assertRunTransition, assertStepTransition, type RunState, type StepStat
 import type { StepFailure } from '../core/step-error.js';
 import { rowKindOf, type StepSpec } from '../core/step-spec.js';
 import type { Actor, RunRow, StepRow } from '../model.js';
-import { engineAttempts, engineDeadLetters, engineRuns, engineSteps } from '../schema.js';
+import { engineDeadLetters, engineRuns, engineSteps } from '../schema.js';
 import type { ClaimedStep } from './claim.js';
 import { stepsOf } from './load.js';
 
@@ -40,6 +41,17 @@ export interface TransitionDeps {
    * this transaction, under the run lock.
    */
   chain?: { worker: string; leaseMs: number; leaseNow: SQL; now: Date; claimed?: ClaimedStep };
+  /**
+   * The run's step rows as read under the run lock before this transition (complete.ts reads
+   * them with the lock): the transition then reads none itself.
+   */
+  rows?: StepRow[];
+  /**
+   * The caller's pipeline: the transition's writes are sent on it and the caller settles it
+   * before commit (with more statements of its own in the same round trip). Without one, the
+   * transition settles its own before returning.
+   */
+  pipeline?: Pipeline;
 }
 
 /** What happened, for metrics and notifications after commit. */
@@ -63,6 +75,7 @@ export async function applyStepResult(
   actor: Actor,
 ): Promise<TransitionReport> {
   const now = deps.now;
+  const pl = deps.pipeline ?? pipelineOn(tx);
   const result = inFailingRun(run, step, given);
   assertStepTransition(step.id, step.status, result.status);
   const terminal = result.status === 'succeeded' || result.status === 'failed' || result.status === 'skipped' || result.status === 'cancelled';
@@ -74,27 +87,29 @@ export async function applyStepResult(
   // A wait or human step remembers that it started waiting: a takeover neither re-arms its
   // timer, nor notifies again, nor judges its `when` again (executor.ts).
   const spec = result.status === 'waiting' && (step.spec as { armedAt?: string }).armedAt === undefined ? { ...step.spec, armedAt: now.toISOString() } : undefined;
-  await tx
-    .update(engineSteps)
-    .set({
-      status: result.status,
-      leaseOwner: null,
-      wakeAt: result.status === 'retry_wait' || result.status === 'waiting' ? result.wakeAt : null,
-      output:
-        result.status === 'succeeded' || (result.status === 'waiting' && result.output !== undefined)
-          ? (result.output ?? null)
-          : step.output,
-      error:
-        result.status === 'failed' || result.status === 'retry_wait'
-          ? result.error
-          : result.status === 'skipped' || result.status === 'cancelled'
-            ? { reason: result.reason }
-            : step.error,
-      endedAt: terminal ? now : null,
-      ...(completedSeq !== undefined ? { completedSeq } : {}),
-      ...(spec ? { spec } : {}),
-    })
-    .where(eq(engineSteps.id, step.id));
+  const recorded = {
+    status: result.status,
+    leaseOwner: null,
+    wakeAt: result.status === 'retry_wait' || result.status === 'waiting' ? result.wakeAt : null,
+    output:
+      result.status === 'succeeded' || (result.status === 'waiting' && result.output !== undefined)
+        ? (result.output ?? null)
+        : step.output,
+    error:
+      result.status === 'failed' || result.status === 'retry_wait'
+        ? result.error
+        : result.status === 'skipped' || result.status === 'cancelled'
+          ? { reason: result.reason }
+          : step.error,
+    endedAt: terminal ? now : null,
+    ...(spec ? { spec } : {}),
+  };
+  void pl.add(
+    tx
+      .update(engineSteps)
+      .set({ ...recorded, ...(completedSeq !== undefined ? { completedSeq } : {}) })
+      .where(eq(engineSteps.id, step.id)),
+  );
   const stepEntry: AuditEntryInput = {
     actor,
     action: `step.${result.status}`,
@@ -110,7 +125,7 @@ export async function applyStepResult(
     correlationId: run.correlationId,
   };
   if (result.status === 'failed' && result.deadLetter) {
-    await tx.insert(engineDeadLetters).values({
+    void pl.add(tx.insert(engineDeadLetters).values({
       id: randomUUID(),
       runId: run.id,
       stepId: step.id,
@@ -122,7 +137,7 @@ export async function applyStepResult(
       context: result.deadLetter.context,
       correlationId: run.correlationId,
       createdAt: now,
-    });
+    }));
   }
   const effects: Effect[] = [];
   if (result.status === 'waiting' && result.creates) {
@@ -134,7 +149,7 @@ export async function applyStepResult(
   // (under the run lock): the run state is then settled without reading them again.
   let known: Map<string, StepStatus> | undefined;
   if (terminal && (!terminalRunStates.has(run.state) || resumesUndo)) {
-    const rows = await stepsOf(tx, run.id);
+    const rows = deps.rows ? afterRecording(deps.rows, step, recorded, result.status === 'succeeded') : await settledThen(pl, () => stepsOf(tx, run.id));
     known = new Map(rows.map((r) => [r.stepKey, r.id === step.id ? result.status : r.status]));
     const outcome: Outcome =
       result.status === 'succeeded'
@@ -144,7 +159,23 @@ export async function applyStepResult(
           : { key: step.stepKey, status: 'failed', error: result.error };
     effects.push(...advance(runView(run, rows, deps.catalog), outcome));
   }
-  return { ...(await applyEffects(tx, deps, run, effects, actor, [stepEntry], known)), stepStatus: result.status };
+  return { ...(await applyEffects(tx, { ...deps, pipeline: pl }, run, effects, actor, [stepEntry], known, !deps.pipeline)), stepStatus: result.status };
+}
+
+/** Reads after the pipeline's writes ran (on PGlite a read would not queue behind them). */
+async function settledThen<T>(pl: Pipeline, read: () => Promise<T>): Promise<T> {
+  await pl.settled();
+  return read();
+}
+
+/**
+ * The run's rows as this transition's step update leaves them, from the rows read under the
+ * run lock before it: the step gets what the update writes, and a succeeded step the next
+ * completion number (the update computes the same max + 1; the run lock keeps it exact).
+ */
+function afterRecording(rows: StepRow[], step: StepRow, recorded: Partial<StepRow>, completes: boolean): StepRow[] {
+  const seq = completes ? rows.reduce((max, r) => Math.max(max, r.completedSeq ?? 0), 0) + 1 : undefined;
+  return rows.map((r) => (r.id === step.id ? { ...r, ...recorded, ...(seq !== undefined ? { completedSeq: seq } : {}) } as StepRow : r));
 }
 
 /**
@@ -169,8 +200,11 @@ export async function applyEffects(
   actor: Actor,
   entries: AuditEntryInput[] = [],
   known?: Map<string, StepStatus>,
+  /** Settle the pipeline before returning (the caller passed none of its own). */
+  settle = !deps.pipeline,
 ): Promise<TransitionReport> {
   const now = deps.now;
+  const pl = deps.pipeline ?? pipelineOn(tx);
   const created: StepRow[] = [];
   const cancelledHumanSteps: string[] = [];
   let readied = 0;
@@ -192,7 +226,8 @@ export async function applyEffects(
           createdAt: now,
         };
         const token = chain ? `${chain.worker}/${randomUUID()}` : null;
-        await tx.insert(engineSteps).values(
+        void pl.add(
+          tx.insert(engineSteps).values(
           chain
             ? {
                 ...row,
@@ -202,6 +237,7 @@ export async function applyEffects(
                 startedAt: chain.now,
               }
             : row,
+          ),
         );
         if (chain) chain.claimed = { id: row.id, runId: run.id, stepKey: row.stepKey, kind: row.kind, previousStatus: 'ready', attempts: 0, token: token! };
         created.push({
@@ -221,15 +257,18 @@ export async function applyEffects(
         break;
       }
       case 'ready':
-        await tx
-          .update(engineSteps)
-          .set({ status: 'ready', wakeAt: now })
-          .where(and(eq(engineSteps.runId, run.id), eq(engineSteps.stepKey, effect.key), eq(engineSteps.status, 'pending')));
+        void pl.add(
+          tx
+            .update(engineSteps)
+            .set({ status: 'ready', wakeAt: now })
+            .where(and(eq(engineSteps.runId, run.id), eq(engineSteps.stepKey, effect.key), eq(engineSteps.status, 'pending'))),
+        );
         if (known?.get(effect.key) === 'pending') known.set(effect.key, 'ready');
         readied++;
         break;
       case 'finish':
-        await tx
+        void pl.add(
+          tx
           .update(engineSteps)
           .set({
             status: 'succeeded',
@@ -238,14 +277,17 @@ export async function applyEffects(
             wakeAt: null,
             completedSeq: sql`(select coalesce(max(completed_seq), 0) + 1 from engine_steps where run_id = ${run.id})`,
           })
-          .where(and(eq(engineSteps.runId, run.id), eq(engineSteps.stepKey, effect.key)));
+          .where(and(eq(engineSteps.runId, run.id), eq(engineSteps.stepKey, effect.key))),
+        );
         if (known?.has(effect.key)) known.set(effect.key, 'succeeded');
         break;
       case 'branchDone':
-        await tx
-          .update(engineSteps)
-          .set({ output: effect.output })
-          .where(and(eq(engineSteps.runId, run.id), eq(engineSteps.stepKey, effect.key)));
+        void pl.add(
+          tx
+            .update(engineSteps)
+            .set({ output: effect.output })
+            .where(and(eq(engineSteps.runId, run.id), eq(engineSteps.stepKey, effect.key))),
+        );
         break;
       case 'cancelOpen': {
         // A late worker's result for one of these is discarded: its fencing check wants `running`.
@@ -253,19 +295,20 @@ export async function applyEffects(
         const open: StepStatus[] = effect.keepRunning
           ? ['pending', 'ready', 'retry_wait', 'waiting']
           : ['pending', 'ready', 'running', 'retry_wait', 'waiting'];
-        const cancelled = await tx
-          .update(engineSteps)
-          .set({ status: 'cancelled', wakeAt: null, leaseOwner: null, endedAt: now })
-          .where(and(eq(engineSteps.runId, run.id), inArray(engineSteps.status, open)))
-          .returning({ id: engineSteps.id, kind: engineSteps.kind, stepKey: engineSteps.stepKey });
-        for (const c of cancelled) known?.set(c.stepKey, 'cancelled');
+        // Their attempts in flight will never report (fenced): closed in the same statement, none stays `running`.
+        const cancelled = await pl.add<{ id: string; kind: string; step_key: string }>(sql`
+          with cancelled as (
+            update engine_steps set status = 'cancelled', wake_at = null, lease_owner = null, ended_at = ${now.toISOString()}::timestamptz
+            where run_id = ${run.id} and status in (${sql.join(open.map((s) => sql`${s}`), sql`, `)})
+            returning id, kind, step_key
+          ),
+          closed as (
+            update engine_attempts set status = 'cancelled', ended_at = ${now.toISOString()}::timestamptz
+            where step_id in (select id from cancelled) and status = 'running'
+          )
+          select id, kind, step_key from cancelled`);
+        for (const c of cancelled) known?.set(c.step_key, 'cancelled');
         cancelledHumanSteps.push(...cancelled.filter((c) => c.kind === 'human').map((c) => c.id));
-        // Their attempts in flight will never report (fenced): close them, none stays `running`.
-        if (cancelled.length > 0)
-          await tx
-            .update(engineAttempts)
-            .set({ status: 'cancelled', endedAt: now })
-            .where(and(inArray(engineAttempts.stepId, cancelled.map((c) => c.id)), eq(engineAttempts.status, 'running')));
         break;
       }
       case 'run':
@@ -278,16 +321,20 @@ export async function applyEffects(
   if (nextState === undefined && !terminalRunStates.has(run.state) && run.state !== 'compensating') {
     const statuses = known
       ? [...known.values()]
-      : (await tx.select({ status: engineSteps.status }).from(engineSteps).where(eq(engineSteps.runId, run.id))).map((r) => r.status as StepStatus);
+      : (await settledThen(pl, () => tx.select({ status: engineSteps.status }).from(engineSteps).where(eq(engineSteps.runId, run.id)))).map(
+          (r) => r.status as StepStatus,
+        );
     state = activityState(statuses);
   }
   const runChanged = state !== run.state;
   if (runChanged) {
     assertRunTransition(run.id, run.state, state);
-    await tx
-      .update(engineRuns)
-      .set({ state, updatedAt: now, ...(terminalRunStates.has(state) ? { endedAt: now } : {}), ...(error !== undefined ? { error } : {}) })
-      .where(eq(engineRuns.id, run.id));
+    void pl.add(
+      tx
+        .update(engineRuns)
+        .set({ state, updatedAt: now, ...(terminalRunStates.has(state) ? { endedAt: now } : {}), ...(error !== undefined ? { error } : {}) })
+        .where(eq(engineRuns.id, run.id)),
+    );
     entries.push({
       actor,
       action: `run.${state}`,
@@ -306,9 +353,9 @@ export async function applyEffects(
       correlationId: run.correlationId,
     });
   }
-  // Audit entries go last: appending takes the trail's global lock until commit, so every
-  // other statement of this transaction runs before it and the lock is held only briefly.
-  for (const entry of entries) await deps.audit.append(entry, tx);
+  // The entries in one insert, in order: per run, audit order is transition order.
+  pl.track(deps.audit.appendMany(entries, tx, (query) => pl.add(query)));
+  if (settle) await pl.settled();
   return { runState: state, runChanged, created, readied, cancelledHumanSteps };
 }
 

@@ -7,7 +7,7 @@ import { engineActor } from '../model.js';
 import type { Runtime } from '../runtime.js';
 import { engineDeadLetters, engineSteps } from '../schema.js';
 import type { ClaimedStep } from './claim.js';
-import { finishAttempt } from './attempt.js';
+import { finishAttemptQuery } from './attempt.js';
 import { lockClaimedStep, lockRunUnverified } from './load.js';
 import { applyEffects, type TransitionReport } from './transition.js';
 
@@ -31,7 +31,7 @@ export async function failUnpinned(
     if (!run) return undefined;
     const step = await lockClaimedStep(tx, claimed.id, claimed.token);
     if (!step) return undefined;
-    if (attempt) await finishAttempt(tx, { stepId: step.id, attempt: attempt.number, status: attempt.status, now });
+    if (attempt) await finishAttemptQuery(tx, { stepId: step.id, attempt: attempt.number, status: attempt.status, now });
     await tx
       .update(engineSteps)
       .set({ status: 'failed', leaseOwner: null, wakeAt: null, error, endedAt: now })
