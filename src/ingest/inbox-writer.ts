@@ -1,13 +1,13 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
-import type { NewDelivery } from './inbox.js';
+import { type NewDelivery, pgArray } from './inbox.js';
 
 /**
  * Group commit for accepted webhooks. Each request still gets its 202 only after its row is
  * committed, but requests that arrive while an insert is in flight wait for it and then go
  * together, as one multi-row INSERT (one round trip, one commit, one WAL flush for all of
- * them). With nothing in flight a request is inserted at once, so a lone webhook waits for
- * nobody; under load the batch grows by itself, with no timer.
+ * them). With a free slot (MAX_IN_FLIGHT) a request is inserted at once, so a lone webhook
+ * waits for nobody; under load the batches grow by themselves, with no timer.
  *
  * Deduplication is unchanged: ON CONFLICT DO NOTHING on either unique index, within the batch
  * too (a second row with the same key in one INSERT is skipped). RETURNING names the rows
@@ -30,9 +30,19 @@ export interface InboxWriter {
   insert(delivery: NewDelivery): Promise<{ id: number } | undefined>;
 }
 
-export function createInboxWriter(db: Database): InboxWriter {
+/**
+ * INSERTs in flight at once. On PostgreSQL a few batches on separate pool connections overlap
+ * (the server group-commits their WAL flushes); with only one, the 20 senders of the webhooks
+ * bench moved in lock-step behind it (half of them waiting while the other half's batch
+ * committed). PGlite has one connection that runs one statement at a time: one batch, as large
+ * as possible.
+ */
+export const MAX_IN_FLIGHT = { postgres: 4, pglite: 1 } as const;
+
+export function createInboxWriter(db: Database, maxInFlight: number = MAX_IN_FLIGHT[db.kind]): InboxWriter {
   let queue: Waiting[] = [];
-  let inFlight = false;
+  let inFlight = 0;
+  let scheduled = false;
 
   const insertBatch = async (batch: Waiting[]) => {
     const d = batch.map((w) => w.delivery);
@@ -40,12 +50,12 @@ export function createInboxWriter(db: Database): InboxWriter {
       insert into ingest_inbox (source, delivery_key, webhook_id, received_at, headers, body, next_attempt_at)
       select source, delivery_key, webhook_id, received_at, headers, body, received_at
       from unnest(
-        ${toArray(d.map((x) => x.source))}::text[],
-        ${toArray(d.map((x) => x.deliveryKey))}::text[],
-        ${toArray(d.map((x) => x.webhookId ?? null))}::text[],
-        ${toArray(d.map((x) => x.receivedAt.toISOString()))}::timestamptz[],
-        ${toArray(d.map((x) => JSON.stringify(x.headers)))}::jsonb[],
-        ${toArray(d.map((x) => x.body))}::text[]
+        ${pgArray(d.map((x) => x.source))}::text[],
+        ${pgArray(d.map((x) => x.deliveryKey))}::text[],
+        ${pgArray(d.map((x) => x.webhookId ?? null))}::text[],
+        ${pgArray(d.map((x) => x.receivedAt.toISOString()))}::timestamptz[],
+        ${pgArray(d.map((x) => JSON.stringify(x.headers)))}::jsonb[],
+        ${pgArray(d.map((x) => x.body))}::text[]
       ) with ordinality as t(source, delivery_key, webhook_id, received_at, headers, body, n)
       order by n
       on conflict do nothing
@@ -60,7 +70,7 @@ export function createInboxWriter(db: Database): InboxWriter {
   };
 
   const drain = async () => {
-    inFlight = true;
+    inFlight++;
     try {
       while (queue.length > 0) {
         let bytes = 0;
@@ -76,7 +86,7 @@ export function createInboxWriter(db: Database): InboxWriter {
         });
       }
     } finally {
-      inFlight = false;
+      inFlight--;
     }
   };
 
@@ -84,16 +94,18 @@ export function createInboxWriter(db: Database): InboxWriter {
     insert(delivery) {
       return new Promise((resolve, reject) => {
         queue.push({ delivery, resolve, reject });
-        if (!inFlight) void drain();
+        // Started from the event loop's check phase, not at once: every request whose bytes
+        // arrived in the same I/O pass reaches this queue first and goes in the same batch. On
+        // PGlite, which runs a statement synchronously inside the call, starting at once made
+        // every batch one row: each insert finished before the next request was parsed.
+        if (inFlight < maxInFlight && !scheduled) {
+          scheduled = true;
+          setImmediate(() => {
+            scheduled = false;
+            if (queue.length > 0) void drain();
+          });
+        }
       });
     },
   };
-}
-
-/**
- * A PostgreSQL array literal parameter: postgres.js and PGlite both take the text form, which
- * keeps one code path for both drivers. Every element is quoted (NULL stays unquoted).
- */
-function toArray(values: ReadonlyArray<string | null>): string {
-  return `{${values.map((v) => (v === null ? 'NULL' : `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)).join(',')}}`;
 }

