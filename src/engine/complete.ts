@@ -2,9 +2,9 @@ import { TransitionError } from './core/states.js';
 import type { StepFailure } from './core/step-error.js';
 import { storable } from './core/storable.js';
 import { type ClaimedStep, leaseTime } from './sql/claim.js';
-import { pipelineOn } from '../db/pipeline.js';
+import { type Pipeline, pipelineOn } from '../db/pipeline.js';
 import { claimLockQuery, finishAttemptQuery } from './sql/attempt.js';
-import { type RawSnapshot, readRun, runSnapshotOf, runSnapshotQuery, withDefinition } from './sql/load.js';
+import { type RawSnapshot, readRun, type RunSnapshot, runSnapshotOf, runSnapshotQuery, withDefinition } from './sql/load.js';
 import { notifySafely } from './notify.js';
 import { failUnpinned } from './sql/unpinned.js';
 import { applyStepResult, type StepResult, type TransitionDeps, type TransitionReport } from './sql/transition.js';
@@ -12,6 +12,7 @@ import { engineActor, type RunRow } from './model.js';
 import type { Runtime } from './runtime.js';
 import { SnapshotError } from './snapshots.js';
 import type { Tx } from '../db/database.js';
+import { recordBatched } from './result-batch.js';
 
 /** How an attempt ended, recorded with the step's result. */
 export interface AttemptRecord {
@@ -31,6 +32,74 @@ export type Recheck = (tx: Tx, run: RunRow) => Promise<StepResult | undefined>;
 /** The claim's worker id (the token is `<worker>/<uuid>`). */
 export const workerOf = (claimed: Pick<ClaimedStep, 'token'>) => claimed.token.slice(0, claimed.token.lastIndexOf('/')) || claimed.token;
 
+/** One result on its way into a recording transaction (alone, or in a batch: result-batch.ts). */
+export interface Recording {
+  claimed: ClaimedStep;
+  result: StepResult;
+  attempt?: AttemptRecord | undefined;
+  recheck?: Recheck | undefined;
+  now: Date;
+  /** What was recorded (a recheck or the storable form may change the result). */
+  recorded: StepResult;
+  /** A fresh chain slot per try: a rolled-back try's claim of the next step never happened. */
+  chain?: TransitionDeps['chain'];
+  nextSnapshot?: Promise<RawSnapshot[]>;
+}
+
+export function recording(rt: Runtime, claimed: ClaimedStep, result: StepResult, attempt?: AttemptRecord, recheck?: Recheck): Recording {
+  const now = rt.clock.now();
+  const chain: TransitionDeps['chain'] = claimed.chain
+    ? { worker: workerOf(claimed), leaseMs: rt.options.leaseMs, leaseNow: leaseTime(rt.options.leaseClock === 'database', now), now }
+    : undefined;
+  return { claimed, result, attempt, recheck, now, recorded: result, ...(chain ? { chain } : {}) };
+}
+
+/**
+ * Applies one result inside a transaction that holds the run and claimed step locked and read
+ * `snapshot` after taking the locks: finishes the attempt row and queues the transition's
+ * writes on `pl` (settled by the caller before commit). `undefined`: the claim is gone.
+ */
+export async function applyRecording(rt: Runtime, tx: Tx, pl: Pipeline, r: Recording, snapshot: RunSnapshot): Promise<TransitionReport | undefined> {
+  const step = snapshot.rows.find((row) => row.id === r.claimed.id);
+  if (!step || step.status !== 'running' || step.leaseOwner !== r.claimed.token) return undefined;
+  const run = await withDefinition(tx, snapshot.run);
+  r.recorded = storable((r.recheck ? await r.recheck(tx, run) : undefined) ?? r.result);
+  if (r.attempt)
+    void pl.add(
+      finishAttemptQuery(tx, {
+        stepId: step.id,
+        attempt: r.attempt.number,
+        status: r.attempt.status,
+        output: storable(r.attempt.output),
+        error: storable(r.attempt.error),
+        now: r.now,
+      }),
+    );
+  const report = await applyStepResult(
+    tx,
+    { audit: rt.audit, catalog: rt.actions, now: r.now, rows: snapshot.rows, pipeline: pl, ...(r.chain ? { chain: r.chain } : {}) },
+    run,
+    step,
+    r.recorded,
+    engineActor(workerOf(r.claimed)),
+  );
+  // The step this commit claimed for the slot gets the run as the commit leaves it: no read before it runs.
+  if (r.chain?.claimed) r.nextSnapshot = pl.add<RawSnapshot>(runSnapshotQuery(r.claimed.runId));
+  return report;
+}
+
+/** After the commit: metrics, the chained step handed to its slot, wake-ups, closed human steps. */
+export async function afterRecording(rt: Runtime, r: Recording, report: TransitionReport | undefined): Promise<TransitionReport | undefined> {
+  rt.metrics.transitions.inc({ kind: r.claimed.kind, status: report ? r.recorded.status : 'fenced' });
+  if (report && r.chain?.claimed) {
+    const [raw] = (await r.nextSnapshot) ?? [];
+    r.claimed.chain!.next = { ...r.chain.claimed, ...(raw ? { snapshot: runSnapshotOf(raw) } : {}) };
+  }
+  if (report && report.readied > 0) rt.wake.wake();
+  if (report) await closeCancelled(rt, r.claimed.runId, report.cancelledHumanSteps);
+  return report;
+}
+
 /**
  * Records a claimed step's result: one short transaction that locks the run, checks the claim
  * is still ours (fenced on the claim token), finishes the attempt row and applies the result.
@@ -45,59 +114,25 @@ export async function completeClaimed(
   attempt?: AttemptRecord,
   recheck?: Recheck,
 ): Promise<TransitionReport | undefined> {
-  const now = rt.clock.now();
-  let recorded: StepResult = result;
-  // A fresh chain slot per try: a rolled-back try's claim of the next step never happened.
-  const chain: TransitionDeps['chain'] = claimed.chain
-    ? { worker: workerOf(claimed), leaseMs: rt.options.leaseMs, leaseNow: leaseTime(rt.options.leaseClock === 'database', now), now }
-    : undefined;
-  let nextSnapshot: Promise<RawSnapshot[]> | undefined;
-  const report = await rt.db.orm.transaction(async (tx) => {
+  const r = recording(rt, claimed, result, attempt, recheck);
+  return afterRecording(rt, r, await recordAlone(rt, r));
+}
+
+/** The recording transaction of one result (its after-commit part is the caller's). */
+export async function recordAlone(rt: Runtime, r: Recording): Promise<TransitionReport | undefined> {
+  return rt.db.orm.transaction(async (tx) => {
     // The lock, then the run as it is once locked, in one round trip (pipeline.ts): the read is
     // a later statement, so it sees every change committed before the lock was granted.
     const pl = pipelineOn(tx);
-    const held = pl.add(claimLockQuery(claimed));
-    const read = pl.add<RawSnapshot>(runSnapshotQuery(claimed.runId));
+    const held = pl.add(claimLockQuery(r.claimed));
+    const read = pl.add<RawSnapshot>(runSnapshotQuery(r.claimed.runId));
     await pl.settled();
     const [raw] = await read;
     if ((await held).length === 0 || !raw) return undefined;
-    const snapshot = runSnapshotOf(raw);
-    const step = snapshot.rows.find((r) => r.id === claimed.id);
-    if (!step) return undefined;
-    const run = await withDefinition(tx, snapshot.run);
-    recorded = storable((recheck ? await recheck(tx, run) : undefined) ?? result);
-    if (attempt)
-      void pl.add(
-        finishAttemptQuery(tx, {
-          stepId: step.id,
-          attempt: attempt.number,
-          status: attempt.status,
-          output: storable(attempt.output),
-          error: storable(attempt.error),
-          now,
-        }),
-      );
-    const report = await applyStepResult(
-      tx,
-      { audit: rt.audit, catalog: rt.actions, now, rows: snapshot.rows, pipeline: pl, ...(chain ? { chain } : {}) },
-      run,
-      step,
-      recorded,
-      engineActor(workerOf(claimed)),
-    );
-    // The step this commit claimed for the slot gets the run as the commit leaves it: no read before it runs.
-    if (chain?.claimed) nextSnapshot = pl.add<RawSnapshot>(runSnapshotQuery(claimed.runId));
+    const report = await applyRecording(rt, tx, pl, r, runSnapshotOf(raw));
     await pl.settled();
     return report;
   });
-  rt.metrics.transitions.inc({ kind: claimed.kind, status: report ? recorded.status : 'fenced' });
-  if (report && chain?.claimed) {
-    const [raw] = (await nextSnapshot) ?? [];
-    claimed.chain!.next = { ...chain.claimed, ...(raw ? { snapshot: runSnapshotOf(raw) } : {}) };
-  }
-  if (report && report.readied > 0) rt.wake.wake();
-  if (report) await closeCancelled(rt, claimed.runId, report.cancelledHumanSteps);
-  return report;
 }
 
 /** Recording failed for good; the step stays claimed until its lease expires (another worker takes over). */
@@ -130,6 +165,8 @@ export async function recordResult(
   let delay = rt.options.recordRetryMs;
   for (let i = 0; i < rt.options.recordTries; i++) {
     try {
+      // The first try goes with whatever other results are waiting (result-batch.ts); retries alone.
+      if (i === 0 && !recheck) return await recordBatched(rt, claimed, result, attempt);
       return await completeClaimed(rt, claimed, result, attempt, recheck);
     } catch (err) {
       if (err instanceof SnapshotError) return failUnpinned(rt, claimed, err, attempt);

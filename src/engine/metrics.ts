@@ -13,6 +13,7 @@ export interface EngineMetrics {
   takeovers: Counter<never>;
   transitions: Counter<'kind' | 'status'>;
   stepLatency: Histogram<'kind' | 'status'>;
+  resultBatchSize: Histogram<never>;
 }
 
 export function createEngineMetrics(registry: Registry | undefined, db: Database): EngineMetrics {
@@ -76,6 +77,12 @@ export function createEngineMetrics(registry: Registry | undefined, db: Database
       help: 'Time a worker spent on a step, from claim to recorded result (or hand-back), by kind.',
       labelNames: ['kind', 'status'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    resultBatchSize: new Histogram({
+      name: 'quench_engine_result_batch_size',
+      help: 'Step results recorded per transaction (results arriving while one is in flight are committed together).',
+      buckets: [1, 2, 4, 8, 16, 32],
       registers,
     }),
   };

@@ -48,6 +48,13 @@ export function faultyAudit(trail: AuditTrail, shouldFail: (action: string) => b
           return target.append(...args);
         };
       }
+      if (prop === 'appendMany') {
+        return async (...args: Parameters<AuditTrail['appendMany']>) => {
+          const failing = args[0].find((input) => shouldFail(input.action));
+          if (failing) throw new Error(`audit append of ${failing.action} failed (injected)`);
+          return target.appendMany(...args);
+        };
+      }
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
