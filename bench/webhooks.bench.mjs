@@ -11,7 +11,7 @@
 // baseline: single-row inserts from the same number of concurrent callers in one process.
 import { spawn, execFile } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,11 +86,28 @@ function pgbenchInserts(url, dir) {
   });
 }
 
-/** One autocannon run; `rate` caps the total request rate (undefined: as fast as it goes). */
-async function webhookLoad(url, seconds, rate) {
+/** CPU time (user + system, ms) a process has used so far; Linux /proc, undefined elsewhere. */
+function cpuMsOf(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One autocannon run; `rate` caps the total request rate (undefined: as fast as it goes).
+ * Beside throughput it reads the service's CPU time per accepted webhook, which the rest of a
+ * shared machine moves far less than throughput, and the load generator's own CPU (it runs in
+ * this process, on the same cores).
+ */
+async function webhookLoad(url, seconds, rate, pid) {
   let seq = 0;
   const acceptedIds = [];
   const prefix = randomBytes(4).toString('hex');
+  const serveCpuBefore = cpuMsOf(pid);
+  const clientCpuBefore = process.cpuUsage();
   const result = await autocannon({
     url: `${url}/webhooks/generic/bench`,
     connections: CONNECTIONS,
@@ -116,10 +133,14 @@ async function webhookLoad(url, seconds, rate) {
       },
     ],
   });
+  const serveCpuMs = serveCpuBefore === undefined ? undefined : cpuMsOf(pid) - serveCpuBefore;
+  const clientCpu = process.cpuUsage(clientCpuBefore);
   return {
     acceptedIds,
     summary: {
       acceptedPerSecond: Math.round(acceptedIds.length / seconds),
+      serveCpuUsPerAccepted: serveCpuMs === undefined || acceptedIds.length === 0 ? undefined : Math.round((serveCpuMs * 1000) / acceptedIds.length),
+      loadGeneratorCpuPercent: Math.round((100 * (clientCpu.user + clientCpu.system)) / 1000 / (seconds * 1000)),
       latencyP50Ms: result.latency.p50,
       latencyP99Ms: result.latency.p99,
       responses202: acceptedIds.length,
@@ -132,13 +153,20 @@ async function webhookLoad(url, seconds, rate) {
 /** Both webhook runs against one serve: the maximum, then half of it; `found(ids)` counts the inbox rows named. */
 async function maxThenHalf(ctx, serve, found) {
   ctx.log(`autocannon: ${CONNECTIONS} connections for ${DURATION_S} s against ${serve.url}`);
-  const max = await webhookLoad(serve.url, DURATION_S);
+  const max = await webhookLoad(serve.url, DURATION_S, undefined, serve.child.pid);
+  const processedDuringMax = ctx.processed ? await ctx.processed() : undefined;
   const halfRate = Math.max(1, Math.round(max.summary.acceptedPerSecond / 2));
   ctx.log(`autocannon: ${halfRate} requests/s (half the maximum) for ${DURATION_S} s`);
-  const half = await webhookLoad(serve.url, DURATION_S, halfRate);
+  const half = await webhookLoad(serve.url, DURATION_S, halfRate, serve.child.pid);
   const ids = [...max.acceptedIds, ...half.acceptedIds];
   const acceptedFound = await found(ids);
-  return { max: max.summary, half: { rate: halfRate, ...half.summary }, responses202: ids.length, acceptedFound, noLoss: acceptedFound === ids.length };
+  return {
+    max: { ...max.summary, ...(processedDuringMax === undefined ? {} : { processedByWorkerDuringRun: processedDuringMax }) },
+    half: { rate: halfRate, ...half.summary },
+    responses202: ids.length,
+    acceptedFound,
+    noLoss: acceptedFound === ids.length,
+  };
 }
 
 const stopServe = async (serve) => {
@@ -236,11 +264,16 @@ export default async function bench(ctx) {
       QUENCH_WEBHOOK_RATE_BURST: '1000000',
       LOG_LEVEL: 'warn',
     });
-    const runs = await maxThenHalf(ctx, serve, async (ids) => {
+    // How far the inbox worker got with the deliveries while the maximum-rate run lasted.
+    const processed = async () => (await db`select count(*)::int as n from ingest_inbox where status = 'done'`)[0].n;
+    const runs = await maxThenHalf({ ...ctx, processed }, serve, async (ids) => {
       const [{ n }] = await db`select count(distinct id)::int as n from ingest_inbox where id = any(${ids}::bigint[])`;
       return n;
     });
     const [{ n: inboxRows }] = await db`select count(*)::int as n from ingest_inbox where source = 'generic:bench'`;
+    // Row sizes as stored, to show the baseline's row is comparable (the inbox row also carries headers and keys).
+    const [{ bytes: inboxRowBytes }] = await db`select round(avg(pg_column_size(i.*)))::int as bytes from ingest_inbox i where source = 'generic:bench'`;
+    const [{ bytes: plainRowBytes }] = await db`select round(avg(pg_column_size(b.*)))::int as bytes from bench_plain b`;
     const loadDuring = loadavg()[0];
     await stopServe(serve);
     serve = undefined;
@@ -262,6 +295,7 @@ export default async function bench(ctx) {
       loadAverage1m: { before: Number(loadBefore.toFixed(2)), during: Number(loadDuring.toFixed(2)) },
       ratioToPlainInsert: Number((runs.max.acceptedPerSecond / plainInsertsPerSecond).toFixed(3)),
       inboxRows,
+      rowBytes: { inbox: inboxRowBytes, baseline: plainRowBytes },
       // Requests still in flight when autocannon stopped may be stored without their 202 being read.
       storedButUnanswered: inboxRows - runs.acceptedFound,
       auditEntries: audited,

@@ -142,9 +142,10 @@ export interface BatchItem {
  * same fence, decisions and `decided_at` per delivery as processDelivery, in id order, but one
  * commit (and so one batch for the audit chainer) instead of one per delivery. Then, per
  * delivery in id order, the pending effects, and completion: deliveries that left no effect
- * complete together in one fenced statement. Measured on the webhooks bench (no playbooks,
- * PostgreSQL): about 25 statements and 6 commits per delivery one at a time, 9 statements and
- * well under one commit batched.
+ * complete together in one fenced statement. Counted on the webhooks bench (no playbooks,
+ * PostgreSQL, statements per delivery processed): one at a time 14 of ingest plus about 10 of
+ * the audit chainer (a chain pass per delivery); batched about 7 of ingest, the chainer passes
+ * shared by the batch, and the inbox drained 4.5 times as fast.
  *
  * If anything in the shared transaction fails, it rolls back whole and every delivery is
  * processed alone (processDelivery), so one bad delivery fails by itself and never takes the
