@@ -91,7 +91,10 @@ export function parseJson(raw: Buffer | string, maxDepth = MAX_JSON_DEPTH): unkn
     throw new QuenchError('bad_request', `JSON nested ${depth} levels deep; the limit is ${maxDepth}`);
   }
   try {
-    return JSON.parse(text, refuseUnstorable);
+    // Without a \u escape every string JSON.parse returns is made of the text's own characters,
+    // so one scan of the text stands in for the reviver (a reviver makes JSON.parse about 3×
+    // slower: ~4 µs of a 400-byte webhook).
+    return text.includes('\\u') || UNSTORABLE.test(text) ? JSON.parse(text, refuseUnstorable) : JSON.parse(text);
   } catch (err) {
     if (err instanceof QuenchError) throw err;
     throw new QuenchError('bad_request', `malformed JSON: ${(err as Error).message}`);
