@@ -12,7 +12,7 @@ import { engineActor, type RunRow } from './model.js';
 import type { Runtime } from './runtime.js';
 import { SnapshotError } from './snapshots.js';
 import type { Tx } from '../db/database.js';
-import { recordBatched } from './result-batch.js';
+import { recordBatched } from './group-commits.js';
 
 /** How an attempt ended, recorded with the step's result. */
 export interface AttemptRecord {

@@ -9,7 +9,8 @@ import type { Step } from '../playbooks/core/model.js';
 import { type AttemptRecord, RecordingError, recordResult, workerOf } from './complete.js';
 import type { RunRow, StepRow } from './model.js';
 import { breakerOf, type Runtime } from './runtime.js';
-import { beginAttempt, heartbeat } from './sql/attempt.js';
+import { heartbeat } from './sql/attempt.js';
+import { beginAttemptGrouped } from './group-commits.js';
 import { type ClaimedStep, leaseTime } from './sql/claim.js';
 import { releaseClaim } from './sql/release.js';
 import { drillAction } from '../drills/simulate.js';
@@ -104,7 +105,7 @@ export async function runActionAttempt(
   // A probe that ends without telling anything about the target hands the probe back.
   let probeReported = !admission.probe;
   try {
-    const start = await beginAttempt(rt.db, {
+    const start = await beginAttemptGrouped(rt, {
       stepId: claimed.id,
       runId: run.id,
       stepKey: step.stepKey,

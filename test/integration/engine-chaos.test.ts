@@ -238,9 +238,12 @@ describe.skipIf(!POSTGRES_BIN)('engine chaos: SIGKILLed workers and PostgreSQL r
         }),
       );
 
-    // Runs start over ~20 s, so the kills and restarts meet every stage of every shape.
+    // Runs start over ~20 s, so the kills and restarts meet every stage of every shape. The
+    // starts are paced by the kills too (a kill per quarter of the starts), so however fast or
+    // loaded the machine, every quarter of the runs meets a kill.
     const starter = (async () => {
       for (let n = 0; n < RUNS_PER_SHAPE; n++) {
+        while (kills < Math.floor((4 * n) / RUNS_PER_SHAPE)) await new Promise((r) => setTimeout(r, 200));
         const started = await Promise.all(
           shapes.map(async (shape) => {
             const { runId } = await retrying(`start ${shape} ${n}`, () => engine.startRun({ playbook: pbs[shape], inputs: { n } }));

@@ -25,27 +25,41 @@ export interface AttemptStart {
 
 export const idempotencyKeyOf = (runId: string, stepKey: string) => `${runId}:${stepKey}`;
 
-export async function beginAttempt(
-  db: Database,
-  args: {
-    stepId: string;
-    runId: string;
-    stepKey: string;
-    worker: string;
-    token: string;
-    now: Date;
-    stepTimeoutMs: number | null;
-    params: unknown;
-  },
-): Promise<AttemptStart | { draining: true } | undefined> {
-  // One statement, one round trip, its own commit: lock the step if this claim still holds it
-  // (the fence, as heldByClaim), read the run's state and the latest attempt, then either
-  // repeat a `running` attempt (takeover), start nothing (a failing run), or start the next one
-  // (step row + attempt row). The data-modifying parts are guarded by the decided `mode`, so
-  // exactly one of them writes.
+export interface AttemptArgs {
+  stepId: string;
+  runId: string;
+  stepKey: string;
+  worker: string;
+  token: string;
+  now: Date;
+  stepTimeoutMs: number | null;
+  params: unknown;
+}
+
+export type AttemptBegun = AttemptStart | { draining: true } | undefined;
+
+export async function beginAttempt(db: Database, args: AttemptArgs): Promise<AttemptBegun> {
+  return attemptBegunOf(args, await db.rows<RawAttemptStart>(beginAttemptQuery(args)));
+}
+
+export interface RawAttemptStart {
+  mode: 'takeover' | 'draining' | 'new';
+  attempts: number;
+  latest_key: string | null;
+  deadline_ms: number | null;
+}
+
+/**
+ * One statement, one round trip, its own commit (or a group's: attempt-batch.ts): lock the step
+ * if this claim still holds it (the fence, as heldByClaim), read the run's state and the latest
+ * attempt, then either repeat a `running` attempt (takeover), start nothing (a failing run), or
+ * start the next one (step row + attempt row). The data-modifying parts are guarded by the
+ * decided `mode`, so exactly one of them writes.
+ */
+export function beginAttemptQuery(args: AttemptArgs): SQL {
   const now = args.now.toISOString();
   const key = idempotencyKeyOf(args.runId, args.stepKey);
-  const [row] = await db.rows<{ mode: 'takeover' | 'draining' | 'new'; attempts: number; latest_key: string | null; deadline_ms: number | null }>(sql`
+  return sql`
     with st as (
       select s.id, s.attempts, s.deadline_at, s.spec->>'role' as role, r.state as run_state
       from engine_steps s join engine_runs r on r.id = s.run_id
@@ -81,7 +95,12 @@ export async function beginAttempt(
     )
     select d.mode, d.attempts, d.latest_key, (extract(epoch from d.deadline_at) * 1000)::float8 as deadline_ms,
       (select count(*) from took) + (select count(*) from stepped) + (select count(*) from started) as written
-    from d`);
+    from d`;
+}
+
+export function attemptBegunOf(args: Pick<AttemptArgs, 'runId' | 'stepKey'>, rows: RawAttemptStart[]): AttemptBegun {
+  const [row] = rows;
+  const key = idempotencyKeyOf(args.runId, args.stepKey);
   if (!row) return undefined;
   if (row.mode === 'draining') return { draining: true as const };
   const deadlineAt = row.deadline_ms === null ? null : new Date(Math.round(Number(row.deadline_ms)));

@@ -1,0 +1,101 @@
+import { sql } from 'drizzle-orm';
+import { groupCommit } from '../db/group-commit.js';
+import { pipelineOn } from '../db/pipeline.js';
+import { type AttemptRecord, afterRecording, applyRecording, type Recording, recordAlone, recording } from './complete.js';
+import type { Runtime } from './runtime.js';
+import { type AttemptArgs, type AttemptBegun, attemptBegunOf, beginAttempt, beginAttemptQuery, type RawAttemptStart } from './sql/attempt.js';
+import type { ClaimedStep } from './sql/claim.js';
+import { type RawSnapshot, runSnapshotOf, runSnapshotQuery } from './sql/load.js';
+import type { StepResult, TransitionReport } from './sql/transition.js';
+
+/**
+ * Group commit (src/db/group-commit.ts) of the engine's two per-step commits: attempt starts
+ * and step results.
+ *
+ * Attempt starts: each is the one statement of `beginAttempt`, fenced on its claim; a group runs
+ * them in one transaction, so the starts of several steps share a commit. Every start still
+ * commits before its action is called. At most one start per run in a group.
+ *
+ * Step results. Results that arrive while a recording transaction is in flight
+ * wait for it and then go together in the next one: one BEGIN, one lock statement for all their
+ * runs and claimed steps, their reads, every write, one COMMIT (and one WAL flush) for the
+ * batch. A result arriving when nothing is in flight goes at once, alone: batching adds no
+ * wait, it only shares what would otherwise queue.
+ *
+ * Each result is applied exactly as `completeClaimed` applies it (complete.ts
+ * `applyRecording`), against its run as read after the batch took the locks. A batch holds at
+ * most one result per run: a second result of the same run (parallel branches) must plan on
+ * the first one's writes, so it waits for the next batch. Runs are locked in id order, so two
+ * batches never deadlock, and a transaction that locks one run never waits on a batch that
+ * waits on it. If the batch fails, nothing of it committed: each of its results is then
+ * recorded alone, so one result's failure is its own (recordResult retries it, dead-letters
+ * it, or fails the run for an altered snapshot).
+ */
+const MAX_BATCH = 32;
+
+const starts = new WeakMap<Runtime, (args: AttemptArgs) => Promise<AttemptBegun>>();
+
+export function beginAttemptGrouped(rt: Runtime, args: AttemptArgs): Promise<AttemptBegun> {
+  let start = starts.get(rt);
+  if (!start) {
+    start = groupCommit<AttemptArgs, AttemptBegun>({
+      maxBatch: MAX_BATCH,
+      key: (a) => a.runId,
+      together: (group) =>
+        rt.db.orm.transaction(async (tx) => {
+          const pl = pipelineOn(tx);
+          const begun = group.map((a) => pl.add<RawAttemptStart>(beginAttemptQuery(a)));
+          await pl.settled();
+          return Promise.all(begun.map(async (rows, i) => attemptBegunOf(group[i]!, await rows)));
+        }),
+      alone: (a) => beginAttempt(rt.db, a),
+    });
+    starts.set(rt, start);
+  }
+  return start(args);
+}
+
+const groups = new WeakMap<Runtime, (r: Recording) => Promise<TransitionReport | undefined>>();
+
+export async function recordBatched(rt: Runtime, claimed: ClaimedStep, result: StepResult, attempt?: AttemptRecord): Promise<TransitionReport | undefined> {
+  let record = groups.get(rt);
+  if (!record) {
+    record = groupCommit<Recording, TransitionReport | undefined>({
+      maxBatch: MAX_BATCH,
+      key: (r) => r.claimed.runId,
+      together: (batch) => recordTogether(rt, batch),
+      // A fresh chain slot: the failed group's claim of a next step never happened.
+      alone: (r) => recordAlone(rt, Object.assign(r, recording(rt, r.claimed, r.result, r.attempt), { nextSnapshot: undefined })),
+      onGroup: (size) => rt.metrics.resultBatchSize.observe(size),
+    });
+    groups.set(rt, record);
+  }
+  const r = recording(rt, claimed, result, attempt);
+  return afterRecording(rt, r, await record(r));
+}
+
+async function recordTogether(rt: Runtime, batch: Recording[]): Promise<Array<TransitionReport | undefined>> {
+  return rt.db.orm.transaction(async (tx) => {
+    const pl = pipelineOn(tx);
+    const ids = batch.map((r) => r.claimed.id);
+    const tokens = batch.map((r) => r.claimed.token);
+    // The claims still held, locked run then step, runs in id order; then each run as it is
+    // once locked (later statements: they see everything committed before the locks were granted).
+    const held = pl.add<{ id: string }>(sql`select s.id from engine_runs r join engine_steps s on s.run_id = r.id
+      where s.id in (select json_array_elements_text(${JSON.stringify(ids)}::json))
+        and s.lease_owner in (select json_array_elements_text(${JSON.stringify(tokens)}::json))
+        and s.status = 'running'
+      order by r.id, s.id
+      for update of r, s`);
+    const reads = batch.map((r) => pl.add<RawSnapshot>(runSnapshotQuery(r.claimed.runId)));
+    await pl.settled();
+    const holding = new Set((await held).map((h) => h.id));
+    const out: Array<TransitionReport | undefined> = [];
+    for (const [i, r] of batch.entries()) {
+      const [raw] = await reads[i]!;
+      out.push(holding.has(r.claimed.id) && raw ? await applyRecording(rt, tx, pl, r, runSnapshotOf(raw)) : undefined);
+    }
+    await pl.settled();
+    return out;
+  });
+}
