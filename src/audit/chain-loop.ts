@@ -5,8 +5,10 @@
  * again at once; otherwise it polls every `pollMs`, which also chains what other replicas (or
  * a CLI process, or a chainer that died mid-batch) left behind. No NOTIFY: a wake costs nothing
  * in the recording transaction. Correctness never depends on timing here, only the lag does.
+ * The first retry waits 5 ms, not less: the appending transaction is usually still open, and
+ * under load a pass every few ms links tens of entries instead of one or two.
  */
-export const AFTER_APPEND_MS = [1, 3, 10, 30, 100] as const;
+export const AFTER_APPEND_MS = [5, 10, 30, 100] as const;
 export const CHAIN_POLL_MS = 250;
 
 export interface ChainLoop {

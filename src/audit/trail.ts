@@ -103,6 +103,11 @@ export interface PendingAuditEntry {
   at: Date;
 }
 
+async function outboxIsEmpty(db: Database): Promise<boolean> {
+  const [row] = await db.rows<{ pending: boolean }>(sql`select exists (select 1 from audit_outbox) as pending`);
+  return !row?.pending;
+}
+
 async function backlogOf(db: Database): Promise<{ entries: number; oldestSeconds: number }> {
   const [row] = await db.rows<{ entries: number; oldest: number | null }>(
     sql`select count(*)::int as entries, extract(epoch from clock_timestamp() - min(enqueued_at))::float8 as oldest from audit_outbox`,
@@ -120,7 +125,12 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
   const flush = async () => {
     await chainAll(db, hashers, options.faults);
   };
-  const loop = createChainLoop({ pass: () => chainPass(db, hashers, { wait: false, faults: options.faults }), batch: CHAIN_BATCH });
+  // A pass starts with a lock-free look (one statement, no transaction): most passes after an
+  // append find its transaction still open and nothing to link.
+  const loop = createChainLoop({
+    pass: async () => ((await outboxIsEmpty(db)) ? 0 : chainPass(db, hashers, { wait: false, faults: options.faults })),
+    batch: CHAIN_BATCH,
+  });
   /**
    * Readers chain first; when they cannot (a role without INSERT, a missing key, a lock held
    * by someone else for over SETTLE_MS) they still read what is chained, and the chain's own
