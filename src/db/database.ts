@@ -10,7 +10,7 @@ import { QuenchError } from '../core/errors.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
 import { assertPostgresDriverPatched } from './driver-patch.js';
 import { applyMigrations, migrationCount } from './migrate.js';
-import { withPreparedStatements } from './prepared.js';
+import { retryingStalePlans, withPreparedStatements } from './prepared.js';
 import { resultRows } from './rows.js';
 import * as schema from './schema.js';
 
@@ -62,7 +62,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
 
 async function openPostgres(url: string, poolMax: number, migrationUrl: string | undefined, prepare: boolean): Promise<Database> {
   assertPostgresDriverPatched();
-  const client = postgres(url, { max: poolMax, onnotice: () => {}, connect_timeout: 10 });
+  const client = postgres(url, { max: poolMax, onnotice: () => {}, connect_timeout: 10, prepare });
   try {
     await client`select 1`;
   } catch (err) {
@@ -71,7 +71,7 @@ async function openPostgres(url: string, poolMax: number, migrationUrl: string |
       cause: err,
     });
   }
-  const orm = drizzlePostgres(prepare ? withPreparedStatements(client) : client, { schema }) as unknown as Orm;
+  const orm = retryingStalePlans(drizzlePostgres(prepare ? withPreparedStatements(client) : client, { schema })) as unknown as Orm;
   return makeDatabase('postgres', orm, {
     listen: async (channel, onPayload) => {
       const sub = await client.listen(channel, onPayload);

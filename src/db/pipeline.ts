@@ -13,8 +13,9 @@ import { resultRows } from './rows.js';
  * COMMIT sent after a failed statement would end the transaction as a ROLLBACK without an error.
  * On other drivers (PGlite, in process) statements run one after the other, in the same order.
  *
- * Statements run as drizzle would run them (`dialect.sqlToQuery`), as prepared statements; raw
- * rows come back with the column names of the SQL (no drizzle mapping).
+ * Statements run as drizzle would run them (`dialect.sqlToQuery`, prepared as the client is
+ * set up to: src/db/prepared.ts); raw rows come back with the column names of the SQL (no
+ * drizzle mapping).
  */
 export interface Pipeline {
   /** Sends a statement (a query builder or raw SQL); its rows once it ran. */
@@ -30,7 +31,7 @@ export interface Pipeline {
 
 interface DrizzleInternals {
   dialect?: { sqlToQuery(sql: SQL): { sql: string; params: unknown[] } };
-  session?: { client?: { unsafe?: (text: string, params: unknown[], options?: { prepare?: boolean }) => PromiseLike<unknown> & { execute(): unknown } } };
+  session?: { client?: { unsafe?: (text: string, params: unknown[]) => PromiseLike<unknown> & { execute(): unknown } } };
 }
 
 export function pipelineOn(tx: Executor): Pipeline {
@@ -51,7 +52,8 @@ export function pipelineOn(tx: Executor): Pipeline {
       const statement = toSql(query);
       if (client?.unsafe && dialect) {
         const { sql: text, params } = dialect.sqlToQuery(statement);
-        const q = client.unsafe(text, params, { prepare: true });
+        // Prepared or not as the client says (DATABASE_PREPARE, prepared.ts).
+        const q = client.unsafe(text, params);
         q.execute(); // queued on the connection now, in call order
         return track(Promise.resolve(q).then((rows) => resultRows<T>(rows)));
       }

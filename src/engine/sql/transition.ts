@@ -295,20 +295,20 @@ export async function applyEffects(
         const open: StepStatus[] = effect.keepRunning
           ? ['pending', 'ready', 'retry_wait', 'waiting']
           : ['pending', 'ready', 'running', 'retry_wait', 'waiting'];
-        // Their attempts in flight will never report (fenced): closed in the same statement, none stays `running`.
-        const cancelled = await pl.add<{ id: string; kind: string; step_key: string }>(sql`
-          with cancelled as (
-            update engine_steps set status = 'cancelled', wake_at = null, lease_owner = null, ended_at = ${now.toISOString()}::timestamptz
-            where run_id = ${run.id} and status in (${sql.join(open.map((s) => sql`${s}`), sql`, `)})
-            returning id, kind, step_key
-          ),
-          closed as (
-            update engine_attempts set status = 'cancelled', ended_at = ${now.toISOString()}::timestamptz
-            where step_id in (select id from cancelled) and status = 'running'
-          )
-          select id, kind, step_key from cancelled`);
-        for (const c of cancelled) known?.set(c.step_key, 'cancelled');
-        cancelledHumanSteps.push(...cancelled.filter((c) => c.kind === 'human').map((c) => c.id));
+        const cancelled = pl.add<{ id: string; kind: string; step_key: string }>(sql`
+          update engine_steps set status = 'cancelled', wake_at = null, lease_owner = null, ended_at = ${now.toISOString()}::timestamptz
+          where run_id = ${run.id} and status in (${sql.join(open.map((s) => sql`${s}`), sql`, `)})
+          returning id, kind, step_key`);
+        // Their attempts in flight will never report (fenced): close them, none stays `running`.
+        // A later statement, not a CTE of the one above: an attempt start that held a step's lock
+        // commits its attempt row while the update waits, and only a statement that starts after
+        // the update sees that row.
+        void pl.add(sql`
+          update engine_attempts a set status = 'cancelled', ended_at = ${now.toISOString()}::timestamptz
+          from engine_steps s
+          where s.run_id = ${run.id} and s.status = 'cancelled' and a.step_id = s.id and a.status = 'running'`);
+        for (const c of await cancelled) known?.set(c.step_key, 'cancelled');
+        cancelledHumanSteps.push(...(await cancelled).filter((c) => c.kind === 'human').map((c) => c.id));
         break;
       }
       case 'run':
