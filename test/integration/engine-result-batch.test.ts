@@ -46,6 +46,21 @@ async function waitForRuns(t: TestDatabase, n: number): Promise<void> {
   throw new Error('runs did not finish');
 }
 
+/** Starts `n` runs of `pb`, runs a worker until all of them ended, and returns their ids. */
+async function runToEnd(t: TestDatabase, engine: ReturnType<typeof testEngine>, pb: ReturnType<typeof playbook>, n: number, before?: (ids: string[]) => void): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push((await engine.startRun({ playbook: pb })).runId);
+  before?.(ids);
+  const worker = engine.createWorker('batcher');
+  await worker.start();
+  try {
+    await waitForRuns(t, n);
+  } finally {
+    await worker.stop();
+  }
+  return ids;
+}
+
 async function batchSizes(registry: Registry): Promise<{ count: number; sum: number }> {
   const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === 'quench_engine_result_batch_size') as unknown as {
     values: Array<{ metricName: string; value: number }>;
@@ -69,15 +84,7 @@ describe.each(databaseKinds)('step results committed in batches (%s)', (kind) =>
       { id: 'meet', kind: 'action', action: 'test.barrier', params: { tag: '${{ run.id }}' } },
       { id: 'after', kind: 'action', action: 'log', params: { message: 'after' } },
     ]);
-    const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push((await engine.startRun({ playbook: pb })).runId);
-    const worker = engine.createWorker('batcher');
-    await worker.start();
-    try {
-      await waitForRuns(t, 6);
-    } finally {
-      await worker.stop();
-    }
+    const ids = await runToEnd(t, engine, pb, 6);
     for (const id of ids) {
       const run = (await engine.getRun(id))!;
       expect(run.state).toBe('succeeded');
@@ -107,16 +114,9 @@ describe.each(databaseKinds)('step results committed in batches (%s)', (kind) =>
       }),
     );
     const pb = playbook('one-bad', [{ id: 'meet', kind: 'action', action: 'test.barrier', params: { tag: 'x' } }]);
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await engine.startRun({ playbook: pb })).runId);
-    victim = ids[1]!;
-    const worker = engine.createWorker('batcher');
-    await worker.start();
-    try {
-      await waitForRuns(t, 3);
-    } finally {
-      await worker.stop();
-    }
+    const ids = await runToEnd(t, engine, pb, 3, (started) => {
+      victim = started[1]!;
+    });
     const states = await Promise.all(ids.map(async (id) => (await engine.getRun(id))!.state));
     expect(states).toEqual(['succeeded', 'failed', 'succeeded']);
     expect((await engine.getRun(victim))!.steps[0]!.error).toMatchObject({ code: 'snapshot_invalid' });
@@ -137,14 +137,7 @@ describe.each(databaseKinds)('step results committed in batches (%s)', (kind) =>
       },
       { id: 'join', kind: 'action', action: 'log', params: { message: 'joined' } },
     ]);
-    const ids = [(await engine.startRun({ playbook: pb })).runId, (await engine.startRun({ playbook: pb })).runId];
-    const worker = engine.createWorker('batcher');
-    await worker.start();
-    try {
-      await waitForRuns(t, 2);
-    } finally {
-      await worker.stop();
-    }
+    const ids = await runToEnd(t, engine, pb, 2);
     for (const id of ids) {
       const run = (await engine.getRun(id))!;
       expect(run.state).toBe('succeeded');
