@@ -1,7 +1,8 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { QuenchError } from '../core/errors.js';
 import type { Database, Executor } from '../db/database.js';
 import { pipelineOn } from '../db/pipeline.js';
+import { epochMs, parsedJson, pgArray } from '../db/rows.js';
 import { type ChainHashers, linkBatch } from './core/chain.js';
 import { type AuditEvent, pendingFields } from './core/entry.js';
 import type { auditEvents } from './schema.js';
@@ -66,9 +67,9 @@ export async function chainPass(
     const lock = options.wait
       ? pl.add<{ locked: boolean }>(sql`select true as locked from (select pg_advisory_xact_lock(${CHAINER_LOCK_KEY}::bigint)) l`)
       : pl.add<{ locked: boolean }>(sql`select pg_try_advisory_xact_lock(${CHAINER_LOCK_KEY}::bigint) as locked`);
-    const batch = pl.add<RawOutboxRow>(sql`select id, ${ms(sql`at`)} as at_ms, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, mac
+    const batch = pl.add<RawOutboxRow>(sql`select id, ${epochMs(sql`at`)} as at_ms, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, mac
       from audit_outbox order by id limit ${options.batch ?? CHAIN_BATCH}`);
-    const head = pl.add<RawEventRow>(sql`select seq, ${ms(sql`at`)} as at_ms, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, prev_hash, hash
+    const head = pl.add<RawEventRow>(sql`select seq, ${epochMs(sql`at`)} as at_ms, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, prev_hash, hash
       from audit_events order by seq desc limit 1`);
     await pl.settled();
     const [locked] = await lock;
@@ -115,14 +116,11 @@ export async function chainPass(
       await options.faults.afterInsert(tx);
     }
     const chained = linked.entries.flatMap(({ source }) => (source === undefined ? [] : [pending[source]!.id]));
-    void pl.add(sql`delete from audit_outbox where id = any(${`{${chained.join(',')}}`}::bigint[])`);
+    void pl.add(sql`delete from audit_outbox where id = any(${pgArray(chained)}::bigint[])`);
     await pl.settled();
     return chained.length;
   });
 }
-
-/** Milliseconds since the epoch, exact: the driver returns timestamps differently. */
-const ms = (column: SQL) => sql`floor(extract(epoch from ${column}) * 1000)::float8`;
 
 interface RawCommon {
   at_ms: number | string;
@@ -137,7 +135,6 @@ interface RawCommon {
 type RawOutboxRow = RawCommon & { id: number | string; mac: string | null };
 type RawEventRow = RawCommon & { seq: number | string; prev_hash: string; hash: string };
 
-const json = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value) : value);
 const common = (r: RawCommon) => ({
   at: new Date(Number(r.at_ms)),
   actorType: r.actor_type,
@@ -145,7 +142,7 @@ const common = (r: RawCommon) => ({
   action: r.action,
   subjectType: r.subject_type,
   subjectId: r.subject_id,
-  data: json(r.data),
+  data: parsedJson(r.data),
   correlationId: r.correlation_id,
 });
 const outboxFromRaw = (r: RawOutboxRow) => ({ ...common(r), id: Number(r.id), mac: r.mac });

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
-import { type NewDelivery, pgArray } from './inbox.js';
+import { pgArray } from '../db/rows.js';
+import type { NewDelivery } from './inbox.js';
 
 /**
  * Group commit for accepted webhooks. Each request still gets its 202 only after its row is

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Database, Executor } from '../db/database.js';
+import { pgArray } from '../db/rows.js';
 
 /**
  * The inbox's SQL, one function per operation, with the reasoning beside each query.
@@ -121,14 +122,6 @@ export async function completeDeliveries(db: Database, rows: ReadonlyArray<{ id:
      where i.id = c.id and i.status = 'processing' and i.attempts = c.attempts
     returning i.id`);
   return new Set(done.map((r) => Number(r.id)));
-}
-
-/**
- * A PostgreSQL array literal parameter: postgres.js and PGlite both take the text form, which
- * keeps one code path for both drivers. Every element is quoted (NULL stays unquoted).
- */
-export function pgArray(values: ReadonlyArray<string | number | null>): string {
-  return `{${values.map((v) => (v === null ? 'NULL' : `"${String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)).join(',')}}`;
 }
 
 /**

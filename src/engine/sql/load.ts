@@ -1,6 +1,6 @@
 import { and, asc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/database.js';
-import { resultRows } from '../../db/rows.js';
+import { epochMs, parsedJson, resultRows } from '../../db/rows.js';
 import type { Playbook } from '../../playbooks/core/model.js';
 import type { RunEvent } from '../context.js';
 import type { RunRow, StepRow } from '../model.js';
@@ -38,18 +38,18 @@ export function runSnapshotQuery(runId: string): SQL {
         'id', r.id, 'playbook', r.playbook, 'playbookHash', r.playbook_hash, 'state', r.state,
         'trigger', r.trigger, 'inputs', r.inputs, 'correlationId', r.correlation_id, 'startKey', r.start_key,
         'drill', r.drill, 'startedBy', r.started_by, 'traceContext', r.trace_context, 'error', r.error,
-        'createdAt', ${ms(sql`r.created_at`)}, 'updatedAt', ${ms(sql`r.updated_at`)}, 'endedAt', ${ms(sql`r.ended_at`)},
+        'createdAt', ${epochMs(sql`r.created_at`)}, 'updatedAt', ${epochMs(sql`r.updated_at`)}, 'endedAt', ${epochMs(sql`r.ended_at`)},
         'definitionDigest', md5(r.definition::text)) as run,
       (select coalesce(json_agg(json_build_object(
           'id', s.id, 'runId', s.run_id, 'stepKey', s.step_key, 'kind', s.kind, 'status', s.status,
-          'wakeAt', ${ms(sql`s.wake_at`)}, 'leaseOwner', s.lease_owner, 'attempts', s.attempts,
+          'wakeAt', ${epochMs(sql`s.wake_at`)}, 'leaseOwner', s.lease_owner, 'attempts', s.attempts,
           'completedSeq', s.completed_seq, 'spec', s.spec, 'output', s.output, 'error', s.error,
-          'decision', s.decision, 'createdAt', ${ms(sql`s.created_at`)}, 'startedAt', ${ms(sql`s.started_at`)},
-          'deadlineAt', ${ms(sql`s.deadline_at`)}, 'endedAt', ${ms(sql`s.ended_at`)})
+          'decision', s.decision, 'createdAt', ${epochMs(sql`s.created_at`)}, 'startedAt', ${epochMs(sql`s.started_at`)},
+          'deadlineAt', ${epochMs(sql`s.deadline_at`)}, 'endedAt', ${epochMs(sql`s.ended_at`)})
         order by s.created_at asc, s.completed_seq asc nulls last, s.step_key asc), '[]'::json)
         from engine_steps s where s.run_id = r.id) as steps,
       (select coalesce(json_agg(json_build_object(
-          'type', e.type, 'payload', e.payload, 'receivedAt', ${ms(sql`e.received_at`)}) order by e.seq), '[]'::json)
+          'type', e.type, 'payload', e.payload, 'receivedAt', ${epochMs(sql`e.received_at`)}) order by e.seq), '[]'::json)
         from engine_events e where e.run_id = r.id) as events
     from engine_runs r where r.id = ${runId}`;
 }
@@ -57,9 +57,9 @@ export function runSnapshotQuery(runId: string): SQL {
 const date = (v: unknown) => (v === null || v === undefined ? null : new Date(Number(v)));
 
 export function runSnapshotOf(raw: RawSnapshot): RunSnapshot {
-  const r = json<Record<string, unknown>>(raw.run);
+  const r = parsedJson<Record<string, unknown>>(raw.run);
   const run = { ...r, createdAt: date(r.createdAt), updatedAt: date(r.updatedAt), endedAt: date(r.endedAt) } as LeanRun;
-  const rows = json<Array<Record<string, unknown>>>(raw.steps).map(
+  const rows = parsedJson<Array<Record<string, unknown>>>(raw.steps).map(
     (s) =>
       ({
         ...s,
@@ -70,7 +70,7 @@ export function runSnapshotOf(raw: RawSnapshot): RunSnapshot {
         endedAt: date(s.endedAt),
       }) as StepRow,
   );
-  const events = json<Array<{ type: string; payload: unknown; receivedAt: number }>>(raw.events).map((e) => ({
+  const events = parsedJson<Array<{ type: string; payload: unknown; receivedAt: number }>>(raw.events).map((e) => ({
     type: e.type,
     payload: e.payload,
     receivedAt: new Date(Number(e.receivedAt)).toISOString(),
@@ -78,10 +78,6 @@ export function runSnapshotOf(raw: RawSnapshot): RunSnapshot {
   return { run, rows, events };
 }
 
-/** Milliseconds since the epoch, exact (timestamptz keeps microseconds; Date keeps ms). */
-const ms = (column: SQL) => sql`floor(extract(epoch from ${column}) * 1000)::float8`;
-/** json from a raw column: parsed by one driver, a string from the other. */
-const json = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
 
 /** A run row without its definition snapshot, with the digest of the stored snapshot instead. */
 export type LeanRun = Omit<RunRow, 'definition'> & { definitionDigest: string };
