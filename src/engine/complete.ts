@@ -2,8 +2,10 @@ import { TransitionError } from './core/states.js';
 import type { StepFailure } from './core/step-error.js';
 import { storable } from './core/storable.js';
 import { type ClaimedStep, leaseTime } from './sql/claim.js';
+import { sql } from 'drizzle-orm';
 import { type Pipeline, pipelineOn } from '../db/pipeline.js';
-import { claimLockQuery, finishAttemptQuery } from './sql/attempt.js';
+import { pgArray } from '../db/rows.js';
+import { finishAttemptQuery } from './sql/attempt.js';
 import { type RawSnapshot, readRun, type RunSnapshot, runSnapshotOf, runSnapshotQuery, withDefinition } from './sql/load.js';
 import { notifySafely } from './notify.js';
 import { failUnpinned } from './sql/unpinned.js';
@@ -32,7 +34,7 @@ export type Recheck = (tx: Tx, run: RunRow) => Promise<StepResult | undefined>;
 /** The claim's worker id (the token is `<worker>/<uuid>`). */
 export const workerOf = (claimed: Pick<ClaimedStep, 'token'>) => claimed.token.slice(0, claimed.token.lastIndexOf('/')) || claimed.token;
 
-/** One result on its way into a recording transaction (alone, or in a batch: result-batch.ts). */
+/** One result on its way into a recording transaction (alone, or in a group: group-commits.ts). */
 export interface Recording {
   claimed: ClaimedStep;
   result: StepResult;
@@ -120,18 +122,35 @@ export async function completeClaimed(
 
 /** The recording transaction of one result (its after-commit part is the caller's). */
 export async function recordAlone(rt: Runtime, r: Recording): Promise<TransitionReport | undefined> {
+  return (await recordTogether(rt, [r]))[0];
+}
+
+/**
+ * One recording transaction for one or more results of distinct runs (group-commits.ts), each
+ * applied as if alone. The claims still held are locked run then step, runs in id order (two
+ * such transactions never deadlock); then each run is read as it is once locked, in the same
+ * flight (pipeline.ts: later statements, so they see every commit made before the locks were
+ * granted). A result whose claim is gone records nothing (`undefined`).
+ */
+export async function recordTogether(rt: Runtime, batch: Recording[]): Promise<Array<TransitionReport | undefined>> {
   return rt.db.orm.transaction(async (tx) => {
-    // The lock, then the run as it is once locked, in one round trip (pipeline.ts): the read is
-    // a later statement, so it sees every change committed before the lock was granted.
     const pl = pipelineOn(tx);
-    const held = pl.add(claimLockQuery(r.claimed));
-    const read = pl.add<RawSnapshot>(runSnapshotQuery(r.claimed.runId));
+    const held = pl.add<{ id: string }>(sql`select s.id from engine_runs r join engine_steps s on s.run_id = r.id
+      where s.id = any(${pgArray(batch.map((r) => r.claimed.id))}::text[])
+        and s.lease_owner = any(${pgArray(batch.map((r) => r.claimed.token))}::text[])
+        and s.status = 'running'
+      order by r.id, s.id
+      for update of r, s`);
+    const reads = batch.map((r) => pl.add<RawSnapshot>(runSnapshotQuery(r.claimed.runId)));
     await pl.settled();
-    const [raw] = await read;
-    if ((await held).length === 0 || !raw) return undefined;
-    const report = await applyRecording(rt, tx, pl, r, runSnapshotOf(raw));
+    const holding = new Set((await held).map((h) => h.id));
+    const out: Array<TransitionReport | undefined> = [];
+    for (const [i, r] of batch.entries()) {
+      const [raw] = await reads[i]!;
+      out.push(holding.has(r.claimed.id) && raw ? await applyRecording(rt, tx, pl, r, runSnapshotOf(raw)) : undefined);
+    }
     await pl.settled();
-    return report;
+    return out;
   });
 }
 
@@ -165,7 +184,7 @@ export async function recordResult(
   let delay = rt.options.recordRetryMs;
   for (let i = 0; i < rt.options.recordTries; i++) {
     try {
-      // The first try goes with whatever other results are waiting (result-batch.ts); retries alone.
+      // The first try goes with whatever other results are waiting (group-commits.ts); retries alone.
       if (i === 0 && !recheck) return await recordBatched(rt, claimed, result, attempt);
       return await completeClaimed(rt, claimed, result, attempt, recheck);
     } catch (err) {

@@ -1,11 +1,9 @@
-import { sql } from 'drizzle-orm';
 import { groupCommit } from '../db/group-commit.js';
 import { pipelineOn } from '../db/pipeline.js';
-import { type AttemptRecord, afterRecording, applyRecording, type Recording, recordAlone, recording } from './complete.js';
+import { type AttemptRecord, afterRecording, type Recording, recordAlone, recordTogether, recording } from './complete.js';
 import type { Runtime } from './runtime.js';
 import { type AttemptArgs, type AttemptBegun, attemptBegunOf, beginAttempt, beginAttemptQuery, type RawAttemptStart } from './sql/attempt.js';
 import type { ClaimedStep } from './sql/claim.js';
-import { type RawSnapshot, runSnapshotOf, runSnapshotQuery } from './sql/load.js';
 import type { StepResult, TransitionReport } from './sql/transition.js';
 
 /**
@@ -72,30 +70,4 @@ export async function recordBatched(rt: Runtime, claimed: ClaimedStep, result: S
   }
   const r = recording(rt, claimed, result, attempt);
   return afterRecording(rt, r, await record(r));
-}
-
-async function recordTogether(rt: Runtime, batch: Recording[]): Promise<Array<TransitionReport | undefined>> {
-  return rt.db.orm.transaction(async (tx) => {
-    const pl = pipelineOn(tx);
-    const ids = batch.map((r) => r.claimed.id);
-    const tokens = batch.map((r) => r.claimed.token);
-    // The claims still held, locked run then step, runs in id order; then each run as it is
-    // once locked (later statements: they see everything committed before the locks were granted).
-    const held = pl.add<{ id: string }>(sql`select s.id from engine_runs r join engine_steps s on s.run_id = r.id
-      where s.id in (select json_array_elements_text(${JSON.stringify(ids)}::json))
-        and s.lease_owner in (select json_array_elements_text(${JSON.stringify(tokens)}::json))
-        and s.status = 'running'
-      order by r.id, s.id
-      for update of r, s`);
-    const reads = batch.map((r) => pl.add<RawSnapshot>(runSnapshotQuery(r.claimed.runId)));
-    await pl.settled();
-    const holding = new Set((await held).map((h) => h.id));
-    const out: Array<TransitionReport | undefined> = [];
-    for (const [i, r] of batch.entries()) {
-      const [raw] = await reads[i]!;
-      out.push(holding.has(r.claimed.id) && raw ? await applyRecording(rt, tx, pl, r, runSnapshotOf(raw)) : undefined);
-    }
-    await pl.settled();
-    return out;
-  });
 }

@@ -50,7 +50,7 @@ export interface RawAttemptStart {
 }
 
 /**
- * One statement, one round trip, its own commit (or a group's: attempt-batch.ts): lock the step
+ * One statement, one round trip, its own commit (or a group's: group-commits.ts): lock the step
  * if this claim still holds it (the fence, as heldByClaim), read the run's state and the latest
  * attempt, then either repeat a `running` attempt (takeover), start nothing (a failing run), or
  * start the next one (step row + attempt row). The data-modifying parts are guarded by the
@@ -120,17 +120,6 @@ export function finishAttemptQuery(
     .update(engineAttempts)
     .set({ status: args.status, output: args.output ?? null, error: args.error ?? null, endedAt: args.now })
     .where(and(eq(engineAttempts.stepId, args.stepId), eq(engineAttempts.attempt, args.attempt)));
-}
-
-/**
- * Locks the run and the claimed step, in the usual order (run, then step), the step only if
- * this claim still holds it (heldByClaim, re-checked on the latest row version after waiting
- * for a lock). No row: the claim is gone and nothing is locked.
- */
-export function claimLockQuery(claimed: { runId: string; id: string; token: string }): SQL {
-  return sql`select r.id from engine_runs r join engine_steps s on s.run_id = r.id
-    where r.id = ${claimed.runId} and s.id = ${claimed.id} and s.status = 'running' and s.lease_owner = ${claimed.token}
-    for update of r, s`;
 }
 
 /**

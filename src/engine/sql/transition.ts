@@ -149,7 +149,7 @@ export async function applyStepResult(
   // (under the run lock): the run state is then settled without reading them again.
   let known: Map<string, StepStatus> | undefined;
   if (terminal && (!terminalRunStates.has(run.state) || resumesUndo)) {
-    const rows = deps.rows ? afterRecording(deps.rows, step, recorded, result.status === 'succeeded') : await settledThen(pl, () => stepsOf(tx, run.id));
+    const rows = deps.rows ? rowsAsRecorded(deps.rows, step, recorded, result.status === 'succeeded') : await settledThen(pl, () => stepsOf(tx, run.id));
     known = new Map(rows.map((r) => [r.stepKey, r.id === step.id ? result.status : r.status]));
     const outcome: Outcome =
       result.status === 'succeeded'
@@ -173,7 +173,7 @@ async function settledThen<T>(pl: Pipeline, read: () => Promise<T>): Promise<T> 
  * run lock before it: the step gets what the update writes, and a succeeded step the next
  * completion number (the update computes the same max + 1; the run lock keeps it exact).
  */
-function afterRecording(rows: StepRow[], step: StepRow, recorded: Partial<StepRow>, completes: boolean): StepRow[] {
+function rowsAsRecorded(rows: StepRow[], step: StepRow, recorded: Partial<StepRow>, completes: boolean): StepRow[] {
   const seq = completes ? rows.reduce((max, r) => Math.max(max, r.completedSeq ?? 0), 0) + 1 : undefined;
   return rows.map((r) => (r.id === step.id ? { ...r, ...recorded, ...(seq !== undefined ? { completedSeq: seq } : {}) } as StepRow : r));
 }
