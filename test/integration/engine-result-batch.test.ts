@@ -122,6 +122,38 @@ describe.each(databaseKinds)('step results committed in batches (%s)', (kind) =>
     expect((await engine.getRun(victim))!.steps[0]!.error).toMatchObject({ code: 'snapshot_invalid' });
   });
 
+  it('a result whose claim was taken over while it ran records nothing; the results beside it commit', async () => {
+    t = await freshDatabase(kind);
+    let victim = '';
+    // While all three are held, another worker takes one step over (a new claim token).
+    const engine = testEngine(t.db, systemClock, { options: { concurrency: 3, pollMs: 50 } });
+    engine.actions.register(
+      barrierAction(3, async () => {
+        await t.db.rows(sql`update engine_steps set lease_owner = 'thief/1', wake_at = now() + interval '1 hour' where run_id = ${victim}`);
+      }),
+    );
+    const pb = playbook('fenced', [{ id: 'meet', kind: 'action', action: 'test.barrier', params: { tag: 'x' } }]);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await engine.startRun({ playbook: pb })).runId);
+    victim = ids[1]!;
+    const worker = engine.createWorker('batcher');
+    await worker.start();
+    try {
+      await waitForRuns(t, 2);
+    } finally {
+      await worker.stop(); // waits for the victim's attempt to finish and try to record
+    }
+    const states = await Promise.all(ids.map(async (id) => (await engine.getRun(id))!.state));
+    expect(states).toEqual(['succeeded', 'running', 'succeeded']);
+    const [step] = await t.db.rows<{ status: string; lease_owner: string; output: unknown }>(
+      sql`select status, lease_owner, output from engine_steps where run_id = ${victim}`,
+    );
+    expect(step).toEqual({ status: 'running', lease_owner: 'thief/1', output: null });
+    const audit = await engineAudit(t);
+    expect(audit.ok).toBe(true);
+    expect(auditOrder(audit.entries, victim)).not.toContain('step.succeeded');
+  });
+
   it('two branches of one run finishing together: the join fires once, after both', async () => {
     t = await freshDatabase(kind);
     const engine = testEngine(t.db, systemClock, { options: { concurrency: 4, pollMs: 50 } });
