@@ -11,7 +11,7 @@
 // baseline: single-row inserts from the same number of concurrent callers in one process.
 import { spawn, execFile } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import postgres from 'postgres';
 
 const DURATION_S = Number(process.env.BENCH_WEBHOOK_SECONDS || 10);
 const CONNECTIONS = Number(process.env.BENCH_WEBHOOK_CONNECTIONS || 20);
+const WARMUP_S = Number(process.env.BENCH_WEBHOOK_WARMUP_SECONDS ?? 5);
 const PGBENCH = process.env.PGBENCH || '/usr/bin/pgbench';
 const SECRET = 'bench-secret';
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -48,7 +49,9 @@ const eventBody = (id) =>
 
 async function startServe(env) {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(root, 'bin/quench.js'), 'serve'], {
+  // BENCH_SERVE_NODE_ARGS: Node options for the serve process (say `--cpu-prof --cpu-prof-dir=DIR` to profile it).
+  const nodeArgs = process.env.BENCH_SERVE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'bin/quench.js'), 'serve'], {
     cwd: root,
     env: { ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -96,6 +99,38 @@ function cpuMsOf(pid) {
   }
 }
 
+/** Read and write system calls a process has made so far (Linux /proc/PID/io), undefined elsewhere. */
+function syscallsOf(pid) {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return Number(/syscr: (\d+)/.exec(io)[1]) + Number(/syscw: (\d+)/.exec(io)[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time (ms) used so far by every process named `postgres` on this machine (the local server), undefined off Linux. */
+function postgresCpuMs() {
+  try {
+    let ticks = 0;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue; // exited meanwhile
+      }
+      if (!stat.includes('(postgres)')) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return ticks * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * One autocannon run; `rate` caps the total request rate (undefined: as fast as it goes).
  * Beside throughput it reads the service's CPU time per accepted webhook, which the rest of a
@@ -107,6 +142,8 @@ async function webhookLoad(url, seconds, rate, pid) {
   const acceptedIds = [];
   const prefix = randomBytes(4).toString('hex');
   const serveCpuBefore = cpuMsOf(pid);
+  const serveSyscallsBefore = syscallsOf(pid);
+  const postgresCpuBefore = postgresCpuMs();
   const clientCpuBefore = process.cpuUsage();
   const result = await autocannon({
     url: `${url}/webhooks/generic/bench`,
@@ -134,12 +171,18 @@ async function webhookLoad(url, seconds, rate, pid) {
     ],
   });
   const serveCpuMs = serveCpuBefore === undefined ? undefined : cpuMsOf(pid) - serveCpuBefore;
+  const postgresCpu = postgresCpuBefore === undefined ? undefined : postgresCpuMs() - postgresCpuBefore;
+  const serveSyscalls = serveSyscallsBefore === undefined ? undefined : syscallsOf(pid) - serveSyscallsBefore;
   const clientCpu = process.cpuUsage(clientCpuBefore);
   return {
     acceptedIds,
     summary: {
       acceptedPerSecond: Math.round(acceptedIds.length / seconds),
       serveCpuUsPerAccepted: serveCpuMs === undefined || acceptedIds.length === 0 ? undefined : Math.round((serveCpuMs * 1000) / acceptedIds.length),
+      // Backends that exited during the run are not counted: a floor, for comparing runs.
+      postgresCpuUsPerAccepted: postgresCpu === undefined || acceptedIds.length === 0 ? undefined : Math.round((postgresCpu * 1000) / acceptedIds.length),
+      serveReadWriteSyscallsPerAccepted:
+        serveSyscalls === undefined || acceptedIds.length === 0 ? undefined : Math.round((serveSyscalls / acceptedIds.length) * 100) / 100,
       loadGeneratorCpuPercent: Math.round((100 * (clientCpu.user + clientCpu.system)) / 1000 / (seconds * 1000)),
       latencyP50Ms: result.latency.p50,
       latencyP99Ms: result.latency.p99,
@@ -152,15 +195,21 @@ async function webhookLoad(url, seconds, rate, pid) {
 
 /** Both webhook runs against one serve: the maximum, then half of it; `found(ids)` counts the inbox rows named. */
 async function maxThenHalf(ctx, serve, found) {
+  // A long-running service has compiled its hot paths long ago; a process started a second ago has
+  // not (V8's optimising compiler then takes a fifth of the serve process's CPU). The warm-up's
+  // 202s are checked like the others.
+  ctx.log(`autocannon: warm-up, ${CONNECTIONS} connections for ${WARMUP_S} s`);
+  const warmup = WARMUP_S > 0 ? await webhookLoad(serve.url, WARMUP_S, undefined, serve.child.pid) : undefined;
   ctx.log(`autocannon: ${CONNECTIONS} connections for ${DURATION_S} s against ${serve.url}`);
   const max = await webhookLoad(serve.url, DURATION_S, undefined, serve.child.pid);
   const processedDuringMax = ctx.processed ? await ctx.processed() : undefined;
   const halfRate = Math.max(1, Math.round(max.summary.acceptedPerSecond / 2));
   ctx.log(`autocannon: ${halfRate} requests/s (half the maximum) for ${DURATION_S} s`);
   const half = await webhookLoad(serve.url, DURATION_S, halfRate, serve.child.pid);
-  const ids = [...max.acceptedIds, ...half.acceptedIds];
+  const ids = [...(warmup?.acceptedIds ?? []), ...max.acceptedIds, ...half.acceptedIds];
   const acceptedFound = await found(ids);
   return {
+    ...(warmup ? { warmup: { seconds: WARMUP_S, ...warmup.summary } } : {}),
     max: { ...max.summary, ...(processedDuringMax === undefined ? {} : { processedByWorkerDuringRun: processedDuringMax }) },
     half: { rate: halfRate, ...half.summary },
     responses202: ids.length,
