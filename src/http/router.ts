@@ -68,6 +68,8 @@ export interface Route {
 interface CompiledRoute extends Route {
   regex: RegExp;
   keys: string[];
+  /** The pattern up to its first parameter: a path that does not start with it cannot match (checked before the regex). */
+  prefix: string;
 }
 
 export class Router {
@@ -88,7 +90,9 @@ export class Router {
         return '([^/]+)';
       })
       .join('/');
-    const compiled: CompiledRoute = { ...route, regex: new RegExp(`^${source}/?$`), keys };
+    const param = route.pattern.indexOf('/:');
+    const prefix = param < 0 ? route.pattern : route.pattern.slice(0, param + 1);
+    const compiled: CompiledRoute = { ...route, regex: new RegExp(`^${source}/?$`), keys, prefix };
     if (keys.length === 0) {
       for (const path of route.pattern.endsWith('/') ? [route.pattern] : [route.pattern, `${route.pattern}/`]) {
         for (const method of route.method === 'GET' ? ['GET', 'HEAD'] : [route.method]) {
@@ -116,6 +120,7 @@ export class Router {
     if (exact) return { route: exact, params: {} };
     const allowed: string[] = [];
     for (const route of this.#routes) {
+      if (!path.startsWith(route.prefix)) continue;
       const m = route.regex.exec(path);
       if (!m) continue;
       if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) {
@@ -124,9 +129,7 @@ export class Router {
       }
       const params: Record<string, string> = {};
       // Malformed encodings are refused with a 400 (never a URIError thrown at the caller).
-      route.keys.forEach((key, i) => {
-        params[key] = decodePathPart(m[i + 1] ?? '');
-      });
+      for (let i = 0; i < route.keys.length; i++) params[route.keys[i]!] = decodePathPart(m[i + 1] ?? '');
       return { route, params };
     }
     return allowed.length > 0 ? { methodNotAllowed: allowed } : undefined;

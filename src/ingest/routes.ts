@@ -3,7 +3,7 @@ import type { Config } from '../config/load.js';
 import type { Clock } from '../core/clock.js';
 import { QuenchError, asQuenchError } from '../core/errors.js';
 import type { Database } from '../db/database.js';
-import { MAX_JSON_DEPTH, jsonDepth, parseJson, parseWith, readRawBody, requireJsonContentType } from '../http/body.js';
+import { MAX_JSON_DEPTH, jsonDepth, parseJsonText, parseWith, readRawBody, requireJsonContentType } from '../http/body.js';
 import type { Reply, RequestContext, Router } from '../http/router.js';
 import { alertmanagerPayloadSchema } from './core/alertmanager.js';
 import { genericEventSchema } from './core/generic.js';
@@ -39,8 +39,8 @@ const header = (h: IncomingHttpHeaders, name: string) => {
   return Array.isArray(v) ? v.join(',') : v;
 };
 
-function keptHeaders(h: IncomingHttpHeaders): Record<string, string> {
-  const out: Record<string, string> = {};
+/** The kept headers, with the webhook's trace context (when tracing is on) added to `out`. */
+function keptHeaders(h: IncomingHttpHeaders, out: Record<string, string>): Record<string, string> {
   for (const name of KEPT_HEADERS) {
     const v = header(h, name);
     if (v !== undefined) out[name] = v.slice(0, 500);
@@ -63,7 +63,7 @@ function decode<T>(raw: Buffer, parse: (value: unknown) => T): { text: string; v
   if (depth > MAX_JSON_DEPTH) throw reject('bad_request', 'too_deep', `JSON nested ${depth} levels deep; the limit is ${MAX_JSON_DEPTH}`);
   let json: unknown;
   try {
-    json = parseJson(text);
+    json = parseJsonText(text);
   } catch (err) {
     throw reject('bad_request', 'bad_json', asQuenchError(err).message);
   }
@@ -91,6 +91,17 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     .map((s) => s.trim())
     .filter(Boolean);
 
+  // One bound counter child per source (a bounded set: see label below), not a label lookup per request.
+  const counters = new Map<string, { received: { inc(): void }; accepted: { inc(): void } }>();
+  const countersOf = (source: string) => {
+    let c = counters.get(source);
+    if (!c) {
+      c = { received: metrics.received.labels(source), accepted: metrics.accepted.labels(source) };
+      counters.set(source, c);
+    }
+    return c;
+  };
+
   const limited = (retryAfterSeconds: number, message: string, reason: string) =>
     new QuenchError('rate_limited', message, { details: { retryAfterSeconds, reason } });
 
@@ -111,7 +122,7 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     async (ctx: RequestContext): Promise<Reply> => {
       const source = label(ctx);
       const client = clientKey(ctx.req.socket.remoteAddress);
-      metrics.received.inc({ source });
+      countersOf(source).received.inc();
       try {
         const blocked = failures.peek(client, clock.now().getTime());
         if (!blocked.ok) {
@@ -155,14 +166,14 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
       webhookId,
       receivedAt: clock.now(),
       // The webhook's server span (when tracing is on): the run it starts continues this trace.
-      headers: { ...keptHeaders(ctx.req.headers), ...activeTraceHeaders() },
+      headers: keptHeaders(ctx.req.headers, activeTraceHeaders()),
       body: text,
     });
     if (!stored) {
       metrics.dedupHits.inc({ source, level: 'delivery' });
       return { status: 202, body: { status: 'duplicate', requestId: ctx.requestId } };
     }
-    metrics.accepted.inc({ source });
+    countersOf(source).accepted.inc();
     deps.wake?.();
     return { status: 202, body: { status: 'accepted', id: stored.id, requestId: ctx.requestId } };
   };
