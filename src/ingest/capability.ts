@@ -19,7 +19,7 @@ import { createIngestWorker, type IngestWorker } from './worker.js';
 export interface IngestOptions {
   runs: () => RunPort;
   playbooks: PlaybookSource;
-  worker?: { maxAttempts?: number; leaseMs?: number; pollMs?: number; batchSize?: number; retentionMs?: number; lingerMs?: number };
+  worker?: { maxAttempts?: number; leaseMs?: number; pollMs?: number; batchSize?: number; retentionMs?: number; lingerMs?: number; maxRestMs?: number };
 }
 
 export function installIngest(ctx: ServiceContext, options: IngestOptions): IngestWorker & Component {
@@ -67,6 +67,22 @@ export function installIngest(ctx: ServiceContext, options: IngestOptions): Inge
 const LINGER_MS = { pglite: 50, postgres: 10 } as const;
 
 /**
+ * Deliveries claimed (and decided in one transaction) at once. On PostgreSQL a delivery costs
+ * one round trip of its own and a batch about six more (claim, fence, decide-and-complete,
+ * commit, the chainer's pass): 100 at a time under load instead of 20. PGlite keeps 20: its
+ * one connection is shared with the endpoints' inserts, which wait while a batch decides.
+ */
+const BATCH_SIZE = { pglite: 20, postgres: 100 } as const;
+
+/**
+ * Under sustained load the worker rests after each full batch as long as the batch took (./worker.ts
+ * maxRestMs), so processing takes about half the time it could and acceptance the rest. On the
+ * webhooks bench (2 cores, CPU-bound) processing run flat out cost more CPU per delivery than
+ * accepting one, and took it from acceptance; see docs/benchmarks.md.
+ */
+const MAX_REST_MS = 1_000;
+
+/**
  * `quench serve`'s ingest: routing reads `ports.playbooks` (loaded and reloaded by
  * src/playbooks/capability.ts, installed before ingest) at call time, so a reload takes effect
  * on the next event; runs start through the engine port.
@@ -80,6 +96,8 @@ export const ingestCapability: Capability = (ctx) => {
       leaseMs: ctx.config.QUENCH_INGEST_LEASE_SECONDS * 1000,
       retentionMs: ctx.config.QUENCH_INBOX_RETENTION,
       lingerMs: LINGER_MS[ctx.db.kind],
+      batchSize: BATCH_SIZE[ctx.db.kind],
+      maxRestMs: MAX_REST_MS,
     },
   });
 };

@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm';
 import type { Database, Executor } from '../db/database.js';
-import { pgArray } from '../db/rows.js';
 
 /**
  * The inbox's SQL, one function per operation, with the reasoning beside each query.
@@ -107,21 +106,6 @@ export async function completeDelivery(tx: Executor, db: Database, row: InboxRow
     tx,
   );
   return rows.length === 1;
-}
-
-/**
- * completeDelivery for several claims in one statement (deliveries without effects, decided
- * together); returns the ids completed. Each row is fenced by its own attempt number.
- */
-export async function completeDeliveries(db: Database, rows: ReadonlyArray<{ id: number; attempts: number }>, now: Date): Promise<Set<number>> {
-  const done = await db.rows<{ id: string | number }>(sql`
-    update ingest_inbox i
-       set status = 'done', processed_at = ${now.toISOString()}::timestamptz, completions = i.completions + 1,
-           lease_until = null, last_error = null
-      from unnest(${pgArray(rows.map((r) => r.id))}::bigint[], ${pgArray(rows.map((r) => r.attempts))}::int[]) as c(id, attempts)
-     where i.id = c.id and i.status = 'processing' and i.attempts = c.attempts
-    returning i.id`);
-  return new Set(done.map((r) => Number(r.id)));
 }
 
 /**

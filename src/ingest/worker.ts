@@ -41,6 +41,14 @@ export interface WorkerOptions {
    * an idle pass is claimed at once, so a lone webhook never waits for it. Default 0.
    */
   lingerMs?: number;
+  /**
+   * While webhooks keep arriving (this process's endpoints wake the worker), rest after each
+   * full batch as long as that batch took, up to this many ms: under sustained load processing
+   * then takes at most about half the time it could, and acceptance, which a sender is waiting
+   * on, the rest; it never stops. Without arrivals (a backlog drained after an outage) batches
+   * follow each other at once. Default 0: no rest.
+   */
+  maxRestMs?: number;
   /** QUENCH_INBOX_RETENTION: bodies of done and dead deliveries older than this are dropped (./inbox.ts pruneProcessed). */
   retentionMs?: number;
 }
@@ -67,7 +75,11 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
   const batchSize = o.batchSize ?? 20;
   const pollMs = o.pollMs ?? 5_000;
   const lingerMs = o.lingerMs ?? 0;
+  const maxRestMs = o.maxRestMs ?? 0;
   let running = false;
+  /** Wakes from this process's endpoints (or NOTIFY) so far: a change during a batch means deliveries are arriving. */
+  let arrivals = 0;
+  let endRest: (() => void) | undefined;
   let stopping = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
@@ -137,14 +149,28 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
     if (released.length > 0) await releaseClaims(o.db, released, o.clock.now());
   };
 
-  const runOnce = async (): Promise<number> => {
+  /** Sleeps `ms` unless stop() comes first; arrivals do not end it. */
+  const rest = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      endRest = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => (endRest = undefined));
+
+  /** Passes until a batch is not full; `paced`: the service's loop, which rests under load (maxRestMs). */
+  const passes = async (paced: boolean): Promise<number> => {
     let handled = 0;
     for (;;) {
+      const startedAt = performance.now();
+      const arrivedBefore = arrivals;
       const rows = await claimDue(o.db, o.clock.now(), leaseMs, batchSize);
       if (o.processBatch && rows.length > 1) {
         await handleBatch(rows, o.processBatch);
         handled += rows.length;
         if (rows.length < batchSize || stopping) return handled;
+        if (paced && maxRestMs > 0 && arrivals !== arrivedBefore && running) await rest(Math.min(maxRestMs, performance.now() - startedAt));
         continue;
       }
       for (const [i, row] of rows.entries()) {
@@ -159,6 +185,7 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
       if (rows.length < batchSize || stopping) return handled;
     }
   };
+  const runOnce = () => passes(false);
 
   const sleep = () =>
     new Promise<void>((resolve) => {
@@ -174,7 +201,7 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
     while (running) {
       woken = false;
       try {
-        const handled = await runOnce();
+        const handled = await passes(true);
         if (lingerMs > 0 && handled > 0 && handled < batchSize && running) await new Promise((r) => setTimeout(r, lingerMs));
         if (o.clock.now().getTime() - prunedAt >= PRUNE_EVERY_MS) await prune();
       } catch (err) {
@@ -187,6 +214,7 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
   };
 
   const poke = () => {
+    arrivals++;
     woken = true;
     wake?.();
   };
@@ -204,6 +232,7 @@ export function createIngestWorker(o: WorkerOptions): IngestWorker {
     async stop() {
       running = false;
       stopping = true;
+      endRest?.();
       poke();
       unsubscribe?.();
       o.waker?.stop();

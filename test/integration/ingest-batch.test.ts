@@ -6,6 +6,7 @@ import { claimDue, insertDelivery } from '../../src/ingest/inbox.js';
 import { createIngestMetrics } from '../../src/ingest/metrics.js';
 import { LostClaimError, type ProcessorDeps, processBatch, processDelivery } from '../../src/ingest/processor.js';
 import type { RunPort } from '../../src/ingest/runs.js';
+import { createWaker } from '../../src/ingest/wake.js';
 import { createIngestWorker } from '../../src/ingest/worker.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
@@ -96,8 +97,11 @@ describe.each(databaseKinds)('inbox batches on %s', (kind) => {
     let poison = -1;
     const s = setup(t.db, (real) => ({
       ...real,
-      append: (input, executor) =>
-        input.subject.id === String(poison) ? Promise.reject(new Error('audit refused this one')) : real.append(input, executor),
+      // A decision's audit entries go in one append per transaction (src/ingest/processor.ts decisionIo).
+      appendMany: (inputs, executor, send) =>
+        inputs.some((input) => input.subject.id === String(poison))
+          ? Promise.reject(new Error('audit refused this one'))
+          : real.appendMany(inputs, executor, send),
     }));
     await s.deliver('p1', { service: 'a' });
     poison = (await s.deliver('p2', { service: 'b' }))!.id;
@@ -153,5 +157,59 @@ describe.each(databaseKinds)('inbox batches on %s', (kind) => {
       ['s2', true, undefined],
     ]);
     expect(s.started).toHaveLength(1);
+  });
+});
+
+/**
+ * Pacing under load (src/ingest/worker.ts maxRestMs): while deliveries keep arriving, the
+ * service's loop rests after each full batch as long as the batch took; without arrivals
+ * (a backlog after an outage) the batches follow each other at once.
+ */
+describe.each(databaseKinds)('inbox worker pacing on %s', (kind) => {
+  let t: TestDatabase;
+  afterEach(async () => t?.dispose());
+
+  const runBatches = async (db: TestDatabase['db'], arrivals: boolean) => {
+    const clock = new ManualClock('2026-12-01T06:00:00Z');
+    for (const key of ['r1', 'r2', 'r3', 'r4', 'r5', 'r6']) {
+      await insertDelivery(db, { source: 'generic:pace', deliveryKey: key, receivedAt: clock.now(), headers: {}, body: '{}' });
+    }
+    const waker = createWaker(db, () => {});
+    const batches: Array<{ start: number; end: number }> = [];
+    let finished!: () => void;
+    const allDone = new Promise<void>((resolve) => (finished = resolve));
+    const worker = createIngestWorker({
+      db,
+      clock,
+      logger: silentLogger,
+      metrics: createIngestMetrics(createMetrics().registry, async () => ({ lagSeconds: 0, pending: 0 })),
+      audit: createAuditTrail(db, clock),
+      waker,
+      batchSize: 2,
+      maxRestMs: 10_000,
+      pollMs: 60_000,
+      process: async () => {},
+      // Claims stay held (leased), so each batch takes the next two deliveries.
+      processBatch: async (rows) => {
+        const start = performance.now();
+        // A webhook accepted by this process while the batch is processed.
+        if (arrivals) waker.wake();
+        await new Promise((r) => setTimeout(r, 250));
+        batches.push({ start, end: performance.now() });
+        if (batches.length === 3) finished();
+        return rows.map((row) => ({ row }));
+      },
+    });
+    await worker.start();
+    await allDone;
+    await worker.stop();
+    return batches.slice(1).map((b, i) => ({ gap: b.start - batches[i]!.end, previous: batches[i]!.end - batches[i]!.start }));
+  };
+
+  it('rests after a full batch as long as it took while deliveries arrive, and not at all without them', async () => {
+    t = await freshDatabase(kind);
+    for (const { gap, previous } of await runBatches(t.db, true)) expect(gap).toBeGreaterThanOrEqual(previous - 5);
+    await t.db.rows(sql`delete from ingest_inbox`);
+    for (const { gap } of await runBatches(t.db, false)) expect(gap).toBeLessThan(150);
   });
 });

@@ -184,10 +184,14 @@ describe.each(databaseKinds)('Quench’s own PagerDuty incident coming back as a
     expect(await outcomeOf('EV-OWN-1')).toBe('own_incident');
     expect(await runsOf('on-pagerduty-incident')).toHaveLength(0);
 
-    const [audited] = await rows<{ data: string | Record<string, unknown> }>(
-      sql`select data from audit_events where action = 'ingest.ignored' and subject_id = ${`pagerduty:incident:${incident.id}`}`,
-    );
-    const data = typeof audited!.data === 'string' ? JSON.parse(audited!.data) : audited!.data;
+    // The decision's entry is chained by the audit chain loop after the decision commits: wait for it.
+    const audited = await waitFor('the ignored incident to be chained into the audit trail', async () => {
+      const [row] = await rows<{ data: string | Record<string, unknown> }>(
+        sql`select data from audit_events where action = 'ingest.ignored' and subject_id = ${`pagerduty:incident:${incident.id}`}`,
+      );
+      return row;
+    });
+    const data = typeof audited.data === 'string' ? JSON.parse(audited.data) : audited.data;
     expect(data).toMatchObject({ outcome: 'own_incident', incidentKey: incident.incidentKey });
     expect(await metricValue(service, /^quench_ingest_events_total\{source="pagerduty",outcome="own_incident"\} (\d+)$/m)).toBe(1);
     expect(logs().find((l) => l.incidentKey === incident.incidentKey && /own/.test(String(l.msg)))).toBeDefined();
