@@ -34,16 +34,23 @@ export function withPreparedStatements<T extends object>(client: T, maxStatement
       typeof first === 'function'
         ? open((inner: unknown) => (first as Scope)(wrap(inner as object)))
         : open(first, (inner: unknown) => (fn as Scope)(wrap(inner as object)));
+    // Made once per method and client (drizzle reads `unsafe` for every query it runs).
+    const methods = new Map<PropertyKey, { of: unknown; wrapped: unknown }>();
     return new Proxy(c, {
       get(target, key, receiver) {
         const value = Reflect.get(target, key, receiver) as unknown;
         if (typeof value !== 'function') return value;
+        const known = methods.get(key);
+        if (known?.of === value) return known.wrapped;
         const bound = (value as Opener).bind(target);
-        if (key === 'unsafe')
-          return (query: string, params?: unknown[], options?: Record<string, unknown>) =>
-            bound(query, params, { ...options, prepare: shouldPrepare(query) });
-        if (key === 'begin' || key === 'savepoint') return scoped(bound);
-        return bound;
+        const wrapped =
+          key === 'unsafe'
+            ? (query: string, params?: unknown[], options?: Record<string, unknown>) => bound(query, params, { ...options, prepare: shouldPrepare(query) })
+            : key === 'begin' || key === 'savepoint'
+              ? scoped(bound)
+              : bound;
+        methods.set(key, { of: value, wrapped });
+        return wrapped;
       },
     });
   };
