@@ -15,7 +15,6 @@ import type { Runtime } from './runtime.js';
 import { SnapshotError } from './snapshots.js';
 import type { Tx } from '../db/database.js';
 import { recordBatched } from './group-commits.js';
-import { type BegunAttempt, startChainedAttempt } from './chained-attempt.js';
 
 /** How an attempt ended, recorded with the step's result. */
 export interface AttemptRecord {
@@ -47,10 +46,6 @@ export interface Recording {
   /** A fresh chain slot per try: a rolled-back try's claim of the next step never happened. */
   chain?: TransitionDeps['chain'];
   nextSnapshot?: Promise<RawSnapshot[]>;
-  /** The chained step's attempt, started in the same transaction (chained-attempt.ts). */
-  chainedAttempt?: (() => Promise<BegunAttempt>) | undefined;
-  /** The chained step's run, parsed from `nextSnapshot` once. */
-  nextRun?: RunSnapshot | undefined;
 }
 
 export function recording(rt: Runtime, claimed: ClaimedStep, result: StepResult, attempt?: AttemptRecord, recheck?: Recheck): Recording {
@@ -99,10 +94,8 @@ export async function applyRecording(rt: Runtime, tx: Tx, pl: Pipeline, r: Recor
 export async function afterRecording(rt: Runtime, r: Recording, report: TransitionReport | undefined): Promise<TransitionReport | undefined> {
   rt.metrics.transitions.inc({ kind: r.claimed.kind, status: report ? r.recorded.status : 'fenced' });
   if (report && r.chain?.claimed) {
-    const [raw] = r.nextRun ? [] : ((await r.nextSnapshot) ?? []);
-    const snapshot = r.nextRun ?? (raw ? runSnapshotOf(raw) : undefined);
-    const begun = r.chainedAttempt ? await r.chainedAttempt() : undefined;
-    r.claimed.chain!.next = { ...r.chain.claimed, ...(snapshot ? { snapshot } : {}), ...(begun ? { begun } : {}) };
+    const [raw] = (await r.nextSnapshot) ?? [];
+    r.claimed.chain!.next = { ...r.chain.claimed, ...(raw ? { snapshot: runSnapshotOf(raw) } : {}) };
   }
   if (report && report.readied > 0) rt.wake.wake();
   if (report) await closeCancelled(rt, r.claimed.runId, report.cancelledHumanSteps);
@@ -157,18 +150,6 @@ export async function recordTogether(rt: Runtime, batch: Recording[]): Promise<A
       out.push(holding.has(r.claimed.id) && raw ? await applyRecording(rt, tx, pl, r, runSnapshotOf(raw)) : undefined);
     }
     await pl.settled();
-    // The chained steps' attempt starts, each on its run as this transaction leaves it: one more
-    // flight in this commit instead of a transaction of their own before each action is called.
-    let chained = false;
-    for (const [i, r] of batch.entries()) {
-      const next = out[i] && r.chain?.claimed;
-      const [raw] = next && r.nextSnapshot ? await r.nextSnapshot : [];
-      if (!next || !raw) continue;
-      r.nextRun = runSnapshotOf(raw);
-      r.chainedAttempt = await startChainedAttempt(rt, tx, pl, next, r.nextRun, r.now);
-      chained ||= r.chainedAttempt !== undefined;
-    }
-    if (chained) await pl.settled();
     return out;
   });
 }

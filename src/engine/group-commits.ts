@@ -63,7 +63,7 @@ export async function recordBatched(rt: Runtime, claimed: ClaimedStep, result: S
       key: (r) => r.claimed.runId,
       together: (batch) => recordTogether(rt, batch),
       // A fresh chain slot: the failed group's claim of a next step never happened.
-      alone: (r) => recordAlone(rt, Object.assign(r, recording(rt, r.claimed, r.result, r.attempt), { nextSnapshot: undefined, nextRun: undefined, chainedAttempt: undefined })),
+      alone: (r) => recordAlone(rt, Object.assign(r, recording(rt, r.claimed, r.result, r.attempt), { nextSnapshot: undefined })),
       onGroup: (size) => rt.metrics.resultBatchSize.observe(size),
     });
     groups.set(rt, record);

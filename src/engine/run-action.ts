@@ -1,12 +1,12 @@
 import type { ActionCall } from '../playbooks/core/model.js';
 import { durationMs } from '../playbooks/core/model.js';
+import { renderValue } from '../playbooks/core/templates.js';
 import type { ExpressionContext } from '../playbooks/core/expressions.js';
 import { abandonProbe, admit, record } from './core/circuit.js';
 import { decideRetry, defaultCompensationRetryPolicy, defaultRetryPolicy, type RetryPolicy } from './core/retry.js';
 import { NonRetriableError, type StepFailure, StepError, toStepFailure } from './core/step-error.js';
 import type { Step } from '../playbooks/core/model.js';
-import { type AttemptRecord, RecordingError, recordResult } from './complete.js';
-import { attemptArgsOf, prepareAttempt } from './chained-attempt.js';
+import { type AttemptRecord, RecordingError, recordResult, workerOf } from './complete.js';
 import type { RunRow, StepRow } from './model.js';
 import { breakerOf, type Runtime } from './runtime.js';
 import { heartbeat } from './sql/attempt.js';
@@ -71,38 +71,30 @@ export async function runActionAttempt(
       'non_retryable',
     ));
 
-  // Started by the transaction that chained this step (chained-attempt.ts): its parameters were
-  // rendered and its breaker found closed there, and its attempt row is committed.
-  const begun = claimed.begun;
-  claimed.begun = undefined;
   let params: unknown;
-  let target: string;
-  if (begun) ({ params, target } = begun);
-  else {
-    try {
-      ({ params, target } = prepareAttempt(action, call, context));
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      return void (await fail(
-        { code: 'invalid_params', message: `parameters of '${call.action}' are invalid: ${message}`, retryable: false },
-        'non_retryable',
-      ));
-    }
+  try {
+    params = action.params.parse(renderValue(call.params, context));
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return void (await fail(
+      { code: 'invalid_params', message: `parameters of '${call.action}' are invalid: ${message}`, retryable: false },
+      'non_retryable',
+    ));
   }
 
   const now = rt.clock.now();
   const stepTimeoutMs = role === 'step' ? rt.options.stepTimeoutMs : null;
   // The step deadline holds even for a step that only ever met an open breaker (release.ts);
   // past it, the breaker is not consulted: the attempt start below records the timeout.
-  const pastDeadline = !begun && step.deadlineAt !== null && now.getTime() >= step.deadlineAt.getTime();
+  const pastDeadline = step.deadlineAt !== null && now.getTime() >= step.deadlineAt.getTime();
   if (pastDeadline && step.attempts === 0) {
     const error = { code: 'step_timeout', message: `step '${step.stepKey}' reached its step timeout behind an open circuit breaker`, retryable: false };
     return void (await recordResult(rt, claimed, { status: 'failed', error, deadLetter: { reason: 'step_deadline', context: { params } } }));
   }
-  const admission =
-    pastDeadline || begun
-      ? ({ allowed: true, next: breakerOf(rt, target), probe: false } as const)
-      : admit(breakerOf(rt, target), now.getTime(), rt.options.breaker);
+  const target = action.target?.(params) ?? call.action;
+  const admission = pastDeadline
+    ? ({ allowed: true, next: breakerOf(rt, target), probe: false } as const)
+    : admit(breakerOf(rt, target), now.getTime(), rt.options.breaker);
   rt.breakers.set(target, admission.next);
   if (!admission.allowed) {
     const deadlineAt = step.deadlineAt ?? (stepTimeoutMs !== null ? new Date(now.getTime() + stepTimeoutMs) : null);
@@ -113,11 +105,18 @@ export async function runActionAttempt(
   // A probe that ends without telling anything about the target hands the probe back.
   let probeReported = !admission.probe;
   try {
-    const start = begun
-      ? begun.start
-      : await beginAttemptGrouped(rt, attemptArgsOf(rt, claimed, run, step, params, now)).catch((err: unknown) => {
-          throw new RecordingError(err);
-        });
+    const start = await beginAttemptGrouped(rt, {
+      stepId: claimed.id,
+      runId: run.id,
+      stepKey: step.stepKey,
+      worker: workerOf(claimed),
+      token: claimed.token,
+      now,
+      stepTimeoutMs,
+      params,
+    }).catch((err: unknown) => {
+      throw new RecordingError(err);
+    });
     if (!start) return; // lost the claim between claim and start
     if (start.draining) {
       await recordResult(rt, claimed, { status: 'cancelled', reason: 'the run failed before this step started' });

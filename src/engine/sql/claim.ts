@@ -1,7 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/database.js';
 import type { StepStatus } from '../core/states.js';
-import type { BegunAttempt } from '../chained-attempt.js';
 import type { RunSnapshot } from './load.js';
 
 /**
@@ -44,8 +43,6 @@ export interface ClaimedStep {
    * executor runs the step on it instead of reading the run again.
    */
   snapshot?: RunSnapshot;
-  /** The attempt the chaining commit started for this step (chained-attempt.ts): run-action.ts starts none. */
-  begun?: BegunAttempt;
 }
 
 export interface ClaimOptions {
