@@ -5,6 +5,7 @@ import type { ExpressionContext } from '../playbooks/core/expressions.js';
 import { abandonProbe, admit, record } from './core/circuit.js';
 import { decideRetry, defaultCompensationRetryPolicy, defaultRetryPolicy, type RetryPolicy } from './core/retry.js';
 import { NonRetriableError, type StepFailure, StepError, toStepFailure } from './core/step-error.js';
+import { hasNul } from './core/storable.js';
 import type { Step } from '../playbooks/core/model.js';
 import { type AttemptRecord, RecordingError, recordResult, workerOf } from './complete.js';
 import type { RunRow, StepRow } from './model.js';
@@ -78,6 +79,18 @@ export async function runActionAttempt(
     const message = err instanceof Error ? err.message : String(err);
     return void (await fail(
       { code: 'invalid_params', message: `parameters of '${call.action}' are invalid: ${message}`, retryable: false },
+      'non_retryable',
+    ));
+  }
+  // The rendered parameters are stored with the attempt start (spec.params, for compensation
+  // templates), and jsonb refuses a NUL: that start would fail on every takeover for ever.
+  if (hasNul(params)) {
+    return void (await fail(
+      {
+        code: 'invalid_params',
+        message: `parameters of '${call.action}' contain a NUL character (\\u0000), which cannot be stored: remove it from the template or the value it renders`,
+        retryable: false,
+      },
       'non_retryable',
     ));
   }

@@ -19,3 +19,15 @@ export function storable<T>(value: T): T {
   }
   return value;
 }
+
+/** Whether a string or key anywhere in `value` holds a NUL (what `storable` would replace). */
+export function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes(NUL);
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (value !== null && typeof value === 'object') {
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) return false;
+    return Object.entries(value).some(([k, v]) => k.includes(NUL) || hasNul(v));
+  }
+  return false;
+}
