@@ -18,7 +18,7 @@
 // 6. The same throughput and latency on PGlite (in memory, one process), for the record.
 import { execFile, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -100,6 +100,49 @@ async function children(kind, url, n) {
             }),
         ),
       ),
+  };
+}
+
+/** CPU time (ms) used so far by every process named `postgres` on this machine; undefined off Linux. */
+function postgresCpuMs() {
+  try {
+    let ticks = 0;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue; // exited meanwhile
+      }
+      if (!stat.includes('(postgres)')) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return ticks * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU per unit of work during `fn` (one process doing the work): this process's and the local
+ * PostgreSQL server's (its backends that exited meanwhile are not counted: a floor). Less moved
+ * by a busy machine than rates are, and it says which side a design spends on.
+ */
+async function withCpu(units, fn) {
+  const pg0 = postgresCpuMs();
+  const own0 = process.cpuUsage();
+  const result = await fn();
+  const own = process.cpuUsage(own0);
+  const pg = pg0 === undefined ? undefined : postgresCpuMs() - pg0;
+  const n = units(result);
+  return {
+    ...result,
+    cpuUsPerUnit: {
+      process: Math.round((own.user + own.system) / n),
+      ...(pg === undefined ? {} : { postgres: Math.round((pg * 1000) / n) }),
+    },
   };
 }
 
@@ -251,7 +294,7 @@ export default async function bench(ctx) {
       await stop();
       return { jobs: JOBS, seconds: round(seconds, 2), jobsPerSecond: round(JOBS / seconds) };
     };
-    const anchor1 = await anchor(async () => {
+    const anchor1 = await withCpu((r) => r.jobs, () => anchor(async () => {
       const runner = await run({
         connectionString: anchorUrl,
         concurrency: CONCURRENCY,
@@ -261,7 +304,7 @@ export default async function bench(ctx) {
         taskList: graphileTasks(),
       });
       return () => runner.stop();
-    });
+    }));
     ctx.log(`graphile-worker: ${anchor1.jobsPerSecond} jobs/s; two processes`);
     const gwProcs = await children('graphile', anchorUrl, 2);
     const anchor2 = await anchor(async () => {
@@ -271,7 +314,7 @@ export default async function bench(ctx) {
     ctx.log(`graphile-worker two processes: ${anchor2.jobsPerSecond} jobs/s`);
 
     ctx.log(`quench: ${RUNS} runs × ${STEPS} steps, one process (concurrency ${CONCURRENCY})`);
-    const quench1 = await q.throughput(RUNS, q.inProcess);
+    const quench1 = await withCpu((r) => r.steps, () => q.throughput(RUNS, q.inProcess));
     ctx.log(`quench one process: ${quench1.stepsPerSecond} steps/s; two processes`);
     const quench2 = await q.throughput(RUNS, q.twoProcesses);
     ctx.log(`quench two processes: ${quench2.stepsPerSecond} steps/s`);
@@ -327,6 +370,13 @@ export default async function bench(ctx) {
         stepsVsGraphileJobsOneProcess: ratio(quench1.stepsPerSecond, anchor1.jobsPerSecond),
         stepsVsGraphileJobsTwoProcesses: ratio(quench2.stepsPerSecond, anchor2.jobsPerSecond),
         transitionsVsInserts1Client: ratio(quench1.stepsPerSecond * 2, insertsPerSecond1),
+        // CPU a step costs against what a graphile-worker job costs (one process each; > 1: dearer).
+        cpuPerStepVsPerJob: {
+          process: ratio(quench1.cpuUsPerUnit.process, anchor1.cpuUsPerUnit.process),
+          ...(quench1.cpuUsPerUnit.postgres && anchor1.cpuUsPerUnit.postgres
+            ? { postgres: ratio(quench1.cpuUsPerUnit.postgres, anchor1.cpuUsPerUnit.postgres) }
+            : {}),
+        },
       },
       triggerToFirstAction: latency,
       baseline: { insertsPerSecond1Client: round(insertsPerSecond1), insertsPerSecond8Clients: round(insertsPerSecond8) },
