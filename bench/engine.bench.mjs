@@ -18,12 +18,13 @@
 // 6. The same throughput and latency on PGlite (in memory, one process), for the record.
 import { execFile, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { z } from 'zod';
 import { enqueueJobs, graphileLogger, graphileTasks, graphileUtils, jobsLeft } from './engine-graphile.mjs';
+import { postgresCpuMs } from './cpu.mjs';
 import { benchEngine } from './engine-quench.mjs';
 
 const RUNS = Number(process.env.BENCH_ENGINE_RUNS || 600);
@@ -101,28 +102,6 @@ async function children(kind, url, n) {
         ),
       ),
   };
-}
-
-/** CPU time (ms) used so far by every process named `postgres` on this machine; undefined off Linux. */
-function postgresCpuMs() {
-  try {
-    let ticks = 0;
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      let stat;
-      try {
-        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      } catch {
-        continue; // exited meanwhile
-      }
-      if (!stat.includes('(postgres)')) continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    }
-    return ticks * 10;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

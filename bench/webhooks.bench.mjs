@@ -11,12 +11,13 @@
 // baseline: single-row inserts from the same number of concurrent callers in one process.
 import { spawn, execFile } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { cpuMsOf, postgresCpuMs } from './cpu.mjs';
 import postgres from 'postgres';
 
 const DURATION_S = Number(process.env.BENCH_WEBHOOK_SECONDS || 10);
@@ -89,43 +90,11 @@ function pgbenchInserts(url, dir) {
   });
 }
 
-/** CPU time (user + system, ms) a process has used so far; Linux /proc, undefined elsewhere. */
-function cpuMsOf(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
-  } catch {
-    return undefined;
-  }
-}
-
 /** Read and write system calls a process has made so far (Linux /proc/PID/io), undefined elsewhere. */
 function syscallsOf(pid) {
   try {
     const io = readFileSync(`/proc/${pid}/io`, 'utf8');
     return Number(/syscr: (\d+)/.exec(io)[1]) + Number(/syscw: (\d+)/.exec(io)[1]);
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU time (ms) used so far by every process named `postgres` on this machine (the local server), undefined off Linux. */
-function postgresCpuMs() {
-  try {
-    let ticks = 0;
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      let stat;
-      try {
-        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      } catch {
-        continue; // exited meanwhile
-      }
-      if (!stat.includes('(postgres)')) continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    }
-    return ticks * 10;
   } catch {
     return undefined;
   }
