@@ -10,9 +10,7 @@ const NUL = '\u0000';
 export function storable<T>(value: T): T {
   if (typeof value === 'string') return (value.includes(NUL) ? value.replaceAll(NUL, '\uFFFD') : value) as T;
   if (Array.isArray(value)) return value.map((v) => storable(v)) as T;
-  if (value !== null && typeof value === 'object') {
-    const proto = Object.getPrototypeOf(value) as unknown;
-    if (proto !== Object.prototype && proto !== null) return value;
+  if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[storable(k)] = storable(v);
     return out as T;
@@ -24,10 +22,13 @@ export function storable<T>(value: T): T {
 export function hasNul(value: unknown): boolean {
   if (typeof value === 'string') return value.includes(NUL);
   if (Array.isArray(value)) return value.some(hasNul);
-  if (value !== null && typeof value === 'object') {
-    const proto = Object.getPrototypeOf(value) as unknown;
-    if (proto !== Object.prototype && proto !== null) return false;
-    return Object.entries(value).some(([k, v]) => k.includes(NUL) || hasNul(v));
-  }
+  if (isPlainObject(value)) return Object.entries(value).some(([k, v]) => k.includes(NUL) || hasNul(v));
   return false;
+}
+
+/** The objects both walk: plain ones (dates and other class instances pass through as they are). */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
 }
