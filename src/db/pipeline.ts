@@ -1,6 +1,7 @@
 import type { SQL } from 'drizzle-orm';
 import type { Executor } from './database.js';
 import { resultRows } from './rows.js';
+import { type Bound, isBound, sendBound } from './statement.js';
 
 /**
  * Statements of one transaction sent back to back, without waiting for each answer: on
@@ -18,8 +19,8 @@ import { resultRows } from './rows.js';
  * drizzle mapping).
  */
 export interface Pipeline {
-  /** Sends a statement (a query builder or raw SQL); its rows once it ran. */
-  add<T = Record<string, unknown>>(query: SQL | { getSQL(): SQL }): Promise<T[]>;
+  /** Sends a statement (a query builder, raw SQL, or a statement built once: statement.ts); its rows once it ran. */
+  add<T = Record<string, unknown>>(query: SQL | { getSQL(): SQL } | Bound): Promise<T[]>;
   /**
    * Counts work that adds statements later (say, after a read of its own) as part of the
    * pipeline: `settled()` waits for it, and for what it adds.
@@ -48,7 +49,16 @@ export function pipelineOn(tx: Executor): Pipeline {
     return p;
   };
   return {
-    add<T>(query: SQL | { getSQL(): SQL }): Promise<T[]> {
+    add<T>(query: SQL | { getSQL(): SQL } | Bound): Promise<T[]> {
+      if (isBound(query)) {
+        if (client?.unsafe) return track(sendBound<T>(tx, query));
+        const run = last.then(
+          () => sendBound<T>(tx, query),
+          () => sendBound<T>(tx, query),
+        );
+        last = run.catch(() => {});
+        return track(run);
+      }
       const statement = toSql(query);
       if (client?.unsafe && dialect) {
         const { sql: text, params } = dialect.sqlToQuery(statement);

@@ -1,10 +1,11 @@
 import { TransitionError } from './core/states.js';
 import type { StepFailure } from './core/step-error.js';
 import { storable } from './core/storable.js';
-import { type ClaimedStep, leaseTime } from './sql/claim.js';
+import type { ClaimedStep } from './sql/claim.js';
 import { sql } from 'drizzle-orm';
 import { type Pipeline, pipelineOn } from '../db/pipeline.js';
 import { pgArray } from '../db/rows.js';
+import { fixed } from '../db/statement.js';
 import { finishAttemptQuery } from './sql/attempt.js';
 import { type RawSnapshot, readRun, type RunSnapshot, runSnapshotOf, runSnapshotQuery, withDefinition } from './sql/load.js';
 import { notifySafely } from './notify.js';
@@ -51,7 +52,7 @@ export interface Recording {
 export function recording(rt: Runtime, claimed: ClaimedStep, result: StepResult, attempt?: AttemptRecord, recheck?: Recheck): Recording {
   const now = rt.clock.now();
   const chain: TransitionDeps['chain'] = claimed.chain
-    ? { worker: workerOf(claimed), leaseMs: rt.options.leaseMs, leaseNow: leaseTime(rt.options.leaseClock === 'database', now), now }
+    ? { worker: workerOf(claimed), leaseMs: rt.options.leaseMs, leaseAt: rt.options.leaseClock === 'database' ? null : now, now }
     : undefined;
   return { claimed, result, attempt, recheck, now, recorded: result, ...(chain ? { chain } : {}) };
 }
@@ -68,7 +69,7 @@ export async function applyRecording(rt: Runtime, tx: Tx, pl: Pipeline, r: Recor
   r.recorded = storable((r.recheck ? await r.recheck(tx, run) : undefined) ?? r.result);
   if (r.attempt)
     void pl.add(
-      finishAttemptQuery(tx, {
+      finishAttemptQuery({
         stepId: step.id,
         attempt: r.attempt.number,
         status: r.attempt.status,
@@ -135,12 +136,9 @@ export async function recordAlone(rt: Runtime, r: Recording): Promise<Transition
 export async function recordTogether(rt: Runtime, batch: Recording[]): Promise<Array<TransitionReport | undefined>> {
   return rt.db.orm.transaction(async (tx) => {
     const pl = pipelineOn(tx);
-    const held = pl.add<{ id: string }>(sql`select s.id from engine_runs r join engine_steps s on s.run_id = r.id
-      where s.id = any(${pgArray(batch.map((r) => r.claimed.id))}::text[])
-        and s.lease_owner = any(${pgArray(batch.map((r) => r.claimed.token))}::text[])
-        and s.status = 'running'
-      order by r.id, s.id
-      for update of r, s`);
+    const held = pl.add<{ id: string }>(
+      lockClaimsStatement({ ids: pgArray(batch.map((r) => r.claimed.id)), tokens: pgArray(batch.map((r) => r.claimed.token)) }),
+    );
     const reads = batch.map((r) => pl.add<RawSnapshot>(runSnapshotQuery(r.claimed.runId)));
     await pl.settled();
     const holding = new Set((await held).map((h) => h.id));
@@ -153,6 +151,13 @@ export async function recordTogether(rt: Runtime, batch: Recording[]): Promise<A
     return out;
   });
 }
+
+const lockClaimsStatement = fixed<{ ids: string; tokens: string }>(sql`select s.id from engine_runs r join engine_steps s on s.run_id = r.id
+  where s.id = any(${sql.placeholder('ids')}::text[])
+    and s.lease_owner = any(${sql.placeholder('tokens')}::text[])
+    and s.status = 'running'
+  order by r.id, s.id
+  for update of r, s`);
 
 /** Recording failed for good; the step stays claimed until its lease expires (another worker takes over). */
 export class RecordingError extends Error {

@@ -1,6 +1,7 @@
-import { and, eq, type SQL, sql } from 'drizzle-orm';
-import type { Database, Executor } from '../../db/database.js';
-import { engineAttempts, engineSteps } from '../schema.js';
+import { type SQL, sql } from 'drizzle-orm';
+import type { Database } from '../../db/database.js';
+import { type Bound, fixed, jsonParam, sendBound } from '../../db/statement.js';
+import { engineSteps } from '../schema.js';
 import { heldByClaim } from './load.js';
 
 /**
@@ -39,7 +40,7 @@ export interface AttemptArgs {
 export type AttemptBegun = AttemptStart | { draining: true } | undefined;
 
 export async function beginAttempt(db: Database, args: AttemptArgs): Promise<AttemptBegun> {
-  return attemptBegunOf(args, await db.rows<RawAttemptStart>(beginAttemptQuery(args)));
+  return attemptBegunOf(args, await sendBound<RawAttemptStart>(db.orm, beginAttemptQuery(args)));
 }
 
 export interface RawAttemptStart {
@@ -56,14 +57,34 @@ export interface RawAttemptStart {
  * start the next one (step row + attempt row). The data-modifying parts are guarded by the
  * decided `mode`, so exactly one of them writes.
  */
-export function beginAttemptQuery(args: AttemptArgs): SQL {
-  const now = args.now.toISOString();
-  const key = idempotencyKeyOf(args.runId, args.stepKey);
-  return sql`
+export function beginAttemptQuery(args: AttemptArgs): Bound {
+  return beginAttemptStatement({
+    stepId: args.stepId,
+    token: args.token,
+    now: args.now.toISOString(),
+    stepTimeoutMs: args.stepTimeoutMs,
+    worker: args.worker,
+    params: JSON.stringify(args.params ?? null),
+    runId: args.runId,
+    key: idempotencyKeyOf(args.runId, args.stepKey),
+  });
+}
+
+const p = (name: string) => sql.placeholder(name);
+const beginAttemptStatement = fixed<{
+  stepId: string;
+  token: string;
+  now: string;
+  stepTimeoutMs: number | null;
+  worker: string;
+  params: string;
+  runId: string;
+  key: string;
+}>(sql`
     with st as (
       select s.id, s.attempts, s.deadline_at, s.spec->>'role' as role, r.state as run_state
       from engine_steps s join engine_runs r on r.id = s.run_id
-      where s.id = ${args.stepId} and s.status = 'running' and s.lease_owner = ${args.token}
+      where s.id = ${p('stepId')} and s.status = 'running' and s.lease_owner = ${p('token')}
       for update of s
     ),
     d as (
@@ -73,30 +94,29 @@ export function beginAttemptQuery(args: AttemptArgs): SQL {
           when st.run_state not in ('running', 'waiting', 'pending') and st.role not in ('compensation', 'manual') then 'draining'
           else 'new'
         end as mode,
-        coalesce(st.deadline_at, ${now}::timestamptz + ${args.stepTimeoutMs}::bigint * interval '1 millisecond') as deadline_at
+        coalesce(st.deadline_at, ${p('now')}::timestamptz + ${p('stepTimeoutMs')}::bigint * interval '1 millisecond') as deadline_at
       from st left join engine_attempts a on a.step_id = st.id and a.attempt = st.attempts and st.attempts > 0
     ),
     took as (
-      update engine_attempts a set worker = ${args.worker}, takeovers = a.takeovers + 1
+      update engine_attempts a set worker = ${p('worker')}, takeovers = a.takeovers + 1
       from d where d.mode = 'takeover' and a.step_id = d.id and a.attempt = d.attempts
       returning a.attempt
     ),
     stepped as (
       -- The rendered parameters are kept on the step: compensation templates read steps.<id>.params.
       update engine_steps s set attempts = d.attempts + 1, deadline_at = d.deadline_at,
-        spec = s.spec || jsonb_build_object('params', ${JSON.stringify(args.params ?? null)}::jsonb)
+        spec = s.spec || jsonb_build_object('params', ${p('params')}::jsonb)
       from d where d.mode = 'new' and s.id = d.id
       returning s.attempts
     ),
     started as (
       insert into engine_attempts (step_id, attempt, run_id, idempotency_key, worker, status, started_at)
-      select d.id, d.attempts + 1, ${args.runId}, ${key}, ${args.worker}, 'running', ${now}::timestamptz from d where d.mode = 'new'
+      select d.id, d.attempts + 1, ${p('runId')}, ${p('key')}, ${p('worker')}, 'running', ${p('now')}::timestamptz from d where d.mode = 'new'
       returning attempt
     )
     select d.mode, d.attempts, d.latest_key, (extract(epoch from d.deadline_at) * 1000)::float8 as deadline_ms,
       (select count(*) from took) + (select count(*) from stepped) + (select count(*) from started) as written
-    from d`;
-}
+    from d`);
 
 export function attemptBegunOf(args: Pick<AttemptArgs, 'runId' | 'stepKey'>, rows: RawAttemptStart[]): AttemptBegun {
   const [row] = rows;
@@ -112,15 +132,28 @@ export function attemptBegunOf(args: Pick<AttemptArgs, 'runId' | 'stepKey'>, row
 }
 
 /** Records how an attempt ended (a statement of the transaction that records the step's result). */
-export function finishAttemptQuery(
-  tx: Executor,
-  args: { stepId: string; attempt: number; status: 'succeeded' | 'failed' | 'timed_out'; output?: unknown; error?: unknown; now: Date },
-) {
-  return tx
-    .update(engineAttempts)
-    .set({ status: args.status, output: args.output ?? null, error: args.error ?? null, endedAt: args.now })
-    .where(and(eq(engineAttempts.stepId, args.stepId), eq(engineAttempts.attempt, args.attempt)));
+export function finishAttemptQuery(args: {
+  stepId: string;
+  attempt: number;
+  status: 'succeeded' | 'failed' | 'timed_out';
+  output?: unknown;
+  error?: unknown;
+  now: Date;
+}): Bound {
+  return finishAttemptStatement({
+    stepId: args.stepId,
+    attempt: args.attempt,
+    status: args.status,
+    output: jsonParam(args.output),
+    error: jsonParam(args.error),
+    endedAt: args.now.toISOString(),
+  });
 }
+
+const finishAttemptStatement = fixed<{ stepId: string; attempt: number; status: string; output: string | null; error: string | null; endedAt: string }>(
+  sql`update engine_attempts set status = ${p('status')}, output = ${p('output')}::jsonb, error = ${p('error')}::jsonb, ended_at = ${p('endedAt')}::timestamptz
+  where step_id = ${p('stepId')} and attempt = ${p('attempt')}::int`,
+);
 
 /**
  * Extends a lease while an attempt runs, fenced on the claim token. Returns false when the

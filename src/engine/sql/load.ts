@@ -1,6 +1,7 @@
 import { and, asc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/database.js';
-import { epochMs, parsedJson, resultRows } from '../../db/rows.js';
+import { epochMs, parsedJson } from '../../db/rows.js';
+import { type Bound, fixed, sendBound } from '../../db/statement.js';
 import type { Playbook } from '../../playbooks/core/model.js';
 import type { RunEvent } from '../context.js';
 import type { RunRow, StepRow } from '../model.js';
@@ -14,7 +15,7 @@ import { engineRuns, engineSteps } from '../schema.js';
  * hand the next step of the run its snapshot (complete.ts).
  */
 export async function readRunForStep(tx: Executor, runId: string): Promise<RunSnapshot | undefined> {
-  const [row] = resultRows<RawSnapshot>(await tx.execute(runSnapshotQuery(runId)));
+  const [row] = await sendBound<RawSnapshot>(tx, runSnapshotQuery(runId));
   return row && runSnapshotOf(row);
 }
 
@@ -31,9 +32,12 @@ export interface RawSnapshot {
   events: unknown;
 }
 
-/** The run, its rows and its events as JSON in one row (times in epoch ms, exact). */
-export function runSnapshotQuery(runId: string): SQL {
-  return sql`select
+/** The run, its rows and its events as JSON in one row (times in epoch ms, exact). Built once (statement.ts). */
+export function runSnapshotQuery(runId: string): Bound {
+  return snapshotStatement({ runId });
+}
+
+const snapshotStatement = fixed<{ runId: string }>(sql`select
       json_build_object(
         'id', r.id, 'playbook', r.playbook, 'playbookHash', r.playbook_hash, 'state', r.state,
         'trigger', r.trigger, 'inputs', r.inputs, 'correlationId', r.correlation_id, 'startKey', r.start_key,
@@ -51,8 +55,7 @@ export function runSnapshotQuery(runId: string): SQL {
       (select coalesce(json_agg(json_build_object(
           'type', e.type, 'payload', e.payload, 'receivedAt', ${epochMs(sql`e.received_at`)}) order by e.seq), '[]'::json)
         from engine_events e where e.run_id = r.id) as events
-    from engine_runs r where r.id = ${runId}`;
-}
+    from engine_runs r where r.id = ${sql.placeholder('runId')}`);
 
 const date = (v: unknown) => (v === null || v === undefined ? null : new Date(Number(v)));
 

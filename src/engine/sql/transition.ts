@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, type SQL, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { AuditEntryInput } from '../../audit/core/entry.js';
 import type { AuditTrail } from '../../audit/trail.js';
 import type { Executor } from '../../db/database.js';
 import { type Pipeline, pipelineOn } from '../../db/pipeline.js';
+import { fixed, jsonParam, timeParam } from '../../db/statement.js';
 import type { ActionCall, ActionCatalog } from '../../playbooks/core/model.js';
 import { activityState, advance, type Effect, isOpen, type Outcome, type RowView } from '../core/advance.js';
 import { indexPlaybook } from '../core/flow.js';
@@ -11,7 +12,7 @@ import { assertRunTransition, assertStepTransition, type RunState, type StepStat
 import type { StepFailure } from '../core/step-error.js';
 import { rowKindOf, type StepSpec } from '../core/step-spec.js';
 import type { Actor, RunRow, StepRow } from '../model.js';
-import { engineDeadLetters, engineRuns, engineSteps } from '../schema.js';
+import { engineDeadLetters, engineSteps } from '../schema.js';
 import type { ClaimedStep } from './claim.js';
 import { stepsOf } from './load.js';
 
@@ -40,7 +41,14 @@ export interface TransitionDeps {
    * `ready`, and described in `claimed`. Nobody else can have seen the row: it is created in
    * this transaction, under the run lock.
    */
-  chain?: { worker: string; leaseMs: number; leaseNow: SQL; now: Date; claimed?: ClaimedStep };
+  chain?: {
+    worker: string;
+    leaseMs: number;
+    /** The lease clock's now: null for the database's `now()`, else the injected time (claim.ts `leaseTime`). */
+    leaseAt: Date | null;
+    now: Date;
+    claimed?: ClaimedStep;
+  };
   /**
    * The run's step rows as read under the run lock before this transition (complete.ts reads
    * them with the lock): the transition then reads none itself.
@@ -79,11 +87,6 @@ export async function applyStepResult(
   const result = inFailingRun(run, step, given);
   assertStepTransition(step.id, step.status, result.status);
   const terminal = result.status === 'succeeded' || result.status === 'failed' || result.status === 'skipped' || result.status === 'cancelled';
-  // Completion order drives compensation order; the run lock makes max()+1 race-free.
-  const completedSeq =
-    result.status === 'succeeded'
-      ? sql`(select coalesce(max(completed_seq), 0) + 1 from engine_steps where run_id = ${run.id})`
-      : undefined;
   // A wait or human step remembers that it started waiting: a takeover neither re-arms its
   // timer, nor notifies again, nor judges its `when` again (executor.ts).
   const spec = result.status === 'waiting' && (step.spec as { armedAt?: string }).armedAt === undefined ? { ...step.spec, armedAt: now.toISOString() } : undefined;
@@ -105,10 +108,17 @@ export async function applyStepResult(
     ...(spec ? { spec } : {}),
   };
   void pl.add(
-    tx
-      .update(engineSteps)
-      .set({ ...recorded, ...(completedSeq !== undefined ? { completedSeq } : {}) })
-      .where(eq(engineSteps.id, step.id)),
+    recordStepStatement({
+      id: step.id,
+      status: recorded.status,
+      wakeAt: timeParam(recorded.wakeAt),
+      output: jsonParam(recorded.output),
+      error: jsonParam(recorded.error),
+      endedAt: timeParam(recorded.endedAt),
+      spec: spec ? JSON.stringify(spec) : null,
+      completes: result.status === 'succeeded',
+      runId: run.id,
+    }),
   );
   const stepEntry: AuditEntryInput = {
     actor,
@@ -161,6 +171,58 @@ export async function applyStepResult(
   }
   return { ...(await applyEffects(tx, { ...deps, pipeline: pl }, run, effects, actor, [stepEntry], known, !deps.pipeline)), stepStatus: result.status };
 }
+
+const p = (name: string) => sql.placeholder(name);
+
+/**
+ * The hot writes of a transition, built once (db/statement.ts). The recorded step: what
+ * `recorded` says, `spec` only when it changes (armedAt), and for a success the next completion
+ * number (completion order drives compensation order; the run lock makes max()+1 race-free).
+ */
+const recordStepStatement = fixed<{
+  id: string;
+  status: string;
+  wakeAt: string | null;
+  output: string | null;
+  error: string | null;
+  endedAt: string | null;
+  spec: string | null;
+  completes: boolean;
+  runId: string;
+}>(sql`update engine_steps set status = ${p('status')}, lease_owner = null, wake_at = ${p('wakeAt')}::timestamptz,
+    output = ${p('output')}::jsonb, error = ${p('error')}::jsonb, ended_at = ${p('endedAt')}::timestamptz,
+    spec = coalesce(${p('spec')}::jsonb, spec),
+    completed_seq = case when ${p('completes')}::boolean
+      then (select coalesce(max(completed_seq), 0) + 1 from engine_steps where run_id = ${p('runId')}) else completed_seq end
+  where id = ${p('id')}`);
+
+interface NewStep {
+  id: string;
+  runId: string;
+  stepKey: string;
+  kind: string;
+  status: string;
+  spec: string;
+  createdAt: string;
+}
+
+const insertStepStatement = fixed<NewStep & { wakeAt: string | null }>(sql`insert into engine_steps
+    (id, run_id, step_key, kind, status, wake_at, spec, created_at)
+  values (${p('id')}, ${p('runId')}, ${p('stepKey')}, ${p('kind')}, ${p('status')}, ${p('wakeAt')}::timestamptz, ${p('spec')}::jsonb, ${p('createdAt')}::timestamptz)`);
+
+/** A step created already claimed by a chain slot: its lease on the lease clock (null: the database's). */
+const insertClaimedStepStatement = fixed<NewStep & { leaseOwner: string | null; leaseAt: string | null; leaseMs: number; startedAt: string }>(sql`insert into engine_steps
+    (id, run_id, step_key, kind, status, wake_at, spec, created_at, lease_owner, started_at)
+  values (${p('id')}, ${p('runId')}, ${p('stepKey')}, ${p('kind')}, ${p('status')},
+    coalesce(${p('leaseAt')}::timestamptz, now()) + ${p('leaseMs')}::float8 * interval '1 millisecond',
+    ${p('spec')}::jsonb, ${p('createdAt')}::timestamptz, ${p('leaseOwner')}, ${p('startedAt')}::timestamptz)`);
+
+const runStateStatement = fixed<{ id: string; state: string; updatedAt: string; endedAt: string | null; setsError: boolean; error: string | null }>(
+  sql`update engine_runs set state = ${p('state')}, updated_at = ${p('updatedAt')}::timestamptz,
+    ended_at = coalesce(${p('endedAt')}::timestamptz, ended_at),
+    error = case when ${p('setsError')}::boolean then ${p('error')}::jsonb else error end
+  where id = ${p('id')}`,
+);
 
 /** Reads after the pipeline's writes ran (on PGlite a read would not queue behind them). */
 async function settledThen<T>(pl: Pipeline, read: () => Promise<T>): Promise<T> {
@@ -226,18 +288,26 @@ export async function applyEffects(
           createdAt: now,
         };
         const token = chain ? `${chain.worker}/${randomUUID()}` : null;
+        const values = {
+          id: row.id,
+          runId: row.runId,
+          stepKey: row.stepKey,
+          kind: row.kind,
+          status: row.status,
+          spec: JSON.stringify(row.spec),
+          createdAt: now.toISOString(),
+        };
         void pl.add(
-          tx.insert(engineSteps).values(
           chain
-            ? {
-                ...row,
+            ? // The lease, as a claim grants it (claim.ts): on the lease clock.
+              insertClaimedStepStatement({
+                ...values,
                 leaseOwner: token,
-                // The lease, as a claim grants it (claim.ts): on the lease clock.
-                wakeAt: sql`${chain.leaseNow} + ${chain.leaseMs} * interval '1 millisecond'`,
-                startedAt: chain.now,
-              }
-            : row,
-          ),
+                leaseAt: timeParam(chain.leaseAt),
+                leaseMs: chain.leaseMs,
+                startedAt: chain.now.toISOString(),
+              })
+            : insertStepStatement({ ...values, wakeAt: timeParam(row.wakeAt) }),
         );
         if (chain) chain.claimed = { id: row.id, runId: run.id, stepKey: row.stepKey, kind: row.kind, previousStatus: 'ready', attempts: 0, token: token! };
         created.push({
@@ -330,10 +400,14 @@ export async function applyEffects(
   if (runChanged) {
     assertRunTransition(run.id, run.state, state);
     void pl.add(
-      tx
-        .update(engineRuns)
-        .set({ state, updatedAt: now, ...(terminalRunStates.has(state) ? { endedAt: now } : {}), ...(error !== undefined ? { error } : {}) })
-        .where(eq(engineRuns.id, run.id)),
+      runStateStatement({
+        id: run.id,
+        state,
+        updatedAt: now.toISOString(),
+        endedAt: terminalRunStates.has(state) ? now.toISOString() : null,
+        setsError: error !== undefined,
+        error: jsonParam(error),
+      }),
     );
     entries.push({
       actor,

@@ -8,6 +8,7 @@ import type { Runtime } from '../runtime.js';
 import { engineDeadLetters, engineSteps } from '../schema.js';
 import type { ClaimedStep } from './claim.js';
 import { finishAttemptQuery } from './attempt.js';
+import { sendBound } from '../../db/statement.js';
 import { lockClaimedStep, lockRunUnverified } from './load.js';
 import { applyEffects, type TransitionReport } from './transition.js';
 
@@ -31,7 +32,7 @@ export async function failUnpinned(
     if (!run) return undefined;
     const step = await lockClaimedStep(tx, claimed.id, claimed.token);
     if (!step) return undefined;
-    if (attempt) await finishAttemptQuery(tx, { stepId: step.id, attempt: attempt.number, status: attempt.status, now });
+    if (attempt) await sendBound(tx, finishAttemptQuery({ stepId: step.id, attempt: attempt.number, status: attempt.status, now }));
     await tx
       .update(engineSteps)
       .set({ status: 'failed', leaseOwner: null, wakeAt: null, error, endedAt: now })
