@@ -20,7 +20,8 @@ import {
 import { type AuditEntryInput, type AuditEvent, normaliseData, pendingFields } from './core/entry.js';
 import { CHAIN_BATCH, CHAINER_LOCK_KEY, type ChainFaults, chainAll, chainPass, fromRow } from './chainer.js';
 import { createChainLoop } from './chain-loop.js';
-import { auditEvents, auditOutbox } from './schema.js';
+import { pgArray } from '../db/rows.js';
+import { auditEvents } from './schema.js';
 
 export const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -115,6 +116,35 @@ async function backlogOf(db: Database): Promise<{ entries: number; oldestSeconds
   return { entries: Number(row?.entries ?? 0), oldestSeconds: Math.max(0, Number(row?.oldest ?? 0)) };
 }
 
+/**
+ * The outbox INSERT for a batch of entries: one statement of ten array parameters, whatever the
+ * batch size. A drizzle multi-row insert built (and prepared) a new text per row count and
+ * mapped every value of every row one by one: for the ingest worker's batches of 100 deliveries
+ * that was a sixth of its CPU. Rows are inserted in the order given (`with ordinality … order
+ * by n`), so their default ids, the outbox order, ascend in that order; keyed trails bring the
+ * ids they drew (and MACed) instead.
+ */
+function outboxInsert(
+  at: Date,
+  entries: Array<{ input: AuditEntryInput; data: unknown; correlationId: string | null }>,
+  macs: Array<string | null>,
+  ids: number[] | undefined,
+): SQL {
+  const column = (pick: (e: (typeof entries)[number]) => string | null) => pgArray(entries.map(pick));
+  const values = sql`from unnest(
+      ${column((e) => e.input.actor.type)}::text[], ${column((e) => e.input.actor.id)}::text[], ${column((e) => e.input.action)}::text[],
+      ${column((e) => e.input.subject.type)}::text[], ${column((e) => e.input.subject.id)}::text[],
+      ${column((e) => JSON.stringify(e.data))}::jsonb[], ${column((e) => e.correlationId)}::text[], ${pgArray(macs)}::text[],
+      ${pgArray(ids ?? [])}::bigint[]
+    ) with ordinality as t(actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, mac, id, n)`;
+  const atParam = sql`${at.toISOString()}::timestamptz`;
+  return ids === undefined
+    ? sql`insert into audit_outbox (at, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, mac)
+        select ${atParam}, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, mac ${values} order by n returning id`
+    : sql`insert into audit_outbox (id, at, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, mac)
+        select id, ${atParam}, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, mac ${values} order by n returning id`;
+}
+
 /** How long a reader tries to chain before reading what is chained (the lock is normally held for ms). */
 const SETTLE_MS = 2_000;
 const MODE_CHECK_MS = 10_000;
@@ -181,25 +211,11 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
         );
         ids = drawn.map((r) => Number(r.id)).sort((a, b) => a - b);
       }
-      const values = entries.map(({ input, data, correlationId }, i) => {
+      const macs = entries.map(({ input, data, correlationId }, i) => {
         const id = ids?.[i];
-        const mac =
-          id === undefined ? null : hashers.keyed!.hash(pendingFields({ id, at, actor: input.actor, action: input.action, subject: input.subject, data, correlationId }));
-        return {
-          ...(id === undefined ? {} : { id }),
-          at,
-          actorType: input.actor.type,
-          actorId: input.actor.id,
-          action: input.action,
-          subjectType: input.subject.type,
-          subjectId: input.subject.id,
-          data,
-          correlationId,
-          mac,
-        };
+        return id === undefined ? null : hashers.keyed!.hash(pendingFields({ id, at, actor: input.actor, action: input.action, subject: input.subject, data, correlationId }));
       });
-      // One statement for all: the rows get their ids (the outbox order) in the order given.
-      const rows = await run<{ id: string | number }>(tx.insert(auditOutbox).values(values).returning({ id: auditOutbox.id }).getSQL());
+      const rows = await run<{ id: string | number }>(outboxInsert(at, entries, macs, ids));
       loop.appended();
       return rows.map((r) => ({ outboxId: Number(r.id), at })).sort((a, b) => a.outboxId - b.outboxId);
     } catch (err) {

@@ -159,6 +159,34 @@ describe.each(databaseKinds)('audit outbox on %s', (kind) => {
     });
     expect((await audit.page({})).map((e) => e.subject.id)).toEqual(['A1', 'A2', 'B1']);
   });
+  it.each([
+    ['plain', undefined],
+    ['keyed', KEY],
+  ])('a batch of entries (%s) keeps its order and every value exactly, whatever characters it holds', async (_mode, key) => {
+    t = await freshDatabase(kind);
+    const audit = createAuditTrail(t.db, systemClock, { key });
+    await audit.prepare();
+    // Values that an array literal, a jsonb cast or a text cast could mangle: quotes, backslashes,
+    // braces and commas, NULL-looking text, empty strings, newlines, non-ASCII, nested JSON.
+    const awkward = ['"quoted"', 'back\\slash', '{a,b}', 'NULL', '', 'line\nbreak', 'ünïcødé ✓ 火', ' padded ', '\\"both\\"'];
+    const inputs = Array.from({ length: 120 }, (_, i) => {
+      const text = awkward[i % awkward.length]!;
+      return {
+        actor: { type: i % 2 ? ('user' as const) : ('system' as const), id: `${text}-actor-${i}` },
+        action: `batch.${i % 3}`,
+        subject: { type: text || 'empty', id: `${text}#${i}` },
+        data: { i, text, nested: { list: [text, null, i, { deep: text }], flag: i % 2 === 0 }, empty: {} },
+        correlationId: i % 4 === 0 ? null : `corr-${text}-${i}`,
+      };
+    });
+    const pending = await audit.appendMany(inputs);
+    expect(pending.map((p) => p.outboxId)).toEqual([...pending.map((p) => p.outboxId)].sort((a, b) => a - b));
+    await audit.flush();
+    const chained = (await audit.page({ limit: 500 })).filter((e) => e.action.startsWith('batch.'));
+    expect(chained.map((e) => ({ actor: e.actor, action: e.action, subject: e.subject, data: e.data, correlationId: e.correlationId }))).toEqual(inputs);
+    expect(await audit.verify()).toMatchObject({ ok: true });
+  });
+
 });
 
 describe.skipIf(!TEST_DATABASE_URL)('audit chainer under concurrency and crashes (PostgreSQL)', () => {
