@@ -187,6 +187,13 @@ export const envSchema = z.object({
       .refine((ms) => ms !== undefined && ms >= 3_600_000, { message: 'expected a duration of at least 1h, such as 14d or 36h' })
       .transform((ms) => ms!),
   ),
+  /**
+   * `off`: this replica only accepts webhooks into the inbox (an intake replica); replicas with
+   * `on` process them. Keeps intake fast and steady during an alert storm (docs/webhooks.md).
+   */
+  QUENCH_INGEST_WORKER: z
+    .preprocess((v) => emptyToUndefined(v) ?? 'on', z.enum(['on', 'off'], { message: 'expected on or off' }))
+    .transform((v) => v === 'on'),
   /** How long an inbox entry's claim lasts before another worker may take it over (a worker died). */
   QUENCH_INGEST_LEASE_SECONDS: positiveInt(60),
   /** `user=token` (full access) or `user:read=token` (read-only), ≥ 32 characters each, all distinct (./api-tokens.ts). */

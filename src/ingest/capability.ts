@@ -19,6 +19,11 @@ import { createIngestWorker, type IngestWorker } from './worker.js';
 export interface IngestOptions {
   runs: () => RunPort;
   playbooks: PlaybookSource;
+  /**
+   * false (QUENCH_INGEST_WORKER=off): an intake replica. Its endpoints accept into the inbox and
+   * wake the other replicas' workers, but it processes nothing itself.
+   */
+  processing?: boolean;
   worker?: { maxAttempts?: number; leaseMs?: number; pollMs?: number; batchSize?: number; retentionMs?: number; lingerMs?: number; maxRestMs?: number };
 }
 
@@ -45,7 +50,7 @@ export function installIngest(ctx: ServiceContext, options: IngestOptions): Inge
     signal: (runId, type, payload, key) => options.runs().signal(runId, type, payload, key),
   };
   const processorDeps = { db: ctx.db, clock: ctx.clock, audit: ctx.audit, metrics, runs, playbooks: options.playbooks, logger };
-  return createIngestWorker({
+  const worker = createIngestWorker({
     db: ctx.db,
     clock: ctx.clock,
     logger,
@@ -57,6 +62,19 @@ export function installIngest(ctx: ServiceContext, options: IngestOptions): Inge
     // A claimed batch is decided in one transaction (one commit, one chainer batch for its audit entries).
     processBatch: (rows, shouldStop) => processBatch(processorDeps, rows, shouldStop),
   });
+  if (options.processing !== false) return worker;
+  return {
+    ...worker,
+    async start() {
+      logger.warn(
+        'QUENCH_INGEST_WORKER=off: this replica accepts webhooks into the inbox but processes none; a replica with QUENCH_INGEST_WORKER=on must run on the same database, or deliveries wait (quench_ingest_inbox_pending and _lag_seconds grow)',
+      );
+    },
+    async stop() {
+      // Never started a loop; the endpoints' waker (NOTIFY to the other replicas) still stops.
+      waker.stop();
+    },
+  };
 }
 
 /**
@@ -92,6 +110,7 @@ export const ingestCapability: Capability = (ctx) => {
   return installIngest(ctx, {
     runs: () => engineRunPort(ctx.ports.engine, ctx.db, () => ctx.ports.playbooks),
     playbooks: () => (ctx.ports.playbooks?.list() ?? []).map((p) => p.definition),
+    processing: ctx.config.QUENCH_INGEST_WORKER,
     worker: {
       leaseMs: ctx.config.QUENCH_INGEST_LEASE_SECONDS * 1000,
       retentionMs: ctx.config.QUENCH_INBOX_RETENTION,
