@@ -39,13 +39,17 @@ export function beginAttemptGrouped(rt: Runtime, args: AttemptArgs): Promise<Att
     start = groupCommit<AttemptArgs, AttemptBegun>({
       maxBatch: MAX_BATCH,
       key: (a) => a.runId,
-      together: (group) =>
-        rt.db.orm.transaction(async (tx) => {
-          const pl = pipelineOn(tx);
-          const begun = group.map((a) => pl.add<RawAttemptStart>(beginAttemptQuery(a)));
-          await pl.settled();
-          return Promise.all(begun.map(async (rows, i) => attemptBegunOf(group[i]!, await rows)));
-        }),
+      // A group of one is its one statement, committed on its own (the reply comes after the
+      // commit): no BEGIN and COMMIT round trips.
+      together: async (group) =>
+        group.length === 1
+          ? [await beginAttempt(rt.db, group[0]!)]
+          : rt.db.orm.transaction(async (tx) => {
+              const pl = pipelineOn(tx);
+              const begun = group.map((a) => pl.add<RawAttemptStart>(beginAttemptQuery(a)));
+              await pl.settled();
+              return Promise.all(begun.map(async (rows, i) => attemptBegunOf(group[i]!, await rows)));
+            }),
       alone: (a) => beginAttempt(rt.db, a),
     });
     starts.set(rt, start);
