@@ -46,7 +46,8 @@ export interface Recording {
   recorded: StepResult;
   /** A fresh chain slot per try: a rolled-back try's claim of the next step never happened. */
   chain?: TransitionDeps['chain'];
-  nextSnapshot?: Promise<RawSnapshot[]>;
+  /** The run as the recording leaves it, for the step it chained: known, or read in the same transaction. */
+  nextSnapshot?: RunSnapshot | Promise<RawSnapshot[]>;
 }
 
 export function recording(rt: Runtime, claimed: ClaimedStep, result: StepResult, attempt?: AttemptRecord, recheck?: Recheck): Recording {
@@ -86,8 +87,14 @@ export async function applyRecording(rt: Runtime, tx: Tx, pl: Pipeline, r: Recor
     r.recorded,
     engineActor(workerOf(r.claimed)),
   );
-  // The step this commit claimed for the slot gets the run as the commit leaves it: no read before it runs.
-  if (r.chain?.claimed) r.nextSnapshot = pl.add<RawSnapshot>(runSnapshotQuery(r.claimed.runId));
+  // The step this commit claimed for the slot gets the run as the commit leaves it: no read
+  // before it runs. Known here when the transition knows every row it wrote (transition.ts
+  // `after`), else read last in this transaction.
+  if (r.chain?.claimed) {
+    r.nextSnapshot = report.after
+      ? { run: { ...snapshot.run, ...report.after.run }, rows: report.after.rows, events: snapshot.events }
+      : pl.add<RawSnapshot>(runSnapshotQuery(r.claimed.runId));
+  }
   return report;
 }
 
@@ -95,8 +102,9 @@ export async function applyRecording(rt: Runtime, tx: Tx, pl: Pipeline, r: Recor
 export async function afterRecording(rt: Runtime, r: Recording, report: TransitionReport | undefined): Promise<TransitionReport | undefined> {
   rt.metrics.transitions.inc({ kind: r.claimed.kind, status: report ? r.recorded.status : 'fenced' });
   if (report && r.chain?.claimed) {
-    const [raw] = (await r.nextSnapshot) ?? [];
-    r.claimed.chain!.next = { ...r.chain.claimed, ...(raw ? { snapshot: runSnapshotOf(raw) } : {}) };
+    const next = r.nextSnapshot;
+    const snapshot = next instanceof Promise ? ((raw) => raw && runSnapshotOf(raw))((await next)[0]) : next;
+    r.claimed.chain!.next = { ...r.chain.claimed, ...(snapshot ? { snapshot } : {}) };
   }
   if (report && report.readied > 0) rt.wake.wake();
   if (report) await closeCancelled(rt, r.claimed.runId, report.cancelledHumanSteps);

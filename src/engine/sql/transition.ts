@@ -72,6 +72,15 @@ export interface TransitionReport {
   cancelledHumanSteps: string[];
   /** The status the step was recorded with (a failing run may turn a wait into `cancelled`). */
   stepStatus?: StepStatus;
+  /**
+   * The run as this transition leaves it, when every row it wrote is known here: the rows read
+   * under the run lock (`TransitionDeps.rows`) with the step's own update, one created row, and
+   * the run's new state. complete.ts hands it to the step the transition chained instead of
+   * reading the run again. Absent whenever the transition wrote rows it did not read (ready,
+   * finish, branchDone, cancelOpen effects) or their order could depend on the database's
+   * collation (see `rowsAfter`).
+   */
+  after?: { rows: StepRow[]; run: Pick<RunRow, 'state' | 'updatedAt' | 'endedAt' | 'error'> };
 }
 
 export async function applyStepResult(
@@ -158,8 +167,9 @@ export async function applyStepResult(
   // The statuses of the run's rows as this transaction leaves them, when they were read anyway
   // (under the run lock): the run state is then settled without reading them again.
   let known: Map<string, StepStatus> | undefined;
+  let recordedRows: StepRow[] | undefined;
   if (terminal && (!terminalRunStates.has(run.state) || resumesUndo)) {
-    const rows = deps.rows ? rowsAsRecorded(deps.rows, step, recorded, result.status === 'succeeded') : await settledThen(pl, () => stepsOf(tx, run.id));
+    const rows = deps.rows ? (recordedRows = rowsAsRecorded(deps.rows, step, recorded, result.status === 'succeeded')) : await settledThen(pl, () => stepsOf(tx, run.id));
     known = new Map(rows.map((r) => [r.stepKey, r.id === step.id ? result.status : r.status]));
     const outcome: Outcome =
       result.status === 'succeeded'
@@ -169,7 +179,32 @@ export async function applyStepResult(
           : { key: step.stepKey, status: 'failed', error: result.error };
     effects.push(...advance(runView(run, rows, deps.catalog), outcome));
   }
-  return { ...(await applyEffects(tx, { ...deps, pipeline: pl }, run, effects, actor, [stepEntry], known, !deps.pipeline)), stepStatus: result.status };
+  const before = { state: run.state, updatedAt: run.updatedAt, endedAt: run.endedAt, error: run.error };
+  const report = await applyEffects(tx, { ...deps, pipeline: pl }, run, effects, actor, [stepEntry], known, !deps.pipeline);
+  const rows = recordedRows && effects.every((e) => e.type === 'create' || e.type === 'run') ? rowsAfter(recordedRows, report.created) : undefined;
+  const runAfter = report.runChanged
+    ? { state: report.runState, updatedAt: now, endedAt: terminalRunStates.has(report.runState) ? now : before.endedAt, error: report.runError ?? before.error }
+    : before;
+  const { runError: _runError, ...rest } = report;
+  return { ...rest, stepStatus: result.status, ...(rows ? { after: { rows, run: runAfter } } : {}) };
+}
+
+/**
+ * The run's rows in `stepsOf` order (created_at, completed_seq nulls last, step_key) after this
+ * transition, from the rows as recorded and one created row, or undefined when that order is not
+ * certain without the database. The rows read under the lock came in that order; a stable sort
+ * on the first two keys keeps the database's step_key order among ties (its collation, not
+ * JavaScript's) and moves a step that just got its completion number where the database puts it.
+ * The created row goes last only if it is strictly the newest.
+ */
+function rowsAfter(recorded: StepRow[], created: StepRow[]): StepRow[] | undefined {
+  if (created.length !== 1) return undefined;
+  const at = (r: StepRow) => r.createdAt.getTime();
+  const seq = (r: StepRow) => r.completedSeq ?? Number.MAX_SAFE_INTEGER;
+  const rows = [...recorded].sort((a, b) => at(a) - at(b) || seq(a) - seq(b));
+  const last = rows.at(-1);
+  if (last && at(last) >= at(created[0]!)) return undefined;
+  return [...rows, created[0]!];
 }
 
 const p = (name: string) => sql.placeholder(name);
@@ -264,7 +299,7 @@ export async function applyEffects(
   known?: Map<string, StepStatus>,
   /** Settle the pipeline before returning (the caller passed none of its own). */
   settle = !deps.pipeline,
-): Promise<TransitionReport> {
+): Promise<TransitionReport & { runError?: unknown }> {
   const now = deps.now;
   const pl = deps.pipeline ?? pipelineOn(tx);
   const created: StepRow[] = [];
@@ -312,6 +347,9 @@ export async function applyEffects(
         if (chain) chain.claimed = { id: row.id, runId: run.id, stepKey: row.stepKey, kind: row.kind, previousStatus: 'ready', attempts: 0, token: token! };
         created.push({
           ...row,
+          // A chained row's lease expiry, as near as this process knows it (on the database's
+          // clock it is the database's now): nothing reads it before the row is read again.
+          ...(chain ? { wakeAt: new Date((chain.leaseAt ?? now).getTime() + chain.leaseMs) } : {}),
           leaseOwner: token,
           attempts: 0,
           completedSeq: null,
@@ -430,7 +468,7 @@ export async function applyEffects(
   // The entries in one insert, in order: per run, audit order is transition order.
   pl.track(deps.audit.appendMany(entries, tx, (query) => pl.add(query)));
   if (settle) await pl.settled();
-  return { runState: state, runChanged, created, readied, cancelledHumanSteps };
+  return { runState: state, runChanged, created, readied, cancelledHumanSteps, ...(runChanged && error !== undefined ? { runError: error } : {}) };
 }
 
 export function runView(run: RunRow, rows: StepRow[], catalog: ActionCatalog) {
