@@ -1,14 +1,18 @@
-// Webhook acceptance throughput on real PostgreSQL: a child `quench serve` (built dist/) takes
-// signed generic webhooks from autocannon on loopback; each 202 means the body was committed to
-// the inbox (and the inbox worker processes each delivery, auditing it, while the load runs).
-// Beside it, in the same run and on the same PostgreSQL server, pgbench measures the plain
-// single-row insert rate of a comparable row (~400 bytes) AT THE SAME CLIENT CONCURRENCY (one
-// pgbench client per autocannon connection), the ceiling an insert-per-request design can
-// approach; it runs before and after the webhook load and the mean is the baseline. Then a
-// second webhook run at half the measured maximum rate gives the latency percentiles the
-// target speaks of. No loss is proven by counting: every 202 names an inbox row that exists.
-// The same two runs on PGlite (serve without DATABASE_URL) are reported beside a PGlite
-// baseline: single-row inserts from the same number of concurrent callers in one process.
+// Webhook intake on real PostgreSQL, beside pgbench's plain single-row inserts of a comparable
+// row (~400 bytes) at the same client concurrency (one pgbench client per load connection),
+// measured before and after the webhook load (the mean is the baseline). Child `quench serve`
+// processes (built dist/) take signed generic webhooks from a lean load generator on loopback
+// (bench/http-load.mjs; BENCH_WEBHOOK_LOADGEN=autocannon for the old one); each 202 means the
+// body was committed to the inbox. Three set-ups, one after the other on one database:
+//   1. one replica accepting and processing (the worker processes deliveries beside the load):
+//      warm-up, then the maximum rate;
+//   2. an intake replica (QUENCH_INGEST_WORKER=off): warm-up, the maximum rate (the figure the
+//      target compares with pgbench), then half of it for the latency percentiles;
+//   3. a processing replica taking the backlog those left, nothing arriving: deliveries per
+//      second and CPU per delivery.
+// No loss is proven by counting: every 202 names an inbox row that exists. On PGlite (serve
+// without DATABASE_URL, one process accepting and processing) the maximum and half runs are
+// reported beside single-row inserts from the same number of concurrent callers in one process.
 import { spawn, execFile } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,13 +21,18 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { httpLoad, postRequest } from './http-load.mjs';
 import { cpuMsOf, postgresCpuMs } from './cpu.mjs';
 import postgres from 'postgres';
 
 const DURATION_S = Number(process.env.BENCH_WEBHOOK_SECONDS || 10);
 const CONNECTIONS = Number(process.env.BENCH_WEBHOOK_CONNECTIONS || 20);
 const WARMUP_S = Number(process.env.BENCH_WEBHOOK_WARMUP_SECONDS ?? 5);
+const DRAIN_S = Number(process.env.BENCH_WEBHOOK_DRAIN_SECONDS || 20);
 const PGBENCH = process.env.PGBENCH || '/usr/bin/pgbench';
+const LOADGEN = process.env.BENCH_WEBHOOK_LOADGEN || 'lean';
+const PREBUILT_PER_SECOND = Number(process.env.BENCH_WEBHOOK_PREBUILT_PER_SECOND || 8000);
+const round1 = (x) => (x === undefined ? undefined : Math.round(x * 10) / 10);
 const SECRET = 'bench-secret';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -100,45 +109,83 @@ function syscallsOf(pid) {
   }
 }
 
+/** One signed generic webhook: a unique body, its timestamp and its HMAC signature. */
+function signedWebhook(id) {
+  const body = eventBody(id);
+  const ts = String(Math.floor(Date.now() / 1000));
+  const signature = createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex');
+  return { body, headers: { 'content-type': 'application/json', 'x-quench-timestamp': ts, 'x-quench-signature': `sha256=${signature}` } };
+}
+
 /**
- * One autocannon run; `rate` caps the total request rate (undefined: as fast as it goes).
- * Beside throughput it reads the service's CPU time per accepted webhook, which the rest of a
- * shared machine moves far less than throughput, and the load generator's own CPU (it runs in
- * this process, on the same cores).
+ * The load itself, from bench/http-load.mjs (default) or autocannon (BENCH_WEBHOOK_LOADGEN=
+ * autocannon, the generator of earlier sessions' figures: it costs 3–4 times the CPU per request,
+ * taken from the same two cores).
+ */
+async function generateLoad(url, seconds, rate, onResponse, onStart) {
+  let seq = 0;
+  const prefix = randomBytes(4).toString('hex');
+  if (LOADGEN === 'autocannon') {
+    onStart();
+    const result = await autocannon({
+      url: `${url}/webhooks/generic/bench`,
+      connections: CONNECTIONS,
+      duration: seconds,
+      ...(rate ? { overallRate: rate } : {}),
+      requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, ...signedWebhook(`${prefix}-${++seq}`) }), onResponse }],
+    });
+    return { latency: result.latency, non2xx: result.non2xx, errors: result.errors };
+  }
+  const { hostname: host, port } = new URL(url);
+  const path = '/webhooks/generic/bench';
+  const build = () => {
+    const { body, headers } = signedWebhook(`${prefix}-${++seq}`);
+    return postRequest(host, path, headers, body);
+  };
+  // Requests are built and signed before the clock starts (a real sender signs on its own
+  // machine): enough for the run at its rate, or for up to PREBUILT_PER_SECOND a second at full
+  // speed; past that they are built on the fly. Timestamps stay well inside the replay window.
+  const prebuilt = Array.from({ length: Math.ceil((rate ? rate * 1.05 : PREBUILT_PER_SECOND) * seconds) + CONNECTIONS }, build);
+  let next = 0;
+  const result = await httpLoad({
+    host,
+    port: Number(port),
+    connections: CONNECTIONS,
+    seconds,
+    rate,
+    nextRequest: () => (next < prebuilt.length ? prebuilt[next++] : build()),
+    onResponse,
+    onStart,
+  });
+  return { latency: result.latency, non2xx: result.non2xx, errors: result.errors + result.unanswered };
+}
+
+/**
+ * One load run; `rate` caps the total request rate (undefined: as fast as it goes). Beside
+ * throughput it reads the service's CPU time per accepted webhook, which the rest of a shared
+ * machine moves far less than throughput, and the load generator's own CPU (it runs in this
+ * process, on the same cores).
  */
 async function webhookLoad(url, seconds, rate, pid) {
-  let seq = 0;
   const acceptedIds = [];
-  const prefix = randomBytes(4).toString('hex');
-  const serveCpuBefore = cpuMsOf(pid);
-  const serveSyscallsBefore = syscallsOf(pid);
-  const postgresCpuBefore = postgresCpuMs();
-  const clientCpuBefore = process.cpuUsage();
-  const result = await autocannon({
-    url: `${url}/webhooks/generic/bench`,
-    connections: CONNECTIONS,
-    duration: seconds,
-    ...(rate ? { overallRate: rate } : {}),
-    requests: [
-      {
-        method: 'POST',
-        setupRequest: (req) => {
-          const body = eventBody(`${prefix}-${++seq}`);
-          const ts = String(Math.floor(Date.now() / 1000));
-          const signature = createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex');
-          return {
-            ...req,
-            body,
-            headers: { 'content-type': 'application/json', 'x-quench-timestamp': ts, 'x-quench-signature': `sha256=${signature}` },
-          };
-        },
-        // Every 202 names its inbox row; collected to check each one is really there.
-        onResponse: (status, body) => {
-          if (status === 202) acceptedIds.push(JSON.parse(body).id);
-        },
-      },
-    ],
-  });
+  // Read when the load starts (after the requests are built), so only the run is counted.
+  let serveCpuBefore, serveSyscallsBefore, postgresCpuBefore, clientCpuBefore;
+  const onStart = () => {
+    serveCpuBefore = cpuMsOf(pid);
+    serveSyscallsBefore = syscallsOf(pid);
+    postgresCpuBefore = postgresCpuMs();
+    clientCpuBefore = process.cpuUsage();
+  };
+  // Every 202 names its inbox row; collected to check each one is really there.
+  const result = await generateLoad(
+    url,
+    seconds,
+    rate,
+    (status, body) => {
+      if (status === 202) acceptedIds.push(JSON.parse(body).id);
+    },
+    onStart,
+  );
   const serveCpuMs = serveCpuBefore === undefined ? undefined : cpuMsOf(pid) - serveCpuBefore;
   const postgresCpu = postgresCpuBefore === undefined ? undefined : postgresCpuMs() - postgresCpuBefore;
   const serveSyscalls = serveSyscallsBefore === undefined ? undefined : syscallsOf(pid) - serveSyscallsBefore;
@@ -153,8 +200,9 @@ async function webhookLoad(url, seconds, rate, pid) {
       serveReadWriteSyscallsPerAccepted:
         serveSyscalls === undefined || acceptedIds.length === 0 ? undefined : Math.round((serveSyscalls / acceptedIds.length) * 100) / 100,
       loadGeneratorCpuPercent: Math.round((100 * (clientCpu.user + clientCpu.system)) / 1000 / (seconds * 1000)),
-      latencyP50Ms: result.latency.p50,
-      latencyP99Ms: result.latency.p99,
+      loadGeneratorCpuUsPerRequest: acceptedIds.length === 0 ? undefined : Math.round((clientCpu.user + clientCpu.system) / acceptedIds.length),
+      latencyP50Ms: round1(result.latency.p50),
+      latencyP99Ms: round1(result.latency.p99),
       responses202: acceptedIds.length,
       non2xx: result.non2xx,
       errors: result.errors,
@@ -163,27 +211,53 @@ async function webhookLoad(url, seconds, rate, pid) {
 }
 
 /** Both webhook runs against one serve: the maximum, then half of it; `found(ids)` counts the inbox rows named. */
-async function maxThenHalf(ctx, serve, found) {
+async function maxThenHalf(ctx, serve, found, { half: withHalf = true } = {}) {
   // A long-running service has compiled its hot paths long ago; a process started a second ago has
   // not (V8's optimising compiler then takes a fifth of the serve process's CPU). The warm-up's
   // 202s are checked like the others.
-  ctx.log(`autocannon: warm-up, ${CONNECTIONS} connections for ${WARMUP_S} s`);
+  ctx.log(`${LOADGEN}: warm-up, ${CONNECTIONS} connections for ${WARMUP_S} s`);
   const warmup = WARMUP_S > 0 ? await webhookLoad(serve.url, WARMUP_S, undefined, serve.child.pid) : undefined;
-  ctx.log(`autocannon: ${CONNECTIONS} connections for ${DURATION_S} s against ${serve.url}`);
+  ctx.log(`${LOADGEN}: ${CONNECTIONS} connections for ${DURATION_S} s against ${serve.url}`);
   const max = await webhookLoad(serve.url, DURATION_S, undefined, serve.child.pid);
   const processedDuringMax = ctx.processed ? await ctx.processed() : undefined;
   const halfRate = Math.max(1, Math.round(max.summary.acceptedPerSecond / 2));
-  ctx.log(`autocannon: ${halfRate} requests/s (half the maximum) for ${DURATION_S} s`);
-  const half = await webhookLoad(serve.url, DURATION_S, halfRate, serve.child.pid);
-  const ids = [...(warmup?.acceptedIds ?? []), ...max.acceptedIds, ...half.acceptedIds];
+  if (withHalf) ctx.log(`${LOADGEN}: ${halfRate} requests/s (half the maximum) for ${DURATION_S} s`);
+  const half = withHalf ? await webhookLoad(serve.url, DURATION_S, halfRate, serve.child.pid) : undefined;
+  const ids = [...(warmup?.acceptedIds ?? []), ...max.acceptedIds, ...(half?.acceptedIds ?? [])];
   const acceptedFound = await found(ids);
   return {
     ...(warmup ? { warmup: { seconds: WARMUP_S, ...warmup.summary } } : {}),
     max: { ...max.summary, ...(processedDuringMax === undefined ? {} : { processedByWorkerDuringRun: processedDuringMax }) },
-    half: { rate: halfRate, ...half.summary },
+    acceptedIds: ids,
+    ...(half ? { half: { rate: halfRate, ...half.summary } } : {}),
     responses202: ids.length,
     acceptedFound,
     noLoss: acceptedFound === ids.length,
+  };
+}
+
+/**
+ * Deliveries a processing replica completes per second with nothing arriving, and its CPU and
+ * the server's per delivery, over `seconds` (or until nothing is left).
+ */
+async function drainFor(db, pid, seconds, doneCount) {
+  const before = { done: await doneCount(), cpu: cpuMsOf(pid), pg: postgresCpuMs(), at: performance.now() };
+  const until = before.at + seconds * 1000;
+  let left = Infinity;
+  while (performance.now() < until && left > 0) {
+    await new Promise((r) => setTimeout(r, 200));
+    left = (await db`select count(*)::int as n from ingest_inbox where status <> 'done'`)[0].n;
+  }
+  const processed = (await doneCount()) - before.done;
+  const elapsed = (performance.now() - before.at) / 1000;
+  const per = (ms) => (ms === undefined || processed === 0 ? undefined : Math.round((ms * 1000) / processed));
+  return {
+    seconds: Math.round(elapsed * 10) / 10,
+    processed,
+    processedPerSecond: Math.round(processed / elapsed),
+    serveCpuUsPerDelivery: per(before.cpu === undefined ? undefined : cpuMsOf(pid) - before.cpu),
+    postgresCpuUsPerDelivery: per(before.pg === undefined ? undefined : postgresCpuMs() - before.pg),
+    backlogLeft: left === Infinity ? undefined : left,
   };
 }
 
@@ -228,12 +302,9 @@ async function pgliteBench(ctx, dir) {
     QUENCH_WEBHOOK_RATE_BURST: '1000000',
     LOG_LEVEL: 'warn',
   });
-  let ids = [];
   try {
-    const runs = await maxThenHalf(ctx, serve, async (accepted) => {
-      ids = accepted;
-      return accepted.length;
-    });
+    // PGlite is one process: it accepts and processes (the rows are counted after it stops).
+    const { acceptedIds: ids, ...runs } = await maxThenHalf(ctx, serve, async (accepted) => accepted.length);
     await stopServe(serve);
     serve = undefined;
     // PGlite is one process's files: count the rows after the service let go of them.
@@ -271,7 +342,7 @@ export default async function bench(ctx) {
     const plainBefore = await pgbenchInserts(dbUrl, dir);
     const loadBefore = loadavg()[0];
 
-    serve = await startServe({
+    const serveEnv = (worker) => ({
       PATH: process.env.PATH,
       DATABASE_URL: dbUrl,
       QUENCH_DATA_DIR: join(dir, 'data'),
@@ -280,21 +351,44 @@ export default async function bench(ctx) {
       QUENCH_WEBHOOK_SECRETS: `bench=${SECRET}`,
       QUENCH_WEBHOOK_RATE_LIMIT: '1000000',
       QUENCH_WEBHOOK_RATE_BURST: '1000000',
+      QUENCH_INGEST_WORKER: worker,
       LOG_LEVEL: 'warn',
     });
-    // How far the inbox worker got with the deliveries while the maximum-rate run lasted.
-    const processed = async () => (await db`select count(*)::int as n from ingest_inbox where status = 'done'`)[0].n;
-    const runs = await maxThenHalf({ ...ctx, processed }, serve, async (ids) => {
-      const [{ n }] = await db`select count(distinct id)::int as n from ingest_inbox where id = any(${ids}::bigint[])`;
-      return n;
-    });
+    const found = async (ids) => (await db`select count(distinct id)::int as n from ingest_inbox where id = any(${ids}::bigint[])`)[0].n;
+    const doneCount = async () => (await db`select count(*)::int as n from ingest_inbox where status = 'done'`)[0].n;
+
+    // 1. One process that accepts and processes (a single-replica deployment): the worker
+    //    processes deliveries beside the load, paced to rest while webhooks keep arriving.
+    ctx.log('one replica, accepting and processing');
+    serve = await startServe(serveEnv('on'));
+    const doneBefore = await doneCount();
+    const both = await maxThenHalf({ ...ctx, processed: async () => (await doneCount()) - doneBefore }, serve, found, { half: false });
+    await stopServe(serve);
+    serve = undefined;
+
+    // 2. An intake replica (QUENCH_INGEST_WORKER=off, docs/webhooks.md): acceptance alone, the
+    //    figure the target speaks of, and the latency at half its maximum.
+    ctx.log('intake replica (QUENCH_INGEST_WORKER=off)');
+    serve = await startServe(serveEnv('off'));
+    const runs = await maxThenHalf(ctx, serve, found);
+    await stopServe(serve);
+    serve = undefined;
+
+    // 3. The processing side: a replica with the worker on takes the backlog the runs above
+    //    left, with nothing arriving, for DRAIN_S seconds (or until it is empty).
+    ctx.log(`processing replica: the backlog for up to ${DRAIN_S} s`);
+    serve = await startServe(serveEnv('on'));
+    const processing = await drainFor(db, serve.child.pid, DRAIN_S, doneCount);
+    const loadDuring = loadavg()[0];
+    await stopServe(serve);
+    serve = undefined;
+
+    const ids = [...both.acceptedIds, ...runs.acceptedIds];
+    const acceptedFound = await found(ids);
     const [{ n: inboxRows }] = await db`select count(*)::int as n from ingest_inbox where source = 'generic:bench'`;
     // Row sizes as stored, to show the baseline's row is comparable (the inbox row also carries headers and keys).
     const [{ bytes: inboxRowBytes }] = await db`select round(avg(pg_column_size(i.*)))::int as bytes from ingest_inbox i where source = 'generic:bench'`;
     const [{ bytes: plainRowBytes }] = await db`select round(avg(pg_column_size(b.*)))::int as bytes from bench_plain b`;
-    const loadDuring = loadavg()[0];
-    await stopServe(serve);
-    serve = undefined;
     // The audit trail the deliveries' processing wrote is whole (the service flushed it at stop).
     // (No audit_outbox before migration 0015: the bench also runs against older builds for a before/after.)
     const [{ pending }] = await db`select count(*)::int as pending from audit_outbox`.catch(() => [{ pending: null }]);
@@ -303,19 +397,28 @@ export default async function bench(ctx) {
     ctx.log('pgbench again, after the webhook load');
     const plainAfter = await pgbenchInserts(dbUrl, dir);
     const plainInsertsPerSecond = (plainBefore + plainAfter) / 2;
+    const ratio = (perSecond) => Number((perSecond / plainInsertsPerSecond).toFixed(3));
+    const { acceptedIds: _a, ...intake } = runs;
+    const { acceptedIds: _b, ...oneReplica } = both;
     const postgresResult = {
       durationSeconds: DURATION_S,
       connections: CONNECTIONS,
+      loadGenerator: LOADGEN,
       baseline: `pgbench -n -c ${CONNECTIONS} -j 2: one INSERT of a ~400-byte row per transaction`,
-      ...runs,
+      ...intake,
+      oneReplicaAcceptingAndProcessing: { ...oneReplica, ratioToPlainInsert: ratio(oneReplica.max.acceptedPerSecond) },
+      processingReplica: processing,
+      responses202: ids.length,
+      acceptedFound,
+      noLoss: acceptedFound === ids.length,
       plainInsertsPerSecond: Math.round(plainInsertsPerSecond),
       plainInsertsBeforeAfter: [Math.round(plainBefore), Math.round(plainAfter)],
       loadAverage1m: { before: Number(loadBefore.toFixed(2)), during: Number(loadDuring.toFixed(2)) },
-      ratioToPlainInsert: Number((runs.max.acceptedPerSecond / plainInsertsPerSecond).toFixed(3)),
+      ratioToPlainInsert: ratio(intake.max.acceptedPerSecond),
       inboxRows,
       rowBytes: { inbox: inboxRowBytes, baseline: plainRowBytes },
-      // Requests still in flight when autocannon stopped may be stored without their 202 being read.
-      storedButUnanswered: inboxRows - runs.acceptedFound,
+      // Requests whose answer never came (autocannon stops without reading them) may be stored unanswered.
+      storedButUnanswered: inboxRows - acceptedFound,
       auditEntries: audited,
       auditUnchainedAtStop: pending,
     };
