@@ -10,6 +10,7 @@ import type { TriggerEvent } from '../triggers/event.js';
 import type { RunState } from './core/states.js';
 import { closeCancelled } from './complete.js';
 import { notifySafely } from './notify.js';
+import { createSlotHandoff } from './handoff.js';
 import { createEngineMetrics } from './metrics.js';
 import { QuenchError } from '../core/errors.js';
 import type { Actor, Decision, DecisionContext } from './model.js';
@@ -95,13 +96,13 @@ export function createEngine(deps: EngineDeps): Engine {
     options: { ...defaultEngineOptions, ...deps.options },
     breakers: new Map(),
     wake: createEngineWaker(deps.db, (err) => logger.warn({ err }, 'waking other replicas failed; their poll picks the step up')),
+    handoff: createSlotHandoff(),
   };
   const system: Actor = { type: 'system', id: 'engine' };
   return {
     actions: rt.actions,
     async startRun(input) {
       const run = await startRun(rt, input);
-      rt.wake.wake();
       return { runId: run.id, correlationId: run.correlationId, state: run.state };
     },
     async signal(target, event, actor = system) {

@@ -14,6 +14,7 @@ export interface EngineMetrics {
   transitions: Counter<'kind' | 'status'>;
   stepLatency: Histogram<'kind' | 'status'>;
   resultBatchSize: Histogram<never>;
+  claims: Counter<'via'>;
 }
 
 export function createEngineMetrics(registry: Registry | undefined, db: Database): EngineMetrics {
@@ -83,6 +84,12 @@ export function createEngineMetrics(registry: Registry | undefined, db: Database
       name: 'quench_engine_result_batch_size',
       help: 'Step results recorded per transaction (results arriving while one is in flight are committed together).',
       buckets: [1, 2, 4, 8, 16, 32],
+      registers,
+    }),
+    claims: new Counter({
+      name: 'quench_engine_step_claims_total',
+      help: 'Steps this process claimed, by how: `poll` (a claim statement), `chain` (recording a result claimed its run\'s next step), `start` (starting a run claimed its first step).',
+      labelNames: ['via'] as const,
       registers,
     }),
   };

@@ -5,6 +5,7 @@ import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../telemetry/logger.js';
 import { type BreakerOptions, type BreakerState, closedBreaker } from './core/circuit.js';
+import type { SlotHandoff } from './handoff.js';
 import type { EngineMetrics } from './metrics.js';
 import type { HumanStepNotifier } from './notifier.js';
 import type { EngineTracing } from './tracing.js';
@@ -69,6 +70,8 @@ export interface Runtime {
   breakers: Map<string, BreakerState>;
   /** Wakes workers after a commit that made a step due (never NOTIFY inside a transaction). */
   wake: EngineWaker;
+  /** Free slots of this process's started workers, for the first step of a run it starts (handoff.ts). */
+  handoff: SlotHandoff;
 }
 
 const runningSteps = new WeakMap<Runtime, Set<string>>();

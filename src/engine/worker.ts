@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, like } from 'drizzle-orm';
 import { executeClaimed } from './executor.js';
+import type { ReservedSlot } from './handoff.js';
 import { type Runtime, runningOf } from './runtime.js';
 import { engineSteps } from './schema.js';
 import { type ClaimedStep, claimDueSteps } from './sql/claim.js';
@@ -32,6 +33,7 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
   let active = false;
   let unlisten: (() => Promise<void>) | undefined;
   let unwake: (() => void) | undefined;
+  let unoffer: (() => void) | undefined;
   let poll: NodeJS.Timeout | undefined;
   let wakeRequested = false;
   let looping = false;
@@ -63,19 +65,42 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
         running.delete(current.id);
       }
       claimed = current.chain?.next;
+      if (claimed) rt.metrics.claims.inc({ via: 'chain' });
     }
   };
 
-  const runOne = (claimed: ClaimedStep) => {
-    const p = execute(claimed)
-      .catch((err) =>
-        rt.logger.error({ err, step: claimed.id }, 'step execution crashed; its lease will expire and another worker takes it over'),
+  /** Runs a claimed step (or, once it is handed over, a reserved slot's) as one of the in-flight slots. */
+  const runOne = (claimed: ClaimedStep | Promise<ClaimedStep | undefined>) => {
+    const p = Promise.resolve(claimed)
+      .then((step) =>
+        step &&
+        execute(step).catch((err) =>
+          rt.logger.error({ err, step: step.id }, 'step execution crashed; its lease will expire and another worker takes it over'),
+        ),
       )
       .finally(() => {
         inFlight.delete(p);
         if (active) wake();
       });
     inFlight.add(p);
+  };
+
+  /**
+   * A free slot held for the first step of a run this process is starting (handoff.ts). It
+   * counts as in flight from now on, so claims leave room for it and a stop waits for it.
+   */
+  const reserve = (): ReservedSlot | undefined => {
+    if (!active || inFlight.size >= rt.options.concurrency) return undefined;
+    let settle!: (step: ClaimedStep | undefined) => void;
+    runOne(new Promise<ClaimedStep | undefined>((resolve) => (settle = resolve)));
+    return {
+      worker: id,
+      take(step) {
+        rt.metrics.claims.inc({ via: 'start' });
+        settle(step);
+      },
+      release: () => settle(undefined),
+    };
   };
 
   /** Claims while there is capacity and work; one loop at a time, re-run if woken meanwhile. */
@@ -90,6 +115,7 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
         wakeRequested = false;
         while (active && inFlight.size < rt.options.concurrency) {
           const claimed = await claim(rt.options.concurrency - inFlight.size);
+          if (claimed.length > 0) rt.metrics.claims.inc({ via: 'poll' }, claimed.length);
           for (const c of claimed) runOne(c);
           if (claimed.length === 0) break;
         }
@@ -107,6 +133,7 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
     async start() {
       active = true;
       unwake = rt.wake.onWake(wake);
+      unoffer = rt.handoff.offer(reserve);
       unlisten = await rt.db.listen(WAKE_CHANNEL, wake);
       poll = setInterval(wake, rt.options.pollMs);
       wake();
@@ -115,6 +142,7 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
       active = false;
       if (poll) clearInterval(poll);
       unwake?.();
+      unoffer?.();
       await unlisten?.().catch(() => {});
       const settle = Promise.allSettled([...inFlight]);
       const timer = setTimeout(() => shutdown.abort(), graceMs);
@@ -136,6 +164,7 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
         if (total >= max) return total;
         const claimed = await claim(Math.min(rt.options.concurrency, max - total));
         if (claimed.length === 0) return total;
+        rt.metrics.claims.inc({ via: 'poll' }, claimed.length);
         total += claimed.length;
         // No chaining here: a drain runs in rounds (claim, run all, claim again), and a slot
         // kept on its run's next step would hold the round while that step waits on a sibling

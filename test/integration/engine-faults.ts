@@ -12,10 +12,12 @@ export interface DatabaseFaults {
   beforeNextTransaction?: () => Promise<void>;
   /** While true, `orm.update(...)` outside transactions throws (a lost connection). */
   failUpdates: boolean;
+  /** While true, `orm.select(...)` outside transactions throws (a lost connection, or a process dying there). */
+  failSelects: boolean;
 }
 
 export function faultyDatabase(db: Database): { db: Database; faults: DatabaseFaults } {
-  const faults: DatabaseFaults = { failUpdates: false };
+  const faults: DatabaseFaults = { failUpdates: false, failSelects: false };
   const orm = new Proxy(db.orm, {
     get(target, prop) {
       if (prop === 'transaction') {
@@ -26,7 +28,7 @@ export function faultyDatabase(db: Database): { db: Database; faults: DatabaseFa
           return target.transaction(...args);
         };
       }
-      if (prop === 'update' && faults.failUpdates) {
+      if ((prop === 'update' && faults.failUpdates) || (prop === 'select' && faults.failSelects)) {
         return () => {
           throw new Error('connection terminated unexpectedly (injected)');
         };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { QuenchError } from '../../core/errors.js';
 import type { Playbook } from '../../playbooks/core/model.js';
 import { resolveInputs as resolvePlaybookInputs } from '../../playbooks/core/inputs.js';
@@ -9,7 +9,9 @@ import type { Actor, DrillOptions, RunRow } from '../model.js';
 import type { Runtime } from '../runtime.js';
 import { engineRuns } from '../schema.js';
 import type { CarriedContext } from '../tracing.js';
-import { applyEffects } from './transition.js';
+import type { ClaimedStep } from './claim.js';
+import type { LeanRun } from './load.js';
+import { applyEffects, type TransitionDeps } from './transition.js';
 
 /** A playbook version as the loader gives it: the parsed definition and its content hash. */
 export interface PlaybookVersion {
@@ -36,9 +38,13 @@ export interface StartRunInput {
 
 /**
  * Creates a run in one transaction: the run row with its playbook snapshot (so the run is
- * pinned to this version whatever happens to the file), its first step ready, the audit
- * entries, and the NOTIFY that wakes a worker after commit. With a `startKey` that a run
- * already holds, it creates nothing and returns that run.
+ * pinned to this version whatever happens to the file), its first step, and the audit
+ * entries. With a `startKey` that a run already holds, it creates nothing and returns that run.
+ *
+ * The first step goes, when a started worker of this process has a free slot, to that slot:
+ * inserted claimed under the slot's token in the same commit and handed over with the run as
+ * the commit leaves it (handoff.ts), so it runs without a wake-up, a claim or a read. Else it
+ * is inserted `ready` and the workers are woken after commit.
  */
 export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRow> {
   const definition = input.playbook.definition;
@@ -70,42 +76,68 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
     updatedAt: now,
     endedAt: null,
   };
+  const first = firstOf(definition.steps, { kind: 'top' });
+  if (!('start' in first)) throw new QuenchError('validation_failed', `playbook '${row.playbook}' has no steps`);
+  const slot = rt.handoff.reserve();
+  const chain: TransitionDeps['chain'] = slot && {
+    worker: slot.worker,
+    leaseMs: rt.options.leaseMs,
+    leaseAt: rt.options.leaseClock === 'database' ? null : now,
+    now,
+  };
+  let handed: ClaimedStep | undefined;
   let adopted = false;
-  await rt.db.orm.transaction(async (tx) => {
-    // Insert-or-adopt: the unique start key makes a concurrent second start wait for the
-    // first and then insert nothing, instead of creating a second run for the same alert.
-    const inserted = await tx
-      .insert(engineRuns)
-      .values({ ...row, startKey: input.startKey ?? null })
-      .onConflictDoNothing({ target: engineRuns.startKey })
-      .returning({ id: engineRuns.id });
-    if (inserted.length === 0) {
-      adopted = true;
-      return;
-    }
-    const started = {
-      actor,
-      action: 'run.started',
-      subject: { type: 'run', id },
-      data: {
-        playbook: row.playbook,
-        playbookHash: row.playbookHash,
-        drill: row.drill,
-        trigger: input.trigger ? { source: input.trigger.source, type: input.trigger.type, key: input.trigger.key } : null,
-      },
-      correlationId,
-    };
-    const first = firstOf(definition.steps, { kind: 'top' });
-    if (!('start' in first)) throw new QuenchError('validation_failed', `playbook '${row.playbook}' has no steps`);
-    await applyEffects(
-      tx,
-      { audit: rt.audit, catalog: rt.actions, now },
-      row as RunRow,
-      [{ type: 'create', key: first.start, spec: { role: 'step' }, status: 'ready' }],
-      actor,
-      [started],
-    );
-  });
+  try {
+    await rt.db.orm.transaction(async (tx) => {
+      // Insert-or-adopt: the unique start key makes a concurrent second start wait for the
+      // first and then insert nothing, instead of creating a second run for the same alert.
+      // The JSON columns come back as stored (jsonb's key order) for the handed step's snapshot.
+      const [stored] = await tx
+        .insert(engineRuns)
+        .values({ ...row, startKey: input.startKey ?? null })
+        .onConflictDoNothing({ target: engineRuns.startKey })
+        .returning({ ...storedJson, definitionDigest: sql<string>`md5(${engineRuns.definition}::text)` });
+      if (!stored) {
+        adopted = true;
+        return;
+      }
+      const started = {
+        actor,
+        action: 'run.started',
+        subject: { type: 'run', id },
+        data: {
+          playbook: row.playbook,
+          playbookHash: row.playbookHash,
+          drill: row.drill,
+          trigger: input.trigger ? { source: input.trigger.source, type: input.trigger.type, key: input.trigger.key } : null,
+        },
+        correlationId,
+      };
+      const report = await applyEffects(
+        tx,
+        { audit: rt.audit, catalog: rt.actions, now, ...(chain ? { chain } : {}) },
+        row as RunRow,
+        [{ type: 'create', key: first.start, spec: { role: 'step' }, status: 'ready' }],
+        actor,
+        [started],
+        // A new run has no rows but the ones created here: its state needs no read.
+        new Map(),
+      );
+      if (chain?.claimed) {
+        const { definition: _definition, ...lean } = row;
+        const run = { ...lean, ...stored, state: report.runState, startKey: input.startKey ?? null } as LeanRun;
+        handed = { ...chain.claimed, snapshot: { run, rows: report.created, events: [] } };
+      }
+    });
+  } catch (err) {
+    slot?.release();
+    throw err;
+  }
+  if (handed) slot!.take(handed);
+  else {
+    slot?.release();
+    if (!adopted) rt.wake.wake();
+  }
   if (adopted) {
     const [existing] = await rt.db.orm.select().from(engineRuns).where(eq(engineRuns.startKey, input.startKey!)).limit(1);
     if (!existing) throw new QuenchError('conflict', `run with start key ${input.startKey} vanished while being adopted; retry`);
@@ -113,6 +145,14 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
   }
   return row as RunRow;
 }
+
+/** The run's JSON columns as the insert stored them. */
+const storedJson = {
+  trigger: engineRuns.trigger,
+  inputs: engineRuns.inputs,
+  drill: engineRuns.drill,
+  traceContext: engineRuns.traceContext,
+};
 
 /**
  * Applies input defaults and refuses a run that names an unknown input, lacks a required one,
