@@ -37,6 +37,10 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
   let poll: NodeJS.Timeout | undefined;
   let wakeRequested = false;
   let looping = false;
+  /** Claimed steps that found every slot taken (by starts' handoffs meanwhile): run as slots free. */
+  const overflow: ClaimedStep[] = [];
+  /** The last claim filled every slot it asked for: more may be due. */
+  let backlog = false;
 
   const running = runningOf(rt);
   const claim = (limit: number) =>
@@ -80,7 +84,10 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
       )
       .finally(() => {
         inFlight.delete(p);
-        if (active) wake();
+        if (!active) return;
+        const waiting = overflow.shift();
+        if (waiting) runOne(waiting);
+        else if (backlog) wake();
       });
     inFlight.add(p);
   };
@@ -90,7 +97,7 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
    * counts as in flight from now on, so claims leave room for it and a stop waits for it.
    */
   const reserve = (): ReservedSlot | undefined => {
-    if (!active || inFlight.size >= rt.options.concurrency) return undefined;
+    if (!active || inFlight.size + overflow.length >= rt.options.concurrency) return undefined;
     let settle!: (step: ClaimedStep | undefined) => void;
     runOne(new Promise<ClaimedStep | undefined>((resolve) => (settle = resolve)));
     return {
@@ -113,11 +120,20 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
     try {
       do {
         wakeRequested = false;
-        while (active && inFlight.size < rt.options.concurrency) {
-          const claimed = await claim(rt.options.concurrency - inFlight.size);
+        // Woken: something may be due, even if no slot is free to claim it now.
+        backlog = true;
+        while (active && inFlight.size < rt.options.concurrency && overflow.length === 0) {
+          const asked = rt.options.concurrency - inFlight.size;
+          const claimed = await claim(asked);
+          // Fewer than asked for: nothing else is due. Until a wake-up says otherwise, a freed
+          // slot does not claim again (and stays free for a start's handoff).
+          backlog = claimed.length === asked;
           if (claimed.length > 0) rt.metrics.claims.inc({ via: 'poll' }, claimed.length);
-          for (const c of claimed) runOne(c);
-          if (claimed.length === 0) break;
+          // Starts may have taken slots while the claim was out: what does not fit waits here,
+          // claimed (fenced on its token like any claim), for the next slot that frees.
+          for (const c of claimed) if (inFlight.size < rt.options.concurrency) runOne(c);
+          else overflow.push(c);
+          if (!backlog) break;
         }
       } while (wakeRequested && active);
     } catch (err) {
@@ -143,6 +159,8 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
       if (poll) clearInterval(poll);
       unwake?.();
       unoffer?.();
+      // Claimed but not started: the hand-back below makes them due for another worker.
+      overflow.length = 0;
       await unlisten?.().catch(() => {});
       const settle = Promise.allSettled([...inFlight]);
       const timer = setTimeout(() => shutdown.abort(), graceMs);

@@ -187,6 +187,46 @@ describe.each(databaseKinds)('the first step handed over by the start (%s)', (ki
     expect(ready!.status).toBe('ready');
   });
 
+  it('a worker never runs more steps at once than its concurrency, whatever mix of claims and handed steps fills it', async () => {
+    t = await freshDatabase(kind);
+    const registry = new Registry();
+    const engine = testEngine(t.db, systemClock, { registry, options: { concurrency: 2, pollMs: 20 } });
+    let running = 0;
+    let most = 0;
+    engine.actions.register(
+      defineAction({
+        name: 'test.busy',
+        changesState: false,
+        params: z.strictObject({}),
+        async run() {
+          most = Math.max(most, ++running);
+          await new Promise((r) => setTimeout(r, 5));
+          running--;
+          return {};
+        },
+      }),
+    );
+    const pb = playbook('handed-bound', [{ id: 'only', kind: 'action', action: 'test.busy', params: {} }]);
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.push((await engine.startRun({ playbook: pb })).runId);
+    const worker = engine.createWorker('bounded');
+    await worker.start();
+    try {
+      // Starts keep arriving while slots free up and claims are in flight.
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          for (let i = 0; i < 15; i++) ids.push((await engine.startRun({ playbook: pb })).runId);
+        }),
+      );
+      expect(await settled(engine, ids, 1200)).toEqual(ids.map(() => 'succeeded'));
+    } finally {
+      await worker.stop();
+    }
+    expect(most).toBeLessThanOrEqual(2);
+    const claims = await claimsOf(registry);
+    expect(claims.start + claims.poll).toBe(80);
+  });
+
   it('a step whose slot dies before its attempt starts is taken over after its lease, and runs once', async () => {
     t = await freshDatabase(kind);
     const registry = new Registry();
