@@ -36,3 +36,23 @@ export function postgresCpuMs() {
     return undefined;
   }
 }
+
+/**
+ * Time (µs) some task on this machine has waited for a CPU (Linux PSI, /proc/pressure/cpu), and
+ * time (ms) the main thread of process `pid` has spent runnable but not running: on shared cores
+ * the tail latency is mostly this, so each run reports both beside its percentiles.
+ */
+export function cpuPressureUs() {
+  try {
+    return Number(/^some .* total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'))[1]);
+  } catch {
+    return undefined;
+  }
+}
+export function runQueueMsOf(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
