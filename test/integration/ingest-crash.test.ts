@@ -1,9 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPostgresDatabase, TEST_DATABASE_URL } from '../support/databases.js';
+import { servedPostgres, TEST_DATABASE_URL } from '../support/databases.js';
 import { genericBody, signGeneric } from '../support/ingest-webhooks.js';
 import { childEnv, type ServeProcess, startServe } from '../support/quench-process.js';
 import { waitFor } from '../support/wait-for.js';
@@ -41,13 +38,7 @@ describe.skipIf(!TEST_DATABASE_URL)('SIGKILL during a webhook burst (PostgreSQL)
   });
 
   it('loses no accepted request and processes each exactly once after restart', async () => {
-    const { url, drop } = await createPostgresDatabase('quench_crash');
-    cleanup.push(drop);
-    const sqlc = postgres(url, { max: 2, onnotice: () => {} });
-    cleanup.push(() => sqlc.end());
-    const dir = mkdtempSync(join(tmpdir(), 'quench-crash-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    writeFileSync(join(dir, 'deploy.yaml'), PLAYBOOK);
+    const { url, sql: sqlc, dir } = await servedPostgres('quench_crash', 'deploy.yaml', PLAYBOOK, cleanup);
     const env = childEnv({
       DATABASE_URL: url,
       QUENCH_PLAYBOOK_DIR: dir,

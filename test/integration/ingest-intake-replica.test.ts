@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPostgresDatabase, TEST_DATABASE_URL } from '../support/databases.js';
+import { servedPostgres, TEST_DATABASE_URL } from '../support/databases.js';
 import { genericBody, signGeneric } from '../support/ingest-webhooks.js';
 import { childEnv, runCli, type ServeProcess, startServe } from '../support/quench-process.js';
 import { waitFor } from '../support/wait-for.js';
@@ -49,13 +48,7 @@ describe.skipIf(!TEST_DATABASE_URL)('an intake replica beside a processing repli
   });
 
   it('accepts without processing; the processing replica does each delivery once, woken by the intake replica', async () => {
-    const { url, drop } = await createPostgresDatabase('quench_intake');
-    cleanup.push(drop);
-    const sqlc = postgres(url, { max: 2, onnotice: () => {} });
-    cleanup.push(() => sqlc.end());
-    const dir = mkdtempSync(join(tmpdir(), 'quench-intake-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    writeFileSync(join(dir, 'deploy.yaml'), PLAYBOOK);
+    const { url, sql: sqlc, dir } = await servedPostgres('quench_intake', 'deploy.yaml', PLAYBOOK, cleanup);
     const env = (worker: 'on' | 'off') =>
       childEnv({
         DATABASE_URL: url,

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 import { type Database, openDatabase } from '../../src/db/database.js';
@@ -67,4 +69,25 @@ let snapshot: Blob | undefined;
 function pgliteSnapshot(): Blob {
   snapshot ??= new Blob([readFileSync(inject('pgliteSnapshotPath'))]);
   return snapshot;
+}
+
+/**
+ * For tests that run `quench serve` processes on PostgreSQL: a fresh database, a client on it
+ * and a playbook directory holding `playbook` as `<file>`, each undone by `cleanup` (run in
+ * reverse by the caller's afterAll).
+ */
+export async function servedPostgres(
+  prefix: string,
+  file: string,
+  playbook: string,
+  cleanup: Array<() => Promise<void> | void>,
+): Promise<{ url: string; sql: postgres.Sql; dir: string }> {
+  const { url, drop } = await createPostgresDatabase(prefix);
+  cleanup.push(drop);
+  const sql = postgres(url, { max: 2, onnotice: () => {} });
+  cleanup.push(() => sql.end());
+  const dir = mkdtempSync(join(tmpdir(), `${prefix.replaceAll('_', '-')}-`));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, file), playbook);
+  return { url, sql, dir };
 }
