@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -9,6 +8,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { endServerSpan, startServerSpan } from '../telemetry/otel.js';
 import type { TokenAuthenticator } from './auth.js';
 import { parseWith } from './body.js';
+import { newRequestId } from './request-id.js';
 import type { Reply, RequestContext, Router } from './router.js';
 import { answerClientError, methodLabel, parseTarget, writeRaw } from './target.js';
 
@@ -48,13 +48,17 @@ class Context implements RequestContext {
 export function createHttpServer(deps: { router: Router; auth: TokenAuthenticator; logger: Logger; metrics: Metrics }): HttpServer {
   const { router, auth, logger, metrics } = deps;
   // One bound histogram child per method/route/status (all bounded sets): no label hashing per request.
-  const observers = new Map<string, Observer>();
+  // Keyed route → method → status, not by a key string built (and flattened) per request.
+  const observers = new Map<string, Map<string, Map<number, Observer>>>();
   const observerFor = (method: string, route: string, status: number): Observer => {
-    const key = `${method} ${status} ${route}`;
-    let observer = observers.get(key);
+    let byMethod = observers.get(route);
+    if (!byMethod) observers.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    let observer = byStatus.get(status);
     if (!observer) {
       observer = metrics.httpRequestDuration.labels(method, route, String(status));
-      observers.set(key, observer);
+      byStatus.set(status, observer);
     }
     return observer;
   };
@@ -62,7 +66,7 @@ export function createHttpServer(deps: { router: Router; auth: TokenAuthenticato
   const handle = async (req: IncomingMessage, res: ServerResponse, span: Span | undefined) => {
     const started = performance.now();
     const incomingId = req.headers['x-request-id'];
-    const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+    const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : newRequestId();
     // The request's child logger is made on first use: most requests log nothing below `info`.
     let child: Logger | undefined;
     const log = () => (child ??= logger.child({ requestId }));

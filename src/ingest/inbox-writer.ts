@@ -61,11 +61,17 @@ export function createInboxWriter(db: Database, maxInFlight: number = MAX_IN_FLI
       order by n
       on conflict do nothing
       returning id, source, delivery_key`);
-    const ids = new Map(rows.map((r) => [`${r.source}\u0000${r.delivery_key}`, Number(r.id)]));
+    // Inserted ids by source, then delivery key: no key string built (and flattened) per row and per request.
+    const ids = new Map<string, Map<string, number>>();
+    for (const r of rows) {
+      let bySource = ids.get(r.source);
+      if (!bySource) ids.set(r.source, (bySource = new Map()));
+      bySource.set(r.delivery_key, Number(r.id));
+    }
     for (const w of batch) {
-      const key = `${w.delivery.source}\u0000${w.delivery.deliveryKey}`;
-      const id = ids.get(key);
-      ids.delete(key); // a second request with this key in the batch is the repeat
+      const bySource = ids.get(w.delivery.source);
+      const id = bySource?.get(w.delivery.deliveryKey);
+      bySource?.delete(w.delivery.deliveryKey); // a second request with this key in the batch is the repeat
       w.resolve(id === undefined ? undefined : { id });
     }
   };

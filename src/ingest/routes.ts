@@ -102,6 +102,8 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     return c;
   };
 
+  const genericLabels = new Map<string, string>();
+
   const limited = (retryAfterSeconds: number, message: string, reason: string) =>
     new QuenchError('rate_limited', message, { details: { retryAfterSeconds, reason } });
 
@@ -246,7 +248,14 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     doc: { summary: 'Generic signed event webhook', body: genericEventSchema, responses: { 202: { description: 'Accepted into the inbox' }, 200: { description: 'A duplicate delivery, already accepted' } } },
     handler: endpoint(
       // Unknown names share one label so that callers cannot grow the metric's cardinality.
-      (ctx) => (config.QUENCH_WEBHOOK_SECRETS.has(ctx.params.source ?? '') ? `generic:${ctx.params.source}` : 'generic:unknown'),
+      (ctx) => {
+        const name = ctx.params.source ?? '';
+        if (!config.QUENCH_WEBHOOK_SECRETS.has(name)) return 'generic:unknown';
+        // Kept per configured source (a bounded set), not built and flattened again per request.
+        let label = genericLabels.get(name);
+        if (label === undefined) genericLabels.set(name, (label = `generic:${ctx.params.source}`));
+        return label;
+      },
       async (ctx) => {
         const name = ctx.params.source ?? '';
         const secret = SOURCE_NAME.test(name) ? config.QUENCH_WEBHOOK_SECRETS.get(name) : undefined;

@@ -63,7 +63,8 @@ export function verifyGeneric(
     );
   }
   const match = /^sha256=(.+)$/.exec(headers.signature.trim());
-  const expected = hmacHex(secret, Buffer.concat([Buffer.from(`${headers.timestamp}.`), body]));
+  // The MAC of `<ts>.<body>` fed in two parts: the same digest, without a copy of the body.
+  const expected = createHmac('sha256', secret).update(`${headers.timestamp}.`).update(body).digest();
   if (!match || !hexEquals(match[1]!, expected)) {
     throw unauthorized(
       'X-Quench-Signature does not match; expected sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>',

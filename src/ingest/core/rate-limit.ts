@@ -7,6 +7,9 @@
  */
 export type Take = { ok: true } | { ok: false; retryAfterSeconds: number };
 
+/** The answer when a token is there: one shared (frozen) object, not a new one per request. */
+const OK: Take = Object.freeze({ ok: true });
+
 export class TokenBuckets {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
 
@@ -21,7 +24,7 @@ export class TokenBuckets {
     const bucket = this.#refill(key, nowMs);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
-      return { ok: true };
+      return OK;
     }
     return this.#wait(bucket.tokens);
   }
@@ -29,9 +32,9 @@ export class TokenBuckets {
   /** Whether a token is left, without taking it (checked before work that may or may not be charged). */
   peek(key: string, nowMs: number): Take {
     const bucket = this.#buckets.get(key);
-    if (!bucket) return { ok: true };
+    if (!bucket) return OK;
     const tokens = Math.min(this.burst, bucket.tokens + (Math.max(0, nowMs - bucket.at) / 1000) * this.ratePerSecond);
-    return tokens >= 1 ? { ok: true } : this.#wait(tokens);
+    return tokens >= 1 ? OK : this.#wait(tokens);
   }
 
   #refill(key: string, nowMs: number) {
