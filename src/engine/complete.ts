@@ -107,8 +107,21 @@ export async function afterRecording(rt: Runtime, r: Recording, report: Transiti
     r.claimed.chain!.next = { ...r.chain.claimed, ...(snapshot ? { snapshot } : {}) };
   }
   if (report && report.readied > 0) rt.wake.wake();
+  if (report && (r.recorded.status === 'retry_wait' || r.recorded.status === 'waiting')) wakeWhenDue(rt, r.recorded.wakeAt);
   if (report) await closeCancelled(rt, r.claimed.runId, report.cancelledHumanSteps);
   return report;
+}
+
+/**
+ * A step that comes due before the next poll (a retry with a short back-off, a short wait)
+ * wakes the workers when it does: a freed slot claims again only when woken (worker.ts).
+ */
+function wakeWhenDue(rt: Runtime, at: Date | null): void {
+  if (!at) return;
+  const inMs = at.getTime() - rt.clock.now().getTime();
+  if (inMs >= rt.options.pollMs) return;
+  if (inMs <= 0) return rt.wake.wake();
+  setTimeout(() => rt.wake.wake(), inMs).unref();
 }
 
 /**

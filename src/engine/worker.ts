@@ -4,7 +4,7 @@ import { executeClaimed } from './executor.js';
 import type { ReservedSlot } from './handoff.js';
 import { type Runtime, runningOf } from './runtime.js';
 import { engineSteps } from './schema.js';
-import { type ClaimedStep, claimDueSteps } from './sql/claim.js';
+import { type ClaimedStep, claimDueSteps, releaseClaims } from './sql/claim.js';
 import { WAKE_CHANNEL } from './wake.js';
 
 /**
@@ -37,8 +37,6 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
   let poll: NodeJS.Timeout | undefined;
   let wakeRequested = false;
   let looping = false;
-  /** Claimed steps that found every slot taken (by starts' handoffs meanwhile): run as slots free. */
-  const overflow: ClaimedStep[] = [];
   /** The last claim filled every slot it asked for: more may be due. */
   let backlog = false;
 
@@ -84,10 +82,7 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
       )
       .finally(() => {
         inFlight.delete(p);
-        if (!active) return;
-        const waiting = overflow.shift();
-        if (waiting) runOne(waiting);
-        else if (backlog) wake();
+        if (active && backlog) wake();
       });
     inFlight.add(p);
   };
@@ -97,7 +92,7 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
    * counts as in flight from now on, so claims leave room for it and a stop waits for it.
    */
   const reserve = (): ReservedSlot | undefined => {
-    if (!active || inFlight.size + overflow.length >= rt.options.concurrency) return undefined;
+    if (!active || inFlight.size >= rt.options.concurrency) return undefined;
     let settle!: (step: ClaimedStep | undefined) => void;
     runOne(new Promise<ClaimedStep | undefined>((resolve) => (settle = resolve)));
     return {
@@ -122,17 +117,22 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
         wakeRequested = false;
         // Woken: something may be due, even if no slot is free to claim it now.
         backlog = true;
-        while (active && inFlight.size < rt.options.concurrency && overflow.length === 0) {
+        while (active && inFlight.size < rt.options.concurrency) {
           const asked = rt.options.concurrency - inFlight.size;
           const claimed = await claim(asked);
           // Fewer than asked for: nothing else is due. Until a wake-up says otherwise, a freed
           // slot does not claim again (and stays free for a start's handoff).
           backlog = claimed.length === asked;
           if (claimed.length > 0) rt.metrics.claims.inc({ via: 'poll' }, claimed.length);
-          // Starts may have taken slots while the claim was out: what does not fit waits here,
-          // claimed (fenced on its token like any claim), for the next slot that frees.
-          for (const c of claimed) if (inFlight.size < rt.options.concurrency) runOne(c);
-          else overflow.push(c);
+          // Starts may have taken slots while the claim was out: what does not fit is given
+          // back, due now, for any worker with room (never more than `concurrency` at once here).
+          const room = Math.max(0, rt.options.concurrency - inFlight.size);
+          for (const c of claimed.slice(0, room)) runOne(c);
+          if (claimed.length > room) {
+            await releaseClaims(rt.db, claimed.slice(room), rt.clock.now(), rt.options.leaseClock === 'database');
+            rt.wake.wake();
+            break;
+          }
           if (!backlog) break;
         }
       } while (wakeRequested && active);
@@ -159,8 +159,6 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
       if (poll) clearInterval(poll);
       unwake?.();
       unoffer?.();
-      // Claimed but not started: the hand-back below makes them due for another worker.
-      overflow.length = 0;
       await unlisten?.().catch(() => {});
       const settle = Promise.allSettled([...inFlight]);
       const timer = setTimeout(() => shutdown.abort(), graceMs);
@@ -173,6 +171,9 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
         .update(engineSteps)
         .set({ wakeAt: rt.clock.now() })
         .where(and(like(engineSteps.leaseOwner, `${id}/%`), eq(engineSteps.status, 'running')))
+        .returning({ id: engineSteps.id })
+        // Another worker of this process (or another replica) takes them now, not at its poll.
+        .then((handedBack) => handedBack.length > 0 && rt.wake.wake())
         .catch(() => {});
     },
     async drain(options = {}) {

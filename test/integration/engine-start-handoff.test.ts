@@ -193,6 +193,7 @@ describe.each(databaseKinds)('the first step handed over by the start (%s)', (ki
     const engine = testEngine(t.db, systemClock, { registry, options: { concurrency: 2, pollMs: 20 } });
     let running = 0;
     let most = 0;
+    let ran = 0;
     engine.actions.register(
       defineAction({
         name: 'test.busy',
@@ -200,6 +201,7 @@ describe.each(databaseKinds)('the first step handed over by the start (%s)', (ki
         params: z.strictObject({}),
         async run() {
           most = Math.max(most, ++running);
+          ran++;
           await new Promise((r) => setTimeout(r, 5));
           running--;
           return {};
@@ -223,8 +225,10 @@ describe.each(databaseKinds)('the first step handed over by the start (%s)', (ki
       await worker.stop();
     }
     expect(most).toBeLessThanOrEqual(2);
+    // Each run's step ran once (a claim that found its slot taken gave the step back).
+    expect(ran).toBe(80);
     const claims = await claimsOf(registry);
-    expect(claims.start + claims.poll).toBe(80);
+    expect(claims.start + claims.poll).toBeGreaterThanOrEqual(80);
   });
 
   it('a step whose slot dies before its attempt starts is taken over after its lease, and runs once', async () => {

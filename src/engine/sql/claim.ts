@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/database.js';
+import { pgArray } from '../../db/rows.js';
 import type { StepStatus } from '../core/states.js';
 import type { RunSnapshot } from './load.js';
 
@@ -102,4 +103,23 @@ export async function claimDueSteps(
     attempts: r.attempts,
     token: r.lease_owner,
   }));
+}
+
+/**
+ * Gives back claimed steps this worker will not run — a claim that answered after starts of
+ * this process took the slots it was meant for — each as it was before the claim (a takeover
+ * stays `running`, its lease expired), due now, so any worker of any replica claims them at
+ * once instead of them waiting for this worker's next free slot. Fenced on each claim's token.
+ */
+export async function releaseClaims(db: Database, steps: ClaimedStep[], now: Date, databaseClock: boolean): Promise<void> {
+  const leaseNow = leaseTime(databaseClock, now);
+  await db.rows(sql`
+    update engine_steps s
+    set status = r.previous_status,
+        lease_owner = case when r.previous_status = 'running' then s.lease_owner else null end,
+        wake_at = case when r.previous_status = 'running' then ${leaseNow} else ${now.toISOString()}::timestamptz end
+    from (select unnest(${pgArray(steps.map((c) => c.id))}::text[]) as id,
+                 unnest(${pgArray(steps.map((c) => c.token))}::text[]) as token,
+                 unnest(${pgArray(steps.map((c) => c.previousStatus))}::text[]) as previous_status) r
+    where s.id = r.id and s.lease_owner = r.token`);
 }

@@ -79,16 +79,22 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
   const first = firstOf(definition.steps, { kind: 'top' });
   if (!('start' in first)) throw new QuenchError('validation_failed', `playbook '${row.playbook}' has no steps`);
   const slot = rt.handoff.reserve();
-  const chain: TransitionDeps['chain'] = slot && {
-    worker: slot.worker,
-    leaseMs: rt.options.leaseMs,
-    leaseAt: rt.options.leaseClock === 'database' ? null : now,
-    now,
-  };
   let handed: ClaimedStep | undefined;
   let adopted = false;
+  let state: RunRow['state'] = row.state;
   try {
     await rt.db.orm.transaction(async (tx) => {
+      // Fresh per try (a transaction may be run again, src/db/prepared.ts): a rolled-back try's
+      // claim and run state never happened.
+      handed = undefined;
+      adopted = false;
+      const chain: TransitionDeps['chain'] = slot && {
+        worker: slot.worker,
+        leaseMs: rt.options.leaseMs,
+        leaseAt: rt.options.leaseClock === 'database' ? null : now,
+        now,
+      };
+      const run = { ...row } as RunRow;
       // Insert-or-adopt: the unique start key makes a concurrent second start wait for the
       // first and then insert nothing, instead of creating a second run for the same alert.
       // The JSON columns come back as stored (jsonb's key order) for the handed step's snapshot.
@@ -116,17 +122,18 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
       const report = await applyEffects(
         tx,
         { audit: rt.audit, catalog: rt.actions, now, ...(chain ? { chain } : {}) },
-        row as RunRow,
+        run,
         [{ type: 'create', key: first.start, spec: { role: 'step' }, status: 'ready' }],
         actor,
         [started],
         // A new run has no rows but the ones created here: its state needs no read.
         new Map(),
       );
+      state = report.runState;
       if (chain?.claimed) {
         const { definition: _definition, ...lean } = row;
-        const run = { ...lean, ...stored, state: report.runState, startKey: input.startKey ?? null } as LeanRun;
-        handed = { ...chain.claimed, snapshot: { run, rows: report.created, events: [] } };
+        const leanRun = { ...lean, ...stored, state, startKey: input.startKey ?? null } as LeanRun;
+        handed = { ...chain.claimed, snapshot: { run: leanRun, rows: report.created, events: [] } };
       }
     });
   } catch (err) {
@@ -143,7 +150,7 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
     if (!existing) throw new QuenchError('conflict', `run with start key ${input.startKey} vanished while being adopted; retry`);
     return existing as unknown as RunRow;
   }
-  return row as RunRow;
+  return { ...row, state } as RunRow;
 }
 
 /** The run's JSON columns as the insert stored them. */
