@@ -10,7 +10,7 @@ import { finishAttemptQuery } from './sql/attempt.js';
 import { type RawSnapshot, readRun, type RunSnapshot, runSnapshotOf, runSnapshotQuery, withDefinition } from './sql/load.js';
 import { notifySafely } from './notify.js';
 import { failUnpinned } from './sql/unpinned.js';
-import { applyStepResult, type StepResult, type TransitionDeps, type TransitionReport } from './sql/transition.js';
+import { applyStepResult, chainSlot, type StepResult, type TransitionDeps, type TransitionReport } from './sql/transition.js';
 import { engineActor, type RunRow } from './model.js';
 import type { Runtime } from './runtime.js';
 import { SnapshotError } from './snapshots.js';
@@ -52,9 +52,7 @@ export interface Recording {
 
 export function recording(rt: Runtime, claimed: ClaimedStep, result: StepResult, attempt?: AttemptRecord, recheck?: Recheck): Recording {
   const now = rt.clock.now();
-  const chain: TransitionDeps['chain'] = claimed.chain
-    ? { worker: workerOf(claimed), leaseMs: rt.options.leaseMs, leaseAt: rt.options.leaseClock === 'database' ? null : now, now }
-    : undefined;
+  const chain = claimed.chain ? chainSlot(rt.options, workerOf(claimed), now) : undefined;
   return { claimed, result, attempt, recheck, now, recorded: result, ...(chain ? { chain } : {}) };
 }
 

@@ -41,9 +41,10 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
   let backlog = false;
 
   const running = runningOf(rt);
+  const databaseClock = rt.options.leaseClock === 'database';
   const claim = (limit: number) =>
     claimDueSteps(rt.db, id, rt.clock.now(), rt.options.leaseMs, limit, {
-      databaseClock: rt.options.leaseClock === 'database',
+      databaseClock,
       exclude: running,
     });
   /**
@@ -129,7 +130,7 @@ export function createWorker(rt: Runtime, id = `w-${randomUUID().slice(0, 8)}`):
           const room = Math.max(0, rt.options.concurrency - inFlight.size);
           for (const c of claimed.slice(0, room)) runOne(c);
           if (claimed.length > room) {
-            await releaseClaims(rt.db, claimed.slice(room), rt.clock.now(), rt.options.leaseClock === 'database');
+            await releaseClaims(rt.db, claimed.slice(room), rt.clock.now(), databaseClock);
             rt.wake.wake();
             break;
           }

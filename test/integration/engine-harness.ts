@@ -24,3 +24,13 @@ export function playbook(
   const definition = playbookSchema.parse({ apiVersion: 'quench/v1', kind: 'Playbook', metadata: { name, owner: 'sre' }, steps, ...extra });
   return { definition, hash: playbookHash(definition) };
 }
+
+/** The runs' states once every one has ended (succeeded or failed), or as they are after `ms`. */
+export async function runsSettled(engine: Engine, ids: string[], ms = 10_000): Promise<string[]> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const states = await Promise.all(ids.map(async (id) => (await engine.getRun(id))!.state));
+    if (states.every((s) => s === 'succeeded' || s === 'failed') || Date.now() > until) return states;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -7,9 +7,8 @@ import { createAuditTrail } from '../../src/audit/trail.js';
 import { systemClock } from '../../src/core/clock.js';
 import type { Database } from '../../src/db/database.js';
 import { StepError } from '../../src/engine/core/step-error.js';
-import type { Engine } from '../../src/engine/engine.js';
 import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
-import { playbook, testEngine } from './engine-harness.js';
+import { playbook, runsSettled, testEngine } from './engine-harness.js';
 
 /**
  * Attacks on the start handoff (src/engine/handoff.ts) and the claim loop (worker.ts), by an
@@ -18,15 +17,6 @@ import { playbook, testEngine } from './engine-harness.js';
  * found its slot taken waited for that slot while another worker idled; a retry due at once
  * waited for the poll).
  */
-const settled = async (engine: Engine, ids: string[], ms: number) => {
-  const until = Date.now() + ms;
-  for (;;) {
-    const states = await Promise.all(ids.map(async (id) => (await engine.getRun(id))!.state));
-    if (states.every((s) => s === 'succeeded' || s === 'failed') || Date.now() > until) return states;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
-
 const stamping = (name: string, seen: Map<string, number>, holdMs = 0) =>
   defineAction({
     name,
@@ -79,7 +69,7 @@ describe.each(databaseKinds)('start handoff attacks (%s)', (kind) => {
         sql`select status, lease_owner from engine_steps where run_id = ${runId}`,
       );
       // Handed over means claimed in the commit; here the commit left it `ready`, with nobody woken.
-      const states = await settled(engine, [runId], 3_000);
+      const states = await runsSettled(engine, [runId], 3_000);
       expect.soft(steps).toEqual([expect.objectContaining({ status: 'running' })]);
       expect.soft(states).toEqual(['succeeded']);
       // The retried transaction's audit: run.running is missing (applyEffects mutated the row's state on the first try).
@@ -128,7 +118,7 @@ describe.each(databaseKinds)('start handoff attacks (%s)', (kind) => {
       await new Promise((r) => setTimeout(r, 100));
       const t0 = Date.now();
       await wb.start();
-      const states = await settled(a, [x.runId], 6_000);
+      const states = await runsSettled(a, [x.runId], 6_000);
       expect(states).toEqual(['succeeded']);
       // B had four free slots from t0 on; x waited for A's slow step instead.
       expect(seen.get(x.runId)! - t0).toBeLessThan(1_000);
@@ -161,7 +151,7 @@ describe.each(databaseKinds)('start handoff attacks (%s)', (kind) => {
     try {
       await new Promise((r) => setTimeout(r, 100));
       const { runId } = await engine.startRun({ playbook: pb });
-      expect(await settled(engine, [runId], 3_000)).toEqual(['succeeded']);
+      expect(await runsSettled(engine, [runId], 3_000)).toEqual(['succeeded']);
     } finally {
       await worker.stop();
     }
@@ -181,7 +171,7 @@ describe.each(databaseKinds)('start handoff attacks (%s)', (kind) => {
       await new Promise((r) => setTimeout(r, 100));
       const s = await engine.startRun({ playbook: slow });
       const q = await engine.startRun({ playbook: quick });
-      expect(await settled(engine, [s.runId, q.runId], 3_000)).toEqual(['succeeded', 'succeeded']);
+      expect(await runsSettled(engine, [s.runId, q.runId], 3_000)).toEqual(['succeeded', 'succeeded']);
     } finally {
       await worker.stop();
     }
@@ -207,7 +197,7 @@ describe.each(databaseKinds)('start handoff attacks (%s)', (kind) => {
     let handed: { runId: string; state: string };
     try {
       handed = await engine.startRun({ playbook: pb, startKey: 'h' });
-      expect(await settled(engine, [handed.runId], 3_000)).toEqual(['succeeded']);
+      expect(await runsSettled(engine, [handed.runId], 3_000)).toEqual(['succeeded']);
     } finally {
       await worker.stop();
     }

@@ -5,11 +5,10 @@ import { z } from 'zod';
 import { defineAction } from '../../src/actions/action.js';
 import { createAuditTrail } from '../../src/audit/trail.js';
 import { ManualClock, systemClock } from '../../src/core/clock.js';
-import type { Engine } from '../../src/engine/engine.js';
 import { readRunForStep } from '../../src/engine/sql/load.js';
 import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
 import { faultyAudit, faultyDatabase } from './engine-faults.js';
-import { playbook, testEngine } from './engine-harness.js';
+import { playbook, runsSettled, testEngine } from './engine-harness.js';
 
 /**
  * A run started by a process with a started worker that has a free slot gets its first step
@@ -24,15 +23,6 @@ const claimsOf = async (registry: Registry) => {
   const values = metric ? (await metric.get()).values : [];
   const by = (via: string) => values.find((v) => v.labels.via === via)?.value ?? 0;
   return { poll: by('poll'), chain: by('chain'), start: by('start') };
-};
-
-const settled = async (engine: Engine, ids: string[], rounds = 400) => {
-  for (let i = 0; i < rounds; i++) {
-    const states = await Promise.all(ids.map(async (id) => (await engine.getRun(id))!.state));
-    if (states.every((s) => s === 'succeeded' || s === 'failed')) return states;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return Promise.all(ids.map(async (id) => (await engine.getRun(id))!.state));
 };
 
 const counting = (calls: string[]) =>
@@ -99,7 +89,7 @@ describe.each(databaseKinds)('the first step handed over by the start (%s)', (ki
         };
         ids.push((await engine.startRun({ playbook: pb, trigger, inputs: { b: { zz: 1, aa: { k: 2, c: 1 } } } })).runId);
       }
-      expect(await settled(engine, ids)).toEqual(ids.map(() => 'succeeded'));
+      expect(await runsSettled(engine, ids)).toEqual(ids.map(() => 'succeeded'));
     } finally {
       await worker.stop();
     }
@@ -124,7 +114,7 @@ describe.each(databaseKinds)('the first step handed over by the start (%s)', (ki
     let next: { runId: string } | undefined;
     try {
       keyed = await engine.startRun({ playbook: pb, startKey: 'alert-1' });
-      expect(await settled(engine, [keyed.runId])).toEqual(['succeeded']);
+      expect(await runsSettled(engine, [keyed.runId])).toEqual(['succeeded']);
       // Adopted: nothing created, nothing handed.
       const again = await engine.startRun({ playbook: pb, startKey: 'alert-1' });
       expect(again.runId).toBe(keyed.runId);
@@ -133,7 +123,7 @@ describe.each(databaseKinds)('the first step handed over by the start (%s)', (ki
       await expect(engine.startRun({ playbook: pb })).rejects.toThrow(/run\.started failed \(injected\)/);
       failStarts = false;
       next = await engine.startRun({ playbook: pb });
-      expect(await settled(engine, [next.runId])).toEqual(['succeeded']);
+      expect(await runsSettled(engine, [next.runId])).toEqual(['succeeded']);
     } finally {
       await worker.stop();
     }
@@ -170,7 +160,7 @@ describe.each(databaseKinds)('the first step handed over by the start (%s)', (ki
     const other = engine.createWorker('other');
     await other.start();
     try {
-      expect(await settled(engine, [runId])).toEqual(['succeeded']);
+      expect(await runsSettled(engine, [runId])).toEqual(['succeeded']);
     } finally {
       await other.stop();
     }
@@ -220,7 +210,7 @@ describe.each(databaseKinds)('the first step handed over by the start (%s)', (ki
           for (let i = 0; i < 15; i++) ids.push((await engine.startRun({ playbook: pb })).runId);
         }),
       );
-      expect(await settled(engine, ids, 1200)).toEqual(ids.map(() => 'succeeded'));
+      expect(await runsSettled(engine, ids, 30_000)).toEqual(ids.map(() => 'succeeded'));
     } finally {
       await worker.stop();
     }
@@ -260,7 +250,7 @@ describe.each(databaseKinds)('the first step handed over by the start (%s)', (ki
       await new Promise((r) => setTimeout(r, 100));
       expect(calls).toEqual([]);
       clock.advance(30_001);
-      expect(await settled(engine, [runId])).toEqual(['succeeded']);
+      expect(await runsSettled(engine, [runId])).toEqual(['succeeded']);
       expect(calls).toEqual([runId]);
     } finally {
       await worker.stop();

@@ -11,7 +11,7 @@ import { engineRuns } from '../schema.js';
 import type { CarriedContext } from '../tracing.js';
 import type { ClaimedStep } from './claim.js';
 import type { LeanRun } from './load.js';
-import { applyEffects, type TransitionDeps } from './transition.js';
+import { applyEffects, chainSlot } from './transition.js';
 
 /** A playbook version as the loader gives it: the parsed definition and its content hash. */
 export interface PlaybookVersion {
@@ -88,12 +88,7 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
       // claim and run state never happened.
       handed = undefined;
       adopted = false;
-      const chain: TransitionDeps['chain'] = slot && {
-        worker: slot.worker,
-        leaseMs: rt.options.leaseMs,
-        leaseAt: rt.options.leaseClock === 'database' ? null : now,
-        now,
-      };
+      const chain = slot && chainSlot(rt.options, slot.worker, now);
       const run = { ...row } as RunRow;
       // Insert-or-adopt: the unique start key makes a concurrent second start wait for the
       // first and then insert nothing, instead of creating a second run for the same alert.

@@ -12,6 +12,7 @@ import { assertRunTransition, assertStepTransition, type RunState, type StepStat
 import type { StepFailure } from '../core/step-error.js';
 import { rowKindOf, type StepSpec } from '../core/step-spec.js';
 import type { Actor, RunRow, StepRow } from '../model.js';
+import type { EngineOptions } from '../runtime.js';
 import { engineDeadLetters, engineSteps } from '../schema.js';
 import type { ClaimedStep } from './claim.js';
 import { stepsOf } from './load.js';
@@ -81,6 +82,15 @@ export interface TransitionReport {
    * collation (see `rowsAfter`).
    */
   after?: { rows: StepRow[]; run: Pick<RunRow, 'state' | 'updatedAt' | 'endedAt' | 'error'> };
+}
+
+/**
+ * A worker's slot that a transaction at `now` may claim the first ready step it creates for
+ * (`TransitionDeps.chain`), its lease on the engine's lease clock. Made fresh for each try of a
+ * transaction: a rolled-back try's claim never happened.
+ */
+export function chainSlot(options: Pick<EngineOptions, 'leaseMs' | 'leaseClock'>, worker: string, now: Date): NonNullable<TransitionDeps['chain']> {
+  return { worker, leaseMs: options.leaseMs, leaseAt: options.leaseClock === 'database' ? null : now, now };
 }
 
 export async function applyStepResult(
