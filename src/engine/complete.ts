@@ -16,6 +16,7 @@ import type { Runtime } from './runtime.js';
 import { SnapshotError } from './snapshots.js';
 import type { Tx } from '../db/database.js';
 import { recordBatched } from './group-commits.js';
+import { type Prestart, prestartAttempt, prestarted } from './prestart.js';
 
 /** How an attempt ended, recorded with the step's result. */
 export interface AttemptRecord {
@@ -48,6 +49,13 @@ export interface Recording {
   chain?: TransitionDeps['chain'];
   /** The run as the recording leaves it, for the step it chained: known, or read in the same transaction. */
   nextSnapshot?: RunSnapshot | Promise<RawSnapshot[]>;
+  /**
+   * Start the chained step's attempt in the same commit (prestart.ts): only on a result's first
+   * try, so a start that fails can never keep the result itself from being recorded.
+   */
+  prestarts?: boolean;
+  /** The chained step's attempt start, on this try's pipeline. */
+  prestart?: Prestart | undefined;
 }
 
 export function recording(rt: Runtime, claimed: ClaimedStep, result: StepResult, attempt?: AttemptRecord, recheck?: Recheck): Recording {
@@ -89,9 +97,11 @@ export async function applyRecording(rt: Runtime, tx: Tx, pl: Pipeline, r: Recor
   // before it runs. Known here when the transition knows every row it wrote (transition.ts
   // `after`), else read last in this transaction.
   if (r.chain?.claimed) {
-    r.nextSnapshot = report.after
-      ? { run: { ...snapshot.run, ...report.after.run }, rows: report.after.rows, events: snapshot.events }
-      : pl.add<RawSnapshot>(runSnapshotQuery(r.claimed.runId));
+    if (report.after) {
+      const next: RunSnapshot = { run: { ...snapshot.run, ...report.after.run }, rows: report.after.rows, events: snapshot.events };
+      r.nextSnapshot = next;
+      if (r.prestarts) r.prestart = prestartAttempt(rt, pl, run, next, r.chain.claimed, r.now);
+    } else r.nextSnapshot = pl.add<RawSnapshot>(runSnapshotQuery(r.claimed.runId));
   }
   return report;
 }
@@ -102,7 +112,8 @@ export async function afterRecording(rt: Runtime, r: Recording, report: Transiti
   if (report && r.chain?.claimed) {
     const next = r.nextSnapshot;
     const snapshot = next instanceof Promise ? ((raw) => raw && runSnapshotOf(raw))((await next)[0]) : next;
-    r.claimed.chain!.next = { ...r.chain.claimed, ...(snapshot ? { snapshot } : {}) };
+    const started = r.prestart && (await prestarted(r.prestart, snapshot));
+    r.claimed.chain!.next = { ...r.chain.claimed, ...(snapshot ? { snapshot } : {}), ...(started ? { started } : {}) };
   }
   if (report && report.readied > 0) rt.wake.wake();
   if (report && (r.recorded.status === 'retry_wait' || r.recorded.status === 'waiting')) wakeWhenDue(rt, r.recorded.wakeAt);

@@ -17,7 +17,11 @@ export async function runContext(
   /** The run's events, when already read with the run (sql/load.ts readRunForStep). */
   known?: RunEvent[],
 ): Promise<ExpressionContext> {
-  const events = known ?? (await runEvents(tx, run.id));
+  return contextOf(run, rows, env, known ?? (await runEvents(tx, run.id)));
+}
+
+/** The context from a run, its rows and its events as already read. */
+export function contextOf(run: RunRow, rows: StepRow[], env: NodeJS.ProcessEnv, events: RunEvent[]): ExpressionContext {
   const steps: Record<string, unknown> = {};
   for (const r of rows) {
     if (r.spec.role !== 'step') continue;

@@ -9,7 +9,7 @@ import { matchingEvent } from './events.js';
 import type { RunRow, StepRow } from './model.js';
 import type { HumanStepView } from './notifier.js';
 import { notifySafely } from './notify.js';
-import { runActionAttempt } from './run-action.js';
+import { runActionAttempt, runPrestartedAttempt } from './run-action.js';
 import { SnapshotError } from './snapshots.js';
 import type { Runtime } from './runtime.js';
 import type { ClaimedStep } from './sql/claim.js';
@@ -46,12 +46,16 @@ export async function executeClaimed(rt: Runtime, claimed: ClaimedStep, shutdown
     return;
   }
   const playbookStep = step.spec.role === 'step' ? indexPlaybook(run.definition).get(step.stepKey)?.step : undefined;
+  // An attempt the chaining commit started (prestart.ts) already rendered its call on this run.
+  const prestarted = claimed.started;
+  claimed.started = undefined;
   const started = rt.clock.now();
   await rt.tracing.span(
     'quench.step',
     run.traceContext as never,
     { 'quench.run.id': run.id, 'quench.step.key': step.stepKey, 'quench.step.kind': step.kind },
     async () => {
+      if (prestarted) return runPrestartedAttempt(rt, claimed, run, step, playbookStep, prestarted, shutdown);
       let context: ExpressionContext;
       try {
         context = await runContext(rt.db.orm, run, rows, rt.env, read.events);

@@ -67,11 +67,13 @@ export async function recordBatched(rt: Runtime, claimed: ClaimedStep, result: S
       key: (r) => r.claimed.runId,
       together: (batch) => recordTogether(rt, batch),
       // A fresh chain slot: the failed group's claim of a next step never happened.
-      alone: (r) => recordAlone(rt, Object.assign(r, recording(rt, r.claimed, r.result, r.attempt), { nextSnapshot: undefined })),
+      // The failed group's prestart never happened either, and none is tried again.
+      alone: (r) =>
+        recordAlone(rt, Object.assign(r, recording(rt, r.claimed, r.result, r.attempt), { nextSnapshot: undefined, prestarts: false, prestart: undefined })),
       onGroup: (size) => rt.metrics.resultBatchSize.observe(size),
     });
     groups.set(rt, record);
   }
-  const r = recording(rt, claimed, result, attempt);
+  const r: Recording = { ...recording(rt, claimed, result, attempt), prestarts: true };
   return afterRecording(rt, r, await record(r));
 }

@@ -15,6 +15,7 @@ export interface EngineMetrics {
   stepLatency: Histogram<'kind' | 'status'>;
   resultBatchSize: Histogram<never>;
   claims: Counter<'via'>;
+  attemptStarts: Counter<'via'>;
 }
 
 export function createEngineMetrics(registry: Registry | undefined, db: Database): EngineMetrics {
@@ -89,6 +90,12 @@ export function createEngineMetrics(registry: Registry | undefined, db: Database
     claims: new Counter({
       name: 'quench_engine_step_claims_total',
       help: 'Steps this process claimed, by how: `poll` (a claim statement), `chain` (recording a result claimed its run\'s next step), `start` (starting a run claimed its first step).',
+      labelNames: ['via'] as const,
+      registers,
+    }),
+    attemptStarts: new Counter({
+      name: 'quench_engine_attempt_starts_total',
+      help: 'Action attempts this process started, by how: `own` (a commit of its own after the claim), `chained` (in the commit that claimed the step: a recorded result or a run start).',
       labelNames: ['via'] as const,
       registers,
     }),

@@ -12,6 +12,8 @@ import type { RunRow, StepRow } from './model.js';
 import { breakerOf, type Runtime } from './runtime.js';
 import { heartbeat } from './sql/attempt.js';
 import { beginAttemptGrouped } from './group-commits.js';
+import type { AttemptStart } from './sql/attempt.js';
+import type { ActionDefinition } from '../actions/action.js';
 import { type ClaimedStep, leaseTime } from './sql/claim.js';
 import { releaseClaim } from './sql/release.js';
 import { drillAction } from '../drills/simulate.js';
@@ -35,19 +37,19 @@ export function retryPolicyOf(step: Step | undefined, role: StepRow['spec']['rol
   };
 }
 
-export async function runActionAttempt(
-  rt: Runtime,
-  claimed: ClaimedStep,
-  run: RunRow,
-  step: StepRow,
-  playbookStep: Step | undefined,
-  call: ActionCall,
-  context: ExpressionContext,
-  signal: AbortSignal,
-): Promise<void> {
+/** The action a step calls with its rendered, validated parameters; or why the step fails before any attempt. */
+export type ResolvedCall =
+  | { ok: true; action: ActionDefinition; params: unknown; target: string }
+  | { ok: false; error: StepFailure };
+
+/**
+ * Resolves the action (a drill's view of it in a drill: injected failures, simulation, delays,
+ * src/drills/simulate.ts) and renders and validates its parameters against `context`. Pure but
+ * for the registry: the recording transaction that chains a step uses it too (prestart.ts).
+ */
+export function resolveCall(rt: Runtime, run: RunRow, step: StepRow, playbookStep: Step | undefined, call: ActionCall, context: ExpressionContext): ResolvedCall {
   const registered = rt.actions.get(call.action);
   const role = step.spec.role;
-  // A drill calls the drill's view of the action: injected failures, simulation, delays (src/drills/simulate.ts).
   const action =
     registered && run.drill
       ? drillAction(registered, {
@@ -59,44 +61,63 @@ export async function runActionAttempt(
           delayMs: run.drill.delays?.[step.stepKey],
         })
       : registered;
-  const fail = (error: StepFailure, reason: string, attempt?: AttemptRecord) =>
-    recordResult(
-      rt,
-      claimed,
-      { status: 'failed', error, deadLetter: { reason, context: { params: call.params, correlationId: run.correlationId } } },
-      attempt,
-    );
-  if (!action)
-    return void (await fail(
-      { code: 'unknown_action', message: `no action named '${call.action}' is registered`, retryable: false },
-      'non_retryable',
-    ));
-
+  if (!action) return { ok: false, error: { code: 'unknown_action', message: `no action named '${call.action}' is registered`, retryable: false } };
   let params: unknown;
   try {
     params = action.params.parse(renderValue(call.params, context));
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    return void (await fail(
-      { code: 'invalid_params', message: `parameters of '${call.action}' are invalid: ${message}`, retryable: false },
-      'non_retryable',
-    ));
+    return { ok: false, error: { code: 'invalid_params', message: `parameters of '${call.action}' are invalid: ${message}`, retryable: false } };
   }
   // The rendered parameters are stored with the attempt start (spec.params, for compensation
   // templates), and jsonb refuses a NUL: that start would fail on every takeover for ever.
-  if (hasNul(params)) {
-    return void (await fail(
-      {
+  if (hasNul(params))
+    return {
+      ok: false,
+      error: {
         code: 'invalid_params',
         message: `parameters of '${call.action}' contain a NUL character (\\u0000), which cannot be stored: remove it from the template or the value it renders`,
         retryable: false,
       },
-      'non_retryable',
-    ));
-  }
+    };
+  return { ok: true, action, params, target: action.target?.(params) ?? call.action };
+}
+
+/** The step timeout a role's attempts run under (compensations, fallbacks and the like have none). */
+export const stepTimeoutOf = (rt: Runtime, step: StepRow) => (step.spec.role === 'step' ? rt.options.stepTimeoutMs : null);
+
+/**
+ * An attempt the commit that chained its step already started (prestart.ts): the call it
+ * resolved, the breaker it found closed, and the attempt row it wrote.
+ */
+export interface PrestartedAttempt {
+  call: ActionCall;
+  resolved: Extract<ResolvedCall, { ok: true }>;
+  start: AttemptStart;
+  now: Date;
+}
+
+export async function runActionAttempt(
+  rt: Runtime,
+  claimed: ClaimedStep,
+  run: RunRow,
+  step: StepRow,
+  playbookStep: Step | undefined,
+  call: ActionCall,
+  context: ExpressionContext,
+  signal: AbortSignal,
+): Promise<void> {
+  const resolved = resolveCall(rt, run, step, playbookStep, call, context);
+  if (!resolved.ok)
+    return void (await recordResult(rt, claimed, {
+      status: 'failed',
+      error: resolved.error,
+      deadLetter: { reason: 'non_retryable', context: { params: call.params, correlationId: run.correlationId } },
+    }));
+  const { params, target } = resolved;
 
   const now = rt.clock.now();
-  const stepTimeoutMs = role === 'step' ? rt.options.stepTimeoutMs : null;
+  const stepTimeoutMs = stepTimeoutOf(rt, step);
   // The step deadline holds even for a step that only ever met an open breaker (release.ts);
   // past it, the breaker is not consulted: the attempt start below records the timeout.
   const pastDeadline = step.deadlineAt !== null && now.getTime() >= step.deadlineAt.getTime();
@@ -104,7 +125,6 @@ export async function runActionAttempt(
     const error = { code: 'step_timeout', message: `step '${step.stepKey}' reached its step timeout behind an open circuit breaker`, retryable: false };
     return void (await recordResult(rt, claimed, { status: 'failed', error, deadLetter: { reason: 'step_deadline', context: { params } } }));
   }
-  const target = action.target?.(params) ?? call.action;
   const admission = pastDeadline
     ? ({ allowed: true, next: breakerOf(rt, target), probe: false } as const)
     : admit(breakerOf(rt, target), now.getTime(), rt.options.breaker);
@@ -135,105 +155,136 @@ export async function runActionAttempt(
       await recordResult(rt, claimed, { status: 'cancelled', reason: 'the run failed before this step started' });
       return;
     }
-    if (start.takeover) rt.metrics.takeovers.inc();
-
-    const policy = retryPolicyOf(playbookStep, role);
-    const attemptTimeout = playbookStep?.timeout && role === 'step' ? durationMs(playbookStep.timeout) : rt.options.defaultAttemptTimeoutMs;
-    const remaining = start.deadlineAt ? start.deadlineAt.getTime() - now.getTime() : Number.POSITIVE_INFINITY;
-    if (remaining <= 0) {
-      const error = { code: 'step_timeout', message: `step '${step.stepKey}' ran past its step timeout`, retryable: false };
-      await recordResult(
-        rt,
-        claimed,
-        { status: 'failed', error, deadLetter: { reason: 'step_deadline', context: { params } } },
-        { number: start.attempt, status: 'timed_out', error },
-      );
-      return;
-    }
-
-    const outcome = await rt.tracing.span(
-      'quench.attempt',
-      run.traceContext as never,
-      {
-        'quench.run.id': run.id,
-        'quench.step.key': step.stepKey,
-        'quench.attempt': start.attempt,
-        'quench.action': call.action,
-        'quench.takeover': start.takeover,
-      },
-      () =>
-        callWithLease(rt, claimed, Math.min(attemptTimeout, remaining), signal, (s) =>
-          action.run(params, {
-            runId: run.id,
-            stepKey: step.stepKey,
-            attempt: start.attempt,
-            idempotencyKey: start.idempotencyKey,
-            correlationId: run.correlationId,
-            signal: s,
-            clock: rt.clock,
-            logger: rt.logger.child({ runId: run.id, step: step.stepKey, attempt: start.attempt }),
-            config: rt.config,
-            ports: rt.ports(),
-            drill: run.drill !== null,
-          }),
-        ),
-    );
-    if (outcome.lost) return;
-
-    const later = rt.clock.now();
-    // The breaker tracks the target's health: an answer, even a 4xx we caused, means it is up.
-    const healthy = outcome.ok || (outcome.failure.retryable === false && outcome.failure.code !== 'timeout');
-    rt.breakers.set(target, record(breakerOf(rt, target), healthy, later.getTime(), rt.options.breaker));
-    probeReported = true;
-
-    if (outcome.ok) {
-      rt.metrics.attempts.inc({ action: call.action, outcome: 'succeeded' });
-      await recordResult(
-        rt,
-        claimed,
-        { status: 'succeeded', output: outcome.output ?? null },
-        { number: start.attempt, status: 'succeeded', output: outcome.output ?? null },
-      );
-      return;
-    }
-    const failure = outcome.failure;
-    rt.metrics.attempts.inc({ action: call.action, outcome: failure.code === 'timeout' ? 'timed_out' : 'failed' });
-    // After `quench dlq retry` the step has a fresh budget: count attempts since the re-drive.
-    const decision = decideRetry(policy, start.attempt - (step.spec.attemptBase ?? 0), failure, rt.random, {
-      nowMs: later.getTime(),
-      deadlineMs: start.deadlineAt?.getTime() ?? null,
-    });
-    const attemptRecord: AttemptRecord = {
-      number: start.attempt,
-      status: failure.code === 'timeout' ? 'timed_out' : 'failed',
-      error: failure,
-    };
-    if (decision.retry) {
-      rt.metrics.retries.inc({ action: call.action });
-      await recordResult(
-        rt,
-        claimed,
-        { status: 'retry_wait', error: failure, wakeAt: new Date(later.getTime() + decision.delayMs) },
-        attemptRecord,
-      );
-      return;
-    }
-    await recordResult(
-      rt,
-      claimed,
-      {
-        status: 'failed',
-        error: failure,
-        deadLetter: {
-          reason: decision.reason,
-          context: { params, action: call.action, attempts: start.attempt, idempotencyKey: start.idempotencyKey },
-        },
-      },
-      attemptRecord,
-    );
+    rt.metrics.attemptStarts.inc({ via: 'own' });
+    probeReported = await callAndRecord(rt, claimed, run, step, playbookStep, { call, resolved, start, now }, signal);
   } finally {
     if (!probeReported) rt.breakers.set(target, abandonProbe(breakerOf(rt, target)));
   }
+}
+
+/** Runs an attempt whose start the chaining commit already wrote (prestart.ts): straight to the call. */
+export async function runPrestartedAttempt(
+  rt: Runtime,
+  claimed: ClaimedStep,
+  run: RunRow,
+  step: StepRow,
+  playbookStep: Step | undefined,
+  started: PrestartedAttempt,
+  signal: AbortSignal,
+): Promise<void> {
+  rt.metrics.attemptStarts.inc({ via: 'chained' });
+  await callAndRecord(rt, claimed, run, step, playbookStep, started, signal);
+}
+
+/**
+ * Calls a started attempt's action with a timeout and a lease heartbeat, tells the breaker, and
+ * records the result. Returns whether the outcome reached the breaker (not on a lost lease).
+ */
+async function callAndRecord(
+  rt: Runtime,
+  claimed: ClaimedStep,
+  run: RunRow,
+  step: StepRow,
+  playbookStep: Step | undefined,
+  { call, resolved: { action, params, target }, start, now }: PrestartedAttempt,
+  signal: AbortSignal,
+): Promise<boolean> {
+  if (start.takeover) rt.metrics.takeovers.inc();
+  const role = step.spec.role;
+  const policy = retryPolicyOf(playbookStep, role);
+  const attemptTimeout = playbookStep?.timeout && role === 'step' ? durationMs(playbookStep.timeout) : rt.options.defaultAttemptTimeoutMs;
+  const remaining = start.deadlineAt ? start.deadlineAt.getTime() - now.getTime() : Number.POSITIVE_INFINITY;
+  if (remaining <= 0) {
+    const error = { code: 'step_timeout', message: `step '${step.stepKey}' ran past its step timeout`, retryable: false };
+    await recordResult(
+      rt,
+      claimed,
+      { status: 'failed', error, deadLetter: { reason: 'step_deadline', context: { params } } },
+      { number: start.attempt, status: 'timed_out', error },
+    );
+    return false;
+  }
+
+  const outcome = await rt.tracing.span(
+    'quench.attempt',
+    run.traceContext as never,
+    {
+      'quench.run.id': run.id,
+      'quench.step.key': step.stepKey,
+      'quench.attempt': start.attempt,
+      'quench.action': call.action,
+      'quench.takeover': start.takeover,
+    },
+    () =>
+      callWithLease(rt, claimed, Math.min(attemptTimeout, remaining), signal, (s) =>
+        action.run(params, {
+          runId: run.id,
+          stepKey: step.stepKey,
+          attempt: start.attempt,
+          idempotencyKey: start.idempotencyKey,
+          correlationId: run.correlationId,
+          signal: s,
+          clock: rt.clock,
+          logger: rt.logger.child({ runId: run.id, step: step.stepKey, attempt: start.attempt }),
+          config: rt.config,
+          ports: rt.ports(),
+          drill: run.drill !== null,
+        }),
+      ),
+  );
+  if (outcome.lost) return false;
+
+  const later = rt.clock.now();
+  // The breaker tracks the target's health: an answer, even a 4xx we caused, means it is up.
+  const healthy = outcome.ok || (outcome.failure.retryable === false && outcome.failure.code !== 'timeout');
+  rt.breakers.set(target, record(breakerOf(rt, target), healthy, later.getTime(), rt.options.breaker));
+
+  if (outcome.ok) {
+    rt.metrics.attempts.inc({ action: call.action, outcome: 'succeeded' });
+    await recordResult(
+      rt,
+      claimed,
+      { status: 'succeeded', output: outcome.output ?? null },
+      { number: start.attempt, status: 'succeeded', output: outcome.output ?? null },
+    );
+    return true;
+  }
+  const failure = outcome.failure;
+  rt.metrics.attempts.inc({ action: call.action, outcome: failure.code === 'timeout' ? 'timed_out' : 'failed' });
+  // After `quench dlq retry` the step has a fresh budget: count attempts since the re-drive.
+  const decision = decideRetry(policy, start.attempt - (step.spec.attemptBase ?? 0), failure, rt.random, {
+    nowMs: later.getTime(),
+    deadlineMs: start.deadlineAt?.getTime() ?? null,
+  });
+  const attemptRecord: AttemptRecord = {
+    number: start.attempt,
+    status: failure.code === 'timeout' ? 'timed_out' : 'failed',
+    error: failure,
+  };
+  if (decision.retry) {
+    rt.metrics.retries.inc({ action: call.action });
+    await recordResult(
+      rt,
+      claimed,
+      { status: 'retry_wait', error: failure, wakeAt: new Date(later.getTime() + decision.delayMs) },
+      attemptRecord,
+    );
+    return true;
+  }
+  await recordResult(
+    rt,
+    claimed,
+    {
+      status: 'failed',
+      error: failure,
+      deadLetter: {
+        reason: decision.reason,
+        context: { params, action: call.action, attempts: start.attempt, idempotencyKey: start.idempotencyKey },
+      },
+    },
+    attemptRecord,
+  );
+  return true;
 }
 
 type CallOutcome = { lost: true } | { lost: false; ok: true; output: unknown } | { lost: false; ok: false; failure: StepFailure };

@@ -221,7 +221,7 @@ describe.each(databaseKinds)('the first step handed over by the start (%s)', (ki
     expect(claims.start + claims.poll).toBeGreaterThanOrEqual(80);
   });
 
-  it('a step whose slot dies before its attempt starts is taken over after its lease, and runs once', async () => {
+  it('a step whose slot dies before it calls the attempt the start began is taken over after its lease: that attempt is repeated, and runs once', async () => {
     t = await freshDatabase(kind);
     const registry = new Registry();
     const clock = new ManualClock('2026-12-02T10:00:00Z');
@@ -244,7 +244,8 @@ describe.each(databaseKinds)('the first step handed over by the start (%s)', (ki
       const [leased] = await t.db.rows<{ status: string; attempts: number; lease_owner: string | null }>(
         sql`select status, attempts, lease_owner from engine_steps where run_id = ${runId}`,
       );
-      expect(leased).toMatchObject({ status: 'running', attempts: 0 });
+      // The start committed the attempt with the claim (src/engine/prestart.ts): it is `running`.
+      expect(leased).toMatchObject({ status: 'running', attempts: 1 });
       expect(leased!.lease_owner).toMatch(/^dies\//);
       // Still leased: polls claim nothing.
       await new Promise((r) => setTimeout(r, 100));
@@ -257,5 +258,8 @@ describe.each(databaseKinds)('the first step handed over by the start (%s)', (ki
     }
     const claims = await claimsOf(registry);
     expect(claims).toMatchObject({ start: 1, poll: 1 });
+    // Not knowing whether the dead slot called it, the new owner repeats attempt 1 under its key.
+    const attempts = await t.db.rows<{ attempt: number; status: string; takeovers: number }>(sql`select attempt, status, takeovers from engine_attempts`);
+    expect(attempts).toEqual([{ attempt: 1, status: 'succeeded', takeovers: 1 }]);
   });
 });

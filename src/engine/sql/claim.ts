@@ -1,3 +1,4 @@
+import type { PrestartedAttempt } from '../run-action.js';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/database.js';
 import { pgArray } from '../../db/rows.js';
@@ -44,6 +45,11 @@ export interface ClaimedStep {
    * executor runs the step on it instead of reading the run again.
    */
   snapshot?: RunSnapshot;
+  /**
+   * The attempt the commit that chained this action step already started, in that commit
+   * (prestart.ts): the executor calls the action without an attempt start of its own.
+   */
+  started?: PrestartedAttempt;
 }
 
 export interface ClaimOptions {

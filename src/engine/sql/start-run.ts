@@ -11,6 +11,8 @@ import { engineRuns } from '../schema.js';
 import type { CarriedContext } from '../tracing.js';
 import type { ClaimedStep } from './claim.js';
 import type { LeanRun } from './load.js';
+import { pipelineOn } from '../../db/pipeline.js';
+import { prestartAttempt, prestarted } from '../prestart.js';
 import { applyEffects, chainSlot } from './transition.js';
 
 /** A playbook version as the loader gives it: the parsed definition and its content hash. */
@@ -114,9 +116,10 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
         },
         correlationId,
       };
+      const pl = pipelineOn(tx);
       const report = await applyEffects(
         tx,
-        { audit: rt.audit, catalog: rt.actions, now, ...(chain ? { chain } : {}) },
+        { audit: rt.audit, catalog: rt.actions, now, pipeline: pl, ...(chain ? { chain } : {}) },
         run,
         [{ type: 'create', key: first.start, spec: { role: 'step' }, status: 'ready' }],
         actor,
@@ -125,11 +128,15 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
         new Map(),
       );
       state = report.runState;
-      if (chain?.claimed) {
-        const { definition: _definition, ...lean } = row;
-        const leanRun = { ...lean, ...stored, state, startKey: input.startKey ?? null } as LeanRun;
-        handed = { ...chain.claimed, snapshot: { run: leanRun, rows: report.created, events: [] } };
-      }
+      if (!chain?.claimed) return pl.settled();
+      const { definition: _definition, ...lean } = row;
+      const leanRun = { ...lean, ...stored, state, startKey: input.startKey ?? null } as LeanRun;
+      const snapshot = { run: leanRun, rows: report.created, events: [] };
+      // The first action's attempt starts in this commit too (prestart.ts), rendered on the run as stored.
+      const prestart = prestartAttempt(rt, pl, { ...leanRun, definition } as RunRow, snapshot, chain.claimed, now);
+      await pl.settled();
+      const attempt = prestart && (await prestarted(prestart, snapshot));
+      handed = { ...chain.claimed, snapshot, ...(attempt ? { started: attempt } : {}) };
     });
   } catch (err) {
     slot?.release();

@@ -1,0 +1,80 @@
+import type { Pipeline } from '../db/pipeline.js';
+import { workerOf } from './complete.js';
+import { contextOf } from './context.js';
+import { indexPlaybook } from './core/flow.js';
+import type { RunRow, StepRow } from './model.js';
+import { type PrestartedAttempt, resolveCall, stepTimeoutOf } from './run-action.js';
+import { breakerOf, type Runtime } from './runtime.js';
+import { type AttemptArgs, attemptBegunOf, beginAttemptQuery, type RawAttemptStart } from './sql/attempt.js';
+import type { ClaimedStep } from './sql/claim.js';
+import type { RunSnapshot } from './sql/load.js';
+import { actionOf } from './sql/transition.js';
+
+/**
+ * Starts the attempt of the action step a recording transaction chains to its slot, in that
+ * transaction: the attempt row and the step's attempt count, deadline and rendered parameters
+ * commit with the result that readied the step, so the slot calls the action without a commit
+ * of its own in between (one commit and one round trip fewer per step).
+ *
+ * The attempt start is the executor's own statement (sql/attempt.ts), on the run as this
+ * commit leaves it, so it decides what the executor would: the attempt row commits before the
+ * action is called (invariant 5), fenced on the new claim. Only the plain case is started here;
+ * anything the executor decides at the call differently is left to it, by starting nothing:
+ *   - a step with a `when` (judged by the executor before anything starts), a drill (its view
+ *     of the action), a fallback or compensation (their own calls and contexts);
+ *   - a call that does not resolve (unknown action, parameters that do not render or validate:
+ *     the executor fails the step, with its dead letter);
+ *   - a breaker that is not closed (the executor asks for a probe, or hands the step back
+ *     without spending an attempt). A closed breaker admits without a change of state, so
+ *     admitting here is what the executor would do a moment later; a breaker that opens
+ *     between this commit and the call lets this one call through, as it lets through the
+ *     calls already in flight when it opens.
+ */
+export function prestartAttempt(rt: Runtime, pl: Pipeline, run: RunRow, snapshot: RunSnapshot, next: ClaimedStep, now: Date): Prestart | undefined {
+  if (next.kind !== 'action' || run.drill) return undefined;
+  const step = snapshot.rows.find((r) => r.id === next.id);
+  if (!step || step.spec.role !== 'step') return undefined;
+  const playbookStep = indexPlaybook(run.definition).get(step.stepKey)?.step;
+  if (playbookStep?.kind !== 'action' || playbookStep.when !== undefined) return undefined;
+  const call = actionOf(run, step);
+  if (!call) return undefined;
+  const resolved = resolveCall(rt, run, step, playbookStep, call, contextOf(run, snapshot.rows, rt.env, snapshot.events));
+  if (!resolved.ok || breakerOf(rt, resolved.target).state !== 'closed') return undefined;
+  const args: AttemptArgs = {
+    stepId: step.id,
+    runId: run.id,
+    stepKey: step.stepKey,
+    worker: workerOf(next),
+    token: next.token,
+    now,
+    stepTimeoutMs: stepTimeoutOf(rt, step),
+    params: resolved.params,
+  };
+  return { args, begun: pl.add<RawAttemptStart>(beginAttemptQuery(args)), call, resolved, now };
+}
+
+/** A prestart in flight on the recording transaction's pipeline. */
+export interface Prestart {
+  args: AttemptArgs;
+  begun: Promise<RawAttemptStart[]>;
+  call: PrestartedAttempt['call'];
+  resolved: PrestartedAttempt['resolved'];
+  now: Date;
+}
+
+/**
+ * After the commit: the started attempt for the chained claim, with the step's row in the
+ * handed snapshot brought up to what the start wrote. `undefined` when the start wrote nothing
+ * (the executor then decides as usual; it finds what the statement found).
+ */
+export async function prestarted(p: Prestart, snapshot: RunSnapshot | undefined): Promise<PrestartedAttempt | undefined> {
+  const start = attemptBegunOf(p.args, await p.begun);
+  if (!start || start.draining || start.takeover) return undefined;
+  if (snapshot)
+    snapshot.rows = snapshot.rows.map((r: StepRow) =>
+      r.id === p.args.stepId
+        ? { ...r, attempts: start.attempt, deadlineAt: start.deadlineAt, spec: { ...r.spec, params: p.args.params } as StepRow['spec'] }
+        : r,
+    );
+  return { call: p.call, resolved: p.resolved, start, now: p.now };
+}
