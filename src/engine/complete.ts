@@ -15,6 +15,7 @@ import { engineActor, type RunRow } from './model.js';
 import type { Runtime } from './runtime.js';
 import { SnapshotError } from './snapshots.js';
 import type { Tx } from '../db/database.js';
+import type { AuditEntryInput } from '../audit/core/entry.js';
 import { recordBatched } from './group-commits.js';
 import { type Prestart, prestartAttempt, prestarted } from './prestart.js';
 
@@ -69,7 +70,14 @@ export function recording(rt: Runtime, claimed: ClaimedStep, result: StepResult,
  * `snapshot` after taking the locks: finishes the attempt row and queues the transition's
  * writes on `pl` (settled by the caller before commit). `undefined`: the claim is gone.
  */
-export async function applyRecording(rt: Runtime, tx: Tx, pl: Pipeline, r: Recording, snapshot: RunSnapshot): Promise<TransitionReport | undefined> {
+export async function applyRecording(
+  rt: Runtime,
+  tx: Tx,
+  pl: Pipeline,
+  r: Recording,
+  snapshot: RunSnapshot,
+  audit: TransitionDeps['audit'] = rt.audit,
+): Promise<TransitionReport | undefined> {
   const step = snapshot.rows.find((row) => row.id === r.claimed.id);
   if (!step || step.status !== 'running' || step.leaseOwner !== r.claimed.token) return undefined;
   const run = await withDefinition(tx, snapshot.run);
@@ -87,7 +95,7 @@ export async function applyRecording(rt: Runtime, tx: Tx, pl: Pipeline, r: Recor
     );
   const report = await applyStepResult(
     tx,
-    { audit: rt.audit, catalog: rt.actions, now: r.now, rows: snapshot.rows, pipeline: pl, ...(r.chain ? { chain: r.chain } : {}) },
+    { audit, catalog: rt.actions, now: r.now, rows: snapshot.rows, pipeline: pl, ...(r.chain ? { chain: r.chain } : {}) },
     run,
     step,
     r.recorded,
@@ -173,10 +181,20 @@ export async function recordTogether(rt: Runtime, batch: Recording[]): Promise<A
     await pl.settled();
     const holding = new Set((await held).map((h) => h.id));
     const out: Array<TransitionReport | undefined> = [];
+    // The batch's audit entries in one append, in the order of its results (per run, the
+    // order of its transitions); they commit or roll back with the batch.
+    const entries: AuditEntryInput[] = [];
+    const gather: TransitionDeps['audit'] = {
+      appendMany: async (inputs) => {
+        entries.push(...inputs);
+        return [];
+      },
+    };
     for (const [i, r] of batch.entries()) {
       const [raw] = await reads[i]!;
-      out.push(holding.has(r.claimed.id) && raw ? await applyRecording(rt, tx, pl, r, runSnapshotOf(raw)) : undefined);
+      out.push(holding.has(r.claimed.id) && raw ? await applyRecording(rt, tx, pl, r, runSnapshotOf(raw), gather) : undefined);
     }
+    pl.track(rt.audit.appendMany(entries, tx, (query) => pl.add(query)));
     await pl.settled();
     return out;
   });

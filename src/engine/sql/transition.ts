@@ -33,7 +33,8 @@ export type StepResult =
   | { status: 'cancelled'; reason: string };
 
 export interface TransitionDeps {
-  audit: AuditTrail;
+  /** Where the transition's audit entries go (a recording batch gathers its results' into one append: complete.ts). */
+  audit: Pick<AuditTrail, 'appendMany'>;
   catalog: ActionCatalog;
   now: Date;
   /**
