@@ -5,8 +5,7 @@ import type { ClaimedStep } from './sql/claim.js';
 import { sql } from 'drizzle-orm';
 import { type Pipeline, pipelineOn } from '../db/pipeline.js';
 import { pgArray } from '../db/rows.js';
-import { fixed } from '../db/statement.js';
-import { finishAttemptQuery } from './sql/attempt.js';
+import { fixed, jsonParam } from '../db/statement.js';
 import { type RawSnapshot, readRun, type RunSnapshot, runSnapshotOf, runSnapshotQuery, withDefinition } from './sql/load.js';
 import { notifySafely } from './notify.js';
 import { failUnpinned } from './sql/unpinned.js';
@@ -82,20 +81,24 @@ export async function applyRecording(
   if (!step || step.status !== 'running' || step.leaseOwner !== r.claimed.token) return undefined;
   const run = await withDefinition(tx, snapshot.run);
   r.recorded = storable((r.recheck ? await r.recheck(tx, run) : undefined) ?? r.result);
-  if (r.attempt)
-    void pl.add(
-      finishAttemptQuery({
-        stepId: step.id,
-        attempt: r.attempt.number,
-        status: r.attempt.status,
-        output: storable(r.attempt.output),
-        error: storable(r.attempt.error),
-        now: r.now,
-      }),
-    );
+  // The attempt is finished by the step's own update (transition.ts), in the same statement.
+  const finishedAttempt = r.attempt && {
+    number: r.attempt.number,
+    status: r.attempt.status,
+    output: jsonParam(storable(r.attempt.output)),
+    error: jsonParam(storable(r.attempt.error)),
+  };
   const report = await applyStepResult(
     tx,
-    { audit, catalog: rt.actions, now: r.now, rows: snapshot.rows, pipeline: pl, ...(r.chain ? { chain: r.chain } : {}) },
+    {
+      audit,
+      catalog: rt.actions,
+      now: r.now,
+      rows: snapshot.rows,
+      pipeline: pl,
+      ...(r.chain ? { chain: r.chain } : {}),
+      ...(finishedAttempt ? { finishedAttempt } : {}),
+    },
     run,
     step,
     r.recorded,

@@ -33,6 +33,11 @@ export type StepResult =
   | { status: 'cancelled'; reason: string };
 
 export interface TransitionDeps {
+  /**
+   * How the attempt that produced this result ended: written by the step's own update (one
+   * statement for both rows), JSON already encoded.
+   */
+  finishedAttempt?: { number: number; status: string; output: string | null; error: string | null };
   /** Where the transition's audit entries go (a recording batch gathers its results' into one append: complete.ts). */
   audit: Pick<AuditTrail, 'appendMany'>;
   catalog: ActionCatalog;
@@ -127,18 +132,29 @@ export async function applyStepResult(
     endedAt: terminal ? now : null,
     ...(spec ? { spec } : {}),
   };
+  const stepUpdate = {
+    id: step.id,
+    status: recorded.status,
+    wakeAt: timeParam(recorded.wakeAt),
+    output: jsonParam(recorded.output),
+    error: jsonParam(recorded.error),
+    endedAt: timeParam(recorded.endedAt),
+    spec: spec ? JSON.stringify(spec) : null,
+    completes: result.status === 'succeeded',
+    runId: run.id,
+  };
+  const finished = deps.finishedAttempt;
   void pl.add(
-    recordStepStatement({
-      id: step.id,
-      status: recorded.status,
-      wakeAt: timeParam(recorded.wakeAt),
-      output: jsonParam(recorded.output),
-      error: jsonParam(recorded.error),
-      endedAt: timeParam(recorded.endedAt),
-      spec: spec ? JSON.stringify(spec) : null,
-      completes: result.status === 'succeeded',
-      runId: run.id,
-    }),
+    finished
+      ? recordStepAndAttemptStatement({
+          ...stepUpdate,
+          attempt: finished.number,
+          attemptStatus: finished.status,
+          attemptOutput: finished.output,
+          attemptError: finished.error,
+          attemptEndedAt: now.toISOString(),
+        })
+      : recordStepStatement(stepUpdate),
   );
   const stepEntry: AuditEntryInput = {
     actor,
@@ -236,6 +252,34 @@ const recordStepStatement = fixed<{
   completes: boolean;
   runId: string;
 }>(sql`update engine_steps set status = ${p('status')}, lease_owner = null, wake_at = ${p('wakeAt')}::timestamptz,
+    output = ${p('output')}::jsonb, error = ${p('error')}::jsonb, ended_at = ${p('endedAt')}::timestamptz,
+    spec = coalesce(${p('spec')}::jsonb, spec),
+    completed_seq = case when ${p('completes')}::boolean
+      then (select coalesce(max(completed_seq), 0) + 1 from engine_steps where run_id = ${p('runId')}) else completed_seq end
+  where id = ${p('id')}`);
+
+/** The same update, and the attempt that produced the result finished (what sql/attempt.ts `finishAttemptQuery` writes). */
+const recordStepAndAttemptStatement = fixed<{
+  id: string;
+  status: string;
+  wakeAt: string | null;
+  output: string | null;
+  error: string | null;
+  endedAt: string | null;
+  spec: string | null;
+  completes: boolean;
+  runId: string;
+  attempt: number;
+  attemptStatus: string;
+  attemptOutput: string | null;
+  attemptError: string | null;
+  attemptEndedAt: string;
+}>(sql`with finished as (
+    update engine_attempts set status = ${p('attemptStatus')}, output = ${p('attemptOutput')}::jsonb, error = ${p('attemptError')}::jsonb,
+      ended_at = ${p('attemptEndedAt')}::timestamptz
+    where step_id = ${p('id')} and attempt = ${p('attempt')}::int
+  )
+  update engine_steps set status = ${p('status')}, lease_owner = null, wake_at = ${p('wakeAt')}::timestamptz,
     output = ${p('output')}::jsonb, error = ${p('error')}::jsonb, ended_at = ${p('endedAt')}::timestamptz,
     spec = coalesce(${p('spec')}::jsonb, spec),
     completed_seq = case when ${p('completes')}::boolean
