@@ -32,6 +32,9 @@ export async function executeClaimed(rt: Runtime, claimed: ClaimedStep, shutdown
   // definition from the cache (no snapshot per step).
   const read = claimed.snapshot ?? (await readRunForStep(rt.db.orm, claimed.runId));
   claimed.snapshot = undefined;
+  // An attempt the chaining commit started (prestart.ts) already rendered its call on this run.
+  const prestarted = claimed.started;
+  claimed.started = undefined;
   const lean = read?.run;
   const rows = read?.rows ?? [];
   const step = rows.find((r) => r.id === claimed.id);
@@ -42,13 +45,11 @@ export async function executeClaimed(rt: Runtime, claimed: ClaimedStep, shutdown
     run = await withDefinition(rt.db.orm, lean);
   } catch (err) {
     if (!(err instanceof SnapshotError)) throw err;
-    await failUnpinned(rt, claimed, err);
+    // A started attempt is closed with the step: none is left `running`.
+    await failUnpinned(rt, claimed, err, prestarted && { number: prestarted.start.attempt, status: 'failed' });
     return;
   }
   const playbookStep = step.spec.role === 'step' ? indexPlaybook(run.definition).get(step.stepKey)?.step : undefined;
-  // An attempt the chaining commit started (prestart.ts) already rendered its call on this run.
-  const prestarted = claimed.started;
-  claimed.started = undefined;
   const started = rt.clock.now();
   await rt.tracing.span(
     'quench.step',

@@ -74,6 +74,7 @@ export async function recordBatched(rt: Runtime, claimed: ClaimedStep, result: S
     });
     groups.set(rt, record);
   }
-  const r: Recording = { ...recording(rt, claimed, result, attempt), prestarts: true };
+  // A prestart only where a failed first try leaves tries to record the result without it.
+  const r: Recording = { ...recording(rt, claimed, result, attempt), prestarts: rt.options.recordTries > 1 };
   return afterRecording(rt, r, await record(r));
 }

@@ -22,8 +22,12 @@ import { actionOf } from './sql/transition.js';
  * anything the executor decides at the call differently is left to it, by starting nothing:
  *   - a step with a `when` (judged by the executor before anything starts), a drill (its view
  *     of the action), a fallback or compensation (their own calls and contexts);
- *   - a call that does not resolve (unknown action, parameters that do not render or validate:
- *     the executor fails the step, with its dead letter);
+ *   - an action that changes state: its own attempt start, just before the call, is the last
+ *     check that the run was not cancelled meanwhile (the undo of a cancelled run sees only
+ *     effects that completed), so it keeps it;
+ *   - a call that does not resolve (unknown action, parameters that do not render, validate or
+ *     store, a target that cannot be named: the executor fails the step, with its dead letter);
+ *     anything else that throws here starts nothing either;
  *   - a breaker that is not closed (the executor asks for a probe, or hands the step back
  *     without spending an attempt). A closed breaker admits without a change of state, so
  *     admitting here is what the executor would do a moment later; a breaker that opens
@@ -31,6 +35,16 @@ import { actionOf } from './sql/transition.js';
  *     calls already in flight when it opens.
  */
 export function prestartAttempt(rt: Runtime, pl: Pipeline, run: RunRow, snapshot: RunSnapshot, next: ClaimedStep, now: Date): Prestart | undefined {
+  try {
+    return prestartOf(rt, pl, run, snapshot, next, now);
+  } catch (err) {
+    // Whatever the executor would make of it, it makes it there: never the claiming commit's problem.
+    rt.logger.debug({ err, step: next.id }, 'not starting the chained attempt in the claiming commit');
+    return undefined;
+  }
+}
+
+function prestartOf(rt: Runtime, pl: Pipeline, run: RunRow, snapshot: RunSnapshot, next: ClaimedStep, now: Date): Prestart | undefined {
   if (next.kind !== 'action' || run.drill) return undefined;
   const step = snapshot.rows.find((r) => r.id === next.id);
   if (!step || step.spec.role !== 'step') return undefined;
@@ -38,6 +52,10 @@ export function prestartAttempt(rt: Runtime, pl: Pipeline, run: RunRow, snapshot
   if (playbookStep?.kind !== 'action' || playbookStep.when !== undefined) return undefined;
   const call = actionOf(run, step);
   if (!call) return undefined;
+  // An action that changes state keeps the fence of its own attempt start right before the
+  // call: a cancel that lands before it (with `onCancel: compensate`) stops the call, so no
+  // effect happens that the undo would not see.
+  if (rt.actions.get(call.action)?.changesState !== false) return undefined;
   const resolved = resolveCall(rt, run, step, playbookStep, call, contextOf(run, snapshot.rows, rt.env, snapshot.events));
   if (!resolved.ok || breakerOf(rt, resolved.target).state !== 'closed') return undefined;
   const args: AttemptArgs = {

@@ -5,7 +5,7 @@ import type { ExpressionContext } from '../playbooks/core/expressions.js';
 import { abandonProbe, admit, record } from './core/circuit.js';
 import { decideRetry, defaultCompensationRetryPolicy, defaultRetryPolicy, type RetryPolicy } from './core/retry.js';
 import { NonRetriableError, type StepFailure, StepError, toStepFailure } from './core/step-error.js';
-import { hasNul } from './core/storable.js';
+import { storageProblem } from './core/storable.js';
 import type { Step } from '../playbooks/core/model.js';
 import { type AttemptRecord, RecordingError, recordResult, workerOf } from './complete.js';
 import type { RunRow, StepRow } from './model.js';
@@ -70,17 +70,26 @@ export function resolveCall(rt: Runtime, run: RunRow, step: StepRow, playbookSte
     return { ok: false, error: { code: 'invalid_params', message: `parameters of '${call.action}' are invalid: ${message}`, retryable: false } };
   }
   // The rendered parameters are stored with the attempt start (spec.params, for compensation
-  // templates), and jsonb refuses a NUL: that start would fail on every takeover for ever.
-  if (hasNul(params))
+  // templates), exactly as rendered, and jsonb refuses some strings: that start would fail on
+  // every takeover for ever.
+  const problem = storageProblem(params);
+  if (problem)
     return {
       ok: false,
       error: {
         code: 'invalid_params',
-        message: `parameters of '${call.action}' contain a NUL character (\\u0000), which cannot be stored: remove it from the template or the value it renders`,
+        message: `parameters of '${call.action}' contain ${problem}, which cannot be stored: remove it from the template or the value it renders`,
         retryable: false,
       },
     };
-  return { ok: true, action, params, target: action.target?.(params) ?? call.action };
+  let target: string;
+  try {
+    target = action.target?.(params) ?? call.action;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { ok: false, error: { code: 'invalid_params', message: `parameters of '${call.action}' name no target: ${message}`, retryable: false } };
+  }
+  return { ok: true, action, params, target };
 }
 
 /** The step timeout a role's attempts run under (compensations, fallbacks and the like have none). */
@@ -305,6 +314,10 @@ async function callWithLease(
   const controller = new AbortController();
   let lost = false;
   let heldAt = rt.clock.now().getTime();
+  // A worker whose stop grace is over calls nothing more (a step chained to its slot before the
+  // stop): the attempt stays `running` and the stop makes the step due for another worker,
+  // which repeats it under the same key.
+  if (shutdown.aborted) return { lost: true };
   const onShutdown = () => controller.abort(new StepError('shutdown', 'the worker is shutting down', { retryable: true }));
   shutdown.addEventListener('abort', onShutdown, { once: true });
   const timeout = setTimeout(
