@@ -34,8 +34,11 @@ export function fromRow(row: AuditRow): AuditEvent {
   };
 }
 
-/** Test seam: runs between the chain INSERT and the outbox DELETE of a pass (crash tests). */
+/** Test seams: crash tests, and changes made behind the pass's back. */
 export interface ChainFaults {
+  /** Runs after the pass read its batch and the head, before it writes. */
+  afterRead?: (tx: Executor) => Promise<void>;
+  /** Runs between the chain INSERT and the outbox DELETE of a pass. */
   afterInsert?: (tx: Executor) => Promise<void>;
 }
 
@@ -76,6 +79,7 @@ export async function chainPass(
     if (!locked?.locked) return 'busy';
     const pending = (await batch).map(outboxFromRaw);
     if (pending.length === 0) return 0;
+    await options.faults?.afterRead?.(tx);
     const [headRow] = (await head).map(eventFromRaw);
     const linked = linkBatch(
       headRow && fromRow(headRow),
@@ -88,39 +92,65 @@ export async function chainPass(
           correlationId: p.correlationId,
         };
         const authentic = hashers.keyed !== undefined && p.mac === hashers.keyed.hash(pendingFields({ ...input, at: p.at, id: p.id }));
-        return { at: p.at, input, authentic };
+        // Read back from jsonb: linked as it is, with no JSON round trip.
+        return { at: p.at, input, authentic, normalised: true };
       }),
       hashers,
     );
     if (linked.entries.length === 0) throw new QuenchError('audit_chain_broken', linked.refused ?? 'nothing to link');
     // One statement whatever the batch size (one prepared statement, not one per row count).
-    const rows = linked.entries.map(({ entry, source }) => ({
-      seq: entry.seq,
-      at: entry.at.toISOString(),
-      actor_type: entry.actor.type,
-      actor_id: entry.actor.id,
-      action: entry.action,
-      subject_type: entry.subject.type,
-      subject_id: entry.subject.id,
-      data: entry.data,
-      correlation_id: entry.correlationId,
-      prev_hash: entry.prevHash,
-      hash: entry.hash,
-      outbox_id: source === undefined ? null : pending[source]!.id,
-    }));
-    void pl.add(sql`insert into audit_events (seq, at, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, prev_hash, hash, outbox_id)
-      select seq, at, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, prev_hash, hash, outbox_id
-      from json_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::json)`);
+    // Chained outbox rows are copied by the server from the outbox rows this pass read and
+    // hashed (immutable: UPDATE is refused by trigger, and no other chainer runs under the lock),
+    // so only their seq, links and ids travel, not their contents: no JSON to build here, none to
+    // parse there. The keyed marker has no outbox row and comes as JSON (an empty array but once).
+    // The count makes a row that vanished meanwhile (deleted by its owner behind the trigger)
+    // fail the pass instead of leaving a gap in `seq`.
+    const fromOutbox = linked.entries.filter((l) => l.source !== undefined);
+    const markers = linked.entries.flatMap(({ entry, source }) => (source === undefined ? [markerRow(entry)] : []));
+    const chained = pgArray(fromOutbox.map(({ source }) => pending[source!]!.id));
+    const inserted = pl.add<{ n: number }>(sql`with linked as (
+        insert into audit_events (seq, at, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, prev_hash, hash, outbox_id)
+        select l.seq, o.at, o.actor_type, o.actor_id, o.action, o.subject_type, o.subject_id, o.data, o.correlation_id, l.prev_hash, l.hash, o.id
+          from unnest(${pgArray(fromOutbox.map(({ entry }) => entry.seq))}::bigint[], ${chained}::bigint[],
+            ${pgArray(fromOutbox.map(({ entry }) => entry.prevHash))}::text[], ${pgArray(fromOutbox.map(({ entry }) => entry.hash))}::text[]
+          ) as l(seq, outbox_id, prev_hash, hash)
+          join audit_outbox o on o.id = l.outbox_id
+          where o.id = any(${chained}::bigint[])
+        union all
+        select seq, at, actor_type, actor_id, action, subject_type, subject_id, data, correlation_id, prev_hash, hash, outbox_id
+          from json_populate_recordset(null::audit_events, ${JSON.stringify(markers)}::json)
+        returning 1
+      )
+      select count(*)::int as n from linked`);
     if (options.faults?.afterInsert) {
       await pl.settled();
       await options.faults.afterInsert(tx);
     }
-    const chained = linked.entries.flatMap(({ source }) => (source === undefined ? [] : [pending[source]!.id]));
-    void pl.add(sql`delete from audit_outbox where id = any(${pgArray(chained)}::bigint[])`);
+    void pl.add(sql`delete from audit_outbox where id = any(${chained}::bigint[])`);
     await pl.settled();
-    return chained.length;
+    const [count] = await inserted;
+    if (Number(count?.n) !== linked.entries.length) {
+      throw new QuenchError('audit_chain_broken', `a chain pass linked ${linked.entries.length} entries but inserted ${count?.n}: outbox rows vanished during the pass`);
+    }
+    return fromOutbox.length;
   });
 }
+
+/** The marker entry as `json_populate_recordset(null::audit_events, …)` reads it. */
+const markerRow = (entry: AuditEvent) => ({
+  seq: entry.seq,
+  at: entry.at.toISOString(),
+  actor_type: entry.actor.type,
+  actor_id: entry.actor.id,
+  action: entry.action,
+  subject_type: entry.subject.type,
+  subject_id: entry.subject.id,
+  data: entry.data,
+  correlation_id: entry.correlationId,
+  prev_hash: entry.prevHash,
+  hash: entry.hash,
+  outbox_id: null,
+});
 
 interface RawCommon {
   at_ms: number | string;
@@ -135,7 +165,8 @@ interface RawCommon {
 type RawOutboxRow = RawCommon & { id: number | string; mac: string | null };
 type RawEventRow = RawCommon & { seq: number | string; prev_hash: string; hash: string };
 
-const common = (r: RawCommon) => ({
+const outboxFromRaw = (r: RawOutboxRow) => ({
+  id: Number(r.id),
   at: new Date(Number(r.at_ms)),
   actorType: r.actor_type,
   actorId: r.actor_id,
@@ -144,9 +175,22 @@ const common = (r: RawCommon) => ({
   subjectId: r.subject_id,
   data: parsedJson(r.data),
   correlationId: r.correlation_id,
+  mac: r.mac,
 });
-const outboxFromRaw = (r: RawOutboxRow) => ({ ...common(r), id: Number(r.id), mac: r.mac });
-const eventFromRaw = (r: RawEventRow): AuditRow => ({ ...common(r), seq: Number(r.seq), prevHash: r.prev_hash, hash: r.hash }) as AuditRow;
+const eventFromRaw = (r: RawEventRow): AuditRow =>
+  ({
+    seq: Number(r.seq),
+    at: new Date(Number(r.at_ms)),
+    actorType: r.actor_type,
+    actorId: r.actor_id,
+    action: r.action,
+    subjectType: r.subject_type,
+    subjectId: r.subject_id,
+    data: parsedJson(r.data),
+    correlationId: r.correlation_id,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  }) as AuditRow;
 
 /** Chains everything committed so far (waiting for a running pass); returns how many entries it chained. */
 export async function chainAll(db: Database, hashers: ChainHashers, faults?: ChainFaults): Promise<number> {

@@ -127,6 +127,23 @@ describe.each(databaseKinds)('audit outbox on %s', (kind) => {
     expect(await keyed.verify()).toMatchObject({ ok: true, unchained: { entries: 1 } });
   });
 
+  it('an outbox row is chained with its stored data exactly, even numbers JavaScript cannot hold (the release trigger compares them)', async () => {
+    t = await freshDatabase(kind);
+    const audit = createAuditTrail(t.db, systemClock);
+    // A plain trail takes rows inserted by hand. Their data used to be re-serialised from its
+    // JavaScript value, so the chain row said 12345678901234567000, the release trigger refused
+    // the DELETE, and every pass failed on it for ever.
+    const data = '{"big": 12345678901234567890, "exact": 1.50, "tiny": 1e-400}';
+    await t.db.rows(sql`insert into audit_outbox (at, actor_type, actor_id, action, subject_type, subject_id, data)
+      values (now(), 'system', 'hand', 'outbox.test', 'k', 'big', ${data}::jsonb)`);
+    await record(audit, 'after');
+    await audit.flush();
+    expect(await count(t.db, 'audit_outbox')).toBe(0);
+    const [row] = await t.db.rows<{ same: boolean }>(sql`select data = ${data}::jsonb and data::text = (${data}::jsonb)::text as same from audit_events where subject_id = 'big'`);
+    expect(row?.same).toBe(true);
+    expect(await audit.verify()).toMatchObject({ ok: true, count: 2 });
+  });
+
   it('backlog and /readyz: an entry waiting longer than the limit makes the replica not ready until it is chained', async () => {
     t = await freshDatabase(kind);
     const audit = createAuditTrail(t.db, systemClock);
@@ -228,6 +245,33 @@ describe.skipIf(!TEST_DATABASE_URL)('audit chainer under concurrency and crashes
     expect(await count(t.db, 'audit_outbox')).toBe(30);
     await expectWhole(t.db, writer, 30);
     expect((await writer.page({ limit: 1000 })).map((e) => e.subject.id)).toEqual(Array.from({ length: 30 }, (_, i) => `e${i}`));
+  });
+
+  it('an outbox row deleted behind the trigger while a pass links it fails that pass whole instead of leaving a gap', async () => {
+    t = await freshDatabase('postgres');
+    const writer = createAuditTrail(t.db, systemClock);
+    for (let i = 0; i < 5; i++) await record(writer, `e${i}`);
+    let struck = false;
+    const audit = createAuditTrail(t.db, systemClock, {
+      faults: {
+        afterRead: async () => {
+          if (struck) return;
+          struck = true;
+          // Its owner (here a superuser) deletes a row with the triggers off, on another session.
+          const admin = postgres(t.url!, { max: 1, onnotice: () => {} });
+          await admin.begin(async (a) => {
+            await a`set local session_replication_role = replica`;
+            await a`delete from audit_outbox where subject_id = 'e2'`;
+          });
+          await admin.end();
+        },
+      },
+    });
+    await expect(audit.flush()).rejects.toThrow(/vanished/);
+    expect(await count(t.db, 'audit_events')).toBe(0);
+    await audit.flush();
+    expect(await audit.verify()).toMatchObject({ ok: true, count: 4 });
+    expect((await audit.page({})).map((e) => e.subject.id)).toEqual(['e0', 'e1', 'e3', 'e4']);
   });
 
   it('two chainers started at once, with writers on four connections: one chain, no fork, gap, duplicate or loss', async () => {

@@ -18,6 +18,7 @@ import {
   describeBreak,
   GENESIS_HASH,
   hashedFields,
+  type JsonValue,
   normaliseData,
 } from './entry.js';
 
@@ -56,15 +57,25 @@ function markerKeyId(entry: AuditEvent): string {
   return typeof id === 'string' ? id : '(none recorded)';
 }
 
-/** The next entry after `previous` (undefined: the first entry), hashed with `computeHash`. */
-export function linkEntry(previous: Link | undefined, input: AuditEntryInput, at: Date, computeHash: (canonical: string) => string): AuditEvent {
+/**
+ * The next entry after `previous` (undefined: the first entry), hashed with `computeHash`.
+ * `normalised`: `input.data` was read back from jsonb (JSON.parse output), so the JSON round
+ * trip of `normaliseData` would return the same value and is skipped.
+ */
+export function linkEntry(
+  previous: Link | undefined,
+  input: AuditEntryInput,
+  at: Date,
+  computeHash: (canonical: string) => string,
+  normalised = false,
+): AuditEvent {
   const unsigned = {
     seq: (previous?.seq ?? 0) + 1,
     at,
     actor: input.actor,
     action: input.action,
     subject: input.subject,
-    data: normaliseData(input.data),
+    data: normalised ? (input.data as Record<string, JsonValue>) : normaliseData(input.data),
     correlationId: input.correlationId ?? null,
     prevHash: previous?.hash ?? GENESIS_HASH,
   };
@@ -212,6 +223,8 @@ export interface PendingEntry {
   at: Date;
   /** Whether its MAC verifies under the writer's key (keyed trails; plain trails ignore it). */
   authentic: boolean;
+  /** `input.data` was read back from jsonb, so it is linked as it is (`linkEntry`). */
+  normalised?: boolean;
 }
 
 /**
@@ -251,7 +264,7 @@ export function linkBatch(
           'Chaining stops here; inspect audit_outbox and remove the row as the owner role (docs/database-roles.md)',
       };
     }
-    const entry = linkEntry(previous, p.input, p.at, mode === 'keyed' ? hashers.keyed!.hash : hashers.plain);
+    const entry = linkEntry(previous, p.input, p.at, mode === 'keyed' ? hashers.keyed!.hash : hashers.plain, p.normalised);
     entries.push({ entry, source });
     previous = entry;
   }

@@ -38,31 +38,70 @@ export interface AuditEvent {
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** Deterministic JSON: object keys sorted, no whitespace, `undefined` dropped as JSON does. */
+/**
+ * Deterministic JSON: object keys sorted, no whitespace, `undefined` dropped as JSON does.
+ * Built by appending to one string (no per-object key, filter and join arrays): the chainer
+ * runs it for every entry it links, and verify for every entry it checks.
+ */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
     const text = JSON.stringify(value);
     return text === undefined ? 'null' : text;
   }
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
-  const keys = Object.keys(value as object)
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      // A hole of a sparse array stays empty, as `map(…).join(',')` (the first version) wrote it.
+      out += (i === 0 ? '' : ',') + (i in value ? canonicalJson(v === undefined ? null : v) : '');
+    }
+    return `${out}]`;
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const v = record[key];
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${canonicalJson(v)}`;
+    first = false;
+  }
+  return `${out}}`;
 }
+
+/**
+ * `canonicalJson` of an object whose keys are `sortedKeys` (already in sort order), written
+ * without building the object: the same text, as the unit tests check against `canonicalJson`.
+ */
+function canonicalFields(sortedKeys: readonly string[], values: readonly unknown[]): string {
+  let out = '{';
+  let first = true;
+  for (let i = 0; i < sortedKeys.length; i++) {
+    const v = values[i];
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}"${sortedKeys[i]!}":${canonicalJson(v)}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+// Sorted as `canonicalJson` sorts them (plain ASCII names, so no key needs escaping).
+const HASHED_KEYS = ['action', 'actor', 'at', 'correlationId', 'data', 'prevHash', 'seq', 'subject'] as const;
+const PENDING_KEYS = ['action', 'actor', 'at', 'correlationId', 'data', 'id', 'outbox', 'subject'] as const;
 
 /** What the hash covers: every column but the hash itself. */
 export function hashedFields(entry: Omit<AuditEvent, 'hash'>): string {
-  return canonicalJson({
-    seq: entry.seq,
-    at: entry.at.toISOString(),
-    actor: entry.actor,
-    action: entry.action,
-    subject: entry.subject,
-    data: entry.data,
-    correlationId: entry.correlationId,
-    prevHash: entry.prevHash,
-  });
+  return canonicalFields(HASHED_KEYS, [
+    entry.action,
+    entry.actor,
+    entry.at.toISOString(),
+    entry.correlationId,
+    entry.data,
+    entry.prevHash,
+    entry.seq,
+    entry.subject,
+  ]);
 }
 
 /** Data as it will read back from jsonb: JSON round-tripped, so the hash is reproducible. */
@@ -116,16 +155,16 @@ export function pendingFields(entry: {
   data: Record<string, unknown>;
   correlationId: string | null;
 }): string {
-  return canonicalJson({
-    outbox: 'quench audit outbox entry',
-    // The outbox id is unique for ever (and audit_events.outbox_id too): a copy of a pending row
-    // under a new id fails the MAC, under the same id it cannot be chained twice.
-    id: entry.id,
-    at: entry.at.toISOString(),
-    actor: entry.actor,
-    action: entry.action,
-    subject: entry.subject,
-    data: entry.data,
-    correlationId: entry.correlationId,
-  });
+  // The outbox id is unique for ever (and audit_events.outbox_id too): a copy of a pending row
+  // under a new id fails the MAC, under the same id it cannot be chained twice.
+  return canonicalFields(PENDING_KEYS, [
+    entry.action,
+    entry.actor,
+    entry.at.toISOString(),
+    entry.correlationId,
+    entry.data,
+    entry.id,
+    'quench audit outbox entry',
+    entry.subject,
+  ]);
 }
