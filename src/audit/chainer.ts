@@ -165,8 +165,8 @@ interface RawCommon {
 type RawOutboxRow = RawCommon & { id: number | string; mac: string | null };
 type RawEventRow = RawCommon & { seq: number | string; prev_hash: string; hash: string };
 
-const outboxFromRaw = (r: RawOutboxRow) => ({
-  id: Number(r.id),
+/** The fields both tables share, as read (one object, completed in place by each reader). */
+const common = (r: RawCommon) => ({
   at: new Date(Number(r.at_ms)),
   actorType: r.actor_type,
   actorId: r.actor_id,
@@ -175,22 +175,9 @@ const outboxFromRaw = (r: RawOutboxRow) => ({
   subjectId: r.subject_id,
   data: parsedJson(r.data),
   correlationId: r.correlation_id,
-  mac: r.mac,
 });
-const eventFromRaw = (r: RawEventRow): AuditRow =>
-  ({
-    seq: Number(r.seq),
-    at: new Date(Number(r.at_ms)),
-    actorType: r.actor_type,
-    actorId: r.actor_id,
-    action: r.action,
-    subjectType: r.subject_type,
-    subjectId: r.subject_id,
-    data: parsedJson(r.data),
-    correlationId: r.correlation_id,
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  }) as AuditRow;
+const outboxFromRaw = (r: RawOutboxRow) => Object.assign(common(r), { id: Number(r.id), mac: r.mac });
+const eventFromRaw = (r: RawEventRow): AuditRow => Object.assign(common(r), { seq: Number(r.seq), prevHash: r.prev_hash, hash: r.hash }) as AuditRow;
 
 /** Chains everything committed so far (waiting for a running pass); returns how many entries it chained. */
 export async function chainAll(db: Database, hashers: ChainHashers, faults?: ChainFaults): Promise<number> {

@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import { createAuditTrail } from '../../src/audit/trail.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Clock } from '../../src/core/clock.js';
@@ -33,4 +34,12 @@ export async function runsSettled(engine: Engine, ids: string[], ms = 10_000): P
     if (states.every((s) => s === 'succeeded' || s === 'failed') || Date.now() > until) return states;
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Action attempts the engine started, by how (`quench_engine_attempt_starts_total{via}`). */
+export async function attemptStartsOf(registry: Registry): Promise<{ own: number; chained: number }> {
+  const metric = registry.getSingleMetric('quench_engine_attempt_starts_total');
+  const values = metric ? (await metric.get()).values : [];
+  const by = (via: string) => values.find((v) => v.labels.via === via)?.value ?? 0;
+  return { own: by('own'), chained: by('chained') };
 }

@@ -22,7 +22,7 @@ import type { Engine } from '../../src/engine/engine.js';
 import { StepError } from '../../src/engine/core/step-error.js';
 import type { TriggerEvent } from '../../src/triggers/event.js';
 import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
-import { playbook, testEngine } from './engine-harness.js';
+import { attemptStartsOf, playbook, testEngine } from './engine-harness.js';
 
 /**
  * Attacks on the attempt a claiming commit starts (src/engine/prestart.ts, 7108e6f), by an
@@ -109,13 +109,6 @@ async function until(what: () => Promise<boolean> | boolean, ms = 20_000): Promi
     await sleep(20);
   }
 }
-
-const startsOf = async (registry: Registry) => {
-  const metric = registry.getSingleMetric('quench_engine_attempt_starts_total');
-  const values = metric ? (await metric.get()).values : [];
-  const by = (via: string) => values.find((v) => v.labels.via === via)?.value ?? 0;
-  return { own: by('own'), chained: by('chained') };
-};
 
 interface Call {
   run: string;
@@ -305,7 +298,7 @@ describe.each(databaseKinds)('prestart attacks (%s)', (kind) => {
     } finally {
       await worker.stop();
     }
-    const afterChained = await startsOf(registry);
+    const afterChained = await attemptStartsOf(registry);
     // Six attempts (a, b, d, e#1, e#2, f). a (the start), b, e#1 and f were started by the commits
     // that claimed them; d was created by c's skip at c's own created_at (no call advanced the
     // clock), so that recording read the run and prestarted nothing; e#2 is a retry.
@@ -316,7 +309,7 @@ describe.each(databaseKinds)('prestart attacks (%s)', (kind) => {
     const drained = (await engine.startRun({ playbook: pb, inputs: { start: 3 }, trigger: alert(clock, 'first'), correlationId: 'corr-drained' })).runId;
     await engine.createWorker('w').drain();
     expect(await settled(engine, [drained])).toEqual(['succeeded']);
-    expect(await startsOf(registry)).toEqual({ chained: 4, own: 8 });
+    expect(await attemptStartsOf(registry)).toEqual({ chained: 4, own: 8 });
 
     const a = await footprint(t, trail, chained);
     const b = await footprint(t, trail, drained);
@@ -527,7 +520,7 @@ describe.each(databaseKinds)('prestart attacks (%s)', (kind) => {
     // The prestart refuses b's parameters before sending anything (resolveCall: storageProblem),
     // so no recording try failed; the executor then fails b for good, as it fails a NUL.
     expect(warnings).not.toContain('recording a step result failed; retrying');
-    expect((await startsOf(registry)).chained).toBe(7 + 7 + 1);
+    expect((await attemptStartsOf(registry)).chained).toBe(7 + 7 + 1);
     expect((await attemptsOf(t, bad)).map((a) => [a.step_key, a.attempt, a.status])).toEqual([['a', 1, 'succeeded']]);
     expect(calls.filter((c) => c.run === bad).map((c) => c.step)).toEqual(['a']);
     const letter = (await engine.listDeadLetters()).find((l) => l.runId === bad);
@@ -932,7 +925,7 @@ describe.each(databaseKinds)('prestart attacks (%s)', (kind) => {
     // Some x2 / y2 were started by the commit that recorded x1 / y1 (a second branch's result in
     // the same millisecond creates its row at the first one's created_at: that recording reads the
     // run and prestarts nothing, transition.ts rowsAfter).
-    expect((await startsOf(registry)).chained).toBeGreaterThan(0);
+    expect((await attemptStartsOf(registry)).chained).toBeGreaterThan(0);
   });
 
   it('a dead-letter re-drive of a prestarted step continues its attempt numbers under the same key, and its success prestarts the next step', async () => {
@@ -986,6 +979,6 @@ describe.each(databaseKinds)('prestart attacks (%s)', (kind) => {
       ['c', 1, 'succeeded', 0],
     ]);
     // a (the start), b#1 and c (a result) by the claiming commits; b#2, re-driven, claimed by a poll.
-    expect(await startsOf(registry)).toEqual({ chained: 3, own: 1 });
+    expect(await attemptStartsOf(registry)).toEqual({ chained: 3, own: 1 });
   });
 });

@@ -8,7 +8,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { StepError } from '../../src/engine/core/step-error.js';
 import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
 import { faultyAudit } from './engine-faults.js';
-import { playbook, runsSettled, testEngine } from './engine-harness.js';
+import { attemptStartsOf, playbook, runsSettled, testEngine } from './engine-harness.js';
 
 /**
  * The attempt of an action step that a commit claims for a slot (a recorded result chaining
@@ -18,13 +18,6 @@ import { playbook, runsSettled, testEngine } from './engine-harness.js';
  * (an open breaker, parameters that do not validate, a `when`, a drill). Every case runs on
  * real workers: a drain never chains.
  */
-const startsOf = async (registry: Registry) => {
-  const metric = registry.getSingleMetric('quench_engine_attempt_starts_total');
-  const values = metric ? (await metric.get()).values : [];
-  const by = (via: string) => values.find((v) => v.labels.via === via)?.value ?? 0;
-  return { own: by('own'), chained: by('chained') };
-};
-
 interface AttemptRow {
   step_key: string;
   attempt: number;
@@ -81,7 +74,7 @@ describe.each(databaseKinds)('attempts started by the commit that chains their s
       { step: 'c', params: { n: 70, prev: { n: 6, prev: { status: 'succeeded', output: { n: 6, at: 'a' }, params: { n: 5, prev: null }, error: null } } }, attempt: 1, key: `${runId}:c` },
     ]);
     // Every attempt was started by the commit that claimed its step; each is attempt 1, no takeover.
-    expect(await startsOf(registry)).toEqual({ own: 0, chained: 3 });
+    expect(await attemptStartsOf(registry)).toEqual({ own: 0, chained: 3 });
     expect((await attemptsOf(t, runId)).map((a) => [a.step_key, a.attempt, a.status, a.takeovers])).toEqual([
       ['a', 1, 'succeeded', 0],
       ['b', 1, 'succeeded', 0],
@@ -138,7 +131,7 @@ describe.each(databaseKinds)('attempts started by the commit that chains their s
       ['b', 1, 'succeeded', 0],
     ]);
     // a's was started by the run's start; b's, after the failed try, by its own commit.
-    expect(await startsOf(registry)).toEqual({ own: 1, chained: 1 });
+    expect(await attemptStartsOf(registry)).toEqual({ own: 1, chained: 1 });
     const [steps] = await t.db.rows<{ n: number }>(sql`select count(*)::int as n from engine_steps where run_id = ${runId}`);
     expect(steps!.n).toBe(2);
   });
@@ -262,7 +255,7 @@ describe.each(databaseKinds)('attempts started by the commit that chains their s
       ['b', 1],
     ]);
     // Chained: the invalid run's a, the guarded run's a. Own: c (after a skipped b), both drill steps.
-    expect(await startsOf(registry)).toEqual({ chained: 2, own: 3 });
+    expect(await attemptStartsOf(registry)).toEqual({ chained: 2, own: 3 });
   });
 
   it('a started attempt that fails is retried by an attempt of its own, under the same key', async () => {
@@ -305,6 +298,6 @@ describe.each(databaseKinds)('attempts started by the commit that chains their s
       ['b', 1, 'failed'],
       ['b', 2, 'succeeded'],
     ]);
-    expect(await startsOf(registry)).toEqual({ chained: 2, own: 1 });
+    expect(await attemptStartsOf(registry)).toEqual({ chained: 2, own: 1 });
   });
 });

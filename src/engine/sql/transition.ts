@@ -241,7 +241,7 @@ const p = (name: string) => sql.placeholder(name);
  * `recorded` says, `spec` only when it changes (armedAt), and for a success the next completion
  * number (completion order drives compensation order; the run lock makes max()+1 race-free).
  */
-const recordStepStatement = fixed<{
+interface RecordStep {
   id: string;
   status: string;
   wakeAt: string | null;
@@ -251,40 +251,24 @@ const recordStepStatement = fixed<{
   spec: string | null;
   completes: boolean;
   runId: string;
-}>(sql`update engine_steps set status = ${p('status')}, lease_owner = null, wake_at = ${p('wakeAt')}::timestamptz,
+}
+const recordStepUpdate = sql`update engine_steps set status = ${p('status')}, lease_owner = null, wake_at = ${p('wakeAt')}::timestamptz,
     output = ${p('output')}::jsonb, error = ${p('error')}::jsonb, ended_at = ${p('endedAt')}::timestamptz,
     spec = coalesce(${p('spec')}::jsonb, spec),
     completed_seq = case when ${p('completes')}::boolean
       then (select coalesce(max(completed_seq), 0) + 1 from engine_steps where run_id = ${p('runId')}) else completed_seq end
-  where id = ${p('id')}`);
+  where id = ${p('id')}`;
+const recordStepStatement = fixed<RecordStep>(recordStepUpdate);
 
 /** The same update, and the attempt that produced the result finished (what sql/attempt.ts `finishAttemptQuery` writes). */
-const recordStepAndAttemptStatement = fixed<{
-  id: string;
-  status: string;
-  wakeAt: string | null;
-  output: string | null;
-  error: string | null;
-  endedAt: string | null;
-  spec: string | null;
-  completes: boolean;
-  runId: string;
-  attempt: number;
-  attemptStatus: string;
-  attemptOutput: string | null;
-  attemptError: string | null;
-  attemptEndedAt: string;
-}>(sql`with finished as (
+const recordStepAndAttemptStatement = fixed<
+  RecordStep & { attempt: number; attemptStatus: string; attemptOutput: string | null; attemptError: string | null; attemptEndedAt: string }
+>(sql`with finished as (
     update engine_attempts set status = ${p('attemptStatus')}, output = ${p('attemptOutput')}::jsonb, error = ${p('attemptError')}::jsonb,
       ended_at = ${p('attemptEndedAt')}::timestamptz
     where step_id = ${p('id')} and attempt = ${p('attempt')}::int
   )
-  update engine_steps set status = ${p('status')}, lease_owner = null, wake_at = ${p('wakeAt')}::timestamptz,
-    output = ${p('output')}::jsonb, error = ${p('error')}::jsonb, ended_at = ${p('endedAt')}::timestamptz,
-    spec = coalesce(${p('spec')}::jsonb, spec),
-    completed_seq = case when ${p('completes')}::boolean
-      then (select coalesce(max(completed_seq), 0) + 1 from engine_steps where run_id = ${p('runId')}) else completed_seq end
-  where id = ${p('id')}`);
+  ${recordStepUpdate}`);
 
 interface NewStep {
   id: string;
