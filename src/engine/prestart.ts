@@ -71,14 +71,8 @@ function prestartOf(rt: Runtime, pl: Pipeline, run: RunRow, snapshot: RunSnapsho
   return { args, begun: pl.add<RawAttemptStart>(beginAttemptQuery(args)), call, resolved, now };
 }
 
-/** A prestart in flight on the recording transaction's pipeline. */
-export interface Prestart {
-  args: AttemptArgs;
-  begun: Promise<RawAttemptStart[]>;
-  call: PrestartedAttempt['call'];
-  resolved: PrestartedAttempt['resolved'];
-  now: Date;
-}
+/** A prestart in flight on the recording transaction's pipeline: all but the start, which its statement returns. */
+export type Prestart = Omit<PrestartedAttempt, 'start'> & { args: AttemptArgs; begun: Promise<RawAttemptStart[]> };
 
 /**
  * After the commit: the started attempt for the chained claim, with the step's row in the
@@ -89,7 +83,7 @@ export async function prestarted(p: Prestart, snapshot: RunSnapshot | undefined)
   const start = attemptBegunOf(p.args, await p.begun);
   if (!start || start.draining || start.takeover) return undefined;
   if (snapshot)
-    snapshot.rows = snapshot.rows.map((r: StepRow) =>
+    snapshot.rows = snapshot.rows.map((r) =>
       r.id === p.args.stepId
         ? { ...r, attempts: start.attempt, deadlineAt: start.deadlineAt, spec: { ...r.spec, params: p.args.params } as StepRow['spec'] }
         : r,

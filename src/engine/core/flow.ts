@@ -37,8 +37,17 @@ export function indexSteps(steps: readonly Step[]): StepIndex {
   return index;
 }
 
+/**
+ * A definition's index, built once per definition: a run's definition is immutable (pinned,
+ * and cached by the engine), and the hot path asks for it several times per step (the
+ * executor, the transition, the action lookup, the prestart).
+ */
+const indexes = new WeakMap<readonly Step[], StepIndex>();
+
 export function indexPlaybook(playbook: Pick<Playbook, 'steps'>): StepIndex {
-  return indexSteps(playbook.steps);
+  let index = indexes.get(playbook.steps);
+  if (!index) indexes.set(playbook.steps, (index = indexSteps(playbook.steps)));
+  return index;
 }
 
 export type Next = { start: string } | { end: Scope };
