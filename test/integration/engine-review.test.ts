@@ -136,6 +136,9 @@ describe.each(databaseKinds)('engine review defects on %s', (kind) => {
     target = await startTarget();
     target.script('/boom', [422]);
     const slow = target.hold('/do-slow');
+    // The sibling fails only once the slow action is in flight: were its failure recorded first,
+    // the slow step would rightly never start, and there would be nothing to undo.
+    const boom = target.hold('/boom');
     const clock = new ManualClock();
     const engine = testEngine(t.db, clock, { env: { QUENCH_HTTP_ALLOWLIST: target.host } });
     const pb = playbook('fan', [
@@ -161,7 +164,8 @@ describe.each(databaseKinds)('engine review defects on %s', (kind) => {
     const { runId } = await engine.startRun({ playbook: pb });
     const worker = engine.createWorker();
     const draining = worker.drain();
-    await slow.received;
+    await Promise.all([slow.received, boom.received]);
+    boom.release();
     await waitFor('the failing branch to be recorded', async () =>
       (await engine.getRun(runId))!.steps.some((s) => s.key === 'boom' && s.status === 'failed'),
     );
