@@ -203,12 +203,18 @@ export async function recordTogether(rt: Runtime, batch: Recording[]): Promise<A
   });
 }
 
-const lockClaimsStatement = fixed<{ ids: string; tokens: string }>(sql`select s.id from engine_runs r join engine_steps s on s.run_id = r.id
-  where s.id = any(${sql.placeholder('ids')}::text[])
-    and s.lease_owner = any(${sql.placeholder('tokens')}::text[])
-    and s.status = 'running'
-  order by r.id, s.id
-  for update of r, s`);
+/**
+ * The steps are found by primary key alone and their claim is checked on the locked rows:
+ * with the status or owner in the scan's condition the planner may AND in the status index,
+ * whose entries for `running` pile up between vacuums (every claim adds one), and read
+ * hundreds of index pages per batch instead of a few (measured 244 buffers, 680 µs a batch).
+ */
+const lockClaimsStatement = fixed<{ ids: string; tokens: string }>(sql`with locked as materialized (
+    select s.id, s.status, s.lease_owner from engine_runs r join engine_steps s on s.run_id = r.id
+    where s.id = any(${sql.placeholder('ids')}::text[])
+    order by r.id, s.id
+    for update of r, s)
+  select id from locked where status = 'running' and lease_owner = any(${sql.placeholder('tokens')}::text[])`);
 
 /** Recording failed for good; the step stays claimed until its lease expires (another worker takes over). */
 export class RecordingError extends Error {
