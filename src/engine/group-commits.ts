@@ -17,8 +17,8 @@ import type { StepResult, TransitionReport } from './sql/transition.js';
  * Step results. Results that arrive while a recording transaction is in flight
  * wait for it and then go together in the next one: one BEGIN, one lock statement for all their
  * runs and claimed steps, their reads, every write, one COMMIT (and one WAL flush) for the
- * batch. A result arriving when nothing is in flight goes at once, alone: batching adds no
- * wait, it only shares what would otherwise queue.
+ * batch. A result arriving when nothing is in flight goes at once, alone; under load the next
+ * batch is formed one event-loop turn later, so the slots the last batch answered join it.
  *
  * Each result is applied exactly as `completeClaimed` applies it (complete.ts
  * `applyRecording`), against its run as read after the batch took the locks. A batch holds at
