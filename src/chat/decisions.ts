@@ -24,7 +24,7 @@ export async function authorise(
 ): Promise<Verdict> {
   const offer = await loadOffer(deps.db.orm, stepId);
   const { step, run } = await engineRows(deps, stepId);
-  if (!step || !run) return { kind: 'refused', code: 'already_decided', message: `No human step ${stepId}.` };
+  if (!step || !run) return { kind: 'refused', code: 'no_such_step', message: `No step ${stepId}; list the waiting steps with 'quench runs show RUN_ID'.` };
   const record = (step.decision ?? { approvals: [] }) as DecisionRecord;
   const status: StepForDecision['status'] =
     step.status === 'waiting' ? 'waiting' : step.status === 'cancelled' ? 'cancelled' : record.final ? 'decided' : 'timed_out';
@@ -62,7 +62,7 @@ export async function authorise(
     assignees,
     open,
     runStartedBy: run.startedBy,
-    approvals: record.approvals.map((a) => ({ by: personFor(offer?.assignees ?? [], a.by), at: a.at })),
+    approvals: record.approvals.map((a) => ({ by: approverOf(offer?.assignees ?? [], a), at: a.at })),
     ...(record.final
       ? {
           decidedBy: personFor(offer?.assignees ?? [], record.final.by),
@@ -75,6 +75,12 @@ export async function authorise(
 
 function personFor(assignees: Person[], id: string): Person {
   return assignees.find((a) => a.aliases.some((x) => x.toLowerCase() === id.toLowerCase())) ?? { aliases: [id], display: id };
+}
+
+/** An earlier approver with every name they were known by when they approved (an open step has no assignees to ask). */
+function approverOf(assignees: Person[], approval: DecisionRecord['approvals'][number]): Person {
+  const known = personFor(assignees, approval.by);
+  return { ...known, aliases: [...new Set([...known.aliases, ...(approval.aliases ?? [])])] };
 }
 
 export type SlackDecisionResult = { ok: true; verdict: Verdict } | { ok: false; message: string };
@@ -122,7 +128,7 @@ export function decideAs(deps: ChatDeps, stepId: string, actor: Person, answer: 
           ? { outcome: 'approve' }
           : { outcome: answer.decision, value: answer.value };
     try {
-      await engine.decide(stepId, d, actorOf(actor), { via: 'slack' });
+      await engine.decide(stepId, d, actorOf(actor), { via: 'slack', aliases: actor.aliases });
     } catch (err) {
       // The engine refused (already decided by a concurrent request on another replica, or its own rules).
       if (isQuenchError(err) && ['conflict', 'forbidden', 'not_found', 'bad_request'].includes(err.code)) {
@@ -195,7 +201,7 @@ export async function reassign(deps: ChatDeps, stepId: string, by: Person, to: P
 async function hasApproved(deps: ChatDeps, stepId: string, person: Person): Promise<boolean> {
   const [{ step }, offer] = await Promise.all([engineRows(deps, stepId), loadOffer(deps.db.orm, stepId)]);
   const record = (step?.decision ?? { approvals: [] }) as DecisionRecord;
-  return record.approvals.some((a) => samePerson(personFor(offer?.assignees ?? [], a.by), person));
+  return record.approvals.some((a) => samePerson(approverOf(offer?.assignees ?? [], a), person));
 }
 
 /** The engine's notification that a step closed (or collected one of several approvals). */

@@ -29,11 +29,13 @@ export function createHumanStepGate(deps: { db: Database; audit: AuditTrail }): 
       const verdict = await authorise(
         deps,
         stepId,
-        { aliases: [actor.id], display: actor.id },
+        { aliases: [actor.id, ...(context.aliases ?? [])], display: actor.id },
         decision.outcome === 'reject' ? 'reject' : 'approve',
         reason,
       );
       if (verdict.kind !== 'refused') return;
+      // Nothing to decide, nothing to audit: an unknown id is a typo, not a refused person.
+      if (verdict.code === 'no_such_step') throw new QuenchError('not_found', verdict.message);
       await auditRefusal(deps.audit, stepId, actor, decision, context, verdict.code, verdict.message);
       throw new QuenchError(verdict.code === 'already_decided' ? 'conflict' : 'forbidden', verdict.message, {
         details: { refusal: verdict.code },

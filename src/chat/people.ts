@@ -1,3 +1,4 @@
+import { QuenchError } from '../core/errors.js';
 import type { Assign } from '../playbooks/core/model.js';
 import type { PagerDutyDirectory } from '../pagerduty/directory.js';
 import type { Person } from './core/decision-policy.js';
@@ -39,10 +40,29 @@ export class People {
     return { aliases: [entry], display: entry };
   }
 
-  /** A Slack user who clicked: id, name and email, so email-named assignees match too. */
+  /**
+   * A Slack user who clicked: id, name and email, so email-named assignees match too. When Slack
+   * cannot say who it is (users.info failing or rate-limited), this throws `slack_unavailable`
+   * rather than answer with the bare id: the rules that tell people apart (the starter may not
+   * approve, four-eyes needs two people) would otherwise miss their email and let them through.
+   */
   async slackUser(id: string, fallbackName?: string): Promise<Person> {
-    const user = await this.chat.userById(id).catch(() => undefined);
+    let user: ChatUser | undefined;
+    try {
+      user = await this.chat.userById(id);
+    } catch (err) {
+      throw new QuenchError(
+        'slack_unavailable',
+        `Slack did not say who <@${id}> is (users.info: ${(err as Error).message}), so nothing was decided; try again in a moment`,
+        { cause: err },
+      );
+    }
     return user ? personOf(user) : { aliases: [id], display: fallbackName ?? id, slackId: id };
+  }
+
+  /** As `slackUser`, but the bare id when Slack cannot answer: for records of who acted (a start, a cancel), never for a rule. */
+  async slackUserOrId(id: string, fallbackName?: string): Promise<Person> {
+    return this.slackUser(id, fallbackName).catch(() => ({ aliases: [id], display: fallbackName ?? id, slackId: id }));
   }
 
   /** The on-call people of an escalation policy level or a schedule. */

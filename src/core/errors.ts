@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'prometheus_unavailable'
   | 'prometheus_query_failed'
   | 'slo_source_missing'
+  | 'slack_unavailable'
   | 'internal';
 
 export class QuenchError extends Error {
@@ -51,6 +52,7 @@ export function asQuenchError(err: unknown): QuenchError {
 export const httpStatusOf: Record<ErrorCode, number> = {
   config_invalid: 500,
   database_unavailable: 503,
+  slack_unavailable: 503,
   migration_failed: 503,
   data_dir_locked: 503,
   audit_chain_broken: 500,

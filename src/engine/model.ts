@@ -39,6 +39,12 @@ export type Decision =
 export type DecisionPath = 'slack' | 'api' | 'cli';
 export interface DecisionContext {
   via?: DecisionPath;
+  /**
+   * Every other name the deciding person is known by (Slack id, profile email, Quench identity),
+   * as the service resolved them; never taken from a request. The engine compares people by
+   * these, so one person approving once in Slack and once over /v1 is one approver.
+   */
+  aliases?: string[];
 }
 
 /**
@@ -46,6 +52,6 @@ export interface DecisionContext {
  * A choice or input approval carries its `value`; every approval must carry the same one.
  */
 export interface DecisionRecord {
-  approvals: Array<{ by: string; at: string; value?: string; comment?: string; via?: DecisionPath }>;
+  approvals: Array<{ by: string; at: string; value?: string; comment?: string; via?: DecisionPath; aliases?: string[] }>;
   final?: Decision & { by: string; at: string; via?: DecisionPath };
 }

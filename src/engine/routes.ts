@@ -4,6 +4,7 @@ import type { Router } from '../http/router.js';
 import { readJson } from '../http/body.js';
 import { runStates } from './core/states.js';
 import type { Engine } from './engine.js';
+import { storableTimestamp } from '../core/timestamp.js';
 
 /**
  * `GET /v1/runs`, `GET /v1/runs/:id`, `POST /v1/steps/:id/decision`. The decider is the
@@ -23,7 +24,7 @@ export function addEngineRoutes(router: Router, engine: () => Engine): void {
     auth: 'read',
     doc: {
       summary: 'List runs, newest first',
-      query: z.object({ state: z.string().optional().describe(`Comma-separated run states: ${runStates.join(', ')}`), limit: z.string().regex(/^\d+$/).optional(), before: z.iso.datetime({ offset: true }).optional(), correlationId: z.string().optional() }),
+      query: z.object({ state: z.string().optional().describe(`Comma-separated run states: ${runStates.join(', ')}`), limit: z.string().regex(/^\d+$/).optional(), before: storableTimestamp.optional(), correlationId: z.string().optional() }),
       responses: { 200: { description: '{ runs, next }: pass next as before for the next page' } },
     },
     handler: async ({ query }) => {

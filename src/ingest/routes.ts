@@ -184,7 +184,7 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     method: 'POST',
     pattern: '/webhooks/alertmanager',
     auth: 'public',
-    doc: { summary: 'Alertmanager webhook receiver', body: alertmanagerPayloadSchema, responses: { 202: { description: 'Accepted into the inbox' }, 200: { description: 'A duplicate delivery, already accepted' } } },
+    doc: { summary: 'Alertmanager webhook receiver', body: alertmanagerPayloadSchema, responses: { 202: { description: "Accepted into the inbox ({ status: 'accepted' }), or a duplicate of a delivery already accepted ({ status: 'duplicate' })" } } },
     handler: endpoint(
       () => 'alertmanager',
       // Credentials travel in a header: checked before the body is read.
@@ -217,7 +217,7 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     method: 'POST',
     pattern: '/webhooks/pagerduty',
     auth: 'public',
-    doc: { summary: 'PagerDuty V3 webhook receiver (signed)', body: pagerdutyPayloadSchema, responses: { 202: { description: 'Accepted into the inbox' }, 200: { description: 'A duplicate delivery, already accepted' } } },
+    doc: { summary: 'PagerDuty V3 webhook receiver (signed)', body: pagerdutyPayloadSchema, responses: { 202: { description: "Accepted into the inbox ({ status: 'accepted' }), or a duplicate of a delivery already accepted ({ status: 'duplicate' })" } } },
     handler: endpoint(
       () => 'pagerduty',
       // The signature covers the body: reading it (capped) is part of authenticating.
@@ -245,7 +245,7 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     method: 'POST',
     pattern: '/webhooks/generic/:source',
     auth: 'public',
-    doc: { summary: 'Generic signed event webhook', body: genericEventSchema, responses: { 202: { description: 'Accepted into the inbox' }, 200: { description: 'A duplicate delivery, already accepted' } } },
+    doc: { summary: 'Generic signed event webhook', body: genericEventSchema, responses: { 202: { description: "Accepted into the inbox ({ status: 'accepted' }), or a duplicate of a delivery already accepted ({ status: 'duplicate' })" } } },
     handler: endpoint(
       // Unknown names share one label so that callers cannot grow the metric's cardinality.
       (ctx) => {

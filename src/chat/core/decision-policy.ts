@@ -34,7 +34,7 @@ export interface StepForDecision {
   outcome?: 'approved' | 'rejected';
 }
 
-export type RefusalCode = 'not_assignee' | 'own_run' | 'already_approved' | 'already_decided' | 'reason_required';
+export type RefusalCode = 'not_assignee' | 'own_run' | 'already_approved' | 'already_decided' | 'reason_required' | 'no_such_step';
 
 export type Verdict =
   | { kind: 'refused'; code: RefusalCode; message: string }

@@ -46,7 +46,7 @@ export function addCancelListeners(app: App, deps: ChatDeps): void {
     if (!control) return ack({ response_action: 'errors', errors: { reason: 'The engine is not running in this service.' } });
     const seq = await enqueueInbox(deps.db, `view:${p.data.view.id}:${p.data.view.hash ?? ''}`, { kind: 'cancel', runId, slackUserId: p.data.user.id, reason }, deps.clock.now());
     if (seq === undefined) return ack(); // a Slack retry of a submission already handled
-    const person = await deps.people.slackUser(p.data.user.id, p.data.user.name);
+    const person = await deps.people.slackUserOrId(p.data.user.id, p.data.user.name);
     // The person as a token user names them (profile email), else their Slack id: the audit's actor.
     const who = person.aliases.find((a) => a.includes('@')) ?? p.data.user.id;
     let undoing: boolean;

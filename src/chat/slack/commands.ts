@@ -1,3 +1,4 @@
+import { isQuenchError } from '../../core/errors.js';
 import { desc, eq, inArray, notInArray } from 'drizzle-orm';
 import { terminalRunStates } from '../../engine/core/states.js';
 import { engineRuns } from '../../engine/schema.js';
@@ -25,6 +26,16 @@ const USAGE =
 export type SlashAnswer = string | { text: string; blocks: Array<Record<string, unknown>> };
 
 export async function slashCommand(deps: ChatDeps, cmd: SlashCommandPayload): Promise<SlashAnswer> {
+  try {
+    return await answerCommand(deps, cmd);
+  } catch (err) {
+    // Slack could not say who asked (users.info): an answer to try again, not a silent timeout.
+    if (isQuenchError(err, 'slack_unavailable')) return `:warning: ${err.message}.`;
+    throw err;
+  }
+}
+
+async function answerCommand(deps: ChatDeps, cmd: SlashCommandPayload): Promise<SlashAnswer> {
   const [sub = '', ...rest] = cmd.text.trim().split(/\s+/);
   switch (sub.toLowerCase()) {
     case 'status':

@@ -40,24 +40,25 @@ export function verifySlackSignature(secret: string, headers: { signature?: stri
   }
 }
 
+/** JSON that must be an object (Slack never sends anything else): `null`, arrays and scalars are refused. */
+function jsonObject(text: string, malformed: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new QuenchError('bad_request', malformed);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new QuenchError('bad_request', `${malformed}: expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  return value as Record<string, unknown>;
+}
+
 /** Slack sends interactions as `payload=<json>`, slash commands as form fields, events as JSON. */
 export function parseSlackBody(raw: string, contentType: string): Record<string, unknown> {
-  if (contentType.includes('application/json')) {
-    try {
-      return JSON.parse(raw) as Record<string, unknown>;
-    } catch {
-      throw new QuenchError('bad_request', 'malformed JSON in Slack request');
-    }
-  }
+  if (contentType.includes('application/json')) return jsonObject(raw, 'malformed JSON in Slack request');
   const form = new URLSearchParams(raw);
   const payload = form.get('payload');
-  if (payload !== null) {
-    try {
-      return JSON.parse(payload) as Record<string, unknown>;
-    } catch {
-      throw new QuenchError('bad_request', 'malformed payload field in Slack interaction');
-    }
-  }
+  if (payload !== null) return jsonObject(payload, 'malformed payload field in Slack interaction');
   return Object.fromEntries(form);
 }
 

@@ -48,7 +48,9 @@ export async function decideStep(
     // The starter may stop their own run (reject) but never approve it: the same rule as the chat
     // policy (decision-policy.ts), so Slack, /v1 and the CLI agree. Names compare case-insensitively
     // because QUENCH_API_TOKENS refuses names that differ only in case.
-    if (decision.outcome !== 'reject' && actor.type === 'user' && run.startedBy.toLowerCase() === `user:${actor.id}`.toLowerCase()) {
+    const names = namesOf(actor, context);
+    const starter = /^user:(.+)$/i.exec(run.startedBy)?.[1]?.toLowerCase();
+    if (decision.outcome !== 'reject' && actor.type === 'user' && starter !== undefined && names.has(starter)) {
       throw new QuenchError('forbidden', `${actor.id} started run ${run.id} and may not approve its steps; ask another person`);
     }
     const rules = humanRules(run.definition, step.stepKey, step.spec);
@@ -59,7 +61,7 @@ export async function decideStep(
     const at = now.toISOString();
 
     if (decision.outcome !== 'reject') {
-      if (record.approvals.some((a) => a.by === by))
+      if (record.approvals.some((a) => [a.by, ...(a.aliases ?? [])].some((name) => names.has(name.toLowerCase()))))
         throw new QuenchError('conflict', `${by} already approved step ${step.stepKey}; it needs a second, different approver`);
       const value = decision.outcome === 'choose' || decision.outcome === 'input' ? decision.value : undefined;
       const differing = value === undefined ? [] : record.approvals.filter((a) => a.value !== value);
@@ -88,9 +90,11 @@ export async function decideStep(
         );
         return { status: 'mismatch' as const, step, message, values, runId: run.id, correlationId: run.correlationId };
       }
+      const aliases = [...names].filter((name) => name !== by.toLowerCase());
       record.approvals.push({
         by,
         at,
+        ...(aliases.length > 0 ? { aliases } : {}),
         ...(value !== undefined ? { value } : {}),
         ...('comment' in decision && decision.comment ? { comment: decision.comment } : {}),
         ...via,
@@ -158,6 +162,14 @@ export async function decideStep(
       cancelledHumanSteps: report.cancelledHumanSteps,
     };
   });
+}
+
+/**
+ * The deciding person's names, lower-cased: the actor's id and the aliases the service resolved
+ * (Slack id, email). A starter or an earlier approver matching any of them is the same person.
+ */
+function namesOf(actor: Actor, context: DecisionContext): Set<string> {
+  return new Set([actor.id, ...(actor.type === 'user' ? (context.aliases ?? []) : [])].map((name) => name.toLowerCase()));
 }
 
 function checkShape(

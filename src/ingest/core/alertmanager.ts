@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { TriggerEvent, TriggerSeverity } from '../../triggers/event.js';
 import { severityFromLabel } from './severity.js';
+import { storableTimestamp } from '../../core/timestamp.js';
 
 /**
  * Alertmanager's webhook payload, version 4
@@ -10,7 +11,7 @@ import { severityFromLabel } from './severity.js';
  */
 const labelSet = z.record(z.string(), z.string());
 /** Go's RFC 3339 with nanoseconds, and `0001-01-01T00:00:00Z` for "unset". */
-const timestamp = z.iso.datetime({ offset: true });
+const timestamp = storableTimestamp;
 
 export const alertmanagerAlertSchema = z.looseObject({
   status: z.enum(['firing', 'resolved']),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { triggerSeverity } from '../../triggers/event.js';
 import { type IngestEvent, canonicalLabels } from './alertmanager.js';
+import { storableTimestamp } from '../../core/timestamp.js';
 
 /**
  * The generic webhook event (../../../docs/webhooks.md). Only `id`, `type` and `summary` are
@@ -14,7 +15,7 @@ export const genericEventSchema = z.looseObject({
   summary: z.string().max(10_000),
   labels: z.record(z.string(), z.string()).default({}),
   annotations: z.record(z.string(), z.string()).default({}),
-  occurredAt: z.iso.datetime({ offset: true }).optional(),
+  occurredAt: storableTimestamp.optional(),
   resolved: z.boolean().default(false),
   key: z.string().min(1).max(500).optional(),
 });

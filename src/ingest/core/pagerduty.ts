@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { TriggerSeverity } from '../../triggers/event.js';
 import type { IngestEvent } from './alertmanager.js';
+import { storableTimestamp } from '../../core/timestamp.js';
 
 /**
  * PagerDuty V3 webhook payload
@@ -35,7 +36,7 @@ export const pagerdutyPayloadSchema = z.looseObject({
     id: z.string().min(1).max(200),
     event_type: z.string().min(1),
     resource_type: z.string().min(1),
-    occurred_at: z.iso.datetime({ offset: true }),
+    occurred_at: storableTimestamp,
     agent: z.unknown().optional(),
     data: z.union([incidentData, noteData, z.looseObject({ type: z.string() })]),
   }),

@@ -50,5 +50,23 @@ describe('Slack v0 request signatures', () => {
       challenge: 'c',
     });
     expect(() => parseSlackBody('payload=%7Bnope', FORM)).toThrow(/malformed/);
+    // Signed but not an object: a 400, not a TypeError on `body.type` (a 500).
+    for (const [body, type] of [
+      ['null', 'application/json'],
+      ['[1]', 'application/json'],
+      ['"x"', 'application/json'],
+      ['payload=null', FORM],
+      ['payload=7', FORM],
+    ] as const) {
+      const refused = (() => {
+        try {
+          parseSlackBody(body, type);
+        } catch (err) {
+          return err;
+        }
+      })();
+      expect(isQuenchError(refused, 'bad_request'), body).toBe(true);
+      expect((refused as Error).message).toMatch(/expected a JSON object/);
+    }
   });
 });

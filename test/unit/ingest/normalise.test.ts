@@ -108,3 +108,30 @@ describe('generic normalisation', () => {
     expect(c!.event.key).toBe('K');
   });
 });
+
+// A time zod accepts but PostgreSQL cannot store failed at the INSERT, after the 202: the inbox
+// entry then died after its retries (and a grouped notification's good alerts with it).
+describe('times the database cannot store are refused at the edge', () => {
+  const genericAt = (occurredAt: string) => ({ id: 'e1', type: 't', summary: 's', occurredAt });
+  const amAt = (startsAt: string) => {
+    const p = amPayload('firing');
+    return { ...p, alerts: [p.alerts[0]!, { ...p.alerts[0]!, fingerprint: 'x9', startsAt }] };
+  };
+  const pdAt = (occurred_at: string) => ({
+    event: { id: 'EV1', event_type: 'incident.triggered', resource_type: 'incident', occurred_at, agent: null, data: { id: 'P1', type: 'incident', title: 't' } },
+  });
+  it.each([
+    ['year 0000', '0000-01-01T00:00:00Z'],
+    ['a year 0001 instant that is year 0000 in UTC', '0001-01-01T00:30:00+01:00'],
+    ['after 9999 in UTC', '9999-12-31T23:30:00-01:00'],
+  ])('%s', (_, at) => {
+    expect(() => normaliseDelivery('generic:ci', genericAt(at), new Date())).toThrow(/0001-01-01T00:00:00Z and 9999-12-31/);
+    expect(() => normaliseDelivery('alertmanager', amAt(at), new Date())).toThrow(/0001-01-01T00:00:00Z and 9999-12-31/);
+    expect(() => normaliseDelivery('pagerduty', pdAt(at), new Date())).toThrow(/0001-01-01T00:00:00Z and 9999-12-31/);
+  });
+  it("keeps the edges, and Alertmanager's zero endsAt", () => {
+    expect(normaliseDelivery('generic:ci', genericAt('0001-01-01T00:00:00Z'), new Date())[0]!.event.occurredAt.toISOString()).toBe('0001-01-01T00:00:00.000Z');
+    expect(normaliseDelivery('generic:ci', genericAt('9999-12-31T23:59:59Z'), new Date())).toHaveLength(1);
+    expect(normaliseDelivery('alertmanager', amPayload('firing'), new Date())).toHaveLength(1);
+  });
+});
