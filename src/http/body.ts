@@ -62,8 +62,17 @@ export async function readRawBody(req: IncomingMessage, maxBytes: number): Promi
 export function requireJsonContentType(req: IncomingMessage): void {
   const type = req.headers['content-type'];
   if (type === undefined) return;
-  const media = type.split(';')[0]!.trim().toLowerCase();
-  if (media === 'application/json' || /^application\/[\w.-]+\+json$/.test(media)) return;
+  const [mediaPart = '', ...params] = type.split(';');
+  const media = mediaPart.trim().toLowerCase();
+  if (media === 'application/json' || /^application\/[\w.-]+\+json$/.test(media)) {
+    // JSON is UTF-8 (RFC 8259 §8.1) and the body is decoded as such: another declared charset
+    // would be read as something its sender did not mean.
+    const charset = params.map((p) => /^\s*charset\s*=\s*"?([^";\s]*)"?\s*$/i.exec(p)?.[1]?.toLowerCase()).find((c) => c !== undefined);
+    if (charset === undefined || charset === 'utf-8' || charset === 'utf8' || charset === 'us-ascii') return;
+    throw new QuenchError('unsupported_media_type', `charset ${charset.slice(0, 40)} is not accepted: JSON bodies are UTF-8; send charset=utf-8 or none`, {
+      details: { reason: 'content_type' },
+    });
+  }
   throw new QuenchError('unsupported_media_type', `Content-Type ${media.slice(0, 100) || '(empty)'} is not accepted; send application/json`, {
     details: { reason: 'content_type' },
   });

@@ -164,7 +164,16 @@ function cases(): Case[] {
 
   // 7. Wrong content types on bodies that would otherwise be accepted.
   for (const kind of KINDS) {
-    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
+    for (const type of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/xml',
+      // JSON in a charset other than UTF-8 would be decoded as something its sender did not mean.
+      'application/json; charset=latin1',
+      'application/json; charset="ISO-8859-1"',
+      'application/json;charset=utf-16',
+    ]) {
       add(`${kind}: Content-Type ${type}`, webhooks[kind](validBodies[kind](), { 'content-type': type }), 415);
     }
   }
@@ -277,7 +286,7 @@ describe.each(databaseKinds)('bad input against `quench serve` on %s', (kind) =>
 kind: Playbook
 metadata: { name: catch-all, owner: sre }
 triggers:
-  - { source: generic }
+  - { source: "generic:ci" }
   - { source: pagerduty }
   - { source: alertmanager }
 steps:

@@ -19,7 +19,7 @@ const PLAYBOOK = `apiVersion: quench/v1
 kind: Playbook
 metadata: { name: hold, owner: team-x, description: waits for a person }
 triggers:
-  - source: generic
+  - source: "generic:ci"
     type: hold.fire
 steps:
   - id: gate
