@@ -78,7 +78,7 @@ type AnyStep = Playbook['steps'][number];
 const READ_ONLY_ACTIONS = new Set(['log', 'slo.check']);
 
 export function scoreDrill(run: ScoredRun): Scorecard {
-  const defs = flatten(run.definition.steps);
+  const { defs, fallbackOwner } = flatten(run.definition.steps);
   const steps = run.steps.map((s) => scoreStep(s, defs.get(baseKey(s.key))));
   // The first acknowledgement: an explicit ack of the run, or the first decision of a human step.
   const firstAck = [...run.steps.filter((s) => s.kind === 'human').map((s) => firstDecisionAt(s.decision)), run.acknowledgedAt?.getTime() ?? null]
@@ -94,7 +94,7 @@ export function scoreDrill(run: ScoredRun): Scorecard {
     steps,
     failuresInjected: steps.filter((s) => s.injected).map((s) => s.key),
     retried: steps.filter((s) => s.attempts > 1).map((s) => s.key),
-    fallbacks: run.steps.filter((s) => s.key.endsWith('/fallback')).map((s) => s.key.replace(/\/fallback$/, '')),
+    fallbacks: fallbacksRun(run.steps, fallbackOwner),
     escalations: run.steps.filter((s) => s.key.endsWith('/escalate')).map((s) => s.key.replace(/\/escalate$/, '')),
     // In the order the saga ran them (its plan's `order`), not the order of their rows.
     compensations: run.steps
@@ -160,13 +160,43 @@ function stateChanging(s: Extract<AnyStep, { kind: 'action' }>): boolean {
   return true;
 }
 
-/** Every step by id, nested parallel branches included. */
-function flatten(steps: readonly AnyStep[], into = new Map<string, AnyStep>()): Map<string, AnyStep> {
+interface FlatSteps {
+  defs: Map<string, AnyStep>;
+  /** A step of a `fallback: {steps: [...]}` list → the step whose fallback it is. */
+  fallbackOwner: Map<string, string>;
+}
+
+/**
+ * Every step by id, the steps of parallel branches and of fallback lists included: fallback
+ * steps run as rows of their own ids (src/engine/core/flow.ts), so their SLAs and gaps count
+ * like any other step's.
+ */
+function flatten(steps: readonly AnyStep[], into: FlatSteps = { defs: new Map(), fallbackOwner: new Map() }, owner?: string): FlatSteps {
   for (const s of steps) {
-    into.set(s.id, s);
-    if (s.kind === 'parallel') for (const b of s.branches) flatten(b.steps as AnyStep[], into);
+    into.defs.set(s.id, s);
+    if (owner !== undefined) into.fallbackOwner.set(s.id, owner);
+    if (s.kind === 'parallel') for (const b of s.branches) flatten(b.steps as AnyStep[], into, owner);
+    if (s.fallback?.steps) flatten(s.fallback.steps as AnyStep[], into, s.id);
   }
   return into;
+}
+
+/**
+ * Steps whose fallback ran, in the order their fallbacks started. A `{action, params}` fallback
+ * leaves a derived `x/fallback` row; a `{steps: [...]}` fallback leaves rows of its own steps,
+ * so any row of such a step means its owner's fallback ran (and, when the owner itself sits in
+ * a fallback list, the outer owner's too).
+ */
+function fallbacksRun(rows: readonly ScoredStepRow[], fallbackOwner: ReadonlyMap<string, string>): string[] {
+  const ran = new Set<string>();
+  for (const row of rows) {
+    const direct = row.key.endsWith('/fallback') ? baseKey(row.key) : undefined;
+    const owners = direct === undefined ? [] : [direct];
+    // Outer owners first: their fallback started before the one nested in it.
+    for (let o = fallbackOwner.get(direct ?? baseKey(row.key)); o !== undefined; o = fallbackOwner.get(o)) owners.unshift(o);
+    for (const o of owners) ran.add(o);
+  }
+  return [...ran];
 }
 
 /** `x/compensate`, `x/escalate`, `x/fallback` → `x`. */

@@ -1,4 +1,4 @@
-import { type ASTNode, Environment, EvaluationError, ParseError } from '@marcbachmann/cel-js';
+import { type ASTNode, Environment, EvaluationError, Optional, ParseError } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
 import { activeMeter, MAX_LIST_ITEMS, MAX_MAP_ENTRIES, MAX_STRING_CHARS, metered, sizeCost } from './budget.js';
 
@@ -263,6 +263,12 @@ function inspect(root: ASTNode): { nesting: number; at: number; refs: Reference[
  * `inputs.replicas + 1` works, other numbers stay doubles; `undefined` fields are dropped so
  * `has()` sees them as absent. Lists, maps and strings over the caps become guards that fail
  * whatever expression reads them (./budget.ts).
+ *
+ * JSON objects become JS `Map`s, not plain objects: cel-js types an object by its
+ * `constructor` property, so a payload key named `constructor` made every read of the map
+ * fail, and assigning a `__proto__` key set the prototype instead of adding a key. A Map holds
+ * any key as data and has nothing inherited to read, so only the own fields of the payload are
+ * visible, whatever they are called.
  */
 export function toCel(value: unknown, path = 'value'): unknown {
   if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : value;
@@ -276,8 +282,8 @@ export function toCel(value: unknown, path = 'value'): unknown {
   if (value && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array)) {
     const entries = Object.entries(value);
     if (entries.length > MAX_MAP_ENTRIES) return tooLarge(path, `a map of ${entries.length} entries`, `${MAX_MAP_ENTRIES} entries`);
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of entries) if (v !== undefined) out[k] = toCel(v, `${path}.${k}`);
+    const out = new Map<string, unknown>();
+    for (const [k, v] of entries) if (v !== undefined) out.set(k, toCel(v, `${path}.${k}`));
     return out;
   }
   return value;
@@ -310,16 +316,51 @@ function toCelContext(context: ExpressionContext): Record<string, unknown> {
   return out;
 }
 
-/** Back to JSON-friendly values: BigInt to number (or a string when it would lose precision). */
+// cel-js does not export its Duration, uint and type classes; one value of each names them.
+const probeValue = (source: string): object => environment.parse(source)({}) as object;
+const CelDuration = probeValue('duration("0s")').constructor;
+const CelUint = probeValue('uint(0)').constructor;
+const CelType = probeValue('type(0)').constructor;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Back to JSON-friendly values: BigInt to number (or a string when it would lose precision),
+ * maps to plain objects. Durations and bytes become the text CEL's `string()` gives them
+ * (`"5400s"`, the UTF-8 text), since JSON has no such types and their object form
+ * serialises to `{}` or a map of byte indexes. Timestamps stay Dates for the caller to format.
+ */
 export function fromCel(value: unknown): unknown {
-  if (typeof value === 'bigint')
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+  if (typeof value === 'bigint') return fromCelInt(value);
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
   if (Array.isArray(value)) return value.map(fromCel);
+  // Object.fromEntries defines own properties: a `__proto__` key stays data, as in JSON.parse.
   if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), fromCel(v)]));
-  if (value && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array)) {
+  if (value instanceof Uint8Array) return bytesToText(value);
+  if (value instanceof Optional) return value.hasValue() ? fromCel(value.value()) : null;
+  const proto = Object.getPrototypeOf(value) as object | null;
+  if (proto === Object.prototype || proto === null) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromCel(v)]));
   }
-  return value;
+  if (value.constructor === CelDuration) return String(value);
+  if (value.constructor === CelUint) return fromCelInt((value as { value: bigint }).value);
+  if (value.constructor === CelType) return (value as { name: string }).name;
+  const name = (value.constructor as { name?: string } | undefined)?.name ?? 'non-JSON';
+  throw new ExpressionError('evaluation', `the expression yielded a ${name} value, which has no JSON form: convert it with string() or int()`);
+}
+
+function fromCelInt(value: bigint): number | string {
+  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+}
+
+function bytesToText(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new ExpressionError(
+      'evaluation',
+      `the expression yielded ${bytes.length} bytes that are not valid UTF-8 text; render them with .hex() or .base64()`,
+    );
+  }
 }
 
 function describe(value: unknown): string {

@@ -5,7 +5,9 @@ import { compileExpression, type ExpressionContext, ExpressionError, type Refere
  * Templates: `${{ expr }}` inside strings of step parameters, prompts and descriptions. A
  * string that is exactly one template (surrounding blanks aside) yields the expression's typed
  * value (a number stays a number, a map a map); otherwise each template is rendered as text
- * and interpolated. `$${{` is a literal `${{`.
+ * and interpolated. `$${{` is a literal `${{`. CEL types JSON lacks take the text CEL's
+ * `string()` gives them in both forms (a duration `"5400s"`, bytes their UTF-8 text; see
+ * fromCel), and a timestamp is interpolated as RFC 3339.
  */
 
 export type TemplatePart = { text: string } | { expr: string; offset: number };

@@ -123,3 +123,74 @@ describe('drill scorecard: compensation order, acknowledgements, drillSafe reads
     expect(card.gaps.filter((g) => g.kind === 'no_compensation').map((g) => g.step)).toEqual(['c']);
   });
 });
+
+describe('drill scorecard: fallbacks of both forms', () => {
+  const definition = {
+    apiVersion: 'quench/v1',
+    kind: 'Playbook',
+    metadata: { name: 'f', owner: 'team' },
+    inputs: {},
+    triggers: [],
+    steps: [
+      {
+        id: 'fb',
+        kind: 'action',
+        action: 'log',
+        params: {},
+        fallback: {
+          steps: [
+            { id: 'fbinner', kind: 'action', action: 'exec', params: {}, timeout: '10s' },
+            { id: 'fbask', kind: 'human', type: 'approve', prompt: 'ok?', sla: { within: '1m', remindAt: 0.5, reassign: false } },
+          ],
+        },
+      },
+      { id: 'single', kind: 'action', action: 'log', params: {}, fallback: { action: 'log', params: {} } },
+      {
+        id: 'outer',
+        kind: 'action',
+        action: 'log',
+        params: {},
+        fallback: { steps: [{ id: 'middle', kind: 'action', action: 'log', params: {}, fallback: { steps: [{ id: 'deepest', kind: 'action', action: 'log', params: {} }] } }] },
+      },
+      { id: 'quiet', kind: 'action', action: 'log', params: {}, fallback: { steps: [{ id: 'unused', kind: 'action', action: 'log', params: {} }] } },
+    ],
+  } as unknown as Playbook;
+  const run = (steps: ReturnType<typeof step>[]) =>
+    scoreDrill({ id: 'r3', playbook: 'f', state: 'succeeded', definition, createdAt: at(0), endedAt: at(100), steps });
+
+  const card = run([
+    step('fb', 'action', 'failed', 1, 2, { error: { code: 'drill_failure' } }),
+    step('fbinner', 'action', 'succeeded', 3, 23),
+    step('fbask', 'human', 'succeeded', 24, 30),
+    step('single', 'action', 'failed', 31, 32),
+    step('single/fallback', 'action', 'succeeded', 33, 34),
+    step('quiet', 'action', 'succeeded', 35, 36),
+  ]);
+
+  it('counts a {steps: [...]} fallback by the rows of its steps, beside an {action} fallback', () => {
+    expect(card.fallbacks).toEqual(['fb', 'single']);
+    expect(scorecardText(card)).toContain('fallbacks: fb, single\n');
+  });
+
+  it('scores the steps of a fallback list: their SLAs and their gaps', () => {
+    expect(card.steps.find((s) => s.key === 'fbinner')).toMatchObject({ durationMs: 20_000, slaMs: 10_000, breached: true });
+    expect(card.steps.find((s) => s.key === 'fbask')).toMatchObject({ slaMs: 60_000, breached: false });
+    const gaps = card.gaps.map((g) => `${g.kind}:${g.step}`);
+    expect(gaps).toContain('no_compensation:fbinner');
+    expect(gaps).toContain('no_owner:fbask');
+    expect(gaps).toContain('sla_breached:fbinner');
+  });
+
+  it('counts nested fallback lists, the outer one first', () => {
+    const nested = run([
+      step('outer', 'action', 'failed', 1, 2),
+      step('middle', 'action', 'failed', 3, 4),
+      step('deepest', 'action', 'succeeded', 5, 6),
+    ]);
+    expect(nested.fallbacks).toEqual(['outer', 'middle']);
+  });
+
+  it('counts no fallback when none ran', () => {
+    expect(run([step('quiet', 'action', 'succeeded', 1, 2)]).fallbacks).toEqual([]);
+  });
+});
