@@ -90,7 +90,7 @@ export const STORED_ANCHOR_SPAN_MS = 3_600_000;
 function elapsedShare(slo: Slo, elapsedMs: number, periodMs: number, slicesSoFar: number | undefined): number {
   if (slo.window.kind === 'rolling') return 1;
   const b = slo.budgeting;
-  if (b.method !== 'occurrences' && slo.sli.source === 'prometheus' && slicesSoFar !== undefined) {
+  if (b.method !== 'occurrences' && slicesSoFar !== undefined) {
     return slicesSoFar / Math.round(periodMs / b.sliceMs);
   }
   return elapsedMs / periodMs;

@@ -1,5 +1,6 @@
 import { formatDuration } from './duration.js';
 import type { Budgeting, ComparisonOp, Sli } from './model.js';
+import { badSliceAbove, sliceRangeMs } from './slices.js';
 
 /**
  * PromQL for an SLI over a window. Templates may write the range as `{{window}}` or Sloth's
@@ -125,7 +126,7 @@ export function windowExpressions(sli: Sli, budgeting: Budgeting, windowMs: numb
     return { parts: eventParts(sli, range, counter), perSecond: isPerSecond(sli.totalQuery) };
   }
   const slice = promRange(budgeting.sliceMs);
-  const ratio = sliceRatio(sli, promRange(budgeting.rangeMs ?? budgeting.sliceMs), counter)!;
+  const ratio = sliceRatio(sli, promRange(sliceRangeMs(budgeting)), counter)!;
   const parts: Partial<Record<Part, string>> = {
     total: `count_over_time(vector(1)[${sub}:${slice}])`,
     slices: `count_over_time(${ratio}[${sub}:${slice}])`,
@@ -133,7 +134,7 @@ export function windowExpressions(sli: Sli, budgeting: Budgeting, windowMs: numb
       budgeting.method === 'ratioTimeslices'
         ? `sum_over_time(${ratio}[${sub}:${slice}])`
         : // A slice is bad when its good ratio misses the slice target, i.e. its error ratio exceeds 1 − target.
-          `sum_over_time((${ratio} > bool ${tidy(1 - budgeting.sliceTarget)})[${sub}:${slice}])`,
+          `sum_over_time((${ratio} > bool ${badSliceAbove(budgeting.sliceTarget)})[${sub}:${slice}])`,
   };
   if (sli.kind === 'events') parts.requests = eventParts(sli, range, counter).total;
   return { parts, perSecond: sli.kind === 'events' && isPerSecond(sli.totalQuery) };
@@ -153,4 +154,84 @@ export function combinedQuery(sli: Sli, budgeting: Budgeting, windowsMs: readonl
     }
   }
   return pieces.join(' or ');
+}
+
+export type MatchOp = '=' | '!=' | '=~' | '!~';
+
+/** One label matcher; `value` is the quoted string as written (quotes and escapes kept). */
+export interface LabelMatcher {
+  name: string;
+  op: MatchOp;
+  value: string;
+}
+
+const LABEL_NAME = /[a-zA-Z_][a-zA-Z0-9_]*/y;
+const MATCH_OP = /=~|!~|!=|=/y;
+/** What may follow a backslash in a quoted PromQL string (its lexer's lexEscape). */
+const ESCAPE = /^(?:[0-7]{3}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)/s;
+
+/**
+ * A list of label matchers as PromQL writes them inside braces: `job="x", code!~"5.."`, with
+ * one pair of outer braces allowed (`{job="x"}`) and a trailing comma, as PromQL allows. Values
+ * are quoted as in PromQL: "…" or '…' with backslash escapes, or `…` raw. The error says where
+ * (1-based character) and what was expected, so that a file's problem can point at it.
+ */
+export function parseLabelMatchers(text: string): { matchers: LabelMatcher[] } | { error: string } {
+  let s = text.trim();
+  if (s.startsWith('{') && s.endsWith('}')) s = s.slice(1, -1);
+  const offset = text.indexOf(s);
+  const matchers: LabelMatcher[] = [];
+  let i = 0;
+  const skip = () => {
+    while (i < s.length && /\s/.test(s[i]!)) i++;
+  };
+  const fail = (expected: string) => {
+    const found = i < s.length ? `'${s.slice(i, i + 12)}'` : 'the end';
+    return { error: `at character ${offset + i + 1}: expected ${expected}, found ${found}` };
+  };
+  const token = (re: RegExp) => {
+    re.lastIndex = i;
+    const m = re.exec(s);
+    if (m) i = re.lastIndex;
+    return m?.[0];
+  };
+  skip();
+  while (i < s.length) {
+    const name = token(LABEL_NAME);
+    if (name === undefined) return fail('a label name (letters, digits and _, not starting with a digit)');
+    skip();
+    const op = token(MATCH_OP) as MatchOp | undefined;
+    if (op === undefined) return fail('one of =, !=, =~, !~');
+    skip();
+    const start = i;
+    const quote = s[i];
+    if (quote !== '"' && quote !== "'" && quote !== '`') return fail('a quoted value ("…", \'…\' or `…`)');
+    for (i++; i < s.length && s[i] !== quote; i++) {
+      if (quote === '`') continue;
+      if (s[i] === '\n') break;
+      if (s[i] === '\\') {
+        const escape = ESCAPE.exec(s.slice(i + 1, i + 10))?.[0];
+        if (escape === undefined || (escape.length === 1 && escape !== quote && !'abfnrtv\\'.includes(escape))) {
+          return fail('a PromQL escape (\\\\, \\n, \\t, \\" …; a regex\'s \\d is written \\\\d)');
+        }
+        i += escape.length;
+      }
+    }
+    if (s[i] !== quote) {
+      i = start;
+      return fail(`a closing ${quote} for the value starting here`);
+    }
+    i++;
+    matchers.push({ name, op, value: s.slice(start, i) });
+    skip();
+    if (i >= s.length) break;
+    if (s[i] !== ',') return fail('"," between matchers');
+    i++;
+    skip();
+  }
+  return { matchers };
+}
+
+export function renderLabelMatchers(matchers: readonly LabelMatcher[]): string {
+  return matchers.map((m) => `${m.name}${m.op}${m.value}`).join(',');
 }

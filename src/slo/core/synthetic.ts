@@ -1,5 +1,7 @@
 import type { WindowCounts } from './budget.js';
-import type { SyntheticScript } from './model.js';
+import type { Budgeting, SyntheticScript } from './model.js';
+import { tidy } from './promql.js';
+import { sliceErrors, sliceRangeMs } from './slices.js';
 
 /**
  * The synthetic SLI: an error ratio scripted over time, for drills and the first-run demo.
@@ -51,4 +53,45 @@ export function syntheticCounts(script: SyntheticScript, anchorMs: number, fromM
     errors += syntheticRatioAt(script, anchorMs, a) * script.requestsPerSecond * ((b - a) / 1000);
   }
   return { errors, total: script.requestsPerSecond * ((toMs - fromMs) / 1000) };
+}
+
+/**
+ * The time-slice counts of (fromMs, toMs]: `total` the slices ending in it, `errors` the bad
+ * slices (or, for ratioTimeslices, the sum of their error ratios), each slice judged on the
+ * script's exact ratio over its own range — the rule Prometheus applies (core/slices.ts). A
+ * run of slices inside one phase shares its ratio and is counted at once, so a year of
+ * one-minute slices costs one step per phase change, not 525,600.
+ */
+export function syntheticSliceCounts(
+  script: SyntheticScript,
+  anchorMs: number,
+  fromMs: number,
+  toMs: number,
+  b: Exclude<Budgeting, { method: 'occurrences' }>,
+): WindowCounts {
+  const s = b.sliceMs;
+  const r = sliceRangeMs(b);
+  const first = Math.floor(fromMs / s) + 1;
+  const last = Math.floor(toMs / s);
+  if (last < first) return { errors: 0, total: 0 };
+  const cuts = boundaries(script, anchorMs, first * s - r, last * s);
+  let errors = 0;
+  let c = 0;
+  for (let k = first; k <= last; ) {
+    const end = k * s;
+    const start = end - r;
+    while (c < cuts.length && cuts[c]! <= start) c++;
+    const next = cuts[c] ?? Infinity;
+    if (next >= end) {
+      // No change inside this slice's range, nor in any later one that ends by the next change.
+      const upTo = Math.min(last, Math.floor(next / s));
+      errors += (upTo - k + 1) * sliceErrors(b, syntheticRatioAt(script, anchorMs, start));
+      k = upTo + 1;
+    } else {
+      const counts = syntheticCounts(script, anchorMs, start, end);
+      errors += sliceErrors(b, tidy(counts.errors / counts.total));
+      k++;
+    }
+  }
+  return { errors, total: last - first + 1 };
 }

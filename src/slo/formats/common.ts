@@ -1,22 +1,6 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Problem } from '../../definitions/problem.js';
 import type { SourceDocument } from '../../definitions/source.js';
-import { parseDuration } from '../core/duration.js';
-import type { SyntheticScript } from '../core/model.js';
-import type { SyntheticSpec } from './quench-schema.js';
-
-/** Turns a validated synthetic spec into the core's script. */
-export function syntheticScript(spec: SyntheticSpec): SyntheticScript {
-  const phases = spec.script
-    .map((p) => ({ atMs: p.at === '0' ? 0 : parseDuration(p.at)!, errorRatio: p.errorRatio }))
-    .sort((a, b) => a.atMs - b.atMs);
-  return {
-    requestsPerSecond: spec.requestsPerSecond,
-    phases,
-    anchor: spec.anchor,
-    ...(spec.repeat ? { repeatMs: parseDuration(spec.repeat)! } : {}),
-  };
-}
 
 /** A readable budget name part from a display name: "Good experience" → "good-experience". */
 export function slug(text: string): string {
@@ -34,18 +18,78 @@ export function leMatcher(threshold: number): string {
   return text.includes('.') ? `${escaped}0*` : `${escaped}(\\\\.0+)?`;
 }
 
+/** What a YAML value is, for messages: `a list`, `null`, `an object`. */
+function kindOf(v: unknown): string {
+  if (v === null || v === undefined) return 'null (an empty value)';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  return typeof v === 'object' ? 'a mapping' : `a ${typeof v}`;
+}
+
+/**
+ * The one rule for label (and annotation) values, where the upstream tool reads YAML scalars as
+ * text: Sloth's plain spec (Go yaml.v2 decodes `tier: 2` into a string as "2"), OpenSLO and
+ * Quench's own format. A number or boolean becomes its text (`String(value)`: YAML's `0.20` is
+ * "0.2", `1.0` is "1"; quote a value to keep its spelling); a mapping, list or empty value is an
+ * error, never silently stringified.
+ */
+export const labelValue = z
+  .union([z.string(), z.number(), z.boolean()], {
+    error: (issue) => `expected a label value: text, a number or a boolean (taken as its text), not ${kindOf(issue.input)}`,
+  })
+  .transform((v) => String(v));
+
+export const labelsSchema = z.record(z.string(), labelValue);
+
+/** OpenSLO also allows a list of values per label: it becomes one value, comma-separated. */
+export const openSloLabelsSchema = z.record(
+  z.string(),
+  z.union([labelValue, z.array(labelValue).transform((values) => values.join(','))], {
+    error: (issue) => `expected a label value: text, a number, a boolean or a list of them, not ${kindOf(issue.input)}`,
+  }),
+);
+
+/**
+ * Kubernetes resources (Pyrra's ServiceLevelObjective, Sloth's PrometheusServiceLevel): their
+ * labels and annotations are `map[string]string`, and the API server (as Pyrra's and Sloth's
+ * own decoders) refuses `tier: 2`, so Quench does too, saying how to write it.
+ */
+export const kubernetesLabelsSchema = z.record(
+  z.string(),
+  z.string({
+    error: (issue) =>
+      typeof issue.input === 'number' || typeof issue.input === 'boolean'
+        ? `expected a string: Kubernetes label and annotation values are strings; quote it ("${String(issue.input)}")`
+        : `expected a string, not ${kindOf(issue.input)}`,
+  }),
+);
+
 /**
  * zod issues as located problems, friendlier than the shared helper for hand-written files: an
  * unknown key is reported at the key itself (a typo's line), and a missing field says so.
  */
 export function sloZodProblems(doc: SourceDocument, error: z.ZodError, prefix: PropertyKey[] = []): Problem[] {
-  return error.issues.flatMap((issue) => {
+  return issueProblems(doc, error.issues, prefix);
+}
+
+/** A union branch the value was not meant for fails at its root on the value's type or literal. */
+const notMeant = (branch: readonly z.core.$ZodIssue[]) =>
+  branch.every((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value'));
+
+function issueProblems(doc: SourceDocument, issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]): Problem[] {
+  return issues.flatMap((issue) => {
     const path = [...prefix, ...issue.path];
     const where = (p: PropertyKey[]) => (p.length > 0 ? `${p.map(String).join('.')}: ` : '');
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) =>
         doc.problem([...path, key], `${where([...path, key])}unknown field (check the spelling; docs/slo.md lists the fields)`),
       );
+    }
+    if (issue.code === 'invalid_union') {
+      // `windows: default` or a list: a list with one bad entry is reported at that entry's field,
+      // not as "Invalid input" for the whole union.
+      const meant = issue.errors.filter((branch) => !notMeant(branch));
+      if (meant.length === 1) return issueProblems(doc, meant[0]!, path);
     }
     const missing = issue.code === 'invalid_type' && /received undefined/.test(issue.message);
     return [

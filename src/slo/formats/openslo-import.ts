@@ -5,7 +5,7 @@ import { calendarUnit, parseDuration } from '../core/duration.js';
 import type { Budgeting, DataSourceRef, Sli, Slo, SloWindow } from '../core/model.js';
 import { tidy } from '../core/promql.js';
 import { openSloAlerting } from './openslo-alerts.js';
-import { sloZodProblems, slug, syntheticScript } from './common.js';
+import { sloZodProblems, slug } from './common.js';
 import {
   type MetricSource,
   OPENSLO_V1,
@@ -15,6 +15,7 @@ import {
   openSloDocumentSchemas,
   prometheusConnectionSchema,
 } from './openslo-schema.js';
+import { syntheticScript } from './quench-import.js';
 import { syntheticSchema } from './quench-schema.js';
 
 /** Where a value sits: the document and the path to it, so every problem is located. */
@@ -28,7 +29,7 @@ export interface Parsed {
   kind: OpenSloKind;
   name: string;
   doc: SourceDocument;
-  value: { metadata: { name: string; displayName?: string | undefined; labels?: Record<string, unknown> | undefined }; spec: unknown };
+  value: { metadata: { name: string; displayName?: string | undefined; labels?: Record<string, string> | undefined }; spec: unknown };
 }
 
 export class OpenSloImport {
@@ -347,10 +348,8 @@ export class OpenSloImport {
       } else {
         if (target === undefined) target = tidy(objective.targetPercent! / 100);
         if (!(target > 0 && target < 1)) {
-          ok = !!this.error(
-            at(oAt, objective.target === undefined ? 'targetPercent' : 'target'),
-            'the target must be above 0 and below 1 (100%): a 100% target leaves no error budget',
-          );
+          const field = objective.target === undefined ? 'targetPercent' : 'target';
+          ok = !!this.error(at(oAt, field), targetProblem(field, objective.target ?? objective.targetPercent!, target));
         }
       }
       const budgeting = this.budgeting(slo, objective, oAt);
@@ -359,9 +358,6 @@ export class OpenSloImport {
       if (!ok || !sli || !budgeting || !window || target === undefined) return;
       const label = objective.name ?? objective.displayName;
       const name = multi ? `${p.name}.${(label && slug(label)) || i + 1}` : p.name;
-      const labels = Object.fromEntries(
-        Object.entries(slo.metadata.labels ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]),
-      );
       out.push({
         name,
         ...(slo.metadata.displayName || objective.displayName
@@ -378,13 +374,30 @@ export class OpenSloImport {
         sli,
         alerting,
         policy: { freezeBelow: 0, freezeAllBelow: null, recoverAbove: 0.05, freezeOnPage: true, freezeWhenExhaustedWithinMs: null, freezeExpiresAfterMs: null },
-        labels,
+        labels: slo.metadata.labels ?? {},
         origin: { file: p.doc.file, ...p.doc.positionOf(multi ? ['spec', 'objectives', i] : ['metadata', 'name']), format: 'openslo' },
         ...(read?.dataSource ? { dataSource: read.dataSource } : {}),
       });
     });
     return out;
   }
+}
+
+/** Why a target outside (0, 1) cannot be evaluated, in the field's own scale. */
+function targetProblem(field: 'target' | 'targetPercent', written: number, target: number): string {
+  const expected =
+    field === 'target'
+      ? `${field}: ${written}: expected a ratio above 0 and below 1 (0.999 is 99.9%)`
+      : `${field}: ${written}: expected a percentage above 0 and below 100`;
+  if (target === 1) return `${expected}; a 100% target leaves no error budget`;
+  if (target > 1) {
+    // 99.9 in `target` is a percentage written in the wrong field.
+    return field === 'target' && written >= 50 && written < 100
+      ? `${expected}; for ${written}% write target: ${tidy(written / 100)} or targetPercent: ${written}`
+      : `${expected}; above 100% is more than every event being good`;
+  }
+  if (target === 0) return `${expected}; a 0% target allows every event to fail, so there is nothing to keep`;
+  return `${expected}; a negative target means nothing`;
 }
 
 /** Imports every OpenSLO document given together (references resolve across files). */

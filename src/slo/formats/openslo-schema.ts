@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { openSloLabelsSchema } from './common.js';
 
 /**
  * OpenSLO `openslo/v1` documents (https://github.com/OpenSLO/OpenSLO#specification): the one zod
@@ -13,7 +14,8 @@ const metadata = z.object({
   name,
   displayName: z.string().optional(),
   namespace: z.string().optional(),
-  labels: z.record(z.string(), z.union([z.string(), z.array(z.string()), z.number(), z.boolean()])).optional(),
+  /** Scalars become their text, a list one comma-separated value (common.ts, the rule all formats share). */
+  labels: openSloLabelsSchema.optional(),
   annotations: z.record(z.string(), z.unknown()).optional(),
 });
 

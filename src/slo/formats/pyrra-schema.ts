@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { kubernetesLabelsSchema } from './common.js';
 
 /**
  * Pyrra's `ServiceLevelObjective` resource (`pyrra.dev/v1alpha1`,
@@ -20,8 +21,8 @@ export const pyrraSloSchema = z.object({
       .string()
       .regex(/^[a-z0-9]([a-z0-9._-]{0,251}[a-z0-9])?$/, 'expected a Kubernetes name: lower-case letters, digits, "-" and "."'),
     namespace: z.string().optional(),
-    labels: z.record(z.string(), z.string()).nullish(),
-    annotations: z.record(z.string(), z.string()).nullish(),
+    labels: kubernetesLabelsSchema.nullish(),
+    annotations: kubernetesLabelsSchema.nullish(),
   }),
   spec: z.strictObject({
     description: z.string().nullish(),

@@ -1,13 +1,26 @@
 import type { Problem } from '../../definitions/problem.js';
 import type { SourceDocument } from '../../definitions/source.js';
 import { calendarUnit, parseDuration } from '../core/duration.js';
-import type { Alerting, BurnWindow, Budgeting, Sli, Slo, SloWindow } from '../core/model.js';
+import type { Alerting, BurnWindow, Budgeting, Sli, Slo, SloWindow, SyntheticScript } from '../core/model.js';
 import { tidy } from '../core/promql.js';
 import { CATALOG_PERIODS, catalogWindows } from '../core/windows.js';
 import { burnFactor } from '../core/budget.js';
 import { nominalPeriodMs } from '../core/calendar.js';
-import { leMatcher, sloZodProblems, syntheticScript } from './common.js';
-import { type BudgetPolicyFields, type QuenchSloFile, quenchSloSchema } from './quench-schema.js';
+import { leMatcher, sloZodProblems } from './common.js';
+import { type BudgetPolicyFields, type QuenchSloFile, quenchSloSchema, type SyntheticSpec } from './quench-schema.js';
+
+/** Turns a validated synthetic spec (Quench's `sli.synthetic`, OpenSLO's `metricSource.spec`) into the core's script. */
+export function syntheticScript(spec: SyntheticSpec): SyntheticScript {
+  const phases = spec.script
+    .map((p) => ({ atMs: p.at === '0' ? 0 : parseDuration(p.at)!, errorRatio: p.errorRatio }))
+    .sort((a, b) => a.atMs - b.atMs);
+  return {
+    requestsPerSecond: spec.requestsPerSecond,
+    phases,
+    anchor: spec.anchor,
+    ...(spec.repeat ? { repeatMs: parseDuration(spec.repeat)! } : {}),
+  };
+}
 
 const calendarUnits = { week: '1w', month: '1M', quarter: '1Q', year: '1Y' } as const;
 

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { isValidTimeZone } from '../core/calendar.js';
 import { durationHint } from '../../core/duration.js';
 import { parseDuration } from '../core/duration.js';
+import { parseLabelMatchers, renderLabelMatchers } from '../core/promql.js';
+import { labelsSchema } from './common.js';
 
 /**
  * Quench's own SLO format (`apiVersion: quench/v1`, `kind: SLO`): the one zod schema for it;
@@ -57,6 +59,28 @@ export const syntheticSchema = z.strictObject({
 });
 export type SyntheticSpec = z.infer<typeof syntheticSchema>;
 
+/**
+ * A latency SLI's selector: well-formed label matchers (core/promql.ts parseLabelMatchers), none
+ * of them on `le` (Quench matches the bucket from `threshold`) or `__name__` (the metric is
+ * `histogram`). Rendered back without braces or a trailing comma, so that Quench can add its
+ * own `le` matcher after it.
+ */
+function selectorOf(text: string, ctx: z.core.$RefinementCtx<string>): string {
+  const parsed = parseLabelMatchers(text);
+  const problem = (message: string) => {
+    ctx.issues.push({ code: 'custom', input: text, message });
+    return z.NEVER;
+  };
+  if ('error' in parsed) {
+    return problem(`not a list of label matchers (name op "value", op one of =, !=, =~, !~, comma-separated, e.g. job="checkout",code!~"5.."): ${parsed.error}`);
+  }
+  for (const m of parsed.matchers) {
+    if (m.name === 'le') return problem(`${m.name}${m.op}${m.value}: the le label is Quench's: it matches the bucket of \`threshold\`; remove it and set threshold to the bucket boundary`);
+    if (m.name === '__name__') return problem(`${m.name}${m.op}${m.value}: the metric comes from \`histogram\` (its _bucket and _count series); remove __name__`);
+  }
+  return renderLabelMatchers(parsed.matchers);
+}
+
 // One object with optional kinds (not a union) so that a mistake inside `events` is reported
 // at its own field instead of as "no union member matched".
 const sliSchema = z
@@ -72,8 +96,8 @@ const sliSchema = z
       .strictObject({
         /** Histogram base name: `http_request_duration_seconds` (its _bucket and _count series are used). */
         histogram: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'expected a metric name (without _bucket)'),
-        /** Label matchers without braces: `job="checkout",code!~"5.."`. */
-        selector: z.string().default(''),
+        /** Label matchers, with or without braces: `job="checkout",code!~"5.."`; normalised to the list without braces. */
+        selector: z.string().default('').transform(selectorOf),
         /** Requests at or below this (in the histogram's unit) are good; must be a bucket boundary. */
         threshold: z.number().positive(),
       })
@@ -88,12 +112,19 @@ const sliSchema = z
 
 const windowSpecSchema = z
   .strictObject({
-    severity: z.enum(['page', 'ticket']),
+    severity: z.enum(['page', 'ticket'], { error: 'expected page or ticket' }),
     long: durationText,
     short: durationText,
     /** Burn-rate threshold; or give budgetPercent, the share of budget consumed within `long`. */
-    factor: z.number().positive().optional(),
-    budgetPercent: z.number().gt(0).max(100).optional(),
+    factor: z
+      .number({ error: 'expected a burn-rate factor: a finite number above 0, e.g. 14.4' })
+      .positive('expected a burn-rate factor: a finite number above 0, e.g. 14.4')
+      .optional(),
+    budgetPercent: z
+      .number({ error: 'expected a percentage of the budget above 0 and at most 100, e.g. 2' })
+      .gt(0, 'expected a percentage of the budget above 0 and at most 100, e.g. 2')
+      .max(100, 'expected a percentage of the budget above 0 and at most 100, e.g. 2')
+      .optional(),
   })
   .refine((w) => (w.factor === undefined) !== (w.budgetPercent === undefined), { message: 'give exactly one of factor and budgetPercent' });
 
@@ -108,7 +139,11 @@ const alertingSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /** Low-traffic guard: a window with fewer requests cannot fire. */
   minEvents: z.number().min(0).default(10),
-  windows: z.union([z.literal('default'), z.array(windowSpecSchema).min(1)]).default('default'),
+  windows: z
+    .union([z.literal('default'), z.array(windowSpecSchema).min(1, 'expected at least one window, or default')], {
+      error: 'expected default (the period\'s catalog) or a list of windows, each {severity: page|ticket, long, short, factor or budgetPercent}',
+    })
+    .default('default'),
   page: tierSchema.default({ enabled: true }),
   ticket: tierSchema.default({ enabled: true }),
 });
@@ -145,7 +180,8 @@ export const quenchSloSchema = z.strictObject({
     name: nameSchema,
     displayName: z.string().optional(),
     description: z.string().optional(),
-    labels: z.record(z.string(), z.string()).default({}),
+    /** Numbers and booleans are taken as their text (common.ts, the rule all formats share). */
+    labels: labelsSchema.prefault({}),
   }),
   service: z.string().min(1),
   owner: z.strictObject({ team: z.string().optional(), slack: z.string().optional() }).optional(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { kubernetesLabelsSchema, labelsSchema } from './common.js';
 
 /**
  * Sloth's SLO spec (https://github.com/slok/sloth, pkg/prometheus/api/v1 and the
@@ -33,13 +34,16 @@ export type SlothKeys = typeof snakeKeys | typeof camelKeys;
 const slothName = z
   .string()
   .regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,126}[A-Za-z0-9])?$/, 'expected a name of letters, digits, "-", "_" and ".", starting and ending with a letter or digit');
-const labels = z.record(z.string(), z.string());
 const query = z.string().min(1, 'expected a PromQL query');
 
 /** Plugins run Go code inside Sloth: accepted by the schema so the importer can refuse them at their own key. */
 const plugins = z.unknown();
 
-function specSchema(k: SlothKeys) {
+/**
+ * `labels`: how label and annotation values are read. The plain spec is read by Go's yaml.v2,
+ * which takes `tier: 2` as "2"; the CRD by Kubernetes' decoder, which refuses it (common.ts).
+ */
+function specSchema(k: SlothKeys, labels: typeof labelsSchema | typeof kubernetesLabelsSchema) {
   const alert = z.strictObject({ disable: z.boolean().default(false), labels: labels.default({}), annotations: labels.default({}) });
   const slo = z.strictObject({
     name: slothName,
@@ -91,17 +95,17 @@ function specSchema(k: SlothKeys) {
 export const slothSpecSchema = z
   .looseObject({ version: z.literal(SLOTH_VERSION) })
   .transform(({ version: _version, ...rest }) => rest)
-  .pipe(specSchema(snakeKeys));
+  .pipe(specSchema(snakeKeys, labelsSchema));
 
 /** The Kubernetes form: the same spec (camelCase) under `spec`; metadata is Kubernetes' and not checked. */
 export const slothCrdSchema = z.object({
   apiVersion: z.literal(SLOTH_CRD_API_VERSION),
   kind: z.literal(SLOTH_CRD_KIND),
   metadata: z.looseObject({ name: z.string().optional(), namespace: z.string().optional() }).optional(),
-  spec: specSchema(camelKeys),
+  spec: specSchema(camelKeys, kubernetesLabelsSchema),
   status: z.unknown().optional(),
 });
 
 /** One SLO of either form, as the importer reads it (keys through the form's table). */
-export type SlothSpec = z.infer<ReturnType<typeof specSchema>>;
+export type SlothSpec = z.output<ReturnType<typeof specSchema>>;
 export type SlothSlo = SlothSpec['slos'][number];

@@ -184,7 +184,7 @@ describe('problems are located and all reported', () => {
     expect(at('unsupported metric source type Datadog in spec.indicator.spec.ratioMetric.good.metricSource.type')).toBe(`${file}:12:13`);
     expect(at('not 30 days')).toBe(`${file}:21:7`);
     expect(at('no SLI named missing-sli')).toBe(`${file}:33:3`);
-    expect(at('a 100% target leaves no error budget')).toBe(`${file}:39:7`);
+    expect(at('target: 1.5: expected a ratio above 0 and below 1')).toBe(`${file}:39:7`);
     expect(at('timeSliceWindow is required')).toBeDefined();
     expect(at('windw: unknown field')).toBe(`${file}:59:1`);
     expect(at('sli.raw.errorRatioQuery: required')).toBe(`${file}:61:3`);

@@ -22,7 +22,7 @@ describe('quench validate on a broken OpenSLO document', () => {
       '7:3: metadata.displayName: Invalid input: expected string, received array',
       '10:3: spec.description: Invalid input: expected string, received number',
       '19:7: ratioMetric needs total with good or bad (or raw with rawType)',
-      '28:7: the target must be above 0 and below 1 (100%): a 100% target leaves no error budget',
+      '28:7: target: 1.5: expected a ratio above 0 and below 1 (0.999 is 99.9%); above 100% is more than every event being good',
     ]);
     expect(out.join('\n')).toContain('4 error(s)');
   });
