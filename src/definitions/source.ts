@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { type Document, isMap, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { type Alias, type Document, isCollection, isMap, isScalar, isSeq, LineCounter, type Node, parseAllDocuments, visit } from 'yaml';
 import type { z } from 'zod';
 import type { Problem } from './problem.js';
 
@@ -26,9 +26,24 @@ export interface ParsedFile {
   problems: Problem[];
 }
 
+/** Alias expansions one document may make; more is an alias bomb ("billion laughs"), not a definition. */
+export const MAX_ALIAS_COUNT = 100;
+
+/**
+ * Never throws: whatever one file or document gets wrong (syntax, an alias bomb, an alias
+ * without its anchor, anything the YAML library refuses while building the value) is a
+ * problem of that file, so the other files and documents are still validated and reported.
+ */
 export function parseYamlSource(file: string, text: string): ParsedFile {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // A byte-order mark is not content: without this, every column of line 1 is off by one.
+  const source = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  let docs: ReturnType<typeof parseAllDocuments>;
+  try {
+    docs = parseAllDocuments(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  } catch (err) {
+    return { file, documents: [], problems: [{ file, line: 1, col: 1, severity: 'error', message: `YAML: ${firstLine(err)}` }] };
+  }
   const problems: Problem[] = [];
   const documents: SourceDocument[] = [];
   const pos = (offset: number) => {
@@ -44,7 +59,7 @@ export function parseYamlSource(file: string, text: string): ParsedFile {
       }
       continue;
     }
-    if (doc.contents === null) continue; // an empty document, e.g. a trailing `---`
+    if (isEmpty(doc)) continue; // an empty document, e.g. a trailing `---`
     const make = (prefix: PropertyKey[], value: unknown): SourceDocument => {
       const positionOf = (path: ReadonlyArray<PropertyKey>) => {
         const full = [...prefix, ...path];
@@ -62,14 +77,90 @@ export function parseYamlSource(file: string, text: string): ParsedFile {
         problem: (path, message, severity = 'error') => ({ file, ...positionOf(path), message, severity }),
       };
     };
-    const value = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (err) {
+      problems.push(valueProblem(file, doc, err, pos));
+      continue;
+    }
     if (isSeq(doc.contents) && Array.isArray(value)) {
       value.forEach((item, i) => {
         documents.push(make([i], item));
       });
     } else documents.push(make([], value));
   }
+  if (documents.length === 0 && problems.length === 0) {
+    problems.push({ file, line: 1, col: 1, severity: 'warning', message: 'no YAML document in this file (empty or only comments): nothing to validate' });
+  }
   return { file, documents, problems };
+}
+
+/** No content at all: `doc.contents` null, or the implicit null of a bare `---`. */
+function isEmpty(doc: Document.Parsed): boolean {
+  const c = doc.contents;
+  if (c === null) return true;
+  return isScalar(c) && c.value === null && (c as { source?: unknown }).source === '' && !c.tag && !c.anchor;
+}
+
+/**
+ * The YAML library throws, rather than reports, when turning a document into a value fails:
+ * too many alias expansions, or an alias whose anchor is not defined before it. Locate the
+ * alias at fault where it can be found, else the document.
+ */
+function valueProblem(
+  file: string,
+  doc: Document.Parsed,
+  err: unknown,
+  pos: (offset: number) => { line: number; col: number },
+): Problem {
+  const text = firstLine(err);
+  const aliases: Alias[] = [];
+  const anchored = new Map<string, Node>();
+  visit(doc, {
+    Alias: (_key, node) => {
+      aliases.push(node);
+    },
+    Node: (_key, node) => {
+      if (node.anchor && !anchored.has(node.anchor)) anchored.set(node.anchor, node);
+    },
+  });
+  const at = (node: Node | undefined) => pos(node?.range?.[0] ?? doc.contents?.range?.[0] ?? doc.range[0]);
+  if (/excessive alias count/i.test(text)) {
+    // The expansion grows where an alias points at a node that itself holds aliases.
+    const nested = aliases.find((a) => {
+      const target = anchored.get(a.source);
+      let inner = false;
+      if (target && isCollection(target))
+        visit(target, {
+          Alias: () => {
+            inner = true;
+            return visit.BREAK;
+          },
+        });
+      return inner;
+    });
+    return {
+      file,
+      ...at(nested ?? aliases[0]),
+      severity: 'error',
+      message: `too many YAML aliases (more than ${MAX_ALIAS_COUNT} expansions): expand them or reduce repetition`,
+    };
+  }
+  const unresolved = /^Unresolved alias.*: (.+)$/.exec(text)?.[1];
+  if (unresolved !== undefined) {
+    return {
+      file,
+      ...at(aliases.find((a) => a.source === unresolved)),
+      severity: 'error',
+      message: `YAML alias *${unresolved} has no anchor &${unresolved} before it in this document: define the anchor first (anchors do not cross ---)`,
+    };
+  }
+  return { file, ...at(undefined), severity: 'error', message: `YAML: ${text}` };
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0]!;
 }
 
 /** For a mapping entry, point at its key (where a reader looks), not at its value. */
@@ -106,7 +197,8 @@ export function listYamlFiles(paths: string[]): string[] {
     else if (stat.isDirectory()) {
       for (const entry of readdirSync(path).sort()) {
         const child = join(path, entry);
-        if (statSync(child).isDirectory()) walk(child);
+        // A dangling symlink has no stat: as a YAML name it is listed, and reading it says why it fails.
+        if (statSync(child, { throwIfNoEntry: false })?.isDirectory()) walk(child);
         else if (['.yaml', '.yml'].includes(extname(entry))) out.push(child);
       }
     }

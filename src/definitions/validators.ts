@@ -1,6 +1,8 @@
 import { knownActions } from '../playbooks/catalog.js';
+import { checkUnparsedPlaybook } from '../playbooks/core/validate.js';
 import { playbookValidator } from '../playbooks/validator.js';
 import { sloValidator } from '../slo/definitions.js';
+import { guardedCheck } from './guard.js';
 import type { Problem } from './problem.js';
 import type { SourceDocument } from './source.js';
 
@@ -17,25 +19,51 @@ export interface DefinitionValidator {
   validate(docs: SourceDocument[]): Problem[];
 }
 
+/**
+ * Playbooks, plus the checks that still apply to a playbook that failed its schema (on the
+ * parts that parse), so one pass of `quench validate` reports the flow and expression problems
+ * too, not only the schema ones.
+ */
+function playbookFamily(): DefinitionValidator {
+  const base = playbookValidator(knownActions);
+  return {
+    ...base,
+    validate: (docs) => [
+      ...base.validate(docs),
+      ...docs.flatMap((doc) => checkUnparsedPlaybook(doc.value, knownActions()).map((p) => doc.problem(p.path, p.message))),
+    ],
+  };
+}
+
 /** The validators `quench validate` uses; capabilities add theirs here. */
-export const definitionValidators: DefinitionValidator[] = [sloValidator, playbookValidator(knownActions)];
+export const definitionValidators: DefinitionValidator[] = [sloValidator, playbookFamily()];
 
 export function validateDocuments(docs: SourceDocument[], validators = definitionValidators): Problem[] {
   const problems: Problem[] = [];
   const claimed = new Map<DefinitionValidator, SourceDocument[]>(validators.map((v) => [v, []]));
   for (const doc of docs) {
-    const owner = validators.find((v) => v.claims(doc));
+    const owner = validators.find((v) => {
+      try {
+        return v.claims(doc);
+      } catch {
+        return false; // a value its claim cannot read is not its document; reported as unknown below
+      }
+    });
     if (owner) claimed.get(owner)!.push(doc);
     else {
       const value = doc.value as { apiVersion?: unknown; kind?: unknown } | null;
       const what =
-        value && typeof value === 'object'
+        value && typeof value === 'object' && !Array.isArray(value)
           ? `apiVersion ${String(value.apiVersion ?? '(missing)')}, kind ${String(value.kind ?? '(missing)')}`
           : 'not a mapping';
       const known = validators.map((v) => v.family).join(', ') || 'none registered';
       problems.push(doc.problem(['apiVersion'], `unknown document (${what}); expected one of: ${known}`));
     }
   }
-  for (const [validator, family] of claimed) if (family.length > 0) problems.push(...validator.validate(family));
+  for (const [validator, family] of claimed) {
+    if (family.length === 0) continue;
+    const { result, problems: crashes } = guardedCheck(family, (docs) => validator.validate(docs));
+    problems.push(...crashes, ...result);
+  }
   return problems;
 }

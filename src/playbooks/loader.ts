@@ -3,10 +3,11 @@ import { canonicalJson } from '../audit/core/entry.js';
 import { QuenchError } from '../core/errors.js';
 import type { Problem } from '../definitions/problem.js';
 import { formatProblem, hasErrors } from '../definitions/problem.js';
+import { guardedCheck } from '../definitions/guard.js';
 import { listYamlFiles, readYamlFile } from '../definitions/source.js';
 import type { ActionCatalog } from './core/catalog.js';
 import { type Playbook, playbookSchema } from './core/playbook-schema.js';
-import { checkPlaybook } from './core/validate.js';
+import { checkPlaybook, checkUnparsedPlaybook } from './core/validate.js';
 import { checkPlaybookDocuments, claimsPlaybook } from './validator.js';
 
 /**
@@ -38,7 +39,15 @@ export function playbookHash(definition: Playbook): string {
 export function loadPlaybooks(paths: string[], catalog: ActionCatalog): LoadResult {
   const files = listYamlFiles(paths).map(readYamlFile);
   const docs = files.flatMap((f) => f.documents).filter(claimsPlaybook);
-  const { playbooks, problems } = checkPlaybookDocuments(docs, catalog);
+  const {
+    result: { playbooks, problems },
+    problems: crashes,
+  } = guardedCheck(docs, (some) => {
+    const checked = checkPlaybookDocuments(some, catalog);
+    // A playbook that failed its schema: what else is wrong with it, so one reload log says it all.
+    const more = some.flatMap((doc) => checkUnparsedPlaybook(doc.value, catalog).map((p) => doc.problem(p.path, p.message)));
+    return { playbooks: checked.playbooks, problems: [...checked.problems, ...more] };
+  });
   return {
     playbooks: playbooks.map(({ doc, playbook }) => ({
       name: playbook.metadata.name,
@@ -46,7 +55,7 @@ export function loadPlaybooks(paths: string[], catalog: ActionCatalog): LoadResu
       file: doc.file,
       definition: playbook,
     })),
-    problems: [...files.flatMap((f) => f.problems), ...problems],
+    problems: [...files.flatMap((f) => f.problems), ...crashes, ...problems],
   };
 }
 

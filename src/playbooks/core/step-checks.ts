@@ -1,3 +1,4 @@
+import { Environment } from '@marcbachmann/cel-js';
 import type { ActionCatalog } from './catalog.js';
 import { durationMs } from './duration.js';
 import { compileExpression, ExpressionError, type Reference } from './expressions.js';
@@ -5,6 +6,7 @@ import { patternProblem } from './patterns.js';
 import type { GraphProblem } from './graph.js';
 import { checkActionCall } from './action-checks.js';
 import type { Assign, Step } from './model.js';
+import type { PlaybookInput } from './playbook-schema.js';
 import { checkTemplate, isWholeTemplate, templatesIn } from './templates.js';
 import type { LocatedStep } from './walk.js';
 
@@ -20,8 +22,12 @@ export function checkStep({ step, path }: LocatedStep, catalog: ActionCatalog, k
   const expr = (source: string, where: PropertyKey[], template: boolean) => {
     out.push(...checkExpression(source, where, template, known));
   };
+  // Conditions must yield true or false at run time (evaluateCondition); say so now when they cannot.
+  const condition = (source: string, where: PropertyKey[]) => {
+    out.push(...checkCondition(source, where, known));
+  };
 
-  if (step.when) expr(step.when, at('when'), false);
+  if (step.when) condition(step.when, at('when'));
   if (step.retry) {
     const { initialDelay, maxDelay } = step.retry;
     if (durationMs(initialDelay) > durationMs(maxDelay))
@@ -65,7 +71,7 @@ export function checkStep({ step, path }: LocatedStep, catalog: ActionCatalog, k
       break;
     case 'decide':
       step.branches.forEach((b, i) => {
-        expr(b.when, at('branches', i, 'when'), false);
+        condition(b.when, at('branches', i, 'when'));
       });
       if (step.next !== undefined)
         out.push({ path: at('next'), message: 'a decide step jumps through its branches and default, not next' });
@@ -75,12 +81,19 @@ export function checkStep({ step, path }: LocatedStep, catalog: ActionCatalog, k
         out.push({ path: path, message: 'a wait step needs exactly one of duration or until' });
       if (step.until && step.timeout === undefined)
         out.push({ path: at('until'), message: 'waiting until an event needs a timeout, or the run could wait forever' });
-      if (step.until?.match) expr(step.until.match, at('until', 'match'), false);
+      if (step.until?.match) condition(step.until.match, at('until', 'match'));
       break;
     case 'parallel':
       break;
   }
   return out;
+}
+
+/** A condition (`when`, a decide branch, `until.match`): compiles, reads known names, and can yield a bool. */
+export function checkCondition(source: string, path: PropertyKey[], known: Known): GraphProblem[] {
+  const found = checkExpression(source, path, false, known);
+  const problem = found.length === 0 ? conditionTypeProblem(source, known) : undefined;
+  return problem ? [...found, { path, message: problem }] : found;
 }
 
 function checkCall(
@@ -114,6 +127,97 @@ export interface Known {
   steps: Set<string>;
   inputs: Set<string>;
   env: Set<string>;
+  /** The declared type of each input, so a condition that is just a string input is found. */
+  inputTypes?: Record<string, PlaybookInput['type']>;
+}
+
+/*
+ * Static types of conditions. expressions.ts declares every context variable a `map` (all
+ * fields `dyn`), which keeps evaluation lenient but lets `when: trigger.severity` pass its
+ * type check. Here the same library checks conditions against what the engine is known to put
+ * in the context (src/engine/context.ts, src/triggers/event.ts) and refuses a condition only
+ * when its type is known and cannot be bool. To stay sound, a field is declared with a
+ * concrete type only when every run gives it that type (numbers may be CEL int or double, so
+ * they are `dyn`; payloads and step outputs are `dyn`), and an expression this checker
+ * cannot type (e.g. it reads a field not declared here) passes: the compile above is the
+ * judge of validity.
+ */
+const TRIGGER_FIELDS = {
+  source: 'string',
+  type: 'string',
+  key: 'string',
+  severity: 'string',
+  summary: 'string',
+  labels: 'map<string, string>',
+  annotations: 'map<string, string>',
+  // The event is stored as JSON: the timestamp is a string by the time expressions read it.
+  occurredAt: 'string',
+  resolved: 'bool',
+  groupKey: 'string',
+  slo: { name: 'string', service: 'string', severity: 'string', burnRates: 'map<string, dyn>', budgetRemaining: 'dyn' },
+  payload: 'dyn',
+  correlationId: 'string',
+};
+const RUN_FIELDS = {
+  id: 'string',
+  correlationId: 'string',
+  playbook: 'string',
+  playbookHash: 'string',
+  drill: 'bool',
+  startedAt: 'string',
+  events: 'list',
+};
+const INPUT_TYPES: Record<PlaybookInput['type'], string> = {
+  string: 'string',
+  duration: 'string',
+  boolean: 'bool',
+  integer: 'int',
+  number: 'dyn', // whole numbers arrive as CEL int, others as double
+  list: 'list',
+  map: 'map',
+};
+/** CEL types that are never a bool at run time; anything else (bool, dyn, type parameters) passes. */
+const NOT_BOOL = /^(string|int|uint|double|bytes|null|list|map|optional|google\.protobuf\.(Timestamp|Duration))\b/;
+
+let typedBase: Environment | undefined;
+const typedByInputs = new Map<string, Environment>();
+
+function typedEnvironment(inputTypes: Record<string, PlaybookInput['type']>): Environment {
+  const inputs = Object.fromEntries(Object.entries(inputTypes).map(([name, type]) => [name, INPUT_TYPES[type]]));
+  const signature = JSON.stringify(inputs);
+  const hit = typedByInputs.get(signature);
+  if (hit) return hit;
+  if (!typedBase) {
+    // Same options as the evaluating environment (expressions.ts), so both read a source alike.
+    typedBase = new Environment({
+      homogeneousAggregateLiterals: false,
+      enableOptionalTypes: true,
+      limits: { maxAstNodes: 400, maxDepth: 32, maxListElements: 100, maxMapEntries: 100, maxCallArguments: 16 },
+    })
+      .registerVariable({ name: 'trigger', schema: TRIGGER_FIELDS })
+      .registerVariable({ name: 'run', schema: RUN_FIELDS })
+      .registerVariable('steps', 'map')
+      .registerVariable('env', 'map<string, string>') // only strings: src/engine/context.ts
+      .registerVariable('event', 'map');
+  }
+  const env = typedBase.clone().registerVariable({ name: 'inputs', schema: inputs });
+  if (typedByInputs.size >= 200) typedByInputs.delete(typedByInputs.keys().next().value as string);
+  typedByInputs.set(signature, env);
+  return env;
+}
+
+/** Why a condition that compiles can never be true or false, or undefined when it may be. */
+export function conditionTypeProblem(source: string, known: Pick<Known, 'inputTypes'>): string | undefined {
+  let type: string | undefined;
+  try {
+    const checked = typedEnvironment(known.inputTypes ?? {}).check(source);
+    type = checked.valid ? checked.type : undefined;
+  } catch {
+    return undefined;
+  }
+  if (type === undefined || !NOT_BOOL.test(type)) return undefined;
+  const shown = type.replace(/^google\.protobuf\.(Timestamp|Duration)$/, (_m, t: string) => t.toLowerCase());
+  return `condition '${clip(source)}' yields ${/^[aeiou]/.test(shown) ? 'an' : 'a'} ${shown}, never true or false: compare it (e.g. ==, in, has()) so it yields a bool`;
 }
 
 function unknownReference(r: Reference): string {

@@ -21,13 +21,40 @@ const regexSchema = z
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
+/**
+ * The sources an event can have (src/triggers/event.ts): the webhook normalisers in
+ * src/ingest/core give `alertmanager`, `pagerduty` and `generic:<name>` (the name as the
+ * webhook route accepts it, src/ingest/routes.ts), SLO burn alerts `slo` (src/slo/events.ts),
+ * and person-started runs `drill` and `manual` (src/runs/start.ts). Any other value could
+ * never match, so it is refused instead of silently never starting the playbook.
+ */
+export const TRIGGER_SOURCES = ['alertmanager', 'pagerduty', 'slo', 'drill', 'manual'] as const;
+const GENERIC_SOURCE = /^generic:[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** Why `source` is not a source an event can have, or undefined when it is one. */
+export function triggerSourceProblem(source: string): string | undefined {
+  if ((TRIGGER_SOURCES as readonly string[]).includes(source) || GENERIC_SOURCE.test(source)) return undefined;
+  const accepted = `${TRIGGER_SOURCES.slice(0, 2).join(', ')}, generic:<name>, ${TRIGGER_SOURCES.slice(2).join(', ')}`;
+  const hint = source.startsWith('generic:')
+    ? ` (a generic source name is 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit, as in POST /webhooks/generic/<name>)`
+    : (TRIGGER_SOURCES as readonly string[]).includes(source.toLowerCase())
+      ? ` (sources are lower case: '${source.toLowerCase()}')`
+      : '';
+  return `unknown trigger source '${source}': an event's source is one of ${accepted}${hint}`;
+}
+
+const sourceSchema = z.string().min(1).superRefine((source, ctx) => {
+  const problem = source === '' ? undefined : triggerSourceProblem(source); // '' has min(1)'s message
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 /** Label names as Prometheus allows them. */
 const labelName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a label name ([A-Za-z_][A-Za-z0-9_]*)');
 
 export const triggerMatcherSchema = z
   .strictObject({
     /** `alertmanager`, `pagerduty`, `generic:<source>`, `slo`, `drill`, `manual`; one or several. */
-    source: oneOrMany(z.string().min(1)).optional(),
+    source: oneOrMany(sourceSchema).optional(),
     /** Event type such as `alert.firing`, `incident.triggered`, `slo.burn`; one or several. */
     type: oneOrMany(z.string().min(1)).optional(),
     severity: oneOrMany(triggerSeverity).optional(),
