@@ -27,7 +27,10 @@ import { enqueueJobs, graphileLogger, graphileTasks, graphileUtils, jobsLeft } f
 import { cpuPressureUs, postgresCpuMs } from './cpu.mjs';
 import { benchEngine } from './engine-quench.mjs';
 
-const RUNS = Number(process.env.BENCH_ENGINE_RUNS || 600);
+// 2,000 runs × 5 steps: about as long as the anchor's 20,000 jobs (10–20 s), so both sides carry a
+// like share of a fresh process's warm-up (JIT compiling the hot path). With 600 runs the quench
+// side ran 7 s against the anchor's 11 s, and its CPU per step was a third higher (docs/benchmarks.md).
+const RUNS = Number(process.env.BENCH_ENGINE_RUNS || 2000);
 const RUNS_PGLITE = Number(process.env.BENCH_ENGINE_PGLITE_RUNS || 300);
 const STEPS = 5;
 const CONCURRENCY = Number(process.env.BENCH_ENGINE_CONCURRENCY || 8);
