@@ -7,12 +7,23 @@ import { parseDuration } from '../../slo/core/duration.js';
 export function parseUntil(text: string, nowMs: number): { ok: true; at: Date } | { ok: false; message: string } {
   const trimmed = text.trim();
   const ms = parseDuration(trimmed);
-  if (ms !== undefined && ms > 0) return { ok: true, at: new Date(nowMs + ms) };
+  if (ms !== undefined && ms > 0) return withinReach(text, nowMs + ms, nowMs);
   if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
     const at = Date.parse(trimmed);
     if (Number.isNaN(at)) return { ok: false, message: `'${text}' is not a valid time; write e.g. 2026-12-24T18:00:00Z or a duration such as 4h` };
     if (at <= nowMs) return { ok: false, message: `'${text}' is in the past; the end must be in the future` };
-    return { ok: true, at: new Date(at) };
+    return withinReach(text, at, nowMs);
   }
   return { ok: false, message: `'${text}' is neither a time (2026-12-24T18:00:00Z) nor a duration (30m, 4h, 2d)` };
+}
+
+/** The longest a freeze or an override may last: further is a typo (99999d), not a plan. */
+export const MAX_UNTIL_MS = 366 * 86_400_000;
+
+function withinReach(text: string, at: number, nowMs: number): { ok: true; at: Date } | { ok: false; message: string } {
+  if (at - nowMs <= MAX_UNTIL_MS) return { ok: true, at: new Date(at) };
+  return {
+    ok: false,
+    message: `'${text}' ends ${new Date(at).toISOString().slice(0, 10)}, more than a year ahead; freezes and overrides last at most 366 days (lift one early with unfreeze, or set it again)`,
+  };
 }

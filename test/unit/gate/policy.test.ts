@@ -211,5 +211,9 @@ describe('until', () => {
     expect(parseUntil('2026-01-06T00:00:00Z', now)).toEqual({ ok: true, at: new Date('2026-01-06T00:00:00Z') });
     expect(parseUntil('2026-01-01T00:00:00Z', now)).toMatchObject({ ok: false, message: expect.stringContaining('past') });
     expect(parseUntil('tomorrow', now)).toMatchObject({ ok: false, message: expect.stringContaining('duration') });
+    // A year at most: 99999d would be a freeze until the year 2300 (and past 9999 an unstorable time).
+    expect(parseUntil('366d', now)).toEqual({ ok: true, at: new Date(now + 366 * 86_400_000) });
+    for (const far of ['367d', '99999d', '9999999w', '2300-01-01T00:00:00Z'])
+      expect(parseUntil(far, now), far).toMatchObject({ ok: false, message: expect.stringContaining('at most 366 days') });
   });
 });
