@@ -1,4 +1,4 @@
-import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import { chatRunThreads } from '../chat/schema.js';
 import { engineRuns, engineSteps } from '../engine/schema.js';
 import type { ServiceContext } from '../service.js';
@@ -8,27 +8,36 @@ import { drillScorecards } from './schema.js';
 const actor = { type: 'system', id: 'drills' } as const;
 
 /**
- * Scores every finished drill that has no scorecard yet: computes it from the run, stores it
- * (the insert on the run id is the exactly-once point: of two replicas only the one whose row
- * landed audits and posts), and posts it to the run's incident thread when Slack has one.
- * Returns the scorecards this call stored.
+ * Scores every finished drill that has no scorecard yet, or whose scorecard predates the run's
+ * latest end (a dead-lettered step re-driven with `quench dlq retry` reopens the run, which
+ * then ends again with more attempts): computes it from the run, stores it (the insert, or the
+ * update of an older one, on the run id is the exactly-once point: of two replicas only the one
+ * whose row landed audits and posts), and posts it to the run's incident thread when Slack has
+ * one. Returns the scorecards this call stored.
  */
 export async function scoreFinishedDrills(ctx: ServiceContext, limit = 20): Promise<Scorecard[]> {
   const pending = await ctx.db.orm
-    .select({ id: engineRuns.id })
+    .select({ id: engineRuns.id, scoredEnd: drillScorecards.endedAt })
     .from(engineRuns)
     .leftJoin(drillScorecards, eq(drillScorecards.runId, engineRuns.id))
-    .where(and(isNotNull(engineRuns.drill), isNotNull(engineRuns.endedAt), isNull(drillScorecards.runId), sql`${engineRuns.drill} <> 'null'::jsonb`))
+    .where(
+      and(
+        isNotNull(engineRuns.drill),
+        isNotNull(engineRuns.endedAt),
+        or(isNull(drillScorecards.runId), lt(drillScorecards.endedAt, engineRuns.endedAt)),
+        sql`${engineRuns.drill} <> 'null'::jsonb`,
+      ),
+    )
     .limit(limit);
   const stored: Scorecard[] = [];
-  for (const { id } of pending) {
-    const card = await scoreRun(ctx, id);
+  for (const { id, scoredEnd } of pending) {
+    const card = await scoreRun(ctx, id, scoredEnd !== null);
     if (card) stored.push(card);
   }
   return stored;
 }
 
-async function scoreRun(ctx: ServiceContext, runId: string): Promise<Scorecard | undefined> {
+async function scoreRun(ctx: ServiceContext, runId: string, rescore: boolean): Promise<Scorecard | undefined> {
   const [run] = await ctx.db.orm.select().from(engineRuns).where(eq(engineRuns.id, runId));
   if (!run?.endedAt) return undefined;
   const steps = await ctx.db.orm.select().from(engineSteps).where(eq(engineSteps.runId, runId));
@@ -57,7 +66,18 @@ async function scoreRun(ctx: ServiceContext, runId: string): Promise<Scorecard |
         endedAt: run.endedAt!,
         scoredAt: ctx.clock.now(),
       })
-      .onConflictDoNothing()
+      .onConflictDoUpdate({
+        target: drillScorecards.runId,
+        set: {
+          finalState: sql`excluded.final_state`,
+          gaps: sql`excluded.gaps`,
+          scorecard: sql`excluded.scorecard`,
+          endedAt: sql`excluded.ended_at`,
+          scoredAt: sql`excluded.scored_at`,
+        },
+        // Only a later end replaces a scorecard: a replica scoring the same end again changes nothing.
+        setWhere: lt(drillScorecards.endedAt, sql`excluded.ended_at`),
+      })
       .returning({ runId: drillScorecards.runId });
     if (rows.length === 0) return false;
     await ctx.audit.append(
@@ -65,7 +85,15 @@ async function scoreRun(ctx: ServiceContext, runId: string): Promise<Scorecard |
         actor,
         action: 'drill.scored',
         subject: { type: 'run', id: runId },
-        data: { drill: true, playbook: run.playbook, finalState: run.state, failuresInjected: card.failuresInjected, compensations: card.compensations, gaps: card.gaps },
+        data: {
+          drill: true,
+          playbook: run.playbook,
+          finalState: run.state,
+          failuresInjected: card.failuresInjected,
+          compensations: card.compensations,
+          gaps: card.gaps,
+          ...(rescore ? { rescored: true } : {}),
+        },
         correlationId: run.correlationId,
       },
       tx,

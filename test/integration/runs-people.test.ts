@@ -118,7 +118,7 @@ describe('runs started and cancelled by people (in-process service on PGlite)', 
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function boot() {
+  async function boot(extraPlaybooks: Record<string, string> = {}) {
     t = target();
     const port = await t.listen();
     dir = mkdtempSync(join(tmpdir(), 'quench-runs-people-'));
@@ -129,6 +129,7 @@ describe('runs started and cancelled by people (in-process service on PGlite)', 
     writeFileSync(join(playbooks, 'ask.yaml'), askPlaybook);
     writeFileSync(join(playbooks, 'saga.yaml'), sagaPlaybook(port));
     writeFileSync(join(playbooks, 'freeze.yaml'), freezePlaybook);
+    for (const [name, text] of Object.entries(extraPlaybooks)) writeFileSync(join(playbooks, `${name}.yaml`), text);
     const config = loadConfig({
       QUENCH_DATA_DIR: join(dir, 'data'),
       QUENCH_PLAYBOOK_DIR: playbooks,
@@ -303,6 +304,46 @@ describe('runs started and cancelled by people (in-process service on PGlite)', 
     await new Promise((r) => setTimeout(r, 600));
     expect((await auditOf(runId)).filter((e) => e.action === 'drill.scored')).toHaveLength(1);
     expect((await api('GET', `/v1/runs/${runId}/scorecard`, undefined)).status).toBe(401);
+  });
+
+  it('a drill re-driven from the dead-letter queue is scored again when it ends again', async () => {
+    const { api, cli } = await boot({
+      probe: `apiVersion: quench/v1
+kind: Playbook
+metadata: { name: probe, owner: team-shop }
+steps:
+  - id: check
+    kind: action
+    action: log
+    params: { message: checking }
+    retry: { maxAttempts: 2, initialDelay: 10ms, maxDelay: 10ms }
+`,
+    });
+    const started = await cli(['drill', 'probe', '--fail', 'check'], 'alice');
+    const runId = /run (\S+) of probe/.exec(started.stdout)![1]!;
+    const scored = (atLeast: number) =>
+      until(`scorecard ${atLeast}`, async () => {
+        const res = await api('GET', `/v1/runs/${runId}/scorecard`, tokens.bob);
+        const attempts = res.status === 200 ? (res.body.steps as Array<{ key: string; attempts: number }>).find((s) => s.key === 'check')?.attempts : undefined;
+        return attempts !== undefined && attempts >= atLeast ? res.body : undefined;
+      });
+    const first = await scored(2);
+    expect(first).toMatchObject({ finalState: 'failed', failuresInjected: ['check'] });
+
+    // The drill's failure is injected on every attempt: re-driven, it fails again, and the run ends
+    // a second time with two more attempts. The stored scorecard follows that end, not the first.
+    const letter = await until('the dead letter', async () =>
+      ((await api('GET', '/v1/dlq', tokens.bob)).body.deadLetters as Array<{ id: string; runId: string }>).find((d) => d.runId === runId),
+    );
+    expect((await api('POST', `/v1/dlq/${letter.id}/retry`, tokens.bob)).status).toBe(200);
+    const again = await scored(4);
+    expect(again).toMatchObject({ finalState: 'failed' });
+    expect(again.retried).toEqual(['check']);
+    const audits = (await auditOf(runId)).filter((e) => e.action === 'drill.scored');
+    expect(audits.map((e) => (e.data as { rescored?: boolean }).rescored ?? false)).toEqual([false, true]);
+    // Scoring again changes nothing once the scorecard follows the latest end.
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await auditOf(runId)).filter((e) => e.action === 'drill.scored')).toHaveLength(2);
   });
 
   it('a drill never touches the real deploy gate, even on a drillSafe deploy.freeze step; a real run does', async () => {
