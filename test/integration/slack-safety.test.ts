@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACTION } from '../../src/chat/core/blocks.js';
 import { databaseKinds } from '../support/databases.js';
-import { buttonClick, interactionBody } from '../support/slack-signer.js';
+import { buttonClick, interactionBody, slashCommandBody } from '../support/slack-signer.js';
 import { approvalSteps, CHANNEL, type SlackHarness, startSlackHarness } from './slack-harness.js';
 
 /** Request authenticity, repeats, Slack's rate limits, SLA timers and slash commands, end to end. */
@@ -162,5 +162,15 @@ describe('/quench slash command', () => {
     const header = h.slack.messages.find((m) => m.channel === CHANNEL && !m.threadTs)!;
     expect(JSON.stringify(h.slack.message(header.channel, header.ts)!.blocks)).toContain('Acknowledged by bob (<@U0BOB>)');
     expect((await h.ctx.audit.page({ limit: 1000 })).find((e) => e.action === 'run.acknowledged')?.actor).toEqual({ type: 'user', id: 'U0BOB' });
+  });
+
+  it('a command Slack sends again (same trigger_id) runs once and says so', async () => {
+    h = await startSlackHarness();
+    const body = slashCommandBody({ command: '/quench', text: 'drill nosuch', user_id: 'U0ADA', user_name: 'ada', channel_id: CHANNEL, trigger_id: 'trig-again', team_id: 'T0QUENCH', response_url: 'https://hooks.slack.com/commands/1' });
+    const first = (await (await h.slackPost(body)).json()) as { text: string };
+    expect(first.text).not.toMatch(/already received/);
+    const again = await h.slackPost(body, { retryNum: 1 });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { text: string }).text).toMatch(/already received this command/);
   });
 });

@@ -155,7 +155,9 @@ export function addListeners(app: App, deps: ChatDeps): void {
     if (!p.success) return ack({ response_type: 'ephemeral', text: 'Quench could not read this command.' });
     const deferred = deferredCommand(p.data);
     const seq = await enqueueInbox(deps.db, `command:${p.data.trigger_id}`, deferred ?? { kind: 'command', text: p.data.text }, deps.clock.now());
-    if (seq === undefined) return ack();
+    // Slack retries a command whose first answer was late: it runs once, and the person still sees why nothing new happened.
+    if (seq === undefined)
+      return ack({ response_type: 'ephemeral', text: 'Quench already received this command (Slack sent it again); it runs once. Check `/quench runs` or `/quench status` for its result.' });
     if (deferred?.kind === 'ack') {
       await ack({ response_type: 'ephemeral', text: `Acknowledging run \`${deferred.runId}\`…` });
       return handleInbox(deps, seq, deferred);
