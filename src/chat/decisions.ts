@@ -62,6 +62,7 @@ export async function authorise(
     assignees,
     open,
     runStartedBy: run.startedBy,
+    runStarterAliases: run.startedByAliases,
     approvals: record.approvals.map((a) => ({ by: approverOf(offer?.assignees ?? [], a), at: a.at })),
     ...(record.final
       ? {

@@ -88,7 +88,7 @@ export interface ReviewBy {
 /** Why a review may not be recorded (null: it may). Checked before opening a Slack form, too. */
 export async function reviewRefusal(db: Database, stepId: string, by: Person): Promise<QuenchError | null> {
   const [row] = await db.orm
-    .select({ flagged: chatHumanSteps.flaggedForReview, startedBy: engineRuns.startedBy, reviewer: chatReviews.reviewerName })
+    .select({ flagged: chatHumanSteps.flaggedForReview, startedBy: engineRuns.startedBy, starterAliases: engineRuns.startedByAliases, reviewer: chatReviews.reviewerName })
     .from(chatHumanSteps)
     .leftJoin(engineRuns, eq(engineRuns.id, chatHumanSteps.runId))
     .leftJoin(chatReviews, eq(chatReviews.stepId, chatHumanSteps.stepId))
@@ -96,7 +96,7 @@ export async function reviewRefusal(db: Database, stepId: string, by: Person): P
   if (!row?.flagged)
     return new QuenchError('not_found', `no auto-approval sampled for review with step id ${stepId}; \`quench reviews\` lists the pending ones`);
   if (row.reviewer) return new QuenchError('conflict', `step ${stepId} was already reviewed by ${row.reviewer}; a review is final`, { details: { refusal: 'already_reviewed' } });
-  const starter = runStarter(row.startedBy ?? '');
+  const starter = runStarter(row.startedBy ?? '', row.starterAliases);
   if (starter && samePerson(starter, by))
     return new QuenchError('forbidden', 'you started this run, so another person must review its auto-approval', { details: { refusal: 'own_run' } });
   return null;

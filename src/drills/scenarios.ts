@@ -180,6 +180,7 @@ export class ScenarioDrills {
       correlationId: armed.correlationId,
       drill: { ...(armed.scenario.fail.length ? { fail: armed.scenario.fail } : {}), scenario: armed.scenario.name, ...(Object.keys(armed.scenario.delaysMs).length ? { delays: armed.scenario.delaysMs } : {}) },
       actor: { type: 'user', id: armed.start.user },
+      ...(armed.start.aliases ? { starterAliases: armed.start.aliases } : {}),
     });
     armed.fired = { ...run, playbook: armed.start.playbook, drill: true, startedBy: `user:${armed.start.user}` };
     this.#armed.delete(armed.id);

@@ -30,6 +30,12 @@ export const engineRuns = pgTable(
     drill: jsonb('drill'),
     /** Who started it: `system:<component>` or `user:<id>` (nobody approves their own run's steps). */
     startedBy: text('started_by').notNull(),
+    /**
+     * The starter's other names when a person started it from Slack (Slack id and profile email):
+     * the rule that nobody approves their own run compares a decider with all of them, so a
+     * token named by either name is the starter too. Null when only `startedBy` is known.
+     */
+    startedByAliases: jsonb('started_by_aliases').$type<string[]>(),
     /** W3C trace context of the trigger, so run spans join the trace that caused them. */
     traceContext: jsonb('trace_context'),
     error: jsonb('error'),

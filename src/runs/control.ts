@@ -13,6 +13,8 @@ export interface ScenarioStart {
   fail: string[];
   inputs: Record<string, unknown>;
   user: string;
+  /** The person's other names (Slack id, email), as for a plain start (start.ts). */
+  aliases?: string[];
   via: StartPath;
 }
 

@@ -14,6 +14,8 @@ export interface PersonStart {
   inputs?: Record<string, unknown>;
   /** The person, as their API token or Slack identity names them. */
   user: string;
+  /** The person's other names as the service resolved them (Slack id and profile email), so none of them approves the run. */
+  aliases?: string[];
   via: StartPath;
   /** Present for a drill: steps that fail on purpose. */
   drill?: { fail?: string[] };
@@ -64,6 +66,7 @@ export async function startPersonRun(engine: Engine, playbooks: PlaybookStore | 
     correlationId,
     ...(start.drill ? { drill: fail.length ? { fail } : {} } : {}),
     actor: { type: 'user', id: start.user },
+    ...(start.aliases ? { starterAliases: start.aliases } : {}),
   });
   return { ...run, playbook: start.playbook, drill: Boolean(start.drill), startedBy: `user:${start.user}` };
 }

@@ -133,6 +133,12 @@ describe.each(databaseKinds)('the engine compares approvers by every name (%s)',
     await expect(
       engine.decide(ownStep, { outcome: 'approve' }, { type: 'user', id: 'U0ADA' }, { via: 'slack', aliases: ['U0ADA', 'ada@example.com'] }),
     ).rejects.toMatchObject({ code: 'forbidden' });
+    // A starter recorded with her other names (a Slack start): a token named by her Slack id is her too.
+    const fromSlack = await engine.startRun({ playbook: flow, actor: { type: 'user', id: 'ada@example.com' }, starterAliases: ['U0ADA', 'ada@example.com'] });
+    const slackStep = await waitingStep(fromSlack.runId);
+    await expect(engine.decide(slackStep, { outcome: 'approve' }, { type: 'user', id: 'u0ada' }, { via: 'api' })).rejects.toMatchObject({ code: 'forbidden' });
+    expect((await engine.getRun(fromSlack.runId))!.startedByAliases).toEqual(['U0ADA']);
+
     // Aliases name the person deciding, never a system actor.
     expect(
       (await engine.decide(ownStep, { outcome: 'approve' }, { type: 'system', id: 'policy' }, { aliases: ['ada@example.com'] })).status,

@@ -113,6 +113,29 @@ describe.each(kinds)('drills from Slack ($kind)', ({ kind }) => {
     expect(card.timeToFirstAckMs).toBeGreaterThanOrEqual(0);
   }, 180_000);
 
+  it('a run started from Slack is its starter\'s under every name: a token named by her Slack id may not approve it', async () => {
+    // QUENCH_API_TOKENS may name people by Slack id (docs/slack.md); Ada's Slack start records her email.
+    h = await startDrillHarness(kind, {
+      name: `slack_starter_${kind}`,
+      env: { QUENCH_API_TOKENS: `U0ADA=${people.ada.token},bob@example.com=${people.bob.token},eve@example.com=${people.eve.token}` },
+    });
+    const answer = await h.slash('ada', '/drill', 'checkout-fast-burn fail=page surgeReplicas=9');
+    const runId = /`([^`]+)`/.exec(answer)![1]!;
+    expect(await h.run(runId)).toMatchObject({ startedBy: 'user:ada@example.com' });
+    const stepId = await h.until('the approval to be offered', async () => {
+      const st = (await h!.run(runId)).steps.find((x) => x.key === 'approveRollback' && x.status === 'waiting');
+      return st && h!.slack.messages.some((m) => JSON.stringify(m.blocks ?? []).includes(st.id)) ? st.id : undefined;
+    });
+
+    const own = await h.api('POST', `/v1/steps/${stepId}/decision`, 'ada', { decision: 'approve' });
+    expect(own.status).toBe(403);
+    expect(JSON.stringify(own.body)).toMatch(/You started this run/);
+    expect((await h.run(runId)).steps.find((x) => x.id === stepId)?.status).toBe('waiting');
+    // Two other people still decide it.
+    expect((await h.api('POST', `/v1/steps/${stepId}/decision`, 'bob', { decision: 'approve' })).status).toBe(200);
+    expect((await h.api('POST', `/v1/steps/${stepId}/decision`, 'eve', { decision: 'approve' })).status).toBe(200);
+  });
+
   it('fail=STEP:once fails the first attempt only: the retry succeeds and the run goes on', async () => {
     const playbook = `apiVersion: quench/v1
 kind: Playbook

@@ -27,6 +27,8 @@ export interface StepForDecision {
   open?: boolean;
   /** `user:<id>` or `system:<component>` (the engine's runs.started_by). */
   runStartedBy: string;
+  /** The starting person's other names (runs.started_by_aliases). */
+  runStarterAliases?: string[] | null;
   /** Approvals recorded so far (four-eyes keeps the first while waiting for the second). */
   approvals: Array<{ by: Person; at: string }>;
   /** Who decided, when the step is no longer waiting. */
@@ -49,10 +51,10 @@ export function samePerson(a: Person, b: Person): boolean {
   return b.aliases.some((alias) => left.has(norm(alias)));
 }
 
-/** The Quench identity behind `runs.started_by`, if a person started the run. */
-export function runStarter(startedBy: string): Person | undefined {
+/** The person behind `runs.started_by` with their other names (`started_by_aliases`), if a person started the run. */
+export function runStarter(startedBy: string, aliases?: string[] | null): Person | undefined {
   const m = /^user:(.+)$/.exec(startedBy);
-  return m ? { aliases: [m[1]!] } : undefined;
+  return m ? { aliases: [m[1]!, ...(aliases ?? [])] } : undefined;
 }
 
 export function judgeDecision(step: StepForDecision, actor: Person, decision: Decision, reason?: string): Verdict {
@@ -76,7 +78,7 @@ export function judgeDecision(step: StepForDecision, actor: Person, decision: De
     if (!reason || reason.trim() === '') return { kind: 'refused', code: 'reason_required', message: 'A rejection needs a reason.' };
     return { kind: 'decided', outcome: 'rejected' };
   }
-  const starter = runStarter(step.runStartedBy);
+  const starter = runStarter(step.runStartedBy, step.runStarterAliases);
   if (starter && samePerson(starter, actor)) {
     return { kind: 'refused', code: 'own_run', message: 'You started this run, so you may not approve its steps; another assignee must.' };
   }

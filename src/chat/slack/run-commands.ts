@@ -87,11 +87,12 @@ export async function startFromSlack(deps: ChatDeps, cmd: SlashCommandPayload, k
   try {
     if (r.scenario !== undefined && !control.startScenario) return ':warning: scenario drills need the drills capability, which is not running in this service.';
     const run = kind === 'drill' && r.scenario !== undefined && control.startScenario
-      ? await control.startScenario({ playbook: r.playbook, scenario: r.scenario, fail: r.fail, inputs: inputs.inputs, user, via: 'slack' })
+      ? await control.startScenario({ playbook: r.playbook, scenario: r.scenario, fail: r.fail, inputs: inputs.inputs, user, aliases: person.aliases, via: 'slack' })
       : await startPersonRun(control.engine, control.playbooks, {
           playbook: r.playbook,
           inputs: inputs.inputs,
           user,
+          aliases: person.aliases,
           via: 'slack',
           ...(kind === 'drill' ? { drill: r.fail.length ? { fail: r.fail } : {} } : {}),
         });

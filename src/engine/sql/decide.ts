@@ -49,8 +49,7 @@ export async function decideStep(
     // policy (decision-policy.ts), so Slack, /v1 and the CLI agree. Names compare case-insensitively
     // because QUENCH_API_TOKENS refuses names that differ only in case.
     const names = namesOf(actor, context);
-    const starter = /^user:(.+)$/i.exec(run.startedBy)?.[1]?.toLowerCase();
-    if (decision.outcome !== 'reject' && actor.type === 'user' && starter !== undefined && names.has(starter)) {
+    if (decision.outcome !== 'reject' && actor.type === 'user' && starterNames(run).some((name) => names.has(name))) {
       throw new QuenchError('forbidden', `${actor.id} started run ${run.id} and may not approve its steps; ask another person`);
     }
     const rules = humanRules(run.definition, step.stepKey, step.spec);
@@ -170,6 +169,12 @@ export async function decideStep(
  */
 function namesOf(actor: Actor, context: DecisionContext): Set<string> {
   return new Set([actor.id, ...(actor.type === 'user' ? (context.aliases ?? []) : [])].map((name) => name.toLowerCase()));
+}
+
+/** Every name of a run's starting person, lower-cased: none when a component started it. */
+function starterNames(run: { startedBy: string; startedByAliases?: string[] | null }): string[] {
+  const id = /^user:(.+)$/i.exec(run.startedBy)?.[1];
+  return id === undefined ? [] : [id, ...(run.startedByAliases ?? [])].map((name) => name.toLowerCase());
 }
 
 function checkShape(

@@ -41,7 +41,7 @@ const snapshotStatement = fixed<{ runId: string }>(sql`select
       json_build_object(
         'id', r.id, 'playbook', r.playbook, 'playbookHash', r.playbook_hash, 'state', r.state,
         'trigger', r.trigger, 'inputs', r.inputs, 'correlationId', r.correlation_id, 'startKey', r.start_key,
-        'drill', r.drill, 'startedBy', r.started_by, 'traceContext', r.trace_context, 'error', r.error,
+        'drill', r.drill, 'startedBy', r.started_by, 'startedByAliases', r.started_by_aliases, 'traceContext', r.trace_context, 'error', r.error,
         'createdAt', ${epochMs(sql`r.created_at`)}, 'updatedAt', ${epochMs(sql`r.updated_at`)}, 'endedAt', ${epochMs(sql`r.ended_at`)},
         'definitionDigest', md5(r.definition::text)) as run,
       (select coalesce(json_agg(json_build_object(

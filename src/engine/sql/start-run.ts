@@ -35,6 +35,8 @@ export interface StartRunInput {
   drill?: DrillOptions | null;
   /** Who starts it; defaults to `system:engine`. A user never approves steps of runs they started. */
   actor?: Actor;
+  /** The starting person's other names (Slack id, email) as the service resolved them; never from a request. */
+  starterAliases?: string[];
   traceContext?: CarriedContext;
 }
 
@@ -72,6 +74,7 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
     correlationId,
     drill: input.drill ?? null,
     startedBy: `${actor.type}:${actor.id}`,
+    startedByAliases: starterAliasesOf(actor, input.starterAliases),
     traceContext,
     error: null,
     createdAt: now,
@@ -175,4 +178,11 @@ export function resolveInputs(definition: Playbook, given: Record<string, unknow
     'validation_failed',
     `playbook '${definition.metadata.name}' cannot start: ${resolved.problems.join('; ')} (it declares: ${declared})`,
   );
+}
+
+/** A user starter's names besides their id (deduplicated); null when there are none or the starter is a component. */
+function starterAliasesOf(actor: Actor, aliases: string[] | undefined): string[] | null {
+  if (actor.type !== 'user' || !aliases) return null;
+  const others = [...new Set(aliases.filter((a) => a.toLowerCase() !== actor.id.toLowerCase()))];
+  return others.length > 0 ? others : null;
 }

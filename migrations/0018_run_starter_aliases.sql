@@ -1,0 +1,1 @@
+ALTER TABLE "engine_runs" ADD COLUMN "started_by_aliases" jsonb;
