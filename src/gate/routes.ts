@@ -84,6 +84,15 @@ function riskOf(raw: string | null | undefined): Risk {
   return risk as Risk;
 }
 
+/** A change id as audit entries can store it: at most 200 characters, no control characters (a NUL failed the audit insert: 503). */
+function changeOf(raw: string | null): string | undefined {
+  if (raw === null) return undefined;
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
+  if (raw.length > 200 || /[\u0000-\u001f\u007f]/.test(raw) || /[\ud800-\udfff]/.test(raw.replace(/[\ud800-\udbff][\udc00-\udfff]/g, '')))
+    throw new QuenchError('bad_request', 'the change query parameter must be at most 200 characters, without control characters (a commit or release id)');
+  return raw;
+}
+
 function required(query: URLSearchParams, name: string): string {
   const v = query.get(name)?.trim();
   if (!v) throw new QuenchError('bad_request', `the ${name} query parameter is required, ${GATE_EXAMPLE}`);
@@ -106,7 +115,10 @@ export function addGateRoutes(router: Router, gate: () => DeployGate, auth: Toke
       responses: { 200: { description: 'Allowed (or any answer with always200=true)', body: gateAnswerSchema }, 404: { description: 'Unknown service' }, 423: { description: 'Frozen: reasons, freezes and until', body: gateAnswerSchema } },
     },
     handler: async ({ query, user }) => {
-      const answer = gate().answer(required(query, 'service'), riskOf(query.get('risk')), query.get('change') ?? undefined);
+      for (const name of ['service', 'risk', 'change', 'always200'])
+        // The first of two would win silently: `service=demo&service=checkout` must not read as an allowed demo deploy.
+        if (query.getAll(name).length > 1) throw new QuenchError('bad_request', `the ${name} query parameter is given more than once; give it once`);
+      const answer = gate().answer(required(query, 'service'), riskOf(query.get('risk')), changeOf(query.get('change')));
       // Only a blocked answer is audited; an allowed one (the hot path) awaits nothing.
       if (!answer.allowed) await gate().recordBlocked(answer, user);
       return { status: answer.allowed || query.get('always200') === 'true' ? 200 : 423, body: answer };

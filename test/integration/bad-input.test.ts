@@ -206,6 +206,10 @@ function cases(): Case[] {
   }
   add('decision with a read-only token', webhooks.decision(validBodies.decision(), bearer(READ)), 403);
   add('generic: unknown source', raw('POST', '/webhooks/generic/nobody', { 'content-type': 'application/json' }, validBodies.generic()), 404);
+  // The deploy gate: a repeated parameter would let the first one win silently (service=demo&service=checkout);
+  // a NUL in change failed the blocked answer's audit insert (503); an unbounded change filled the trail.
+  for (const query of ['service=a&service=b', 'service=a&risk=low&risk=high', 'service=a&change=x&change=y', 'service=a&change=a%00b', 'service=a&change=a%0Ab', `service=a&change=${'x'.repeat(201)}`])
+    add(`GET /v1/deploy-gate?${query.slice(0, 60)}`, raw('GET', `/v1/deploy-gate?${query}`, bearer(READ)), 400);
   add('generic: no signature', raw('POST', '/webhooks/generic/ci', { 'content-type': 'application/json', 'x-quench-timestamp': String(now()) }, validBodies.generic()), 401);
   add('generic: stale timestamp', (() => {
     const body = validBodies.generic();
