@@ -1,5 +1,4 @@
 import { knownActions } from '../playbooks/catalog.js';
-import { checkUnparsedPlaybook } from '../playbooks/core/validate.js';
 import { playbookValidator } from '../playbooks/validator.js';
 import { sloValidator } from '../slo/definitions.js';
 import { guardedCheck } from './guard.js';
@@ -19,24 +18,8 @@ export interface DefinitionValidator {
   validate(docs: SourceDocument[]): Problem[];
 }
 
-/**
- * Playbooks, plus the checks that still apply to a playbook that failed its schema (on the
- * parts that parse), so one pass of `quench validate` reports the flow and expression problems
- * too, not only the schema ones.
- */
-function playbookFamily(): DefinitionValidator {
-  const base = playbookValidator(knownActions);
-  return {
-    ...base,
-    validate: (docs) => [
-      ...base.validate(docs),
-      ...docs.flatMap((doc) => checkUnparsedPlaybook(doc.value, knownActions()).map((p) => doc.problem(p.path, p.message))),
-    ],
-  };
-}
-
 /** The validators `quench validate` uses; capabilities add theirs here. */
-export const definitionValidators: DefinitionValidator[] = [sloValidator, playbookFamily()];
+export const definitionValidators: DefinitionValidator[] = [sloValidator, playbookValidator(knownActions)];
 
 export function validateDocuments(docs: SourceDocument[], validators = definitionValidators): Problem[] {
   const problems: Problem[] = [];

@@ -7,7 +7,7 @@ import { guardedCheck } from '../definitions/guard.js';
 import { listYamlFiles, readYamlFile } from '../definitions/source.js';
 import type { ActionCatalog } from './core/catalog.js';
 import { type Playbook, playbookSchema } from './core/playbook-schema.js';
-import { checkPlaybook, checkUnparsedPlaybook } from './core/validate.js';
+import { checkPlaybook } from './core/validate.js';
 import { checkPlaybookDocuments, claimsPlaybook } from './validator.js';
 
 /**
@@ -42,12 +42,7 @@ export function loadPlaybooks(paths: string[], catalog: ActionCatalog): LoadResu
   const {
     result: { playbooks, problems },
     problems: crashes,
-  } = guardedCheck(docs, (some) => {
-    const checked = checkPlaybookDocuments(some, catalog);
-    // A playbook that failed its schema: what else is wrong with it, so one reload log says it all.
-    const more = some.flatMap((doc) => checkUnparsedPlaybook(doc.value, catalog).map((p) => doc.problem(p.path, p.message)));
-    return { playbooks: checked.playbooks, problems: [...checked.problems, ...more] };
-  });
+  } = guardedCheck(docs, (some) => checkPlaybookDocuments(some, catalog));
   return {
     playbooks: playbooks.map(({ doc, playbook }) => ({
       name: playbook.metadata.name,

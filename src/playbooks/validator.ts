@@ -5,7 +5,7 @@ import type { DefinitionValidator } from '../definitions/validators.js';
 import type { ActionCatalog } from './core/catalog.js';
 import { API_VERSION, KIND, type Playbook, playbookSchema } from './core/playbook-schema.js';
 import { closest } from './core/graph.js';
-import { checkPlaybook } from './core/validate.js';
+import { checkPlaybook, checkUnparsedPlaybook } from './core/validate.js';
 
 /**
  * Playbook documents as a definition family: the zod schema first (problems at their field),
@@ -46,6 +46,8 @@ export function checkPlaybookDocuments(
     const parsed = playbookSchema.safeParse(doc.value);
     if (!parsed.success) {
       problems.push(...schemaProblems(doc, parsed.error));
+      // What else is wrong with it, on the parts that do parse: one pass reports it all.
+      problems.push(...checkUnparsedPlaybook(doc.value, catalog).map((p) => doc.problem(p.path, p.message)));
       continue;
     }
     const found = checkPlaybook(parsed.data, catalog).map((p) => doc.problem(p.path, p.message));
