@@ -15,7 +15,7 @@ export function addAuditVerifyRoute(router: Router, audit: AuditTrail): void {
     method: 'GET',
     pattern: '/v1/audit/verify',
     auth: 'read',
-    doc: { summary: 'Verify the audit hash chain (optionally against heads you kept)', query: z.object({ expect: z.string().optional().describe('seq:hash of a head kept elsewhere; repeatable') }), responses: { 200: { description: 'The verification report' } } },
+    doc: { summary: 'Verify the audit hash chain (optionally against heads you kept)', query: z.object({ expect: z.string().optional().describe('seq:hash of a head kept elsewhere; repeatable') }), repeatable: ['expect'], responses: { 200: { description: 'The verification report' } } },
     handler: async ({ query }) => {
       const expected = new Map<number, string>();
       for (const text of query.getAll('expect')) {

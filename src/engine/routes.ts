@@ -25,6 +25,7 @@ export function addEngineRoutes(router: Router, engine: () => Engine): void {
     doc: {
       summary: 'List runs, newest first',
       query: z.object({ state: z.string().optional().describe(`Comma-separated run states: ${runStates.join(', ')}`), limit: z.string().regex(/^\d+$/).optional(), before: storableTimestamp.optional(), correlationId: z.string().optional() }),
+      repeatable: ['state'],
       responses: { 200: { description: '{ runs, next }: pass next as before for the next page' } },
     },
     handler: async ({ query }) => {

@@ -50,6 +50,11 @@ export interface RouteDoc {
   description?: string;
   /** Query parameters: one property per parameter (optional ones may be left out). */
   query?: z.ZodObject;
+  /**
+   * Query parameters the handler reads with `getAll` (each value is checked against the schema).
+   * Any other parameter given twice is refused: the handler would read the first, unchecked.
+   */
+  repeatable?: readonly string[];
   /** The JSON request body. */
   body?: z.ZodType;
   /** Answers other than the error shape every route shares: status → description and body schema. */

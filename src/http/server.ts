@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { context, type Span } from '@opentelemetry/api';
-import { asQuenchError, httpStatusOf } from '../core/errors.js';
+import type { z } from 'zod';
+import { asQuenchError, httpStatusOf, QuenchError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { endServerSpan, startServerSpan } from '../telemetry/otel.js';
@@ -108,7 +109,7 @@ export function createHttpServer(deps: { router: Router; auth: TokenAuthenticato
       const user = auth.authorise(req, match.route.auth);
       // The query schema /openapi.json publishes is the one every request is checked against.
       const querySchema = match.route.doc?.query;
-      if (querySchema && target.searchParams.size > 0) parseWith(querySchema, Object.fromEntries(target.searchParams), 'query', 'bad_request');
+      if (querySchema && target.searchParams.size > 0) checkQuery(querySchema, target.searchParams, match.route.doc?.repeatable ?? []);
       const ctx = new Context(req, method, path, match.params, target.searchParams, requestId, user, log);
       if (match.route.raw) {
         res.setHeader('X-Request-Id', requestId);
@@ -204,4 +205,24 @@ export function send(res: ServerResponse, reply: Reply, requestId?: string): voi
 function contentTypeKey(headers: OutgoingHttpHeaders): string | undefined {
   for (const key in headers) if (key.length === 12 && key.toLowerCase() === 'content-type') return key;
   return undefined;
+}
+
+/**
+ * Checks every value of every query parameter against the route's schema. `Object.fromEntries`
+ * alone kept the last of a repeated parameter while handlers read the first (`query.get`), so
+ * `limit=abc&limit=1` passed with `abc` unchecked and `service=demo&service=checkout` asked the
+ * deploy gate about demo. A parameter the route does not declare repeatable is refused when
+ * given twice; each value of a repeatable one is checked.
+ */
+function checkQuery(schema: z.ZodObject, params: URLSearchParams, repeatable: readonly string[]): void {
+  const firsts = new Map<string, string>();
+  const repeats: Array<[string, string]> = [];
+  for (const [name, value] of params) {
+    if (!firsts.has(name)) firsts.set(name, value);
+    else if (repeatable.includes(name)) repeats.push([name, value]);
+    else throw new QuenchError('bad_request', `the ${name.slice(0, 40)} query parameter is given more than once; give it once`);
+  }
+  // Object.fromEntries defines own properties: a parameter named __proto__ stays a parameter.
+  parseWith(schema, Object.fromEntries(firsts), 'query', 'bad_request');
+  for (const [name, value] of repeats) parseWith(schema, Object.fromEntries([...firsts, [name, value]]), 'query', 'bad_request');
 }

@@ -210,6 +210,9 @@ function cases(): Case[] {
   // a NUL in change failed the blocked answer's audit insert (503); an unbounded change filled the trail.
   for (const query of ['service=a&service=b', 'service=a&risk=low&risk=high', 'service=a&change=x&change=y', 'service=a&change=a%00b', 'service=a&change=a%0Ab', `service=a&change=${'x'.repeat(201)}`])
     add(`GET /v1/deploy-gate?${query.slice(0, 60)}`, raw('GET', `/v1/deploy-gate?${query}`, bearer(READ)), 400);
+  // Every route's query is checked value by value: the first of two used to go to the handler unchecked.
+  for (const query of ['limit=abc&limit=1', 'limit=1&limit=abc', 'before=2026-01-01T00:00:00Z&before=yesterday', 'state=running&state=running&limit=1&limit=2'])
+    add(`GET /v1/runs?${query}`, raw('GET', `/v1/runs?${query}`, bearer(READ)), 400);
   add('generic: no signature', raw('POST', '/webhooks/generic/ci', { 'content-type': 'application/json', 'x-quench-timestamp': String(now()) }, validBodies.generic()), 401);
   add('generic: stale timestamp', (() => {
     const body = validBodies.generic();
