@@ -22,13 +22,16 @@ export const MAX_COMPREHENSION_NESTING = 2;
 export const CONTEXT_VARIABLES = ['trigger', 'inputs', 'steps', 'env', 'run', 'event'] as const;
 const COMPREHENSIONS = new Set(['map', 'filter', 'all', 'exists', 'exists_one']);
 
-const environment = new Environment({
+/** How every CEL environment of Quench reads a source: this one, and validation's typed one (step-checks.ts). */
+export const CEL_OPTIONS = {
   // Step outputs and payloads are JSON: mixed lists and maps are normal there.
   homogeneousAggregateLiterals: false,
   // `.?key` and `orValue()` let authors read optional payload fields without has() chains.
   enableOptionalTypes: true,
   limits: { maxAstNodes: 400, maxDepth: 32, maxListElements: 100, maxMapEntries: 100, maxCallArguments: 16 },
-});
+} as const;
+
+const environment = new Environment(CEL_OPTIONS);
 for (const name of CONTEXT_VARIABLES) environment.registerVariable(name, 'map');
 
 interface EvalNode {

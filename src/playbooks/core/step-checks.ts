@@ -1,7 +1,7 @@
 import { Environment } from '@marcbachmann/cel-js';
 import type { ActionCatalog } from './catalog.js';
 import { durationMs } from './duration.js';
-import { compileExpression, ExpressionError, type Reference } from './expressions.js';
+import { CEL_OPTIONS, compileExpression, ExpressionError, type Reference } from './expressions.js';
 import { patternProblem } from './patterns.js';
 import type { GraphProblem } from './graph.js';
 import { checkActionCall } from './action-checks.js';
@@ -188,12 +188,8 @@ function typedEnvironment(inputTypes: Record<string, PlaybookInput['type']>): En
   const hit = typedByInputs.get(signature);
   if (hit) return hit;
   if (!typedBase) {
-    // Same options as the evaluating environment (expressions.ts), so both read a source alike.
-    typedBase = new Environment({
-      homogeneousAggregateLiterals: false,
-      enableOptionalTypes: true,
-      limits: { maxAstNodes: 400, maxDepth: 32, maxListElements: 100, maxMapEntries: 100, maxCallArguments: 16 },
-    })
+    // The evaluating environment's options (expressions.ts), so both read a source alike.
+    typedBase = new Environment(CEL_OPTIONS)
       .registerVariable({ name: 'trigger', schema: TRIGGER_FIELDS })
       .registerVariable({ name: 'run', schema: RUN_FIELDS })
       .registerVariable('steps', 'map')
