@@ -40,19 +40,31 @@ export function edgesOf(sequence: Sequence, i: number): Edge[] {
 export function checkGraph(playbook: Pick<Playbook, 'steps'>): GraphProblem[] {
   const problems: GraphProblem[] = [];
   const sequences = sequencesOf(playbook);
-  const home = new Map<string, Sequence>();
-  const firstPath = new Map<string, PropertyKey[]>();
-  for (const { step, path: at, sequence } of allSteps(playbook)) {
-    const path = [...at, 'id'];
-    const seen = firstPath.get(step.id);
-    if (seen) problems.push({ path, message: `duplicate step id '${step.id}' (first used at ${seen.map(String).join('.')})` });
-    else {
-      firstPath.set(step.id, path);
-      home.set(step.id, sequence);
-    }
-  }
+  const { problems: duplicates, home } = indexIds([...allSteps(playbook)].map(({ step, path, sequence }) => ({ id: step.id, path, sequence })));
+  problems.push(...duplicates);
   for (const sequence of sequences) problems.push(...checkSequence(sequence, home));
   return problems;
+}
+
+/**
+ * Duplicate step ids over steps in document order, and the sequence each id is first defined in
+ * (its home, which jumps must stay within). Shared with the checks of a playbook that failed its
+ * schema (validate.ts), which walk the raw document.
+ */
+export function indexIds<S>(steps: Iterable<{ id: string; path: PropertyKey[]; sequence: S }>): { problems: GraphProblem[]; home: Map<string, S> } {
+  const problems: GraphProblem[] = [];
+  const home = new Map<string, S>();
+  const firstPath = new Map<string, PropertyKey[]>();
+  for (const { id, path: at, sequence } of steps) {
+    const path = [...at, 'id'];
+    const seen = firstPath.get(id);
+    if (seen) problems.push({ path, message: `duplicate step id '${id}' (first used at ${seen.map(String).join('.')})` });
+    else {
+      firstPath.set(id, path);
+      home.set(id, sequence);
+    }
+  }
+  return { problems, home };
 }
 
 function checkSequence(sequence: Sequence, home: Map<string, Sequence>): GraphProblem[] {
@@ -63,7 +75,7 @@ function checkSequence(sequence: Sequence, home: Map<string, Sequence>): GraphPr
     const good: Edge[] = [];
     for (const e of edgesOf(sequence, i)) {
       if (e.to === END || index.has(e.to)) good.push(e);
-      else problems.push({ path: e.path, message: unknownTarget(e.to, sequence, home) });
+      else problems.push({ path: e.path, message: unknownTarget(e.to, sequence.steps.map((s) => s.id), sequence.label, home) });
     }
     adjacency.set(step.id, good);
   });
@@ -105,10 +117,11 @@ function checkSequence(sequence: Sequence, home: Map<string, Sequence>): GraphPr
   return problems;
 }
 
-function unknownTarget(target: string, sequence: Sequence, home: Map<string, Sequence>): string {
+/** Why a jump from the sequence `label` (whose step ids are `ids`) to `target` goes nowhere. */
+export function unknownTarget(target: string, ids: readonly string[], label: string, home: Map<string, { label: string }>): string {
   const elsewhere = home.get(target);
-  if (elsewhere) return `step '${target}' is in the ${elsewhere.label}; jumps must stay within the ${sequence.label}`;
-  const hint = closest(target, [...sequence.steps.map((s) => s.id), END]);
+  if (elsewhere) return `step '${target}' is in the ${elsewhere.label}; jumps must stay within the ${label}`;
+  const hint = closest(target, [...ids, END]);
   return `unknown step '${target}'${hint ? ` (did you mean '${hint}'?)` : ''}`;
 }
 

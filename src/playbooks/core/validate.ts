@@ -1,5 +1,5 @@
 import type { ActionCatalog } from './catalog.js';
-import { checkGraph, closest, type GraphProblem } from './graph.js';
+import { checkGraph, type GraphProblem, indexIds, unknownTarget } from './graph.js';
 import { inputMismatch } from './inputs.js';
 import { inputSchema, type Playbook, type PlaybookInput, playbookSchema } from './playbook-schema.js';
 import { checkCondition, checkStep, type Known } from './step-checks.js';
@@ -141,32 +141,17 @@ export function checkUnparsedPlaybook(value: unknown, catalog: ActionCatalog): G
   };
 
   // Duplicate ids, over every step that has a string id.
-  const firstPath = new Map<string, PropertyKey[]>();
-  const home = new Map<string, RawSequence>();
-  for (const s of steps) {
-    if (typeof s.value.id !== 'string') continue;
-    const path = [...s.path, 'id'];
-    const seen = firstPath.get(s.value.id);
-    if (seen) out.push({ path, message: `duplicate step id '${s.value.id}' (first used at ${seen.map(String).join('.')})` });
-    else {
-      firstPath.set(s.value.id, path);
-      home.set(s.value.id, s.sequence);
-    }
-  }
+  const { problems: duplicates, home } = indexIds(
+    steps.flatMap((s) => (typeof s.value.id === 'string' ? [{ id: s.value.id, path: s.path, sequence: s.sequence }] : [])),
+  );
+  out.push(...duplicates);
   // Jump targets, in lists where every step has an id (else the target may be the step without one).
   for (const sequence of sequences) {
     if (!sequence.steps.every((s) => isRaw(s) && typeof s.id === 'string')) continue;
     const ids = sequence.steps.map((s) => (s as Raw).id as string);
     const target = (to: unknown, path: PropertyKey[]) => {
       if (typeof to !== 'string' || to === '' || to === END || ids.includes(to)) return;
-      const elsewhere = home.get(to);
-      const hint = closest(to, [...ids, END]);
-      out.push({
-        path,
-        message: elsewhere
-          ? `step '${to}' is in the ${elsewhere.label}; jumps must stay within the ${sequence.label}`
-          : `unknown step '${to}'${hint ? ` (did you mean '${hint}'?)` : ''}`,
-      });
+      out.push({ path, message: unknownTarget(to, ids, sequence.label, home) });
     };
     sequence.steps.forEach((raw, i) => {
       const step = raw as Raw;
