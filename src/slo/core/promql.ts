@@ -23,8 +23,7 @@ export function promRange(ms: number): string {
   return formatDuration(Math.max(1000, Math.round(ms / 1000) * 1000));
 }
 
-/** 1 − 0.95 is 0.050000000000000044 in floating point; PromQL readers deserve 0.05. */
-export const tidy = (n: number) => Number(n.toPrecision(12));
+export { tidy } from './numbers.js';
 
 const opSymbol: Record<ComparisonOp, string> = { lt: '<', lte: '<=', gt: '>', gte: '>=' };
 

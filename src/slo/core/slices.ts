@@ -1,4 +1,5 @@
 import type { Budgeting } from './model.js';
+import { tidy } from './numbers.js';
 
 /**
  * The time-slice rules every SLI source applies the same way (the PromQL of core/promql.ts and
@@ -20,7 +21,7 @@ export function sliceRangeMs(b: Sliced): number {
 
 /** The error ratio a slice may have and still be good: 1 − sliceTarget (0.05 for 95%, not 0.050000000000000044). */
 export function badSliceAbove(sliceTarget: number): number {
-  return Number((1 - sliceTarget).toPrecision(12));
+  return tidy(1 - sliceTarget);
 }
 
 /** What one slice with traffic adds to the window's `errors`. */
