@@ -110,21 +110,17 @@ const sliSchema = z
     message: 'expected exactly one of events, raw, latency or synthetic',
   });
 
+const FACTOR = 'expected a burn-rate factor: a finite number above 0, e.g. 14.4';
+const BUDGET_PERCENT = 'expected a percentage of the budget above 0 and at most 100, e.g. 2';
+
 const windowSpecSchema = z
   .strictObject({
     severity: z.enum(['page', 'ticket'], { error: 'expected page or ticket' }),
     long: durationText,
     short: durationText,
     /** Burn-rate threshold; or give budgetPercent, the share of budget consumed within `long`. */
-    factor: z
-      .number({ error: 'expected a burn-rate factor: a finite number above 0, e.g. 14.4' })
-      .positive('expected a burn-rate factor: a finite number above 0, e.g. 14.4')
-      .optional(),
-    budgetPercent: z
-      .number({ error: 'expected a percentage of the budget above 0 and at most 100, e.g. 2' })
-      .gt(0, 'expected a percentage of the budget above 0 and at most 100, e.g. 2')
-      .max(100, 'expected a percentage of the budget above 0 and at most 100, e.g. 2')
-      .optional(),
+    factor: z.number({ error: FACTOR }).positive(FACTOR).optional(),
+    budgetPercent: z.number({ error: BUDGET_PERCENT }).gt(0, BUDGET_PERCENT).max(100, BUDGET_PERCENT).optional(),
   })
   .refine((w) => (w.factor === undefined) !== (w.budgetPercent === undefined), { message: 'give exactly one of factor and budgetPercent' });
 
