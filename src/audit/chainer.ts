@@ -3,7 +3,7 @@ import { QuenchError } from '../core/errors.js';
 import type { Database, Executor } from '../db/database.js';
 import { pipelineOn } from '../db/pipeline.js';
 import { epochMs, parsedJson, pgArray } from '../db/rows.js';
-import { type ChainHashers, linkBatch } from './core/chain.js';
+import { type ChainHashers, laterHead, linkBatch, type SeenHead } from './core/chain.js';
 import { type AuditEvent, pendingFields } from './core/entry.js';
 import type { auditEvents } from './schema.js';
 
@@ -34,6 +34,14 @@ export function fromRow(row: AuditRow): AuditEvent {
   };
 }
 
+/**
+ * What one trail (one process) remembers of the chain across its passes: the newest entry it
+ * saw or wrote (core/chain.ts `SeenHead`). A pass refuses a head that went back from it.
+ */
+export interface ChainMemory {
+  seen?: SeenHead;
+}
+
 /** Test seams: crash tests, and changes made behind the pass's back. */
 export interface ChainFaults {
   /** Runs after the pass read its batch and the head, before it writes. */
@@ -55,14 +63,16 @@ export interface ChainFaults {
  * Changes serialised by a row lock (one run's transitions) draw their ids in lock order.
  *
  * `wait`: block on the lock (flush) instead of giving up when another chainer holds it.
+ * `memory`: what this trail saw of the chain, checked before and advanced after the pass.
  * Returns the number of outbox entries chained, or `busy`.
  */
 export async function chainPass(
   db: Database,
   hashers: ChainHashers,
-  options: { wait: boolean; batch?: number; faults?: ChainFaults },
+  options: { wait: boolean; batch?: number; faults?: ChainFaults; memory?: ChainMemory },
 ): Promise<number | 'busy'> {
-  return db.orm.transaction(async (tx) => {
+  let written: SeenHead | undefined;
+  const chained = await db.orm.transaction(async (tx) => {
     // The lock, the batch and the head in one round trip (pipeline.ts): the reads are later
     // statements, so they see everything committed before the lock was granted. Without the
     // lock they are discarded.
@@ -96,6 +106,7 @@ export async function chainPass(
         return { at: p.at, input, authentic, normalised: true };
       }),
       hashers,
+      options.memory?.seen,
     );
     if (linked.entries.length === 0) throw new QuenchError('audit_chain_broken', linked.refused ?? 'nothing to link');
     // One statement whatever the batch size (one prepared statement, not one per row count).
@@ -132,8 +143,12 @@ export async function chainPass(
     if (Number(count?.n) !== linked.entries.length) {
       throw new QuenchError('audit_chain_broken', `a chain pass linked ${linked.entries.length} entries but inserted ${count?.n}: outbox rows vanished during the pass`);
     }
+    written = { seq: linked.entries.at(-1)!.entry.seq, keyed: linked.mode === 'keyed' };
     return fromOutbox.length;
   });
+  // Remembered once committed: a pass that rolled back wrote nothing to remember.
+  if (written && options.memory) options.memory.seen = laterHead(options.memory.seen, written);
+  return chained;
 }
 
 /** The marker entry as `json_populate_recordset(null::audit_events, …)` reads it. */
@@ -180,10 +195,10 @@ const outboxFromRaw = (r: RawOutboxRow) => Object.assign(common(r), { id: Number
 const eventFromRaw = (r: RawEventRow): AuditRow => Object.assign(common(r), { seq: Number(r.seq), prevHash: r.prev_hash, hash: r.hash }) as AuditRow;
 
 /** Chains everything committed so far (waiting for a running pass); returns how many entries it chained. */
-export async function chainAll(db: Database, hashers: ChainHashers, faults?: ChainFaults): Promise<number> {
+export async function chainAll(db: Database, hashers: ChainHashers, faults?: ChainFaults, memory?: ChainMemory): Promise<number> {
   let total = 0;
   for (;;) {
-    const n = await chainPass(db, hashers, { wait: true, faults });
+    const n = await chainPass(db, hashers, { wait: true, faults, memory });
     if (n === 'busy') continue;
     total += n;
     if (n < CHAIN_BATCH) return total;

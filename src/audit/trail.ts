@@ -10,15 +10,18 @@ import {
   decideAppend,
   type ExpectedHeads,
   finishChain,
+  headRegression,
   initialChainState,
+  laterHead,
   keyedMarker,
   type Link,
   type LinkMode,
   linkEntry,
+  type SeenHead,
   type VerifyBreak,
 } from './core/chain.js';
-import { type AuditEntryInput, type AuditEvent, normaliseData, pendingFields } from './core/entry.js';
-import { CHAIN_BATCH, CHAINER_LOCK_KEY, type ChainFaults, chainAll, chainPass, fromRow } from './chainer.js';
+import { type AuditEntryInput, type AuditEvent, hashedFields, normaliseData, pendingFields } from './core/entry.js';
+import { CHAIN_BATCH, CHAINER_LOCK_KEY, type ChainFaults, type ChainMemory, chainAll, chainPass, fromRow } from './chainer.js';
 import { createChainLoop } from './chain-loop.js';
 import { pgArray } from '../db/rows.js';
 import { auditEvents } from './schema.js';
@@ -157,16 +160,19 @@ const MODE_CHECK_MS = 10_000;
 
 export function createAuditTrail(db: Database, clock: Clock, options: AuditTrailOptions = {}): AuditTrail {
   const hashers = auditHashers(options.key);
+  // The newest entry this process saw or wrote: a chain rewritten or cut behind its back (by a
+  // superuser) is refused rather than extended, or keyed afresh as if it had never been keyed.
+  const memory: ChainMemory = {};
   const readBacklog = () => backlogOf(db);
   const flush = async () => {
-    await chainAll(db, hashers, options.faults);
+    await chainAll(db, hashers, options.faults, memory);
   };
   // A pass that follows an idle one starts with a lock-free look (one statement, no
   // transaction): most passes soon after an append find its transaction still open and nothing
   // to link. After a pass that linked entries the look is skipped: under load it nearly always
   // found work, so it only added a statement (a scan of the outbox, which grows with its dead rows).
   const loop = createChainLoop({
-    pass: async ({ probe }) => (probe && (await outboxIsEmpty(db)) ? 0 : chainPass(db, hashers, { wait: false, faults: options.faults })),
+    pass: async ({ probe }) => (probe && (await outboxIsEmpty(db)) ? 0 : chainPass(db, hashers, { wait: false, faults: options.faults, memory })),
     batch: CHAIN_BATCH,
   });
   /**
@@ -177,7 +183,7 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
   const settle = async () => {
     const until = Date.now() + SETTLE_MS;
     for (;;) {
-      const n = await chainPass(db, hashers, { wait: false, faults: options.faults }).catch(() => 'failed' as const);
+      const n = await chainPass(db, hashers, { wait: false, faults: options.faults, memory }).catch(() => 'failed' as const);
       if (n === 'failed') return;
       if (n === 'busy') {
         if (Date.now() > until) return;
@@ -192,6 +198,9 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
    * An append from a process whose key (or lack of one) cannot extend the chain would sit in
    * the outbox and stop every chainer there, so it is refused at once, as appends always were.
    * The head's mode is checked again every MODE_CHECK_MS (it changes once, plain to keyed).
+   * Not against `memory`: after a rewrite behind this process's back its entries still carry
+   * their MACs and wait in the outbox (the chainer refuses the head) rather than fail the
+   * changes they record.
    */
   let modeCheckedAt = -Infinity;
   const writable = async (tx: Executor) => {
@@ -242,35 +251,43 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
       // Entries left by a process that stopped before chaining them come first (as plain links
       // when they were recorded without a key on a plain trail).
       await flush();
-      await db.orm.transaction(async (tx) => {
+      const seen = await db.orm.transaction(async (tx): Promise<SeenHead | undefined> => {
         await tx.execute(sql`select pg_advisory_xact_lock(${CHAINER_LOCK_KEY}::bigint)`);
         const [row] = await tx.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
         const head = row && fromRow(row);
-        const decision = decideAppend(head, hashers);
+        const decision = decideAppend(head, hashers, memory.seen);
         if (decision.kind === 'refuse') throw new QuenchError('audit_chain_broken', decision.reason);
-        if (decision.kind === 'mark_then_append') {
-          const marker = linkEntry(head, keyedMarker(hashers.keyed!.keyId), new Date(Math.floor(clock.now().getTime())), hashers.keyed!.hash);
-          await tx.insert(auditEvents).values({
-            seq: marker.seq,
-            at: marker.at,
-            actorType: marker.actor.type,
-            actorId: marker.actor.id,
-            action: marker.action,
-            subjectType: marker.subject.type,
-            subjectId: marker.subject.id,
-            data: marker.data,
-            correlationId: marker.correlationId,
-            prevHash: marker.prevHash,
-            hash: marker.hash,
-          });
-        }
+        if (decision.kind === 'append') return head && { seq: head.seq, keyed: decision.mode === 'keyed' };
+        // mark_then_append: a key on a plain (or empty) chain.
+        const marker = linkEntry(head, keyedMarker(hashers.keyed!.keyId), new Date(Math.floor(clock.now().getTime())), hashers.keyed!.hash);
+        await tx.insert(auditEvents).values({
+          seq: marker.seq,
+          at: marker.at,
+          actorType: marker.actor.type,
+          actorId: marker.actor.id,
+          action: marker.action,
+          subjectType: marker.subject.type,
+          subjectId: marker.subject.id,
+          data: marker.data,
+          correlationId: marker.correlationId,
+          prevHash: marker.prevHash,
+          hash: marker.hash,
+        });
+        return { seq: marker.seq, keyed: true };
       });
+      if (seen) memory.seen = laterHead(memory.seen, seen);
     },
 
     async head() {
       await settle();
-      const [row] = await db.orm.select({ seq: auditEvents.seq, hash: auditEvents.hash }).from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
-      return row;
+      const [row] = await db.orm.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
+      const head = row && fromRow(row);
+      // A head rewritten or cut behind this process's back is not published as the one to record.
+      const keyed = head !== undefined && hashers.keyed !== undefined && hashers.keyed.hash(hashedFields(head)) === head.hash;
+      const regression = headRegression(memory.seen, head, keyed);
+      if (regression) throw new QuenchError('audit_chain_broken', regression);
+      if (head) memory.seen = laterHead(memory.seen, { seq: head.seq, keyed });
+      return head && { seq: head.seq, hash: head.hash };
     },
 
     async append(input, executor) {

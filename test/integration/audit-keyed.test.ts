@@ -103,14 +103,60 @@ describe.each(databaseKinds)('HMAC-keyed audit trail on %s', (kind) => {
     const published = (await keyed.head())!;
     await rewriteWithoutKey(t.db, keyed, 1, (e) => (e.action = 'test.entry'));
     expect(await keyed.verify()).toMatchObject({ ok: false, broken: { kind: 'not_keyed', seq: 6 } });
-    // The service (holding the key) goes on and keys the forged chain afresh: the chain alone now
+    // The running service saw the keyed head, so it refuses to go on (next test). A service
+    // started afresh has no such memory and keys the forged chain anew: the chain alone now
     // verifies, the head recorded elsewhere does not.
     await appendSome(keyed, 1, 5);
-    expect(await keyed.verify()).toMatchObject({ ok: true, keyedSince: 7 });
-    expect(await keyed.verify({ expected: new Map([[published.seq, published.hash]]) })).toMatchObject({
+    const restarted = createAuditTrail(t.db, systemClock, { key: KEY });
+    await restarted.prepare();
+    expect(await restarted.verify()).toMatchObject({ ok: true, keyedSince: 7 });
+    expect(await restarted.verify({ expected: new Map([[published.seq, published.hash]]) })).toMatchObject({
       ok: false,
       broken: { kind: 'expected_head_mismatch', seq: published.seq, expected: published.hash },
     });
+  });
+
+  it('a running chainer that saw a keyed head refuses the trail rewritten as plain SHA-256 behind its back, and reports it', async () => {
+    t = await freshDatabase(kind);
+    const keyed = createAuditTrail(t.db, systemClock, { key: KEY });
+    await keyed.prepare();
+    await appendSome(keyed, 4);
+    await keyed.flush();
+    // A superuser relinks the whole trail with plain SHA-256, the marker made an ordinary entry.
+    await rewriteWithoutKey(t.db, keyed, 1, (e) => (e.action = 'test.entry'));
+    const forged = (await t.db.rows<{ hash: string }>(sql`select hash from audit_events where seq = 5`))[0]!.hash;
+    await appendSome(keyed, 1, 4);
+    await expect(keyed.flush()).rejects.toThrow(/HMAC-keyed up to entry 5 .* entry 5 is a plain SHA-256 link: the trail was rewritten without the key/);
+    // Nothing blessed the forgery: no new marker, no entry after it; the new entry waits in the outbox.
+    expect(await t.db.rows(sql`select seq, action from audit_events where seq > 5 or action = 'audit.hmac_enabled'`)).toEqual([]);
+    expect(await keyed.backlog()).toMatchObject({ entries: 1 });
+    // The background loop reports it as every chain fault (the capability logs it, the lag fails /readyz) …
+    const errors: unknown[] = [];
+    keyed.startChaining({ onError: (err) => errors.push(err), pollMs: 10 });
+    await waitFor('the chain loop to report the refused head', async () => errors.length > 0);
+    await keyed.stopChaining();
+    expect(errors[0]).toMatchObject({ code: 'audit_chain_broken', message: expect.stringMatching(/rewritten without the key/) });
+    // … and the forged head is not published as the one to record.
+    await expect(keyed.head()).rejects.toThrow(/rewritten without the key/);
+    expect((await t.db.rows<{ hash: string }>(sql`select hash from audit_events where seq = 5`))[0]!.hash).toBe(forged);
+  });
+
+  it.each([
+    ['keyed', KEY],
+    ['plain', undefined],
+  ])('a running chainer refuses a trail cut back from the end (%s)', async (_mode, key) => {
+    t = await freshDatabase(kind);
+    const audit = createAuditTrail(t.db, systemClock, { key });
+    await audit.prepare();
+    await appendSome(audit, 5);
+    await audit.flush();
+    const head = (await audit.head())!;
+    await t.db.rows(sql`alter table audit_events disable trigger audit_events_no_update_delete`);
+    await t.db.rows(sql`delete from audit_events where seq > ${head.seq - 2}`);
+    await t.db.rows(sql`alter table audit_events enable trigger audit_events_no_update_delete`);
+    await appendSome(audit, 1, 5);
+    await expect(audit.flush()).rejects.toThrow(new RegExp(`newest audit entry is ${head.seq - 2}, but this process saw entry ${head.seq}: entries were cut from the end`));
+    expect(await t.db.rows(sql`select max(seq)::int as seq from audit_events`)).toEqual([{ seq: head.seq - 2 }]);
   });
 
   it('publishes the head on a schedule, as a log line that verify --expect takes', async () => {

@@ -89,16 +89,55 @@ export type AppendDecision =
   | { kind: 'refuse'; reason: string };
 
 /**
+ * The newest entry a writer process has seen or written, and whether it was keyed under the
+ * writer's key. Kept in the process's memory, out of reach of whoever can rewrite the table:
+ * the chain only grows, and never turns back from keyed, so a head older than this, or a plain
+ * head after a keyed one, was cut or rewritten behind the writer's back.
+ */
+export interface SeenHead {
+  seq: number;
+  keyed: boolean;
+}
+
+/** The later of two seen heads (passes of one process may report out of order). */
+export const laterHead = (a: SeenHead | undefined, b: SeenHead): SeenHead => (a && a.seq > b.seq ? a : b);
+
+/**
+ * Why `head` cannot be the chain `seen` was part of, or undefined when it can. `keyedHead`: the
+ * head authenticates under the writer's key (computed by the caller, who needs it anyway).
+ */
+export function headRegression(seen: SeenHead | undefined, head: Link | undefined, keyedHead: boolean): string | undefined {
+  if (!seen) return undefined;
+  const advice = 'Chaining stops here: treat it as a security incident and compare the trail with the published heads (`quench audit verify --expect SEQ:HASH`, docs/database-roles.md)';
+  if (!head) return `the audit trail is empty, but this process saw entry ${seen.seq}: every entry was deleted. ${advice}`;
+  if (head.seq < seen.seq) {
+    return `the newest audit entry is ${head.seq}, but this process saw entry ${seen.seq}: entries were cut from the end. ${advice}`;
+  }
+  if (seen.keyed && !keyedHead) {
+    return (
+      `the audit trail was HMAC-keyed up to entry ${seen.seq} as this process saw it, but its newest entry ${head.seq} is a plain SHA-256 link: ` +
+      `the trail was rewritten without the key (or that entry altered). ${advice}`
+    );
+  }
+  return undefined;
+}
+
+/**
  * Whether a writer holding `hashers` may extend a chain whose newest entry is `head`. The head
  * must authenticate under the writer's mode: a writer never extends an entry it cannot check,
  * so a service started without the key (or with another key) stops at once instead of
- * appending plain entries after keyed ones.
+ * appending plain entries after keyed ones. `seen`: what this writer saw before; a head that
+ * went back from it is refused, where a writer without that memory would see a plain trail to
+ * key (a marker would bless the forgery).
  */
-export function decideAppend(head: AuditEvent | undefined, hashers: ChainHashers): AppendDecision {
+export function decideAppend(head: AuditEvent | undefined, hashers: ChainHashers, seen?: SeenHead): AppendDecision {
   const canonical = head && hashedFields(head);
+  const keyedHead = head !== undefined && hashers.keyed !== undefined && hashers.keyed.hash(canonical!) === head.hash;
+  const regression = headRegression(seen, head, keyedHead);
+  if (regression) return { kind: 'refuse', reason: regression };
   if (hashers.keyed) {
     if (!head) return { kind: 'mark_then_append' };
-    if (hashers.keyed.hash(canonical!) === head.hash) return { kind: 'append', mode: 'keyed' };
+    if (keyedHead) return { kind: 'append', mode: 'keyed' };
     if (hashers.plain(canonical!) === head.hash) return { kind: 'mark_then_append' };
     return {
       kind: 'refuse',
@@ -237,14 +276,17 @@ export interface PendingEntry {
  * the first keyed entry), then the authenticated entries. After the marker an entry whose MAC
  * does not verify is refused: linking it would vouch for a row someone inserted without the key.
  * The batch then ends before it (`refused` says why), and the next batch starts with it.
+ * `seen` is the writer's memory of the chain (`decideAppend`); `mode` is the last link's mode,
+ * for the writer to remember once the batch is committed.
  */
 export function linkBatch(
   head: AuditEvent | undefined,
   pending: readonly PendingEntry[],
   hashers: ChainHashers,
-): { entries: Array<{ entry: AuditEvent; source?: number }>; refused?: string } {
-  const decision = decideAppend(head, hashers);
-  if (decision.kind === 'refuse') return { entries: [], refused: decision.reason };
+  seen?: SeenHead,
+): { entries: Array<{ entry: AuditEvent; source?: number }>; refused?: string; mode: LinkMode } {
+  const decision = decideAppend(head, hashers, seen);
+  if (decision.kind === 'refuse') return { entries: [], refused: decision.reason, mode: 'plain' };
   let mode: LinkMode = decision.kind === 'append' ? decision.mode : 'plain';
   const entries: Array<{ entry: AuditEvent; source?: number }> = [];
   let previous: Link | undefined = head;
@@ -258,6 +300,7 @@ export function linkBatch(
     if (mode === 'keyed' && !p.authentic) {
       return {
         entries,
+        mode,
         refused:
           `a pending audit entry (${p.input.action}, recorded ${p.at.toISOString()}) does not carry a valid MAC for QUENCH_AUDIT_KEY ` +
           `(key id ${hashers.keyed!.keyId}): it was recorded by a process without this key, or inserted or changed outside Quench. ` +
@@ -268,5 +311,5 @@ export function linkBatch(
     entries.push({ entry, source });
     previous = entry;
   }
-  return { entries };
+  return { entries, mode };
 }

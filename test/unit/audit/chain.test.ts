@@ -60,6 +60,31 @@ describe('audit chain core', () => {
     expect(decideAppend(altered, plain)).toMatchObject({ kind: 'refuse' });
   });
 
+  it('a writer that saw a keyed head refuses a head rewritten as plain SHA-256, or cut back, instead of keying it afresh', () => {
+    const forged = chain(6).at(-1)!; // the whole trail relinked with plain SHA-256, marker and all
+    // Without a memory of the chain (a process just started) the forgery looks like a plain trail to key.
+    expect(decideAppend(forged, keyed)).toEqual({ kind: 'mark_then_append' });
+    expect(decideAppend(forged, keyed, { seq: 5, keyed: true })).toMatchObject({
+      kind: 'refuse',
+      reason: expect.stringMatching(/HMAC-keyed up to entry 5 .* entry 6 is a plain SHA-256 link: the trail was rewritten without the key/),
+    });
+    expect(decideAppend(undefined, keyed, { seq: 5, keyed: true })).toMatchObject({ kind: 'refuse', reason: expect.stringMatching(/is empty, but this process saw entry 5/) });
+    // Cut from the end: the head is older than one this writer saw, keyed or not.
+    expect(decideAppend(chain(1, 2).at(-1), keyed, { seq: 5, keyed: true })).toMatchObject({
+      kind: 'refuse',
+      reason: expect.stringMatching(/newest audit entry is 4, but this process saw entry 5: entries were cut from the end/),
+    });
+    expect(decideAppend(chain(3).at(-1), plain, { seq: 4, keyed: false })).toMatchObject({ kind: 'refuse', reason: expect.stringMatching(/cut from the end/) });
+    // What it saw and what follows it are fine; so is a plain head it saw as plain (entries recorded before the key).
+    expect(decideAppend(chain(1, 2).at(-1), keyed, { seq: 4, keyed: true })).toEqual({ kind: 'append', mode: 'keyed' });
+    expect(decideAppend(chain(1, 2).at(-1), keyed, { seq: 2, keyed: true })).toEqual({ kind: 'append', mode: 'keyed' });
+    expect(decideAppend(chain(3).at(-1), keyed, { seq: 3, keyed: false })).toEqual({ kind: 'mark_then_append' });
+    expect(linkBatch(forged, [{ input: input(9), at, authentic: true }], keyed, { seq: 6, keyed: true })).toMatchObject({
+      entries: [],
+      refused: expect.stringMatching(/rewritten without the key/),
+    });
+  });
+
   it('verifies a chain that turns keyed at the marker, and says where', () => {
     const entries = chain(3, 2);
     const result = walk(entries);
