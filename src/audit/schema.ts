@@ -12,7 +12,11 @@ export const auditEvents = pgTable(
   'audit_events',
   {
     seq: bigint('seq', { mode: 'number' }).primaryKey(),
-    at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull(),
+    /**
+     * Milliseconds, all the hash covers (`toISOString`): with microseconds an edit of less than a
+     * millisecond left the hash valid. Migration 0019 truncated older values, as the hash had.
+     */
+    at: timestamp('at', { withTimezone: true, mode: 'date', precision: 3 }).notNull(),
     actorType: text('actor_type').notNull(),
     actorId: text('actor_id').notNull(),
     action: text('action').notNull(),
