@@ -6,6 +6,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { noChat } from '../../src/chat/port.js';
+import { computeReport } from '../../src/reports/core/model.js';
 import { renderHtml } from '../../src/reports/core/render-html.js';
 import { Reports } from '../../src/reports/reports.js';
 import { sloSamples } from '../../src/slo/schema.js';
@@ -19,6 +20,7 @@ const H = 3600_000;
 const FROM = Date.parse('2026-11-23T09:00:00Z');
 const TO = FROM + 7 * 24 * H;
 const ARTIFACTS = resolve('test-artifacts');
+const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
 describe('HTML report in headless Chromium', () => {
   let tdb: TestDatabase;
@@ -53,7 +55,7 @@ describe('HTML report in headless Chromium', () => {
     writeFileSync(file, renderHtml(report));
     const browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      args: BROWSER_ARGS,
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
@@ -79,6 +81,48 @@ describe('HTML report in headless Chromium', () => {
       expect(bars.filter((w) => w > 0).length).toBeGreaterThanOrEqual(4);
       expect(outside).toEqual([]);
       await page.screenshot({ path: join(ARTIFACTS, 'weekly-report.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  }, 300_000);
+  it('shows names from SLO and playbook files as their literal text: no element, script or entity from them', async () => {
+    const names = ['<img src=x onerror="document.title=\'pwned\'">', '<script>document.title="pwned"</script>', 'a & b &amp; "c" \'d\'', '<!channel> <b>bold</b>'];
+    const report = computeReport(
+      {
+        period: { start: FROM, end: TO },
+        slos: names.map((name) => ({ name, service: `svc ${name}`, objective: 0.99, window: 'calendar month (<i>Z</i>)', windowMs: 28 * 24 * H })),
+        samples: names.map((name) => ({ slo: name, at: FROM + H, errors: 1, total: 100, budgetRemaining: 0.5, burnRate: 1 })),
+        alertsFired: [],
+        freezes: [],
+        overrides: [],
+        runs: [{ id: 'r1', playbook: '<img src=y>', drill: false, state: 'succeeded', createdAt: FROM + H, endedAt: FROM + 2 * H, acknowledgedAt: null, steps: [] }],
+        humanSteps: [],
+        escalations: 0,
+        reassignments: 0,
+        deadLetteredSteps: 0,
+        drills: null,
+      },
+      TO + H,
+    );
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const file = join(ARTIFACTS, 'weekly-report-hostile.html');
+    writeFileSync(file, renderHtml(report));
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: BROWSER_ARGS });
+    try {
+      const page = await browser.newPage();
+      const dialogs: string[] = [];
+      page.on('dialog', (d) => {
+        dialogs.push(d.message());
+        void d.dismiss();
+      });
+      await page.goto(pathToFileURL(file).href);
+      expect(await page.title()).toMatch(/^Weekly SLO report /);
+      const headings = await page.locator('section h2').allTextContents();
+      expect(headings.slice(0, names.length)).toEqual(names.map((n) => `${n} svc ${n}`));
+      expect(await page.locator('section th').allTextContents()).toContain('Attainment (calendar month (<i>Z</i>))');
+      expect(await page.locator('tr', { hasText: 'Runs started' }).locator('td').textContent()).toBe('<img src=y> 1');
+      expect(await page.locator('img, script, b, i').count()).toBe(0);
+      expect(dialogs).toEqual([]);
     } finally {
       await browser.close();
     }
