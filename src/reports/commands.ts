@@ -22,9 +22,10 @@ export const reportCommand: Command = {
   summary: 'the SLO report of a period (default the last 7 days) as json, md or html',
   help: `Usage: quench report [--from TIME] [--to TIME] [--format json|md|html] [--post]
 
-Prints the SLO report of the period (from, to]: RFC 3339 times or dates (2026-11-23). Default:
-the 7 days up to now; --from alone means the week from it. A finished period's report is
-computed once, stored and served as stored thereafter.
+Prints the SLO report of the period (from, to]: RFC 3339 times with Z or an offset
+(2026-11-23T09:00:00Z) or dates meaning midnight UTC (2026-11-23). Default: the 7 days up
+to now; --from alone means the week from it. A finished period's report is computed once,
+stored and served as stored thereafter.
   --format  json (default), md or html (a self-contained page with inline SVG charts)
   --post    also post it to Slack (QUENCH_REPORT_CHANNEL and the owning teams' channels);
             needs the running service (QUENCH_URL, QUENCH_TOKEN with write access)
@@ -32,13 +33,16 @@ With QUENCH_URL set the running service computes it; otherwise the database is o
 Exit 0 printed, 1 error, 2 bad arguments.`,
   async run(args, io) {
     const { values } = parseOptions(args, { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string' }, post: { type: 'boolean' } });
-    const format = (() => {
+    // Bad arguments exit 2 before the database is opened or the service asked.
+    const usage = <T>(check: () => T): T => {
       try {
-        return formatOf(values.format);
+        return check();
       } catch (err) {
         throw new QuenchError('usage', (err as Error).message);
       }
-    })();
+    };
+    const format = usage(() => formatOf(values.format));
+    usage(() => periodOf(values.from, values.to, new Date()));
     const useService = values.post || Boolean(io.env.QUENCH_URL);
     const report = useService
       ? await fromService(io, values.from, values.to, values.post ?? false)

@@ -1,16 +1,15 @@
 import { QuenchError } from '../core/errors.js';
+import { parseRfc3339 } from '../core/rfc3339.js';
 import { WEEK_MS } from './reports.js';
 
 export const formats = ['json', 'md', 'html'] as const;
 export type ReportFormat = (typeof formats)[number];
 
+/** A `from`/`to` value: RFC 3339 or a date meaning midnight UTC (docs/reports.md); 400 otherwise. */
 function parseTime(name: string, raw: string): Date {
-  const text = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T00:00:00Z` : raw;
-  const t = Date.parse(text);
-  if (!Number.isFinite(t) || !/^\d{4}-\d{2}-\d{2}/.test(raw)) {
-    throw new QuenchError('bad_request', `${name} must be an RFC 3339 time or a date (2026-11-23T09:00:00Z or 2026-11-23), not '${raw.slice(0, 60)}'`);
-  }
-  return new Date(t);
+  const parsed = parseRfc3339(raw);
+  if (!parsed.ok) throw new QuenchError('bad_request', `${name} ${parsed.message}`);
+  return parsed.at;
 }
 
 /** The period asked for: default the 7 days up to now (to the minute); `from` alone means a week from it. */

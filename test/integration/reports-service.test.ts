@@ -94,5 +94,19 @@ describe.each(databaseKinds)('reports in the service on %s', (kind) => {
     const out = await cli(['report', '--format', 'pdf']);
     expect(out.code).toBe(2);
     expect(out.stderr).toContain('format must be one of json, md, html');
+    // A date JavaScript would roll over, and a time the service would read in its own zone.
+    for (const [path, says] of [
+      ['/v1/reports?from=2026-02-30', "from '2026-02-30' is not a calendar date: February 2026 has 28 days"],
+      ['/v1/reports?from=2026-03-01&to=2026-03-02T10:00:00', "to '2026-03-02T10:00:00' has no time zone"],
+    ] as const) {
+      const res = await get(path);
+      expect(res.status, path).toBe(400);
+      const body = (await res.json()) as { error: string; message: string };
+      expect(body.error).toBe('bad_request');
+      expect(body.message).toContain(says);
+    }
+    const post = await fetch(`${base}/v1/reports/post?to=2026-04-31`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(post.status).toBe(400);
+    expect(((await post.json()) as { message: string }).message).toContain("to '2026-04-31' is not a calendar date: April 2026 has 30 days");
   }, 300_000);
 });
