@@ -35,9 +35,14 @@ export interface SloStatus {
   policy: Slo['policy'];
 }
 
+/**
+ * How the SLO window is shown (`quench slo status`, `/v1/slos`, the weekly report). A whole-day
+ * rolling window is shown in days: formatDuration picks the largest unit, as PromQL ranges read,
+ * and turned the `28d` users write into `4w` beside a `30d` that stayed.
+ */
 export function describeWindow(slo: Slo): string {
   const w = slo.window;
-  if (w.kind === 'rolling') return formatDuration(w.ms);
+  if (w.kind === 'rolling') return w.ms % 86_400_000 === 0 ? `${w.ms / 86_400_000}d` : formatDuration(w.ms);
   const unit = { d: 'day', w: 'week', M: 'month', Q: 'quarter', Y: 'year' }[w.unit];
   return `calendar ${w.count === 1 ? unit : `${w.count} ${unit}s`} (${w.timeZone})`;
 }
