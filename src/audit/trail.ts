@@ -322,25 +322,40 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
       await settle();
       // Keyset pages keep memory constant however long the trail is.
       let state: ChainState = initialChainState;
-      for (;;) {
-        const rows = await db.orm
-          .select()
-          .from(auditEvents)
-          .where(gt(auditEvents.seq, state.previous.seq))
-          .orderBy(asc(auditEvents.seq))
-          .limit(batchSize);
-        for (const row of rows) {
-          const step = advanceChain(state, fromRow(row), hashers, expected);
-          if ('broken' in step) return { ok: false, count: state.count, broken: step.broken };
-          state = step.state;
+      const walk = async (): Promise<VerifyResult> => {
+        for (;;) {
+          const rows = await db.orm
+            .select()
+            .from(auditEvents)
+            .where(gt(auditEvents.seq, state.previous.seq))
+            .orderBy(asc(auditEvents.seq))
+            .limit(batchSize);
+          for (const row of rows) {
+            const step = advanceChain(state, fromRow(row), hashers, expected);
+            if ('broken' in step) return { ok: false, count: state.count, broken: step.broken };
+            state = step.state;
+          }
+          onProgress?.(state.count);
+          if (rows.length < batchSize) break;
         }
-        onProgress?.(state.count);
-        if (rows.length < batchSize) break;
+        const broken = finishChain(state, hashers, expected);
+        if (broken) return { ok: false, count: state.count, broken };
+        const unchained = await readBacklog();
+        return { ok: true, count: state.count, lastSeq: state.previous.seq, lastHash: state.previous.hash, keyedSince: state.keyedSince, unchained };
+      };
+      try {
+        return await walk();
+      } catch (err) {
+        if (err instanceof QuenchError) throw err;
+        // A walk cut short says nothing about the trail: callers must not take it for a verdict
+        // (the CLI exits 2, the route answers 503).
+        throw new QuenchError(
+          'database_unavailable',
+          `the audit trail could not be read to the end (the database failed after ${state.count} entries verified): ` +
+            `${(err as { cause?: Error }).cause?.message ?? (err as Error).message}. No verdict on the trail; verify again once the database answers`,
+          { cause: err },
+        );
       }
-      const broken = finishChain(state, hashers, expected);
-      if (broken) return { ok: false, count: state.count, broken };
-      const unchained = await readBacklog();
-      return { ok: true, count: state.count, lastSeq: state.previous.seq, lastHash: state.previous.hash, keyedSince: state.keyedSince, unchained };
     },
   };
 }

@@ -8,7 +8,8 @@ import { verifyReport } from './verify-report.js';
 /**
  * `GET /v1/audit/verify?expect=SEQ:HASH…`: walks the chain with the service's key and answers
  * the same report as `quench audit verify --json` (200 intact or broken: the walk itself
- * succeeded). Read access: it reveals the head, never an entry.
+ * succeeded). A database that fails during the walk is no verdict: the trail throws
+ * `database_unavailable`, answered 503. Read access: it reveals the head, never an entry.
  */
 export function addAuditVerifyRoute(router: Router, audit: AuditTrail): void {
   router.add({
