@@ -58,7 +58,7 @@ export const chatCapability: Capability = (ctx) => {
         logger,
       })
     : undefined;
-  const chat = slack ? slackChat(slack.app.client) : noChat;
+  const chat = slack ? slackChat(slack.client) : noChat;
   const rest = config.PAGERDUTY_TOKEN ? new PagerDutyRest({ token: config.PAGERDUTY_TOKEN, baseUrl: config.PAGERDUTY_API_URL }) : undefined;
   const directory = rest ? new PagerDutyDirectory(rest) : undefined;
   const events = config.PAGERDUTY_ROUTING_KEY

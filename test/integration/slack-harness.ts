@@ -75,12 +75,13 @@ export const approvalSteps = (extra: Record<string, unknown> = {}): PlaybookSour
 
 export async function startSlackHarness(
   kind: DatabaseKind = 'pglite',
-  options: { slack?: boolean; socketMode?: boolean; env?: Record<string, string> } = {},
+  options: { slack?: boolean; socketMode?: boolean; env?: Record<string, string>; beforeStart?: (slack: FakeSlack) => void } = {},
 ): Promise<SlackHarness> {
   const slack = await startFakeSlack({
     appToken: APP_TOKEN,
     users: Object.values(people).map((p) => ({ id: p.id, name: p.name, realName: p.realName, email: p.email })),
   });
+  options.beforeStart?.(slack);
   const pd = await startFakePagerDuty({
     users: Object.values(people).map((p) => ({ id: p.pd, name: p.realName, email: p.email })),
     // PCHECKOUT is the policy playbooks/checkout.yaml names; both have ada, then bob.

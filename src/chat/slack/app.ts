@@ -1,4 +1,4 @@
-import { App, type App as BoltApp, type Logger as BoltLogger, LogLevel } from '@slack/bolt';
+import { App, type App as BoltApp, type Authorize, type Logger as BoltLogger, LogLevel, webApi } from '@slack/bolt';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { RouterReceiver } from './receiver.js';
@@ -18,19 +18,43 @@ export interface SlackAppOptions {
   logger: Logger;
 }
 
-export function createSlackApp(options: SlackAppOptions): { app: BoltApp; receiver: RouterReceiver | undefined } {
+export function createSlackApp(options: SlackAppOptions): { app: BoltApp; client: webApi.WebClient; receiver: RouterReceiver | undefined } {
   const clientOptions = {
     slackApiUrl: options.apiUrl ? `${options.apiUrl.replace(/\/+$/, '')}/` : 'https://slack.com/api/',
     retryConfig: { retries: 4, factor: 2, minTimeout: 200, maxTimeout: 5_000 },
   };
   const logger = boltLogger(options.logger);
+  const client = new webApi.WebClient(options.botToken, { ...clientOptions, logger });
+  const authorize = botAuthorization(client, options.botToken, options.logger);
   if (options.appToken) {
-    const app = new App({ token: options.botToken, appToken: options.appToken, socketMode: true, clientOptions, logger });
-    return { app, receiver: undefined };
+    const app = new App({ authorize, appToken: options.appToken, socketMode: true, clientOptions, logger });
+    return { app, client, receiver: undefined };
   }
   const receiver = new RouterReceiver({ signingSecret: options.signingSecret, clock: options.clock, logger: options.logger });
-  const app = new App({ token: options.botToken, receiver, clientOptions, logger });
-  return { app, receiver };
+  const app = new App({ authorize, receiver, clientOptions, logger });
+  return { app, client, receiver };
+}
+
+/**
+ * The bot token for every incoming request, with the bot's ids from `auth.test` once Slack has
+ * answered it. Bolt's own (`token:`) calls auth.test when the app is built and keeps that promise
+ * for ever: a Slack outage at start-up became an unhandled rejection and then failed every click
+ * and command until a restart. Here the call is made when a request needs it, a failure is
+ * retried on the next request, and meanwhile the request goes on with the token alone (the ids
+ * only serve Bolt's filter of the bot's own messages, which Quench does not listen to).
+ */
+function botAuthorization(client: webApi.WebClient, botToken: string, log: Logger): Authorize<boolean> {
+  let ids: Promise<{ botId?: string; botUserId?: string }> | undefined;
+  return async () => {
+    ids ??= client.auth.test().then((r) => ({ ...(r.bot_id ? { botId: r.bot_id } : {}), ...(r.user_id ? { botUserId: r.user_id } : {}) }));
+    try {
+      return { botToken, ...(await ids) };
+    } catch (err) {
+      ids = undefined;
+      log.warn({ err }, 'Slack auth.test failed; going on with the bot token alone, and asking again on the next request');
+      return { botToken };
+    }
+  };
 }
 
 /** Bolt's Logger interface over pino; Bolt's debug chatter stays at debug. */
