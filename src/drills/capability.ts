@@ -6,6 +6,7 @@ import type { Capability } from '../service.js';
 import { guardDrillActions } from './guard.js';
 import { ScenarioDrills } from './scenarios.js';
 import { scoreFinishedDrills, storedScorecard } from './scorer.js';
+import { scorecardSchema } from './scorecard-schema.js';
 
 /** Tests drive scenario evaluations without waiting for the timer. */
 const internals = new WeakMap<object, ScenarioDrills>();
@@ -18,7 +19,10 @@ export const scenarioDrillsOf = (ctx: object): ScenarioDrills | undefined => int
  * pagerduty.* (guard.ts), and `GET /v1/runs/:id/scorecard`.
  */
 export const drillsCapability: Capability = (ctx) => {
-  const scenarios = new ScenarioDrills(ctx);
+  // Frequent enough that a scorecard follows the drill's end within seconds, sparse enough to cost nothing.
+  const everyMs = Math.min(5_000, Math.max(200, ctx.config.QUENCH_ENGINE_POLL_MS * 4));
+  // A replica that missed three ticks is taken to be gone: its armed scenarios move to another.
+  const scenarios = new ScenarioDrills(ctx, everyMs * 3);
   internals.set(ctx, scenarios);
   registerScenarioStarter(ctx, (start) => scenarios.start(start));
   // PagerDuty Events calls of drills go to the drill routing key when one is set (guard.ts).
@@ -32,15 +36,13 @@ export const drillsCapability: Capability = (ctx) => {
     method: 'GET',
     pattern: '/v1/runs/:id/scorecard',
     auth: 'read',
-    doc: { summary: 'The scorecard of a finished drill run', responses: { 200: { description: 'The scorecard' }, 404: { description: 'Not a drill, or not finished' } } },
+    doc: { summary: 'The scorecard of a finished drill run', responses: { 200: { description: 'The scorecard', body: scorecardSchema }, 404: { description: 'Not a drill, or not finished' } } },
     handler: async ({ params }) => {
       const card = await storedScorecard(ctx, params.id!);
       if (!card) throw new QuenchError('not_found', `no drill scorecard for run ${params.id} (not a drill, or not finished yet)`);
       return { status: 200, body: card };
     },
   });
-  // Frequent enough that a scorecard follows the drill's end within seconds, sparse enough to cost nothing.
-  const everyMs = Math.min(5_000, Math.max(200, ctx.config.QUENCH_ENGINE_POLL_MS * 4));
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
   const tick = () => {
@@ -62,6 +64,7 @@ export const drillsCapability: Capability = (ctx) => {
     async stop() {
       clearInterval(timer);
       await running;
+      await scenarios.stop().catch((err: unknown) => ctx.logger.warn({ err }, 'armed drill scenarios not handed back; another replica adopts them when their lease runs out'));
     },
   };
 };

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditTrail } from '../audit/trail.js';
 import { QuenchError } from '../core/errors.js';
 import { formatProblem, type Problem } from '../definitions/problem.js';
@@ -7,10 +7,12 @@ import { matches } from '../ingest/core/route.js';
 import { checkFaults, type StartedRun } from '../runs/start.js';
 import type { ArmedScenario, ScenarioStart } from '../runs/control.js';
 import type { ServiceContext } from '../service.js';
+import type { Slo } from '../slo/core/model.js';
 import { loadSlos } from '../slo/definitions.js';
 import { SloEvaluator } from '../slo/evaluator.js';
 import { syntheticSource } from '../slo/sources/synthetic.js';
 import type { TriggerEvent } from '../triggers/event.js';
+import { type ArmedEnd, type ArmedRow, claimArmed, endArmed, insertArmed, releaseArmed } from './armed-store.js';
 import { type DrillScenario, drillScenarioSchema, drillSlo, toScenario } from './core/scenario.js';
 
 /**
@@ -20,8 +22,13 @@ import { type DrillScenario, drillScenarioSchema, drillSlo, toScenario } from '.
  * burn alert fires and matches the playbook's trigger, the playbook starts as a DRILL run whose
  * trigger is the burn event. The drill's evaluator has no store, no metrics and no observers:
  * its statuses never reach `ports.slo`, the deploy gate, freezes or the SLO tables; its audit
- * entries are `drill.slo.alert.*`. Armed scenarios live in the process that armed them (a
- * restart drops them, audited as armed and never fired: arm it again).
+ * entries are `drill.slo.alert.*`.
+ *
+ * An armed scenario is a row (drill_armed_scenarios) leased to one replica, which evaluates it.
+ * A replica that stops hands its rows back; one that dies lets the lease run out. Whoever takes
+ * a row over rebuilds the evaluator from the scenario file and the arming time (the synthetic
+ * script is anchored there, so it reads the same figures; an alert's `for:` starts over), and
+ * the run starts under the start key `drill:<id>`, so two replicas that both fire make one run.
  */
 interface Armed {
   id: string;
@@ -29,9 +36,16 @@ interface Armed {
   start: ScenarioStart;
   evaluator: SloEvaluator;
   armedAt: number;
+  expiresAt: number;
   nextAt: number;
   fired: StartedRun | undefined;
   correlationId: string;
+}
+
+/** What a scenario start resolves to against the files and playbooks loaded now. */
+interface Resolved {
+  scenario: DrillScenario;
+  copy: Slo;
 }
 
 export function loadScenarios(dir: string): { scenarios: Map<string, DrillScenario>; problems: Problem[] } {
@@ -60,10 +74,101 @@ function drillAudit(audit: AuditTrail, armedId: string, scenario: string): Pick<
 
 export class ScenarioDrills {
   readonly #armed = new Map<string, Armed>();
-  constructor(private readonly ctx: ServiceContext) {}
+  /** Ids being armed by `start` right now: a concurrent tick neither adopts nor drops them. */
+  readonly #arming = new Set<string>();
+  readonly #owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  /** Ticks run one after another: two at once would both adopt a row and build two evaluators. */
+  #ticks: Promise<unknown> = Promise.resolve();
+
+  /** `leaseMs`: how long a replica that stopped ticking keeps its armed scenarios from the others. */
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly leaseMs: number,
+  ) {}
 
   /** Arms a scenario; the run starts when its alert fires (`tick`). */
   async start(start: ScenarioStart): Promise<ArmedScenario> {
+    const { ctx } = this;
+    const { scenario, copy } = this.#resolve(start);
+    const id = randomUUID();
+    const now = ctx.clock.now();
+    const armed = this.#arm({ id, start, correlationId: randomUUID(), armedAt: now }, { scenario, copy }, now);
+    this.#arming.add(id);
+    try {
+      await ctx.db.orm.transaction(async (tx) => {
+        await insertArmed(
+          tx,
+          { id, scenario: scenario.name, playbook: start.playbook, start, correlationId: armed.correlationId, armedAt: now, expiresAt: new Date(armed.expiresAt), owner: this.#owner },
+          this.leaseMs,
+        );
+        await ctx.audit.append(
+          {
+            actor: { type: 'user', id: start.user },
+            action: 'drill.scenario.armed',
+            subject: { type: 'drill_scenario', id },
+            data: { drill: true, scenario: scenario.name, playbook: start.playbook, slo: copy.name, fail: scenario.fail, via: start.via, responseDelays: scenario.delaysMs },
+            correlationId: armed.correlationId,
+          },
+          tx,
+        );
+      });
+      this.#armed.set(id, armed);
+    } finally {
+      this.#arming.delete(id);
+    }
+    await this.#evaluate(armed);
+    const fired = armed.fired as StartedRun | undefined;
+    return {
+      armed: true,
+      id,
+      message: fired
+        ? `:test_tube: DRILL scenario *${scenario.name}* armed; its burn alert on ${copy.name} fired at once and started DRILL run \`${fired.runId}\` of *${start.playbook}*.`
+        : `:test_tube: DRILL scenario *${scenario.name}* armed (id \`${id}\`): the synthetic source drives SLO ${copy.name}; when its burn alert fires, *${start.playbook}* starts as a DRILL run. Expires in ${Math.round(scenario.expireAfterMs / 60_000)} min.`,
+      ...(fired ? { runId: fired.runId } : {}),
+    };
+  }
+
+  /**
+   * Renews this replica's leases and adopts armed scenarios nobody holds; evaluates every one it
+   * holds that is due; ends the fired and the expired. Returns how many it still holds armed.
+   */
+  tick(): Promise<number> {
+    const next = this.#ticks.then(() => this.#tick());
+    this.#ticks = next.catch(() => undefined);
+    return next;
+  }
+
+  async #tick(): Promise<number> {
+    const rows = await claimArmed(this.ctx.db, this.#owner, this.leaseMs);
+    const held = new Set(rows.map((r) => r.id));
+    for (const id of this.#armed.keys()) if (!held.has(id)) this.#armed.delete(id); // ended, or taken over after our lease ran out
+    for (const row of rows) if (!this.#armed.has(row.id) && !this.#arming.has(row.id)) await this.#adopt(row);
+    const now = this.ctx.clock.now();
+    for (const armed of [...this.#armed.values()]) {
+      if (armed.fired) continue;
+      if (now.getTime() >= armed.expiresAt) {
+        this.#armed.delete(armed.id);
+        await this.#end(armed.id, 'expired', now, {
+          action: 'drill.scenario.expired',
+          data: { drill: true, scenario: armed.scenario.name, playbook: armed.start.playbook, armedFor: now.getTime() - armed.armedAt },
+          correlationId: armed.correlationId,
+        });
+        continue;
+      }
+      if (now.getTime() >= armed.nextAt) await this.#evaluate(armed);
+    }
+    return [...this.#armed.values()].filter((a) => !a.fired).length;
+  }
+
+  /** Hands this replica's armed scenarios back (a graceful stop), so another one adopts them at once. */
+  async stop(): Promise<void> {
+    await this.#ticks;
+    this.#armed.clear();
+    await releaseArmed(this.ctx.db, this.#owner);
+  }
+
+  /** The checks of an arming, against the scenario files, SLOs and playbooks as loaded now. */
+  #resolve(start: ScenarioStart): Resolved {
     const { ctx } = this;
     const dir = ctx.config.QUENCH_DRILL_DIR;
     const { scenarios, problems } = loadScenarios(dir);
@@ -85,72 +190,69 @@ export class ScenarioDrills {
     const probe = { source: 'slo', type: 'slo.burn', slo: { name: copy.name, severity: 'page' as const } };
     if (!triggers.some((t) => t.slo?.name === copy.name || matches(t, { ...probe, key: 'probe', summary: '', labels: { slo: copy.name, service: copy.service }, annotations: {}, occurredAt: new Date(), resolved: false, slo: { ...probe.slo, burnRates: {} } })) && copy.alerting.tiers.page.playbook !== start.playbook && copy.alerting.tiers.ticket.playbook !== start.playbook)
       throw new QuenchError('validation_failed', `playbook '${start.playbook}' has no trigger on SLO '${copy.name}': a burn of it would not start the playbook`);
+    return { scenario: { ...scenario, fail }, copy };
+  }
 
-    const id = randomUUID();
-    const now = ctx.clock.now();
+  /** The in-memory side of an armed scenario: its own evaluator over the script anchored at `armedAt`. */
+  #arm(row: { id: string; start: ScenarioStart; correlationId: string; armedAt: Date; expiresAt?: Date }, { scenario, copy }: Resolved, now: Date): Armed {
+    const { ctx } = this;
     const armed: Armed = {
-      id,
-      scenario: { ...scenario, fail },
-      start,
-      armedAt: now.getTime(),
+      id: row.id,
+      scenario,
+      start: row.start,
+      armedAt: row.armedAt.getTime(),
+      expiresAt: row.expiresAt?.getTime() ?? row.armedAt.getTime() + scenario.expireAfterMs,
       nextAt: now.getTime(),
       fired: undefined,
-      correlationId: randomUUID(),
+      correlationId: row.correlationId,
       evaluator: new SloEvaluator({
         slos: [copy],
-        sources: { synthetic: syntheticSource(now) },
+        sources: { synthetic: syntheticSource(row.armedAt) },
         clock: ctx.clock,
         logger: ctx.logger.child({ component: 'drill-scenario', scenario: scenario.name }),
-        audit: drillAudit(ctx.audit, id, scenario.name) as AuditTrail,
+        audit: drillAudit(ctx.audit, row.id, scenario.name) as AuditTrail,
         triggers: () => ({ emit: (event) => this.#fire(armed, event) }),
         intervalMs: scenario.evaluateEveryMs,
       }),
     };
-    this.#armed.set(id, armed);
-    await ctx.audit.append({
-      actor: { type: 'user', id: start.user },
-      action: 'drill.scenario.armed',
-      subject: { type: 'drill_scenario', id },
-      data: { drill: true, scenario: scenario.name, playbook: start.playbook, slo: copy.name, fail, via: start.via, responseDelays: scenario.delaysMs },
-      correlationId: armed.correlationId,
-    });
-    await this.#evaluate(armed);
-    const fired = armed.fired as StartedRun | undefined;
-    return {
-      armed: true,
-      id,
-      message: fired
-        ? `:test_tube: DRILL scenario *${scenario.name}* armed; its burn alert on ${copy.name} fired at once and started DRILL run \`${fired.runId}\` of *${start.playbook}*.`
-        : `:test_tube: DRILL scenario *${scenario.name}* armed (id \`${id}\`): the synthetic source drives SLO ${copy.name}; when its burn alert fires, *${start.playbook}* starts as a DRILL run. Expires in ${Math.round(scenario.expireAfterMs / 60_000)} min.`,
-      ...(fired ? { runId: fired.runId } : {}),
-    };
+    return armed;
   }
 
-  /** Evaluates every armed scenario that is due; drops the fired and the expired. Returns how many are still armed. */
-  async tick(): Promise<number> {
-    const now = this.ctx.clock.now().getTime();
-    for (const armed of [...this.#armed.values()]) {
-      if (armed.fired) continue;
-      if (now - armed.armedAt > armed.scenario.expireAfterMs) {
-        this.#armed.delete(armed.id);
-        await this.ctx.audit.append({
-          actor: { type: 'system', id: 'drills' },
-          action: 'drill.scenario.expired',
-          subject: { type: 'drill_scenario', id: armed.id },
-          data: { drill: true, scenario: armed.scenario.name, playbook: armed.start.playbook, armedFor: now - armed.armedAt },
-          correlationId: armed.correlationId,
-        });
-        continue;
-      }
-      if (now >= armed.nextAt) await this.#evaluate(armed);
+  /** Takes over a row armed by another replica (or by this one before a restart). */
+  async #adopt(row: ArmedRow): Promise<void> {
+    const now = this.ctx.clock.now();
+    let resolved: Resolved;
+    try {
+      resolved = this.#resolve(row.start);
+    } catch (err) {
+      if (!(err instanceof QuenchError)) throw err;
+      // The scenario, its SLO or its playbook changed or went away since it was armed: say so, once.
+      await this.#end(row.id, 'lost', now, {
+        action: 'drill.scenario.lost',
+        data: { drill: true, scenario: row.scenario, playbook: row.playbook, reason: err.message },
+        correlationId: row.correlationId,
+      });
+      return;
     }
-    return [...this.#armed.values()].filter((a) => !a.fired).length;
+    const armed = this.#arm(row, resolved, now);
+    this.#armed.set(row.id, armed);
+    await this.ctx.audit.append({
+      actor: { type: 'system', id: 'drills' },
+      action: 'drill.scenario.adopted',
+      subject: { type: 'drill_scenario', id: row.id },
+      data: { drill: true, scenario: row.scenario, playbook: row.playbook, by: this.#owner, armedAt: row.armedAt.toISOString() },
+      correlationId: row.correlationId,
+    });
   }
 
-  /** The armed scenario, with the run it started once fired. */
-  get(id: string): { scenario: string; playbook: string; runId: string | undefined } | undefined {
-    const a = this.#armed.get(id);
-    return a ? { scenario: a.scenario.name, playbook: a.start.playbook, runId: a.fired?.runId } : undefined;
+  /** Ends an armed row and audits it, both or neither, and only if no other replica ended it first. */
+  async #end(id: string, state: ArmedEnd, at: Date, entry: { action: string; data: Record<string, unknown>; correlationId: string }, runId?: string): Promise<boolean> {
+    const { ctx } = this;
+    return ctx.db.orm.transaction(async (tx) => {
+      if (!(await endArmed(tx, id, state, at, runId))) return false;
+      await ctx.audit.append({ actor: { type: 'system', id: 'drills' }, subject: { type: 'drill_scenario', id }, ...entry }, tx);
+      return true;
+    });
   }
 
   async #evaluate(armed: Armed): Promise<void> {
@@ -178,18 +280,24 @@ export class ScenarioDrills {
       trigger,
       inputs: armed.start.inputs,
       correlationId: armed.correlationId,
+      // Two replicas that both held the row (a lease that ran out under a stalled owner) start one run.
+      startKey: `drill:${armed.id}`,
       drill: { ...(armed.scenario.fail.length ? { fail: armed.scenario.fail } : {}), scenario: armed.scenario.name, ...(Object.keys(armed.scenario.delaysMs).length ? { delays: armed.scenario.delaysMs } : {}) },
       actor: { type: 'user', id: armed.start.user },
       ...(armed.start.aliases ? { starterAliases: armed.start.aliases } : {}),
     });
     armed.fired = { ...run, playbook: armed.start.playbook, drill: true, startedBy: `user:${armed.start.user}` };
     this.#armed.delete(armed.id);
-    await ctx.audit.append({
-      actor: { type: 'system', id: 'drills' },
-      action: 'drill.scenario.fired',
-      subject: { type: 'drill_scenario', id: armed.id },
-      data: { drill: true, scenario: armed.scenario.name, playbook: armed.start.playbook, runId: run.runId, slo: event.slo ?? null, summary: event.summary },
-      correlationId: armed.correlationId,
-    });
+    await this.#end(
+      armed.id,
+      'fired',
+      ctx.clock.now(),
+      {
+        action: 'drill.scenario.fired',
+        data: { drill: true, scenario: armed.scenario.name, playbook: armed.start.playbook, runId: run.runId, slo: event.slo ?? null, summary: event.summary },
+        correlationId: armed.correlationId,
+      },
+      run.runId,
+    );
   }
 }

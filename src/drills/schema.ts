@@ -1,4 +1,5 @@
 import { index, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import type { ScenarioStart } from '../runs/control.js';
 import type { Scorecard } from './core/scorecard.js';
 
 /**
@@ -20,4 +21,31 @@ export const drillScorecards = pgTable(
     scoredAt: timestamp('scored_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
   (t) => [index('drill_scorecards_ended_idx').on(t.endedAt)],
+);
+
+/**
+ * Armed scenario drills (scenarios.ts), so that a restart or a crash of the replica that armed
+ * one does not drop it: whichever replica holds the lease (`owner`, `lease_until`, judged by the
+ * database's clock) evaluates it, rebuilding its evaluator from the scenario file and `armed_at`
+ * (the synthetic script is anchored there). `state` leaves `armed` once, by a conditional
+ * update: `fired` (with the run), `expired`, or `lost` (its scenario or playbook is gone).
+ */
+export const drillArmedScenarios = pgTable(
+  'drill_armed_scenarios',
+  {
+    id: text('id').primaryKey(),
+    scenario: text('scenario').notNull(),
+    playbook: text('playbook').notNull(),
+    /** The request as it was armed: playbook, scenario, the caller's extra faults, inputs, who, via. */
+    start: jsonb('start').$type<ScenarioStart>().notNull(),
+    correlationId: text('correlation_id').notNull(),
+    state: text('state').$type<'armed' | 'fired' | 'expired' | 'lost'>().notNull(),
+    armedAt: timestamp('armed_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull(),
+    owner: text('owner'),
+    leaseUntil: timestamp('lease_until', { withTimezone: true, mode: 'date', precision: 3 }),
+    runId: text('run_id'),
+    endedAt: timestamp('ended_at', { withTimezone: true, mode: 'date', precision: 3 }),
+  },
+  (t) => [index('drill_armed_scenarios_state_idx').on(t.state)],
 );
