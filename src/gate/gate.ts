@@ -156,7 +156,9 @@ export class DeployGate {
       });
       throw new QuenchError(result.code, result.message);
     }
-    const updated: Override = { ...found, approvers: result.approvers, approverAliases: result.approverAliases };
+    // `ended` is the store's, not the override's: spread, it reached the API answer and the announcement.
+    const { ended: _ended, ...open } = found;
+    const updated: Override = { ...open, approvers: result.approvers, approverAliases: result.approverAliases };
     await this.#change(async (tx) => {
       if (!(await store.setApprovers(tx, id, found.approvers, result.approvers, result.approverAliases)))
         throw new QuenchError('conflict', `override ${id} changed meanwhile; try again`);
