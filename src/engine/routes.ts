@@ -5,6 +5,7 @@ import { readJson } from '../http/body.js';
 import { runStates } from './core/states.js';
 import type { Engine } from './engine.js';
 import { storableTimestamp } from '../core/timestamp.js';
+import { decisionAnswerSchema, runDetailSchema, runListSchema } from './route-schemas.js';
 
 /**
  * `GET /v1/runs`, `GET /v1/runs/:id`, `POST /v1/steps/:id/decision`. The decider is the
@@ -26,7 +27,7 @@ export function addEngineRoutes(router: Router, engine: () => Engine): void {
       summary: 'List runs, newest first',
       query: z.object({ state: z.string().optional().describe(`Comma-separated run states: ${runStates.join(', ')}`), limit: z.string().regex(/^\d+$/).optional(), before: storableTimestamp.optional(), correlationId: z.string().optional() }),
       repeatable: ['state'],
-      responses: { 200: { description: '{ runs, next }: pass next as before for the next page' } },
+      responses: { 200: { description: '{ runs, next }: pass next as before for the next page', body: runListSchema } },
     },
     handler: async ({ query }) => {
       const states = query.getAll('state').flatMap((s) => s.split(','));
@@ -49,7 +50,7 @@ export function addEngineRoutes(router: Router, engine: () => Engine): void {
     method: 'GET',
     pattern: '/v1/runs/:id',
     auth: 'read',
-    doc: { summary: 'One run with its steps', responses: { 200: { description: 'The run' }, 404: { description: 'No such run' } } },
+    doc: { summary: 'One run with its steps', responses: { 200: { description: 'The run', body: runDetailSchema }, 404: { description: 'No such run' } } },
     handler: async ({ params }) => {
       const run = await engine().getRun(params.id!);
       if (!run) throw new QuenchError('not_found', `no run with id ${params.id}`);
@@ -60,7 +61,11 @@ export function addEngineRoutes(router: Router, engine: () => Engine): void {
     method: 'POST',
     pattern: '/v1/steps/:id/decision',
     auth: 'write',
-    doc: { summary: 'Decide a human step (approve, reject, choose, input) as the token user', body: decisionBodySchema, responses: { 200: { description: 'The decision as recorded' }, 409: { description: 'The step is not waiting for this decision' } } },
+    doc: {
+      summary: 'Decide a human step (approve, reject, choose, input) as the token user',
+      body: decisionBodySchema,
+      responses: { 200: { description: 'The decision as recorded', body: decisionAnswerSchema }, 409: { description: 'The step is not waiting for this decision' } },
+    },
     handler: async ({ params, req, user }) => {
       if (!user) throw new QuenchError('unauthorized', 'deciding a step needs an API token that names a user');
       const b = await readJson(req, decisionBodySchema, 64 * 1024);
@@ -73,20 +78,11 @@ export function addEngineRoutes(router: Router, engine: () => Engine): void {
               ? { outcome: 'choose' as const, value: b.value }
               : { outcome: 'input' as const, value: b.value };
       const outcome = await engine().decide(params.id!, decision, { type: 'user', id: user }, { via: 'api' });
-      return {
-        status: 200,
-        body:
-          outcome.status === 'decided'
-            ? { status: 'decided', stepId: params.id, runId: outcome.runId, result: outcome.result, by: user }
-            : {
-                status: 'approval_recorded',
-                stepId: params.id,
-                runId: outcome.runId,
-                approvals: outcome.approvals,
-                required: outcome.required,
-                by: user,
-              },
-      };
+      const body: z.input<typeof decisionAnswerSchema> =
+        outcome.status === 'decided'
+          ? { status: 'decided', stepId: params.id!, runId: outcome.runId, result: outcome.result, by: user }
+          : { status: 'approval_recorded', stepId: params.id!, runId: outcome.runId, approvals: outcome.approvals, required: outcome.required, by: user };
+      return { status: 200, body };
     },
   });
 }

@@ -3,7 +3,8 @@ import { QuenchError } from '../core/errors.js';
 import { parseJson, parseWith, readJson, readRawBody } from '../http/body.js';
 import type { TokenAuthenticator } from '../http/auth.js';
 import type { RequestContext, Router } from '../http/router.js';
-import { type Actor, publicOverride, type Risk, risks } from './core/model.js';
+import { isoTime, jsonBodyOf } from '../http/json-body.js';
+import { type Actor, type Freeze, publicOverride, type PublicOverride, type Risk, risks } from './core/model.js';
 import type { GateAnswer } from './core/decide.js';
 import type { DeployGate } from './gate.js';
 
@@ -48,42 +49,59 @@ const gateQuery = z.object({
   always200: z.enum(['true', 'false']).optional().describe('Answer 200 even when frozen (Argo Rollouts web metrics)'),
 });
 
+/** A freeze as `GET /v1/freezes`, the gate's answer and the freeze routes show it (core/model.ts Freeze). */
+const freezeSchema = jsonBodyOf<Freeze>()(
+  z.object({
+    id: z.string(),
+    kind: z.enum(['auto', 'manual']).describe("auto: an SLO's error budget policy froze its service; manual: a person or a playbook did"),
+    services: z.array(z.string()).describe('"*" is every service'),
+    slo: z.string().nullable().describe('The SLO of an auto freeze'),
+    blocks: z.enum(['high', 'all']).describe('high: high-risk changes only; all: every change'),
+    reason: z.string(),
+    evidence: z.record(z.string(), z.unknown()).describe('What the freeze was decided on (budget, burn, alert; the run that froze)'),
+    createdBy: z.string(),
+    createdAt: isoTime(),
+    until: isoTime().nullable().describe('When it ends on its own; null: an auto freeze ends on recovery'),
+  }),
+);
+
+/** An override as the API shows it (core/model.ts PublicOverride: the people's aliases stay in the store). */
+const overrideSchema = jsonBodyOf<PublicOverride>()(
+  z.object({
+    id: z.string(),
+    service: z.string(),
+    changeId: z.string().nullable().describe('null: every change of the service'),
+    reason: z.string(),
+    requestedBy: z.string(),
+    approvers: z.array(z.string()).describe('In force once two people other than the requester approved'),
+    createdAt: isoTime(),
+    until: isoTime(),
+  }),
+);
+
 /** The gate's answer (src/gate/core/decide.ts GateAnswer), as documented in /openapi.json. */
-const gateAnswerSchema = z.object({
-  allowed: z.boolean(),
-  service: z.string(),
-  risk: z.enum(risks),
-  change: z.string().nullable(),
-  reasons: z.array(
-    z.object({
-      freeze: z.string(),
-      kind: z.string(),
-      slo: z.string().nullable(),
-      budgetRemaining: z.number().nullable(),
-      burnRate: z.number().nullable(),
-      message: z.string(),
-      link: z.string(),
-    }),
-  ),
-  freezes: z.array(
-    z.object({
-      id: z.string(),
-      kind: z.enum(['auto', 'manual']),
-      services: z.array(z.string()).describe('"*" is every service'),
-      slo: z.string().nullable(),
-      blocks: z.string(),
-      reason: z.string(),
-      evidence: z.record(z.string(), z.unknown()),
-      createdBy: z.string(),
-      createdAt: z.string(),
-      until: z.string().nullable(),
-    }),
-  ),
-  until: z.string().nullable(),
-  override: z.object({ id: z.string(), until: z.string(), approvers: z.array(z.string()) }).optional(),
-});
-// Drift between the documented answer and the one sent is a compile error.
-export const documentedAnswer = (answer: GateAnswer): z.input<typeof gateAnswerSchema> => answer;
+const gateAnswerSchema = jsonBodyOf<GateAnswer>()(
+  z.object({
+    allowed: z.boolean(),
+    service: z.string(),
+    risk: z.enum(risks),
+    change: z.string().nullable(),
+    reasons: z.array(
+      z.object({
+        freeze: z.string().describe('The blocking freeze'),
+        kind: z.enum(['auto', 'manual']),
+        slo: z.string().nullable(),
+        budgetRemaining: z.number().nullable(),
+        burnRate: z.number().nullable(),
+        message: z.string(),
+        link: z.string().describe('Path of the SLO status (or the freeze) on this service'),
+      }),
+    ),
+    freezes: z.array(freezeSchema).describe('The blocking freezes'),
+    until: isoTime().nullable().describe('When the last blocking freeze ends on its own; null while any lasts until recovery (or when allowed)'),
+    override: z.object({ id: z.string(), until: isoTime(), approvers: z.array(z.string()) }).optional().describe('The override that let a frozen deploy through'),
+  }),
+);
 
 function riskOf(raw: string | null | undefined): Risk {
   const risk = raw ?? 'high';
@@ -140,12 +158,18 @@ export function addGateRoutes(router: Router, gate: () => DeployGate, auth: Toke
       return { status: answer.allowed ? 200 : 403, body: answer };
     },
   });
-  router.add({ method: 'GET', pattern: '/v1/freezes', auth: 'read', doc: { summary: 'Active freezes', responses: { 200: { description: '{ freezes }' } } }, handler: () => ({ status: 200, body: { freezes: gate().describeState().freezes } }) });
+  router.add({
+    method: 'GET',
+    pattern: '/v1/freezes',
+    auth: 'read',
+    doc: { summary: 'Active freezes', responses: { 200: { description: 'The open freezes, oldest first', body: z.object({ freezes: z.array(freezeSchema) }) } } },
+    handler: () => ({ status: 200, body: { freezes: gate().describeState().freezes } }),
+  });
   router.add({
     method: 'POST',
     pattern: '/v1/freezes',
     auth: 'write',
-    doc: { summary: 'Freeze deploys of services by hand (release or holiday freeze)', body: freezeBody, responses: { 201: { description: 'The freeze' } } },
+    doc: { summary: 'Freeze deploys of services by hand (release or holiday freeze)', body: freezeBody, responses: { 201: { description: 'The freeze', body: freezeSchema } } },
     handler: async (ctx) => {
       const b = await readJson(ctx.req, freezeBody, 64 * 1024);
       return { status: 201, body: await gate().freeze({ services: b.services, reason: b.reason, until: b.until, by: who(ctx) }) };
@@ -155,15 +179,21 @@ export function addGateRoutes(router: Router, gate: () => DeployGate, auth: Toke
     method: 'DELETE',
     pattern: '/v1/freezes/:id',
     auth: 'write',
-    doc: { summary: 'Lift a freeze', query: z.object({ reason: z.string().optional() }), responses: { 200: { description: 'The lifted freeze' } } },
+    doc: { summary: 'Lift a freeze', query: z.object({ reason: z.string().optional() }), responses: { 200: { description: 'The lifted freeze', body: freezeSchema } } },
     handler: async (ctx) => ({ status: 200, body: await gate().unfreeze(ctx.params.id!, who(ctx), ctx.query.get('reason') ?? 'lifted by hand') }),
   });
-  router.add({ method: 'GET', pattern: '/v1/overrides', auth: 'read', doc: { summary: 'Overrides, requested and approved', responses: { 200: { description: '{ overrides }' } } }, handler: () => ({ status: 200, body: { overrides: gate().describeState().overrides.map(publicOverride) } }) });
+  router.add({
+    method: 'GET',
+    pattern: '/v1/overrides',
+    auth: 'read',
+    doc: { summary: 'Overrides, requested and approved', responses: { 200: { description: 'The open overrides', body: z.object({ overrides: z.array(overrideSchema) }) } } },
+    handler: () => ({ status: 200, body: { overrides: gate().describeState().overrides.map(publicOverride) } }),
+  });
   router.add({
     method: 'POST',
     pattern: '/v1/overrides',
     auth: 'write',
-    doc: { summary: 'Request a time-boxed override of a freeze (needs two approvers other than the requester)', body: overrideBody, responses: { 201: { description: 'The requested override' } } },
+    doc: { summary: 'Request a time-boxed override of a freeze (needs two approvers other than the requester)', body: overrideBody, responses: { 201: { description: 'The requested override', body: overrideSchema } } },
     handler: async (ctx) => {
       const b = await readJson(ctx.req, overrideBody, 64 * 1024);
       return { status: 201, body: publicOverride(await gate().requestOverride({ service: b.service, changeId: b.change, until: b.until, reason: b.reason, by: tokenActor(who(ctx)) })) };
@@ -173,7 +203,7 @@ export function addGateRoutes(router: Router, gate: () => DeployGate, auth: Toke
     method: 'POST',
     pattern: '/v1/overrides/:id/approve',
     auth: 'write',
-    doc: { summary: 'Approve an override (four-eyes: not the requester)', responses: { 200: { description: 'The override with its approvers' } } },
+    doc: { summary: 'Approve an override (four-eyes: not the requester)', responses: { 200: { description: 'The override with its approvers', body: overrideSchema } } },
     handler: async (ctx) => ({ status: 200, body: publicOverride(await gate().approveOverride(ctx.params.id!, tokenActor(who(ctx)))) }),
   });
 }

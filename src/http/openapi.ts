@@ -12,7 +12,7 @@ import type { Route, Router } from './router.js';
 /** The JSON error shape every route answers with (src/http/server.ts). */
 export const errorBodySchema = z
   .object({
-    error: z.enum(Object.keys(httpStatusOf) as [ErrorCode, ...ErrorCode[]]).describe('A stable code; see docs/api.md for what each means.'),
+    error: z.enum(Object.keys(httpStatusOf) as [ErrorCode, ...ErrorCode[]]).describe("A stable code; the README's HTTP API section says when each is answered."),
     message: z.string().describe('What went wrong and what to change.'),
     requestId: z.string().optional().describe('The X-Request-Id of the request, also in the server log.'),
   });
@@ -116,7 +116,19 @@ export function addOpenApiRoute(router: Router): void {
     method: 'GET',
     pattern: '/openapi.json',
     auth: 'public',
-    doc: { summary: 'This API as an OpenAPI 3.1 document', responses: { 200: { description: 'The OpenAPI document' } } },
+    doc: {
+      summary: 'This API as an OpenAPI 3.1 document',
+      responses: {
+        200: {
+          description: 'The OpenAPI document',
+          body: z.looseObject({
+            openapi: z.string(),
+            info: z.looseObject({ title: z.string(), version: z.string().describe("Quench's version") }),
+            paths: z.record(z.string(), z.record(z.string(), z.unknown())),
+          }),
+        },
+      },
+    },
     handler: () => {
       body ??= JSON.stringify(openApiDocument(router.routes, packageVersion()));
       return { status: 200, text: body, headers: { 'Content-Type': 'application/json; charset=utf-8' } };

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { z } from 'zod';
 import type { Config } from '../config/load.js';
 import type { Clock } from '../core/clock.js';
 import { QuenchError, asQuenchError } from '../core/errors.js';
@@ -47,6 +48,19 @@ function keptHeaders(h: IncomingHttpHeaders, out: Record<string, string>): Recor
   }
   return out;
 }
+
+/** The 202 of every webhook: stored in the inbox (processed later), or a repeat of a stored delivery. */
+const webhookAnswerSchema = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('accepted'), id: z.number().int().describe('The inbox entry (`quench dlq inbox` names it if it fails)'), requestId: z.string() }),
+  z.object({ status: z.literal('duplicate').describe('The same delivery was accepted before; nothing more happens'), requestId: z.string() }),
+]);
+type WebhookAnswer = z.input<typeof webhookAnswerSchema>;
+const accepted = {
+  202: {
+    description: "Accepted into the inbox ({ status: 'accepted' }), or a duplicate of a delivery already accepted ({ status: 'duplicate' })",
+    body: webhookAnswerSchema,
+  },
+};
 
 const reject = (code: 'bad_request' | 'validation_failed' | 'not_found', reason: string, message: string) =>
   new QuenchError(code, message, { details: { reason } });
@@ -173,18 +187,18 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     });
     if (!stored) {
       metrics.dedupHits.inc({ source, level: 'delivery' });
-      return { status: 202, body: { status: 'duplicate', requestId: ctx.requestId } };
+      return { status: 202, body: { status: 'duplicate', requestId: ctx.requestId } satisfies WebhookAnswer };
     }
     countersOf(source).accepted.inc();
     deps.wake?.();
-    return { status: 202, body: { status: 'accepted', id: stored.id, requestId: ctx.requestId } };
+    return { status: 202, body: { status: 'accepted', id: stored.id, requestId: ctx.requestId } satisfies WebhookAnswer };
   };
 
   router.add({
     method: 'POST',
     pattern: '/webhooks/alertmanager',
     auth: 'public',
-    doc: { summary: 'Alertmanager webhook receiver', body: alertmanagerPayloadSchema, responses: { 202: { description: "Accepted into the inbox ({ status: 'accepted' }), or a duplicate of a delivery already accepted ({ status: 'duplicate' })" } } },
+    doc: { summary: 'Alertmanager webhook receiver', body: alertmanagerPayloadSchema, responses: accepted },
     handler: endpoint(
       () => 'alertmanager',
       // Credentials travel in a header: checked before the body is read.
@@ -217,7 +231,7 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     method: 'POST',
     pattern: '/webhooks/pagerduty',
     auth: 'public',
-    doc: { summary: 'PagerDuty V3 webhook receiver (signed)', body: pagerdutyPayloadSchema, responses: { 202: { description: "Accepted into the inbox ({ status: 'accepted' }), or a duplicate of a delivery already accepted ({ status: 'duplicate' })" } } },
+    doc: { summary: 'PagerDuty V3 webhook receiver (signed)', body: pagerdutyPayloadSchema, responses: accepted },
     handler: endpoint(
       () => 'pagerduty',
       // The signature covers the body: reading it (capped) is part of authenticating.
@@ -245,7 +259,7 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
     method: 'POST',
     pattern: '/webhooks/generic/:source',
     auth: 'public',
-    doc: { summary: 'Generic signed event webhook', body: genericEventSchema, responses: { 202: { description: "Accepted into the inbox ({ status: 'accepted' }), or a duplicate of a delivery already accepted ({ status: 'duplicate' })" } } },
+    doc: { summary: 'Generic signed event webhook', body: genericEventSchema, responses: accepted },
     handler: endpoint(
       // Unknown names share one label so that callers cannot grow the metric's cardinality.
       (ctx) => {

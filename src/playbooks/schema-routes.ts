@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { jsonSchemaOf, schemaKinds } from '../cli/commands/schema.js';
 import type { Router } from '../http/router.js';
 
@@ -14,6 +15,10 @@ export function addSchemaRoutes(router: Router): void {
       method: 'GET',
       pattern: `/schemas/${kind.name}.json`,
       auth: 'public',
+      doc: {
+        summary: `The JSON Schema of the ${kind.name} format, for editors`,
+        responses: { 200: { description: `As \`quench schema ${kind.name}\` prints it`, body: z.record(z.string(), z.unknown()).describe('A JSON Schema document') } },
+      },
       handler: () => ({ status: 200, body, headers: { 'Cache-Control': 'public, max-age=300' } }),
     });
   }

@@ -1,6 +1,6 @@
 import type { Engine } from '../engine/engine.js';
 import type { PlaybookStore } from '../playbooks/store.js';
-import type { StartedRun, StartPath } from './start.js';
+import type { StartPath } from './start.js';
 
 /**
  * What Slack's run commands and Cancel button need of the service (src/chat/slack/run-commands.ts,
@@ -23,12 +23,14 @@ export interface ArmedScenario {
   id: string;
   /** What to tell the person: the scenario is running and will fire the playbook's trigger. */
   message: string;
+  /** The DRILL run, when the scenario's burn alert fired at once. */
+  runId?: string;
 }
 
 export interface RunControl {
   engine: Engine;
   playbooks: PlaybookStore | undefined;
-  startScenario?: (start: ScenarioStart) => Promise<ArmedScenario | StartedRun>;
+  startScenario?: (start: ScenarioStart) => Promise<ArmedScenario>;
 }
 
 /** Scenario drills, registered by the drills capability for its service context. */
