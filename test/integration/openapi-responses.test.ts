@@ -104,7 +104,11 @@ function validatorsOf(path: string, method: string, status: string, mediaType: s
   return v;
 }
 
-/** Calls the service and checks a 2xx answer against the document; returns status and body. */
+/**
+ * Calls the service and checks the answer against the document: a 2xx must be documented with
+ * its media type; any answer the document describes (the gate's 423, Flagger's 403, the error
+ * shape of a 400 or 404) must match. Returns status and body.
+ */
 async function call(method: string, path: string, o: { as?: Who; body?: unknown; headers?: Record<string, string>; raw?: string } = {}) {
   const res = await fetch(`${h.base}${path}`, {
     method,
@@ -120,16 +124,17 @@ async function call(method: string, path: string, o: { as?: Who; body?: unknown;
   const json = contentType.startsWith('application/json');
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read answers of many shapes; the schema check is what types them
   const body: any = json ? JSON.parse(text) : text;
-  if (res.status >= 200 && res.status < 300) {
-    const pathname = new URL(path, h.base).pathname;
-    const found = h.service.ctx.router.match(method, pathname);
-    if (!found || !('route' in found)) throw new Error(`${method} ${pathname} matched no route`);
+  const success = res.status >= 200 && res.status < 300;
+  const pathname = new URL(path, h.base).pathname;
+  const found = h.service.ctx.router.match(method, pathname);
+  if (success && !(found && 'route' in found)) throw new Error(`${method} ${pathname} matched no route`);
+  if (found && 'route' in found) {
     const template = openApiPath(found.route.pattern);
     const m = method.toLowerCase();
     const answer = doc.paths[template]?.[m]?.responses[String(res.status)];
-    expect(answer, `${method} ${template} answered ${res.status}, a status the document does not list`).toBeDefined();
-    const mediaType = Object.keys(answer!.content ?? {}).find((t) => contentType.startsWith(t));
-    if (!unschematised.has(`${m} ${template}`)) expect(mediaType, `${method} ${template} ${res.status} answered ${contentType}, which the document does not list`).toBeDefined();
+    if (success) expect(answer, `${method} ${template} answered ${res.status}, a status the document does not list`).toBeDefined();
+    const mediaType = Object.keys(answer?.content ?? {}).find((t) => contentType.startsWith(t));
+    if (success && !unschematised.has(`${m} ${template}`)) expect(mediaType, `${method} ${template} ${res.status} answered ${contentType}, which the document does not list`).toBeDefined();
     if (mediaType === 'application/json') {
       const { published, closed: strict } = validatorsOf(template, m, String(res.status), mediaType);
       const where = `${method} ${path} → ${res.status}`;
@@ -260,6 +265,7 @@ describe('every answer matches the schema /openapi.json publishes for its route 
 
   it('the deploy gate, freezes and overrides', async () => {
     expect((await ok(200, call('GET', '/v1/deploy-gate?service=checkout', { as: 'bob' }))).allowed).toBe(true);
+    expect((await ok(400, call('POST', '/v1/freezes', { as: 'alice', body: { services: ['checkout'], reason: 'x', until: '4h', extra: true } }))).error).toBe('validation_failed');
     const freeze = await ok(201, call('POST', '/v1/freezes', { as: 'alice', body: { services: ['checkout'], reason: 'release freeze', until: '4h' } }));
     expect((await ok(423, call('GET', '/v1/deploy-gate?service=checkout&change=abc', { as: 'bob' }))).reasons).toHaveLength(1);
     expect((await ok(200, call('GET', '/v1/deploy-gate?service=checkout&always200=true', { as: 'bob' }))).allowed).toBe(false);
@@ -306,14 +312,19 @@ describe('every answer matches the schema /openapi.json publishes for its route 
     expect((await ok(200, call('GET', `/v1/audit/verify?expect=${report.head.seq}:${report.head.hash}`, { as: 'bob' }))).expectedMatched).toBe(1);
   });
 
-  it('every documented answer with a body was checked at least once; every /v1, webhook and health answer has a schema', () => {
+  it('every documented answer with a body of its own was checked at least once; every /v1, webhook and health answer has a schema', () => {
     const missing: string[] = [];
     const unchecked: string[] = [];
     for (const [path, ops] of Object.entries(doc.paths)) {
       if (path === '/slack/events') continue; // Bolt's receiver answers Slack itself
       for (const [method, op] of Object.entries(ops)) {
         for (const [status, answer] of Object.entries(op.responses)) {
-          if (!/^2\d\d$/.test(status)) continue;
+          // Error answers share one schema, checked wherever one came; 503 (readyz) needs a failing database.
+          const own = Object.values(answer.content ?? {}).some((c) => !('$ref' in c.schema));
+          if (!/^2\d\d$/.test(status)) {
+            if (own && !status.startsWith('5') && !checked.has(`${method} ${path} ${status}`)) unchecked.push(`${method} ${path} ${status}`);
+            continue;
+          }
           if (unschematised.has(`${method} ${path}`)) {
             expect(answer.content, `${method} ${path} has a schema now: take it off the unschematised list`).toBeUndefined();
             continue;
