@@ -17,6 +17,7 @@ import type { Tx } from '../db/database.js';
 import type { AuditEntryInput } from '../audit/core/entry.js';
 import { recordBatched } from './group-commits.js';
 import { type Prestart, prestartAttempt, prestarted } from './prestart.js';
+import { releaseInDoubt } from './in-doubt.js';
 
 /** How an attempt ended, recorded with the step's result. */
 export interface AttemptRecord {
@@ -175,6 +176,21 @@ export async function recordAlone(rt: Runtime, r: Recording): Promise<Transition
  * granted). A result whose claim is gone records nothing (`undefined`).
  */
 export async function recordTogether(rt: Runtime, batch: Recording[]): Promise<Array<TransitionReport | undefined>> {
+  try {
+    return await recordInTransaction(rt, batch);
+  } catch (err) {
+    // The COMMIT may have landed though its answer did not: the next steps it claimed for
+    // these slots would then wait out their lease (in-doubt.ts). Fenced on their tokens.
+    releaseInDoubt(
+      rt,
+      batch.flatMap((r) => (r.chain?.claimed ? [r.chain.claimed] : [])),
+      batch[0]!.now,
+    );
+    throw err;
+  }
+}
+
+async function recordInTransaction(rt: Runtime, batch: Recording[]): Promise<Array<TransitionReport | undefined>> {
   return rt.db.orm.transaction(async (tx) => {
     const pl = pipelineOn(tx);
     const held = pl.add<{ id: string }>(

@@ -4,7 +4,7 @@ import type { Database } from '../../src/db/database.js';
 /**
  * Fault injection for engine tests, at the edges the engine talks to (its database handle and
  * its audit trail): a hook that runs before the next transaction starts (to land a concurrent
- * change in an exact window), updates that fail as if the connection were gone (heartbeats),
+ * change in an exact window), a commit whose answer is lost, updates that fail as if the connection were gone (heartbeats),
  * and audit appends that fail on demand. Everything underneath stays real.
  */
 export interface DatabaseFaults {
@@ -14,10 +14,12 @@ export interface DatabaseFaults {
   failUpdates: boolean;
   /** While true, `orm.select(...)` outside transactions throws (a lost connection, or a process dying there). */
   failSelects: boolean;
+  /** The next transaction commits, then throws as if the connection dropped before COMMIT's answer came back. */
+  loseNextCommitAnswer: boolean;
 }
 
 export function faultyDatabase(db: Database): { db: Database; faults: DatabaseFaults } {
-  const faults: DatabaseFaults = { failUpdates: false, failSelects: false };
+  const faults: DatabaseFaults = { failUpdates: false, failSelects: false, loseNextCommitAnswer: false };
   const orm = new Proxy(db.orm, {
     get(target, prop) {
       if (prop === 'transaction') {
@@ -25,7 +27,11 @@ export function faultyDatabase(db: Database): { db: Database; faults: DatabaseFa
           const before = faults.beforeNextTransaction;
           faults.beforeNextTransaction = undefined;
           if (before) await before();
-          return target.transaction(...args);
+          const lose = faults.loseNextCommitAnswer;
+          faults.loseNextCommitAnswer = false;
+          const result = await target.transaction(...args);
+          if (lose) throw Object.assign(new Error('write CONNECTION_CLOSED (injected: COMMIT landed, its answer did not)'), { code: 'CONNECTION_CLOSED' });
+          return result;
         };
       }
       if ((prop === 'update' && faults.failUpdates) || (prop === 'select' && faults.failSelects)) {

@@ -9,6 +9,7 @@ import type { Database } from '../../src/db/database.js';
 import { StepError } from '../../src/engine/core/step-error.js';
 import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
 import { playbook, runsSettled, testEngine } from './engine-harness.js';
+import { faultyDatabase } from './engine-faults.js';
 
 /**
  * Attacks on the start handoff (src/engine/handoff.ts) and the claim loop (worker.ts), by an
@@ -76,6 +77,63 @@ describe.each(databaseKinds)('start handoff attacks (%s)', (kind) => {
       await trail.flush();
       const actions = (await trail.page({ limit: 100 })).filter((e) => e.subject.id === runId || (e.data as { run?: string }).run === runId).map((e) => e.action);
       expect.soft(actions.slice(0, 3)).toEqual(['run.started', 'run.running', 'step.created']);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('a start whose COMMIT landed but whose answer was lost runs its first step at once, not when the lease runs out', async () => {
+    t = await freshDatabase(kind);
+    const { db, faults } = faultyDatabase(t.db);
+    const seen = new Map<string, number>();
+    // A lease far longer than the test: the step may only run if the start gave it back.
+    const engine = testEngine(db, systemClock, { options: { concurrency: 2, pollMs: 60_000, leaseMs: 600_000 } });
+    engine.actions.register(stamping('test.stamp', seen));
+    const pb = playbook('in-doubt', [{ id: 'only', kind: 'action', action: 'test.stamp', params: {} }]);
+    const worker = engine.createWorker('w');
+    await worker.start();
+    try {
+      faults.loseNextCommitAnswer = true;
+      await expect(engine.startRun({ playbook: pb, startKey: 'alert:in-doubt' })).rejects.toThrow(/CONNECTION_CLOSED/);
+      // The caller retries with its start key, as ingest does: the run had landed, so it is adopted.
+      const { runId } = await engine.startRun({ playbook: pb, startKey: 'alert:in-doubt' });
+      expect(await runsSettled(engine, [runId], 15_000)).toEqual(['succeeded']);
+      expect(seen.has(runId)).toBe(true);
+      const attempts = await t.db.rows<{ n: number }>(sql`select count(*)::int as n from engine_attempts a join engine_steps s on s.id = a.step_id where s.run_id = ${runId}`);
+      expect(attempts[0]!.n).toBe(1); // the attempt the lost commit prestarted is the one that ran (a takeover), not a second
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('a result whose COMMIT landed but whose answer was lost does not strand the next step it claimed', async () => {
+    t = await freshDatabase(kind);
+    const { db, faults } = faultyDatabase(t.db);
+    const calls: string[] = [];
+    const engine = testEngine(db, systemClock, { options: { concurrency: 2, pollMs: 60_000, leaseMs: 600_000 } });
+    engine.actions.register(
+      defineAction({
+        name: 'test.first',
+        changesState: false,
+        params: z.strictObject({}),
+        async run() {
+          calls.push('first');
+          faults.loseNextCommitAnswer = true; // the next transaction is this result's
+          return {};
+        },
+      }),
+    );
+    engine.actions.register(stamping('test.stamp', new Map()));
+    const pb = playbook('in-doubt-result', [
+      { id: 'one', kind: 'action', action: 'test.first', params: {} },
+      { id: 'two', kind: 'action', action: 'test.stamp', params: {} },
+    ]);
+    const worker = engine.createWorker('w');
+    await worker.start();
+    try {
+      const { runId } = await engine.startRun({ playbook: pb });
+      expect(await runsSettled(engine, [runId], 15_000)).toEqual(['succeeded']);
+      expect(calls).toEqual(['first']);
     } finally {
       await worker.stop();
     }

@@ -10,6 +10,7 @@ import type { Runtime } from '../runtime.js';
 import { engineRuns } from '../schema.js';
 import type { CarriedContext } from '../tracing.js';
 import type { ClaimedStep } from './claim.js';
+import { releaseInDoubt } from '../in-doubt.js';
 import type { LeanRun } from './load.js';
 import { pipelineOn } from '../../db/pipeline.js';
 import { prestartAttempt, prestarted } from '../prestart.js';
@@ -143,6 +144,9 @@ export async function startRun(rt: Runtime, input: StartRunInput): Promise<RunRo
     });
   } catch (err) {
     slot?.release();
+    // Set only once the transaction's work was done: the COMMIT itself failed, and may have
+    // landed with the first step claimed for this slot, which will not run it.
+    if (handed) releaseInDoubt(rt, [handed], now);
     throw err;
   }
   if (handed) slot!.take(handed);
