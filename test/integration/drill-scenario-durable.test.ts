@@ -34,7 +34,7 @@ describe.each(kinds)('durable scenario drills ($kind)', ({ kind }) => {
   });
 
   /** A second service on the first one's database (PostgreSQL), or on its data folder once it stopped (PGlite). */
-  const sameDatabase = (first: DrillHarness) =>
+  const sameDatabase = (first: DrillHarness): Record<string, string> =>
     kind === 'postgres' ? { DATABASE_URL: first.service.ctx.config.DATABASE_URL! } : { QUENCH_DATA_DIR: dataDir! };
   const start = async (name: string, env: Record<string, string>, withDrills = true) => {
     const h = await startDrillHarness(kind, { name, env, ...(withDrills ? { drills } : {}) });
