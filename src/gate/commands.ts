@@ -58,8 +58,9 @@ export const freezeCommand: Command = {
   summary: 'freeze deploys of services (or * for all) until a time, with a reason',
   help: `Usage: quench freeze SERVICE… --reason TEXT --until TIME
 
-Freezes high-risk deploys of each SERVICE ('*' for every service) until TIME: an RFC 3339
-time (2026-12-24T18:00:00Z) or a duration from now (4h, 3d). Announced in the owners' Slack
+Freezes high-risk deploys of each SERVICE ('*' for every service) until TIME: a duration from
+now (4h, 3d), or an RFC 3339 time with Z or an offset (2026-12-24T18:00:00Z,
+2026-12-24T19:00:00+01:00; a date alone is midnight UTC). Announced in the owners' Slack
 channels and audited. Acts through the running service (QUENCH_URL) as QUENCH_TOKEN's user.
 Prints the freeze id ('quench unfreeze ID' lifts it early).`,
   async run(args, io) {
@@ -97,8 +98,9 @@ export const overrideRequestCommand: Command = {
   help: `Usage: quench override request SERVICE --reason TEXT --until TIME [--change ID]
 
 Requests an override of SERVICE's freezes for change ID (or every change without --change)
-until TIME. It takes effect once two people other than you approve it
-('quench override approve ID'). Prints the override id.`,
+until TIME (a duration from now such as 2h, or an RFC 3339 time with Z or an offset). It
+takes effect once two people other than you approve it ('quench override approve ID').
+Prints the override id.`,
   async run(args, io) {
     const { values, positionals } = parseOptions(args, { reason: { type: 'string' }, until: { type: 'string' }, change: { type: 'string' } }, true);
     const [service, ...rest] = positionals;

@@ -1,16 +1,21 @@
+import { parseRfc3339 } from '../../core/rfc3339.js';
 import { parseDuration } from '../../slo/core/duration.js';
 
 /**
- * `--until` and `until` fields: an RFC 3339 time, or a duration from now (`2h`, `3d`). Returns
- * the instant, or a message saying what to write instead.
+ * `--until` and `until` fields: a duration from now (`2h`, `3d`), or a time in the strict
+ * RFC 3339 grammar the reports use (../../core/rfc3339.ts): a date-time with `Z` or an offset,
+ * or a date alone meaning midnight UTC. Not Date.parse, which rolled 2026-02-30 over to 2 March
+ * and read a time without a zone in the machine's own zone (another instant on each replica).
+ * Returns the instant, or a message naming the value and saying what to write instead.
  */
 export function parseUntil(text: string, nowMs: number): { ok: true; at: Date } | { ok: false; message: string } {
   const trimmed = text.trim();
   const ms = parseDuration(trimmed);
   if (ms !== undefined && ms > 0) return withinReach(text, nowMs + ms, nowMs);
   if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
-    const at = Date.parse(trimmed);
-    if (Number.isNaN(at)) return { ok: false, message: `'${text}' is not a valid time; write e.g. 2026-12-24T18:00:00Z or a duration such as 4h` };
+    const time = parseRfc3339(trimmed);
+    if (!time.ok) return time;
+    const at = time.at.getTime();
     if (at <= nowMs) return { ok: false, message: `'${text}' is in the past; the end must be in the future` };
     return withinReach(text, at, nowMs);
   }
