@@ -39,21 +39,29 @@ export function createSlackApp(options: SlackAppOptions): { app: BoltApp; client
  * The bot token for every incoming request, with the bot's ids from `auth.test` once Slack has
  * answered it. Bolt's own (`token:`) calls auth.test when the app is built and keeps that promise
  * for ever: a Slack outage at start-up became an unhandled rejection and then failed every click
- * and command until a restart. Here the call is made when a request needs it, a failure is
- * retried on the next request, and meanwhile the request goes on with the token alone (the ids
- * only serve Bolt's filter of the bot's own messages, which Quench does not listen to).
+ * and command until a restart. Here the call is made in the background when a request finds no
+ * ids, one at a time, and asked again by the next request after a failure; no request waits for
+ * it: the ids only serve Bolt's filter of the bot's own messages, which Quench does not listen
+ * to, while a click or command must be acknowledged within 3 s, and an auth.test that Slack is
+ * slow to answer (the WebClient retries a 5xx for seconds, and has no timeout) would hold them all.
  */
 function botAuthorization(client: webApi.WebClient, botToken: string, log: Logger): Authorize<boolean> {
-  let ids: Promise<{ botId?: string; botUserId?: string }> | undefined;
+  let ids: { botId?: string; botUserId?: string } | undefined;
+  let asking: Promise<void> | undefined;
   return async () => {
-    ids ??= client.auth.test().then((r) => ({ ...(r.bot_id ? { botId: r.bot_id } : {}), ...(r.user_id ? { botUserId: r.user_id } : {}) }));
-    try {
-      return { botToken, ...(await ids) };
-    } catch (err) {
-      ids = undefined;
-      log.warn({ err }, 'Slack auth.test failed; going on with the bot token alone, and asking again on the next request');
-      return { botToken };
-    }
+    if (!ids)
+      asking ??= client.auth
+        .test()
+        .then(
+          (r) => {
+            ids = { ...(r.bot_id ? { botId: r.bot_id } : {}), ...(r.user_id ? { botUserId: r.user_id } : {}) };
+          },
+          (err: unknown) => log.warn({ err }, 'Slack auth.test failed; going on with the bot token alone, and asking again on the next request'),
+        )
+        .finally(() => {
+          asking = undefined;
+        });
+    return { botToken, ...ids };
   };
 }
 
