@@ -12,7 +12,7 @@ import { loadSlos } from '../slo/definitions.js';
 import { SloEvaluator } from '../slo/evaluator.js';
 import { syntheticSource } from '../slo/sources/synthetic.js';
 import type { TriggerEvent } from '../triggers/event.js';
-import { type ArmedEnd, type ArmedRow, claimArmed, endArmed, insertArmed, releaseArmed } from './armed-store.js';
+import { type ArmedEnd, type ArmedRow, claimArmed, endArmed, insertArmed, markFiring, releaseArmed } from './armed-store.js';
 import { type DrillScenario, drillScenarioSchema, drillSlo, toScenario } from './core/scenario.js';
 
 /**
@@ -244,9 +244,11 @@ export class ScenarioDrills {
       actor: { type: 'system', id: 'drills' },
       action: 'drill.scenario.adopted',
       subject: { type: 'drill_scenario', id: row.id },
-      data: { drill: true, scenario: row.scenario, playbook: row.playbook, by: this.#owner, armedAt: row.armedAt.toISOString() },
+      data: { drill: true, scenario: row.scenario, playbook: row.playbook, by: this.#owner, armedAt: row.armedAt.toISOString(), ...(row.state === 'firing' ? { firing: true } : {}) },
       correlationId: row.correlationId,
     });
+    // Its alert had fired and its replica died before the run started: start it (same start key).
+    if (row.state === 'firing' && row.fireEvent) await this.#startDrillRun(armed, row.fireEvent);
   }
 
   /** Ends an armed row and audits it, both or neither, and only if no other replica ended it first. */
@@ -264,11 +266,14 @@ export class ScenarioDrills {
     await armed.evaluator.evaluateAll();
   }
 
-  /** The drill evaluator's trigger sink: a burn that matches the playbook starts the DRILL run, once. */
+  /**
+   * The drill evaluator's trigger sink: a burn that matches the playbook claims the fire on the
+   * row (armed-store.ts markFiring), then starts the DRILL run. A replica that finds the row no
+   * longer armed (another one took it over and ended or fired it) starts nothing.
+   */
   async #fire(armed: Armed, event: TriggerEvent): Promise<void> {
     if (armed.fired || event.type !== 'slo.burn') return;
-    const { ctx } = this;
-    const version = ctx.ports.playbooks?.current(armed.start.playbook);
+    const version = this.ctx.ports.playbooks?.current(armed.start.playbook);
     if (!version) throw new QuenchError('not_found', `playbook '${armed.start.playbook}' is no longer loaded`);
     const named = event.labels.playbook === armed.start.playbook;
     if (!named && !(version.definition.triggers ?? []).some((t) => matches(t, event))) return;
@@ -279,12 +284,24 @@ export class ScenarioDrills {
       labels: { ...event.labels, drill: 'true', scenario: armed.scenario.name, requestedBy: armed.start.user, via: armed.start.via },
       correlationId: armed.correlationId,
     };
+    if (!(await markFiring(this.ctx.db, armed.id, trigger))) {
+      this.#armed.delete(armed.id);
+      return;
+    }
+    await this.#startDrillRun(armed, trigger);
+  }
+
+  /** Starts the DRILL run of a fire claimed on the row (by this replica, or one that died after claiming it). */
+  async #startDrillRun(armed: Armed, trigger: TriggerEvent): Promise<void> {
+    const { ctx } = this;
+    const version = ctx.ports.playbooks?.current(armed.start.playbook);
+    if (!version) throw new QuenchError('not_found', `playbook '${armed.start.playbook}' is no longer loaded`);
     const run = await ctx.ports.engine.startRun({
       playbook: { definition: version.definition, hash: version.hash },
       trigger,
       inputs: armed.start.inputs,
       correlationId: armed.correlationId,
-      // Two replicas that both held the row (a lease that ran out under a stalled owner) start one run.
+      // Two replicas that both start it (one stalled past its lease, one that took the row over) make one run.
       startKey: `drill:${armed.id}`,
       drill: { ...(armed.scenario.fail.length ? { fail: armed.scenario.fail } : {}), scenario: armed.scenario.name, ...(Object.keys(armed.scenario.delaysMs).length ? { delays: armed.scenario.delaysMs } : {}) },
       actor: { type: 'user', id: armed.start.user },
@@ -298,7 +315,7 @@ export class ScenarioDrills {
       ctx.clock.now(),
       {
         action: 'drill.scenario.fired',
-        data: { drill: true, scenario: armed.scenario.name, playbook: armed.start.playbook, runId: run.runId, slo: event.slo ?? null, summary: event.summary },
+        data: { drill: true, scenario: armed.scenario.name, playbook: armed.start.playbook, runId: run.runId, slo: trigger.slo ?? null, summary: trigger.summary },
         correlationId: armed.correlationId,
       },
       run.runId,

@@ -1,5 +1,6 @@
 import { index, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import type { ScenarioStart } from '../runs/control.js';
+import type { TriggerEvent } from '../triggers/event.js';
 import type { Scorecard } from './core/scorecard.js';
 
 /**
@@ -28,7 +29,9 @@ export const drillScorecards = pgTable(
  * one does not drop it: whichever replica holds the lease (`owner`, `lease_until`, judged by the
  * database's clock) evaluates it, rebuilding its evaluator from the scenario file and `armed_at`
  * (the synthetic script is anchored there). `state` leaves `armed` once, by a conditional
- * update: `fired` (with the run), `expired`, or `lost` (its scenario or playbook is gone).
+ * update: `firing` (its alert fired: `fire_event` is the DRILL run's trigger, and whoever holds
+ * the row starts that run, under the start key `drill:<id>`), then `fired` (with the run);
+ * or `expired`, or `lost` (its scenario or playbook is gone). A `firing` row never expires.
  */
 export const drillArmedScenarios = pgTable(
   'drill_armed_scenarios',
@@ -39,7 +42,8 @@ export const drillArmedScenarios = pgTable(
     /** The request as it was armed: playbook, scenario, the caller's extra faults, inputs, who, via. */
     start: jsonb('start').$type<ScenarioStart>().notNull(),
     correlationId: text('correlation_id').notNull(),
-    state: text('state').$type<'armed' | 'fired' | 'expired' | 'lost'>().notNull(),
+    state: text('state').$type<'armed' | 'firing' | 'fired' | 'expired' | 'lost'>().notNull(),
+    fireEvent: jsonb('fire_event').$type<TriggerEvent>(),
     armedAt: timestamp('armed_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull(),
     owner: text('owner'),

@@ -1,0 +1,1 @@
+ALTER TABLE "drill_armed_scenarios" ADD COLUMN "fire_event" jsonb;
