@@ -1,5 +1,6 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_UNTIL_MS, parseUntil } from '../../../src/gate/core/until.js';
+import { zoneSwitching } from '../../support/time-zones.js';
 
 /**
  * The end of a freeze or an override (`quench freeze|override request --until`, `until` in
@@ -9,22 +10,8 @@ import { MAX_UNTIL_MS, parseUntil } from '../../../src/gate/core/until.js';
  * so the same command froze until another instant on another machine. Each case runs under
  * several TZ values (Node re-reads process.env.TZ on assignment), as the report period's test does.
  */
-const ZONES = ['UTC', 'America/Los_Angeles', 'Asia/Kolkata', 'Pacific/Kiritimati'];
 const NOW = Date.parse('2026-01-05T00:00:00Z');
-const savedTz = process.env.TZ;
-afterAll(() => {
-  if (savedTz === undefined) delete process.env.TZ;
-  else process.env.TZ = savedTz;
-});
-
-function inEachZone(fn: (zone: string) => void) {
-  for (const zone of ZONES) {
-    process.env.TZ = zone;
-    // The zone really is in effect: local midnight of 1 Jan 2026 is not UTC midnight outside UTC.
-    expect(new Date(2026, 0, 1).getTime() === Date.UTC(2026, 0, 1), zone).toBe(zone === 'UTC');
-    fn(zone);
-  }
-}
+const inEachZone = zoneSwitching();
 
 function refusal(raw: string): string {
   const r = parseUntil(raw, NOW);

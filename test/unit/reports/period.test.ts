@@ -1,7 +1,8 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/cli/main.js';
 import { isQuenchError } from '../../../src/core/errors.js';
 import { periodOf } from '../../../src/reports/period.js';
+import { zoneSwitching } from '../../support/time-zones.js';
 
 /**
  * Report periods (`quench report --from/--to`, `GET /v1/reports?from=&to=`) are RFC 3339 times
@@ -10,22 +11,8 @@ import { periodOf } from '../../../src/reports/period.js';
  * own zone, so the same command gave another period on another machine. Each case runs under
  * several TZ values (Node re-reads process.env.TZ on assignment) to prove zone independence.
  */
-const ZONES = ['UTC', 'America/Los_Angeles', 'Asia/Kolkata', 'Pacific/Kiritimati'];
 const NOW = new Date('2026-12-01T00:00:00Z');
-const savedTz = process.env.TZ;
-afterAll(() => {
-  if (savedTz === undefined) delete process.env.TZ;
-  else process.env.TZ = savedTz;
-});
-
-function inEachZone(fn: (zone: string) => void) {
-  for (const zone of ZONES) {
-    process.env.TZ = zone;
-    // The zone really is in effect: local midnight of 1 Jan 2026 is not UTC midnight outside UTC.
-    expect(new Date(2026, 0, 1).getTime() === Date.UTC(2026, 0, 1), zone).toBe(zone === 'UTC');
-    fn(zone);
-  }
-}
+const inEachZone = zoneSwitching();
 
 function refusal(from: string | undefined, to: string | undefined): string {
   try {
