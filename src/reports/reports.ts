@@ -5,7 +5,7 @@ import { QuenchError } from '../core/errors.js';
 import type { Database } from '../db/database.js';
 import type { ReportSlo } from './core/facts.js';
 import { computeReport, type Report } from './core/model.js';
-import { renderSlack } from './core/render-slack.js';
+import { renderSlack, type SlackMessage } from './core/render-slack.js';
 import { readReportFacts } from './facts.js';
 import { claimPeriod, lastScheduledEnd, markPosted, saveReport } from './store.js';
 
@@ -104,11 +104,29 @@ export class Reports {
     const chat = this.deps.chat();
     if (!chat.enabled) return;
     const slos = await this.deps.slos();
-    if (this.deps.channel) await chat.post(this.deps.channel, renderSlack(report));
+    if (this.deps.channel) await postThread(chat, this.deps.channel, renderSlack(report));
     const byChannel = new Map<string, Set<string>>();
     for (const s of slos) if (s.ownerChannel && s.ownerChannel !== this.deps.channel) byChannel.set(s.ownerChannel, (byChannel.get(s.ownerChannel) ?? new Set()).add(s.service));
     for (const [channel, services] of byChannel) {
-      await chat.post(channel, renderSlack(report, services)).catch((err) => this.deps.logger.error({ err, channel }, 'posting the report to an owner channel failed'));
+      await postThread(chat, channel, renderSlack(report, services)).catch((err) => this.deps.logger.error({ err, channel }, 'posting the report to an owner channel failed'));
     }
   }
+}
+
+/**
+ * The first message to the channel, the others as replies in its thread, in order. A reply that
+ * fails does not stop the ones after it (each carries other SLOs); the first failure is thrown
+ * once all were tried, so the caller logs an incomplete report.
+ */
+async function postThread(chat: ChatPort, channel: string, messages: SlackMessage[]): Promise<void> {
+  const [first, ...replies] = messages;
+  if (!first) return;
+  const ref = await chat.post(channel, first);
+  let failure: unknown;
+  for (const reply of replies) {
+    await chat.post(ref?.channel ?? channel, reply, ref?.ts).catch((err: unknown) => {
+      failure ??= err;
+    });
+  }
+  if (failure !== undefined) throw failure;
 }

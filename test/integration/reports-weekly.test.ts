@@ -270,7 +270,7 @@ describe.each(databaseKinds)('weekly SLO report on %s', (kind) => {
       expect(html).toContain(`<th>${label}</th><td>${n}</td>`);
     }
     expect(slackText).toContain(`SLA breaches ${x.slaBreaches} · escalations ${x.escalations} · reassignments ${x.reassignments}`);
-    expect(renderSlack(report).blocks).toEqual(posted[0]!.blocks);
+    expect(renderSlack(report)).toEqual([{ text: posted[0]!.text, blocks: posted[0]!.blocks }]);
   }, 300_000);
 
   it('a past period is served as stored, and two replicas or a double cron fire produce one report', async () => {

@@ -1,13 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { attachSocketMode } from './fake-slack-socket.js';
+import { blockKitErrors } from './slack-limits.js';
 
 /**
  * A local stand-in for Slack's Web API (https://api.slack.com/web), speaking its wire format:
  * every method is `POST /api/<method>` with a form-encoded or JSON body and the token in
  * `Authorization: Bearer`, answered 200 with `{ok: true, …}` or `{ok: false, error}`; rate limits
  * are HTTP 429 with `Retry-After`. It keeps just enough state (users, groups, channels, messages)
- * for Quench's calls to be answered the way Slack would, and records every call.
+ * for Quench's calls to be answered the way Slack would, and records every call. Messages are
+ * held to Slack's Block Kit limits (./slack-limits.ts: 50 blocks, 3,000-character sections,
+ * 150-character headers): over one, chat.postMessage and chat.update answer `invalid_blocks`, as
+ * Slack does, and store nothing.
  */
 export interface FakeSlackUser {
   id: string;
@@ -33,6 +37,8 @@ export interface RecordedCall {
   /** Wall-clock arrival (ms), to check that Retry-After was waited out. */
   at: number;
   status: number;
+  /** The `error` of an `{ok: false}` answer (`invalid_blocks`, `channel_not_found`, …). */
+  error?: string;
 }
 
 export interface FakeSlack {
@@ -108,8 +114,10 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       const channel = str(args.channel);
       if (!channel) return err('channel_not_found');
       if (!args.text && !args.blocks) return err('no_text');
-      const ts = nextTs();
       const blocks = blocksOf(args.blocks);
+      const invalid = invalidBlocks(blocks);
+      if (invalid) return invalid;
+      const ts = nextTs();
       messages.push({
         channel,
         ts,
@@ -123,6 +131,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     'chat.update': (args) => {
       const message = find(str(args.channel) ?? '', str(args.ts) ?? '');
       if (!message) return err('message_not_found');
+      const invalid = invalidBlocks(args.blocks === undefined ? undefined : blocksOf(args.blocks));
+      if (invalid) return invalid;
       message.text = str(args.text) ?? message.text;
       message.blocks = args.blocks === undefined ? message.blocks : blocksOf(args.blocks);
       message.history.push({ text: message.text, blocks: message.blocks });
@@ -183,7 +193,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     const raw = await readBody(req);
     const args = parseArgs(raw, String(req.headers['content-type'] ?? ''));
     const auth = req.headers.authorization?.match(/^Bearer (.+)$/)?.[1] ?? str(args.token);
-    const record = (status: number) => calls.push({ method, args, token: auth, at: Date.now(), status });
+    const at = Date.now();
+    const record = (status: number, error?: string) => calls.push({ method, args, token: auth, at, status, ...(error ? { error } : {}) });
     const limit = rateLimits.get(method);
     if (limit && limit.count > 0) {
       limit.count--;
@@ -191,7 +202,6 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       res.writeHead(429, { 'Retry-After': String(limit.seconds), 'Content-Type': 'application/json' });
       return res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
     }
-    record(200);
     let answer: Answer;
     // Socket Mode: the app-level token opens a WebSocket URL; nothing else accepts it.
     if (method === 'apps.connections.open' && options.appToken && auth === options.appToken) answer = ok({ url: socket.url() });
@@ -200,6 +210,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       answer = err(failures.get(method)!);
       failures.delete(method);
     } else answer = methods[method]?.(args) ?? err('unknown_method');
+    record(answer.status ?? 200, answer.body.ok === false ? String(answer.body.error) : undefined);
     res.writeHead(answer.status ?? 200, { 'Content-Type': 'application/json; charset=utf-8', ...answer.headers });
     res.end(JSON.stringify(answer.body));
   };
@@ -242,6 +253,13 @@ function ok(body: Record<string, unknown>): Answer {
 
 function err(error: string): Answer {
   return { body: { ok: false, error } };
+}
+
+/** Slack refuses the whole message when its blocks break a limit, saying where. */
+function invalidBlocks(blocks: unknown[] | undefined): Answer | undefined {
+  if (blocks === undefined) return undefined;
+  const messages = blockKitErrors(blocks);
+  return messages.length === 0 ? undefined : { body: { ok: false, error: 'invalid_blocks', response_metadata: { messages } } };
 }
 
 function str(v: unknown): string | undefined {

@@ -21,6 +21,8 @@ export const SLACK_LIMIT = {
   confirmTitle: 100,
   confirmText: 300,
   confirmButton: 30,
+  /** Blocks in one message (a modal or Home tab takes 100). */
+  messageBlocks: 50,
   /** The message's top-level notification `text`. */
   messageText: 40000,
 } as const;
