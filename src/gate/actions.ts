@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type ActionDefinition, defineAction } from '../actions/action.js';
 import { isQuenchError } from '../core/errors.js';
 import { NonRetriableError, RetryAfterError } from '../engine/core/step-error.js';
+import { untilFormatProblem } from './core/until.js';
 import type { DeployGate } from './gate.js';
 
 /**
@@ -31,7 +32,14 @@ export function gateActions(): ActionDefinition[] {
       services: z.array(z.string().min(1)).min(1),
       reason: z.string().min(1),
       /** A duration (`2h`) or RFC 3339 time: the freeze ends then even if the run never lifts it. */
-      until: z.string().min(1).default('4h'),
+      until: z
+        .string()
+        .min(1)
+        .default('4h')
+        .superRefine((text, ctx) => {
+          const problem = untilFormatProblem(text);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
     }),
     target: () => 'deploy-gate',
     async run(p, ctx) {

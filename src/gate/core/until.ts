@@ -19,8 +19,31 @@ export function parseUntil(text: string, nowMs: number): { ok: true; at: Date } 
     if (at <= nowMs) return { ok: false, message: `'${text}' is in the past; the end must be in the future` };
     return withinReach(text, at, nowMs);
   }
-  return { ok: false, message: `'${text}' is neither a time (2026-12-24T18:00:00Z) nor a duration (30m, 4h, 2d)` };
+  return { ok: false, message: neither(text) };
 }
+
+/**
+ * What `parseUntil` would refuse whatever the time: a value that is neither a duration nor an
+ * RFC 3339 time, or a duration past the limit. For checking a playbook's `deploy.freeze`
+ * before it runs (`quench validate`), when "now" is not known yet. A value with a `${{ }}`
+ * template is only known once rendered: the action's parameters are checked again then.
+ */
+export function untilFormatProblem(text: string): string | undefined {
+  if (text.includes('${{')) return undefined;
+  const trimmed = text.trim();
+  const ms = parseDuration(trimmed);
+  if (ms !== undefined && ms > 0) {
+    const checked = withinReach(text, ms, 0);
+    return checked.ok ? undefined : checked.message;
+  }
+  if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
+    const time = parseRfc3339(trimmed);
+    return time.ok ? undefined : time.message;
+  }
+  return neither(text);
+}
+
+const neither = (text: string) => `'${text}' is neither a time (2026-12-24T18:00:00Z) nor a duration (30m, 4h, 2d)`;
 
 /** The longest a freeze or an override may last: further is a typo (99999d), not a plan. */
 export const MAX_UNTIL_MS = 366 * 86_400_000;
