@@ -9,8 +9,9 @@
 export type TimeResult = { ok: true; at: Date } | { ok: false; message: string };
 
 const FORMS = 'write an RFC 3339 time such as 2026-11-23T09:00:00Z or 2026-11-23T10:00:00+01:00, or a date such as 2026-11-23 (midnight UTC)';
-const SHAPE = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(.*))?$/;
+const SHAPE = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(.*))?$/;
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+// RFC 3339's time-secfrac is `"." 1*DIGIT`: any number of digits, read to the millisecond.
 // PostgreSQL stores years 0001 to 9999 as we send them (see timestamp.ts).
 const FIRST = Date.parse('0001-01-01T00:00:00.000Z');
 const LAST = Date.parse('9999-12-31T23:59:59.999Z');

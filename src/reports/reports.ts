@@ -104,12 +104,20 @@ export class Reports {
     const chat = this.deps.chat();
     if (!chat.enabled) return;
     const slos = await this.deps.slos();
-    if (this.deps.channel) await postThread(chat, this.deps.channel, renderSlack(report));
+    // A report channel that fails (a reply refused, the app not in the channel) must not keep the
+    // owning teams from theirs: its failure is thrown once every channel was tried.
+    let failure: { err: unknown } | undefined;
+    if (this.deps.channel) {
+      await postThread(chat, this.deps.channel, renderSlack(report)).catch((err: unknown) => {
+        failure = { err };
+      });
+    }
     const byChannel = new Map<string, Set<string>>();
     for (const s of slos) if (s.ownerChannel && s.ownerChannel !== this.deps.channel) byChannel.set(s.ownerChannel, (byChannel.get(s.ownerChannel) ?? new Set()).add(s.service));
     for (const [channel, services] of byChannel) {
       await postThread(chat, channel, renderSlack(report, services)).catch((err) => this.deps.logger.error({ err, channel }, 'posting the report to an owner channel failed'));
     }
+    if (failure) throw failure.err;
   }
 }
 

@@ -38,14 +38,24 @@ export function capText(text: string, limit: number, note = ''): string {
   if (text.length <= limit) return text;
   const tail = `…${note}`;
   let room = Math.max(0, limit - tail.length);
-  let cut = text.slice(0, room);
+  let cut = slice(text, room);
   if ((cut.match(/```/g)?.length ?? 0) % 2 === 1) {
     room = Math.max(0, room - 4);
-    cut = `${text.slice(0, room)}\n\`\`\``;
+    cut = `${slice(text, room)}\n\`\`\``;
   }
   // Never end inside an escape (&amp;) or a half <link|…>: drop the partial token.
   cut = cut.replace(/&[a-z]{0,4}$/, '').replace(/<[^>]*$/, '');
-  return `${cut}${tail}`.slice(0, limit);
+  return slice(`${cut}${tail}`, limit);
+}
+
+/**
+ * The first `n` UTF-16 units of `s`, one fewer when the cut would split a surrogate pair (an
+ * emoji, a character outside the BMP): half a pair is not text, and JSON carries it as a lone
+ * `\ud83d` that a strict decoder refuses (and that Slack could at best show as �).
+ */
+function slice(s: string, n: number): string {
+  const code = s.charCodeAt(n - 1);
+  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
 }
 
 /**

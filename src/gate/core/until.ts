@@ -33,8 +33,8 @@ export function untilFormatProblem(text: string): string | undefined {
   const trimmed = text.trim();
   const ms = parseDuration(trimmed);
   if (ms !== undefined && ms > 0) {
-    const checked = withinReach(text, ms, 0);
-    return checked.ok ? undefined : checked.message;
+    // No "now" here, so no end date to name (withinReach would name one in 1971).
+    return ms <= MAX_UNTIL_MS ? undefined : `'${text}' is more than a year; freezes and overrides last at most 366 days (lift one early with unfreeze, or set it again)`;
   }
   if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
     const time = parseRfc3339(trimmed);

@@ -19,6 +19,15 @@ describe('deploy.freeze until in a playbook', () => {
     expect(found[0]).toContain(`'${until}'`);
   });
 
+  it('refuses a duration past 366 days without naming an end date it cannot know', () => {
+    // Found by an attacker: validation has no "now" and said '2y' ends 1972-01-01.
+    for (const until of ['400d', '2y', '53w']) {
+      const [found] = problems(until);
+      expect(found).toContain('at most 366 days');
+      expect(found).not.toMatch(/\d{4}-\d{2}-\d{2}/);
+    }
+  });
+
   it.each(['30m', '4h', '1h30m', '2027-01-05T18:00:00Z', '2027-01-05', '${{ inputs.hours }}h', '${{ inputs.until }}'])('accepts %j', (until) => {
     expect(problems(until)).toEqual([]);
   });

@@ -83,6 +83,12 @@ describe('report period times', () => {
       });
       expect(periodOf('2026-11-23 09:00Z', '2026-11-24T00:00:00-05:30', NOW)).toEqual({ from: new Date('2026-11-23T09:00:00Z'), to: new Date('2026-11-24T05:30:00Z') });
       expect(periodOf(undefined, undefined, NOW)).toEqual({ from: new Date('2026-11-24T00:00:00Z'), to: NOW });
+      // RFC 3339 puts no limit on the digits of a fraction (found by an attacker: ten were refused
+      // as 'no valid time zone').
+      expect(periodOf('2026-11-23T09:00:00.1234567890Z', '2026-11-24T00:00:00.999999999999+00:00', NOW)).toEqual({
+        from: new Date('2026-11-23T09:00:00.123Z'),
+        to: new Date('2026-11-24T00:00:00.999Z'),
+      });
     });
   });
 });

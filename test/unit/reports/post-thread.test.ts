@@ -101,6 +101,18 @@ describe('posting a report as a thread', () => {
     expect(replies.at(-1)!.text).toMatch(/–400 of 400$/);
   });
 
+  it('a failure in the report channel does not keep an owner channel from its report', async () => {
+    // Found by an attacker: one refused reply in the report channel threw before the owner
+    // channels were posted, so team A got nothing that week although its own post would work.
+    for (const failOn of [(n: number) => n === 2, (_: number, channel: string) => channel === 'C-ALL']) {
+      const { chat, posted } = recordingChat(failOn);
+      await expect(reportsWith(chat).post(report)).rejects.toThrow(/post \d+ failed/);
+      const owner = posted.filter((p) => p.channel.endsWith('C-A'));
+      expect(owner[0]).toMatchObject({ channel: 'C-A', threadTs: undefined });
+      expect(owner.at(-1)!.text).toMatch(/–200 of 200$/);
+    }
+  });
+
   it('an owner channel that fails is logged, not thrown', async () => {
     const errors: unknown[] = [];
     const logger = { ...silentLogger, error: (o: unknown) => void errors.push(o) } as unknown as Logger;
