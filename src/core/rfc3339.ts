@@ -33,10 +33,10 @@ export function parseRfc3339(text: string): TimeResult {
   if (!m) return { ok: false, message: `${shown} is not a time: ${FORMS}` };
   const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
   if (year < 1) return { ok: false, message: `${shown} is out of range: years run from 0001 to 9999` };
-  if (month < 1 || month > 12) return { ok: false, message: `${shown} is not a calendar date: there is no month ${m[2]}` };
+  if (month < 1 || month > 12) return { ok: false, message: `${shown} is not a calendar date: there is no month ${m[2]}; write a month from 01 to 12` };
   const last = daysInMonth(year, month);
   if (day < 1 || day > last) {
-    return { ok: false, message: `${shown} is not a calendar date: ${day < 1 ? `there is no day ${m[3]}` : `${MONTHS[month - 1]} ${m[1]} has ${last} days`}` };
+    return { ok: false, message: `${shown} is not a calendar date: ${day < 1 ? `there is no day ${m[3]}` : `${MONTHS[month - 1]} ${m[1]} has ${last} days`}; write a day from 01 to ${last}` };
   }
   if (m[4] === undefined) return { ok: true, at: utc(year, month, day, 0, 0, 0, 0) };
   const [hour, minute, second] = [Number(m[4]), Number(m[5]), Number(m[6] ?? 0)];

@@ -4,7 +4,7 @@ import type { Router } from '../http/router.js';
 import { readJson } from '../http/body.js';
 import { runStates } from './core/states.js';
 import type { Engine } from './engine.js';
-import { storableTimestamp } from '../core/timestamp.js';
+import { parseRfc3339 } from '../core/rfc3339.js';
 import { decisionAnswerSchema, runDetailSchema, runListSchema } from './route-schemas.js';
 
 /**
@@ -25,7 +25,7 @@ export function addEngineRoutes(router: Router, engine: () => Engine): void {
     auth: 'read',
     doc: {
       summary: 'List runs, newest first',
-      query: z.object({ state: z.string().optional().describe(`Comma-separated run states: ${runStates.join(', ')}`), limit: z.string().regex(/^\d+$/).optional(), before: storableTimestamp.optional(), correlationId: z.string().optional() }),
+      query: z.object({ state: z.string().optional().describe(`Comma-separated run states: ${runStates.join(', ')}`), limit: z.string().regex(/^\d+$/).optional(), before: z.string().optional().describe('Runs created before this time: RFC 3339 with Z or an offset, or a date (midnight UTC); or the next of the previous page'), correlationId: z.string().optional() }),
       repeatable: ['state'],
       responses: { 200: { description: '{ runs, next }: pass next as before for the next page', body: runListSchema } },
     },
@@ -35,12 +35,15 @@ export function addEngineRoutes(router: Router, engine: () => Engine): void {
       if (bad.length) throw new QuenchError('bad_request', `unknown run state(s) ${bad.join(', ')}; expected ${runStates.join(', ')}`);
       const limit = query.get('limit');
       if (limit !== null && !/^\d+$/.test(limit)) throw new QuenchError('bad_request', 'limit must be a whole number');
+      // The one strict parser (src/core/rfc3339.ts), not Date.parse: no rolled-over dates, no
+      // time read in the machine's own zone, years 0001-9999 only (what the database stores).
       const before = query.get('before');
-      if (before !== null && Number.isNaN(Date.parse(before))) throw new QuenchError('bad_request', 'before must be an RFC 3339 time');
+      const time = before === null ? undefined : parseRfc3339(before);
+      if (time && !time.ok) throw new QuenchError('bad_request', `before ${time.message}`);
       const runs = await engine().listRuns({
         state: states as never,
         ...(limit ? { limit: Number(limit) } : {}),
-        ...(before ? { before: new Date(before) } : {}),
+        ...(time?.ok ? { before: time.at } : {}),
         ...(query.get('correlationId') ? { correlationId: query.get('correlationId')! } : {}),
       });
       return { status: 200, body: { runs, next: runs.length > 0 ? runs.at(-1)!.createdAt.toISOString() : null } };
