@@ -3,11 +3,13 @@ import { isoTime, jsonBodyOf } from '../http/json-body.js';
 import { triggerEventSchema } from '../triggers/event.js';
 import { runStates, stepStatuses } from './core/states.js';
 import type { DecisionRecord, DrillOptions } from './model.js';
+import type { DeadLetter } from './sql/dlq.js';
 import type { RunDetail, RunSummary } from './sql/queries.js';
 
 /**
- * The answers of `GET /v1/runs`, `GET /v1/runs/:id` and `POST /v1/steps/:id/decision`, as
- * /openapi.json publishes them (routes.ts). Each agrees with the type the handler returns
+ * The answers of `GET /v1/runs`, `GET /v1/runs/:id`, `POST /v1/steps/:id/decision` (routes.ts)
+ * and of `GET /v1/dlq`, `POST /v1/dlq/:id/retry` (dlq-routes.ts), as /openapi.json publishes
+ * them. Each agrees with the type the handler returns
  * (`jsonBodyOf`), so neither can change without the other. Objects are open: an answer may gain
  * fields (docs/cli.md), never lose or retype one.
  */
@@ -148,3 +150,34 @@ export const decisionAnswerSchema = z.discriminatedUnion('status', [
     by: z.string().describe("The token's user"),
   }),
 ]);
+
+/** A step that failed for good, as `GET /v1/dlq` lists it (sql/dlq.ts). */
+const deadLetterSchema = jsonBodyOf<DeadLetter>()(
+  z.object({
+    id: z.string().describe('The id `POST /v1/dlq/{id}/retry` takes'),
+    runId: z.string(),
+    stepId: z.string(),
+    stepKey: z.string().describe('The playbook step id, or a derived key (`<id>/compensate`, …)'),
+    action: z.string().nullable().describe('The action the step ran; null for a step that runs none'),
+    attempts: z.number().int().describe('Attempts made so far (a re-drive keeps counting)'),
+    reason: z.string().describe('exhausted, non_retryable, step_deadline, timeout or result_unrecordable'),
+    error: failure.describe('The last failure'),
+    context: z.record(z.string(), z.unknown()).describe("What a person needs to re-drive it: the step's rendered parameters, its attempt, …; fields depend on the reason"),
+    correlationId: z.string(),
+    createdAt: isoTime(),
+    retriedAt: isoTime().nullable().describe('When it was re-driven; null while open'),
+    retriedBy: z.string().nullable().describe('Who re-drove it'),
+  }),
+);
+
+export const deadLetterListSchema = z.object({
+  deadLetters: z.array(deadLetterSchema).describe('Newest first; the re-driven ones too with all=true'),
+});
+
+/** `POST /v1/dlq/:id/retry`: the step is ready again and its run reopened. */
+export const deadLetterRetriedSchema = z.object({
+  id: z.string().describe('The dead letter'),
+  runId: z.string(),
+  stepId: z.string(),
+  by: z.string().describe("The token's user (audited)"),
+});

@@ -43,14 +43,11 @@ function operation(route: Route): JsonSchema {
   }
   const responses: Record<string, unknown> = {};
   for (const [status, answer] of Object.entries(doc?.responses ?? { 200: { description: 'OK' } })) {
-    responses[status] = {
-      description: answer.description,
-      ...(answer.body
-        ? { content: { [answer.contentType ?? 'application/json']: { schema: jsonSchema(answer.body) } } }
-        : answer.contentType
-          ? { content: { [answer.contentType]: { schema: { type: 'string' } } } }
-          : {}),
-    };
+    const content: Record<string, unknown> = {};
+    if (answer.body) content[answer.contentType ?? 'application/json'] = { schema: jsonSchema(answer.body) };
+    else if (answer.contentType) content[answer.contentType] = { schema: { type: 'string' } };
+    for (const type of answer.alternatives ?? []) content[type] = { schema: { type: 'string' } };
+    responses[status] = { description: answer.description, ...(Object.keys(content).length > 0 ? { content } : {}) };
   }
   if (route.auth !== 'public') {
     responses['401'] ??= errorResponse('Missing or unknown bearer token');

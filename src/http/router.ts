@@ -58,7 +58,16 @@ export interface RouteDoc {
   /** The JSON request body. */
   body?: z.ZodType;
   /** Answers other than the error shape every route shares: status → description and body schema. */
-  responses: Record<number, { description: string; body?: z.ZodType; contentType?: string }>;
+  responses: Record<number, ResponseDoc>;
+}
+
+export interface ResponseDoc {
+  description: string;
+  /** The body's schema, as `contentType` (JSON unless said). */
+  body?: z.ZodType;
+  contentType?: string;
+  /** Text media types the same status may answer with instead (`GET /v1/reports?format=md`): a string each. */
+  alternatives?: readonly string[];
 }
 
 export interface Route {

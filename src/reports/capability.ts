@@ -8,6 +8,7 @@ import { windowMs } from './core/window.js';
 import { formatOf, formats, periodOf } from './period.js';
 import { renderReport } from './render.js';
 import { Reports } from './reports.js';
+import { reportSchema } from './route-schemas.js';
 
 function toReportSlo(s: Pick<SloStatus, 'name' | 'service' | 'objective' | 'window' | 'owner'>): ReportSlo {
   return {
@@ -52,7 +53,11 @@ export const reportsCapability: Capability = (ctx) => {
     method: 'GET',
     pattern: '/v1/reports',
     auth: 'read',
-    doc: { summary: 'Reliability report for a period', query: z.object({ format: z.enum(formats).optional(), from: z.string().optional(), to: z.string().optional() }), responses: { 200: { description: 'The report (JSON, Markdown or HTML)' } } },
+    doc: {
+      summary: 'Reliability report for a period',
+      query: z.object({ format: z.enum(formats).optional(), from: z.string().optional(), to: z.string().optional() }),
+      responses: { 200: { description: 'The report: JSON (the default), or Markdown or HTML as format asks', body: reportSchema, alternatives: ['text/markdown', 'text/html'] } },
+    },
     handler: async ({ query }) => {
       const format = formatOf(query.get('format') ?? undefined);
       const period = periodOf(query.get('from') ?? undefined, query.get('to') ?? undefined, ctx.clock.now());
@@ -65,7 +70,7 @@ export const reportsCapability: Capability = (ctx) => {
     method: 'POST',
     pattern: '/v1/reports/post',
     auth: 'write',
-    doc: { summary: 'Produce a report and post it to Slack', query: z.object({ from: z.string().optional(), to: z.string().optional() }), responses: { 200: { description: 'The report' } } },
+    doc: { summary: 'Produce a report and post it to Slack', query: z.object({ from: z.string().optional(), to: z.string().optional() }), responses: { 200: { description: 'The report as posted', body: reportSchema } } },
     handler: async ({ query }) => {
       const period = periodOf(query.get('from') ?? undefined, query.get('to') ?? undefined, ctx.clock.now());
       const { report } = await reports.produce(period.from, period.to, 'on_demand', true);
