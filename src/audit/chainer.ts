@@ -64,12 +64,13 @@ export interface ChainFaults {
  *
  * `wait`: block on the lock (flush) instead of giving up when another chainer holds it.
  * `memory`: what this trail saw of the chain, checked before and advanced after the pass.
+ * `mark: false`: a reader's pass, which never keys a plain trail (core/chain.ts `linkBatch`).
  * Returns the number of outbox entries chained, or `busy`.
  */
 export async function chainPass(
   db: Database,
   hashers: ChainHashers,
-  options: { wait: boolean; batch?: number; faults?: ChainFaults; memory?: ChainMemory },
+  options: { wait: boolean; batch?: number; faults?: ChainFaults; memory?: ChainMemory; mark?: boolean },
 ): Promise<number | 'busy'> {
   let written: SeenHead | undefined;
   const chained = await db.orm.transaction(async (tx) => {
@@ -107,6 +108,7 @@ export async function chainPass(
       }),
       hashers,
       options.memory?.seen,
+      options.mark ?? true,
     );
     if (linked.entries.length === 0) throw new QuenchError('audit_chain_broken', linked.refused ?? 'nothing to link');
     // One statement whatever the batch size (one prepared statement, not one per row count).

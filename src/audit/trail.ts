@@ -21,7 +21,7 @@ import {
   type VerifyBreak,
 } from './core/chain.js';
 import { type AuditEntryInput, type AuditEvent, hashedFields, normaliseData, pendingFields } from './core/entry.js';
-import { CHAIN_BATCH, CHAINER_LOCK_KEY, type ChainFaults, type ChainMemory, chainAll, chainPass, fromRow } from './chainer.js';
+import { type AuditRow, CHAIN_BATCH, CHAINER_LOCK_KEY, type ChainFaults, type ChainMemory, chainAll, chainPass, fromRow } from './chainer.js';
 import { createChainLoop } from './chain-loop.js';
 import { pgArray } from '../db/rows.js';
 import { auditEvents } from './schema.js';
@@ -183,7 +183,10 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
   const settle = async () => {
     const until = Date.now() + SETTLE_MS;
     for (;;) {
-      const n = await chainPass(db, hashers, { wait: false, faults: options.faults, memory }).catch(() => 'failed' as const);
+      // mark: false: a reader (a `quench audit verify` process, with no memory of the chain) does
+      // not key a plain trail: it may be a keyed one relinked without the key, which verify
+      // reports (not_keyed) and a marker would bless. The service keys it at start (`prepare`).
+      const n = await chainPass(db, hashers, { wait: false, faults: options.faults, memory, mark: false }).catch(() => 'failed' as const);
       if (n === 'failed') return;
       if (n === 'busy') {
         if (Date.now() > until) return;
@@ -280,11 +283,14 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
 
     async head() {
       await settle();
+      // What this process saw before the read, not after: a pass of its own (the loop, on another
+      // connection) may commit after the read's snapshot and be remembered before its answer.
+      const seen = memory.seen;
       const [row] = await db.orm.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
       const head = row && fromRow(row);
       // A head rewritten or cut behind this process's back is not published as the one to record.
       const keyed = head !== undefined && hashers.keyed !== undefined && hashers.keyed.hash(hashedFields(head)) === head.hash;
-      const regression = headRegression(memory.seen, head, keyed);
+      const regression = headRegression(seen, head, keyed);
       if (regression) throw new QuenchError('audit_chain_broken', regression);
       if (head) memory.seen = laterHead(memory.seen, { seq: head.seq, keyed });
       return head && { seq: head.seq, hash: head.hash };
@@ -322,40 +328,50 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
       await settle();
       // Keyset pages keep memory constant however long the trail is.
       let state: ChainState = initialChainState;
-      const walk = async (): Promise<VerifyResult> => {
-        for (;;) {
-          const rows = await db.orm
-            .select()
-            .from(auditEvents)
-            .where(gt(auditEvents.seq, state.previous.seq))
-            .orderBy(asc(auditEvents.seq))
-            .limit(batchSize);
-          for (const row of rows) {
-            const step = advanceChain(state, fromRow(row), hashers, expected);
-            if ('broken' in step) return { ok: false, count: state.count, broken: step.broken };
-            state = step.state;
-          }
-          onProgress?.(state.count);
-          if (rows.length < batchSize) break;
+      // Only a read that fails is no verdict: an entry that cannot be hashed (a time a Date cannot
+      // hold, data nested deeper than the stack) was stored behind the trigger, as Quench hashed
+      // every entry it wrote, so it is a broken entry (exit 1), not an outage (exit 2).
+      const check = (row: AuditRow): ReturnType<typeof advanceChain> => {
+        try {
+          return advanceChain(state, fromRow(row), hashers, expected);
+        } catch {
+          return { broken: { kind: 'hash_mismatch', seq: row.seq } };
         }
-        const broken = finishChain(state, hashers, expected);
-        if (broken) return { ok: false, count: state.count, broken };
-        const unchained = await readBacklog();
-        return { ok: true, count: state.count, lastSeq: state.previous.seq, lastHash: state.previous.hash, keyedSince: state.keyedSince, unchained };
       };
-      try {
-        return await walk();
-      } catch (err) {
-        if (err instanceof QuenchError) throw err;
+      const unavailable = (err: unknown): QuenchError => {
+        if (err instanceof QuenchError) return err;
         // A walk cut short says nothing about the trail: callers must not take it for a verdict
         // (the CLI exits 2, the route answers 503).
-        throw new QuenchError(
+        return new QuenchError(
           'database_unavailable',
           `the audit trail could not be read to the end (the database failed after ${state.count} entries verified): ` +
             `${(err as { cause?: Error }).cause?.message ?? (err as Error).message}. No verdict on the trail; verify again once the database answers`,
           { cause: err },
         );
+      };
+      const read = async <T>(query: () => Promise<T>): Promise<T> => {
+        try {
+          return await query();
+        } catch (err) {
+          throw unavailable(err);
+        }
+      };
+      for (;;) {
+        const rows = await read(() =>
+          db.orm.select().from(auditEvents).where(gt(auditEvents.seq, state.previous.seq)).orderBy(asc(auditEvents.seq)).limit(batchSize),
+        );
+        for (const row of rows) {
+          const step = check(row);
+          if ('broken' in step) return { ok: false, count: state.count, broken: step.broken };
+          state = step.state;
+        }
+        onProgress?.(state.count);
+        if (rows.length < batchSize) break;
       }
+      const broken = finishChain(state, hashers, expected);
+      if (broken) return { ok: false, count: state.count, broken };
+      const unchained = await read(readBacklog);
+      return { ok: true, count: state.count, lastSeq: state.previous.seq, lastHash: state.previous.hash, keyedSince: state.keyedSince, unchained };
     },
   };
 }

@@ -159,6 +159,61 @@ describe.each(databaseKinds)('HMAC-keyed audit trail on %s', (kind) => {
     expect(await t.db.rows(sql`select max(seq)::int as seq from audit_events`)).toEqual([{ seq: head.seq - 2 }]);
   });
 
+  it('head() is no false alarm when a pass of this process commits between its read and its check', async () => {
+    t = await freshDatabase(kind);
+    const audit = createAuditTrail(t.db, systemClock, { key: KEY });
+    await audit.prepare();
+    await appendSome(audit, 3);
+    await audit.flush();
+    // The head's SELECT takes its snapshot; meanwhile the background loop (another connection of
+    // the pool) commits a pass, and its answer is handled first: this process now remembers a
+    // newer entry than the one the SELECT read. Played here by chaining before the SELECT's rows
+    // reach head().
+    const orm = t.db.orm as unknown as { select: (...args: unknown[]) => { from: (...args: unknown[]) => { execute: (...args: unknown[]) => Promise<unknown> } } };
+    const select = orm.select;
+    orm.select = (...args) => {
+      orm.select = select;
+      const builder = select.apply(orm, args);
+      const from = builder.from;
+      builder.from = (...fromArgs) => {
+        const query = from.apply(builder, fromArgs);
+        const execute = query.execute;
+        query.execute = async (...executeArgs) => {
+          const rows = await execute.apply(query, executeArgs);
+          await appendSome(audit, 1, 3);
+          await audit.flush();
+          return rows;
+        };
+        return query;
+      };
+      return builder;
+    };
+    expect(await audit.head()).toMatchObject({ seq: 4 });
+    expect(orm.select).toBe(select);
+    expect(await audit.head()).toMatchObject({ seq: 5 });
+  });
+
+  it('a verify by a process of its own (the CLI) after the trail was relinked without the key does not key the forgery afresh', async () => {
+    t = await freshDatabase(kind);
+    const service = createAuditTrail(t.db, systemClock, { key: KEY });
+    await service.prepare();
+    await appendSome(service, 4);
+    await service.flush();
+    await rewriteWithoutKey(t.db, service, 1, (e) => (e.action = 'test.entry'));
+    // The running service refuses the forged head; what it records waits in the outbox, MACed.
+    await appendSome(service, 2, 4);
+    await expect(service.flush()).rejects.toThrow(/rewritten without the key/);
+    // The operator, alerted, runs `quench audit verify` with the key: a process with no memory.
+    const verifier = createAuditTrail(t.db, systemClock, { key: KEY });
+    expect(await verifier.verify()).toMatchObject({ ok: false, broken: { kind: 'not_keyed', seq: 5 } });
+    expect(await verifier.page({})).toHaveLength(5);
+    expect(await verifier.head()).toMatchObject({ seq: 5 });
+    // Nothing keyed the forgery: no marker, the entries still wait, the service still refuses.
+    expect(await t.db.rows(sql`select seq from audit_events where seq > 5 or action = 'audit.hmac_enabled'`)).toEqual([]);
+    expect(await service.backlog()).toMatchObject({ entries: 2 });
+    await expect(service.flush()).rejects.toThrow(/rewritten without the key/);
+  });
+
   it('publishes the head on a schedule, as a log line that verify --expect takes', async () => {
     t = await freshDatabase(kind);
     const audit = createAuditTrail(t.db, systemClock, { key: KEY });

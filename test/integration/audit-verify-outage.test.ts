@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAuditTrail } from '../../src/audit/trail.js';
@@ -36,6 +37,45 @@ describe.each(databaseKinds)('audit verify when the database fails mid-walk on %
       code: 'database_unavailable',
       message: expect.stringMatching(/could not be read to the end \(the database failed after [24] entries verified\): .*No verdict on the trail/),
     });
+  });
+});
+
+/**
+ * Rows only someone writing behind the append-only trigger can store, which JavaScript cannot
+ * hash: a time outside what a Date holds, data nested deeper than its stack. Quench hashed every
+ * entry it wrote, so such a row was altered: a broken trail (exit 1, 200), not an outage.
+ */
+const unhashable = [
+  ['a time of infinity', sql`update audit_events set at = 'infinity' where seq = 3`],
+  ['a time before the Common Era', sql`update audit_events set at = '0044-03-15 12:00:00+00 BC' where seq = 3`],
+  ['a time past the year 275760', sql`update audit_events set at = '280000-01-01 00:00:00+00' where seq = 3`],
+  ['data nested 8,000 deep', sql`update audit_events set data = (repeat('{"a":', 8000) || '1' || repeat('}', 8000))::jsonb where seq = 3`],
+] as const;
+
+describe.each(databaseKinds)('audit verify of a row JavaScript cannot hash on %s', (kind) => {
+  let t: TestDatabase | undefined;
+  afterEach(async () => {
+    await t?.dispose().catch(() => {});
+    t = undefined;
+  });
+
+  // PGlite (wasm) answers a statement with jsonb nested 8,000 deep with no rows and no error, so
+  // that tamper cannot be stored there; the other three can.
+  const cases = kind === 'pglite' ? unhashable.filter(([name]) => !name.startsWith('data nested')) : unhashable;
+  it.each(cases)('%s is a broken entry (a verdict), not database_unavailable', async (_, tamper) => {
+    t = await freshDatabase(kind);
+    const audit = createAuditTrail(t.db, systemClock);
+    for (let i = 0; i < 5; i++) await audit.append({ actor: system, action: 'test.entry', subject: { type: 'n', id: String(i) } });
+    expect(await audit.verify()).toMatchObject({ ok: true, count: 5 });
+    await t.db.rows(sql`alter table audit_events disable trigger audit_events_no_update_delete`);
+    await t.db.rows(tamper);
+    await t.db.rows(sql`alter table audit_events enable trigger audit_events_no_update_delete`);
+    expect(await audit.verify()).toEqual({ ok: false, count: 2, broken: { kind: 'hash_mismatch', seq: 3 } });
+    if (t.url) {
+      const cli = await cliWith(['audit', 'verify', '--quiet'], { DATABASE_URL: t.url });
+      expect(cli).toMatchObject({ code: 1, stdout: '' });
+      expect(cli.stderr).toMatch(/entry 3: hash mismatch/);
+    }
   });
 });
 

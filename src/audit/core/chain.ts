@@ -277,13 +277,16 @@ export interface PendingEntry {
  * does not verify is refused: linking it would vouch for a row someone inserted without the key.
  * The batch then ends before it (`refused` says why), and the next batch starts with it.
  * `seen` is the writer's memory of the chain (`decideAppend`); `mode` is the last link's mode,
- * for the writer to remember once the batch is committed.
+ * for the writer to remember once the batch is committed. `mark: false` (readers): no marker
+ * after a plain entry, the batch ends before the first keyed entry instead; a plain trail may be
+ * a keyed one relinked without the key, and a writer without memory of it would bless it.
  */
 export function linkBatch(
   head: AuditEvent | undefined,
   pending: readonly PendingEntry[],
   hashers: ChainHashers,
   seen?: SeenHead,
+  mark = true,
 ): { entries: Array<{ entry: AuditEvent; source?: number }>; refused?: string; mode: LinkMode } {
   const decision = decideAppend(head, hashers, seen);
   if (decision.kind === 'refuse') return { entries: [], refused: decision.reason, mode: 'plain' };
@@ -292,6 +295,15 @@ export function linkBatch(
   let previous: Link | undefined = head;
   for (const [source, p] of pending.entries()) {
     if (decision.kind === 'mark_then_append' && mode === 'plain' && p.authentic) {
+      if (!mark && previous) {
+        return {
+          entries,
+          mode,
+          refused:
+            `the newest audit entry (${previous.seq}) is a plain SHA-256 link: a reader does not key the trail (the service does at start), ` +
+            'since it may be a keyed trail relinked without the key. Run `quench audit verify` (with --expect SEQ:HASH) and start the service',
+        };
+      }
       const marker = linkEntry(previous, keyedMarker(hashers.keyed!.keyId), p.at, hashers.keyed!.hash);
       entries.push({ entry: marker });
       previous = marker;
