@@ -14,13 +14,14 @@ import {
   initialChainState,
   laterHead,
   keyedMarker,
+  keyedUnder,
   type Link,
   type LinkMode,
   linkEntry,
   type SeenHead,
   type VerifyBreak,
 } from './core/chain.js';
-import { type AuditEntryInput, type AuditEvent, hashedFields, normaliseData, pendingFields } from './core/entry.js';
+import { type AuditEntryInput, type AuditEvent, normaliseData, pendingFields } from './core/entry.js';
 import { type AuditRow, CHAIN_BATCH, CHAINER_LOCK_KEY, type ChainFaults, type ChainMemory, chainAll, chainPass, fromRow } from './chainer.js';
 import { createChainLoop } from './chain-loop.js';
 import { pgArray } from '../db/rows.js';
@@ -289,7 +290,7 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
       const [row] = await db.orm.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1);
       const head = row && fromRow(row);
       // A head rewritten or cut behind this process's back is not published as the one to record.
-      const keyed = head !== undefined && hashers.keyed !== undefined && hashers.keyed.hash(hashedFields(head)) === head.hash;
+      const keyed = keyedUnder(head, hashers);
       const regression = headRegression(seen, head, keyed);
       if (regression) throw new QuenchError('audit_chain_broken', regression);
       if (head) memory.seen = laterHead(memory.seen, { seq: head.seq, keyed });

@@ -102,9 +102,13 @@ export interface SeenHead {
 /** The later of two seen heads (passes of one process may report out of order). */
 export const laterHead = (a: SeenHead | undefined, b: SeenHead): SeenHead => (a && a.seq > b.seq ? a : b);
 
+/** Whether `head` is an HMAC link under the writer's key (what `SeenHead.keyed` records). */
+export const keyedUnder = (head: AuditEvent | undefined, hashers: ChainHashers): boolean =>
+  head !== undefined && hashers.keyed !== undefined && hashers.keyed.hash(hashedFields(head)) === head.hash;
+
 /**
  * Why `head` cannot be the chain `seen` was part of, or undefined when it can. `keyedHead`: the
- * head authenticates under the writer's key (computed by the caller, who needs it anyway).
+ * head authenticates under the writer's key (`keyedUnder`, computed by the caller, who needs it anyway).
  */
 export function headRegression(seen: SeenHead | undefined, head: Link | undefined, keyedHead: boolean): string | undefined {
   if (!seen) return undefined;
@@ -132,7 +136,7 @@ export function headRegression(seen: SeenHead | undefined, head: Link | undefine
  */
 export function decideAppend(head: AuditEvent | undefined, hashers: ChainHashers, seen?: SeenHead): AppendDecision {
   const canonical = head && hashedFields(head);
-  const keyedHead = head !== undefined && hashers.keyed !== undefined && hashers.keyed.hash(canonical!) === head.hash;
+  const keyedHead = keyedUnder(head, hashers);
   const regression = headRegression(seen, head, keyedHead);
   if (regression) return { kind: 'refuse', reason: regression };
   if (hashers.keyed) {
