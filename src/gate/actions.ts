@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type ActionDefinition, defineAction } from '../actions/action.js';
 import { isQuenchError } from '../core/errors.js';
 import { NonRetriableError, RetryAfterError } from '../engine/core/step-error.js';
+import { hasTemplate } from '../playbooks/core/templates.js';
 import { untilFormatProblem } from './core/until.js';
 import type { DeployGate } from './gate.js';
 
@@ -37,6 +38,8 @@ export function gateActions(): ActionDefinition[] {
         .min(1)
         .default('4h')
         .superRefine((text, ctx) => {
+          // A templated value is only known once rendered; the rendered parameters are parsed again.
+          if (hasTemplate(text)) return;
           const problem = untilFormatProblem(text);
           if (problem) ctx.addIssue({ code: 'custom', message: problem });
         }),

@@ -9,41 +9,37 @@ import { parseDuration } from '../../slo/core/duration.js';
  * Returns the instant, or a message naming the value and saying what to write instead.
  */
 export function parseUntil(text: string, nowMs: number): { ok: true; at: Date } | { ok: false; message: string } {
-  const trimmed = text.trim();
-  const ms = parseDuration(trimmed);
-  if (ms !== undefined && ms > 0) return withinReach(text, nowMs + ms, nowMs);
-  if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
-    const time = parseRfc3339(trimmed);
-    if (!time.ok) return time;
-    const at = time.at.getTime();
-    if (at <= nowMs) return { ok: false, message: `'${text}' is in the past; the end must be in the future` };
-    return withinReach(text, at, nowMs);
-  }
-  return { ok: false, message: neither(text) };
+  const read = readUntil(text);
+  if (!read.ok) return read;
+  if ('durationMs' in read) return withinReach(text, nowMs + read.durationMs, nowMs);
+  const at = read.at.getTime();
+  if (at <= nowMs) return { ok: false, message: `'${text}' is in the past; the end must be in the future` };
+  return withinReach(text, at, nowMs);
 }
 
 /**
  * What `parseUntil` would refuse whatever the time: a value that is neither a duration nor an
  * RFC 3339 time, or a duration past the limit. For checking a playbook's `deploy.freeze`
- * before it runs (`quench validate`), when "now" is not known yet. A value with a `${{ }}`
- * template is only known once rendered: the action's parameters are checked again then.
+ * before it runs (`quench validate`), when "now" is not known yet.
  */
 export function untilFormatProblem(text: string): string | undefined {
-  if (text.includes('${{')) return undefined;
-  const trimmed = text.trim();
-  const ms = parseDuration(trimmed);
-  if (ms !== undefined && ms > 0) {
-    // No "now" here, so no end date to name (withinReach would name one in 1971).
-    return ms <= MAX_UNTIL_MS ? undefined : `'${text}' is more than a year; freezes and overrides last at most 366 days (lift one early with unfreeze, or set it again)`;
+  const read = readUntil(text);
+  if (!read.ok) return read.message;
+  // No "now" here, so no end date to name (withinReach would name one in 1971).
+  if ('durationMs' in read && read.durationMs > MAX_UNTIL_MS) {
+    return `'${text}' is more than a year; freezes and overrides last at most 366 days (lift one early with unfreeze, or set it again)`;
   }
-  if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
-    const time = parseRfc3339(trimmed);
-    return time.ok ? undefined : time.message;
-  }
-  return neither(text);
+  return undefined;
 }
 
-const neither = (text: string) => `'${text}' is neither a time (2026-12-24T18:00:00Z) nor a duration (30m, 4h, 2d)`;
+/** The two forms an `until` is written in, told apart before either is judged against now. */
+function readUntil(text: string): { ok: true; durationMs: number } | { ok: true; at: Date } | { ok: false; message: string } {
+  const trimmed = text.trim();
+  const ms = parseDuration(trimmed);
+  if (ms !== undefined && ms > 0) return { ok: true, durationMs: ms };
+  if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) return parseRfc3339(trimmed);
+  return { ok: false, message: `'${text}' is neither a time (2026-12-24T18:00:00Z) nor a duration (30m, 4h, 2d)` };
+}
 
 /** The longest a freeze or an override may last: further is a typo (99999d), not a plan. */
 export const MAX_UNTIL_MS = 366 * 86_400_000;
