@@ -14,6 +14,7 @@ import { engineRuns } from '../../src/engine/schema.js';
 import { chatRunThreads } from '../../src/chat/schema.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { freshDatabase, type TestDatabase } from '../support/databases.js';
+import { reportFacts } from '../support/report-facts.js';
 
 /** The HTML report in headless Chromium (Debian's /usr/bin/chromium): its inline SVG charts render. */
 const H = 3600_000;
@@ -88,20 +89,12 @@ describe('HTML report in headless Chromium', () => {
   it('shows names from SLO and playbook files as their literal text: no element, script or entity from them', async () => {
     const names = ['<img src=x onerror="document.title=\'pwned\'">', '<script>document.title="pwned"</script>', 'a & b &amp; "c" \'d\'', '<!channel> <b>bold</b>'];
     const report = computeReport(
-      {
+      reportFacts({
         period: { start: FROM, end: TO },
         slos: names.map((name) => ({ name, service: `svc ${name}`, objective: 0.99, window: 'calendar month (<i>Z</i>)', windowMs: 28 * 24 * H })),
         samples: names.map((name) => ({ slo: name, at: FROM + H, errors: 1, total: 100, budgetRemaining: 0.5, burnRate: 1 })),
-        alertsFired: [],
-        freezes: [],
-        overrides: [],
         runs: [{ id: 'r1', playbook: '<img src=y>', drill: false, state: 'succeeded', createdAt: FROM + H, endedAt: FROM + 2 * H, acknowledgedAt: null, steps: [] }],
-        humanSteps: [],
-        escalations: 0,
-        reassignments: 0,
-        deadLetteredSteps: 0,
-        drills: null,
-      },
+      }),
       TO + H,
     );
     mkdirSync(ARTIFACTS, { recursive: true });

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { type ChatPort, noChat } from '../../../src/chat/port.js';
 import { ManualClock } from '../../../src/core/clock.js';
-import type { ReportFacts, ReportSlo } from '../../../src/reports/core/facts.js';
+import type { ReportSlo } from '../../../src/reports/core/facts.js';
 import { computeReport } from '../../../src/reports/core/model.js';
 import { Reports } from '../../../src/reports/reports.js';
 import type { Logger } from '../../../src/telemetry/logger.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
+import { reportFacts } from '../../support/report-facts.js';
 
 /**
  * Reports.post with a report too long for one Slack message: the first message goes to the
@@ -25,20 +26,10 @@ const SLOS: ReportSlo[] = Array.from({ length: 400 }, (_, i) => ({
   ...(i < 200 ? { ownerChannel: 'C-A' } : {}),
 }));
 const report = computeReport(
-  {
+  reportFacts({
     period: { start: FROM, end: TO },
     slos: SLOS,
-    samples: [],
-    alertsFired: [],
-    freezes: [],
-    overrides: [],
-    runs: [],
-    humanSteps: [],
-    escalations: 0,
-    reassignments: 0,
-    deadLetteredSteps: 0,
-    drills: null,
-  } satisfies ReportFacts,
+  }),
   TO + H,
 );
 

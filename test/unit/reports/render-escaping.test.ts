@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ReportFacts } from '../../../src/reports/core/facts.js';
 import { computeReport, type Report } from '../../../src/reports/core/model.js';
 import { renderHtml } from '../../../src/reports/core/render-html.js';
 import { renderMarkdown } from '../../../src/reports/core/render-markdown.js';
 import { renderSlack } from '../../../src/reports/core/render-slack.js';
+import { reportFacts } from '../../support/report-facts.js';
 
 /**
  * Attacks on the report renderers with the text users control: SLO names, services and the
@@ -32,7 +32,7 @@ const HOSTILE = [
 ];
 
 function hostileReport(): Report {
-  const facts: ReportFacts = {
+  const facts = reportFacts({
     period: { start: FROM, end: TO },
     slos: HOSTILE.map((name, i) => ({
       name,
@@ -42,16 +42,8 @@ function hostileReport(): Report {
       windowMs: 28 * 24 * H,
     })),
     samples: HOSTILE.map((name) => ({ slo: name, at: FROM + H, errors: 1, total: 100, budgetRemaining: 0.5, burnRate: 1 })),
-    alertsFired: [],
-    freezes: [],
-    overrides: [],
     runs: [{ id: 'r1', playbook: '<!channel> & |x|', drill: false, state: 'succeeded', createdAt: FROM + H, endedAt: FROM + 2 * H, acknowledgedAt: null, steps: [] }],
-    humanSteps: [],
-    escalations: 0,
-    reassignments: 0,
-    deadLetteredSteps: 0,
-    drills: null,
-  };
+  });
   return computeReport(facts, TO + H);
 }
 

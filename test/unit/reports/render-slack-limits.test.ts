@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { ReportFacts } from '../../../src/reports/core/facts.js';
 import { computeReport, type Report } from '../../../src/reports/core/model.js';
 import { renderSlack, type SlackMessage } from '../../../src/reports/core/render-slack.js';
 import { blockKitErrors, MESSAGE_BLOCKS } from '../../support/slack-limits.js';
+import { reportFacts } from '../../support/report-facts.js';
 
 /**
  * The Slack report within Slack's limits for any number of SLOs and any name length. Attack: one
@@ -20,13 +20,10 @@ function report(n: number, nameLength: (i: number) => number, playbooks = 1): Re
     const stem = `slo-${i}-<&>-`;
     return stem + 'x'.repeat(Math.max(0, nameLength(i) - stem.length));
   });
-  const facts: ReportFacts = {
+  const facts = reportFacts({
     period: { start: FROM, end: TO },
     slos: names.map((name, i) => ({ name, service: `svc-${i % 3}-${'&'.repeat(nameLength(i))}`, objective: 0.99, window: '28d', windowMs: 28 * 24 * H })),
     samples: names.flatMap((name, i) => [1, 2, 3].map((h) => ({ slo: name, at: FROM + h * H, errors: (i % 2) * 2, total: 100, budgetRemaining: 0.5, burnRate: 1 }))),
-    alertsFired: [],
-    freezes: [],
-    overrides: [],
     runs: Array.from({ length: playbooks }, (_, i) => ({
       id: `r${i}`,
       playbook: `playbook-${i}-${'p'.repeat(60)}`,
@@ -37,12 +34,7 @@ function report(n: number, nameLength: (i: number) => number, playbooks = 1): Re
       acknowledgedAt: null,
       steps: [],
     })),
-    humanSteps: [],
-    escalations: 0,
-    reassignments: 0,
-    deadLetteredSteps: 0,
-    drills: null,
-  };
+  });
   return computeReport(facts, TO + H);
 }
 

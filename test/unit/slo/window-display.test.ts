@@ -6,6 +6,7 @@ import { formatStatusTable } from '../../../src/slo/status-table.js';
 import { computeReport } from '../../../src/reports/core/model.js';
 import { renderMarkdown } from '../../../src/reports/core/render-markdown.js';
 import { windowMs } from '../../../src/reports/core/window.js';
+import { reportFacts } from '../../support/report-facts.js';
 
 /**
  * An SLO window is shown in days, however it was written: `28d` had been shown as `4w` and `7d`
@@ -47,20 +48,10 @@ describe('SLO window display', () => {
   it('quench slo status and the weekly report show the same days', () => {
     const table = formatStatusTable(statuses);
     const report = computeReport(
-      {
+      reportFacts({
         period: { start: 0, end: 7 * 86_400_000 },
         slos: statuses.map((s) => ({ name: s.name, service: s.service, objective: s.objective, window: s.window, windowMs: windowMs(s.window)! })),
-        samples: [],
-        alertsFired: [],
-        freezes: [],
-        overrides: [],
-        runs: [],
-        humanSteps: [],
-        escalations: 0,
-        reassignments: 0,
-        deadLetteredSteps: 0,
-        drills: null,
-      },
+      }),
       0,
     );
     const md = renderMarkdown(report);
