@@ -69,6 +69,11 @@ describe('report period times', () => {
       expect(message).toContain(`'${raw}'`);
       expect(message).toContain('2026-11-23T09:00:00Z');
     }
+    // Given empty (`?from=`, `--from ""`: a script's variable that came out empty) is refused,
+    // not read as absent, which answered last week's report without a word.
+    expect(refusal('', undefined)).toContain(`from '' is not a time`);
+    expect(refusal(undefined, '')).toContain(`to '' is not a time`);
+    expect(refusal('', '2026-11-30')).toContain(`from ''`);
     // Year 0000 passes the shape but PostgreSQL cannot store it: refused here, not as a 500 later.
     expect(refusal('0000-06-01', undefined)).toContain('years run from 0001 to 9999');
   });
@@ -109,6 +114,9 @@ describe('quench report with a bad period', () => {
     out = await run(['--to', '2026-11-23T09:00:00'], remote);
     expect(out.code).toBe(2);
     expect(out.stderr).toMatch(/to '2026-11-23T09:00:00' has no time zone.*add Z/);
+    out = await run(['--from', ''], remote);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain("from '' is not a time");
     out = await run(['--from', '2026-02-30'], { QUENCH_DATA_DIR: 'memory://' });
     expect(out.code).toBe(2);
     expect(out.stderr).toContain("from '2026-02-30' is not a calendar date");
