@@ -44,7 +44,11 @@ export const pagerdutyPayloadSchema = z.looseObject({
 
 export type PagerDutyPayload = z.infer<typeof pagerdutyPayloadSchema>;
 
-const urgencySeverity: Record<string, TriggerSeverity> = { high: 'critical', low: 'warning' };
+// A Map, not an object literal: an urgency such as `__proto__` must not read Object.prototype.
+const urgencySeverity = new Map<string, TriggerSeverity>([
+  ['high', 'critical'],
+  ['low', 'warning'],
+]);
 
 /**
  * One event per webhook. The incident id is the alert identity (triggered → resolved of one
@@ -73,7 +77,7 @@ export function normalisePagerDuty(payload: PagerDutyPayload): IngestEvent {
     // The Events v2 dedup key of the alert that opened the incident: Quench's own pages carry
     // a run's correlation id here (src/ingest/dispatch.ts recognises them).
     if (inc.incident_key) labels.incident_key = inc.incident_key;
-    severity = inc.urgency ? urgencySeverity[inc.urgency] : undefined;
+    severity = inc.urgency ? urgencySeverity.get(inc.urgency) : undefined;
     summary = inc.title || summary;
   } else if (data.type === 'incident_note') {
     summary = (data as z.infer<typeof noteData>).content || summary;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normaliseDelivery } from '../../../src/ingest/core/normalise.js';
+import { triggerEventSchema } from '../../../src/triggers/event.js';
 
 const amPayload = (status: 'firing' | 'resolved', extra: Record<string, unknown> = {}) => ({
   version: '4',
@@ -133,5 +134,33 @@ describe('times the database cannot store are refused at the edge', () => {
     expect(normaliseDelivery('generic:ci', genericAt('0001-01-01T00:00:00Z'), new Date())[0]!.event.occurredAt.toISOString()).toBe('0001-01-01T00:00:00.000Z');
     expect(normaliseDelivery('generic:ci', genericAt('9999-12-31T23:59:59Z'), new Date())).toHaveLength(1);
     expect(normaliseDelivery('alertmanager', amPayload('firing'), new Date())).toHaveLength(1);
+  });
+});
+
+// The severity tables were plain objects: a label `severity: __proto__` or `constructor` (or a
+// PagerDuty urgency of that name) read Object.prototype's members as a severity. The delivery
+// was answered 202, then the run's start refused the event ('severity: Invalid option') on
+// every retry until the whole delivery was dead-lettered.
+describe('severity words that name Object.prototype members are no severity', () => {
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty', '__defineGetter__'])('%s', (word) => {
+    const am = amPayload('firing');
+    am.alerts[0]!.labels.severity = word;
+    const [alert] = normaliseDelivery('alertmanager', am, new Date());
+    expect(alert!.event.severity).toBeUndefined();
+    expect(triggerEventSchema.safeParse(alert!.event).success).toBe(true);
+
+    const pd = {
+      event: {
+        id: 'EV1',
+        event_type: 'incident.triggered',
+        resource_type: 'incident',
+        occurred_at: '2026-11-21T19:00:00Z',
+        agent: null,
+        data: { id: 'P1', type: 'incident', title: 't', urgency: word },
+      },
+    };
+    const [incident] = normaliseDelivery('pagerduty', pd, new Date());
+    expect(incident!.event.severity).toBeUndefined();
+    expect(triggerEventSchema.safeParse(incident!.event).success).toBe(true);
   });
 });
