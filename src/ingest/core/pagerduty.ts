@@ -6,8 +6,10 @@ import { storableTimestamp } from '../../core/timestamp.js';
 /**
  * PagerDuty V3 webhook payload
  * (https://developer.pagerduty.com/docs/webhooks/v3-overview/): `{ event: { id, event_type,
- * resource_type, occurred_at, agent, data } }`. `data` is the incident for `incident.*` events
- * and an `incident_note` (with `incident` as a reference) for `incident.annotated`. Loose
+ * resource_type, occurred_at, agent, data } }`. `data` is the incident for most `incident.*`
+ * events; for the others it is a resource of its own that names the incident by reference
+ * (`incident_note` for `incident.annotated`, `incident_responder`, `incident_status_update`,
+ * and the field-value, conference-bridge and workflow data PagerDuty has added since). Loose
  * objects: PagerDuty adds fields without notice.
  */
 const reference = z.looseObject({ id: z.string(), summary: z.string().optional(), type: z.string().optional() });
@@ -15,20 +17,40 @@ const reference = z.looseObject({ id: z.string(), summary: z.string().optional()
 const incidentData = z.looseObject({
   id: z.string().min(1),
   type: z.literal('incident'),
-  title: z.string().default(''),
+  title: z.string().nullish(),
   status: z.string().optional(),
-  urgency: z.string().optional(),
+  urgency: z.string().nullish(),
   number: z.int().optional(),
   html_url: z.string().optional(),
   incident_key: z.string().nullish(),
-  service: reference.optional(),
+  service: reference.nullish(),
   priority: reference.nullish(),
 });
 
-const noteData = z.looseObject({
-  type: z.literal('incident_note'),
-  content: z.string().default(''),
-  incident: reference,
+/** Data that is not the incident but about one: `incident` is a reference to it. */
+const incidentLinked = z.looseObject({ type: z.string(), incident: reference });
+
+/** The data types whose text says what happened (it becomes the event's summary), and the incident itself. */
+const dataSchemas = new Map<string, z.ZodType>([
+  ['incident', incidentData],
+  ['incident_note', incidentLinked.extend({ content: z.string().nullish() })],
+  ['incident_status_update', incidentLinked.extend({ message: z.string().nullish() })],
+  ['incident_responder', incidentLinked.extend({ message: z.string().nullish() })],
+]);
+const linkedText = (data: Record<string, unknown>): string | undefined => {
+  const text = data.type === 'incident_note' ? data.content : data.message;
+  return typeof text === 'string' && text !== '' ? text : undefined;
+};
+
+/**
+ * Checked by its `type`: an incident, or a known incident-linked resource, must have the shape
+ * PagerDuty documents, with a message that names the failing field. A union with a catch-all
+ * member took a malformed incident for "some other resource", answered 202, and failed when
+ * its run started; any other type is accepted as it is.
+ */
+const eventData = z.looseObject({ type: z.string() }).superRefine((data, ctx) => {
+  const result = dataSchemas.get(data.type)?.safeParse(data);
+  if (result && !result.success) for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
 });
 
 export const pagerdutyPayloadSchema = z.looseObject({
@@ -38,11 +60,12 @@ export const pagerdutyPayloadSchema = z.looseObject({
     resource_type: z.string().min(1),
     occurred_at: storableTimestamp,
     agent: z.unknown().optional(),
-    data: z.union([incidentData, noteData, z.looseObject({ type: z.string() })]),
+    data: eventData,
   }),
 });
 
 export type PagerDutyPayload = z.infer<typeof pagerdutyPayloadSchema>;
+type Incident = z.infer<typeof incidentData>;
 
 // A Map, not an object literal: an urgency such as `__proto__` must not read Object.prototype.
 const urgencySeverity = new Map<string, TriggerSeverity>([
@@ -50,39 +73,45 @@ const urgencySeverity = new Map<string, TriggerSeverity>([
   ['low', 'warning'],
 ]);
 
+/** The incident's own fields as labels, for playbook triggers to match. */
+function incidentLabels(inc: Incident, labels: Record<string, string>): void {
+  if (inc.service?.summary) labels.service = inc.service.summary;
+  if (inc.service?.id) labels.service_id = inc.service.id;
+  if (inc.urgency) labels.urgency = inc.urgency;
+  if (inc.priority?.summary) labels.priority = inc.priority.summary;
+  if (inc.number !== undefined) labels.incident_number = String(inc.number);
+  // The Events v2 dedup key of the alert that opened the incident: Quench's own pages carry
+  // a run's correlation id here (src/ingest/dispatch.ts recognises them).
+  if (inc.incident_key) labels.incident_key = inc.incident_key;
+}
+
 /**
  * One event per webhook. The incident id is the alert identity (triggered → resolved of one
- * incident share it); the event id is the deduplication key. Events about other resources
- * (`pagey.ping`, services) are kept with the resource id as their key and route like any other.
+ * incident, and every note, responder, status update… about it, share it); the event id is
+ * the deduplication key. Events about other resources (`pagey.ping`, services) are kept with
+ * the resource id as their key and route like any other.
  */
 export function normalisePagerDuty(payload: PagerDutyPayload): IngestEvent {
   const { event } = payload;
   const data = event.data as Record<string, unknown> & { type: string };
-  const incident =
-    data.type === 'incident'
-      ? (data as z.infer<typeof incidentData>)
-      : data.type === 'incident_note'
-        ? (data as z.infer<typeof noteData>).incident
-        : undefined;
   const labels: Record<string, string> = { resource_type: event.resource_type };
   let severity: TriggerSeverity | undefined;
   let summary: string = event.event_type;
+  let incidentId: string | undefined;
   if (data.type === 'incident') {
-    const inc = data as z.infer<typeof incidentData>;
-    if (inc.service?.summary) labels.service = inc.service.summary;
-    if (inc.service?.id) labels.service_id = inc.service.id;
-    if (inc.urgency) labels.urgency = inc.urgency;
-    if (inc.priority?.summary) labels.priority = inc.priority.summary;
-    if (inc.number !== undefined) labels.incident_number = String(inc.number);
-    // The Events v2 dedup key of the alert that opened the incident: Quench's own pages carry
-    // a run's correlation id here (src/ingest/dispatch.ts recognises them).
-    if (inc.incident_key) labels.incident_key = inc.incident_key;
+    const inc = incidentData.parse(data);
+    incidentLabels(inc, labels);
     severity = inc.urgency ? urgencySeverity.get(inc.urgency) : undefined;
     summary = inc.title || summary;
-  } else if (data.type === 'incident_note') {
-    summary = (data as z.infer<typeof noteData>).content || summary;
+    incidentId = inc.id;
+  } else {
+    const linked = incidentLinked.safeParse(data);
+    if (linked.success) {
+      incidentId = linked.data.incident.id;
+      summary = linkedText(data) ?? summary;
+    }
   }
-  const key = incident ? `incident:${incident.id}` : `${event.resource_type}:${String((data as { id?: unknown }).id ?? event.id)}`;
+  const key = incidentId !== undefined ? `incident:${incidentId}` : `${event.resource_type}:${String(data.id ?? event.id)}`;
   const resolved = event.event_type === 'incident.resolved';
   return {
     dedupKey: event.id,

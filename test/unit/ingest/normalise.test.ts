@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { normaliseDelivery } from '../../../src/ingest/core/normalise.js';
 import { triggerEventSchema } from '../../../src/triggers/event.js';
+import { parseWith } from '../../../src/http/body.js';
+import { pagerdutyPayloadSchema } from '../../../src/ingest/core/pagerduty.js';
 
 const amPayload = (status: 'firing' | 'resolved', extra: Record<string, unknown> = {}) => ({
   version: '4',
@@ -162,5 +165,39 @@ describe('severity words that name Object.prototype members are no severity', ()
     const [incident] = normaliseDelivery('pagerduty', pd, new Date());
     expect(incident!.event.severity).toBeUndefined();
     expect(triggerEventSchema.safeParse(incident!.event).success).toBe(true);
+  });
+});
+
+// PagerDuty's incident_responder, incident_status_update and other incident-linked data
+// (custom field values, conference bridge, workflow instances) carry the incident as a
+// reference, like incident_note. Only the note was recognised: the others were keyed by their
+// own id (`incident:PSTUPD7`) or by the event id, so they never reached the incident's runs.
+describe('PagerDuty events about an incident reach that incident', () => {
+  const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../fixtures/pagerduty/${name}.json`, import.meta.url), 'utf8')) as unknown;
+  it.each([
+    ['incident-responder-added', 'incident.responder.added', 'Please join the checkout bridge'],
+    ['incident-status-update-published', 'incident.status_update_published', 'Rollback done; error rate falling'],
+    ['incident-custom-field-values-updated', 'incident.custom_field_values.updated', 'incident.custom_field_values.updated'],
+  ])('%s', (name, type, summary) => {
+    const [triggered] = normaliseDelivery('pagerduty', fixture('incident-triggered'), new Date());
+    const [e] = normaliseDelivery('pagerduty', fixture(name), new Date());
+    expect(e!.event).toMatchObject({ type, key: triggered!.event.key, summary, resolved: false });
+    expect(e!.event.key).toBe('incident:Q000001');
+    expect(triggerEventSchema.safeParse(e!.event).success).toBe(true);
+  });
+  it('an incident whose fields are not what PagerDuty sends is refused by field, not accepted as some other resource', () => {
+    const body = fixture('incident-triggered') as { event: { data: Record<string, unknown> } };
+    body.event.data.service = { id: 'PF9KMXH', summary: 42 };
+    expect(() => parseWith(pagerdutyPayloadSchema, body, 'PagerDuty webhook')).toThrow(
+      'invalid PagerDuty webhook: event.data.service.summary: Invalid input: expected string, received number',
+    );
+  });
+  it('a resource PagerDuty may add later is still accepted under its own key', () => {
+    const [e] = normaliseDelivery(
+      'pagerduty',
+      { event: { id: 'EV9', event_type: 'pagey.ping', resource_type: 'pagey', occurred_at: '2026-11-21T19:00:00Z', agent: null, client: null, data: { message: 'Hello from your friend Pagey!', type: 'ping' } } },
+      new Date(),
+    );
+    expect(e!.event).toMatchObject({ type: 'pagey.ping', key: 'pagey:EV9' });
   });
 });
