@@ -30,20 +30,38 @@ const opSymbol: Record<ComparisonOp, string> = { lt: '<', lte: '<=', gt: '>', gt
 /** A bare selector (`metric{a="b"}`) can take a range directly; anything else needs a subquery. */
 const SELECTOR = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^{}]*\})?$/;
 
+/** A range or subquery written into a query (`[5m]`, `[1h30m:1m]`); quoted strings are removed first. */
+const OWN_RANGE = /\[\s*(?:\d+(?:ms|s|m|h|d|w|y))+\s*(?::[^\]]*)?\]/;
+const QUOTED = /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g;
+
+/**
+ * Whether a query without `{{window}}` reads over a range of its own, as most OpenSLO files
+ * write it (`sum(rate(x[5m]))`). Its values are rates or increases, which go down as well as
+ * up: it is never a counter, whatever `counter` says (increase() over it took every dip for a
+ * counter reset, and read steady traffic as no data).
+ */
+export function readsOwnRange(query: string): boolean {
+  return !hasWindowTemplate(query) && OWN_RANGE.test(query.replace(QUOTED, '""'));
+}
+
 /**
  * A query written without `{{window}}` (OpenSLO files usually are): a counter becomes its
- * increase over the window, a gauge its average.
+ * increase over the window, a gauge (or a query reading its own range) its average.
  */
 function overWindow(query: string, range: string, counter: boolean): string {
   if (hasWindowTemplate(query)) return renderWindow(query, range);
   const q = query.trim();
-  if (SELECTOR.test(q)) return counter ? `sum(increase(${q}[${range}]))` : `avg(avg_over_time(${q}[${range}]))`;
-  return counter ? `increase((${q})[${range}:])` : `avg_over_time((${q})[${range}:])`;
+  const increase = counter && !readsOwnRange(q);
+  if (SELECTOR.test(q)) return increase ? `sum(increase(${q}[${range}]))` : `avg(avg_over_time(${q}[${range}]))`;
+  return increase ? `increase((${q})[${range}:])` : `avg_over_time((${q})[${range}:])`;
 }
 
-/** Whether a query's values are per-second rates, whose event count is value × seconds. */
+/**
+ * Whether a query's values are per-second rates, whose event count is value × seconds: a
+ * templated rate, or a rate over its own range (averaged over the window, still per second).
+ */
 export function isPerSecond(query: string): boolean {
-  return hasWindowTemplate(query) && /\b(i?rate)\s*\(/.test(query);
+  return (hasWindowTemplate(query) || readsOwnRange(query)) && /\b(i?rate)\s*\(/.test(query);
 }
 
 /**

@@ -3,7 +3,7 @@ import type { SourceDocument } from '../../definitions/source.js';
 import { isValidTimeZone, nominalPeriodMs, parseWallTime } from '../core/calendar.js';
 import { calendarUnit, parseDuration } from '../core/duration.js';
 import type { Budgeting, DataSourceRef, Sli, Slo, SloWindow } from '../core/model.js';
-import { tidy } from '../core/promql.js';
+import { readsOwnRange, tidy } from '../core/promql.js';
 import { openSloAlerting } from './openslo-alerts.js';
 import { sloZodProblems, slug } from './common.js';
 import {
@@ -256,6 +256,12 @@ export class OpenSloImport {
     const total = q('total');
     const num = q(r.good ? 'good' : 'bad');
     if (!total || !num) return { counter };
+    if (r.counter === true && (readsOwnRange(total) || readsOwnRange(num)))
+      this.error(
+        at(rAt, 'counter'),
+        'counter: true, but the queries read a range of their own (rate(…[5m])): their values are rates, not a counter, so Quench averages them over each window as for counter: false; remove counter or set it to false',
+        'warning',
+      );
     return {
       counter,
       sli: {
