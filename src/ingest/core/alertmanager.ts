@@ -47,11 +47,16 @@ export interface IngestEvent {
   dedupKey: string;
 }
 
+// A name holding any of these could pass for several labels (`a="x",b` = `y` reads as a and b):
+// such a name is written quoted. Others, UTF-8 ones such as `service.name` included, are
+// written as they are, so identities stored before stay the same.
+const AMBIGUOUS_NAME = /["=,\\]/;
+
 /** Label sets are identities in Prometheus; sorted so the same set always gives one string. */
 export function canonicalLabels(labels: Record<string, string>): string {
   return Object.keys(labels)
     .sort()
-    .map((k) => `${k}=${JSON.stringify(labels[k])}`)
+    .map((k) => `${AMBIGUOUS_NAME.test(k) ? JSON.stringify(k) : k}=${JSON.stringify(labels[k])}`)
     .join(',');
 }
 

@@ -48,8 +48,12 @@ const sourceSchema = z.string().min(1).superRefine((source, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
-/** Label names as Prometheus allows them. */
-const labelName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a label name ([A-Za-z_][A-Za-z0-9_]*)');
+/**
+ * Any non-empty label name: Alertmanager 0.27+ and Prometheus 3 carry UTF-8 names
+ * (OpenTelemetry's `service.name`), and generic events any string (`app.kubernetes.io/name`);
+ * the classic [A-Za-z_][A-Za-z0-9_]* would leave a playbook unable to match what they send.
+ */
+const labelName = z.string().min(1, 'expected a label name (not empty)').max(1024);
 
 export const triggerMatcherSchema = z
   .strictObject({

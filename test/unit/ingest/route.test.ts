@@ -87,3 +87,31 @@ describe('routing', () => {
     expect(route(webhook, [...playbooks, pb('am', { source: 'alertmanager' })])).toMatchObject({ playbook: 'am', via: 'trigger' });
   });
 });
+
+// Alertmanager 0.27 and Prometheus 3 carry label names in UTF-8 (OpenTelemetry's `service.name`,
+// `k8s.namespace.name`), and generic events always could (`app.kubernetes.io/name`). Triggers
+// accepted only [A-Za-z_][A-Za-z0-9_]*, so no playbook could match or group by such a label: a
+// playbook naming one failed to load.
+describe('label names beyond the classic Prometheus charset', () => {
+  const otel = event({ labels: { 'service.name': 'checkout', 'k8s.namespace.name': 'shop', 'app.kubernetes.io/name': 'web', 'équipe': 'paiements' } });
+  it('labels, labelsMatch and groupBy may name them', () => {
+    const matcher = m({
+      labels: { 'service.name': 'checkout', 'équipe': 'paiements' },
+      labelsMatch: { 'k8s.namespace.name': 'shop|store', 'app.kubernetes.io/name': 'w.*' },
+      groupBy: ['service.name', 'k8s.namespace.name'],
+    });
+    expect(matches(matcher, otel)).toBe(true);
+    expect(matches(matcher, event())).toBe(false);
+    expect(route(otel, [pb('otel', matcher)])).toMatchObject({ kind: 'matched', playbook: 'otel', groupKey: 'by:k8s.namespace.name="shop",service.name="checkout"' });
+  });
+  it('an empty label name is still refused', () => {
+    expect(triggerMatcherSchema.safeParse({ labels: { '': 'x' } }).success).toBe(false);
+    expect(triggerMatcherSchema.safeParse({ groupBy: [''] }).success).toBe(false);
+  });
+  it('group keys of different label sets never collide, whatever the names hold', () => {
+    const a = route(event({ labels: { a: 'x', b: 'y' } }), [pb('p', { groupBy: ['a', 'b'] })]);
+    const b = route(event({ labels: { 'a="x",b': 'y' } }), [pb('p', { groupBy: ['a="x",b'] })]);
+    expect(a).toMatchObject({ groupKey: 'by:a="x",b="y"' });
+    expect(b.kind === 'matched' && a.kind === 'matched' && b.groupKey !== a.groupKey).toBe(true);
+  });
+});
