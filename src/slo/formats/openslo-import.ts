@@ -275,9 +275,17 @@ export class OpenSloImport {
   }
 
   window(slo: OpenSloSlo, where: At): SloWindow | undefined {
-    const tw = slo.spec.timeWindow[0]!;
+    const tw = slo.spec.timeWindow?.[0];
+    if (!tw) {
+      this.error(
+        at(where, 'timeWindow'),
+        `spec.timeWindow: not given: read as 30 days rolling (Quench's default period); write timeWindow: [{ duration: 30d, isRolling: true }] to say so`,
+        'warning',
+      );
+      return { kind: 'rolling', ms: DEFAULT_PERIOD_MS };
+    }
     const wAt = at(where, 'timeWindow', 0);
-    if (slo.spec.timeWindow.length > 1)
+    if (slo.spec.timeWindow!.length > 1)
       this.error(at(where, 'timeWindow', 1), 'only one time window is supported; the first is used', 'warning');
     const rolling = tw.isRolling ?? !tw.calendar;
     if (rolling) {
@@ -337,7 +345,7 @@ export class OpenSloImport {
     } else this.error(where, 'spec needs an indicator or an indicatorRef');
     // Keep going after a problem, so that one run of `quench validate` reports them all.
     const window = this.window(slo, where);
-    const periodMs = window ? nominalPeriodMs(window) : 30 * 86_400_000;
+    const periodMs = window ? nominalPeriodMs(window) : DEFAULT_PERIOD_MS;
     const alerting = openSloAlerting(this, slo, where, periodMs, window);
     const multi = slo.spec.objectives.length > 1;
     const out: Slo[] = [];
@@ -421,6 +429,9 @@ export function importOpenSlo(docs: SourceDocument[]): { slos: Slo[]; problems: 
   });
   return { slos, problems };
 }
+
+/** The period of an SLO that names no timeWindow (optional in OpenSLO): Sloth's and the SRE workbook's 30 days. */
+const DEFAULT_PERIOD_MS = 30 * 86_400_000;
 
 /** Source types that speak the Prometheus HTTP API (a DataSource's connectionDetails.url picks the endpoint). */
 const PROMETHEUS_COMPATIBLE = new Set(['prometheus', 'thanos', 'mimir', 'cortex']);

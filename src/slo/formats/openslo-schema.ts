@@ -108,11 +108,11 @@ export const sloSpecSchema = z.object({
   service: z.string().min(1),
   indicator: inlineSli.optional(),
   indicatorRef: z.string().optional(),
-  // Some generators write one window as a mapping instead of a one-item list.
-  timeWindow: z.preprocess(
-    (v) => (v && typeof v === 'object' && !Array.isArray(v) ? [v] : v),
-    z.array(timeWindow).min(1, 'expected one time window'),
-  ),
+  // Some generators write one window as a mapping instead of a one-item list. Optional in the
+  // spec: openslo-import.ts reads an SLO without one as 30 days rolling, with a warning.
+  timeWindow: z
+    .preprocess((v) => (v && typeof v === 'object' && !Array.isArray(v) ? [v] : v), z.array(timeWindow).min(1, 'expected one time window'))
+    .optional(),
   // Spelled as the spec does, but `occurrences` and `TimeSlices` are common in real files.
   budgetingMethod: z.preprocess(
     (v) =>

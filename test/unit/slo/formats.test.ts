@@ -131,6 +131,32 @@ spec:
     });
     expect(slos[0]!.sli).toMatchObject({ kind: 'events', errorQuery: 'sum(rate(e[{{window}}]))', totalQuery: 'sum(rate(t[{{window}}]))' });
   });
+
+  it('an SLO without timeWindow (optional in the spec, left out by OpenSLO/go-sdk\'s own test data) is 30 days rolling, with a warning', () => {
+    const { slos, problems } = importText(`apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: foo-slo
+  displayName: Foo SLO
+spec:
+  budgetingMethod: Occurrences
+  service: foo
+  indicator:
+    metadata: { name: good }
+    spec:
+      ratioMetric:
+        counter: true
+        good: { metricSource: { type: Prometheus, spec: { query: 'http_requests_total{status_code="200"}' } } }
+        total: { metricSource: { type: Prometheus, spec: { query: 'http_requests_total{}' } } }
+  objectives:
+    - displayName: Foo Availability
+      target: 0.98
+`);
+    expect(problems.map(formatProblem)).toEqual([
+      'x.yaml:6:1: warning: spec.timeWindow: not given: read as 30 days rolling (Quench\'s default period); write timeWindow: [{ duration: 30d, isRolling: true }] to say so',
+    ]);
+    expect(slos[0]).toMatchObject({ name: 'foo-slo', objective: 0.98, window: { kind: 'rolling', ms: 30 * 86_400_000 } });
+  });
 });
 
 describe('Quench format', () => {
