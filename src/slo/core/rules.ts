@@ -33,6 +33,23 @@ function selector(labels: Record<string, string>): string {
     .join(', ')}}`;
 }
 
+/**
+ * The SLO's labels under names Prometheus accepts. OpenSLO metadata and Kubernetes users name
+ * labels `app.kubernetes.io/name` or `cost-center`, which Prometheus refuses in a rule (and with
+ * it the whole rule file): they become `app_kubernetes_io_name` and `cost_center`, as
+ * Prometheus' Kubernetes discovery writes them. Names starting with `__` are Prometheus' own and
+ * are left out.
+ */
+export function promLabels(labels: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(labels)) {
+    if (name.startsWith('__')) continue;
+    const safe = name.replace(/[^a-zA-Z0-9_]/g, '_');
+    out[/^[0-9]/.test(safe) ? `_${safe}` : safe] = value;
+  }
+  return out;
+}
+
 /** `sloth_id` as Sloth forms it, `<service>-<slo>`, with the SLO's name within its service. */
 export function slothIds(slo: Slo): { sloth_id: string; sloth_service: string; sloth_slo: string } {
   const own = slo.rules?.slo ?? slo.name;
@@ -57,7 +74,7 @@ export function rulesFor(slo: Slo, options: RuleOptions = {}): RuleGroup[] | und
   if (slo.sli.source !== 'prometheus') return undefined;
   const ids = slothIds(slo);
   // Sloth merges the SLO's labels into every rule; its ids win over a label of the same name.
-  const labels = { ...slo.labels, ...ids };
+  const labels = { ...promLabels(slo.labels), ...ids };
   const sel = selector(ids);
   const period = nominalPeriodMs(slo.window);
   const alertLengths = alertWindowLengths(slo.alerting.windows);

@@ -81,6 +81,20 @@ describe('quench slo rules', () => {
     }
   });
 
+  it.skipIf(!existsSync(PROMTOOL))('labels whose names Prometheus refuses (app.kubernetes.io/name, cost-center) are renamed as Prometheus renames them; __ names are left out', async () => {
+    const r = await rules(join(fixtures, 'slo-labels'));
+    expect(r.code).toBe(0);
+    const check = promtool(r.out);
+    expect(check.output).toContain('SUCCESS');
+    expect(check.status).toBe(0);
+    const file = parse(r.out) as { groups: Array<{ rules: Array<{ labels?: Record<string, string> }> }> };
+    const labelsOf = (id: string) => file.groups.flatMap((g) => g.rules).find((x) => x.labels?.sloth_id === id)!.labels!;
+    expect(labelsOf('web-web-availability')).toMatchObject({ app_kubernetes_io_name: 'web', cost_center: '1234', team: 'platform' });
+    const shop = labelsOf('shop-shop-errors');
+    expect(shop).toMatchObject({ app_kubernetes_io_part_of: 'shop', _9lives: 'yes' });
+    expect(Object.keys(shop).filter((k) => k.startsWith('__') || /[^a-zA-Z0-9_]/.test(k))).toEqual([]);
+  });
+
   it.skipIf(!existsSync(PROMTOOL))('promtool would catch a broken rule file (the check can fail)', () => {
     expect(promtool('groups:\n  - name: x\n    rules:\n      - record: slo:bad\n        expr: sum(\n').status).not.toBe(0);
   });
