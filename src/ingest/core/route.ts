@@ -29,6 +29,13 @@ export type RouteDecision =
 
 const list = <T>(v: T | T[] | undefined): T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
 
+/**
+ * An event's own label, never an inherited member: a trigger may name any label, and
+ * `labels.constructor` on an event without one is Object's constructor (labelsMatch then threw
+ * for every event, so every delivery failed routing).
+ */
+const label = (e: TriggerEvent, name: string): string | undefined => (Object.hasOwn(e.labels, name) ? e.labels[name] : undefined);
+
 
 /** Whether every condition of the matcher holds for the event. */
 export function matches(m: TriggerMatcher, e: TriggerEvent): boolean {
@@ -38,9 +45,9 @@ export function matches(m: TriggerMatcher, e: TriggerEvent): boolean {
   if (types && !types.includes(e.type)) return false;
   const severities = list(m.severity);
   if (severities && (e.severity === undefined || !severities.includes(e.severity))) return false;
-  for (const [name, value] of Object.entries(m.labels ?? {})) if (e.labels[name] !== value) return false;
+  for (const [name, value] of Object.entries(m.labels ?? {})) if (label(e, name) !== value) return false;
   for (const [name, pattern] of Object.entries(m.labelsMatch ?? {})) {
-    const value = e.labels[name];
+    const value = label(e, name);
     // RE2 (linear time): label values are a webhook sender's text.
     if (value === undefined || !matchesWhole(pattern, value)) return false;
   }
@@ -75,9 +82,8 @@ export function specificity(m: TriggerMatcher): number {
  */
 export function groupKeyFor(m: TriggerMatcher, e: TriggerEvent): string | undefined {
   if (m.groupBy) {
-    const values: Record<string, string> = {};
-    for (const name of m.groupBy) values[name] = e.labels[name] ?? '';
-    return `by:${canonicalLabels(values)}`;
+    // fromEntries defines each name as an own property (an assignment to `__proto__` would not).
+    return `by:${canonicalLabels(Object.fromEntries(m.groupBy.map((name) => [name, label(e, name) ?? ''])))}`;
   }
   return e.groupKey;
 }

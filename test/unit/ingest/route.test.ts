@@ -115,3 +115,20 @@ describe('label names beyond the classic Prometheus charset', () => {
     expect(b.kind === 'matched' && a.kind === 'matched' && b.groupKey !== a.groupKey).toBe(true);
   });
 });
+
+// Label lookups read the event's labels as a plain object: a trigger naming `constructor`,
+// `toString` or `valueOf` found Object.prototype's member on every event without that label.
+// labelsMatch then threw (RE2 refuses a function), so with one such playbook loaded every
+// delivery failed routing and was dead-lettered, and groupBy wrote 'constructor=undefined'.
+describe('label names that are Object.prototype members', () => {
+  const plain = event({ labels: { service: 'checkout' } });
+  it.each(['constructor', 'toString', 'hasOwnProperty', 'valueOf'])('%s', (name) => {
+    expect(matches(m({ labelsMatch: { [name]: '.*' } }), plain)).toBe(false);
+    expect(matches(m({ labels: { [name]: '' } }), plain)).toBe(false);
+    expect(route(plain, [pb('p', { labelsMatch: { service: 'check.*' }, groupBy: [name, 'service'] })])).toMatchObject({ kind: 'matched' });
+    const expected = `by:${[`${name}=""`, 'service="checkout"'].sort().join(',')}`;
+    expect(route(plain, [pb('p', { groupBy: [name, 'service'] })])).toMatchObject({ groupKey: expected });
+    const own = event({ labels: { [name]: 'v' } });
+    expect(matches(m({ labels: { [name]: 'v' } }), own)).toBe(true);
+  });
+});
