@@ -6,7 +6,7 @@ import { sql } from 'drizzle-orm';
 import { type Pipeline, pipelineOn } from '../db/pipeline.js';
 import { pgArray } from '../db/rows.js';
 import { fixed, jsonParam } from '../db/statement.js';
-import { type RawSnapshot, readRun, type RunSnapshot, runSnapshotOf, runSnapshotQuery, withDefinition } from './sql/load.js';
+import { type RawSnapshot, readRun, type RunSnapshot, runSnapshotOf, runSnapshotQuery, runSnapshotsQuery, withDefinition } from './sql/load.js';
 import { notifySafely } from './notify.js';
 import { failUnpinned } from './sql/unpinned.js';
 import { applyStepResult, chainSlot, type StepResult, type TransitionDeps, type TransitionReport } from './sql/transition.js';
@@ -171,9 +171,10 @@ export async function recordAlone(rt: Runtime, r: Recording): Promise<Transition
 /**
  * One recording transaction for one or more results of distinct runs (group-commits.ts), each
  * applied as if alone. The claims still held are locked run then step, runs in id order (two
- * such transactions never deadlock); then each run is read as it is once locked, in the same
- * flight (pipeline.ts: later statements, so they see every commit made before the locks were
- * granted). A result whose claim is gone records nothing (`undefined`).
+ * such transactions never deadlock); then the runs are read as they are once locked, one
+ * statement for all of them, in the same flight (pipeline.ts: a later statement, so it sees
+ * every commit made before the locks were granted). A result whose claim is gone records
+ * nothing (`undefined`).
  */
 export async function recordTogether(rt: Runtime, batch: Recording[]): Promise<Array<TransitionReport | undefined>> {
   try {
@@ -196,9 +197,10 @@ async function recordInTransaction(rt: Runtime, batch: Recording[]): Promise<Arr
     const held = pl.add<{ id: string }>(
       lockClaimsStatement({ ids: pgArray(batch.map((r) => r.claimed.id)), tokens: pgArray(batch.map((r) => r.claimed.token)) }),
     );
-    const reads = batch.map((r) => pl.add<RawSnapshot>(runSnapshotQuery(r.claimed.runId)));
+    const read = pl.add<RawSnapshot & { run_id: string }>(runSnapshotsQuery(batch.map((r) => r.claimed.runId)));
     await pl.settled();
     const holding = new Set((await held).map((h) => h.id));
+    const snapshots = new Map((await read).map((raw) => [raw.run_id, raw]));
     const out: Array<TransitionReport | undefined> = [];
     // The batch's audit entries in one append, in the order of its results (per run, the
     // order of its transitions); they commit or roll back with the batch.
@@ -209,8 +211,8 @@ async function recordInTransaction(rt: Runtime, batch: Recording[]): Promise<Arr
         return [];
       },
     };
-    for (const [i, r] of batch.entries()) {
-      const [raw] = await reads[i]!;
+    for (const r of batch) {
+      const raw = snapshots.get(r.claimed.runId);
       out.push(holding.has(r.claimed.id) && raw ? await applyRecording(rt, tx, pl, r, runSnapshotOf(raw), gather) : undefined);
     }
     pl.track(rt.audit.appendMany(entries, tx, (query) => pl.add(query)));

@@ -1,6 +1,6 @@
 import { and, asc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/database.js';
-import { epochMs, parsedJson } from '../../db/rows.js';
+import { epochMs, parsedJson, pgArray } from '../../db/rows.js';
 import { type Bound, fixed, sendBound } from '../../db/statement.js';
 import type { Playbook } from '../../playbooks/core/model.js';
 import type { RunEvent } from '../context.js';
@@ -37,7 +37,8 @@ export function runSnapshotQuery(runId: string): Bound {
   return snapshotStatement({ runId });
 }
 
-const snapshotStatement = fixed<{ runId: string }>(sql`select
+/** The select list of a snapshot row (the run, its steps and its events as JSON), of a run `r`. */
+const snapshotColumns = sql`
       json_build_object(
         'id', r.id, 'playbook', r.playbook, 'playbookHash', r.playbook_hash, 'state', r.state,
         'trigger', r.trigger, 'inputs', r.inputs, 'correlationId', r.correlation_id, 'startKey', r.start_key,
@@ -54,8 +55,21 @@ const snapshotStatement = fixed<{ runId: string }>(sql`select
         from engine_steps s where s.run_id = r.id) as steps,
       (select coalesce(json_agg(json_build_object(
           'type', e.type, 'payload', e.payload, 'receivedAt', ${epochMs(sql`e.received_at`)}) order by e.seq), '[]'::json)
-        from engine_events e where e.run_id = r.id) as events
+        from engine_events e where e.run_id = r.id) as events`;
+
+const snapshotStatement = fixed<{ runId: string }>(sql`select ${snapshotColumns}
     from engine_runs r where r.id = ${sql.placeholder('runId')}`);
+
+/**
+ * The snapshots of several runs in one statement (a recording transaction's batch: one
+ * statement instead of one per result), each row naming its run.
+ */
+export function runSnapshotsQuery(runIds: string[]): Bound {
+  return snapshotsStatement({ runIds: pgArray(runIds) });
+}
+
+const snapshotsStatement = fixed<{ runIds: string }>(sql`select r.id as run_id, ${snapshotColumns}
+    from engine_runs r where r.id = any(${sql.placeholder('runIds')}::text[])`);
 
 const date = (v: unknown) => (v === null || v === undefined ? null : new Date(Number(v)));
 
