@@ -41,10 +41,14 @@ export function createReports(ctx: ServiceContext, who: string): Reports {
   });
 }
 
+/** How often unposted scheduled reports are looked for (each has its own back-off: store.ts). */
+const POST_RETRY_TICK_MS = 60_000;
+
 /**
  * The weekly SLO report: `GET /v1/reports`, and on QUENCH_REPORT_CRON (in TZ) the week ending
  * at the firing minute, produced once across replicas and cron double-fires (report_periods).
- * At start, weeks missed while the service was down are produced.
+ * At start, weeks missed while the service was down are produced; a scheduled report Slack
+ * refused is posted later, from where it stopped (retryPosts).
  */
 export const reportsCapability: Capability = (ctx) => {
   const log = ctx.logger.child({ component: 'reports' });
@@ -78,7 +82,18 @@ export const reportsCapability: Capability = (ctx) => {
     },
   });
   let task: ReturnType<typeof cron.schedule> | undefined;
+  let retries: ReturnType<typeof setInterval> | undefined;
   let running: Promise<void> | undefined;
+  let retrying: Promise<unknown> | undefined;
+  // Scheduled reports Slack refused, or whose poster died, resumed where they stopped (posting.ts).
+  const retry = () => {
+    retrying ??= reports
+      .retryPosts()
+      .catch((err) => log.error({ err }, 'retrying SLO report posts failed'))
+      .finally(() => {
+        retrying = undefined;
+      });
+  };
   const fire = (at: Date) => {
     running = reports
       .scheduled(at)
@@ -91,6 +106,9 @@ export const reportsCapability: Capability = (ctx) => {
     name: 'reports',
     async start() {
       await reports.catchUp(ctx.clock.now()).catch((err) => log.error({ err }, 'catching up on missed SLO reports failed'));
+      retry();
+      retries = setInterval(retry, POST_RETRY_TICK_MS);
+      retries.unref();
       task = cron.schedule(ctx.config.QUENCH_REPORT_CRON, () => fire(ctx.clock.now()), {
         name: 'slo-report',
         noOverlap: true,
@@ -99,7 +117,9 @@ export const reportsCapability: Capability = (ctx) => {
     },
     async stop() {
       await task?.stop();
+      clearInterval(retries);
       await running;
+      await retrying;
     },
   };
 };

@@ -5,9 +5,10 @@ import { QuenchError } from '../core/errors.js';
 import type { Database } from '../db/database.js';
 import type { ReportSlo } from './core/facts.js';
 import { computeReport, type Report } from './core/model.js';
-import { renderSlack, type SlackMessage } from './core/render-slack.js';
+import { renderSlack } from './core/render-slack.js';
 import { readReportFacts } from './facts.js';
-import { claimPeriod, lastScheduledEnd, markPosted, saveReport } from './store.js';
+import { type ChannelProgress, PostingLeaseLost, type PostProgress, postThread, type SaveProgress } from './posting.js';
+import { claimPeriod, type DuePost, lastScheduledEnd, leaseDuePost, markPosted, postFailed, savePostProgress, saveReport } from './store.js';
 
 export const WEEK_MS = 7 * 24 * 3600_000;
 /** How many missed weekly periods are produced after a long outage (older ones are skipped). */
@@ -56,8 +57,11 @@ export class Reports {
       }
       if (claim.kind === 'claimed') {
         const report = await this.#compute(from, to);
-        await saveReport(db, from, to, report, clock.now());
-        if (post || origin === 'scheduled') {
+        // A scheduled report is posted under the lease its save takes, resumably (retryPosts).
+        const scheduled = origin === 'scheduled';
+        await saveReport(db, from, to, report, clock.now(), scheduled ? this.deps.who : undefined);
+        if (scheduled) await this.#postScheduled({ from, to, report, progress: {}, tries: 0 });
+        else if (post) {
           await this.post(report);
           await markPosted(db, from, to, clock.now());
         }
@@ -99,42 +103,76 @@ export class Reports {
     return computeReport(facts, this.deps.clock.now().getTime());
   }
 
-  /** To QUENCH_REPORT_CHANNEL (everything) and to each owning team's channel (its services). */
+  /**
+   * Posts the scheduled reports whose posting failed or whose poster died, once their back-off
+   * is over, each resumed where it stopped (posting.ts). Returns how many were wholly posted.
+   */
+  async retryPosts(): Promise<number> {
+    let posted = 0;
+    for (;;) {
+      const due = await leaseDuePost(this.deps.db, this.deps.who, this.deps.clock.now());
+      if (!due) return posted;
+      if (await this.#postScheduled(due)) posted++;
+    }
+  }
+
+  /**
+   * One posting try of a scheduled report, under this replica's lease: every channel's missing
+   * messages. Any message that failed (an owner channel's too) leaves the report unposted, to be
+   * tried again after a back-off, from where it stopped. True when it is wholly posted.
+   */
+  async #postScheduled(due: DuePost): Promise<boolean> {
+    const { db, clock, who, logger } = this.deps;
+    const save = () => savePostProgress(db, due.from, due.to, who, due.progress);
+    const failures = await this.#postAll(due.report, due.progress, save).catch((err: unknown) => {
+      if (err instanceof PostingLeaseLost) return undefined;
+      throw err;
+    });
+    if (!failures) {
+      logger.warn({ from: due.from, to: due.to }, 'stopped posting the SLO report: another replica took it over');
+      return false;
+    }
+    if (failures.length === 0) {
+      await markPosted(db, due.from, due.to, clock.now(), who);
+      return true;
+    }
+    const tries = due.tries + 1;
+    const message = failures.map((f) => `${f.channel}: ${(f.err as Error)?.message ?? String(f.err)}`).join('; ');
+    await postFailed(db, due.from, due.to, who, clock.now(), tries, message);
+    logger.error({ from: due.from, to: due.to, tries, failures: message }, 'posting the SLO report to Slack failed; trying again later from where it stopped');
+    return false;
+  }
+
+  /**
+   * To QUENCH_REPORT_CHANNEL (everything) and to each owning team's channel (its services), on
+   * demand. A report channel that fails (a reply refused, the app not in the channel) must not
+   * keep the owning teams from theirs: its failure is thrown once every channel was tried; an
+   * owner channel's failure is logged.
+   */
   async post(report: Report): Promise<void> {
+    const failures = await this.#postAll(report, {}, async () => true);
+    for (const f of failures) if (f.channel !== this.deps.channel) this.deps.logger.error({ err: f.err, channel: f.channel }, 'posting the report to an owner channel failed');
+    const own = failures.find((f) => f.channel === this.deps.channel);
+    if (own) throw own.err;
+  }
+
+  /** Every channel tried, each resumed from `progress`; the channels that failed, and why. */
+  async #postAll(report: Report, progress: PostProgress, save: SaveProgress): Promise<Array<{ channel: string; err: unknown }>> {
     const chat = this.deps.chat();
-    if (!chat.enabled) return;
-    const slos = await this.deps.slos();
-    // A report channel that fails (a reply refused, the app not in the channel) must not keep the
-    // owning teams from theirs: its failure is thrown once every channel was tried.
-    let failure: { err: unknown } | undefined;
-    if (this.deps.channel) {
-      await postThread(chat, this.deps.channel, renderSlack(report)).catch((err: unknown) => {
-        failure = { err };
+    if (!chat.enabled) return [];
+    const threads: Array<[string, ReturnType<typeof renderSlack>]> = [];
+    if (this.deps.channel) threads.push([this.deps.channel, renderSlack(report)]);
+    const byChannel = new Map<string, Set<string>>();
+    for (const s of await this.deps.slos()) if (s.ownerChannel && s.ownerChannel !== this.deps.channel) byChannel.set(s.ownerChannel, (byChannel.get(s.ownerChannel) ?? new Set()).add(s.service));
+    for (const [channel, services] of byChannel) threads.push([channel, renderSlack(report, services)]);
+    const failures: Array<{ channel: string; err: unknown }> = [];
+    for (const [channel, messages] of threads) {
+      const done: ChannelProgress = (progress[channel] ??= { sent: [] });
+      await postThread(chat, channel, messages, done, save).catch((err: unknown) => {
+        if (err instanceof PostingLeaseLost) throw err;
+        failures.push({ channel, err });
       });
     }
-    const byChannel = new Map<string, Set<string>>();
-    for (const s of slos) if (s.ownerChannel && s.ownerChannel !== this.deps.channel) byChannel.set(s.ownerChannel, (byChannel.get(s.ownerChannel) ?? new Set()).add(s.service));
-    for (const [channel, services] of byChannel) {
-      await postThread(chat, channel, renderSlack(report, services)).catch((err) => this.deps.logger.error({ err, channel }, 'posting the report to an owner channel failed'));
-    }
-    if (failure) throw failure.err;
+    return failures;
   }
-}
-
-/**
- * The first message to the channel, the others as replies in its thread, in order. A reply that
- * fails does not stop the ones after it (each carries other SLOs); the first failure is thrown
- * once all were tried, so the caller logs an incomplete report.
- */
-async function postThread(chat: ChatPort, channel: string, messages: SlackMessage[]): Promise<void> {
-  const [first, ...replies] = messages;
-  if (!first) return;
-  const ref = await chat.post(channel, first);
-  let failure: unknown;
-  for (const reply of replies) {
-    await chat.post(ref?.channel ?? channel, reply, ref?.ts).catch((err: unknown) => {
-      failure ??= err;
-    });
-  }
-  if (failure !== undefined) throw failure;
 }

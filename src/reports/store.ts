@@ -1,5 +1,7 @@
 import { and, eq, isNull, lt, sql } from 'drizzle-orm';
+import type { PostProgress } from './posting.js';
 import type { Database } from '../db/database.js';
+import { epochMs, parsedJson } from '../db/rows.js';
 import type { Report } from './core/model.js';
 import { reportPeriods } from './schema.js';
 
@@ -29,15 +31,78 @@ export async function claimPeriod(db: Database, from: Date, to: Date, who: strin
   return taken.length > 0 ? { kind: 'claimed' } : { kind: 'busy' };
 }
 
-export async function saveReport(db: Database, from: Date, to: Date, report: Report, now: Date): Promise<void> {
+/**
+ * Stores the computed report. `poster`: the claimant posts it next, and holds the posting lease
+ * from this same write, so no retry (another replica's, or its own timer's) posts beside it.
+ */
+export async function saveReport(db: Database, from: Date, to: Date, report: Report, now: Date, poster?: string): Promise<void> {
   await db.orm
     .update(reportPeriods)
-    .set({ report, completedAt: now })
+    .set({ report, completedAt: now, ...(poster ? { postLeaseBy: poster, postLeaseUntil: new Date(now.getTime() + POST_LEASE_MS) } : {}) })
     .where(and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to), isNull(reportPeriods.report)));
 }
 
-export async function markPosted(db: Database, from: Date, to: Date, now: Date): Promise<void> {
-  await db.orm.update(reportPeriods).set({ postedAt: now }).where(and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to)));
+/** How long one posting try may take before another poster may take the report over. */
+export const POST_LEASE_MS = 5 * 60_000;
+/** A scheduled report not posted this long after its period ended is no longer tried (it stays served by GET /v1/reports). */
+export const POST_GIVE_UP_MS = 24 * 3600_000;
+/** Back-off between posting tries: 1, 2, 4 … minutes, at most 30. */
+export const postBackOffMs = (tries: number) => Math.min(30, 2 ** Math.max(0, tries - 1)) * 60_000;
+
+const period = (from: Date, to: Date) => and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to));
+const leasedTo = (from: Date, to: Date, who: string) => and(period(from, to), eq(reportPeriods.postLeaseBy, who));
+
+export interface DuePost {
+  from: Date;
+  to: Date;
+  report: Report;
+  progress: PostProgress;
+  tries: number;
+}
+
+/**
+ * Leases the oldest scheduled report that is stored but not (wholly) posted, whose back-off is
+ * over and whose lease is free or ran out (its poster died): one at a time, across replicas.
+ */
+export async function leaseDuePost(db: Database, who: string, now: Date): Promise<DuePost | undefined> {
+  const rows = await db.rows<{ period_start: number; period_end: number; report: unknown; post_progress: unknown; post_tries: number }>(sql`
+    update report_periods p set post_lease_by = ${who}, post_lease_until = ${now.toISOString()}::timestamptz + ${POST_LEASE_MS} * interval '1 millisecond'
+    from (
+      select period_start, period_end from report_periods
+      where origin = 'scheduled' and report is not null and posted_at is null
+        and period_end > ${now.toISOString()}::timestamptz - ${POST_GIVE_UP_MS} * interval '1 millisecond'
+        and (post_lease_until is null or post_lease_until < ${now.toISOString()}::timestamptz)
+        and (post_next_at is null or post_next_at <= ${now.toISOString()}::timestamptz)
+      order by period_end limit 1
+      for update skip locked
+    ) due
+    where p.period_start = due.period_start and p.period_end = due.period_end
+    returning ${epochMs(sql`p.period_start`)} as period_start, ${epochMs(sql`p.period_end`)} as period_end, p.report, p.post_progress, p.post_tries`);
+  const [row] = rows;
+  if (!row) return undefined;
+  return { from: new Date(Number(row.period_start)), to: new Date(Number(row.period_end)), report: parsedJson<Report>(row.report), progress: parsedJson<PostProgress>(row.post_progress), tries: Number(row.post_tries) };
+}
+
+/** Saves what reached Slack so far; false when `who` no longer holds the lease. */
+export async function savePostProgress(db: Database, from: Date, to: Date, who: string, progress: PostProgress): Promise<boolean> {
+  const rows = await db.orm.update(reportPeriods).set({ postProgress: progress }).where(leasedTo(from, to, who)).returning({ by: reportPeriods.postLeaseBy });
+  return rows.length > 0;
+}
+
+/** Every message reached Slack: posted, the lease released. */
+export async function markPosted(db: Database, from: Date, to: Date, now: Date, who?: string): Promise<void> {
+  await db.orm
+    .update(reportPeriods)
+    .set({ postedAt: now, postLeaseBy: null, postLeaseUntil: null, postNextAt: null, postError: null })
+    .where(who ? leasedTo(from, to, who) : period(from, to));
+}
+
+/** A posting try failed: counted, the next one backed off, the lease released. */
+export async function postFailed(db: Database, from: Date, to: Date, who: string, now: Date, tries: number, error: string): Promise<void> {
+  await db.orm
+    .update(reportPeriods)
+    .set({ postTries: tries, postNextAt: new Date(now.getTime() + postBackOffMs(tries)), postError: error.slice(0, 2000), postLeaseBy: null, postLeaseUntil: null })
+    .where(leasedTo(from, to, who));
 }
 
 /** The latest scheduled period's end, for catching up on periods missed while down. */

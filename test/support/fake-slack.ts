@@ -52,6 +52,11 @@ export interface FakeSlack {
   rateLimit(method: string, seconds: number, count?: number): void;
   /** The next call to `method` answers `{ok: false, error}`. */
   failNext(method: string, error: string): void;
+  /**
+   * Until cleared (`undefined`), every call to `method` for which `error(args)` names an error
+   * answers `{ok: false, error}`: an outage, or one channel refusing, as long as a test needs.
+   */
+  failWhen(method: string, error: ((args: Record<string, unknown>) => string | undefined) | undefined): void;
   addUser(user: FakeSlackUser): void;
   setGroup(groupId: string, userIds: string[]): void;
   message(channel: string, ts: string): FakeSlackMessage | undefined;
@@ -86,6 +91,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const calls: RecordedCall[] = [];
   const rateLimits = new Map<string, { seconds: number; count: number }>();
   const failures = new Map<string, string>();
+  const standingFailures = new Map<string, (args: Record<string, unknown>) => string | undefined>();
   let tsCounter = 0;
   let channelCounter = 0;
   const nextTs = () => `1767571200.${String(++tsCounter).padStart(6, '0')}`;
@@ -209,7 +215,10 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     else if (failures.has(method)) {
       answer = err(failures.get(method)!);
       failures.delete(method);
-    } else answer = methods[method]?.(args) ?? err('unknown_method');
+    } else {
+      const standing = standingFailures.get(method)?.(args);
+      answer = standing ? err(standing) : (methods[method]?.(args) ?? err('unknown_method'));
+    }
     record(answer.status ?? 200, answer.body.ok === false ? String(answer.body.error) : undefined);
     res.writeHead(answer.status ?? 200, { 'Content-Type': 'application/json; charset=utf-8', ...answer.headers });
     res.end(JSON.stringify(answer.body));
@@ -232,6 +241,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     callsTo: (method) => calls.filter((c) => c.method === method),
     rateLimit: (method, seconds, count = 1) => rateLimits.set(method, { seconds, count }),
     failNext: (method, error) => failures.set(method, error),
+    failWhen: (method, error) => void (error ? standingFailures.set(method, error) : standingFailures.delete(method)),
     addUser: (user) => users.set(user.id, user),
     setGroup: (groupId, userIds) => groups.set(groupId, userIds),
     message: find,
