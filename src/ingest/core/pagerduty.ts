@@ -12,16 +12,16 @@ import { storableTimestamp } from '../../core/timestamp.js';
  * and the field-value, conference-bridge and workflow data PagerDuty has added since). Loose
  * objects: PagerDuty adds fields without notice.
  */
-const reference = z.looseObject({ id: z.string(), summary: z.string().optional(), type: z.string().optional() });
+// PagerDuty drops a delivery answered 4xx for good, so only what becomes an identity or a label is
+// checked, and null is taken as absent; every other field is kept as sent.
+const reference = z.looseObject({ id: z.string(), summary: z.string().nullish() });
 
 const incidentData = z.looseObject({
   id: z.string().min(1),
   type: z.literal('incident'),
   title: z.string().nullish(),
-  status: z.string().optional(),
   urgency: z.string().nullish(),
-  number: z.int().optional(),
-  html_url: z.string().optional(),
+  number: z.int().nullish(),
   incident_key: z.string().nullish(),
   service: reference.nullish(),
   priority: reference.nullish(),
@@ -79,7 +79,7 @@ function incidentLabels(inc: Incident, labels: Record<string, string>): void {
   if (inc.service?.id) labels.service_id = inc.service.id;
   if (inc.urgency) labels.urgency = inc.urgency;
   if (inc.priority?.summary) labels.priority = inc.priority.summary;
-  if (inc.number !== undefined) labels.incident_number = String(inc.number);
+  if (inc.number != null) labels.incident_number = String(inc.number);
   // The Events v2 dedup key of the alert that opened the incident: Quench's own pages carry
   // a run's correlation id here (src/ingest/dispatch.ts recognises them).
   if (inc.incident_key) labels.incident_key = inc.incident_key;

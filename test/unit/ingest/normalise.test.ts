@@ -201,3 +201,19 @@ describe('PagerDuty events about an incident reach that incident', () => {
     expect(e!.event).toMatchObject({ type: 'pagey.ping', key: 'pagey:EV9' });
   });
 });
+
+// PagerDuty drops a webhook answered 4xx without retrying: fields Quench does not read, and
+// nulls where a value is optional, must never be a reason to refuse one.
+describe('PagerDuty incidents with nulls and fields Quench does not read are accepted', () => {
+  it('null status, html_url, number, service summary, priority and urgency', () => {
+    const body = JSON.parse(readFileSync(new URL('../../fixtures/pagerduty/incident-triggered.json', import.meta.url), 'utf8')) as {
+      event: { data: Record<string, unknown> };
+    };
+    Object.assign(body.event.data, { status: null, html_url: null, number: null, priority: null, urgency: null, title: null, service: { id: 'PF9KMXH', summary: null, type: null } });
+    const value = parseWith(pagerdutyPayloadSchema, body, 'PagerDuty webhook');
+    const [e] = normaliseDelivery('pagerduty', value, new Date());
+    expect(e!.event).toMatchObject({ key: 'incident:Q000001', summary: 'incident.triggered' });
+    expect(e!.event.labels).toEqual({ resource_type: 'incident', service_id: 'PF9KMXH', incident_key: 'd3640fbd41094207a1c11e58e46b1662' });
+    expect(triggerEventSchema.safeParse(e!.event).success).toBe(true);
+  });
+});
