@@ -8,7 +8,7 @@ import { computeReport, type Report } from './core/model.js';
 import { renderSlack } from './core/render-slack.js';
 import { readReportFacts } from './facts.js';
 import { type ChannelProgress, PostingLeaseLost, type PostProgress, postThread, type SaveProgress } from './posting.js';
-import { claimPeriod, type DuePost, lastScheduledEnd, leaseDuePost, markPosted, postFailed, savePostProgress, saveReport } from './store.js';
+import { type Claim, claimPeriod, type DuePost, lastScheduledEnd, leaseDuePost, leasePost, markPosted, postFailed, savePostProgress, saveReport } from './store.js';
 
 export const WEEK_MS = 7 * 24 * 3600_000;
 /** How many missed weekly periods are produced after a long outage (older ones are skipped). */
@@ -52,7 +52,7 @@ export class Reports {
     for (let tries = 0; ; tries++) {
       const claim = await claimPeriod(db, from, to, this.deps.who, origin, now);
       if (claim.kind === 'stored') {
-        if (post) await this.post(claim.report);
+        if (post) await this.#postStored(from, to, claim);
         return { report: claim.report, computed: false };
       }
       if (claim.kind === 'claimed') {
@@ -112,16 +112,30 @@ export class Reports {
     for (;;) {
       const due = await leaseDuePost(this.deps.db, this.deps.who, this.deps.clock.now());
       if (!due) return posted;
-      if (await this.#postScheduled(due)) posted++;
+      if ((await this.#postScheduled(due)) === undefined) posted++;
     }
+  }
+
+  /**
+   * `--post` of a stored period. A scheduled report whose posting is pending is resumed (its
+   * missing messages only, under the posting lease), so the person's post and the retry never
+   * both post it; any other is posted again in full, as asked.
+   */
+  async #postStored(from: Date, to: Date, claim: Extract<Claim, { kind: 'stored' }>): Promise<void> {
+    if (claim.postedAt !== null || claim.origin !== 'scheduled') return this.post(claim.report);
+    const due = await leasePost(this.deps.db, from, to, this.deps.who, this.deps.clock.now());
+    if (!due) throw new QuenchError('conflict', 'this scheduled report is being posted right now (by another replica, or its first try): try again in a few minutes');
+    const failure = await this.#postScheduled(due);
+    if (failure !== undefined) throw new QuenchError('slack_unavailable', `posting the report to Slack failed (${failure}); it will be tried again from where it stopped`);
   }
 
   /**
    * One posting try of a scheduled report, under this replica's lease: every channel's missing
    * messages. Any message that failed (an owner channel's too) leaves the report unposted, to be
-   * tried again after a back-off, from where it stopped. True when it is wholly posted.
+   * tried again after a back-off, from where it stopped. Undefined when it is wholly posted,
+   * else why not.
    */
-  async #postScheduled(due: DuePost): Promise<boolean> {
+  async #postScheduled(due: DuePost): Promise<string | undefined> {
     const { db, clock, who, logger } = this.deps;
     const save = () => savePostProgress(db, due.from, due.to, who, due.progress);
     const failures = await this.#postAll(due.report, due.progress, save).catch((err: unknown) => {
@@ -130,17 +144,17 @@ export class Reports {
     });
     if (!failures) {
       logger.warn({ from: due.from, to: due.to }, 'stopped posting the SLO report: another replica took it over');
-      return false;
+      return 'another replica took the posting over';
     }
     if (failures.length === 0) {
       await markPosted(db, due.from, due.to, clock.now(), who);
-      return true;
+      return undefined;
     }
     const tries = due.tries + 1;
     const message = failures.map((f) => `${f.channel}: ${(f.err as Error)?.message ?? String(f.err)}`).join('; ');
     await postFailed(db, due.from, due.to, who, clock.now(), tries, message);
     logger.error({ from: due.from, to: due.to, tries, failures: message }, 'posting the SLO report to Slack failed; trying again later from where it stopped');
-    return false;
+    return message;
   }
 
   /**
@@ -153,7 +167,7 @@ export class Reports {
     const failures = await this.#postAll(report, {}, async () => true);
     for (const f of failures) if (f.channel !== this.deps.channel) this.deps.logger.error({ err: f.err, channel: f.channel }, 'posting the report to an owner channel failed');
     const own = failures.find((f) => f.channel === this.deps.channel);
-    if (own) throw own.err;
+    if (own) throw new QuenchError('slack_unavailable', `posting the report to ${own.channel} failed: ${(own.err as Error)?.message ?? String(own.err)}`, { cause: own.err });
   }
 
   /** Every channel tried, each resumed from `progress`; the channels that failed, and why. */

@@ -1,4 +1,4 @@
-import { and, eq, isNull, lt, sql } from 'drizzle-orm';
+import { and, eq, isNull, lt, type SQL, sql } from 'drizzle-orm';
 import type { PostProgress } from './posting.js';
 import type { Database } from '../db/database.js';
 import { epochMs, parsedJson } from '../db/rows.js';
@@ -8,7 +8,7 @@ import { reportPeriods } from './schema.js';
 /** A claim older than this with no report is taken over (its claimant died while computing). */
 export const STALE_CLAIM_MS = 10 * 60_000;
 
-export type Claim = { kind: 'claimed' } | { kind: 'stored'; report: Report; postedAt: Date | null } | { kind: 'busy' };
+export type Claim = { kind: 'claimed' } | { kind: 'stored'; report: Report; postedAt: Date | null; origin: string } | { kind: 'busy' };
 
 /**
  * Claims the period: the first caller inserts its row (the primary key refuses the second), a
@@ -22,7 +22,7 @@ export async function claimPeriod(db: Database, from: Date, to: Date, who: strin
     .returning({ at: reportPeriods.claimedAt });
   if (inserted.length > 0) return { kind: 'claimed' };
   const [row] = await db.orm.select().from(reportPeriods).where(and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to)));
-  if (row?.report) return { kind: 'stored', report: row.report as Report, postedAt: row.postedAt };
+  if (row?.report) return { kind: 'stored', report: row.report as Report, postedAt: row.postedAt, origin: row.origin };
   const taken = await db.orm
     .update(reportPeriods)
     .set({ claimedBy: who, claimedAt: now })
@@ -64,23 +64,41 @@ export interface DuePost {
  * Leases the oldest scheduled report that is stored but not (wholly) posted, whose back-off is
  * over and whose lease is free or ran out (its poster died): one at a time, across replicas.
  */
-export async function leaseDuePost(db: Database, who: string, now: Date): Promise<DuePost | undefined> {
-  const rows = await db.rows<{ period_start: number; period_end: number; report: unknown; post_progress: unknown; post_tries: number }>(sql`
-    update report_periods p set post_lease_by = ${who}, post_lease_until = ${now.toISOString()}::timestamptz + ${POST_LEASE_MS} * interval '1 millisecond'
+export function leaseDuePost(db: Database, who: string, now: Date): Promise<DuePost | undefined> {
+  const at = sql`${now.toISOString()}::timestamptz`;
+  return leaseWhere(db, who, now, sql`period_end > ${at} - ${POST_GIVE_UP_MS} * interval '1 millisecond' and (post_next_at is null or post_next_at <= ${at})`);
+}
+
+/**
+ * Leases this period's scheduled posting for a person who asked to post it now (`--post`):
+ * whatever its back-off or age; undefined when it is not a pending scheduled posting or
+ * another poster holds it.
+ */
+export function leasePost(db: Database, from: Date, to: Date, who: string, now: Date): Promise<DuePost | undefined> {
+  return leaseWhere(db, who, now, sql`period_start = ${from.toISOString()}::timestamptz and period_end = ${to.toISOString()}::timestamptz`);
+}
+
+async function leaseWhere(db: Database, who: string, now: Date, which: SQL): Promise<DuePost | undefined> {
+  const at = sql`${now.toISOString()}::timestamptz`;
+  const [row] = await db.rows<{ period_start: number; period_end: number; report: unknown; post_progress: unknown; post_tries: number }>(sql`
+    update report_periods p set post_lease_by = ${who}, post_lease_until = ${at} + ${POST_LEASE_MS} * interval '1 millisecond'
     from (
       select period_start, period_end from report_periods
       where origin = 'scheduled' and report is not null and posted_at is null
-        and period_end > ${now.toISOString()}::timestamptz - ${POST_GIVE_UP_MS} * interval '1 millisecond'
-        and (post_lease_until is null or post_lease_until < ${now.toISOString()}::timestamptz)
-        and (post_next_at is null or post_next_at <= ${now.toISOString()}::timestamptz)
+        and (post_lease_until is null or post_lease_until < ${at}) and ${which}
       order by period_end limit 1
       for update skip locked
     ) due
     where p.period_start = due.period_start and p.period_end = due.period_end
     returning ${epochMs(sql`p.period_start`)} as period_start, ${epochMs(sql`p.period_end`)} as period_end, p.report, p.post_progress, p.post_tries`);
-  const [row] = rows;
   if (!row) return undefined;
-  return { from: new Date(Number(row.period_start)), to: new Date(Number(row.period_end)), report: parsedJson<Report>(row.report), progress: parsedJson<PostProgress>(row.post_progress), tries: Number(row.post_tries) };
+  return {
+    from: new Date(Number(row.period_start)),
+    to: new Date(Number(row.period_end)),
+    report: parsedJson<Report>(row.report),
+    progress: parsedJson<PostProgress>(row.post_progress),
+    tries: Number(row.post_tries),
+  };
 }
 
 /** Saves what reached Slack so far; false when `who` no longer holds the lease. */

@@ -157,6 +157,29 @@ describe.each(databaseKinds)('posting a scheduled report that Slack refused, on 
     expect((await row()).postedAt).not.toBeNull();
   }, 120_000);
 
+  it('--post of a report whose scheduled posting is pending resumes it: 503 while Slack refuses, then only the missing messages', async () => {
+    const since = await fresh();
+    let reportChannelPosts = 0;
+    slack.failWhen('chat.postMessage', (args) => (args.channel === 'C-REPORTS' && ++reportChannelPosts >= 2 ? 'fatal_error' : undefined));
+    await reportsFor('replica-a').scheduled(new Date(TO));
+    const report = (await row()).report as Parameters<typeof renderSlack>[0];
+    // Still refused: the person is told so (503 slack_unavailable), and nothing is posted twice.
+    const refused = await reportsFor('replica-b').produce(new Date(FROM), new Date(TO), 'on_demand', true).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ code: 'slack_unavailable', message: expect.stringContaining('fatal_error') as unknown });
+    expect((await row()).postTries).toBe(2);
+    slack.failWhen('chat.postMessage', undefined);
+    // Slack is back: the person's post finishes it at once, before its back-off, without a second copy.
+    await reportsFor('replica-b').produce(new Date(FROM), new Date(TO), 'on_demand', true);
+    expectWholeThread('C-REPORTS', since, renderSlack(report).length);
+    expect((await row()).postedAt).not.toBeNull();
+    clock.set(TO + 2 * H);
+    expect(await reportsFor('replica-a').retryPosts()).toBe(0);
+    expectWholeThread('C-REPORTS', since, renderSlack(report).length);
+    // Posted already: a person's post is a new copy, as asked.
+    await reportsFor('replica-b').produce(new Date(FROM), new Date(TO), 'on_demand', true);
+    expect(inChannel('C-REPORTS', since)).toHaveLength(2 * renderSlack(report).length);
+  }, 120_000);
+
   it('gives up a day after the period ended, leaving the report served but unposted', async () => {
     const since = await fresh();
     slack.failWhen('chat.postMessage', () => 'fatal_error');
