@@ -78,6 +78,27 @@ export function requireJsonContentType(req: IncomingMessage): void {
   });
 }
 
+/**
+ * Bodies are read as sent: a compressed one (`Content-Encoding: gzip`) is refused with 415
+ * (RFC 9110 §15.5.16) naming the fix, instead of failing later as 'not valid UTF-8'. Not
+ * inflated: signatures cover the bytes as sent, and inflating would let a small body outgrow
+ * the size limit only after it was read.
+ */
+export function requireIdentityEncoding(req: IncomingMessage): void {
+  const encoding = req.headers['content-encoding'];
+  if (encoding === undefined) return;
+  const codings = encoding
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  if (codings.length === 0) return;
+  throw new QuenchError(
+    'unsupported_media_type',
+    `Content-Encoding ${codings.join(', ').slice(0, 60)} is not accepted: send the body uncompressed (no Content-Encoding, or identity)`,
+    { details: { reason: 'content_encoding' } },
+  );
+}
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Deepest nesting allowed in a JSON body; real payloads stay far below it. */
@@ -170,5 +191,6 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what =
 
 export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, maxBytes = 1024 * 1024): Promise<z.infer<S>> {
   requireJsonContentType(req);
+  requireIdentityEncoding(req);
   return parseWith(schema, parseJson(await readRawBody(req, maxBytes)));
 }

@@ -4,7 +4,7 @@ import type { Config } from '../config/load.js';
 import type { Clock } from '../core/clock.js';
 import { QuenchError, asQuenchError } from '../core/errors.js';
 import type { Database } from '../db/database.js';
-import { MAX_JSON_DEPTH, jsonDepth, parseJsonText, parseWith, readRawBody, requireJsonContentType } from '../http/body.js';
+import { MAX_JSON_DEPTH, jsonDepth, parseJsonText, parseWith, readRawBody, requireIdentityEncoding, requireJsonContentType } from '../http/body.js';
 import type { Reply, RequestContext, Router } from '../http/router.js';
 import { alertmanagerPayloadSchema } from './core/alertmanager.js';
 import { genericEventSchema } from './core/generic.js';
@@ -164,6 +164,7 @@ export function addWebhookRoutes(router: Router, deps: WebhookDeps): void {
           );
         }
         requireJsonContentType(ctx.req);
+        requireIdentityEncoding(ctx.req);
         return await accept(ctx, source, authenticated);
       } catch (err) {
         const error = asQuenchError(err);

@@ -1,4 +1,6 @@
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -135,6 +137,27 @@ const badInputs: Case[] = [
     reason: 'schema',
     message: /severity/,
   },
+  // A compressed body used to fail as 'request body is not valid UTF-8', which names neither
+  // the cause nor the fix (and a body that happened to be valid UTF-8 would have been stored compressed).
+  {
+    name: 'Alertmanager body compressed with gzip',
+    ...am(gzipSync(valid), { 'content-encoding': 'gzip' }),
+    status: 415,
+    reason: 'content_encoding',
+    message: /Content-Encoding gzip is not accepted: send the body uncompressed/,
+  },
+  {
+    name: 'generic body compressed with deflate',
+    ...(() => {
+      const body = deflateSync(genericBody('g-deflate'));
+      const ts = String(now());
+      const signature = `sha256=${createHmac('sha256', 'ci-secret').update(`${ts}.`).update(body).digest('hex')}`;
+      return { path: '/webhooks/generic/ci', body, headers: { 'content-type': 'application/json', 'content-encoding': 'deflate', 'x-quench-timestamp': ts, 'x-quench-signature': signature } };
+    })(),
+    status: 415,
+    reason: 'content_encoding',
+    message: /Content-Encoding deflate/,
+  },
   {
     name: 'generic unknown source',
     ...generic(genericBody('g3'), now(), 'nobody'),
@@ -224,7 +247,8 @@ describe.each(databaseKinds)('webhook endpoints of quench serve on %s', (kind) =
   });
 
   it('accepts the originals, each starting one run of the catch-all playbook', async () => {
-    for (const c of [am(originals.am), pd(originals.pd, 'wh-1'), generic(originals.generic)]) {
+    // `Content-Encoding: identity` is no encoding at all, and is accepted as such.
+    for (const c of [am(originals.am, { 'content-encoding': 'identity' }), pd(originals.pd, 'wh-1'), generic(originals.generic)]) {
       const res = await post(c);
       expect(res.status).toBe(202);
       expect(await res.json()).toMatchObject({ status: 'accepted', id: expect.any(Number) });
