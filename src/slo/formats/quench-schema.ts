@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isValidTimeZone } from '../core/calendar.js';
 import { durationHint } from '../../core/duration.js';
 import { parseDuration } from '../core/duration.js';
+import { tidy } from '../core/numbers.js';
 import { parseLabelMatchers, renderLabelMatchers } from '../core/promql.js';
 import { labelsSchema } from './common.js';
 
@@ -24,8 +25,20 @@ const nameSchema = z
     'expected a name of lower-case letters, digits, ".", "_" and "-", at most 128 characters',
   );
 
-/** Percent in (0, 100): `99.9`. */
-const percent = z.number().gt(0, 'expected a percentage above 0').lt(100, 'expected a percentage below 100 (100% leaves no error budget)');
+/**
+ * Percent in (0, 100): `99.9`. A value at or below 1 is a ratio written where a percentage
+ * belongs (OpenSLO's `target: 0.999`): read as it stands it is a budget of 99% that never
+ * alerts, so it is refused with the percentage to write.
+ */
+const percent = z
+  .number()
+  .gt(0, 'expected a percentage above 0')
+  .lt(100, 'expected a percentage below 100 (100% leaves no error budget)')
+  .superRefine((v, ctx) => {
+    if (v > 1) return;
+    const meant = v < 1 ? `; for ${tidy(v * 100)}% write ${tidy(v * 100)}` : '';
+    ctx.addIssue({ code: 'custom', message: `${v} is read as ${v}%: this field is a percentage (99.9 for 99.9%)${meant}` });
+  });
 
 const query = z.string().min(1, 'expected a PromQL query');
 

@@ -198,6 +198,22 @@ alerting:
 `);
     expect(problems.map((p) => [p.line, p.message])).toEqual([[9, 'the short window must be shorter than the long window']]);
   });
+
+  it('an objective or slice target written as a ratio (0.999, as OpenSLO writes it) is refused at its field, not read as 0.999%', () => {
+    const { slos, problems } = importText(`apiVersion: quench/v1
+kind: SLO
+metadata: { name: ratio }
+service: web
+objective: 0.999
+budgeting: { method: timeslices, sliceTarget: 0.95 }
+sli: { raw: { errorRatioQuery: x } }
+`);
+    expect(slos).toEqual([]);
+    expect(problems.map(formatProblem)).toEqual([
+      'x.yaml:5:1: objective: 0.999 is read as 0.999%: this field is a percentage (99.9 for 99.9%); for 99.9% write 99.9',
+      'x.yaml:6:34: budgeting.sliceTarget: 0.95 is read as 0.95%: this field is a percentage (99.9 for 99.9%); for 95% write 95',
+    ]);
+  });
 });
 
 describe('problems are located and all reported', () => {
