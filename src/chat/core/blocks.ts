@@ -1,4 +1,4 @@
-import { capText, escapeText, markdownToMrkdwn, SLACK_LIMIT } from './mrkdwn.js';
+import { capText, escapeText, markdownToMrkdwn, revealInvisible, SLACK_LIMIT } from './mrkdwn.js';
 import { formatWaiting } from './sla.js';
 import { MAX_PATTERN_INPUT_CHARS } from '../../playbooks/core/patterns.js';
 import { cancelButton, drillBanner } from './run-blocks.js';
@@ -80,7 +80,7 @@ const md = (text: string) => ({ type: 'mrkdwn', text });
 /** Every text is capped to Slack's limit (an over-long one makes Slack refuse the whole message). */
 const section = (text: string, note = ' (truncated)'): Block => ({ type: 'section', text: md(capText(text, SLACK_LIMIT.sectionText, note)) });
 const context = (...texts: string[]): Block => ({ type: 'context', elements: texts.map((t) => md(capText(t, SLACK_LIMIT.contextText))) });
-const plain = (text: string, limit: number) => ({ type: 'plain_text', text: capText(text, limit) });
+const plain = (text: string, limit: number) => ({ type: 'plain_text', text: capText(revealInvisible(text), limit) });
 /** Where the full text of a cut step message is: the run (`quench runs show`, or GET /v1/runs/:id). */
 const fullRunNote = (s: { runId?: string | undefined }) => (s.runId ? ` (full text: \`quench runs show ${s.runId}\`)` : ' (truncated)');
 const iso = (d: Date) => `<!date^${Math.floor(d.getTime() / 1000)}^{date_short_pretty} {time_secs}|${d.toISOString()}>`;
@@ -161,7 +161,7 @@ export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
       cancelled: ':no_entry_sign: Cancelled',
     }[state];
     blocks.push(section(`${verb}${by ? ` by ${by}` : ''} at ${iso(at)}${reason ? `\n>${escapeText(reason)}` : ''}`));
-    return { text: capText(`${s.name}: ${state.replace('_', ' ')}${by ? ` by ${by}` : ''}`, SLACK_LIMIT.sectionText), blocks };
+    return { text: capText(revealInvisible(`${s.name}: ${state.replace('_', ' ')}${by ? ` by ${by}` : ''}`), SLACK_LIMIT.sectionText), blocks };
   }
   const clock = `Waiting ${formatWaiting(s.waitingMs)}${s.withinMs ? ` of ${formatWaiting(s.withinMs)} SLA` : ''}${s.escalated ? ' · escalated' : ''}`;
   blocks.push(context(`Assigned to ${s.assignees.join(', ') || 'nobody yet (queued)'}`, clock));
@@ -174,7 +174,7 @@ export function stepMessage(s: StepCard): { text: string; blocks: Block[] } {
       { type: 'button', action_id: ACTION.reassign, value: s.stepId, text: { type: 'plain_text', text: 'Reassign' } },
     ],
   });
-  return { text: capText(`Decision needed: ${s.name}: ${s.prompt}`, SLACK_LIMIT.sectionText), blocks };
+  return { text: capText(revealInvisible(`Decision needed: ${s.name}: ${s.prompt}`), SLACK_LIMIT.sectionText), blocks };
 }
 
 /**

@@ -27,8 +27,22 @@ export const SLACK_LIMIT = {
   messageText: 40000,
 } as const;
 
-/** Slack's mrkdwn treats &, < and > specially; user-supplied text must not form links or mentions. */
-export const escapeText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/**
+ * Characters that change how text *looks* without being seen: the bidirectional embeddings,
+ * overrides and isolates (U+202A–U+202E, U+2066–U+2069: "Trojan Source", text that reads
+ * `deploy rollback` while holding `kcabllor yolped`), and the zero-width space, word joiner
+ * and BOM (U+200B, U+2060, U+FEFF: two names that look the same and are not). An approver must
+ * see what they approve, so each is shown by its code point instead. Marks (LRM, RLM) and
+ * joiners (ZWJ, ZWNJ: emoji sequences, Indic scripts) are ordinary text and kept.
+ */
+const INVISIBLE = /[\u202A-\u202E\u2066-\u2069\u200B\u2060\uFEFF]/g;
+export const revealInvisible = (s: string) => s.replace(INVISIBLE, (c) => `⟦U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}⟧`);
+
+/**
+ * Slack's mrkdwn treats &, < and > specially; user-supplied text must not form links or
+ * mentions, nor hide or reorder what it shows (revealInvisible).
+ */
+export const escapeText = (s: string) => revealInvisible(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /**
  * `text` cut to `limit` characters. A cut text ends with `…` and `note` (e.g. where the full

@@ -1,3 +1,4 @@
+import { revealInvisible } from '../../chat/core/mrkdwn.js';
 import { counts, hours, percent, spreadText } from './format.js';
 import type { Report, SloReport } from './model.js';
 
@@ -5,7 +6,8 @@ const W = 560;
 const H = 160;
 const PAD = 24;
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+// Invisible reordering characters shown by code point, as in Slack (chat/core/mrkdwn.ts).
+const escape = (s: string) => revealInvisible(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** A line chart of one series over the period; points without a value are skipped. */
 function lineChart(id: string, title: string, points: Array<{ t: number; v: number | null }>, from: number, to: number, max?: number): string {

@@ -1,3 +1,4 @@
+import { revealInvisible } from '../../chat/core/mrkdwn.js';
 import { counts, hours, percent, spreadText } from './format.js';
 import type { Report } from './model.js';
 
@@ -8,7 +9,7 @@ import type { Report } from './model.js';
  * a link or image, raw HTML, an entity, math — is backslash-escaped (CommonMark lets any ASCII
  * punctuation be, and GFM reads `\|` in a cell as a pipe), the backslash itself first.
  */
-const text = (s: string) => s.replace(/\r\n?|\n/g, ' ').replace(/[\\`*_~[\]<>&|$]/g, '\\$&');
+const text = (s: string) => revealInvisible(s).replace(/\r\n?|\n/g, ' ').replace(/[\\`*_~[\]<>&|$]/g, '\\$&');
 
 export function renderMarkdown(r: Report): string {
   const lines = [`# Weekly SLO report ${r.period.from} – ${r.period.to}`, ''];

@@ -125,3 +125,55 @@ describe('step messages within Slack limits', () => {
     for (const t of texts(modal.blocks)) expect(t.length).toBeLessThanOrEqual(SLACK_LIMIT.sectionText);
   });
 });
+
+describe('invisible characters in what a person approves', () => {
+  // Bidi embeddings, overrides and isolates reorder what Slack shows ("Trojan Source"); zero-width
+  // characters make two different names look the same. Every text that reaches Slack shows each
+  // by its code point; marks and joiners (emoji sequences, RTL names) stay as they are.
+  const hidden = ['\u202E', '\u202A', '\u202B', '\u202C', '\u202D', '\u2066', '\u2067', '\u2068', '\u2069', '\u200B', '\u2060', '\uFEFF'];
+  const sneaky = (s: string) => `${s} \u202Ekcabllor\u202C, pro\u200Bd \u2066x\u2069 \uFEFF👨‍👩‍👧 עברית\u200F`;
+  const seenNowhere = (all: string[]) => {
+    for (const t of all) for (const c of hidden) expect(t.includes(c), `${JSON.stringify(t)} holds U+${c.charCodeAt(0).toString(16)}`).toBe(false);
+  };
+
+  it('a step message: name, prompt, trigger, evidence, description, options and the notification text', () => {
+    const m = stepMessage(
+      card({
+        name: sneaky('approveRollback'),
+        prompt: sneaky('Roll back?'),
+        trigger: sneaky('alert'),
+        evidence: [{ label: sneaky('label'), value: sneaky('value') }],
+        description: sneaky('# Why\n- `code`\n```\nblock') + '\n```',
+        type: 'choice',
+        options: [{ value: 'a', label: sneaky('first') }],
+      }),
+    );
+    const all = [m.text, ...texts(m.blocks)];
+    seenNowhere(all);
+    const joined = all.join('\n');
+    expect(joined).toContain('⟦U+202E⟧kcabllor⟦U+202C⟧');
+    expect(joined).toContain('pro⟦U+200B⟧d');
+    // Joiners and marks are text: the family emoji and the RTL mark survive.
+    expect(joined).toContain('👨‍👩‍👧 עברית\u200F');
+  });
+
+  it('the weekly report in Slack, Markdown and HTML', async () => {
+    const { renderSlack } = await import('../../../src/reports/core/render-slack.js');
+    const { computeReport } = await import('../../../src/reports/core/model.js');
+    const { reportFacts } = await import('../../support/report-facts.js');
+    const report = computeReport(
+      reportFacts({ period: { start: 0, end: 7 * 86_400_000 }, slos: [{ name: sneaky('checkout'), service: sneaky('shop'), objective: 0.99, window: '28d', windowMs: 28 * 86_400_000 }] }),
+      7 * 86_400_000,
+    );
+    const all = renderSlack(report).flatMap((m) => [m.text, ...texts(m.blocks)]);
+    seenNowhere(all);
+    expect(all.join('\n')).toContain('⟦U+202E⟧kcabllor');
+    // The Markdown and HTML reports alike.
+    const { renderMarkdown } = await import('../../../src/reports/core/render-markdown.js');
+    const { renderHtml } = await import('../../../src/reports/core/render-html.js');
+    for (const page of [renderMarkdown(report), renderHtml(report)]) {
+      seenNowhere([page]);
+      expect(page).toContain('⟦U+202E⟧kcabllor');
+    }
+  });
+});
