@@ -4,6 +4,7 @@ import { normaliseDelivery } from '../../../src/ingest/core/normalise.js';
 import { triggerEventSchema } from '../../../src/triggers/event.js';
 import { parseWith } from '../../../src/http/body.js';
 import { pagerdutyPayloadSchema } from '../../../src/ingest/core/pagerduty.js';
+import { genericEventSchema } from '../../../src/ingest/core/generic.js';
 
 const amPayload = (status: 'firing' | 'resolved', extra: Record<string, unknown> = {}) => ({
   version: '4',
@@ -215,5 +216,22 @@ describe('PagerDuty incidents with nulls and fields Quench does not read are acc
     expect(e!.event).toMatchObject({ key: 'incident:Q000001', summary: 'incident.triggered' });
     expect(e!.event.labels).toEqual({ resource_type: 'incident', service_id: 'PF9KMXH', incident_key: 'd3640fbd41094207a1c11e58e46b1662' });
     expect(triggerEventSchema.safeParse(e!.event).success).toBe(true);
+  });
+});
+
+// A time zod refused was answered 'Invalid ISO datetime', naming neither the value nor what to
+// write; the range check then added a second, wrong, complaint about years.
+describe('a refused time says what is wrong with it and what to write', () => {
+  const generic = (occurredAt: string) => () => parseWith(genericEventSchema, { id: 'e1', type: 't', summary: 's', occurredAt }, 'event');
+  it.each([
+    ['no zone', '2026-11-21T19:04:05', "invalid event: occurredAt: '2026-11-21T19:04:05' has no time zone, so it would mean another instant on each machine: add Z for UTC (2026-11-21T19:04:05Z) or an offset such as +01:00"],
+    ['impossible date', '2026-02-30T10:00:00Z', "invalid event: occurredAt: '2026-02-30T10:00:00Z' is not a calendar date: February 2026 has 28 days; write a day from 01 to 28"],
+    ['leap second', '2016-12-31T23:59:60Z', "invalid event: occurredAt: '2016-12-31T23:59:60Z' is not a time of day: hours run 00-23, minutes and seconds 00-59"],
+    ['a space for the T', '2026-11-21 19:04:05Z', "invalid event: occurredAt: '2026-11-21 19:04:05Z' is not an RFC 3339 date-time as this field needs: write a T between date and time, seconds, and Z or an offset (2026-11-21T19:04:05Z)"],
+    ['a date alone', '2026-11-21', "invalid event: occurredAt: '2026-11-21' is not an RFC 3339 date-time as this field needs: write a T between date and time, seconds, and Z or an offset (2026-11-21T19:04:05Z)"],
+    ['out of range', '0000-12-31T23:00:00Z', "invalid event: occurredAt: '0000-12-31T23:00:00Z' is out of range: write a time between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z (in UTC)"],
+  ])('%s', (_, at, message) => expect(generic(at)).toThrow(message));
+  it('an accepted time is kept as written', () => {
+    expect(generic('2026-11-21T19:04:05.123456789+05:30')().occurredAt).toBe('2026-11-21T19:04:05.123456789+05:30');
   });
 });
