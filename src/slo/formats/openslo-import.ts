@@ -322,7 +322,12 @@ export class OpenSloImport {
     if (method === 'Occurrences') return { method: 'occurrences' };
     const raw = objective.timeSliceWindow;
     const sliceMs = typeof raw === 'number' ? raw * 1000 : raw === undefined ? undefined : parseDuration(raw);
-    if (!sliceMs) return this.error(at(oAt, 'timeSliceWindow'), `timeSliceWindow is required for ${method} (e.g. 1m)`);
+    if (raw === undefined) return this.error(oAt, `timeSliceWindow is required for ${method} (e.g. 1m)`);
+    if (!sliceMs || sliceMs <= 0)
+      return this.error(
+        at(oAt, 'timeSliceWindow'),
+        `timeSliceWindow: ${String(raw)} is not a duration: write it as 30s, 1m or 5m (a number is seconds)`,
+      );
     // OpenSLO has no field for the scrape interval: Quench reads the annotation quench.dev/scrape-interval.
     const scrape = slo.metadata.annotations?.['quench.dev/scrape-interval'];
     const scrapeMs = typeof scrape === 'string' ? parseDuration(scrape) : undefined;

@@ -132,6 +132,26 @@ spec:
     expect(slos[0]!.sli).toMatchObject({ kind: 'events', errorQuery: 'sum(rate(e[{{window}}]))', totalQuery: 'sum(rate(t[{{window}}]))' });
   });
 
+  it('a timeSliceWindow that is no duration is named as such, not reported missing', () => {
+    const problems = importText(`apiVersion: openslo/v1
+kind: SLO
+metadata: { name: slices }
+spec:
+  service: web
+  indicator:
+    spec:
+      ratioMetric:
+        good: { metricSource: { type: Prometheus, spec: { query: 'sum(ok_total)' } } }
+        total: { metricSource: { type: Prometheus, spec: { query: 'sum(all_total)' } } }
+  timeWindow: [{ duration: 28d, isRolling: true }]
+  budgetingMethod: RatioTimeslices
+  objectives:
+    - target: 0.99
+      timeSliceWindow: 5min
+`).problems.map(formatProblem);
+    expect(problems).toEqual(['x.yaml:15:7: timeSliceWindow: 5min is not a duration: write it as 30s, 1m or 5m (a number is seconds)']);
+  });
+
   it('an SLO without timeWindow (optional in the spec, left out by OpenSLO/go-sdk\'s own test data) is 30 days rolling, with a warning', () => {
     const { slos, problems } = importText(`apiVersion: openslo/v1
 kind: SLO
