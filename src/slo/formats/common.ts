@@ -72,9 +72,27 @@ export function sloZodProblems(doc: SourceDocument, error: z.ZodError, prefix: P
   return issueProblems(doc, error.issues, prefix);
 }
 
-/** A union branch the value was not meant for fails at its root on the value's type or literal. */
-const notMeant = (branch: readonly z.core.$ZodIssue[]) =>
-  branch.every((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value'));
+const isMissing = (i: z.core.$ZodIssue) => i.code === 'invalid_type' && /received undefined/.test(i.message);
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const key of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined;
+  return v;
+}
+
+/**
+ * A union branch the value was not meant for fails at its root on the value's type or literal,
+ * or only on fields the value does not have: an inline OpenSLO policy has no `alertPolicyRef`,
+ * a reference no `kind` and `spec`, so the branch whose fields are there is the one to report.
+ */
+function notMeant(branch: readonly z.core.$ZodIssue[], value: unknown): boolean {
+  if (branch.every((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value'))) return true;
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    branch.every((i) => i.path.length === 1 && (value as Record<PropertyKey, unknown>)[i.path[0]!] === undefined)
+  );
+}
 
 function issueProblems(doc: SourceDocument, issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]): Problem[] {
   return issues.flatMap((issue) => {
@@ -88,10 +106,10 @@ function issueProblems(doc: SourceDocument, issues: readonly z.core.$ZodIssue[],
     if (issue.code === 'invalid_union') {
       // `windows: default` or a list: a list with one bad entry is reported at that entry's field,
       // not as "Invalid input" for the whole union.
-      const meant = issue.errors.filter((branch) => !notMeant(branch));
+      const meant = issue.errors.filter((branch) => !notMeant(branch, valueAt(doc.value, path)));
       if (meant.length === 1) return issueProblems(doc, meant[0]!, path);
     }
-    const missing = issue.code === 'invalid_type' && /received undefined/.test(issue.message);
+    const missing = isMissing(issue);
     return [
       doc.problem(
         path,

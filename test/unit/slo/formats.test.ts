@@ -253,6 +253,40 @@ describe('problems are located and all reported', () => {
     expect(lines).toHaveLength(8);
   });
 
+  it('a mistake inside an inline alert policy or condition is reported at its field, not as "Invalid input" for the whole policy', () => {
+    const problems = importText(`apiVersion: openslo/v1
+kind: SLO
+metadata: { name: inline-policy }
+spec:
+  service: web
+  indicator:
+    spec:
+      ratioMetric:
+        good: { metricSource: { type: Prometheus, spec: { query: 'sum(ok_total)' } } }
+        total: { metricSource: { type: Prometheus, spec: { query: 'sum(all_total)' } } }
+  timeWindow: [{ duration: 28d, isRolling: true }]
+  budgetingMethod: Occurrences
+  objectives: [{ target: 0.999 }]
+  alertPolicies:
+    - kind: AlertPolicy
+      metadata: { name: fast }
+      spec:
+        alertWhenNoData: "false"
+        conditions:
+          - kind: AlertCondition
+            metadata: { name: fast }
+            spec:
+              severity: page
+              condition: { kind: burnrate, op: gt, threshold: "14.4", lookbackWindow: 1h }
+    - alertPolicyRef: 7
+`).problems.map(formatProblem);
+    expect(problems).toEqual([
+      'x.yaml:18:9: spec.alertPolicies.0.spec.alertWhenNoData: Invalid input: expected boolean, received string',
+      'x.yaml:24:52: spec.alertPolicies.0.spec.conditions.0.spec.condition.threshold: Invalid input: expected number, received string',
+      'x.yaml:25:7: spec.alertPolicies.1.alertPolicyRef: Invalid input: expected string, received number',
+    ]);
+  });
+
   it('duplicate SLO names are errors, across formats and files', () => {
     const quench = (name: string) => `apiVersion: quench/v1
 kind: SLO
