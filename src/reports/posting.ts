@@ -18,8 +18,14 @@ export interface ChannelProgress {
 /** Per configured channel name (QUENCH_REPORT_CHANNEL, or an SLO owner's channel). */
 export type PostProgress = Record<string, ChannelProgress>;
 
-/** Saves the progress after each message; false when this poster lost its lease (stop). */
-export type SaveProgress = () => Promise<boolean>;
+/**
+ * The poster's hold on the report: `save` stores the progress after each message, `held` is
+ * checked before each one (a renewal found the lease taken); either false means stop.
+ */
+export interface PostingHold {
+  save(): Promise<boolean>;
+  held(): boolean;
+}
 
 export class PostingLeaseLost extends Error {
   constructor() {
@@ -34,16 +40,20 @@ export class PostingLeaseLost extends Error {
  * other SLOs); the first failure is thrown once all were tried. Without its first message a
  * channel has no thread: nothing else is posted there.
  */
-export async function postThread(chat: ChatPort, channel: string, messages: SlackMessage[], done: ChannelProgress, save: SaveProgress): Promise<void> {
+export async function postThread(chat: ChatPort, channel: string, messages: SlackMessage[], done: ChannelProgress, hold: PostingHold): Promise<void> {
   const [first, ...replies] = messages;
   if (!first) return;
   const sent = new Set(done.sent);
   const record = async (index: number) => {
     sent.add(index);
     done.sent = [...sent].sort((a, b) => a - b);
-    if (!(await save())) throw new PostingLeaseLost();
+    if (!(await hold.save())) throw new PostingLeaseLost();
+  };
+  const mayPost = () => {
+    if (!hold.held()) throw new PostingLeaseLost();
   };
   if (!sent.has(0)) {
+    mayPost();
     const ref = await chat.post(channel, first);
     if (ref) done.thread = { channel: ref.channel, ts: ref.ts };
     await record(0);
@@ -51,6 +61,7 @@ export async function postThread(chat: ChatPort, channel: string, messages: Slac
   let failure: unknown;
   for (const [i, reply] of replies.entries()) {
     if (sent.has(i + 1)) continue;
+    mayPost();
     try {
       await chat.post(done.thread?.channel ?? channel, reply, done.thread?.ts);
     } catch (err) {

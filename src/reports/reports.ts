@@ -7,8 +7,22 @@ import type { ReportSlo } from './core/facts.js';
 import { computeReport, type Report } from './core/model.js';
 import { renderSlack } from './core/render-slack.js';
 import { readReportFacts } from './facts.js';
-import { type ChannelProgress, PostingLeaseLost, type PostProgress, postThread, type SaveProgress } from './posting.js';
-import { type Claim, claimPeriod, type DuePost, lastScheduledEnd, leaseDuePost, leasePost, markPosted, postFailed, savePostProgress, saveReport } from './store.js';
+import { type ChannelProgress, type PostingHold, PostingLeaseLost, type PostProgress, postThread } from './posting.js';
+import {
+  type Claim,
+  claimPeriod,
+  type DuePost,
+  lastScheduledEnd,
+  leaseDuePost,
+  leasePost,
+  markPosted,
+  POST_LEASE_RENEW_MS,
+  postFailed,
+  postingLease,
+  renewPostLease,
+  savePostProgress,
+  saveReport,
+} from './store.js';
 
 export const WEEK_MS = 7 * 24 * 3600_000;
 /** How many missed weekly periods are produced after a long outage (older ones are skipped). */
@@ -25,6 +39,8 @@ export interface ReportsDeps {
   channel: string | undefined;
   /** Who claims (replica id). */
   who: string;
+  /** How often a poster renews its posting lease (tests shorten it); POST_LEASE_RENEW_MS. */
+  leaseRenewMs?: number;
 }
 
 export interface Produced {
@@ -58,9 +74,9 @@ export class Reports {
       if (claim.kind === 'claimed') {
         const report = await this.#compute(from, to);
         // A scheduled report is posted under the lease its save takes, resumably (retryPosts).
-        const scheduled = origin === 'scheduled';
-        await saveReport(db, from, to, report, clock.now(), scheduled ? this.deps.who : undefined);
-        if (scheduled) await this.#postScheduled({ from, to, report, progress: {}, tries: 0 });
+        const lease = origin === 'scheduled' ? postingLease(this.deps.who) : undefined;
+        await saveReport(db, from, to, report, clock.now(), lease);
+        if (lease) await this.#postScheduled({ from, to, lease, report, progress: {}, tries: 0 });
         else if (post) {
           await this.post(report);
           await markPosted(db, from, to, clock.now());
@@ -110,7 +126,7 @@ export class Reports {
   async retryPosts(): Promise<number> {
     let posted = 0;
     for (;;) {
-      const due = await leaseDuePost(this.deps.db, this.deps.who, this.deps.clock.now());
+      const due = await leaseDuePost(this.deps.db, postingLease(this.deps.who), this.deps.clock.now());
       if (!due) return posted;
       if ((await this.#postScheduled(due)) === undefined) posted++;
     }
@@ -123,7 +139,7 @@ export class Reports {
    */
   async #postStored(from: Date, to: Date, claim: Extract<Claim, { kind: 'stored' }>): Promise<void> {
     if (claim.postedAt !== null || claim.origin !== 'scheduled') return this.post(claim.report);
-    const due = await leasePost(this.deps.db, from, to, this.deps.who, this.deps.clock.now());
+    const due = await leasePost(this.deps.db, from, to, postingLease(this.deps.who), this.deps.clock.now());
     if (!due) throw new QuenchError('conflict', 'this scheduled report is being posted right now (by another replica, or its first try): try again in a few minutes');
     const failure = await this.#postScheduled(due);
     if (failure !== undefined) throw new QuenchError('slack_unavailable', `posting the report to Slack failed (${failure}); it will be tried again from where it stopped`);
@@ -136,25 +152,61 @@ export class Reports {
    * else why not.
    */
   async #postScheduled(due: DuePost): Promise<string | undefined> {
-    const { db, clock, who, logger } = this.deps;
-    const save = () => savePostProgress(db, due.from, due.to, who, due.progress);
-    const failures = await this.#postAll(due.report, due.progress, save).catch((err: unknown) => {
-      if (err instanceof PostingLeaseLost) return undefined;
-      throw err;
-    });
+    const { db, clock, logger } = this.deps;
+    const hold = this.#hold(due);
+    const failures = await this.#postAll(due.report, due.progress, hold)
+      .catch((err: unknown) => {
+        if (err instanceof PostingLeaseLost) return undefined;
+        throw err;
+      })
+      .finally(() => hold.release());
     if (!failures) {
       logger.warn({ from: due.from, to: due.to }, 'stopped posting the SLO report: another replica took it over');
       return 'another replica took the posting over';
     }
     if (failures.length === 0) {
-      await markPosted(db, due.from, due.to, clock.now(), who);
+      await markPosted(db, due.from, due.to, clock.now(), due.lease);
       return undefined;
     }
     const tries = due.tries + 1;
     const message = failures.map((f) => `${f.channel}: ${(f.err as Error)?.message ?? String(f.err)}`).join('; ');
-    await postFailed(db, due.from, due.to, who, clock.now(), tries, message);
+    await postFailed(db, due.from, due.to, due.lease, clock.now(), tries, message);
     logger.error({ from: due.from, to: due.to, tries, failures: message }, 'posting the SLO report to Slack failed; trying again later from where it stopped');
     return message;
+  }
+
+  /**
+   * The posting lease of one try, kept while it posts: renewed with each saved message and on a
+   * timer, as a Slack call may hang for longer than the lease (the WebClient has no timeout) and
+   * a poster alive must not be taken over, by another replica or by its own replica's retry.
+   */
+  #hold(due: DuePost): PostingHold & { release(): Promise<void> } {
+    const { db, clock, logger } = this.deps;
+    let lost = false;
+    let renewing: Promise<void> | undefined;
+    const timer = setInterval(() => {
+      renewing ??= renewPostLease(db, due.from, due.to, due.lease, clock.now())
+        .then(
+          (held) => void (lost ||= !held),
+          (err: unknown) => logger.warn({ err, from: due.from, to: due.to }, 'renewing the SLO report posting lease failed; trying again'),
+        )
+        .finally(() => {
+          renewing = undefined;
+        });
+    }, this.deps.leaseRenewMs ?? POST_LEASE_RENEW_MS);
+    timer.unref();
+    return {
+      held: () => !lost,
+      save: async () => {
+        if (lost) return false;
+        lost = !(await savePostProgress(db, due.from, due.to, due.lease, due.progress, clock.now()));
+        return !lost;
+      },
+      release: async () => {
+        clearInterval(timer);
+        await renewing;
+      },
+    };
   }
 
   /**
@@ -164,14 +216,14 @@ export class Reports {
    * owner channel's failure is logged.
    */
   async post(report: Report): Promise<void> {
-    const failures = await this.#postAll(report, {}, async () => true);
+    const failures = await this.#postAll(report, {}, { save: async () => true, held: () => true });
     for (const f of failures) if (f.channel !== this.deps.channel) this.deps.logger.error({ err: f.err, channel: f.channel }, 'posting the report to an owner channel failed');
     const own = failures.find((f) => f.channel === this.deps.channel);
     if (own) throw new QuenchError('slack_unavailable', `posting the report to ${own.channel} failed: ${(own.err as Error)?.message ?? String(own.err)}`, { cause: own.err });
   }
 
   /** Every channel tried, each resumed from `progress`; the channels that failed, and why. */
-  async #postAll(report: Report, progress: PostProgress, save: SaveProgress): Promise<Array<{ channel: string; err: unknown }>> {
+  async #postAll(report: Report, progress: PostProgress, hold: PostingHold): Promise<Array<{ channel: string; err: unknown }>> {
     const chat = this.deps.chat();
     if (!chat.enabled) return [];
     const threads: Array<[string, ReturnType<typeof renderSlack>]> = [];
@@ -182,7 +234,7 @@ export class Reports {
     const failures: Array<{ channel: string; err: unknown }> = [];
     for (const [channel, messages] of threads) {
       const done: ChannelProgress = (progress[channel] ??= { sent: [] });
-      await postThread(chat, channel, messages, done, save).catch((err: unknown) => {
+      await postThread(chat, channel, messages, done, hold).catch((err: unknown) => {
         if (err instanceof PostingLeaseLost) throw err;
         failures.push({ channel, err });
       });

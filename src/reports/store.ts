@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { and, eq, isNull, lt, type SQL, sql } from 'drizzle-orm';
 import type { PostProgress } from './posting.js';
 import type { Database } from '../db/database.js';
@@ -32,29 +33,44 @@ export async function claimPeriod(db: Database, from: Date, to: Date, who: strin
 }
 
 /**
- * Stores the computed report. `poster`: the claimant posts it next, and holds the posting lease
- * from this same write, so no retry (another replica's, or its own timer's) posts beside it.
+ * Stores the computed report. `lease` (postingLease): the claimant posts it next, and holds the
+ * posting lease from this same write, so no retry (another replica's, or its own timer's) posts
+ * beside it.
  */
-export async function saveReport(db: Database, from: Date, to: Date, report: Report, now: Date, poster?: string): Promise<void> {
+export async function saveReport(db: Database, from: Date, to: Date, report: Report, now: Date, lease?: string): Promise<void> {
   await db.orm
     .update(reportPeriods)
-    .set({ report, completedAt: now, ...(poster ? { postLeaseBy: poster, postLeaseUntil: new Date(now.getTime() + POST_LEASE_MS) } : {}) })
+    .set({ report, completedAt: now, ...(lease ? { postLeaseBy: lease, postLeaseUntil: new Date(now.getTime() + POST_LEASE_MS) } : {}) })
     .where(and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to), isNull(reportPeriods.report)));
 }
 
-/** How long one posting try may take before another poster may take the report over. */
+/**
+ * How long a poster not heard from (no progress saved, no renewal) keeps the report before
+ * another may take it over: a live poster renews it every POST_LEASE_RENEW_MS, however long
+ * Slack takes (the WebClient has no timeout, and waits out 429s).
+ */
 export const POST_LEASE_MS = 5 * 60_000;
+export const POST_LEASE_RENEW_MS = 60_000;
+
+/**
+ * One posting try's lease holder: the replica id (for the operator) and a nonce, so a try that
+ * outlived its lease is told so even when its own replica's retry took the report over.
+ */
+export const postingLease = (who: string) => `${who}/${randomUUID().slice(0, 8)}`;
 /** A scheduled report not posted this long after its period ended is no longer tried (it stays served by GET /v1/reports). */
 export const POST_GIVE_UP_MS = 24 * 3600_000;
 /** Back-off between posting tries: 1, 2, 4 … minutes, at most 30. */
 export const postBackOffMs = (tries: number) => Math.min(30, 2 ** Math.max(0, tries - 1)) * 60_000;
 
 const period = (from: Date, to: Date) => and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to));
-const leasedTo = (from: Date, to: Date, who: string) => and(period(from, to), eq(reportPeriods.postLeaseBy, who));
+const leasedTo = (from: Date, to: Date, lease: string) => and(period(from, to), eq(reportPeriods.postLeaseBy, lease));
+const leaseUntil = (now: Date) => new Date(now.getTime() + POST_LEASE_MS);
 
 export interface DuePost {
   from: Date;
   to: Date;
+  /** This try's lease (postingLease), held until it is released or runs out. */
+  lease: string;
   report: Report;
   progress: PostProgress;
   tries: number;
@@ -64,9 +80,9 @@ export interface DuePost {
  * Leases the oldest scheduled report that is stored but not (wholly) posted, whose back-off is
  * over and whose lease is free or ran out (its poster died): one at a time, across replicas.
  */
-export function leaseDuePost(db: Database, who: string, now: Date): Promise<DuePost | undefined> {
+export function leaseDuePost(db: Database, lease: string, now: Date): Promise<DuePost | undefined> {
   const at = sql`${now.toISOString()}::timestamptz`;
-  return leaseWhere(db, who, now, sql`period_end > ${at} - ${POST_GIVE_UP_MS} * interval '1 millisecond' and (post_next_at is null or post_next_at <= ${at})`);
+  return leaseWhere(db, lease, now, sql`period_end > ${at} - ${POST_GIVE_UP_MS} * interval '1 millisecond' and (post_next_at is null or post_next_at <= ${at})`);
 }
 
 /**
@@ -74,14 +90,14 @@ export function leaseDuePost(db: Database, who: string, now: Date): Promise<DueP
  * whatever its back-off or age; undefined when it is not a pending scheduled posting or
  * another poster holds it.
  */
-export function leasePost(db: Database, from: Date, to: Date, who: string, now: Date): Promise<DuePost | undefined> {
-  return leaseWhere(db, who, now, sql`period_start = ${from.toISOString()}::timestamptz and period_end = ${to.toISOString()}::timestamptz`);
+export function leasePost(db: Database, from: Date, to: Date, lease: string, now: Date): Promise<DuePost | undefined> {
+  return leaseWhere(db, lease, now, sql`period_start = ${from.toISOString()}::timestamptz and period_end = ${to.toISOString()}::timestamptz`);
 }
 
-async function leaseWhere(db: Database, who: string, now: Date, which: SQL): Promise<DuePost | undefined> {
+async function leaseWhere(db: Database, lease: string, now: Date, which: SQL): Promise<DuePost | undefined> {
   const at = sql`${now.toISOString()}::timestamptz`;
   const [row] = await db.rows<{ period_start: number; period_end: number; report: unknown; post_progress: unknown; post_tries: number }>(sql`
-    update report_periods p set post_lease_by = ${who}, post_lease_until = ${at} + ${POST_LEASE_MS} * interval '1 millisecond'
+    update report_periods p set post_lease_by = ${lease}, post_lease_until = ${at} + ${POST_LEASE_MS} * interval '1 millisecond'
     from (
       select period_start, period_end from report_periods
       where origin = 'scheduled' and report is not null and posted_at is null
@@ -95,32 +111,39 @@ async function leaseWhere(db: Database, who: string, now: Date, which: SQL): Pro
   return {
     from: new Date(Number(row.period_start)),
     to: new Date(Number(row.period_end)),
+    lease,
     report: parsedJson<Report>(row.report),
     progress: parsedJson<PostProgress>(row.post_progress),
     tries: Number(row.post_tries),
   };
 }
 
-/** Saves what reached Slack so far; false when `who` no longer holds the lease. */
-export async function savePostProgress(db: Database, from: Date, to: Date, who: string, progress: PostProgress): Promise<boolean> {
-  const rows = await db.orm.update(reportPeriods).set({ postProgress: progress }).where(leasedTo(from, to, who)).returning({ by: reportPeriods.postLeaseBy });
+/** Saves what reached Slack so far, renewing the lease; false when `lease` is no longer held. */
+export async function savePostProgress(db: Database, from: Date, to: Date, lease: string, progress: PostProgress, now: Date): Promise<boolean> {
+  const rows = await db.orm.update(reportPeriods).set({ postProgress: progress, postLeaseUntil: leaseUntil(now) }).where(leasedTo(from, to, lease)).returning({ by: reportPeriods.postLeaseBy });
+  return rows.length > 0;
+}
+
+/** A live poster's heartbeat (POST_LEASE_RENEW_MS); false when `lease` is no longer held. */
+export async function renewPostLease(db: Database, from: Date, to: Date, lease: string, now: Date): Promise<boolean> {
+  const rows = await db.orm.update(reportPeriods).set({ postLeaseUntil: leaseUntil(now) }).where(leasedTo(from, to, lease)).returning({ by: reportPeriods.postLeaseBy });
   return rows.length > 0;
 }
 
 /** Every message reached Slack: posted, the lease released. */
-export async function markPosted(db: Database, from: Date, to: Date, now: Date, who?: string): Promise<void> {
+export async function markPosted(db: Database, from: Date, to: Date, now: Date, lease?: string): Promise<void> {
   await db.orm
     .update(reportPeriods)
     .set({ postedAt: now, postLeaseBy: null, postLeaseUntil: null, postNextAt: null, postError: null })
-    .where(who ? leasedTo(from, to, who) : period(from, to));
+    .where(lease ? leasedTo(from, to, lease) : period(from, to));
 }
 
 /** A posting try failed: counted, the next one backed off, the lease released. */
-export async function postFailed(db: Database, from: Date, to: Date, who: string, now: Date, tries: number, error: string): Promise<void> {
+export async function postFailed(db: Database, from: Date, to: Date, lease: string, now: Date, tries: number, error: string): Promise<void> {
   await db.orm
     .update(reportPeriods)
     .set({ postTries: tries, postNextAt: new Date(now.getTime() + postBackOffMs(tries)), postError: error.slice(0, 2000), postLeaseBy: null, postLeaseUntil: null })
-    .where(leasedTo(from, to, who));
+    .where(leasedTo(from, to, lease));
 }
 
 /** The latest scheduled period's end, for catching up on periods missed while down. */

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { attachSocketMode } from './fake-slack-socket.js';
-import { blockKitErrors } from './slack-limits.js';
+import { blockKitErrors, viewErrors } from './slack-limits.js';
 
 /**
  * A local stand-in for Slack's Web API (https://api.slack.com/web), speaking its wire format:
@@ -57,6 +57,11 @@ export interface FakeSlack {
    * answers `{ok: false, error}`: an outage, or one channel refusing, as long as a test needs.
    */
   failWhen(method: string, error: ((args: Record<string, unknown>) => string | undefined) | undefined): void;
+  /**
+   * Until cleared, a call to `method` for which `hold(args)` gives a promise is answered only
+   * once that promise settles (a slow or hung Slack): the call is handled, and recorded, then.
+   */
+  holdWhen(method: string, hold: ((args: Record<string, unknown>) => Promise<unknown> | undefined) | undefined): void;
   addUser(user: FakeSlackUser): void;
   setGroup(groupId: string, userIds: string[]): void;
   message(channel: string, ts: string): FakeSlackMessage | undefined;
@@ -92,6 +97,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const rateLimits = new Map<string, { seconds: number; count: number }>();
   const failures = new Map<string, string>();
   const standingFailures = new Map<string, (args: Record<string, unknown>) => string | undefined>();
+  const holds = new Map<string, (args: Record<string, unknown>) => Promise<unknown> | undefined>();
   let tsCounter = 0;
   let channelCounter = 0;
   const nextTs = () => `1767571200.${String(++tsCounter).padStart(6, '0')}`;
@@ -156,6 +162,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     'views.open': (args) => {
       if (!str(args.trigger_id)) return err('invalid_trigger_id');
       const view = typeof args.view === 'string' ? JSON.parse(args.view) : args.view;
+      // Slack refuses a view over its limits whole, naming each place (invalid_arguments).
+      const invalid = viewErrors(view);
+      if (invalid.length > 0) return { body: { ok: false, error: 'invalid_arguments', response_metadata: { messages: invalid } } };
       return ok({ view: { id: `V${String(++channelCounter).padStart(8, '0')}`, ...(view as object) } });
     },
     'users.lookupByEmail': (args) => {
@@ -198,6 +207,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     const method = url.pathname.replace(/^\/api\//, '');
     const raw = await readBody(req);
     const args = parseArgs(raw, String(req.headers['content-type'] ?? ''));
+    await holds.get(method)?.(args)?.catch(() => undefined);
     const auth = req.headers.authorization?.match(/^Bearer (.+)$/)?.[1] ?? str(args.token);
     const at = Date.now();
     const record = (status: number, error?: string) => calls.push({ method, args, token: auth, at, status, ...(error ? { error } : {}) });
@@ -242,6 +252,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     rateLimit: (method, seconds, count = 1) => rateLimits.set(method, { seconds, count }),
     failNext: (method, error) => failures.set(method, error),
     failWhen: (method, error) => void (error ? standingFailures.set(method, error) : standingFailures.delete(method)),
+    holdWhen: (method, hold) => void (hold ? holds.set(method, hold) : holds.delete(method)),
     addUser: (user) => users.set(user.id, user),
     setGroup: (groupId, userIds) => groups.set(groupId, userIds),
     message: find,

@@ -1,0 +1,101 @@
+import { webApi } from '@slack/bolt';
+import { and, eq } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditTrail } from '../../src/audit/trail.js';
+import { type ChatPort, noChat } from '../../src/chat/port.js';
+import { slackChat } from '../../src/chat/slack/web.js';
+import { ManualClock } from '../../src/core/clock.js';
+import type { ReportSlo } from '../../src/reports/core/facts.js';
+import { renderSlack } from '../../src/reports/core/render-slack.js';
+import { Reports } from '../../src/reports/reports.js';
+import { reportPeriods } from '../../src/reports/schema.js';
+import { POST_LEASE_MS } from '../../src/reports/store.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
+import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
+import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
+import { waitFor } from '../support/wait-for.js';
+
+/**
+ * Attacks on the resumable posting of scheduled reports (reports-post-retry.test.ts holds the
+ * plain cases): a Slack call that hangs past the posting lease. Each time: every message once
+ * in its channel's thread, none twice.
+ */
+const H = 3600_000;
+const WEEK = 7 * 24 * H;
+const TO = Date.parse('2026-11-30T09:00:00Z');
+const FROM = TO - WEEK;
+const slo = (i: number, service: string, ownerChannel?: string): ReportSlo => ({
+  name: `slo-${i}-${'n'.repeat(1200)}`,
+  service,
+  objective: 0.99,
+  window: '28d',
+  windowMs: 28 * 24 * H,
+  ...(ownerChannel ? { ownerChannel } : {}),
+});
+// Long names make several messages per channel (a thread), as a large catalog does.
+const CATALOG: ReportSlo[] = Array.from({ length: 200 }, (_, i) => (i < 100 ? slo(i, 'team-a', 'C-OWN') : slo(i, 'team-b')));
+type Rendered = Parameters<typeof renderSlack>[0];
+
+describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (kind) => {
+  let tdb: TestDatabase;
+  let slack: FakeSlack;
+  const clock = new ManualClock(TO + 1_000);
+  let slos = CATALOG;
+  let chatOn = true;
+
+  beforeAll(async () => {
+    slack = await startFakeSlack();
+  });
+  afterAll(async () => {
+    await slack?.close();
+  });
+  afterEach(async () => {
+    slack.failWhen('chat.postMessage', undefined);
+    slack.holdWhen('chat.postMessage', undefined);
+    slos = CATALOG;
+    chatOn = true;
+    await tdb?.dispose();
+  });
+
+  const chat = (): ChatPort => (chatOn ? slackChat(new webApi.WebClient('xoxb-test-token', { slackApiUrl: `${slack.url}/`, retryConfig: { retries: 0 } })) : noChat);
+  const reportsFor = (who: string, options: { leaseRenewMs?: number } = {}) =>
+    new Reports({ db: tdb.db, clock, logger: silentLogger, audit: createAuditTrail(tdb.db, clock), slos: () => slos, chat, channel: 'C-REPORTS', who, ...options });
+  const rowOf = async (from: number, to: number) => (await tdb.db.orm.select().from(reportPeriods).where(and(eq(reportPeriods.periodStart, new Date(from)), eq(reportPeriods.periodEnd, new Date(to)))))[0]!;
+  const row = () => rowOf(FROM, TO);
+  const inChannel = (channel: string, since: number) => slack.messages.slice(since).filter((m) => m.channel === channel);
+  /** The channel holds these messages exactly: the first, then every other in its thread, each once. */
+  const expectThread = (channel: string, since: number, expected: Array<{ text: string }>, threadOf?: (ts: string) => boolean) => {
+    const got = inChannel(channel, since).filter((m) => !threadOf || threadOf(m.threadTs ?? m.ts));
+    expect(got.map((m) => m.text).sort()).toEqual(expected.map((m) => m.text).sort());
+    const [first, ...replies] = got;
+    expect(first!.threadTs).toBeUndefined();
+    expect(replies.every((m) => m.threadTs === first!.ts)).toBe(true);
+  };
+
+  async function fresh() {
+    tdb = await freshDatabase(kind);
+    clock.set(TO + 1_000);
+    return slack.messages.length;
+  }
+
+  it('a Slack call that hangs past the posting lease: the poster keeps its lease, so no retry (its own replica’s or another’s) posts beside it', async () => {
+    const since = await fresh();
+    let release!: () => void;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    let reportChannelPosts = 0;
+    slack.holdWhen('chat.postMessage', (args) => (args.channel === 'C-REPORTS' && ++reportChannelPosts === 2 ? hung : undefined));
+    const cron = reportsFor('replica-a', { leaseRenewMs: 20 }).scheduled(new Date(TO));
+    await waitFor('the first reply in flight', async () => reportChannelPosts >= 2);
+    // Six minutes pass while Slack holds the reply; the poster is alive and renewing its lease.
+    clock.set(TO + 1_000 + POST_LEASE_MS + 60_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const retried = await Promise.all([reportsFor('replica-a').retryPosts(), reportsFor('replica-b').retryPosts()]);
+    release();
+    await cron;
+    expect(retried).toEqual([0, 0]);
+    const report = (await row()).report as Rendered;
+    expectThread('C-REPORTS', since, renderSlack(report));
+    expectThread('C-OWN', since, renderSlack(report, new Set(['team-a'])));
+    expect((await row()).postedAt).not.toBeNull();
+  }, 120_000);
+});
