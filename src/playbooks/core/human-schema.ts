@@ -46,8 +46,18 @@ export const humanSlaSchema = z.strictObject({
 });
 export type HumanSla = z.infer<typeof humanSlaSchema>;
 
+/**
+ * Slack carries a choice as `<step id>|<value>` in a select option's value, which it caps at 150
+ * characters (refusing the whole message past it): 100 leaves room for the step id. The label
+ * is what people read, and has no such limit.
+ */
+export const OPTION_VALUE_MAX = 100;
+
 export const humanOptionSchema = z.strictObject({
-  value: z.string().min(1),
+  value: z
+    .string()
+    .min(1)
+    .max(OPTION_VALUE_MAX, `an option value is at most ${OPTION_VALUE_MAX} characters (Slack carries it with each choice): keep the value short and put the words people read in label`),
   label: z.string().min(1).optional(),
   /** Shown as a dangerous (red) button. */
   danger: z.boolean().default(false),

@@ -26,6 +26,18 @@ describe('human steps', () => {
     ]);
   });
 
+  it('refuses an option value Slack could not carry, at its place, saying to shorten it', () => {
+    const { lines } = check(`${HEADER}steps:
+  - id: pick
+    kind: human
+    type: choice
+    prompt: Which?
+    options: [{ value: ${'v'.repeat(100)} }, { value: ${'w'.repeat(101)} }]
+`);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^11:\d+ steps\.0\.options\.1\.value: .*at most 100 characters.*put the words people read in label/);
+  });
+
   it('checks assignment: exactly one target, and pagerduty needs exactly one of policy or schedule', () => {
     const { lines } = check(`${HEADER}steps:
   - id: a
