@@ -57,7 +57,7 @@ export const POST_LEASE_RENEW_MS = 60_000;
  * outlived its lease is told so even when its own replica's retry took the report over.
  */
 export const postingLease = (who: string) => `${who}/${randomUUID().slice(0, 8)}`;
-/** A scheduled report not posted this long after its period ended is no longer tried (it stays served by GET /v1/reports). */
+/** A scheduled report not posted this long after it was stored is no longer tried (it stays served by GET /v1/reports). */
 export const POST_GIVE_UP_MS = 24 * 3600_000;
 /** Back-off between posting tries: 1, 2, 4 … minutes, at most 30. */
 export const postBackOffMs = (tries: number) => Math.min(30, 2 ** Math.max(0, tries - 1)) * 60_000;
@@ -79,10 +79,13 @@ export interface DuePost {
 /**
  * Leases the oldest scheduled report that is stored but not (wholly) posted, whose back-off is
  * over and whose lease is free or ran out (its poster died): one at a time, across replicas.
+ * The give-up horizon counts from when the report was stored (its first try), not from its
+ * period's end: a week caught up after an outage of weeks gets its day of retries too.
  */
 export function leaseDuePost(db: Database, lease: string, now: Date): Promise<DuePost | undefined> {
   const at = sql`${now.toISOString()}::timestamptz`;
-  return leaseWhere(db, lease, now, sql`period_end > ${at} - ${POST_GIVE_UP_MS} * interval '1 millisecond' and (post_next_at is null or post_next_at <= ${at})`);
+  const horizon = sql`${at} - ${POST_GIVE_UP_MS} * interval '1 millisecond'`;
+  return leaseWhere(db, lease, now, sql`coalesce(completed_at, period_end) > ${horizon} and (post_next_at is null or post_next_at <= ${at})`);
 }
 
 /**

@@ -17,8 +17,10 @@ import { waitFor } from '../support/wait-for.js';
 
 /**
  * Attacks on the resumable posting of scheduled reports (reports-post-retry.test.ts holds the
- * plain cases): a Slack call that hangs past the posting lease. Each time: every message once
- * in its channel's thread, none twice.
+ * plain cases): a Slack call that hangs past the posting lease, a catch-up after an outage of
+ * weeks, the SLO catalog changing between tries, a database blip right after Slack accepted a
+ * message, Slack switched off between tries, a row written by a replica that predates the
+ * posting lease. Each time: every message once in its channel's thread, none twice.
  */
 const H = 3600_000;
 const WEEK = 7 * 24 * H;
@@ -97,5 +99,19 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
     expectThread('C-REPORTS', since, renderSlack(report));
     expectThread('C-OWN', since, renderSlack(report, new Set(['team-a'])));
     expect((await row()).postedAt).not.toBeNull();
+  }, 120_000);
+  it('a catch-up after weeks down, Slack refusing at that moment: each missed week is still retried for a day after it was produced, not given up at once', async () => {
+    await fresh();
+    clock.set(TO - 3 * WEEK + 1_000);
+    await reportsFor('replica-a').scheduled(new Date(TO - 3 * WEEK));
+    expect((await rowOf(TO - 4 * WEEK, TO - 3 * WEEK)).postedAt).not.toBeNull();
+    // Down for three weeks; at the restart Slack refuses too.
+    slack.failWhen('chat.postMessage', () => 'fatal_error');
+    clock.set(TO + 2 * 24 * H);
+    expect(await reportsFor('replica-a').catchUp(clock.now())).toBe(3);
+    slack.failWhen('chat.postMessage', undefined);
+    clock.set(TO + 2 * 24 * H + 60_000);
+    expect(await reportsFor('replica-b').retryPosts()).toBe(3);
+    for (const end of [TO - 2 * WEEK, TO - WEEK, TO]) expect((await rowOf(end - WEEK, end)).postedAt).not.toBeNull();
   }, 120_000);
 });
