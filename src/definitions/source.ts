@@ -40,7 +40,9 @@ export function parseYamlSource(file: string, text: string): ParsedFile {
   const source = text.startsWith('\uFEFF') ? text.slice(1) : text;
   let docs: ReturnType<typeof parseAllDocuments>;
   try {
-    docs = parseAllDocuments(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+    // Merge keys (`<<: *defaults`) are YAML 1.1, but Go's yaml (oslo, Sloth, kubectl) reads them
+    // in every file, and users share alerting and labels between SLOs with them.
+    docs = parseAllDocuments(source, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
   } catch (err) {
     return { file, documents: [], problems: [{ file, line: 1, col: 1, severity: 'error', message: `YAML: ${firstLine(err)}` }] };
   }

@@ -134,3 +134,49 @@ describe('quench validate and the loaders with an alias bomb among good files', 
     expect(playbooks.problems.map((p) => `${p.file}:${p.line}:${p.col}`)).toContain(`${bomb}:3:8`);
   });
 });
+
+describe('YAML merge keys (<<), as Go-based tools (oslo, Sloth, kubectl) read them', () => {
+  it('merge a shared mapping into an SLO; the SLO’s own keys win; a typo in it is still located', () => {
+    const text = `apiVersion: quench/v1
+kind: SLO
+metadata: { name: shared-a }
+service: svc
+objective: 99.9
+window: 30d
+sli: { raw: { errorRatioQuery: "x" } }
+alerting: &alerting
+  minEvents: 50
+  page: { for: 2m }
+---
+apiVersion: quench/v1
+kind: SLO
+metadata: { name: shared-b }
+service: svc
+objective: 99
+window: 30d
+sli: { raw: { errorRatioQuery: "x" } }
+alerting:
+  <<: { minEvents: 50, page: { for: 5m }, ticket: { enabled: false } }
+  page: { for: 1m }
+  minEvnts: 3
+`;
+    const parsed = parseYamlSource('m.yaml', text);
+    expect(parsed.problems).toEqual([]);
+    expect(parsed.documents[1]!.value).toMatchObject({ alerting: { minEvents: 50, page: { for: '1m' }, ticket: { enabled: false } } });
+    const dir = mkdtempSync(join(tmpdir(), 'quench-merge-'));
+    try {
+      writeFileSync(join(dir, 'm.yaml'), text);
+      const { problems } = loadSlos([dir]);
+      expect(problems.map((p) => `${p.line}:${p.col} ${p.message}`)).toEqual([
+        '22:3 alerting.minEvnts: unknown field (check the spelling; docs/slo.md lists the fields)',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a merge cannot get round the alias limit', () => {
+    const bomb = `${BOMB}f:\n  <<: *e\n`;
+    expect(lines('mb.yaml', bomb)[0]).toMatch(/too many YAML aliases/);
+  });
+});
