@@ -9,10 +9,14 @@ import type { SlackMessage } from './core/render-slack.js';
  * of the report.
  */
 
-/** What reached one channel: its thread (the first message), and which messages by index. */
+/**
+ * What reached one channel: its thread (the first message), which messages by index, and the
+ * share of the report they split (`all` for the report channel, else the services it owns).
+ */
 export interface ChannelProgress {
   thread?: { channel: string; ts: string } | undefined;
   sent: number[];
+  services?: string[] | 'all';
 }
 
 /** Per configured channel name (QUENCH_REPORT_CHANNEL, or an SLO owner's channel). */
@@ -25,6 +29,33 @@ export type PostProgress = Record<string, ChannelProgress>;
 export interface PostingHold {
   save(): Promise<boolean>;
   held(): boolean;
+}
+
+/** One channel's share of the report: `all`, or the services whose SLOs it is sent. */
+export type Share = 'all' | ReadonlySet<string>;
+
+/**
+ * The channels to post to, and each one's share. A channel a message already reached keeps the
+ * share it was posted with, though the catalog moved services or dropped the channel since: a
+ * message's index must mean the same SLOs on every try (else a retry posts some SLOs twice and
+ * others never), and a thread begun is finished. The others follow the catalog as it is now.
+ * Each channel's progress records its share before anything is posted.
+ */
+export function planChannels(current: Map<string, Share>, progress: PostProgress): Array<[string, Share]> {
+  const begun = new Map<string, Share>();
+  for (const [channel, done] of Object.entries(progress)) {
+    if (done.sent.length === 0) continue;
+    // Progress saved before shares were recorded: the catalog's share is the best guess left.
+    const share = done.services === 'all' ? 'all' : done.services ? new Set(done.services) : current.get(channel);
+    if (share) begun.set(channel, share);
+  }
+  const plan = new Map([...current].map(([channel, share]) => [channel, begun.get(channel) ?? share]));
+  for (const [channel, share] of begun) if (!plan.has(channel)) plan.set(channel, share);
+  for (const [channel, share] of plan) {
+    const done = (progress[channel] ??= { sent: [] });
+    if (done.sent.length === 0) done.services = share === 'all' ? 'all' : [...share].sort();
+  }
+  return [...plan];
 }
 
 export class PostingLeaseLost extends Error {

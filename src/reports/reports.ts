@@ -7,7 +7,7 @@ import type { ReportSlo } from './core/facts.js';
 import { computeReport, type Report } from './core/model.js';
 import { renderSlack } from './core/render-slack.js';
 import { readReportFacts } from './facts.js';
-import { type ChannelProgress, type PostingHold, PostingLeaseLost, type PostProgress, postThread } from './posting.js';
+import { planChannels, type PostingHold, PostingLeaseLost, type PostProgress, postThread, type Share } from './posting.js';
 import {
   type Claim,
   claimPeriod,
@@ -226,15 +226,15 @@ export class Reports {
   async #postAll(report: Report, progress: PostProgress, hold: PostingHold): Promise<Array<{ channel: string; err: unknown }>> {
     const chat = this.deps.chat();
     if (!chat.enabled) return [];
-    const threads: Array<[string, ReturnType<typeof renderSlack>]> = [];
-    if (this.deps.channel) threads.push([this.deps.channel, renderSlack(report)]);
-    const byChannel = new Map<string, Set<string>>();
-    for (const s of await this.deps.slos()) if (s.ownerChannel && s.ownerChannel !== this.deps.channel) byChannel.set(s.ownerChannel, (byChannel.get(s.ownerChannel) ?? new Set()).add(s.service));
-    for (const [channel, services] of byChannel) threads.push([channel, renderSlack(report, services)]);
+    const current = new Map<string, Share>();
+    if (this.deps.channel) current.set(this.deps.channel, 'all');
+    const owned = new Map<string, Set<string>>();
+    for (const s of await this.deps.slos()) if (s.ownerChannel && s.ownerChannel !== this.deps.channel) owned.set(s.ownerChannel, (owned.get(s.ownerChannel) ?? new Set()).add(s.service));
+    for (const [channel, services] of owned) current.set(channel, services);
     const failures: Array<{ channel: string; err: unknown }> = [];
-    for (const [channel, messages] of threads) {
-      const done: ChannelProgress = (progress[channel] ??= { sent: [] });
-      await postThread(chat, channel, messages, done, hold).catch((err: unknown) => {
+    for (const [channel, share] of planChannels(current, progress)) {
+      const messages = renderSlack(report, share === 'all' ? undefined : share);
+      await postThread(chat, channel, messages, progress[channel]!, hold).catch((err: unknown) => {
         if (err instanceof PostingLeaseLost) throw err;
         failures.push({ channel, err });
       });

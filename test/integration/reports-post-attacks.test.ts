@@ -114,4 +114,28 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
     expect(await reportsFor('replica-b').retryPosts()).toBe(3);
     for (const end of [TO - 2 * WEEK, TO - WEEK, TO]) expect((await rowOf(end - WEEK, end)).postedAt).not.toBeNull();
   }, 120_000);
+
+  it('the SLO catalog changes between tries: a channel a message reached keeps the split it was posted with (moved services, a channel removed), each SLO once', async () => {
+    const since = await fresh();
+    slos = CATALOG.map((s, i) => ({ ...s, ownerChannel: i < 100 ? 'C-OWN' : 'C-GONE' }));
+    const posts = new Map<string, number>();
+    // Each owner channel refuses its first reply: it holds a thread with a gap.
+    slack.failWhen('chat.postMessage', (args) => {
+      const channel = String(args.channel);
+      posts.set(channel, (posts.get(channel) ?? 0) + 1);
+      return channel !== 'C-REPORTS' && posts.get(channel) === 2 ? 'fatal_error' : undefined;
+    });
+    await reportsFor('replica-a').scheduled(new Date(TO));
+    const report = (await row()).report as Rendered;
+    expect(renderSlack(report, new Set(['team-a'])).length).toBeGreaterThan(2);
+    expect((await row()).postedAt).toBeNull();
+    // Team b moves to C-OWN; C-GONE owns nothing any more.
+    slos = CATALOG.map((s) => ({ ...s, ownerChannel: 'C-OWN' }));
+    slack.failWhen('chat.postMessage', undefined);
+    clock.set(TO + 1_000 + 60_000);
+    expect(await reportsFor('replica-b').retryPosts()).toBe(1);
+    expectThread('C-REPORTS', since, renderSlack(report));
+    expectThread('C-OWN', since, renderSlack(report, new Set(['team-a'])));
+    expectThread('C-GONE', since, renderSlack(report, new Set(['team-b'])));
+  }, 120_000);
 });
