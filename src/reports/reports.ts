@@ -170,7 +170,7 @@ export class Reports {
     }
     const tries = due.tries + 1;
     const message = failures.map((f) => `${f.channel}: ${(f.err as Error)?.message ?? String(f.err)}`).join('; ');
-    await postFailed(db, due.from, due.to, due.lease, clock.now(), tries, message);
+    await postFailed(db, due.from, due.to, due.lease, clock.now(), tries, message, due.progress);
     logger.error({ from: due.from, to: due.to, tries, failures: message }, 'posting the SLO report to Slack failed; trying again later from where it stopped');
     return message;
   }

@@ -141,11 +141,15 @@ export async function markPosted(db: Database, from: Date, to: Date, now: Date, 
     .where(lease ? leasedTo(from, to, lease) : period(from, to));
 }
 
-/** A posting try failed: counted, the next one backed off, the lease released. */
-export async function postFailed(db: Database, from: Date, to: Date, lease: string, now: Date, tries: number, error: string): Promise<void> {
+/**
+ * A posting try failed: counted, the next one backed off, the lease released. The progress is
+ * saved again here: the failure may be the save of a message Slack had accepted (a database
+ * blip), and the retry must not post that message a second time.
+ */
+export async function postFailed(db: Database, from: Date, to: Date, lease: string, now: Date, tries: number, error: string, progress: PostProgress): Promise<void> {
   await db.orm
     .update(reportPeriods)
-    .set({ postTries: tries, postNextAt: new Date(now.getTime() + postBackOffMs(tries)), postError: error.slice(0, 2000), postLeaseBy: null, postLeaseUntil: null })
+    .set({ postProgress: progress, postTries: tries, postNextAt: new Date(now.getTime() + postBackOffMs(tries)), postError: error.slice(0, 2000), postLeaseBy: null, postLeaseUntil: null })
     .where(leasedTo(from, to, lease));
 }
 

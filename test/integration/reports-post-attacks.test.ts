@@ -1,5 +1,5 @@
 import { webApi } from '@slack/bolt';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditTrail } from '../../src/audit/trail.js';
 import { type ChatPort, noChat } from '../../src/chat/port.js';
@@ -137,5 +137,32 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
     expectThread('C-REPORTS', since, renderSlack(report));
     expectThread('C-OWN', since, renderSlack(report, new Set(['team-a'])));
     expectThread('C-GONE', since, renderSlack(report, new Set(['team-b'])));
+  }, 120_000);
+
+  it('a database blip right after Slack accepted a message: its progress is saved with the failed try, so the retry does not post it again', async () => {
+    const since = await fresh();
+    // The save that records C-OWN's first message fails once (a lost connection), after Slack took it.
+    await tdb.db.orm.execute(sql.raw('create sequence attack_blip'));
+    await tdb.db.orm.execute(
+      sql.raw(`create function attack_blip() returns trigger language plpgsql as $$
+      begin
+        if coalesce(jsonb_array_length(new.post_progress->'C-OWN'->'sent'), 0) = 1
+           and coalesce(jsonb_array_length(old.post_progress->'C-OWN'->'sent'), 0) = 0
+           and nextval('attack_blip') = 1 then
+          raise exception 'connection lost (attack)';
+        end if;
+        return new;
+      end $$`),
+    );
+    await tdb.db.orm.execute(sql.raw('create trigger attack_blip before update on report_periods for each row execute function attack_blip()'));
+    await reportsFor('replica-a').scheduled(new Date(TO));
+    const r = await row();
+    expect(r.postedAt).toBeNull();
+    expect(r.postError).toMatch(/^C-OWN: /);
+    clock.set(TO + 1_000 + 60_000);
+    expect(await reportsFor('replica-b').retryPosts()).toBe(1);
+    const report = r.report as Rendered;
+    expectThread('C-REPORTS', since, renderSlack(report));
+    expectThread('C-OWN', since, renderSlack(report, new Set(['team-a'])));
   }, 120_000);
 });
