@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Problem } from '../../definitions/problem.js';
 import type { SourceDocument } from '../../definitions/source.js';
+import { tidy } from '../core/numbers.js';
 
 /** A readable budget name part from a display name: "Good experience" → "good-experience". */
 export function slug(text: string): string {
@@ -9,6 +10,16 @@ export function slug(text: string): string {
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
     .slice(0, 63);
+}
+
+/**
+ * What a percentage field holding a ratio means (`0.999`, as OpenSLO writes targets): read as
+ * it stands it is a 99% error budget that never alerts. Undefined for a plausible percentage.
+ */
+export function ratioInPercentField(v: number): string | undefined {
+  if (!(v > 0 && v <= 1)) return undefined;
+  const meant = v < 1 ? `; for ${tidy(v * 100)}% write ${tidy(v * 100)}` : '';
+  return `${v} is read as ${v}%: this field is a percentage (99.9 for 99.9%)${meant}`;
 }
 
 /** Go-style regex for a histogram `le` value, matching both `0.5` and `0.50`, `1` and `1.0`. */

@@ -3,7 +3,7 @@ import type { SourceDocument } from '../../definitions/source.js';
 import { parseDuration } from '../core/duration.js';
 import type { Alerting, BurnWindow, Sli, Slo } from '../core/model.js';
 import { tidy } from '../core/promql.js';
-import { sloZodProblems } from './common.js';
+import { ratioInPercentField, sloZodProblems } from './common.js';
 import { budgetPolicyOf } from './quench-import.js';
 import type { BudgetPolicyFields } from './quench-schema.js';
 import { PYRRA_API_VERSION, PYRRA_KIND, type PyrraSlo, pyrraSloSchema } from './pyrra-schema.js';
@@ -86,6 +86,9 @@ export function importPyrra(
   const target = typeof spec.target === 'number' ? spec.target : /^\s*\d+(\.\d+)?\s*$/.test(spec.target) ? Number(spec.target) : NaN;
   if (!(target > 0 && target < 100))
     error(['spec', 'target'], `target: expected a percentage above 0 and below 100 as a string, e.g. "99.9" (got ${JSON.stringify(spec.target)})`);
+  // Pyrra itself takes "0.99" as 0.99%, so the file runs as written; say what it means.
+  const ratio = ratioInPercentField(target);
+  if (ratio) warn(['spec', 'target'], `target: ${ratio}`);
   const windowMs = parseDuration(spec.window);
   if (windowMs === undefined) error(['spec', 'window'], 'window: expected a Prometheus duration such as 28d, 4w or 7d');
   else if (windowMs < DAY) error(['spec', 'window'], "window: at least 1d (Pyrra's alert windows are a 672th of it and would round to nothing)");

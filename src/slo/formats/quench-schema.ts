@@ -2,9 +2,8 @@ import { z } from 'zod';
 import { isValidTimeZone } from '../core/calendar.js';
 import { durationHint } from '../../core/duration.js';
 import { parseDuration } from '../core/duration.js';
-import { tidy } from '../core/numbers.js';
 import { parseLabelMatchers, renderLabelMatchers } from '../core/promql.js';
-import { labelsSchema } from './common.js';
+import { labelsSchema, ratioInPercentField } from './common.js';
 
 /**
  * Quench's own SLO format (`apiVersion: quench/v1`, `kind: SLO`): the one zod schema for it;
@@ -35,9 +34,8 @@ const percent = z
   .gt(0, 'expected a percentage above 0')
   .lt(100, 'expected a percentage below 100 (100% leaves no error budget)')
   .superRefine((v, ctx) => {
-    if (v > 1) return;
-    const meant = v < 1 ? `; for ${tidy(v * 100)}% write ${tidy(v * 100)}` : '';
-    ctx.addIssue({ code: 'custom', message: `${v} is read as ${v}%: this field is a percentage (99.9 for 99.9%)${meant}` });
+    const ratio = ratioInPercentField(v);
+    if (ratio) ctx.addIssue({ code: 'custom', message: ratio });
   });
 
 const query = z.string().min(1, 'expected a PromQL query');

@@ -3,7 +3,7 @@ import type { SourceDocument } from '../../definitions/source.js';
 import type { Alerting, Severity, Slo } from '../core/model.js';
 import { hasWindowTemplate, tidy } from '../core/promql.js';
 import { catalogWindows } from '../core/windows.js';
-import { sloZodProblems } from './common.js';
+import { ratioInPercentField, sloZodProblems } from './common.js';
 import { budgetPolicyOf } from './quench-import.js';
 import type { BudgetPolicyFields } from './quench-schema.js';
 import {
@@ -78,6 +78,9 @@ export function importSloth(
       );
     if (s.objective >= 100)
       own.push(doc.problem(at('objective'), 'objective: 100 leaves no error budget to evaluate; use a target below 100 (e.g. 99.99)'));
+    // Sloth itself takes 0.999 as 0.999%, so the file runs as written; say what it means.
+    const ratio = ratioInPercentField(s.objective);
+    if (ratio) problems.push(doc.problem(at('objective'), `objective: ${ratio}`, 'warning'));
     const queries = s.sli.events
       ? [
           ['events', keys.errorQuery, s.sli.events.errorQuery],

@@ -119,4 +119,10 @@ describe("Pyrra's ServiceLevelObjective (pyrra.dev/v1alpha1)", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a target written as a ratio ("0.99") runs as Pyrra reads it, 0.99%, with a warning saying what to write', () => {
+    const text = slo(ratio.replace('"99.5"', '"0.99"'));
+    expect(messages(text)).toEqual(['p.yaml:7:3: warning: target: 0.99 is read as 0.99%: this field is a percentage (99.9 for 99.9%); for 99% write 99']);
+    expect(importText(text).slos[0]!.objective).toBe(0.0099);
+  });
 });

@@ -135,4 +135,12 @@ spec:
       ['SvcAvailErrorBudgetBurn', { ...ids, sloth_severity: 'ticket' }],
     ]);
   });
+
+  it('an objective written as a ratio (0.999) runs as Sloth reads it, 0.999%, with a warning saying what to write', () => {
+    const text = spec(events.replace('objective: 99.9', 'objective: 0.999'));
+    expect(messages(text)).toEqual([
+      's.yaml:6:5: warning: objective: 0.999 is read as 0.999%: this field is a percentage (99.9 for 99.9%); for 99.9% write 99.9',
+    ]);
+    expect(importText(text).slos[0]!.objective).toBe(0.00999);
+  });
 });
