@@ -41,6 +41,10 @@ export async function runPendingEffects(
          where inbox_id = ${inboxId} and done_at is null order by id`,
   );
   for (const effect of effects) {
+    // Give the event loop a turn between effects: PGlite runs each statement synchronously, so
+    // the hundreds of signals of one large notification would otherwise answer no request
+    // (webhooks, /healthz) until the last of them is done.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const payload = (typeof effect.payload === 'string' ? JSON.parse(effect.payload) : effect.payload) as Record<string, unknown>;
     let runId: string;
     if (effect.kind === 'start') {

@@ -87,7 +87,10 @@ async function decideRow(deps: ProcessorDeps, io: DecisionIo, row: InboxRow, eve
     data: { source: row.source, deliveryKey: row.deliveryKey, receivedAt: row.receivedAt.toISOString(), events: events.length },
     correlationId: events.length === 1 ? (events[0]!.event.correlationId ?? null) : null,
   });
-  for (const item of events) {
+  for (const [i, item] of events.entries()) {
+    // A turn for the event loop now and then: on PGlite every statement runs synchronously, and
+    // deciding a notification of hundreds of alerts answered no request until it committed.
+    if (i > 0 && i % 25 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const event = { ...item.event, correlationId: item.event.correlationId ?? randomUUID() };
     const inserting = io.read<{ id: string | number }>(
       sql`insert into ingest_events (inbox_id, source, dedup_key, alert_key, type, resolved, correlation_id, outcome, event, group_key, created_at)
