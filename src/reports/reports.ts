@@ -124,6 +124,9 @@ export class Reports {
    * is over, each resumed where it stopped (posting.ts). Returns how many were wholly posted.
    */
   async retryPosts(): Promise<number> {
+    // Slack off (on this replica, or since the first try): a report begun must not be marked
+    // posted with messages missing; it waits for a replica with Slack, until its give-up.
+    if (!this.deps.chat().enabled) return 0;
     let posted = 0;
     for (;;) {
       const due = await leaseDuePost(this.deps.db, postingLease(this.deps.who), this.deps.clock.now());
@@ -139,6 +142,7 @@ export class Reports {
    */
   async #postStored(from: Date, to: Date, claim: Extract<Claim, { kind: 'stored' }>): Promise<void> {
     if (claim.postedAt !== null || claim.origin !== 'scheduled') return this.post(claim.report);
+    if (!this.deps.chat().enabled) return; // as post(): nothing to post to, and the posting stays pending
     const due = await leasePost(this.deps.db, from, to, postingLease(this.deps.who), this.deps.clock.now());
     if (!due) throw new QuenchError('conflict', 'this scheduled report is being posted right now (by another replica, or its first try): try again in a few minutes');
     const failure = await this.#postScheduled(due);

@@ -165,4 +165,22 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
     expectThread('C-REPORTS', since, renderSlack(report));
     expectThread('C-OWN', since, renderSlack(report, new Set(['team-a'])));
   }, 120_000);
+
+  it('Slack switched off between tries: the unfinished report is not marked posted, and is finished once Slack is back', async () => {
+    const since = await fresh();
+    let reportChannelPosts = 0;
+    slack.failWhen('chat.postMessage', (args) => (args.channel === 'C-REPORTS' && ++reportChannelPosts === 2 ? 'fatal_error' : undefined));
+    await reportsFor('replica-a').scheduled(new Date(TO));
+    slack.failWhen('chat.postMessage', undefined);
+    chatOn = false;
+    clock.set(TO + 1_000 + 60_000);
+    expect(await reportsFor('replica-b').retryPosts()).toBe(0);
+    await reportsFor('replica-b').produce(new Date(FROM), new Date(TO), 'on_demand', true);
+    expect((await row()).postedAt).toBeNull();
+    chatOn = true;
+    expect(await reportsFor('replica-b').retryPosts()).toBe(1);
+    const report = (await row()).report as Rendered;
+    expectThread('C-REPORTS', since, renderSlack(report));
+    expectThread('C-OWN', since, renderSlack(report, new Set(['team-a'])));
+  }, 120_000);
 });
