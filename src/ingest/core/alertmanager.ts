@@ -5,7 +5,8 @@ import { storableTimestamp } from '../../core/timestamp.js';
 
 /**
  * Alertmanager's webhook payload, version 4
- * (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config). Objects are
+ * (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config), as Grafana's
+ * webhook contact point sends it too (version 1). Objects are
  * loose: fields newer Alertmanagers add (`notification_reason`, `routeLabels`, …) are accepted
  * and kept in the stored body and in each event's payload.
  */
@@ -25,7 +26,12 @@ export const alertmanagerAlertSchema = z.looseObject({
 });
 
 export const alertmanagerPayloadSchema = z.looseObject({
-  version: z.literal('4'),
+  // Grafana's webhook contact point sends this payload, with fields of its own (orgId, state,
+  // values…), as version 1: the same notification, so it is read the same way.
+  version: z.enum(['4', '1'], {
+    error: (issue) =>
+      `${JSON.stringify(issue.input)?.slice(0, 40) ?? 'undefined'} is neither Alertmanager's webhook payload (version 4) nor Grafana's (version 1); send other events to /webhooks/generic/<source>`,
+  }),
   groupKey: z.string(),
   truncatedAlerts: z.int().min(0).default(0),
   status: z.enum(['firing', 'resolved']),

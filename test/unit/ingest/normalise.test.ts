@@ -5,6 +5,7 @@ import { triggerEventSchema } from '../../../src/triggers/event.js';
 import { parseWith } from '../../../src/http/body.js';
 import { pagerdutyPayloadSchema } from '../../../src/ingest/core/pagerduty.js';
 import { genericEventSchema } from '../../../src/ingest/core/generic.js';
+import { alertmanagerPayloadSchema } from '../../../src/ingest/core/alertmanager.js';
 
 const amPayload = (status: 'firing' | 'resolved', extra: Record<string, unknown> = {}) => ({
   version: '4',
@@ -233,5 +234,23 @@ describe('a refused time says what is wrong with it and what to write', () => {
   ])('%s', (_, at, message) => expect(generic(at)).toThrow(message));
   it('an accepted time is kept as written', () => {
     expect(generic('2026-11-21T19:04:05.123456789+05:30')().occurredAt).toBe('2026-11-21T19:04:05.123456789+05:30');
+  });
+});
+
+// Grafana's webhook contact point sends Alertmanager's payload with fields of its own added and
+// `version: "1"`; it was refused whole ('version: expected "4"'), and a refused notification is
+// not retried, so a Grafana alert pointed at /webhooks/alertmanager never reached a playbook.
+describe("Grafana's Alertmanager-shaped webhook", () => {
+  const grafana = () => JSON.parse(readFileSync(new URL('../../fixtures/alertmanager/grafana-webhook.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  it('is read as an Alertmanager notification, its own fields kept', () => {
+    const value = parseWith(alertmanagerPayloadSchema, grafana(), 'Alertmanager payload');
+    const [e] = normaliseDelivery('alertmanager', value, new Date());
+    expect(e!.event).toMatchObject({ type: 'alert.firing', key: '57c6d9296de2ad39@2026-11-21T19:00:00Z', severity: 'critical', labels: { service: 'checkout' } });
+    expect((e!.event.payload as { alert: Record<string, unknown> }).alert.valueString).toMatch(/var='B'/);
+  });
+  it('another version is refused saying which senders this endpoint takes', () => {
+    expect(() => parseWith(alertmanagerPayloadSchema, { ...grafana(), version: '3' }, 'Alertmanager payload')).toThrow(
+      `invalid Alertmanager payload: version: "3" is neither Alertmanager's webhook payload (version 4) nor Grafana's (version 1); send other events to /webhooks/generic/<source>`,
+    );
   });
 });
