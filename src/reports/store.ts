@@ -85,7 +85,11 @@ export interface DuePost {
 export function leaseDuePost(db: Database, lease: string, now: Date): Promise<DuePost | undefined> {
   const at = sql`${now.toISOString()}::timestamptz`;
   const horizon = sql`${at} - ${POST_GIVE_UP_MS} * interval '1 millisecond'`;
-  return leaseWhere(db, lease, now, sql`coalesce(completed_at, period_end) > ${horizon} and (post_next_at is null or post_next_at <= ${at})`);
+  // A report never leased was stored by a replica that predates the posting lease (a rolling
+  // deploy, a row from before migration 0022): that replica posts it itself, and no progress
+  // of it was saved, so a retry would post a second copy beside or after it.
+  const leasedOnce = sql`(post_lease_by is not null or post_tries > 0)`;
+  return leaseWhere(db, lease, now, sql`${leasedOnce} and coalesce(completed_at, period_end) > ${horizon} and (post_next_at is null or post_next_at <= ${at})`);
 }
 
 /**

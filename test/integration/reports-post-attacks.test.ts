@@ -9,7 +9,7 @@ import type { ReportSlo } from '../../src/reports/core/facts.js';
 import { renderSlack } from '../../src/reports/core/render-slack.js';
 import { Reports } from '../../src/reports/reports.js';
 import { reportPeriods } from '../../src/reports/schema.js';
-import { POST_LEASE_MS } from '../../src/reports/store.js';
+import { claimPeriod, POST_LEASE_MS, saveReport } from '../../src/reports/store.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
 import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
@@ -182,5 +182,19 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
     const report = (await row()).report as Rendered;
     expectThread('C-REPORTS', since, renderSlack(report));
     expectThread('C-OWN', since, renderSlack(report, new Set(['team-a'])));
+  }, 120_000);
+
+  it('a report stored by a replica that predates the posting lease (a rolling deploy, a row from before migration 0022): no retry posts beside it', async () => {
+    const since = await fresh();
+    // What such a replica writes: the claim, then the report with no lease, then it posts it itself.
+    expect((await claimPeriod(tdb.db, new Date(FROM), new Date(TO), 'replica-old', 'scheduled', clock.now())).kind).toBe('claimed');
+    const report = (await reportsFor('replica-b').produce(new Date(FROM), new Date(TO + WEEK), 'on_demand')).report;
+    await saveReport(tdb.db, new Date(FROM), new Date(TO), report, clock.now());
+    clock.set(TO + 1_000 + POST_LEASE_MS + 60_000);
+    expect(await reportsFor('replica-b').retryPosts()).toBe(0);
+    expect(slack.messages.length).toBe(since);
+    // A person may still post it.
+    await reportsFor('replica-b').produce(new Date(FROM), new Date(TO), 'on_demand', true);
+    expectThread('C-REPORTS', since, renderSlack(report));
   }, 120_000);
 });
