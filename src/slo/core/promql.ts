@@ -30,6 +30,30 @@ const opSymbol: Record<ComparisonOp, string> = { lt: '<', lte: '<=', gt: '>', gt
 /** A bare selector (`metric{a="b"}`) can take a range directly; anything else needs a subquery. */
 const SELECTOR = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^{}]*\})?$/;
 
+/**
+ * A query without its PromQL comments (`#` to the end of a line, outside quoted strings).
+ * Quench wraps users' queries (`increase((…)[1h:])`): a comment on the last line of a query
+ * would swallow the closing parentheses, and a `rate(x[5m])` in a comment is no range.
+ */
+export function withoutComments(query: string): string {
+  let out = '';
+  let quote = '';
+  for (let i = 0; i < query.length; i++) {
+    const c = query[i]!;
+    if (quote) {
+      out += c;
+      if (c === '\\' && quote !== '`') out += query[++i] ?? '';
+      else if (c === quote) quote = '';
+    } else if (c === '#') {
+      while (i + 1 < query.length && query[i + 1] !== '\n') i++;
+    } else {
+      if (c === '"' || c === "'" || c === '`') quote = c;
+      out += c;
+    }
+  }
+  return out.trim();
+}
+
 /** A range or subquery written into a query (`[5m]`, `[1h30m:1m]`); quoted strings are removed first. */
 const OWN_RANGE = /\[\s*(?:\d+(?:ms|s|m|h|d|w|y))+\s*(?::[^\]]*)?\]/;
 const QUOTED = /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g;
@@ -41,7 +65,8 @@ const QUOTED = /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g;
  * counter reset, and read steady traffic as no data).
  */
 export function readsOwnRange(query: string): boolean {
-  return !hasWindowTemplate(query) && OWN_RANGE.test(query.replace(QUOTED, '""'));
+  const q = withoutComments(query);
+  return !hasWindowTemplate(q) && OWN_RANGE.test(q.replace(QUOTED, '""'));
 }
 
 /**
@@ -49,8 +74,8 @@ export function readsOwnRange(query: string): boolean {
  * increase over the window, a gauge (or a query reading its own range) its average.
  */
 function overWindow(query: string, range: string, counter: boolean): string {
-  if (hasWindowTemplate(query)) return renderWindow(query, range);
-  const q = query.trim();
+  const q = withoutComments(query);
+  if (hasWindowTemplate(q)) return renderWindow(q, range);
   const increase = counter && !readsOwnRange(q);
   if (SELECTOR.test(q)) return increase ? `sum(increase(${q}[${range}]))` : `avg(avg_over_time(${q}[${range}]))`;
   return increase ? `increase((${q})[${range}:])` : `avg_over_time((${q})[${range}:])`;
@@ -61,7 +86,8 @@ function overWindow(query: string, range: string, counter: boolean): string {
  * templated rate, or a rate over its own range (averaged over the window, still per second).
  */
 export function isPerSecond(query: string): boolean {
-  return (hasWindowTemplate(query) || readsOwnRange(query)) && /\b(i?rate)\s*\(/.test(query);
+  const q = withoutComments(query);
+  return (hasWindowTemplate(q) || readsOwnRange(q)) && /\b(i?rate)\s*\(/.test(q);
 }
 
 /**
@@ -123,7 +149,7 @@ export function windowExpressions(sli: Sli, budgeting: Budgeting, windowMs: numb
   const counter = options.counter ?? (sli.kind === 'events' ? (sli.counter ?? true) : true);
   if (sli.kind === 'synthetic' || sli.kind === 'unevaluable') return { parts: {}, perSecond: false };
   if (sli.kind === 'threshold') {
-    const q = `avg(${sli.query})`;
+    const q = `avg(${withoutComments(sli.query)})`;
     const good = (step: string) => `sum_over_time((${q} ${opSymbol[sli.op]} bool ${sli.value})[${sub}:${step}])`;
     if (budgeting.method === 'occurrences') {
       // Each sample (one a minute) is an event: good when it meets the threshold.
