@@ -343,7 +343,9 @@ export class OpenSloImport {
     const slo = p.value as unknown as OpenSloSlo;
     const where: At = { doc: p.doc, path: ['spec'] };
     let indicator: { spec: OpenSloSliSpec; at: At } | undefined;
-    if (slo.spec.indicator) indicator = { spec: slo.spec.indicator.spec, at: at(where, 'indicator', 'spec') };
+    if (slo.spec.indicator && slo.spec.indicatorRef)
+      this.error(at(where, 'indicatorRef'), 'give one of indicator (inline) and indicatorRef (an SLI document), not both');
+    else if (slo.spec.indicator) indicator = { spec: slo.spec.indicator.spec, at: at(where, 'indicator', 'spec') };
     else if (slo.spec.indicatorRef) {
       const sli = this.ref('SLI', slo.spec.indicatorRef, at(where, 'indicatorRef'));
       if (sli) indicator = { spec: sli.value.spec as OpenSloSliSpec, at: { doc: sli.doc, path: ['spec'] } };

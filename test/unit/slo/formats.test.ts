@@ -287,6 +287,25 @@ spec:
     ]);
   });
 
+  it('an SLO with both an inline indicator and an indicatorRef is refused at the reference, not read from one of them silently', () => {
+    const problems = importText(`apiVersion: openslo/v1
+kind: SLO
+metadata: { name: both }
+spec:
+  service: web
+  indicatorRef: other
+  indicator:
+    spec:
+      ratioMetric:
+        good: { metricSource: { type: Prometheus, spec: { query: 'sum(ok_total)' } } }
+        total: { metricSource: { type: Prometheus, spec: { query: 'sum(all_total)' } } }
+  timeWindow: [{ duration: 28d, isRolling: true }]
+  budgetingMethod: Occurrences
+  objectives: [{ target: 0.999 }]
+`).problems.map(formatProblem);
+    expect(problems).toEqual(['x.yaml:6:3: give one of indicator (inline) and indicatorRef (an SLI document), not both']);
+  });
+
   it('duplicate SLO names are errors, across formats and files', () => {
     const quench = (name: string) => `apiVersion: quench/v1
 kind: SLO
