@@ -118,6 +118,8 @@ export const reportsCapability: Capability = (ctx) => {
     async stop() {
       await task?.stop();
       clearInterval(retries);
+      // A posting in progress ends after its Slack call in flight, its lease let go (reports.ts).
+      reports.stop();
       await running;
       await retrying;
     },

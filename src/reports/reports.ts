@@ -7,6 +7,7 @@ import type { ReportSlo } from './core/facts.js';
 import { computeReport, type Report } from './core/model.js';
 import { renderSlack } from './core/render-slack.js';
 import { readReportFacts } from './facts.js';
+import { holdPostingLease } from './posting-lease.js';
 import { planChannels, type PostingHold, PostingLeaseLost, type PostProgress, postThread, type Share } from './posting.js';
 import {
   type Claim,
@@ -16,11 +17,9 @@ import {
   leaseDuePost,
   leasePost,
   markPosted,
-  POST_LEASE_RENEW_MS,
   postFailed,
   postingLease,
-  renewPostLease,
-  savePostProgress,
+  releasePostLease,
   saveReport,
 } from './store.js';
 
@@ -54,6 +53,8 @@ export interface Produced {
  * and then always served from storage; a period not yet over is computed live and not stored.
  */
 export class Reports {
+  #stopping = false;
+
   constructor(private readonly deps: ReportsDeps) {}
 
   async produce(from: Date, to: Date, origin: 'scheduled' | 'on_demand', post = false): Promise<Produced> {
@@ -128,11 +129,21 @@ export class Reports {
     // posted with messages missing; it waits for a replica with Slack, until its give-up.
     if (!this.deps.chat().enabled) return 0;
     let posted = 0;
-    for (;;) {
+    while (!this.#stopping) {
       const due = await leaseDuePost(this.deps.db, postingLease(this.deps.who), this.deps.clock.now());
       if (!due) return posted;
       if ((await this.#postScheduled(due)) === undefined) posted++;
     }
+    return posted;
+  }
+
+  /**
+   * The service stops: a posting in progress ends after the Slack call in flight, with its
+   * progress saved and its lease let go, and no further period is taken up, so stop() waits for
+   * one message at most, not for every pending report (after an outage, weeks of them).
+   */
+  stop(): void {
+    this.#stopping = true;
   }
 
   /**
@@ -157,16 +168,23 @@ export class Reports {
    */
   async #postScheduled(due: DuePost): Promise<string | undefined> {
     const { db, clock, logger } = this.deps;
-    const hold = this.#hold(due);
+    const hold = holdPostingLease(this.deps, due, { renewMs: this.deps.leaseRenewMs, stopping: () => this.#stopping });
     const failures = await this.#postAll(due.report, due.progress, hold)
       .catch((err: unknown) => {
         if (err instanceof PostingLeaseLost) return undefined;
         throw err;
       })
       .finally(() => hold.release());
-    if (!failures) {
+    if (!failures && hold.lost) {
       logger.warn({ from: due.from, to: due.to }, 'stopped posting the SLO report: another replica took it over');
       return 'another replica took the posting over';
+    }
+    if (!failures) {
+      // Stopping: what reached Slack is saved; the lease is let go so another replica (or the
+      // next start) resumes at once rather than after the lease.
+      await releasePostLease(db, due.from, due.to, due.lease, due.progress);
+      logger.info({ from: due.from, to: due.to }, 'stopped posting the SLO report: the service is stopping; another replica resumes it');
+      return 'the service is stopping';
     }
     if (failures.length === 0) {
       await markPosted(db, due.from, due.to, clock.now(), due.lease);
@@ -177,40 +195,6 @@ export class Reports {
     await postFailed(db, due.from, due.to, due.lease, clock.now(), tries, message, due.progress);
     logger.error({ from: due.from, to: due.to, tries, failures: message }, 'posting the SLO report to Slack failed; trying again later from where it stopped');
     return message;
-  }
-
-  /**
-   * The posting lease of one try, kept while it posts: renewed with each saved message and on a
-   * timer, as a Slack call may hang for longer than the lease (the WebClient has no timeout) and
-   * a poster alive must not be taken over, by another replica or by its own replica's retry.
-   */
-  #hold(due: DuePost): PostingHold & { release(): Promise<void> } {
-    const { db, clock, logger } = this.deps;
-    let lost = false;
-    let renewing: Promise<void> | undefined;
-    const timer = setInterval(() => {
-      renewing ??= renewPostLease(db, due.from, due.to, due.lease, clock.now())
-        .then(
-          (held) => void (lost ||= !held),
-          (err: unknown) => logger.warn({ err, from: due.from, to: due.to }, 'renewing the SLO report posting lease failed; trying again'),
-        )
-        .finally(() => {
-          renewing = undefined;
-        });
-    }, this.deps.leaseRenewMs ?? POST_LEASE_RENEW_MS);
-    timer.unref();
-    return {
-      held: () => !lost,
-      save: async () => {
-        if (lost) return false;
-        lost = !(await savePostProgress(db, due.from, due.to, due.lease, due.progress, clock.now()));
-        return !lost;
-      },
-      release: async () => {
-        clearInterval(timer);
-        await renewing;
-      },
-    };
   }
 
   /**

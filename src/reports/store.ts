@@ -137,6 +137,14 @@ export async function renewPostLease(db: Database, from: Date, to: Date, lease: 
   return rows.length > 0;
 }
 
+/**
+ * The poster stops (the service stops) before the report is wholly posted: its progress saved,
+ * the lease let go but its holder kept (a lease once taken marks a report this version posts).
+ */
+export async function releasePostLease(db: Database, from: Date, to: Date, lease: string, progress: PostProgress): Promise<void> {
+  await db.orm.update(reportPeriods).set({ postProgress: progress, postLeaseUntil: null }).where(leasedTo(from, to, lease));
+}
+
 /** Every message reached Slack: posted, the lease released. */
 export async function markPosted(db: Database, from: Date, to: Date, now: Date, lease?: string): Promise<void> {
   await db.orm

@@ -197,4 +197,30 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
     await reportsFor('replica-b').produce(new Date(FROM), new Date(TO), 'on_demand', true);
     expectThread('C-REPORTS', since, renderSlack(report));
   }, 120_000);
+  it('the service stops while a retry posts: the try ends after its Slack call in flight, its lease let go and no other period taken up; another replica finishes both at once', async () => {
+    const since = await fresh();
+    slack.failWhen('chat.postMessage', () => 'fatal_error');
+    const a = reportsFor('replica-a');
+    await a.produce(new Date(FROM - WEEK), new Date(FROM), 'scheduled');
+    await a.scheduled(new Date(TO));
+    slack.failWhen('chat.postMessage', undefined);
+    let release!: () => void;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    let posts = 0;
+    slack.holdWhen('chat.postMessage', () => (++posts === 2 ? hung : undefined));
+    clock.set(TO + 1_000 + 60_000);
+    const retrying = a.retryPosts();
+    await waitFor('a reply in flight', async () => posts >= 2);
+    a.stop();
+    release();
+    expect(await retrying).toBe(0);
+    const older = await rowOf(FROM - WEEK, FROM);
+    expect(older.postLeaseUntil).toBeNull();
+    expect(older.postProgress).toMatchObject({ 'C-REPORTS': { sent: [0, 1] } });
+    expect((await row()).postTries).toBe(1);
+    // Another replica resumes both without waiting for a lease to run out.
+    expect(await reportsFor('replica-b').retryPosts()).toBe(2);
+    const expected = [older, await row()].flatMap((r) => renderSlack(r.report as Rendered).map((m) => m.text));
+    expect(inChannel('C-REPORTS', since).map((m) => m.text).sort()).toEqual(expected.sort());
+  }, 120_000);
 });

@@ -1,0 +1,55 @@
+import type { Clock } from '../core/clock.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { PostingHold } from './posting.js';
+import { type DuePost, POST_LEASE_RENEW_MS, renewPostLease, savePostProgress } from './store.js';
+
+export interface LeaseHold extends PostingHold {
+  /** Another poster took the report over (a renewal or a save found the lease gone). */
+  readonly lost: boolean;
+  /** Stops renewing; resolves once a renewal in flight has ended (the database may close next). */
+  release(): Promise<void>;
+}
+
+/**
+ * The posting lease of one try, kept while it posts: renewed with each saved message and on a
+ * timer, as a Slack call may hang for longer than the lease (the WebClient has no timeout) and
+ * a poster alive must not be taken over, by another replica or by its own replica's retry.
+ * `stopping`: the service stops; the try ends before its next message (the lease is then
+ * released by the caller, so another replica resumes it at once).
+ */
+export function holdPostingLease(
+  deps: { db: Database; clock: Clock; logger: Logger },
+  due: DuePost,
+  options: { renewMs?: number | undefined; stopping: () => boolean },
+): LeaseHold {
+  const { db, clock, logger } = deps;
+  let lost = false;
+  let renewing: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    renewing ??= renewPostLease(db, due.from, due.to, due.lease, clock.now())
+      .then(
+        (held) => void (lost ||= !held),
+        (err: unknown) => logger.warn({ err, from: due.from, to: due.to }, 'renewing the SLO report posting lease failed; trying again'),
+      )
+      .finally(() => {
+        renewing = undefined;
+      });
+  }, options.renewMs ?? POST_LEASE_RENEW_MS);
+  timer.unref();
+  return {
+    get lost() {
+      return lost;
+    },
+    held: () => !lost && !options.stopping(),
+    save: async () => {
+      if (lost) return false;
+      lost = !(await savePostProgress(db, due.from, due.to, due.lease, due.progress, clock.now()));
+      return !lost;
+    },
+    release: async () => {
+      clearInterval(timer);
+      await renewing;
+    },
+  };
+}
