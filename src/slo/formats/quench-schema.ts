@@ -40,23 +40,34 @@ const percent = z
 
 const query = z.string().min(1, 'expected a PromQL query');
 
-const windowSchema = z.union([
-  durationText.describe('rolling window, e.g. 30d or 4w'),
-  z.strictObject({
-    calendar: z.enum(['week', 'month', 'quarter', 'year']),
-    timeZone: z.string().default('UTC').refine(isValidTimeZone, { message: 'expected an IANA time zone such as Europe/Berlin or UTC' }),
-  }),
-]);
+// Each union says what it expects as a whole: when no branch fits the value's type (a number,
+// a capitalised word), zod alone says only "Invalid input".
+const windowSchema = z.union(
+  [
+    durationText.describe('rolling window, e.g. 30d or 4w'),
+    z.strictObject({
+      calendar: z.enum(['week', 'month', 'quarter', 'year']),
+      timeZone: z.string().default('UTC').refine(isValidTimeZone, { message: 'expected an IANA time zone such as Europe/Berlin or UTC' }),
+    }),
+  ],
+  { error: 'expected a rolling window such as 30d or 4w, or { calendar: week|month|quarter|year, timeZone: Europe/Berlin }' },
+);
 
-const budgetingSchema = z.union([
-  z.enum(['occurrences', 'timeslices']).describe('occurrences, or timeslices with the defaults (1m slices, 99% slice target)'),
-  z.strictObject({
-    method: z.enum(['occurrences', 'timeslices', 'ratioTimeslices']),
-    sliceLength: durationText.default('1m'),
-    /** Percent of good events a slice needs to count as good (timeslices only). */
-    sliceTarget: percent.default(99),
-  }),
-]);
+const budgetingSchema = z.union(
+  [
+    z.enum(['occurrences', 'timeslices']).describe('occurrences, or timeslices with the defaults (1m slices, 99% slice target)'),
+    z.strictObject({
+      method: z.enum(['occurrences', 'timeslices', 'ratioTimeslices']),
+      sliceLength: durationText.default('1m'),
+      /** Percent of good events a slice needs to count as good (timeslices only). */
+      sliceTarget: percent.default(99),
+    }),
+  ],
+  {
+    error:
+      'expected occurrences or timeslices (lower-case), or { method: occurrences|timeslices|ratioTimeslices, sliceLength: 1m, sliceTarget: 99 }',
+  },
+);
 
 const phaseSchema = z.strictObject({ at: durationText.or(z.literal('0')), errorRatio: z.number().min(0).max(1) });
 
@@ -106,7 +117,14 @@ const sliSchema = z
     latency: z
       .strictObject({
         /** Histogram base name: `http_request_duration_seconds` (its _bucket and _count series are used). */
-        histogram: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'expected a metric name (without _bucket)'),
+        histogram: z
+          .string()
+          .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'expected a metric name (without _bucket)')
+          // Quench appends the suffixes itself: `…_bucket` here would read `…_bucket_bucket`, which never has data.
+          .refine((v) => !/_(bucket|count|sum)$/.test(v), {
+            error: (issue) =>
+              `${String(issue.input)}: write the histogram's base name, ${String(issue.input).replace(/_(bucket|count|sum)$/, '')} (Quench reads its _bucket and _count series)`,
+          }),
         /** Label matchers, with or without braces: `job="checkout",code!~"5.."`; normalised to the list without braces. */
         selector: z.string().default('').transform(selectorOf),
         /** Requests at or below this (in the histogram's unit) are good; must be a bucket boundary. */

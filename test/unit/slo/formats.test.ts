@@ -219,6 +219,27 @@ alerting:
     expect(problems.map((p) => [p.line, p.message])).toEqual([[9, 'the short window must be shorter than the long window']]);
   });
 
+  it('a window or budgeting of the wrong shape says what is expected, and a histogram named with _bucket is refused', () => {
+    const doc = (more: string, sli = 'sli: { raw: { errorRatioQuery: "x[{{window}}]" } }') => `apiVersion: quench/v1
+kind: SLO
+metadata: { name: shapes }
+service: web
+objective: 99.9
+${more}
+${sli}
+`;
+    const messages = (text: string) => importText(text).problems.map(formatProblem);
+    expect(messages(doc('window: 30'))).toEqual([
+      'x.yaml:6:1: window: expected a rolling window such as 30d or 4w, or { calendar: week|month|quarter|year, timeZone: Europe/Berlin }',
+    ]);
+    expect(messages(doc('budgeting: Timeslices'))).toEqual([
+      'x.yaml:6:1: budgeting: expected occurrences or timeslices (lower-case), or { method: occurrences|timeslices|ratioTimeslices, sliceLength: 1m, sliceTarget: 99 }',
+    ]);
+    expect(messages(doc('', 'sli: { latency: { histogram: http_request_duration_seconds_bucket, threshold: 0.3 } }'))).toEqual([
+      'x.yaml:7:19: sli.latency.histogram: http_request_duration_seconds_bucket: write the histogram\'s base name, http_request_duration_seconds (Quench reads its _bucket and _count series)',
+    ]);
+  });
+
   it('an objective or slice target written as a ratio (0.999, as OpenSLO writes it) is refused at its field, not read as 0.999%', () => {
     const { slos, problems } = importText(`apiVersion: quench/v1
 kind: SLO
