@@ -66,13 +66,17 @@ export async function signalRuns(
       }
       const rows = await stepsOf(tx, runId);
       const index = indexPlaybook(run.definition);
-      const waiting = rows.filter((r) => r.kind === 'wait' && r.status === 'waiting' && r.spec.role === 'step');
+      // Only waits for this event type: the run's events are read (for their conditions) only
+      // then, so an alert storm attaching hundreds of alerts to a run that waits for another
+      // event does not re-read every earlier event at each one.
+      const waiting = rows.flatMap((r) => {
+        const pb = r.kind === 'wait' && r.status === 'waiting' && r.spec.role === 'step' ? index.get(r.stepKey)?.step : undefined;
+        return pb?.kind === 'wait' && pb.until?.event === event.type ? [{ step: r, until: pb.until }] : [];
+      });
       if (waiting.length === 0) return;
       const context = await runContext(tx, run, rows, rt.env);
-      for (const step of waiting) {
-        const pb = index.get(step.stepKey)?.step;
-        if (pb?.kind !== 'wait' || !pb.until || pb.until.event !== event.type) continue;
-        const matched = matchingEvent(context, pb.until);
+      for (const { step, until } of waiting) {
+        const matched = matchingEvent(context, until);
         if (!matched) continue;
         await applyStepResult(
           tx,
