@@ -76,7 +76,8 @@ export class Reports {
         const report = await this.#compute(from, to);
         // A scheduled report is posted under the lease its save takes, resumably (retryPosts).
         const lease = origin === 'scheduled' ? postingLease(this.deps.who) : undefined;
-        await saveReport(db, from, to, report, clock.now(), lease);
+        // This claim went stale and another claimant stored and posts the report: serve that.
+        if (!(await saveReport(db, from, to, report, clock.now(), lease))) continue;
         if (lease) await this.#postScheduled({ from, to, lease, report, progress: {}, tries: 0 });
         else if (post) {
           await this.post(report);

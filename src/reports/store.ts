@@ -33,15 +33,18 @@ export async function claimPeriod(db: Database, from: Date, to: Date, who: strin
 }
 
 /**
- * Stores the computed report. `lease` (postingLease): the claimant posts it next, and holds the
+ * Stores the computed report; false when another claimant stored it first (this one's claim
+ * went stale and was taken over). `lease` (postingLease): the claimant posts it next, and holds the
  * posting lease from this same write, so no retry (another replica's, or its own timer's) posts
  * beside it.
  */
-export async function saveReport(db: Database, from: Date, to: Date, report: Report, now: Date, lease?: string): Promise<void> {
-  await db.orm
+export async function saveReport(db: Database, from: Date, to: Date, report: Report, now: Date, lease?: string): Promise<boolean> {
+  const stored = await db.orm
     .update(reportPeriods)
     .set({ report, completedAt: now, ...(lease ? { postLeaseBy: lease, postLeaseUntil: new Date(now.getTime() + POST_LEASE_MS) } : {}) })
-    .where(and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to), isNull(reportPeriods.report)));
+    .where(and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to), isNull(reportPeriods.report)))
+    .returning({ at: reportPeriods.completedAt });
+  return stored.length > 0;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { ReportSlo } from '../../src/reports/core/facts.js';
 import { renderSlack } from '../../src/reports/core/render-slack.js';
 import { Reports } from '../../src/reports/reports.js';
 import { reportPeriods } from '../../src/reports/schema.js';
-import { claimPeriod, POST_LEASE_MS, saveReport } from '../../src/reports/store.js';
+import { claimPeriod, POST_LEASE_MS, saveReport, STALE_CLAIM_MS } from '../../src/reports/store.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
 import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
@@ -222,5 +222,35 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
     expect(await reportsFor('replica-b').retryPosts()).toBe(2);
     const expected = [older, await row()].flatMap((r) => renderSlack(r.report as Rendered).map((m) => m.text));
     expect(inChannel('C-REPORTS', since).map((m) => m.text).sort()).toEqual(expected.sort());
+  }, 120_000);
+  it('a claimant that outlived its claim (stale, taken over) and stores nothing does not post beside the one that stored the report', async () => {
+    const since = await fresh();
+    let resume!: () => void;
+    const paused = new Promise<void>((resolve) => (resume = resolve));
+    let first = true;
+    // Replica a claims the week, then stalls while computing (a long GC, a frozen VM).
+    const slow = new Reports({
+      db: tdb.db,
+      clock,
+      logger: silentLogger,
+      audit: createAuditTrail(tdb.db, clock),
+      slos: async () => {
+        if (first) await paused;
+        first = false;
+        return slos;
+      },
+      chat,
+      channel: 'C-REPORTS',
+      who: 'replica-a',
+    });
+    const stalled = slow.produce(new Date(FROM), new Date(TO), 'scheduled');
+    await waitFor('replica a claimed', async () => (await tdb.db.orm.select().from(reportPeriods)).length > 0);
+    clock.set(TO + 1_000 + STALE_CLAIM_MS + 60_000);
+    await reportsFor('replica-b').produce(new Date(FROM), new Date(TO), 'scheduled');
+    const report = (await row()).report as Rendered;
+    resume();
+    await stalled;
+    expectThread('C-REPORTS', since, renderSlack(report));
+    expectThread('C-OWN', since, renderSlack(report, new Set(['team-a'])));
   }, 120_000);
 });
