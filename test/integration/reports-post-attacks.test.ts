@@ -20,7 +20,8 @@ import { waitFor } from '../support/wait-for.js';
  * plain cases): a Slack call that hangs past the posting lease, a catch-up after an outage of
  * weeks, the SLO catalog changing between tries, a database blip right after Slack accepted a
  * message, Slack switched off between tries, a row written by a replica that predates the
- * posting lease. Each time: every message once in its channel's thread, none twice.
+ * posting lease, the service stopping mid-post, a claimant that outlived its stale claim. Each
+ * time: every message once in its channel's thread, none twice.
  */
 const H = 3600_000;
 const WEEK = 7 * 24 * H;
