@@ -320,6 +320,8 @@ export class OpenSloImport {
   budgeting(slo: OpenSloSlo, objective: OpenSloSlo['spec']['objectives'][number], oAt: At): Budgeting | undefined {
     const method = slo.spec.budgetingMethod;
     if (method === 'Occurrences') return { method: 'occurrences' };
+    // A missing or unknown method is the schema's problem, already reported.
+    if (method !== 'Timeslices' && method !== 'RatioTimeslices') return undefined;
     const raw = objective.timeSliceWindow;
     const sliceMs = typeof raw === 'number' ? raw * 1000 : raw === undefined ? undefined : parseDuration(raw);
     if (raw === undefined) return this.error(oAt, `timeSliceWindow is required for ${method} (e.g. 1m)`);

@@ -119,7 +119,12 @@ export const sloSpecSchema = z.object({
       typeof v === 'string'
         ? ({ occurrences: 'Occurrences', timeslices: 'Timeslices', ratiotimeslices: 'RatioTimeslices' }[v.toLowerCase()] ?? v)
         : v,
-    z.enum(['Occurrences', 'Timeslices', 'RatioTimeslices']),
+    z.enum(['Occurrences', 'Timeslices', 'RatioTimeslices'], {
+      error: (issue) =>
+        issue.input === undefined
+          ? 'required (Occurrences, Timeslices or RatioTimeslices)'
+          : `expected Occurrences, Timeslices or RatioTimeslices, not ${String(issue.input)}`,
+    }),
   ),
   objectives: z.array(objective).min(1, 'expected at least one objective'),
   // Real files leave `alertPolicies:` empty (null); that means none.

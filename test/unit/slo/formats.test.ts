@@ -132,6 +132,24 @@ spec:
     expect(slos[0]!.sli).toMatchObject({ kind: 'events', errorQuery: 'sum(rate(e[{{window}}]))', totalQuery: 'sum(rate(t[{{window}}]))' });
   });
 
+  it('an SLO without budgetingMethod (as the spec README\'s own example) is told the field is required, once', () => {
+    const problems = importText(`apiVersion: openslo/v1
+kind: SLO
+metadata: { name: no-method }
+spec:
+  service: web
+  indicator:
+    spec:
+      ratioMetric:
+        good: { metricSource: { type: Prometheus, spec: { query: 'sum(ok_total)' } } }
+        total: { metricSource: { type: Prometheus, spec: { query: 'sum(all_total)' } } }
+  timeWindow: [{ duration: 28d, isRolling: true }]
+  objectives:
+    - target: 0.98
+`).problems.map(formatProblem);
+    expect(problems).toEqual(['x.yaml:4:1: spec.budgetingMethod: required (Occurrences, Timeslices or RatioTimeslices)']);
+  });
+
   it('a timeSliceWindow that is no duration is named as such, not reported missing', () => {
     const problems = importText(`apiVersion: openslo/v1
 kind: SLO
