@@ -110,11 +110,23 @@ export class OpenSloImport {
 
   /** The source type of a metricSource, resolved through its DataSource when referenced. */
   sourceType(ms: MetricSource, where: At): string | undefined {
-    if (ms.type) return ms.type;
     if (ms.metricSourceRef) {
-      const ds = this.ref('DataSource', ms.metricSourceRef, at(where, 'metricSourceRef'));
-      return (ds?.value.spec as { type?: string } | undefined)?.type;
+      // With a type of its own the reference may name a DataSource kept elsewhere (as
+      // OpenSLO/go-sdk's examples do); without one it must resolve here.
+      const ds = ms.type
+        ? this.byKind.get('DataSource')?.get(ms.metricSourceRef)
+        : this.ref('DataSource', ms.metricSourceRef, at(where, 'metricSourceRef'));
+      const dsType = (ds?.value.spec as { type?: string } | undefined)?.type;
+      // Both given and different: which one is meant cannot be guessed (and the DataSource's
+      // connectionDetails would be read as the other type's).
+      if (ms.type && dsType && ms.type.toLowerCase() !== dsType.toLowerCase())
+        return this.error(
+          at(where, 'type'),
+          `metricSource type ${ms.type} differs from the type of DataSource ${ms.metricSourceRef} (${dsType}): give one of them, or the same`,
+        );
+      return ms.type ?? dsType;
     }
+    if (ms.type) return ms.type;
     return this.error(where, 'metricSource: give a type (e.g. Prometheus) or a metricSourceRef to a DataSource');
   }
 

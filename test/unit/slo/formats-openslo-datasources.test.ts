@@ -71,6 +71,16 @@ describe('OpenSLO DataSource connectionDetails', () => {
     const other = importText(dataSource('dd', 'Datadog', '  connectionDetails: { url: "http://dd" }\n') + slo('dd'));
     expect(other.problems.map((p) => p.message)).toEqual([expect.stringMatching(/^unsupported metric source type Datadog/)]);
   });
+
+  it('a metricSource whose type contradicts its DataSource\'s is an error at the type, not a puzzle about the DataSource\'s connectionDetails', () => {
+    const text = dataSource('dd', 'Datadog', '  connectionDetails: { apiKey: x }\n') + slo('dd').replaceAll('metricSourceRef: dd,', 'metricSourceRef: dd, type: Prometheus,');
+    const r = importText(text);
+    expect(r.slos).toEqual([]);
+    expect(r.problems.map(formatProblem)).toEqual([
+      'o.yaml:19:54: metricSource type Prometheus differs from the type of DataSource dd (Datadog): give one of them, or the same',
+      'o.yaml:20:55: metricSource type Prometheus differs from the type of DataSource dd (Datadog): give one of them, or the same',
+    ]);
+  });
 });
 
 describe('accepted fields without effect are quench validate warnings', () => {
