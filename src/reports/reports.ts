@@ -74,12 +74,17 @@ export class Reports {
       }
       if (claim.kind === 'claimed') {
         const report = await this.#compute(from, to);
-        // A scheduled report is posted under the lease its save takes, resumably (retryPosts).
-        const lease = origin === 'scheduled' ? postingLease(this.deps.who) : undefined;
+        // A scheduled report is posted under the lease its save takes, resumably (retryPosts),
+        // whoever finishes it: a schedule's claim taken over when stale (its claimant died while
+        // computing) by a GET is left to the retry, at once, not posted inside the GET.
+        const lease = claim.origin === 'scheduled' || origin === 'scheduled' ? postingLease(this.deps.who) : undefined;
         // This claim went stale and another claimant stored and posts the report: serve that.
         if (!(await saveReport(db, from, to, report, clock.now(), lease))) continue;
-        if (lease) await this.#postScheduled({ from, to, lease, report, progress: {}, tries: 0 });
-        else if (post) {
+        if (lease && origin !== 'scheduled' && !post) await releasePostLease(db, from, to, lease, {});
+        else if (lease) {
+          const failure = await this.#postScheduled({ from, to, lease, report, progress: {}, tries: 0 });
+          if (failure !== undefined && origin !== 'scheduled') throw slackUnavailable(failure);
+        } else if (post) {
           await this.post(report);
           await markPosted(db, from, to, clock.now());
         }
@@ -158,7 +163,7 @@ export class Reports {
     const due = await leasePost(this.deps.db, from, to, postingLease(this.deps.who), this.deps.clock.now());
     if (!due) throw new QuenchError('conflict', 'this scheduled report is being posted right now (by another replica, or its first try): try again in a few minutes');
     const failure = await this.#postScheduled(due);
-    if (failure !== undefined) throw new QuenchError('slack_unavailable', `posting the report to Slack failed (${failure}); it will be tried again from where it stopped`);
+    if (failure !== undefined) throw slackUnavailable(failure);
   }
 
   /**
@@ -231,3 +236,6 @@ export class Reports {
     return failures;
   }
 }
+
+/** A person's post of a scheduled report that Slack refused: the posting stays pending. */
+const slackUnavailable = (failure: string) => new QuenchError('slack_unavailable', `posting the report to Slack failed (${failure}); it will be tried again from where it stopped`);

@@ -9,7 +9,8 @@ import { reportPeriods } from './schema.js';
 /** A claim older than this with no report is taken over (its claimant died while computing). */
 export const STALE_CLAIM_MS = 10 * 60_000;
 
-export type Claim = { kind: 'claimed' } | { kind: 'stored'; report: Report; postedAt: Date | null; origin: string } | { kind: 'busy' };
+/** `claimed`: the row's origin, which a stale claim taken over keeps (a schedule's week stays scheduled). */
+export type Claim = { kind: 'claimed'; origin: string } | { kind: 'stored'; report: Report; postedAt: Date | null; origin: string } | { kind: 'busy' };
 
 /**
  * Claims the period: the first caller inserts its row (the primary key refuses the second), a
@@ -21,15 +22,15 @@ export async function claimPeriod(db: Database, from: Date, to: Date, who: strin
     .values({ periodStart: from, periodEnd: to, origin, claimedBy: who, claimedAt: now })
     .onConflictDoNothing()
     .returning({ at: reportPeriods.claimedAt });
-  if (inserted.length > 0) return { kind: 'claimed' };
+  if (inserted.length > 0) return { kind: 'claimed', origin };
   const [row] = await db.orm.select().from(reportPeriods).where(and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to)));
   if (row?.report) return { kind: 'stored', report: row.report as Report, postedAt: row.postedAt, origin: row.origin };
   const taken = await db.orm
     .update(reportPeriods)
     .set({ claimedBy: who, claimedAt: now })
     .where(and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to), isNull(reportPeriods.report), lt(reportPeriods.claimedAt, new Date(now.getTime() - STALE_CLAIM_MS))))
-    .returning({ at: reportPeriods.claimedAt });
-  return taken.length > 0 ? { kind: 'claimed' } : { kind: 'busy' };
+    .returning({ origin: reportPeriods.origin });
+  return taken[0] ? { kind: 'claimed', origin: taken[0].origin } : { kind: 'busy' };
 }
 
 /**

@@ -20,8 +20,9 @@ import { waitFor } from '../support/wait-for.js';
  * plain cases): a Slack call that hangs past the posting lease, a catch-up after an outage of
  * weeks, the SLO catalog changing between tries, a database blip right after Slack accepted a
  * message, Slack switched off between tries, a row written by a replica that predates the
- * posting lease, the service stopping mid-post, a claimant that outlived its stale claim. Each
- * time: every message once in its channel's thread, none twice.
+ * posting lease, the service stopping mid-post, a claimant that outlived its stale claim, a
+ * schedule's stale claim finished by a GET. Each time: every message once in its channel's
+ * thread, none twice.
  */
 const H = 3600_000;
 const WEEK = 7 * 24 * H;
@@ -251,6 +252,18 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
     const report = (await row()).report as Rendered;
     resume();
     await stalled;
+    expectThread('C-REPORTS', since, renderSlack(report));
+    expectThread('C-OWN', since, renderSlack(report, new Set(['team-a'])));
+  }, 120_000);
+  it('the schedule’s claimant died while computing and a person’s GET finished the week: it is still posted, by the retry, once', async () => {
+    const since = await fresh();
+    expect((await claimPeriod(tdb.db, new Date(FROM), new Date(TO), 'replica-dead', 'scheduled', clock.now())).kind).toBe('claimed');
+    clock.set(TO + 1_000 + STALE_CLAIM_MS + 60_000);
+    // GET /v1/reports of that week takes the stale claim over: no Slack call inside a GET.
+    expect((await reportsFor('replica-b').produce(new Date(FROM), new Date(TO), 'on_demand')).computed).toBe(true);
+    expect(slack.messages.length).toBe(since);
+    expect(await reportsFor('replica-c').retryPosts()).toBe(1);
+    const report = (await row()).report as Rendered;
     expectThread('C-REPORTS', since, renderSlack(report));
     expectThread('C-OWN', since, renderSlack(report, new Set(['team-a'])));
   }, 120_000);
