@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { QuenchError } from '../core/errors.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { PostingHold } from './posting.js';
@@ -44,8 +45,14 @@ export function holdPostingLease(
     held: () => !lost && !options.stopping(),
     save: async () => {
       if (lost) return false;
-      lost = !(await savePostProgress(db, due.from, due.to, due.lease, due.progress, clock.now()));
-      return !lost;
+      const saved = await savePostProgress(db, due.from, due.to, due.lease, due.progress, clock.now()).catch((err: unknown) => {
+        // drizzle's message is the whole statement with its parameters (the progress JSON): the
+        // operator reads this in post_error, so name what failed and the driver's reason only.
+        const reason = ((err as { cause?: Error }).cause ?? (err as Error)).message;
+        throw new QuenchError('database_unavailable', `saving what reached Slack failed (${reason}); that message was posted, and is recorded with this try's failure`, { cause: err });
+      });
+      lost = !saved;
+      return saved;
     },
     release: async () => {
       clearInterval(timer);

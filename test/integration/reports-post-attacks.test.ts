@@ -160,7 +160,7 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
     await reportsFor('replica-a').scheduled(new Date(TO));
     const r = await row();
     expect(r.postedAt).toBeNull();
-    expect(r.postError).toMatch(/^C-OWN: /);
+    expect(r.postError).toMatch(/^C-OWN: saving what reached Slack failed \(connection lost \(attack\)\)/);
     clock.set(TO + 1_000 + 60_000);
     expect(await reportsFor('replica-b').retryPosts()).toBe(1);
     const report = r.report as Rendered;
