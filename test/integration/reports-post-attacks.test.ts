@@ -267,4 +267,31 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
     expectThread('C-REPORTS', since, renderSlack(report));
     expectThread('C-OWN', since, renderSlack(report, new Set(['team-a'])));
   }, 120_000);
+  it('eight weeks caught up with Slack down: each retry round tries every due week once and ends, the cron’s week beside it is posted, and all are posted once Slack is back', async () => {
+    await fresh();
+    slos = CATALOG.slice(0, 20);
+    clock.set(TO - 8 * WEEK + 1_000);
+    await reportsFor('replica-a').scheduled(new Date(TO - 8 * WEEK));
+    const since = slack.messages.length;
+    slack.failWhen('chat.postMessage', () => 'fatal_error');
+    clock.set(TO + 3 * H);
+    expect(await reportsFor('replica-a').catchUp(clock.now())).toBe(8);
+    clock.set(TO + 3 * H + 60_000);
+    const calls = slack.callsTo('chat.postMessage').length;
+    expect(await reportsFor('replica-a').retryPosts()).toBe(0);
+    // One refused first message per channel and week, then each week waits out its back-off.
+    expect(slack.callsTo('chat.postMessage').length - calls).toBe(8 * 2);
+    expect(await reportsFor('replica-a').retryPosts()).toBe(0);
+    expect(slack.callsTo('chat.postMessage').length - calls).toBe(8 * 2);
+    slack.failWhen('chat.postMessage', undefined);
+    clock.set(TO + 5 * H);
+    // A cron firing and the retry of the eight weeks, at once on two replicas.
+    const [, posted] = await Promise.all([reportsFor('replica-a').scheduled(new Date(TO + 5 * H)), reportsFor('replica-b').retryPosts()]);
+    expect(posted).toBe(8);
+    const rows = (await tdb.db.orm.select().from(reportPeriods)).filter((r) => r.periodEnd.getTime() > TO - 8 * WEEK);
+    expect(rows).toHaveLength(9);
+    expect(rows.every((r) => r.postedAt !== null)).toBe(true);
+    const expected = rows.flatMap((r) => renderSlack(r.report as Rendered).map((m) => m.text));
+    expect(inChannel('C-REPORTS', since).map((m) => m.text).sort()).toEqual(expected.sort());
+  }, 180_000);
 });
