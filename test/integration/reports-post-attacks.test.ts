@@ -13,6 +13,7 @@ import { claimPeriod, POST_LEASE_MS, saveReport, STALE_CLAIM_MS } from '../../sr
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
 import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
+import { longNamedSlo, reportThreads } from '../support/report-threads.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -28,16 +29,8 @@ const H = 3600_000;
 const WEEK = 7 * 24 * H;
 const TO = Date.parse('2026-11-30T09:00:00Z');
 const FROM = TO - WEEK;
-const slo = (i: number, service: string, ownerChannel?: string): ReportSlo => ({
-  name: `slo-${i}-${'n'.repeat(1200)}`,
-  service,
-  objective: 0.99,
-  window: '28d',
-  windowMs: 28 * 24 * H,
-  ...(ownerChannel ? { ownerChannel } : {}),
-});
 // Long names make several messages per channel (a thread), as a large catalog does.
-const CATALOG: ReportSlo[] = Array.from({ length: 200 }, (_, i) => (i < 100 ? slo(i, 'team-a', 'C-OWN') : slo(i, 'team-b')));
+const CATALOG: ReportSlo[] = Array.from({ length: 200 }, (_, i) => (i < 100 ? longNamedSlo(i, 'team-a', 'C-OWN') : longNamedSlo(i, 'team-b')));
 type Rendered = Parameters<typeof renderSlack>[0];
 
 describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (kind) => {
@@ -66,15 +59,7 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
     new Reports({ db: tdb.db, clock, logger: silentLogger, audit: createAuditTrail(tdb.db, clock), slos: () => slos, chat, channel: 'C-REPORTS', who, ...options });
   const rowOf = async (from: number, to: number) => (await tdb.db.orm.select().from(reportPeriods).where(and(eq(reportPeriods.periodStart, new Date(from)), eq(reportPeriods.periodEnd, new Date(to)))))[0]!;
   const row = () => rowOf(FROM, TO);
-  const inChannel = (channel: string, since: number) => slack.messages.slice(since).filter((m) => m.channel === channel);
-  /** The channel holds these messages exactly: the first, then every other in its thread, each once. */
-  const expectThread = (channel: string, since: number, expected: Array<{ text: string }>, threadOf?: (ts: string) => boolean) => {
-    const got = inChannel(channel, since).filter((m) => !threadOf || threadOf(m.threadTs ?? m.ts));
-    expect(got.map((m) => m.text).sort()).toEqual(expected.map((m) => m.text).sort());
-    const [first, ...replies] = got;
-    expect(first!.threadTs).toBeUndefined();
-    expect(replies.every((m) => m.threadTs === first!.ts)).toBe(true);
-  };
+  const { inChannel, expectThread } = reportThreads(() => slack);
 
   async function fresh() {
     tdb = await freshDatabase(kind);

@@ -12,6 +12,7 @@ import { claimPeriod, POST_GIVE_UP_MS, POST_LEASE_MS, saveReport } from '../../s
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
 import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
+import { longNamedSlo, reportThreads } from '../support/report-threads.js';
 
 /**
  * A scheduled report that Slack refused is not lost: it stays stored and unposted, and is posted
@@ -25,15 +26,7 @@ const H = 3600_000;
 const WEEK = 7 * 24 * H;
 const TO = Date.parse('2026-11-30T09:00:00Z');
 const FROM = TO - WEEK;
-// Long names make the report several messages per channel (a thread), as a large catalog does.
-const SLOS: ReportSlo[] = Array.from({ length: 300 }, (_, i) => ({
-  name: `slo-${i}-${'n'.repeat(1200)}`,
-  service: i < 150 ? 'team-a' : 'team-b',
-  objective: 0.99,
-  window: '28d',
-  windowMs: 28 * 24 * H,
-  ...(i < 150 ? { ownerChannel: 'C-OWN' } : {}),
-}));
+const SLOS: ReportSlo[] = Array.from({ length: 300 }, (_, i) => (i < 150 ? longNamedSlo(i, 'team-a', 'C-OWN') : longNamedSlo(i, 'team-b')));
 
 describe.each(databaseKinds)('posting a scheduled report that Slack refused, on %s', (kind) => {
   let tdb: TestDatabase;
@@ -63,16 +56,7 @@ describe.each(databaseKinds)('posting a scheduled report that Slack refused, on 
       who,
     });
   const row = async () => (await tdb.db.orm.select().from(reportPeriods).where(and(eq(reportPeriods.periodStart, new Date(FROM)), eq(reportPeriods.periodEnd, new Date(TO)))))[0]!;
-  const inChannel = (channel: string, since: number) => slack.messages.slice(since).filter((m) => m.channel === channel);
-  /** The channel holds the report exactly once: its first message, then every other in its thread, none twice. */
-  const expectWholeThread = (channel: string, since: number, expected: number) => {
-    const got = inChannel(channel, since);
-    expect(got).toHaveLength(expected);
-    const [first, ...replies] = got;
-    expect(first!.threadTs).toBeUndefined();
-    expect(replies.every((m) => m.threadTs === first!.ts)).toBe(true);
-    expect(new Set(got.map((m) => m.text)).size).toBe(got.length);
-  };
+  const { inChannel, expectThread: expectWholeThread } = reportThreads(() => slack);
 
   async function fresh() {
     tdb = await freshDatabase(kind);

@@ -239,6 +239,10 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       res.writeHead(500).end(String(e));
     });
   });
+  // Node closes an idle keep-alive socket after 5 s; a client that reuses it just then gets a
+  // reset ('fetch failed'), which tests that pause between calls (a fresh database, a clock
+  // step) hit at random. Slack keeps connections open far longer; so does the fake, until close().
+  server.keepAliveTimeout = 120_000;
   const socket = attachSocketMode(server, () => port);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
