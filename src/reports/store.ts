@@ -9,6 +9,9 @@ import { reportPeriods } from './schema.js';
 /** A claim older than this with no report is taken over (its claimant died while computing). */
 export const STALE_CLAIM_MS = 10 * 60_000;
 
+/** The row of one period (its primary key). */
+const period = (from: Date, to: Date) => and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to));
+
 /** `claimed`: the row's origin, which a stale claim taken over keeps (a schedule's week stays scheduled). */
 export type Claim = { kind: 'claimed'; origin: string } | { kind: 'stored'; report: Report; postedAt: Date | null; origin: string } | { kind: 'busy' };
 
@@ -23,12 +26,12 @@ export async function claimPeriod(db: Database, from: Date, to: Date, who: strin
     .onConflictDoNothing()
     .returning({ at: reportPeriods.claimedAt });
   if (inserted.length > 0) return { kind: 'claimed', origin };
-  const [row] = await db.orm.select().from(reportPeriods).where(and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to)));
+  const [row] = await db.orm.select().from(reportPeriods).where(period(from, to));
   if (row?.report) return { kind: 'stored', report: row.report as Report, postedAt: row.postedAt, origin: row.origin };
   const taken = await db.orm
     .update(reportPeriods)
     .set({ claimedBy: who, claimedAt: now })
-    .where(and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to), isNull(reportPeriods.report), lt(reportPeriods.claimedAt, new Date(now.getTime() - STALE_CLAIM_MS))))
+    .where(and(period(from, to), isNull(reportPeriods.report), lt(reportPeriods.claimedAt, new Date(now.getTime() - STALE_CLAIM_MS))))
     .returning({ origin: reportPeriods.origin });
   return taken[0] ? { kind: 'claimed', origin: taken[0].origin } : { kind: 'busy' };
 }
@@ -42,8 +45,8 @@ export async function claimPeriod(db: Database, from: Date, to: Date, who: strin
 export async function saveReport(db: Database, from: Date, to: Date, report: Report, now: Date, lease?: string): Promise<boolean> {
   const stored = await db.orm
     .update(reportPeriods)
-    .set({ report, completedAt: now, ...(lease ? { postLeaseBy: lease, postLeaseUntil: new Date(now.getTime() + POST_LEASE_MS) } : {}) })
-    .where(and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to), isNull(reportPeriods.report)))
+    .set({ report, completedAt: now, ...(lease ? { postLeaseBy: lease, postLeaseUntil: leaseUntil(now) } : {}) })
+    .where(and(period(from, to), isNull(reportPeriods.report)))
     .returning({ at: reportPeriods.completedAt });
   return stored.length > 0;
 }
@@ -66,7 +69,6 @@ export const POST_GIVE_UP_MS = 24 * 3600_000;
 /** Back-off between posting tries: 1, 2, 4 … minutes, at most 30. */
 export const postBackOffMs = (tries: number) => Math.min(30, 2 ** Math.max(0, tries - 1)) * 60_000;
 
-const period = (from: Date, to: Date) => and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to));
 const leasedTo = (from: Date, to: Date, lease: string) => and(period(from, to), eq(reportPeriods.postLeaseBy, lease));
 const leaseUntil = (now: Date) => new Date(now.getTime() + POST_LEASE_MS);
 

@@ -163,8 +163,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       if (!str(args.trigger_id)) return err('invalid_trigger_id');
       const view = typeof args.view === 'string' ? JSON.parse(args.view) : args.view;
       // Slack refuses a view over its limits whole, naming each place (invalid_arguments).
-      const invalid = viewErrors(view);
-      if (invalid.length > 0) return { body: { ok: false, error: 'invalid_arguments', response_metadata: { messages: invalid } } };
+      const invalid = refused('invalid_arguments', viewErrors(view));
+      if (invalid) return invalid;
       return ok({ view: { id: `V${String(++channelCounter).padStart(8, '0')}`, ...(view as object) } });
     },
     'users.lookupByEmail': (args) => {
@@ -282,9 +282,12 @@ function err(error: string): Answer {
 
 /** Slack refuses the whole message when its blocks break a limit, saying where. */
 function invalidBlocks(blocks: unknown[] | undefined): Answer | undefined {
-  if (blocks === undefined) return undefined;
-  const messages = blockKitErrors(blocks);
-  return messages.length === 0 ? undefined : { body: { ok: false, error: 'invalid_blocks', response_metadata: { messages } } };
+  return blocks === undefined ? undefined : refused('invalid_blocks', blockKitErrors(blocks));
+}
+
+/** Slack's refusal of a whole request for what `messages` name (`[ERROR] …` lines); undefined for none. */
+function refused(error: string, messages: string[]): Answer | undefined {
+  return messages.length === 0 ? undefined : { body: { ok: false, error, response_metadata: { messages } } };
 }
 
 function str(v: unknown): string | undefined {
