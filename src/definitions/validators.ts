@@ -14,8 +14,11 @@ export interface DefinitionValidator {
   readonly family: string;
   /** Whether this document belongs to the family (by apiVersion and kind). */
   claims(doc: SourceDocument): boolean;
-  /** Every problem in the family's documents, located. */
-  validate(docs: SourceDocument[]): Problem[];
+  /**
+   * Every problem in the family's documents, located. `all`: every document of the run, for
+   * references into another family (an SLO naming its playbook).
+   */
+  validate(docs: SourceDocument[], all?: SourceDocument[]): Problem[];
 }
 
 /** The validators `quench validate` uses; capabilities add theirs here. */
@@ -45,7 +48,7 @@ export function validateDocuments(docs: SourceDocument[], validators = definitio
   }
   for (const [validator, family] of claimed) {
     if (family.length === 0) continue;
-    const { result, problems: crashes } = guardedCheck(family, (docs) => validator.validate(docs));
+    const { result, problems: crashes } = guardedCheck(family, (own) => validator.validate(own, docs));
     problems.push(...crashes, ...result);
   }
   return problems;

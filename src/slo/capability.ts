@@ -1,6 +1,6 @@
 import { type FSWatcher, watch } from 'node:fs';
 import cron from 'node-cron';
-import { formatProblem } from '../definitions/problem.js';
+import { formatProblem, type Problem } from '../definitions/problem.js';
 import { QuenchError } from '../core/errors.js';
 import type { Component, ServiceContext } from '../service.js';
 import { loadSlos } from './definitions.js';
@@ -41,7 +41,22 @@ export function evaluatorPort(evaluator: SloEvaluator): SloPort {
  */
 export function sloCapability(ctx: ServiceContext): Component & { reload(): Promise<void> } {
   const { config, logger } = ctx;
-  const { slos, problems } = loadSlos([config.QUENCH_SLO_DIR]);
+  // Playbooks load (and reload) on their own, before this capability: an SLO naming one that is
+  // not loaded is a warning here (quench validate, reading both folders, makes it an error).
+  const options = () => {
+    const store = ctx.ports.playbooks;
+    return store
+      ? { playbooks: { names: new Set(store.list().map((p) => p.name)), severity: 'warning' as const, where: `loaded from ${config.QUENCH_PLAYBOOK_DIR}` } }
+      : {};
+  };
+  let lastWarnings = '';
+  const warn = (problems: Problem[]) => {
+    const warnings = problems.filter((p) => p.severity === 'warning').map(formatProblem);
+    if (warnings.length > 0 && warnings.join('\n') !== lastWarnings)
+      logger.warn({ dir: config.QUENCH_SLO_DIR, problems: warnings }, 'SLO definitions have warnings (quench validate lists them)');
+    lastWarnings = warnings.join('\n');
+  };
+  const { slos, problems } = loadSlos([config.QUENCH_SLO_DIR], options());
   const errors = problems.filter((p) => p.severity === 'error');
   if (errors.length > 0) {
     throw new QuenchError(
@@ -49,6 +64,7 @@ export function sloCapability(ctx: ServiceContext): Component & { reload(): Prom
       `invalid SLO definitions in ${config.QUENCH_SLO_DIR}:\n${errors.map(formatProblem).join('\n')}`,
     );
   }
+  warn(problems);
   const metrics = sloMetrics(ctx.metrics.registry);
   const client = config.PROMETHEUS_URL
     ? new PrometheusClient({ baseUrl: config.PROMETHEUS_URL, timeoutMs: config.QUENCH_SLO_TIMEOUT_SECONDS * 1000 })
@@ -106,7 +122,7 @@ export function sloCapability(ctx: ServiceContext): Component & { reload(): Prom
   let lastProblems = '';
   let reloading: Promise<void> | undefined;
   const reloadNow = async () => {
-    const next = loadSlos([config.QUENCH_SLO_DIR]);
+    const next = loadSlos([config.QUENCH_SLO_DIR], options());
     const bad = next.problems.filter((p) => p.severity === 'error');
     if (bad.length > 0) {
       const text = bad.map(formatProblem).join('\n');
@@ -116,6 +132,7 @@ export function sloCapability(ctx: ServiceContext): Component & { reload(): Prom
       return;
     }
     lastProblems = '';
+    warn(next.problems);
     await running; // a cycle in flight finishes on the definitions it started with
     const changes = evaluator.replace(next.slos);
     if (changes.added.length + changes.removed.length + changes.changed.length === 0) return;

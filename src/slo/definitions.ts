@@ -1,10 +1,11 @@
 import type { Problem } from '../definitions/problem.js';
 import { listYamlFiles, readYamlFile, type SourceDocument } from '../definitions/source.js';
 import type { DefinitionValidator } from '../definitions/validators.js';
+import { claimsPlaybook } from '../playbooks/validator.js';
 import type { Slo } from './core/model.js';
 import { importOpenSlo } from './formats/openslo-import.js';
 import { API_VERSION, type BudgetPolicyFields, KIND, SERVICE_POLICY_KIND } from './formats/quench-schema.js';
-import { budgetPolicyOf, importQuenchSlo } from './formats/quench-import.js';
+import { budgetPolicyOf, importQuenchSlo, type KnownPlaybooks } from './formats/quench-import.js';
 import { importServicePolicies } from './formats/service-policy.js';
 import { importPyrra, isPyrra } from './formats/pyrra-import.js';
 import { importSloth, isSlothAlertWindows, isSlothSpec, refuseSlothAlertWindows } from './formats/sloth-import.js';
@@ -28,7 +29,7 @@ function header(doc: SourceDocument): { apiVersion?: unknown; kind?: unknown; ve
   return doc.value && typeof doc.value === 'object' ? (doc.value as { apiVersion?: unknown; kind?: unknown }) : {};
 }
 
-export function importSlos(docs: SourceDocument[]): { slos: Slo[]; problems: Problem[] } {
+export function importSlos(docs: SourceDocument[], options: { playbooks?: KnownPlaybooks } = {}): { slos: Slo[]; problems: Problem[] } {
   const problems: Problem[] = [];
   const slos: Slo[] = [];
   const policies = importServicePolicies(docs.filter((d) => isServicePolicy(header(d))));
@@ -36,7 +37,7 @@ export function importSlos(docs: SourceDocument[]): { slos: Slo[]; problems: Pro
   const servicePolicy = (service: string): BudgetPolicyFields | undefined => policies.byService.get(service)?.fields;
   const each = (claims: (v: ReturnType<typeof header>) => boolean, load: typeof importQuenchSlo) => {
     for (const doc of docs.filter((d) => claims(header(d)))) {
-      const r = load(doc, servicePolicy);
+      const r = load(doc, servicePolicy, options.playbooks);
       slos.push(...r.slos);
       problems.push(...r.problems);
     }
@@ -87,13 +88,25 @@ export const sloValidator: DefinitionValidator = {
     const h = header(doc);
     return isQuench(h) || isServicePolicy(h) || isOpenSlo(h) || isSloth(h) || isSlothAlertWindows(h) || isPyrra(h);
   },
-  validate: (docs) => importSlos(docs).problems,
+  // Playbooks validated in the same run are the ones an SLO may name; with none given (only
+  // SLO files), the names cannot be checked here (the service warns at load instead).
+  validate: (docs, all = []) => {
+    const names = all.filter(claimsPlaybook).map((d) => (d.value as { metadata?: { name?: unknown } }).metadata?.name);
+    const playbooks: KnownPlaybooks | undefined =
+      names.length > 0
+        ? { names: new Set(names.filter((n): n is string => typeof n === 'string')), severity: 'error', where: 'among the playbooks given' }
+        : undefined;
+    return importSlos(docs, playbooks ? { playbooks } : {}).problems;
+  },
 };
 
-/** Reads every SLO under the given paths (files or folders). Non-SLO documents are ignored. */
-export function loadSlos(paths: string[]): { slos: Slo[]; problems: Problem[] } {
+/**
+ * Reads every SLO under the given paths (files or folders). Non-SLO documents are ignored.
+ * `playbooks`: the names an SLO's `alerting.<tier>.playbook` may take, when known.
+ */
+export function loadSlos(paths: string[], options: { playbooks?: KnownPlaybooks } = {}): { slos: Slo[]; problems: Problem[] } {
   const parsed = listYamlFiles(paths).map(readYamlFile);
   const docs = parsed.flatMap((f) => f.documents).filter((d) => sloValidator.claims(d));
-  const result = importSlos(docs);
+  const result = importSlos(docs, options);
   return { slos: result.slos, problems: [...parsed.flatMap((f) => f.problems), ...result.problems] };
 }

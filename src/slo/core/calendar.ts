@@ -72,6 +72,23 @@ export function instantOf(w: Wall, timeZone: string): number {
   return before;
 }
 
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** The wall-clock time `timeZone` shows at `ms`, as `2022-01-01 12:00:00`. */
+export function wallTimeText(ms: number, timeZone: string): string {
+  const w = wallOf(ms, timeZone);
+  return `${pad(w.y, 4)}-${pad(w.mo)}-${pad(w.d)} ${pad(w.h)}:${pad(w.mi)}:${pad(w.s)}`;
+}
+
+/** The instant `2022-01-01T12:00:00+02:00` names (its wall time less its offset; `Z` is +00:00). */
+export function instantOfOffsetTime(text: string): number | undefined {
+  const m = /^(.*?)(?:\.\d+)?(Z|([+-])(\d{2}):?(\d{2}))$/i.exec(text.trim());
+  const w = m ? parseWallTime(m[1]!) : undefined;
+  if (!m || !w) return undefined;
+  const offsetMin = m[2]!.toUpperCase() === 'Z' ? 0 : (m[3] === '-' ? -1 : 1) * (+m[4]! * 60 + +m[5]!);
+  return wallAsUtc(w) - offsetMin * 60_000;
+}
+
 /** `2022-01-01 12:00:00` / `2022-01-01T12:00:00` (no zone: OpenSLO's format) as wall-clock fields. */
 export function parseWallTime(text: string): Wall | undefined {
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(text.trim());

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import type { Problem } from '../../definitions/problem.js';
 import type { SourceDocument } from '../../definitions/source.js';
+import { formatDuration } from '../core/duration.js';
+import type { Sli } from '../core/model.js';
 import { tidy } from '../core/numbers.js';
+import { hasWindowTemplate, readsOwnRange } from '../core/promql.js';
 
 /** A readable budget name part from a display name: "Good experience" → "good-experience". */
 export function slug(text: string): string {
@@ -128,4 +131,30 @@ function issueProblems(doc: SourceDocument, issues: readonly z.core.$ZodIssue[],
       ),
     ];
   });
+}
+
+/** Prometheus' default `scrape_interval`: assumed for an SLI whose file declares none. */
+export const DEFAULT_SCRAPE_MS = 60_000;
+
+/**
+ * Whether an SLI reads each alert window as a range of its own samples (`rate(x[{{window}}])`,
+ * a counter's `increase(x[window])`), which needs two scrapes in the window to have a value. A
+ * query that reads its own range (`sum(rate(x[5m]))`) or a gauge is averaged over the window
+ * from a subquery instead, and a synthetic SLI has no scrapes.
+ */
+export function readsWindowRanges(sli: Sli): boolean {
+  if (sli.kind === 'raw') return hasWindowTemplate(sli.errorRatioQuery);
+  if (sli.kind !== 'events') return false;
+  const counter = sli.counter ?? true;
+  return [sli.totalQuery, sli.errorQuery ?? sli.goodQuery ?? ''].some((q) => hasWindowTemplate(q) || (counter && !readsOwnRange(q)));
+}
+
+/**
+ * The warning for an alert window that holds fewer than two scrapes: a rate over it has no
+ * value at most evaluations; the window set is then undecided (neither breaches nor clears) and
+ * hardly ever fires.
+ * `scrape` names where the interval came from; `change` says what to write instead.
+ */
+export function fewScrapesMessage(windowMs: number, scrapeMs: number, scrape: string, change: string): string {
+  return `a ${formatDuration(windowMs)} window holds fewer than two scrapes of ${formatDuration(scrapeMs)} (${scrape}): a rate over it has no value at most evaluations, and a window without data holds the alert state, so this window set can hardly fire; ${change}`;
 }

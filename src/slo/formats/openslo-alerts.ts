@@ -17,7 +17,13 @@ function condition(imp: OpenSloImport, spec: AlertConditionSpec, where: At, peri
   if (c.kind.toLowerCase() !== 'burnrate')
     return imp.error(at(where, 'condition', 'kind'), `condition.kind ${c.kind} is not supported; Quench alerts on burnrate`);
   if (c.op === 'lt' || c.op === 'lte')
-    return imp.error(at(where, 'condition', 'op'), 'a burn-rate alert fires above its threshold: use gt or gte');
+    // Read literally, lte alerts while the budget burns no faster than the threshold: every
+    // quiet minute, never during an incident. The spec's README writes `op: lte` in its example
+    // of a burn rate that "exceeds 2", so which one a file means cannot be guessed.
+    return imp.error(
+      at(where, 'condition', 'op'),
+      `op: ${c.op} alerts while the burn rate is ${c.op === 'lt' ? 'below' : 'at or below'} ${c.threshold}, while the error budget is safe, and never while it burns (the OpenSLO README's own example writes op: lte for a burn rate that "exceeds 2"; Quench does not guess which was meant): to alert when the budget burns, write op: gte (at or above ${c.threshold}) or op: gt (above ${c.threshold})`,
+    );
   const longMs = parseDuration(c.lookbackWindow);
   if (!longMs)
     return imp.error(at(where, 'condition', 'lookbackWindow'), `lookbackWindow: expected a duration such as 1h, not ${c.lookbackWindow}`);
@@ -85,6 +91,7 @@ export function openSloAlerting(imp: OpenSloImport, slo: OpenSloSlo, where: At, 
       const w = condition(imp, condSpec, condAt, periodMs);
       if (!w) return;
       windows.push(w);
+      imp.windowAt.set(w, condAt);
       const after = condSpec.condition.alertAfter ? (parseDuration(condSpec.condition.alertAfter) ?? 0) : 0;
       forMs[w.severity] = Math.max(forMs[w.severity] ?? 0, after);
     });

@@ -1,11 +1,11 @@
 import type { Problem } from '../../definitions/problem.js';
 import type { SourceDocument } from '../../definitions/source.js';
-import { isValidTimeZone, nominalPeriodMs, parseWallTime } from '../core/calendar.js';
-import { calendarUnit, parseDuration } from '../core/duration.js';
-import type { Budgeting, DataSourceRef, Sli, Slo, SloWindow } from '../core/model.js';
+import { instantOfOffsetTime, isValidTimeZone, nominalPeriodMs, parseWallTime, wallTimeText } from '../core/calendar.js';
+import { calendarUnit, formatDuration, parseDuration } from '../core/duration.js';
+import type { Alerting, BurnWindow, Budgeting, DataSourceRef, Sli, Slo, SloWindow } from '../core/model.js';
 import { readsOwnRange, tidy } from '../core/promql.js';
 import { openSloAlerting } from './openslo-alerts.js';
-import { sloZodProblems, slug } from './common.js';
+import { DEFAULT_SCRAPE_MS, fewScrapesMessage, readsWindowRanges, sloZodProblems, slug } from './common.js';
 import {
   type MetricSource,
   OPENSLO_V1,
@@ -36,6 +36,8 @@ export class OpenSloImport {
   readonly problems: Problem[] = [];
   readonly byKind = new Map<OpenSloKind, Map<string, Parsed>>();
   readonly slos: Parsed[] = [];
+  /** Where each burn window from an alert condition was written (its condition's spec). */
+  readonly windowAt = new Map<BurnWindow, At>();
   /** Documents that failed their schema: checked for the rest of their problems, never imported. */
   readonly partial = new Set<SourceDocument>();
 
@@ -91,8 +93,16 @@ export class OpenSloImport {
     this.byKind.set(kind, map);
     const previous = map.get(value.metadata.name);
     if (previous) {
-      const where = `${previous.doc.file}:${previous.doc.positionOf([]).line}`;
-      this.error({ doc, path: ['metadata', 'name'] }, `duplicate ${kind} name ${value.metadata.name} (also defined at ${where})`);
+      // Real repositories declare one Service (or share one DataSource) in each team's file: the
+      // same document twice means the same thing, so only a conflicting one is refused.
+      const differs = firstDifference(previous.value, value);
+      if (differs === undefined) return;
+      const first = previous.doc.positionOf(['metadata', 'name']);
+      const field = differs.length > 0 ? differs.map(String).join('.') : 'the document';
+      this.error(
+        { doc, path: ['metadata', 'name'] },
+        `duplicate ${kind} name ${value.metadata.name}, also defined at ${previous.doc.file}:${first.line}:${first.col} with a different ${field}: keep one, or make both the same`,
+      );
       return;
     }
     map.set(value.metadata.name, { kind, name: value.metadata.name, doc, value });
@@ -324,9 +334,37 @@ export class OpenSloImport {
       );
     if (!isValidTimeZone(tw.calendar.timeZone))
       return this.error(at(wAt, 'calendar', 'timeZone'), `unknown IANA time zone ${tw.calendar.timeZone}`);
-    const start = tw.calendar.startTime.replace(/(Z|[+-]\d{2}:?\d{2})$/, '');
-    if (!parseWallTime(start)) return this.error(at(wAt, 'calendar', 'startTime'), 'startTime: expected YYYY-MM-DD HH:MM:SS');
-    return { kind: 'calendar', unit: unit.unit, count: unit.count, timeZone: tw.calendar.timeZone, anchor: start };
+    const start = this.calendarStart(tw.calendar.startTime, tw.calendar.timeZone, at(wAt, 'calendar', 'startTime'));
+    return start === undefined ? undefined : { kind: 'calendar', unit: unit.unit, count: unit.count, timeZone: tw.calendar.timeZone, anchor: start };
+  }
+
+  /**
+   * The wall-clock time in `timeZone` at which the calendar periods start. OpenSLO writes it
+   * without a zone (wall-clock time in timeZone); real files also write RFC 3339 with `Z` or an
+   * offset, which names an instant: that instant is the first period's start, read on timeZone's
+   * clock. When the offset is not timeZone's own at that instant, later periods start at that
+   * wall-clock time of timeZone, not at the offset's: said in a warning.
+   */
+  calendarStart(text: string, timeZone: string, where: At): string | undefined {
+    const expected = 'startTime: expected wall-clock time in timeZone, YYYY-MM-DD HH:MM:SS (or RFC 3339 with Z or an offset)';
+    const fraction = /\.(\d+)(Z|[+-]\d{2}:?\d{2})?$/i.exec(text.trim());
+    if (fraction && /[1-9]/.test(fraction[1]!))
+      this.error(where, `startTime ${text}: fractions of a second are dropped; periods start on the whole second`, 'warning');
+    const instant = instantOfOffsetTime(text);
+    if (instant === undefined) {
+      const wall = text.trim().replace(/\.\d+$/, '');
+      return parseWallTime(wall) ? wall : this.error(where, expected);
+    }
+    const wall = wallTimeText(instant, timeZone);
+    const written = text.trim().replace(/\.\d+(?=Z|[+-]\d{2}:?\d{2}$)/i, '').replace(/(Z|[+-]\d{2}:?\d{2})$/i, '').replace('T', ' ');
+    const seconds = /:\d{2}:\d{2}$/.test(written) ? written : `${written}:00`;
+    if (seconds !== wall)
+      this.error(
+        where,
+        `startTime ${text} is ${wall} in ${timeZone} (its offset is not ${timeZone}'s): periods start at ${wall.slice(11)} on ${timeZone}'s clock (the first at exactly ${text}); to start them at ${seconds.slice(11)} ${timeZone} time, write startTime: "${seconds}" without an offset`,
+        'warning',
+      );
+    return wall;
   }
 
   budgeting(slo: OpenSloSlo, objective: OpenSloSlo['spec']['objectives'][number], oAt: At): Budgeting | undefined {
@@ -343,7 +381,7 @@ export class OpenSloImport {
         `timeSliceWindow: ${String(raw)} is not a duration: write it as 30s, 1m or 5m (a number is seconds)`,
       );
     // OpenSLO has no field for the scrape interval: Quench reads the annotation quench.dev/scrape-interval.
-    const scrape = slo.metadata.annotations?.['quench.dev/scrape-interval'];
+    const scrape = slo.metadata.annotations?.[SCRAPE_ANNOTATION];
     const scrapeMs = typeof scrape === 'string' ? parseDuration(scrape) : undefined;
     const range = scrapeMs !== undefined && 2 * scrapeMs > sliceMs ? { rangeMs: 2 * scrapeMs } : {};
     if (method === 'RatioTimeslices') return { method: 'ratioTimeslices', sliceMs, ...range };
@@ -351,6 +389,32 @@ export class OpenSloImport {
     if (t === undefined || !(t > 0 && t <= 1))
       return this.error(at(oAt, 'timeSliceTarget'), 'timeSliceTarget in (0, 1] is required for Timeslices');
     return { method: 'timeslices', sliceMs, sliceTarget: t, ...range };
+  }
+
+  /**
+   * A burn window shorter than two scrapes has no rate and never fires. The scrape interval is
+   * the SLO's annotation quench.dev/scrape-interval, else Prometheus' default; the short window
+   * is Quench's 1/12 of lookbackWindow (at least 1m), so the message names lookbackWindow.
+   */
+  scrapesPerWindow(slo: OpenSloSlo, sli: Sli, alerting: Alerting): void {
+    if (!readsWindowRanges(sli)) return;
+    const annotation = slo.metadata.annotations?.[SCRAPE_ANNOTATION];
+    const declared = typeof annotation === 'string' ? parseDuration(annotation) : undefined;
+    const scrapeMs = declared ?? DEFAULT_SCRAPE_MS;
+    const scrape = declared
+      ? `annotation ${SCRAPE_ANNOTATION}`
+      : `Prometheus' default scrape interval; annotate the SLO with ${SCRAPE_ANNOTATION} if yours differs`;
+    for (const w of alerting.windows) {
+      const where = this.windowAt.get(w);
+      const ms = Math.min(w.shortMs, w.longMs);
+      if (!where || ms >= 2 * scrapeMs) continue;
+      const part = w.shortMs < w.longMs ? `the short window of lookbackWindow ${formatDuration(w.longMs)} (1/12 of it, at least 1m)` : 'lookbackWindow';
+      this.error(
+        at(where, 'condition', 'lookbackWindow'),
+        `${part}: ${fewScrapesMessage(ms, scrapeMs, scrape, `write a lookbackWindow of ${formatDuration(24 * scrapeMs)} or more, so that its short window (1/12) is two scrapes long`)}`,
+        'warning',
+      );
+    }
   }
 
   slo(p: Parsed): Slo[] {
@@ -390,6 +454,7 @@ export class OpenSloImport {
       const budgeting = this.budgeting(slo, objective, oAt);
       const read = indicator ? this.sli(indicator.spec, indicator.at, objective, oAt) : undefined;
       const sli = read?.sli;
+      if (sli) this.scrapesPerWindow(slo, sli, alerting);
       if (!ok || !sli || !budgeting || !window || target === undefined) return;
       const label = objective.name ?? objective.displayName;
       const name = multi ? `${p.name}.${(label && slug(label)) || i + 1}` : p.name;
@@ -454,10 +519,40 @@ export function importOpenSlo(docs: SourceDocument[]): { slos: Slo[]; problems: 
 /** The period of an SLO that names no timeWindow (optional in OpenSLO): Sloth's and the SRE workbook's 30 days. */
 const DEFAULT_PERIOD_MS = 30 * 86_400_000;
 
+/** OpenSLO has no field for Prometheus' scrape interval: Quench reads this annotation on the SLO. */
+const SCRAPE_ANNOTATION = 'quench.dev/scrape-interval';
+
 /** Source types that speak the Prometheus HTTP API (a DataSource's connectionDetails.url picks the endpoint). */
 const PROMETHEUS_COMPATIBLE = new Set(['prometheus', 'thanos', 'mimir', 'cortex']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The path of the first place two parsed documents differ (key order aside), or undefined
+ * when they are the same. `[]` when they differ at the root.
+ */
+export function firstDifference(a: unknown, b: unknown, path: PropertyKey[] = []): PropertyKey[] | undefined {
+  if (Object.is(a, b)) return undefined;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      const d = firstDifference(a[i], b[i], [...path, i]);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  if (isObject(a) && isObject(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    for (const k of keys) {
+      // A key written as null and one left out say the same (`spec:` on a Service).
+      if ((a[k] ?? undefined) === undefined && (b[k] ?? undefined) === undefined) continue;
+      const d = firstDifference(a[k], b[k], [...path, k]);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  if (a instanceof Date && b instanceof Date && a.getTime() === b.getTime()) return undefined;
+  return path;
+}
 
 /**
  * Runs the semantic checks on an SLO document that failed its schema, keeping only problems at

@@ -76,8 +76,11 @@ export const alertConditionSpecSchema = z.object({
   description: z.string().optional(),
   severity: z.string().min(1),
   condition: z.object({
-    kind: z.string(),
-    op: z.enum(['lt', 'lte', 'gt', 'gte']),
+    /** The spec's default, and the only kind it defines. */
+    kind: z.string().default('burnrate'),
+    // Not in the v1 README's AlertCondition (a burn rate above the threshold alerts); earlier
+    // drafts and real files write it: gt and gte are read, lt and lte refused (openslo-alerts.ts).
+    op: z.enum(['lt', 'lte', 'gt', 'gte'], { error: (issue) => `expected gt or gte (or no op: above the threshold), not ${String(issue.input)}` }).optional(),
     threshold: z.number(),
     lookbackWindow: z.string(),
     alertAfter: z.string().optional(),

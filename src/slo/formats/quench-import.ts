@@ -1,12 +1,12 @@
 import type { Problem } from '../../definitions/problem.js';
 import type { SourceDocument } from '../../definitions/source.js';
-import { calendarUnit, parseDuration } from '../core/duration.js';
+import { calendarUnit, formatDuration, parseDuration } from '../core/duration.js';
 import type { Alerting, BurnWindow, Budgeting, Sli, Slo, SloWindow, SyntheticScript } from '../core/model.js';
 import { tidy } from '../core/promql.js';
 import { CATALOG_PERIODS, catalogWindows } from '../core/windows.js';
 import { burnFactor } from '../core/budget.js';
 import { nominalPeriodMs } from '../core/calendar.js';
-import { leMatcher, sloZodProblems } from './common.js';
+import { DEFAULT_SCRAPE_MS, fewScrapesMessage, leMatcher, readsWindowRanges, sloZodProblems } from './common.js';
 import { type BudgetPolicyFields, type QuenchSloFile, quenchSloSchema, type SyntheticSpec } from './quench-schema.js';
 
 /** Turns a validated synthetic spec (Quench's `sli.synthetic`, OpenSLO's `metricSource.spec`) into the core's script. */
@@ -108,15 +108,46 @@ function alertingOf(file: QuenchSloFile, window: SloWindow, periodMs: number): A
   };
 }
 
+/**
+ * The playbooks an SLO may name (`alerting.page.playbook`): routing sends a burn to the named
+ * playbook only when one of that name is loaded, and otherwise to whichever playbook's triggers
+ * match, so a misspelt name must be said at load time. `severity`: an error where the
+ * playbooks are read with the SLOs (`quench validate`), a warning where they load on their own
+ * (the service reloads them separately); `where` names them in the message.
+ */
+export interface KnownPlaybooks {
+  names: ReadonlySet<string>;
+  severity: Problem['severity'];
+  where: string;
+}
+
+function unknownPlaybooks(doc: SourceDocument, file: QuenchSloFile, known: KnownPlaybooks | undefined): Problem[] {
+  if (!known) return [];
+  return (['page', 'ticket'] as const).flatMap((tier) => {
+    const name = file.alerting[tier].playbook;
+    if (name === undefined || known.names.has(name)) return [];
+    const names = [...known.names].sort();
+    const list = names.length > 8 ? `${names.slice(0, 8).join(', ')}, …` : names.join(', ');
+    return [
+      doc.problem(
+        ['alerting', tier, 'playbook'],
+        `alerting.${tier}.playbook: no playbook named ${name} ${known.where}${names.length ? ` (known: ${list})` : ''}: a ${tier} burn would go to whichever playbook's triggers match it instead; check the spelling or add the playbook`,
+        known.severity,
+      ),
+    ];
+  });
+}
+
 /** `servicePolicy`: the ServicePolicy fields of a service, if one is defined. */
 export function importQuenchSlo(
   doc: SourceDocument,
   servicePolicy: (service: string) => BudgetPolicyFields | undefined = () => undefined,
+  playbooks?: KnownPlaybooks,
 ): { slos: Slo[]; problems: Problem[] } {
   const parsed = quenchSloSchema.safeParse(doc.value);
   if (!parsed.success) return { slos: [], problems: sloZodProblems(doc, parsed.error) };
   const file = parsed.data;
-  const problems: Problem[] = [];
+  const problems: Problem[] = unknownPlaybooks(doc, file, playbooks);
   const window = windowOf(file);
   const periodMs = nominalPeriodMs(window);
   const alerting = alertingOf(file, window, periodMs);
@@ -146,6 +177,33 @@ export function importQuenchSlo(
       ),
     );
   }
+  const sli = sliOf(file);
+  if (readsWindowRanges(sli)) {
+    const declared = file.sli.scrapeInterval;
+    const scrapeMs = declared ? parseDuration(declared)! : DEFAULT_SCRAPE_MS;
+    const scrape = declared ? 'sli.scrapeInterval' : "Prometheus' default scrape interval; declare sli.scrapeInterval if yours differs";
+    alerting.windows.forEach((w, i) => {
+      if (!alerting.tiers[w.severity].enabled) return;
+      for (const edge of ['short', 'long'] as const) {
+        const ms = edge === 'short' ? w.shortMs : w.longMs;
+        if (ms >= 2 * scrapeMs) continue;
+        const own = file.alerting.windows !== 'default';
+        problems.push(
+          doc.problem(
+            own ? ['alerting', 'windows', i, edge] : ['sli', 'scrapeInterval'],
+            fewScrapesMessage(
+              ms,
+              scrapeMs,
+              scrape,
+              `make ${edge} at least ${formatDuration(2 * scrapeMs)}${own ? '' : ' (list alerting.windows: the default catalog\'s shortest window is 5m)'}`,
+            ),
+            'warning',
+          ),
+        );
+        break;
+      }
+    });
+  }
   const slo: Slo = {
     name: file.metadata.name,
     ...(file.metadata.displayName ? { displayName: file.metadata.displayName } : {}),
@@ -155,7 +213,7 @@ export function importQuenchSlo(
     objective: tidy(file.objective / 100),
     window,
     budgeting,
-    sli: sliOf(file),
+    sli,
     alerting,
     policy: budgetPolicyOf(file.budgetPolicy, servicePolicy(file.service)),
     labels: file.metadata.labels,
