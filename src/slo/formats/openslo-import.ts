@@ -373,12 +373,20 @@ export class OpenSloImport {
     // A missing or unknown method is the schema's problem, already reported.
     if (method !== 'Timeslices' && method !== 'RatioTimeslices') return undefined;
     const raw = objective.timeSliceWindow;
-    const sliceMs = typeof raw === 'number' ? raw * 1000 : raw === undefined ? undefined : parseDuration(raw);
+    // The spec: "Default interpretation of unit if specified as a number in minutes" (5 is 5m).
+    const sliceMs = typeof raw === 'number' ? raw * 60_000 : raw === undefined ? undefined : parseDuration(raw);
     if (raw === undefined) return this.error(oAt, `timeSliceWindow is required for ${method} (e.g. 1m)`);
     if (!sliceMs || sliceMs <= 0)
       return this.error(
         at(oAt, 'timeSliceWindow'),
-        `timeSliceWindow: ${String(raw)} is not a duration: write it as 30s, 1m or 5m (a number is seconds)`,
+        `timeSliceWindow: ${String(raw)} is not a duration: write it as 30s, 1m or 5m (a number is minutes)`,
+      );
+    if (typeof raw === 'number')
+      // Quench read a number as seconds before: say how it is read now, and how to be explicit.
+      this.error(
+        at(oAt, 'timeSliceWindow'),
+        `timeSliceWindow: ${raw} is read as ${formatDuration(sliceMs)} (OpenSLO reads a number as minutes); write ${formatDuration(sliceMs)} to say so, or a duration with its unit (30s) for another length`,
+        'warning',
       );
     // OpenSLO has no field for the scrape interval: Quench reads the annotation quench.dev/scrape-interval.
     const scrape = slo.metadata.annotations?.[SCRAPE_ANNOTATION];

@@ -243,3 +243,17 @@ alerting:
     expect(importText(own).problems).toEqual([]);
   });
 });
+
+describe('OpenSLO timeSliceWindow written as a number', () => {
+  it('is minutes, as the spec says ("5, 1m, 10m … a number in minutes"), with a warning saying how it is read', () => {
+    const text = openSlo()
+      .replace('budgetingMethod: Occurrences', 'budgetingMethod: Timeslices')
+      .replace('objectives: [{ target: 0.999 }]', 'objectives: [{ target: 0.999, timeSliceTarget: 0.95, timeSliceWindow: 5 }]');
+    const { slos, problems } = importText(text);
+    // Before: 5 seconds, slices far shorter than any scrape.
+    expect(slos[0]!.budgeting).toEqual({ method: 'timeslices', sliceMs: 300_000, sliceTarget: 0.95 });
+    expect(lines(problems)).toEqual([
+      'x.yaml:9:56: warning: timeSliceWindow: 5 is read as 5m (OpenSLO reads a number as minutes); write 5m to say so, or a duration with its unit (30s) for another length',
+    ]);
+  });
+});

@@ -167,7 +167,7 @@ spec:
     - target: 0.99
       timeSliceWindow: 5min
 `).problems.map(formatProblem);
-    expect(problems).toEqual(['x.yaml:15:7: timeSliceWindow: 5min is not a duration: write it as 30s, 1m or 5m (a number is seconds)']);
+    expect(problems).toEqual(['x.yaml:15:7: timeSliceWindow: 5min is not a duration: write it as 30s, 1m or 5m (a number is minutes)']);
   });
 
   it('an SLO without timeWindow (optional in the spec, left out by OpenSLO/go-sdk\'s own test data) is 30 days rolling, with a warning', () => {
