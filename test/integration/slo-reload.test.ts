@@ -101,4 +101,17 @@ describe.each(databaseKinds)('SLO hot reload (%s)', (kind) => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(lines.filter((l) => String(l.msg).includes('SLO definitions not reloaded'))).toHaveLength(1);
   }, 90_000);
+
+  it('an SLO naming a playbook that is not loaded is reloaded, and the name is logged as a warning with file:line:col', async () => {
+    // Playbooks load on their own, so this is a warning (quench validate over both folders refuses it).
+    writeFileSync(join(dir, 'shop.yaml'), `${slo('checkout', '99.5')}alerting: { page: { playbook: checkout-rollbak } }\n`);
+    await until('the reload', (l) => l.length === 1 && l[0]!.objective === 0.995);
+    const logged = lines.find((l) => String(l.msg).includes('SLO definitions have warnings'));
+    expect(logged, JSON.stringify(lines.slice(-5))).toBeDefined();
+    expect(logged!.problems).toEqual([
+      expect.stringMatching(
+        new RegExp(`^${join(dir, 'shop.yaml').replace(/[.]/g, '\\.')}:10:\\d+: warning: alerting\\.page\\.playbook: no playbook named checkout-rollbak loaded from `),
+      ),
+    ]);
+  }, 60_000);
 });

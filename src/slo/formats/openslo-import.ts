@@ -540,7 +540,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * when they are the same. `[]` when they differ at the root.
  */
 export function firstDifference(a: unknown, b: unknown, path: PropertyKey[] = []): PropertyKey[] | undefined {
-  if (Object.is(a, b)) return undefined;
+  // A key left out, written empty (`spec:`) or as `{}` says the same.
+  const empty = (v: unknown) => v === undefined || v === null || (isObject(v) && Object.keys(v).length === 0);
+  if (Object.is(a, b) || (empty(a) && empty(b))) return undefined;
   if (Array.isArray(a) && Array.isArray(b)) {
     for (let i = 0; i < Math.max(a.length, b.length); i++) {
       const d = firstDifference(a[i], b[i], [...path, i]);
@@ -551,8 +553,6 @@ export function firstDifference(a: unknown, b: unknown, path: PropertyKey[] = []
   if (isObject(a) && isObject(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     for (const k of keys) {
-      // A key written as null and one left out say the same (`spec:` on a Service).
-      if ((a[k] ?? undefined) === undefined && (b[k] ?? undefined) === undefined) continue;
       const d = firstDifference(a[k], b[k], [...path, k]);
       if (d) return d;
     }

@@ -110,10 +110,13 @@ describe('OpenSLO documents declared in more than one file', () => {
     ]);
   });
 
-  it('an identical DataSource twice loads; one of another type is refused', () => {
+  it('an identical DataSource twice loads (and a Service with spec left out, empty or {}); one of another type is refused', () => {
     const ds = (type: string) => `apiVersion: openslo/v1\nkind: DataSource\nmetadata: { name: prom }\nspec: { type: ${type} }\n`;
     const twice = importSlos([...parseYamlSource('a.yaml', ds('Prometheus')).documents, ...parseYamlSource('b.yaml', ds('Prometheus')).documents]);
     expect(twice.problems).toEqual([]);
+    const service = (spec: string) => `apiVersion: openslo/v1\nkind: Service\nmetadata: { name: checkout }\n${spec}`;
+    const empty = importSlos(['spec:\n', 'spec: {}\n', ''].flatMap((spec, i) => parseYamlSource(`s${i}.yaml`, service(spec)).documents));
+    expect(empty.problems).toEqual([]);
     const other = importSlos([...parseYamlSource('a.yaml', ds('Prometheus')).documents, ...parseYamlSource('b.yaml', ds('Thanos')).documents]);
     expect(lines(other.problems)).toEqual(['b.yaml:3:13: duplicate DataSource name prom, also defined at a.yaml:3:13 with a different spec.type: keep one, or make both the same']);
   });
