@@ -47,8 +47,8 @@ const POST_RETRY_TICK_MS = 60_000;
 /**
  * The weekly SLO report: `GET /v1/reports`, and on QUENCH_REPORT_CRON (in TZ) the week ending
  * at the firing minute, produced once across replicas and cron double-fires (report_periods).
- * At start, weeks missed while the service was down are produced; a scheduled report Slack
- * refused is posted later, from where it stopped (retryPosts).
+ * At start, weeks missed while the service was down are produced in the background; a scheduled
+ * report Slack refused is posted later, from where it stopped (retryPosts).
  */
 export const reportsCapability: Capability = (ctx) => {
   const log = ctx.logger.child({ component: 'reports' });
@@ -85,6 +85,7 @@ export const reportsCapability: Capability = (ctx) => {
   let retries: ReturnType<typeof setInterval> | undefined;
   let running: Promise<void> | undefined;
   let retrying: Promise<unknown> | undefined;
+  let catching: Promise<void> | undefined;
   // Scheduled reports Slack refused, or whose poster died, resumed where they stopped (posting.ts).
   const retry = () => {
     retrying ??= reports
@@ -105,7 +106,18 @@ export const reportsCapability: Capability = (ctx) => {
   return {
     name: 'reports',
     async start() {
-      await reports.catchUp(ctx.clock.now()).catch((err) => log.error({ err }, 'catching up on missed SLO reports failed'));
+      // In the background, progress logged (Reports.catchUp): the service is ready and serving
+      // while missed weeks are produced and posted, however long Slack takes (the WebClient has
+      // no timeout, and waits out 429s).
+      catching = reports
+        .catchUp(ctx.clock.now())
+        .then(
+          () => undefined,
+          (err: unknown) => log.error({ err }, 'catching up on missed SLO reports failed'),
+        )
+        .finally(() => {
+          catching = undefined;
+        });
       retry();
       retries = setInterval(retry, POST_RETRY_TICK_MS);
       retries.unref();
@@ -120,6 +132,7 @@ export const reportsCapability: Capability = (ctx) => {
       clearInterval(retries);
       // A posting in progress ends after its Slack call in flight, its lease let go (reports.ts).
       reports.stop();
+      await catching;
       await running;
       await retrying;
     },

@@ -3,7 +3,7 @@ import { QuenchError } from '../core/errors.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { PostingHold } from './posting.js';
-import { type DuePost, POST_LEASE_RENEW_MS, renewPostLease, savePostProgress } from './store.js';
+import { type DuePost, type LeaseClock, POST_LEASE_RENEW_MS, renewPostLease, savePostProgress } from './store.js';
 
 export interface LeaseHold extends PostingHold {
   /** Another poster took the report over (a renewal or a save found the lease gone). */
@@ -20,15 +20,15 @@ export interface LeaseHold extends PostingHold {
  * released by the caller, so another replica resumes it at once).
  */
 export function holdPostingLease(
-  deps: { db: Database; clock: Clock; logger: Logger },
+  deps: { db: Database; clock: Clock; logger: Logger; leaseClock: LeaseClock },
   due: DuePost,
   options: { renewMs?: number | undefined; stopping: () => boolean },
 ): LeaseHold {
-  const { db, clock, logger } = deps;
+  const { db, clock, logger, leaseClock } = deps;
   let lost = false;
   let renewing: Promise<void> | undefined;
   const timer = setInterval(() => {
-    renewing ??= renewPostLease(db, due.from, due.to, due.lease, clock.now())
+    renewing ??= renewPostLease(db, due.from, due.to, due.lease, clock.now(), leaseClock)
       .then(
         (held) => void (lost ||= !held),
         (err: unknown) => logger.warn({ err, from: due.from, to: due.to }, 'renewing the SLO report posting lease failed; trying again'),
@@ -45,7 +45,7 @@ export function holdPostingLease(
     held: () => !lost && !options.stopping(),
     save: async () => {
       if (lost) return false;
-      const saved = await savePostProgress(db, due.from, due.to, due.lease, due.progress, clock.now()).catch((err: unknown) => {
+      const saved = await savePostProgress(db, due.from, due.to, due.lease, due.progress, clock.now(), leaseClock).catch((err: unknown) => {
         // drizzle's message is the whole statement with its parameters (the progress JSON): the
         // operator reads this in post_error, so name what failed and the driver's reason only.
         const reason = ((err as { cause?: Error }).cause ?? (err as Error)).message;

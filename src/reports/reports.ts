@@ -5,15 +5,18 @@ import { QuenchError } from '../core/errors.js';
 import type { Database } from '../db/database.js';
 import type { ReportSlo } from './core/facts.js';
 import { computeReport, type Report } from './core/model.js';
+import { postingOf } from './core/posting-plan.js';
 import { renderSlack } from './core/render-slack.js';
 import { readReportFacts } from './facts.js';
 import { holdPostingLease } from './posting-lease.js';
 import { planChannels, type PostingHold, PostingLeaseLost, type PostProgress, postThread, type Share } from './posting.js';
 import {
+  adoptStored,
   type Claim,
   claimPeriod,
   type DuePost,
   lastScheduledEnd,
+  type LeaseClock,
   leaseDuePost,
   leasePost,
   markPosted,
@@ -40,6 +43,8 @@ export interface ReportsDeps {
   who: string;
   /** How often a poster renews its posting lease (tests shorten it); POST_LEASE_RENEW_MS. */
   leaseRenewMs?: number;
+  /** Which clock claims and posting leases go by (store.ts): `database` unless a test moves time by hand. */
+  leaseClock?: LeaseClock;
 }
 
 export interface Produced {
@@ -54,8 +59,11 @@ export interface Produced {
  */
 export class Reports {
   #stopping = false;
+  readonly #leaseClock: LeaseClock;
 
-  constructor(private readonly deps: ReportsDeps) {}
+  constructor(private readonly deps: ReportsDeps) {
+    this.#leaseClock = deps.leaseClock ?? 'database';
+  }
 
   async produce(from: Date, to: Date, origin: 'scheduled' | 'on_demand', post = false): Promise<Produced> {
     if (!(from.getTime() < to.getTime())) throw new QuenchError('bad_request', `the report period must end after it starts (from ${from.toISOString()}, to ${to.toISOString()})`);
@@ -67,24 +75,23 @@ export class Reports {
       return { report, computed: true };
     }
     for (let tries = 0; ; tries++) {
-      const claim = await claimPeriod(db, from, to, this.deps.who, origin, now);
+      const claim = await claimPeriod(db, from, to, this.deps.who, origin, now, this.#leaseClock);
       if (claim.kind === 'stored') {
-        if (post) await this.#postStored(from, to, claim);
+        // A person stored the schedule's week first (a GET at the cron minute): still the schedule's to post.
+        if (origin === 'scheduled' && claim.origin !== 'scheduled') await this.#adopt(from, to);
+        else if (post) await this.#postStored(from, to, claim);
         return { report: claim.report, computed: false };
       }
       if (claim.kind === 'claimed') {
         const report = await this.#compute(from, to);
-        // A scheduled report is posted under the lease its save takes, resumably (retryPosts),
-        // whoever finishes it: a schedule's claim taken over when stale (its claimant died while
-        // computing) by a GET is left to the retry, at once, not posted inside the GET.
-        const lease = claim.origin === 'scheduled' || origin === 'scheduled' ? postingLease(this.deps.who) : undefined;
+        const posting = postingOf({ rowOrigin: claim.origin, origin, post, canPost: this.deps.chat().enabled });
+        const lease = posting.kind === 'scheduled' || posting.kind === 'pending' ? { by: postingLease(this.deps.who), held: posting.kind === 'scheduled' } : undefined;
         // This claim went stale and another claimant stored and posts the report: serve that.
-        if (!(await saveReport(db, from, to, report, clock.now(), lease))) continue;
-        if (lease && origin !== 'scheduled' && !post) await releasePostLease(db, from, to, lease, {});
-        else if (lease) {
-          const failure = await this.#postScheduled({ from, to, lease, report, progress: {}, tries: 0 });
-          if (failure !== undefined && origin !== 'scheduled') throw slackUnavailable(failure);
-        } else if (post) {
+        if (!(await saveReport(db, from, to, report, clock.now(), this.#leaseClock, lease))) continue;
+        if (posting.kind === 'scheduled') {
+          const failure = await this.#postScheduled({ from, to, lease: lease!.by, report, progress: {}, tries: 0 });
+          if (failure !== undefined && posting.raise) throw slackUnavailable(failure);
+        } else if (posting.kind === 'once') {
           await this.post(report);
           await markPosted(db, from, to, clock.now());
         }
@@ -103,19 +110,37 @@ export class Reports {
     await this.produce(new Date(end.getTime() - WEEK_MS), end, 'scheduled');
   }
 
-  /** Weeks after the last scheduled report that ended while the service was down, up to `until`. */
+  /**
+   * Weeks after the last scheduled report that ended while the service was down, up to `until`,
+   * oldest first, with progress logged (at start it runs in the background: capability.ts). A
+   * week that fails is logged and the next one tried; stop() ends it before its next week.
+   */
   async catchUp(until: Date): Promise<number> {
+    const { logger } = this.deps;
     const last = await lastScheduledEnd(this.deps.db);
     if (!last) return 0;
-    let produced = 0;
+    const ends: number[] = [];
     let end = last.getTime() + WEEK_MS;
     const lastDue = Math.min(until.getTime(), this.deps.clock.now().getTime());
     const missed = Math.floor((lastDue - last.getTime()) / WEEK_MS);
     if (missed > MAX_CATCH_UP) end = last.getTime() + (missed - MAX_CATCH_UP + 1) * WEEK_MS;
-    for (; end <= lastDue; end += WEEK_MS) {
-      if (end === until.getTime()) break;
-      await this.produce(new Date(end - WEEK_MS), new Date(end), 'scheduled');
-      produced++;
+    for (; end <= lastDue && end !== until.getTime(); end += WEEK_MS) ends.push(end);
+    if (ends.length === 0) return 0;
+    logger.info({ weeks: ends.length, since: last }, `catching up on ${ends.length} missed weekly SLO report(s)`);
+    let produced = 0;
+    for (const [i, at] of ends.entries()) {
+      const week = { from: new Date(at - WEEK_MS), to: new Date(at) };
+      if (this.#stopping) {
+        logger.info({ done: i, of: ends.length }, 'catching up on missed SLO reports stopped: the service is stopping; the next start resumes it');
+        break;
+      }
+      try {
+        await this.produce(week.from, week.to, 'scheduled');
+        produced++;
+        logger.info({ ...week, done: i + 1, of: ends.length }, `caught up the SLO report of a missed week (${i + 1} of ${ends.length})`);
+      } catch (err) {
+        logger.error({ err, ...week, done: i + 1, of: ends.length }, 'catching up on a missed SLO report failed; going on with the next week');
+      }
     }
     return produced;
   }
@@ -136,7 +161,7 @@ export class Reports {
     if (!this.deps.chat().enabled) return 0;
     let posted = 0;
     while (!this.#stopping) {
-      const due = await leaseDuePost(this.deps.db, postingLease(this.deps.who), this.deps.clock.now());
+      const due = await leaseDuePost(this.deps.db, postingLease(this.deps.who), this.deps.clock.now(), this.#leaseClock);
       if (!due) return posted;
       if ((await this.#postScheduled(due)) === undefined) posted++;
     }
@@ -160,10 +185,22 @@ export class Reports {
   async #postStored(from: Date, to: Date, claim: Extract<Claim, { kind: 'stored' }>): Promise<void> {
     if (claim.postedAt !== null || claim.origin !== 'scheduled') return this.post(claim.report);
     if (!this.deps.chat().enabled) return; // as post(): nothing to post to, and the posting stays pending
-    const due = await leasePost(this.deps.db, from, to, postingLease(this.deps.who), this.deps.clock.now());
+    const due = await leasePost(this.deps.db, from, to, postingLease(this.deps.who), this.deps.clock.now(), this.#leaseClock);
     if (!due) throw new QuenchError('conflict', 'this scheduled report is being posted right now (by another replica, or its first try): try again in a few minutes');
     const failure = await this.#postScheduled(due);
     if (failure !== undefined) throw slackUnavailable(failure);
+  }
+
+  /**
+   * The schedule's week that a person stored first (their claim was on_demand): made the
+   * schedule's (adoptStored) and posted under its lease, or left pending for a replica with Slack.
+   */
+  async #adopt(from: Date, to: Date): Promise<void> {
+    const canPost = this.deps.chat().enabled;
+    const lease = postingLease(this.deps.who);
+    const adopted = await adoptStored(this.deps.db, from, to, { by: lease, held: canPost }, this.deps.clock.now(), this.#leaseClock);
+    if (!adopted || adopted.postedAt !== null || !canPost) return;
+    await this.#postScheduled({ from, to, lease, report: adopted.report, progress: {}, tries: 0 });
   }
 
   /**
@@ -174,7 +211,12 @@ export class Reports {
    */
   async #postScheduled(due: DuePost): Promise<string | undefined> {
     const { db, clock, logger } = this.deps;
-    const hold = holdPostingLease(this.deps, due, { renewMs: this.deps.leaseRenewMs, stopping: () => this.#stopping });
+    if (!this.deps.chat().enabled) {
+      // Slack went off under it: nothing posted must never read as posted; a replica with Slack resumes it.
+      await releasePostLease(db, due.from, due.to, due.lease, due.progress);
+      return 'Slack is off on this replica';
+    }
+    const hold = holdPostingLease({ ...this.deps, leaseClock: this.#leaseClock }, due, { renewMs: this.deps.leaseRenewMs, stopping: () => this.#stopping });
     const failures = await this.#postAll(due.report, due.progress, hold)
       .catch((err: unknown) => {
         if (err instanceof PostingLeaseLost) return undefined;

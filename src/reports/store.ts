@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, isNull, lt, type SQL, sql } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, lt, type SQL, sql } from 'drizzle-orm';
 import type { PostProgress } from './posting.js';
 import type { Database } from '../db/database.js';
 import { epochMs, parsedJson } from '../db/rows.js';
@@ -12,17 +12,31 @@ export const STALE_CLAIM_MS = 10 * 60_000;
 /** The row of one period (its primary key). */
 const period = (from: Date, to: Date) => and(eq(reportPeriods.periodStart, from), eq(reportPeriods.periodEnd, to));
 
+/**
+ * The clock claims and posting leases are granted and judged by. `database` (production):
+ * PostgreSQL's `now()`, one clock for every replica, so a replica whose clock runs ahead never
+ * takes over a live claim or posting, and one whose clock runs behind never grants a lease that
+ * the others already see as run out (as the engine's `leaseClock`). `injected`: the Reports
+ * clock, for tests that move time by hand. Back-off and the give-up horizon stay on the
+ * injected clock (they are timers, not leases).
+ */
+export type LeaseClock = 'database' | 'injected';
+const leaseTime = (clock: LeaseClock, now: Date): SQL => (clock === 'database' ? sql`now()` : sql`${now.toISOString()}::timestamptz`);
+const after = (clock: LeaseClock, now: Date, ms: number): SQL => sql`${leaseTime(clock, now)} + ${ms} * interval '1 millisecond'`;
+
 /** `claimed`: the row's origin, which a stale claim taken over keeps (a schedule's week stays scheduled). */
 export type Claim = { kind: 'claimed'; origin: string } | { kind: 'stored'; report: Report; postedAt: Date | null; origin: string } | { kind: 'busy' };
 
 /**
  * Claims the period: the first caller inserts its row (the primary key refuses the second), a
- * stale claim is taken over. Only the claimant computes, stores and posts the report.
+ * stale claim is taken over. Only the claimant computes, stores and posts the report. The
+ * schedule taking over a person's stale claim makes the week scheduled: its posting is the
+ * schedule's to do.
  */
-export async function claimPeriod(db: Database, from: Date, to: Date, who: string, origin: string, now: Date): Promise<Claim> {
+export async function claimPeriod(db: Database, from: Date, to: Date, who: string, origin: string, now: Date, clock: LeaseClock): Promise<Claim> {
   const inserted = await db.orm
     .insert(reportPeriods)
-    .values({ periodStart: from, periodEnd: to, origin, claimedBy: who, claimedAt: now })
+    .values({ periodStart: from, periodEnd: to, origin, claimedBy: who, claimedAt: leaseTime(clock, now) })
     .onConflictDoNothing()
     .returning({ at: reportPeriods.claimedAt });
   if (inserted.length > 0) return { kind: 'claimed', origin };
@@ -30,22 +44,52 @@ export async function claimPeriod(db: Database, from: Date, to: Date, who: strin
   if (row?.report) return { kind: 'stored', report: row.report as Report, postedAt: row.postedAt, origin: row.origin };
   const taken = await db.orm
     .update(reportPeriods)
-    .set({ claimedBy: who, claimedAt: now })
-    .where(and(period(from, to), isNull(reportPeriods.report), lt(reportPeriods.claimedAt, new Date(now.getTime() - STALE_CLAIM_MS))))
+    .set({ claimedBy: who, claimedAt: leaseTime(clock, now), ...(origin === 'scheduled' ? { origin } : {}) })
+    .where(and(period(from, to), isNull(reportPeriods.report), lt(reportPeriods.claimedAt, after(clock, now, -STALE_CLAIM_MS))))
     .returning({ origin: reportPeriods.origin });
   return taken[0] ? { kind: 'claimed', origin: taken[0].origin } : { kind: 'busy' };
 }
 
 /**
- * Stores the computed report; false when another claimant stored it first (this one's claim
- * went stale and was taken over). `lease` (postingLease): the claimant posts it next, and holds the
- * posting lease from this same write, so no retry (another replica's, or its own timer's) posts
- * beside it.
+ * The schedule found its week stored by a person (`GET /v1/reports` or `quench report` of
+ * exactly that period, say at the cron minute): the week becomes scheduled and its posting the
+ * schedule's, leased to `lease` (held, or let go for `pending`: see saveReport) — a read never
+ * takes a week's posting away. A week a person already posted (`--post` of that period, every
+ * message in the report channel) is scheduled and counted as posted. Undefined when the row is
+ * not a stored person's report (another schedule adopted it first).
  */
-export async function saveReport(db: Database, from: Date, to: Date, report: Report, now: Date, lease?: string): Promise<boolean> {
+export async function adoptStored(
+  db: Database,
+  from: Date,
+  to: Date,
+  lease: { by: string; held: boolean },
+  now: Date,
+  clock: LeaseClock,
+): Promise<{ report: Report; postedAt: Date | null } | undefined> {
+  const pending = isNull(reportPeriods.postedAt);
+  const [row] = await db.orm
+    .update(reportPeriods)
+    .set({
+      origin: 'scheduled',
+      postLeaseBy: sql`case when ${pending} then ${lease.by} end`,
+      postLeaseUntil: lease.held ? sql`case when ${pending} then ${leaseUntil(clock, now)} end` : null,
+    })
+    .where(and(period(from, to), eq(reportPeriods.origin, 'on_demand'), isNotNull(reportPeriods.report)))
+    .returning({ report: reportPeriods.report, postedAt: reportPeriods.postedAt });
+  return row ? { report: row.report as Report, postedAt: row.postedAt } : undefined;
+}
+
+/**
+ * Stores the computed report; false when another claimant stored it first (this one's claim
+ * went stale and was taken over). `lease.by` (postingLease): the report is the schedule's to
+ * post; `held`, the claimant posts it next and holds the posting lease from this same write, so
+ * no retry (another replica's, or its own timer's) posts beside it; not held, it is stored
+ * pending, its lease let go at once, for the next retry of a replica with Slack.
+ */
+export async function saveReport(db: Database, from: Date, to: Date, report: Report, now: Date, clock: LeaseClock, lease?: { by: string; held: boolean }): Promise<boolean> {
   const stored = await db.orm
     .update(reportPeriods)
-    .set({ report, completedAt: now, ...(lease ? { postLeaseBy: lease, postLeaseUntil: leaseUntil(now) } : {}) })
+    .set({ report, completedAt: now, ...(lease ? { postLeaseBy: lease.by, postLeaseUntil: lease.held ? leaseUntil(clock, now) : null } : {}) })
     .where(and(period(from, to), isNull(reportPeriods.report)))
     .returning({ at: reportPeriods.completedAt });
   return stored.length > 0;
@@ -70,7 +114,7 @@ export const POST_GIVE_UP_MS = 24 * 3600_000;
 export const postBackOffMs = (tries: number) => Math.min(30, 2 ** Math.max(0, tries - 1)) * 60_000;
 
 const leasedTo = (from: Date, to: Date, lease: string) => and(period(from, to), eq(reportPeriods.postLeaseBy, lease));
-const leaseUntil = (now: Date) => new Date(now.getTime() + POST_LEASE_MS);
+const leaseUntil = (clock: LeaseClock, now: Date) => after(clock, now, POST_LEASE_MS);
 
 export interface DuePost {
   from: Date;
@@ -88,14 +132,14 @@ export interface DuePost {
  * The give-up horizon counts from when the report was stored (its first try), not from its
  * period's end: a week caught up after an outage of weeks gets its day of retries too.
  */
-export function leaseDuePost(db: Database, lease: string, now: Date): Promise<DuePost | undefined> {
+export function leaseDuePost(db: Database, lease: string, now: Date, clock: LeaseClock): Promise<DuePost | undefined> {
   const at = sql`${now.toISOString()}::timestamptz`;
   const horizon = sql`${at} - ${POST_GIVE_UP_MS} * interval '1 millisecond'`;
   // A report never leased was stored by a replica that predates the posting lease (a rolling
   // deploy, a row from before migration 0022): that replica posts it itself, and no progress
   // of it was saved, so a retry would post a second copy beside or after it.
   const leasedOnce = sql`(post_lease_by is not null or post_tries > 0)`;
-  return leaseWhere(db, lease, now, sql`${leasedOnce} and coalesce(completed_at, period_end) > ${horizon} and (post_next_at is null or post_next_at <= ${at})`);
+  return leaseWhere(db, lease, now, clock, sql`${leasedOnce} and coalesce(completed_at, period_end) > ${horizon} and (post_next_at is null or post_next_at <= ${at})`);
 }
 
 /**
@@ -103,18 +147,17 @@ export function leaseDuePost(db: Database, lease: string, now: Date): Promise<Du
  * whatever its back-off or age; undefined when it is not a pending scheduled posting or
  * another poster holds it.
  */
-export function leasePost(db: Database, from: Date, to: Date, lease: string, now: Date): Promise<DuePost | undefined> {
-  return leaseWhere(db, lease, now, sql`period_start = ${from.toISOString()}::timestamptz and period_end = ${to.toISOString()}::timestamptz`);
+export function leasePost(db: Database, from: Date, to: Date, lease: string, now: Date, clock: LeaseClock): Promise<DuePost | undefined> {
+  return leaseWhere(db, lease, now, clock, sql`period_start = ${from.toISOString()}::timestamptz and period_end = ${to.toISOString()}::timestamptz`);
 }
 
-async function leaseWhere(db: Database, lease: string, now: Date, which: SQL): Promise<DuePost | undefined> {
-  const at = sql`${now.toISOString()}::timestamptz`;
+async function leaseWhere(db: Database, lease: string, now: Date, clock: LeaseClock, which: SQL): Promise<DuePost | undefined> {
   const [row] = await db.rows<{ period_start: number; period_end: number; report: unknown; post_progress: unknown; post_tries: number }>(sql`
-    update report_periods p set post_lease_by = ${lease}, post_lease_until = ${at} + ${POST_LEASE_MS} * interval '1 millisecond'
+    update report_periods p set post_lease_by = ${lease}, post_lease_until = ${leaseUntil(clock, now)}
     from (
       select period_start, period_end from report_periods
       where origin = 'scheduled' and report is not null and posted_at is null
-        and (post_lease_until is null or post_lease_until < ${at}) and ${which}
+        and (post_lease_until is null or post_lease_until < ${leaseTime(clock, now)}) and ${which}
       order by period_end limit 1
       for update skip locked
     ) due
@@ -132,14 +175,14 @@ async function leaseWhere(db: Database, lease: string, now: Date, which: SQL): P
 }
 
 /** Saves what reached Slack so far, renewing the lease; false when `lease` is no longer held. */
-export async function savePostProgress(db: Database, from: Date, to: Date, lease: string, progress: PostProgress, now: Date): Promise<boolean> {
-  const rows = await db.orm.update(reportPeriods).set({ postProgress: progress, postLeaseUntil: leaseUntil(now) }).where(leasedTo(from, to, lease)).returning({ by: reportPeriods.postLeaseBy });
+export async function savePostProgress(db: Database, from: Date, to: Date, lease: string, progress: PostProgress, now: Date, clock: LeaseClock): Promise<boolean> {
+  const rows = await db.orm.update(reportPeriods).set({ postProgress: progress, postLeaseUntil: leaseUntil(clock, now) }).where(leasedTo(from, to, lease)).returning({ by: reportPeriods.postLeaseBy });
   return rows.length > 0;
 }
 
 /** A live poster's heartbeat (POST_LEASE_RENEW_MS); false when `lease` is no longer held. */
-export async function renewPostLease(db: Database, from: Date, to: Date, lease: string, now: Date): Promise<boolean> {
-  const rows = await db.orm.update(reportPeriods).set({ postLeaseUntil: leaseUntil(now) }).where(leasedTo(from, to, lease)).returning({ by: reportPeriods.postLeaseBy });
+export async function renewPostLease(db: Database, from: Date, to: Date, lease: string, now: Date, clock: LeaseClock): Promise<boolean> {
+  const rows = await db.orm.update(reportPeriods).set({ postLeaseUntil: leaseUntil(clock, now) }).where(leasedTo(from, to, lease)).returning({ by: reportPeriods.postLeaseBy });
   return rows.length > 0;
 }
 

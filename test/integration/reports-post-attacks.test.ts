@@ -56,7 +56,7 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
 
   const chat = (): ChatPort => (chatOn ? slackChat(new webApi.WebClient('xoxb-test-token', { slackApiUrl: `${slack.url}/`, retryConfig: { retries: 0 } })) : noChat);
   const reportsFor = (who: string, options: { leaseRenewMs?: number } = {}) =>
-    new Reports({ db: tdb.db, clock, logger: silentLogger, audit: createAuditTrail(tdb.db, clock), slos: () => slos, chat, channel: 'C-REPORTS', who, ...options });
+    new Reports({ db: tdb.db, clock, logger: silentLogger, audit: createAuditTrail(tdb.db, clock), slos: () => slos, chat, channel: 'C-REPORTS', who, leaseClock: 'injected', ...options });
   const rowOf = async (from: number, to: number) => (await tdb.db.orm.select().from(reportPeriods).where(and(eq(reportPeriods.periodStart, new Date(from)), eq(reportPeriods.periodEnd, new Date(to)))))[0]!;
   const row = () => rowOf(FROM, TO);
   const { inChannel, expectThread } = reportThreads(() => slack);
@@ -174,9 +174,9 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
   it('a report stored by a replica that predates the posting lease (a rolling deploy, a row from before migration 0022): no retry posts beside it', async () => {
     const since = await fresh();
     // What such a replica writes: the claim, then the report with no lease, then it posts it itself.
-    expect((await claimPeriod(tdb.db, new Date(FROM), new Date(TO), 'replica-old', 'scheduled', clock.now())).kind).toBe('claimed');
+    expect((await claimPeriod(tdb.db, new Date(FROM), new Date(TO), 'replica-old', 'scheduled', clock.now(), 'injected')).kind).toBe('claimed');
     const report = (await reportsFor('replica-b').produce(new Date(FROM), new Date(TO + WEEK), 'on_demand')).report;
-    await saveReport(tdb.db, new Date(FROM), new Date(TO), report, clock.now());
+    await saveReport(tdb.db, new Date(FROM), new Date(TO), report, clock.now(), 'injected');
     clock.set(TO + 1_000 + POST_LEASE_MS + 60_000);
     expect(await reportsFor('replica-b').retryPosts()).toBe(0);
     expect(slack.messages.length).toBe(since);
@@ -229,6 +229,7 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
       chat,
       channel: 'C-REPORTS',
       who: 'replica-a',
+      leaseClock: 'injected',
     });
     const stalled = slow.produce(new Date(FROM), new Date(TO), 'scheduled');
     await waitFor('replica a claimed', async () => (await tdb.db.orm.select().from(reportPeriods)).length > 0);
@@ -242,7 +243,7 @@ describe.each(databaseKinds)('attacks on posting a scheduled report, on %s', (ki
   }, 120_000);
   it('the schedule’s claimant died while computing and a person’s GET finished the week: it is still posted, by the retry, once', async () => {
     const since = await fresh();
-    expect((await claimPeriod(tdb.db, new Date(FROM), new Date(TO), 'replica-dead', 'scheduled', clock.now())).kind).toBe('claimed');
+    expect((await claimPeriod(tdb.db, new Date(FROM), new Date(TO), 'replica-dead', 'scheduled', clock.now(), 'injected')).kind).toBe('claimed');
     clock.set(TO + 1_000 + STALE_CLAIM_MS + 60_000);
     // GET /v1/reports of that week takes the stale claim over: no Slack call inside a GET.
     expect((await reportsFor('replica-b').produce(new Date(FROM), new Date(TO), 'on_demand')).computed).toBe(true);

@@ -54,6 +54,7 @@ describe.each(databaseKinds)('posting a scheduled report that Slack refused, on 
       chat: () => slackChat(new webApi.WebClient('xoxb-test-token', { slackApiUrl: `${slack.url}/`, retryConfig: { retries: 0 } })),
       channel: 'C-REPORTS',
       who,
+      leaseClock: 'injected',
     });
   const row = async () => (await tdb.db.orm.select().from(reportPeriods).where(and(eq(reportPeriods.periodStart, new Date(FROM)), eq(reportPeriods.periodEnd, new Date(TO)))))[0]!;
   const { inChannel, expectThread: expectWholeThread } = reportThreads(() => slack);
@@ -127,9 +128,9 @@ describe.each(databaseKinds)('posting a scheduled report that Slack refused, on 
     const since = await fresh();
     const reports = reportsFor('replica-b');
     // The claimant stored the report under its posting lease, then died.
-    expect((await claimPeriod(tdb.db, new Date(FROM), new Date(TO), 'replica-dead', 'scheduled', clock.now())).kind).toBe('claimed');
+    expect((await claimPeriod(tdb.db, new Date(FROM), new Date(TO), 'replica-dead', 'scheduled', clock.now(), 'injected')).kind).toBe('claimed');
     const report = (await reports.produce(new Date(FROM), new Date(TO + WEEK), 'on_demand')).report; // any computed report will do
-    await saveReport(tdb.db, new Date(FROM), new Date(TO), report, clock.now(), 'replica-dead');
+    await saveReport(tdb.db, new Date(FROM), new Date(TO), report, clock.now(), 'injected', { by: 'replica-dead', held: true });
 
     expect(await reports.retryPosts()).toBe(0);
     expect(slack.messages.length).toBe(since);
