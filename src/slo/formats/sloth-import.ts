@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Problem } from '../../definitions/problem.js';
 import type { SourceDocument } from '../../definitions/source.js';
 import type { Alerting, Severity, Slo } from '../core/model.js';
@@ -45,6 +46,37 @@ export function refuseSlothAlertWindows(doc: SourceDocument): Problem {
   );
 }
 
+/**
+ * A key in the other form's spelling (`page_alert` in the CRD, as Sloth's own
+ * plugin-k8s-getting-started.yml writes it; `pageAlert` in a prometheus/v1 file) is said as
+ * such, with the key to write; in the CRD Kubernetes prunes fields its schema does not define,
+ * so Sloth never reads them either. Other issues are reported as usual.
+ */
+function otherFormKeys(doc: SourceDocument, error: z.ZodError, crd: boolean): Problem[] {
+  const mine: SlothKeys = crd ? camelKeys : snakeKeys;
+  const other: SlothKeys = crd ? snakeKeys : camelKeys;
+  const rename = new Map<PropertyKey, string>(Object.entries(other).map(([k, v]) => [v, mine[k as keyof SlothKeys]]));
+  const generic = (issue: z.core.$ZodIssue) => sloZodProblems(doc, new z.ZodError([issue]));
+  return error.issues.flatMap((issue) => {
+    if (issue.code !== 'unrecognized_keys') return generic(issue);
+    const unknown = issue.keys.filter((key) => !rename.has(key));
+    return [
+      ...issue.keys
+        .filter((key) => rename.has(key))
+        .map((key) => {
+          const path = [...issue.path, key];
+          return doc.problem(
+            path,
+            crd
+              ? `${path.map(String).join('.')}: ${key} is the plain spec's spelling; the PrometheusServiceLevel CRD writes ${rename.get(key)!} (Kubernetes drops fields the CRD does not define, so Sloth never reads ${key})`
+              : `${path.map(String).join('.')}: ${key} is the CRD's spelling; a ${SLOTH_VERSION} file writes ${rename.get(key)!}`,
+          );
+        }),
+      ...(unknown.length > 0 ? generic({ ...issue, keys: unknown }) : []),
+    ];
+  });
+}
+
 export function importSloth(
   doc: SourceDocument,
   servicePolicy: (service: string) => BudgetPolicyFields | undefined = () => undefined,
@@ -53,7 +85,7 @@ export function importSloth(
   const keys: SlothKeys = crd ? camelKeys : snakeKeys;
   const base: PropertyKey[] = crd ? ['spec'] : [];
   const parsed = crd ? slothCrdSchema.safeParse(doc.value) : slothSpecSchema.safeParse(doc.value);
-  if (!parsed.success) return { slos: [], problems: sloZodProblems(doc, parsed.error) };
+  if (!parsed.success) return { slos: [], problems: otherFormKeys(doc, parsed.error, crd) };
   const spec = 'spec' in parsed.data ? parsed.data.spec : parsed.data;
   const problems: Problem[] = [];
   if (spec.sloPlugins !== undefined)

@@ -69,6 +69,18 @@ describe("Sloth's own files (prometheus/v1 and the PrometheusServiceLevel CRD)",
     expect(loadSlos([join(sloth, 'multifile')]).slos.map((s) => s.name)).toEqual(['myservice-requests-availability', 'myservice2-requests-availability']);
   });
 
+  it("a key in the other form's spelling (Sloth's own CRD example writes page_alert) names the key to write", () => {
+    const file = join(sloth, 'k8s-spelling/plugin-k8s-getting-started.yml');
+    // Before: 'unknown field (check the spelling; docs/slo.md lists the fields)'.
+    expect(loadSlos([file]).problems.map(formatProblem)).toEqual([
+      `${file}:39:9: spec.slos.0.alerting.page_alert: page_alert is the plain spec's spelling; the PrometheusServiceLevel CRD writes pageAlert (Kubernetes drops fields the CRD does not define, so Sloth never reads page_alert)`,
+      `${file}:43:9: spec.slos.0.alerting.ticket_alert: ticket_alert is the plain spec's spelling; the PrometheusServiceLevel CRD writes ticketAlert (Kubernetes drops fields the CRD does not define, so Sloth never reads ticket_alert)`,
+    ]);
+    expect(messages(spec(`${events}    alerting:\n      pageAlert: { disable: true }\n`))).toEqual([
+      expect.stringMatching(/^s\.yaml:\d+:\d+: slos\.0\.alerting\.pageAlert: pageAlert is the CRD's spelling; a prometheus\/v1 file writes page_alert$/),
+    ]);
+  });
+
   it("plugins (Go code run by Sloth) are refused at their field, with what to do", () => {
     const { slos, problems } = loadSlos([join(sloth, 'plugins')]);
     expect(slos).toEqual([]);
@@ -108,7 +120,8 @@ spec:
 `;
     expect(messages(crd)).toEqual([
       's.yaml:9:14: spec.slos.0.sli.events.errorQuery: required (expected string)',
-      expect.stringMatching(/^s\.yaml:9:24: spec\.slos\.0\.sli\.events\.error_query: unknown field/),
+      // The plain spec's spelling in the CRD is said as such (it was 'unknown field').
+      expect.stringMatching(/^s\.yaml:9:24: spec\.slos\.0\.sli\.events\.error_query: error_query is the plain spec's spelling; the PrometheusServiceLevel CRD writes errorQuery/),
     ]);
     // Sloth's window catalogs are refused at their kind, not reported as an unknown document.
     expect(messages('apiVersion: sloth.slok.dev/v1\nkind: AlertWindows\nspec: { sloPeriod: 7d }\n')).toEqual([
