@@ -38,6 +38,17 @@
  *    restart, each pool slot that had a query in flight failed its next query with
  *    "terminating connection due to administrator command". Forget it with the socket.
  *
+ * Three more edits take round trips out of every transaction (issue 14; docs/benchmarks.md):
+ * 7. `begin()` starts the transaction's callback once BEGIN has a connection instead of once it
+ *    is answered, and the statements queued behind it go out together: BEGIN and the first
+ *    statements share one flight. A BEGIN on an idle connection fails only with the connection,
+ *    and then so does everything behind it, so nothing can run outside the transaction.
+ * 8. After COMMIT, a statement of the transaction that failed (still in flight when COMMIT was
+ *    sent: src/db/pipeline.ts `queued`) rejects the transaction. PostgreSQL answers COMMIT in a
+ *    failed transaction with ROLLBACK, which upstream reported as success.
+ * 9. The messages of one event-loop turn go out in one socket write of up to 16 KB (upstream:
+ *    a write per KB); each write is a system call that also wakes the server.
+ *
  * Usage: node scripts/patch-postgres.mjs [--check | --revert] [package dir]
  *   --check   verify only; exit 1 when a file is not patched.
  *   --revert  restore the upstream code (the tests use it to show the defects on a copy).
@@ -94,6 +105,14 @@ const connectionEdits = [
       `    // ${MARKER}: also after a socket error; a query sent between 'error' and 'close' would never settle\n` +
       "    if (query || sent.length) error(Errors.connection('CONNECTION_CLOSED', options, socket))\n",
   },
+  {
+    name: 'a flight of messages goes out in one write',
+    find: '    if (fn || chunk.length >= 1024)\n',
+    replace:
+      `    // ${MARKER}: the messages of one event-loop turn (a transaction's flight of statements) go out\n` +
+      '    // in one socket write instead of one per KB; a write costs a system call and wakes the server\n' +
+      '    if (fn || chunk.length >= 16384)\n',
+  },
 ];
 
 const indexEdits = [
@@ -119,6 +138,45 @@ const indexEdits = [
       '      function handler(q) {\n' +
       '        q.catch(e => uncaughtError || (uncaughtError = e))\n' +
       `        if (closedError) return q.reject(closedError) // ${MARKER}\n`,
+  },
+  {
+    name: "begin() sends the transaction's first statements behind BEGIN without waiting for its answer",
+    find: "      await sql.unsafe('begin ' + options.replace(/[^a-z ]/ig, ''), [], { onexecute }).execute()\n",
+    replace:
+      `      // ${MARKER}: the transaction starts once BEGIN has a connection, not once it is answered, so\n` +
+      '      // the first statements follow BEGIN in the same flight (a BEGIN on an idle connection fails only\n' +
+      '      // with the connection, and then so do they)\n' +
+      '      let assigned\n' +
+      '      const onassign = new Promise(resolve => assigned = resolve)\n' +
+      "      const began = sql.unsafe('begin ' + options.replace(/[^a-z ]/ig, ''), [], {\n" +
+      '        onexecute: c => { const x = onexecute(c); assigned(); return x }\n' +
+      '      }).execute()\n' +
+      '      began.catch(() => {})\n' +
+      '      await Promise.race([began, onassign])\n' +
+      "      // the pool parked the connection as full (no one else's queries); the transaction's own go straight to it\n" +
+      '      connection && connection.queue === full && move(connection, reserved)\n',
+  },
+  {
+    name: "a transaction's statements queued behind BEGIN go out together",
+    find: '      c.reserved = () => queries.length\n        ? c.execute(queries.shift())\n        : move(c, reserved)\n',
+    replace:
+      `      // ${MARKER}: the statements queued while BEGIN (or a statement being described) was in\n` +
+      '      // flight go out together, as a pipeline, instead of one per answer\n' +
+      '      c.reserved = () => {\n' +
+      '        while (queries.length)\n' +
+      '          if (!c.execute(queries.shift())) return move(c, full)\n' +
+      '        move(c, reserved)\n' +
+      '      }\n',
+  },
+  {
+    name: 'a statement that failed in flight fails the transaction, even after COMMIT',
+    find: "          : await sql`commit`\n      }\n",
+    replace:
+      "          : await sql`commit`\n" +
+      `        // ${MARKER}: a statement still in flight when COMMIT was sent failed, so PostgreSQL ended the\n` +
+      '        // transaction with ROLLBACK (its answer to COMMIT in a failed transaction): never report that as committed\n' +
+      '        if (uncaughtError) throw uncaughtError\n' +
+      '      }\n',
   },
 ];
 

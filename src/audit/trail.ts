@@ -25,6 +25,7 @@ import { type AuditEntryInput, type AuditEvent, normaliseData, pendingFields } f
 import { type AuditRow, CHAIN_BATCH, CHAINER_LOCK_KEY, type ChainFaults, type ChainMemory, chainAll, chainPass, fromRow } from './chainer.js';
 import { createChainLoop } from './chain-loop.js';
 import { pgArray } from '../db/rows.js';
+import type { Pipeline } from '../db/pipeline.js';
 import { auditEvents } from './schema.js';
 
 export const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -51,9 +52,15 @@ export interface AuditTrail {
   /**
    * Records several entries in one statement, in the order given (their outbox ids ascend in
    * it). `send` runs the statements instead of the executor: a transaction's pipeline
-   * (src/db/pipeline.ts), so the insert rides with the transaction's other writes.
+   * (src/db/pipeline.ts), so the insert rides with the transaction's other writes; `queued`
+   * is called once the last statement was handed to `send` (the pipeline's `track(work, added)`).
    */
-  appendMany(inputs: AuditEntryInput[], executor?: Executor, send?: <T>(query: SQL) => Promise<T[]>): Promise<PendingAuditEntry[]>;
+  appendMany(
+    inputs: AuditEntryInput[],
+    executor?: Executor,
+    send?: <T>(query: SQL) => Promise<T[]>,
+    queued?: () => void,
+  ): Promise<PendingAuditEntry[]>;
   /**
    * Entries in sequence order. Readers wait: every entry committed before the call is chained
    * first (`flush`), so a page never misses a recorded change.
@@ -215,7 +222,7 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
     modeCheckedAt = Date.now();
   };
 
-  const appendMany: AuditTrail['appendMany'] = async (inputs, executor, send) => {
+  const appendMany: AuditTrail['appendMany'] = async (inputs, executor, send, queued) => {
     if (inputs.length === 0) return [];
     const at = new Date(Math.floor(clock.now().getTime()));
     const tx = executor ?? db.orm;
@@ -236,7 +243,9 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
         const id = ids?.[i];
         return id === undefined ? null : hashers.keyed!.hash(pendingFields({ id, at, actor: input.actor, action: input.action, subject: input.subject, data, correlationId }));
       });
-      const rows = await run<{ id: string | number }>(outboxInsert(at, entries, macs, ids));
+      const inserted = run<{ id: string | number }>(outboxInsert(at, entries, macs, ids));
+      queued?.();
+      const rows = await inserted;
       loop.appended();
       return rows.map((r) => ({ outboxId: Number(r.id), at })).sort((a, b) => a.outboxId - b.outboxId);
     } catch (err) {
@@ -375,4 +384,18 @@ export function createAuditTrail(db: Database, clock: Clock, options: AuditTrail
       return { ok: true, count: state.count, lastSeq: state.previous.seq, lastHash: state.previous.hash, keyedSince: state.keyedSince, unchained };
     },
   };
+}
+
+/**
+ * Appends `entries` on a transaction's pipeline (src/db/pipeline.ts): the outbox insert rides
+ * with the transaction's other writes, and the pipeline knows when it is on its way, so the
+ * transaction can send COMMIT behind it without waiting for its answer (`Pipeline.queued`).
+ */
+export function appendOnPipeline(audit: Pick<AuditTrail, 'appendMany'>, pl: Pipeline, entries: AuditEntryInput[], tx: Executor): void {
+  let added!: () => void;
+  const queued = new Promise<void>((resolve) => (added = resolve));
+  pl.track(
+    audit.appendMany(entries, tx, (query) => pl.add(query), added),
+    queued,
+  );
 }

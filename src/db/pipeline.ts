@@ -1,5 +1,5 @@
 import type { SQL } from 'drizzle-orm';
-import type { Executor } from './database.js';
+import type { Executor, Orm, Tx } from './database.js';
 import { resultRows } from './rows.js';
 import { type Bound, isBound, sendBound } from './statement.js';
 
@@ -23,11 +23,23 @@ export interface Pipeline {
   add<T = Record<string, unknown>>(query: SQL | { getSQL(): SQL } | Bound): Promise<T[]>;
   /**
    * Counts work that adds statements later (say, after a read of its own) as part of the
-   * pipeline: `settled()` waits for it, and for what it adds.
+   * pipeline: `settled()` waits for it, and for what it adds. `added`, when given, resolves once
+   * the work has added its last statement (its answer may still be on the way): `queued()`
+   * waits for that instead of the whole work.
    */
-  track(work: Promise<unknown>): void;
+  track(work: Promise<unknown>, added?: Promise<unknown>): void;
   /** Resolves when every statement added (and all tracked work) ran; rejects with the first failure. */
   settled(): Promise<void>;
+  /**
+   * Resolves when the transaction may send COMMIT: on postgres.js as soon as every statement
+   * is on its way (tracked work has added its last one), without waiting for their answers —
+   * COMMIT then goes out behind them, in the same flight, and a statement that fails makes the
+   * transaction fail (PostgreSQL answers that COMMIT with ROLLBACK, and the patched driver
+   * rejects it: scripts/patch-postgres.mjs). A transaction ending this way must still
+   * `settled()` after it returns, to read the answers. On other drivers (PGlite runs statements
+   * one after the other, and a COMMIT would not wait for the queued ones): `settled()`.
+   */
+  queued(): Promise<void>;
 }
 
 interface DrizzleInternals {
@@ -37,6 +49,8 @@ interface DrizzleInternals {
 
 export function pipelineOn(tx: Executor): Pipeline {
   const pending: Array<Promise<unknown>> = [];
+  // Per tracked work, when it has added its last statement (or ended).
+  const adding: Array<Promise<unknown>> = [];
   const internals = tx as unknown as DrizzleInternals;
   const client = internals.session?.client;
   const dialect = internals.dialect;
@@ -74,16 +88,46 @@ export function pipelineOn(tx: Executor): Pipeline {
       last = run.catch(() => {});
       return track(run.then((rows) => resultRows<T>(rows)));
     },
-    track(work) {
+    track(work, added) {
       track(work);
+      // Work that fails before it added its last statement fails `queued()` too: COMMIT must not
+      // go out without what it was to add (say, a transition without its audit entries).
+      const done = work.then(noop);
+      const ready = added ? Promise.race([added, done]) : done;
+      ready.catch(noop);
+      adding.push(ready);
     },
-    async settled() {
-      // Tracked work may add statements while we wait: wait until nothing new came.
-      for (let seen = 0; seen < pending.length; ) {
-        const batch = pending.slice(seen);
-        seen = pending.length;
-        await Promise.all(batch);
-      }
-    },
+    // Tracked work may add statements while we wait: wait until nothing new came.
+    settled: () => allOf(pending),
+    queued: () => (client?.unsafe ? allOf(adding) : allOf(pending)),
   };
 }
+
+/**
+ * A transaction whose statements go on one pipeline and whose COMMIT goes out behind its last
+ * writes, in the same flight (`queued`): `fn` awaits only what it must read, and the answers
+ * of the rest are read after the commit. Resolves with what `fn` returned once every statement
+ * answered; rejects, with nothing committed, if any failed.
+ */
+export async function pipelinedTransaction<T>(orm: Orm, fn: (tx: Tx, pl: Pipeline) => Promise<T>): Promise<T> {
+  let pl: Pipeline | undefined;
+  const result = await orm.transaction(async (tx) => {
+    pl = pipelineOn(tx);
+    const out = await fn(tx, pl);
+    await pl.queued();
+    return out;
+  });
+  await pl?.settled();
+  return result;
+}
+
+/** Waits for every promise in `list`, including those pushed to it meanwhile. */
+async function allOf(list: Array<Promise<unknown>>): Promise<void> {
+  for (let seen = 0; seen < list.length; ) {
+    const batch = list.slice(seen);
+    seen = list.length;
+    await Promise.all(batch);
+  }
+}
+
+const noop = () => {};

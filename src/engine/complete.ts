@@ -3,7 +3,7 @@ import type { StepFailure } from './core/step-error.js';
 import { storable } from './core/storable.js';
 import type { ClaimedStep } from './sql/claim.js';
 import { sql } from 'drizzle-orm';
-import { type Pipeline, pipelineOn } from '../db/pipeline.js';
+import { type Pipeline, pipelinedTransaction } from '../db/pipeline.js';
 import { pgArray } from '../db/rows.js';
 import { fixed, jsonParam } from '../db/statement.js';
 import { type RawSnapshot, readRun, type RunSnapshot, runSnapshotOf, runSnapshotQuery, runSnapshotsQuery, withDefinition } from './sql/load.js';
@@ -15,6 +15,7 @@ import type { Runtime } from './runtime.js';
 import { SnapshotError } from './snapshots.js';
 import type { Tx } from '../db/database.js';
 import type { AuditEntryInput } from '../audit/core/entry.js';
+import { appendOnPipeline } from '../audit/trail.js';
 import { recordBatched } from './group-commits.js';
 import { type Prestart, prestartAttempt, prestarted } from './prestart.js';
 import { releaseInDoubt } from './in-doubt.js';
@@ -192,8 +193,7 @@ export async function recordTogether(rt: Runtime, batch: Recording[]): Promise<A
 }
 
 async function recordInTransaction(rt: Runtime, batch: Recording[]): Promise<Array<TransitionReport | undefined>> {
-  return rt.db.orm.transaction(async (tx) => {
-    const pl = pipelineOn(tx);
+  return pipelinedTransaction(rt.db.orm, async (tx, pl) => {
     const held = pl.add<{ id: string }>(
       lockClaimsStatement({ ids: pgArray(batch.map((r) => r.claimed.id)), tokens: pgArray(batch.map((r) => r.claimed.token)) }),
     );
@@ -215,8 +215,7 @@ async function recordInTransaction(rt: Runtime, batch: Recording[]): Promise<Arr
       const raw = snapshots.get(r.claimed.runId);
       out.push(holding.has(r.claimed.id) && raw ? await applyRecording(rt, tx, pl, r, runSnapshotOf(raw), gather) : undefined);
     }
-    pl.track(rt.audit.appendMany(entries, tx, (query) => pl.add(query)));
-    await pl.settled();
+    appendOnPipeline(rt.audit, pl, entries, tx);
     return out;
   });
 }

@@ -1,5 +1,5 @@
 import { groupCommit } from '../db/group-commit.js';
-import { pipelineOn } from '../db/pipeline.js';
+import { pipelinedTransaction } from '../db/pipeline.js';
 import { type AttemptRecord, afterRecording, type Recording, recordAlone, recordTogether, recording } from './complete.js';
 import type { Runtime } from './runtime.js';
 import { type AttemptArgs, type AttemptBegun, attemptBegunOf, beginAttempt, beginAttemptQuery, type RawAttemptStart } from './sql/attempt.js';
@@ -44,12 +44,11 @@ export function beginAttemptGrouped(rt: Runtime, args: AttemptArgs): Promise<Att
       together: async (group) =>
         group.length === 1
           ? [await beginAttempt(rt.db, group[0]!)]
-          : rt.db.orm.transaction(async (tx) => {
-              const pl = pipelineOn(tx);
-              const begun = group.map((a) => pl.add<RawAttemptStart>(beginAttemptQuery(a)));
-              await pl.settled();
-              return Promise.all(begun.map(async (rows, i) => attemptBegunOf(group[i]!, await rows)));
-            }),
+          : Promise.all(
+              (await pipelinedTransaction(rt.db.orm, async (_tx, pl) => group.map((a) => pl.add<RawAttemptStart>(beginAttemptQuery(a))))).map(
+                async (rows, i) => attemptBegunOf(group[i]!, await rows),
+              ),
+            ),
       alone: (a) => beginAttempt(rt.db, a),
     });
     starts.set(rt, start);

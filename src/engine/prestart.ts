@@ -2,10 +2,11 @@ import type { Pipeline } from '../db/pipeline.js';
 import { workerOf } from './complete.js';
 import { contextOf } from './context.js';
 import { indexPlaybook } from './core/flow.js';
+import { activeRunStates } from './core/states.js';
 import type { RunRow, StepRow } from './model.js';
 import { type PrestartedAttempt, resolveCall, stepTimeoutOf } from './run-action.js';
 import { breakerOf, type Runtime } from './runtime.js';
-import { type AttemptArgs, attemptBegunOf, beginAttemptQuery, type RawAttemptStart } from './sql/attempt.js';
+import { type AttemptArgs, attemptBegunOf, type RawAttemptStart, startChainedAttemptQuery } from './sql/attempt.js';
 import type { ClaimedStep } from './sql/claim.js';
 import type { RunSnapshot } from './sql/load.js';
 import { actionOf } from './sql/transition.js';
@@ -16,9 +17,11 @@ import { actionOf } from './sql/transition.js';
  * commit with the result that readied the step, so the slot calls the action without a commit
  * of its own in between (one commit and one round trip fewer per step).
  *
- * The attempt start is the executor's own statement (sql/attempt.ts), on the run as this
- * commit leaves it, so it decides what the executor would: the attempt row commits before the
- * action is called (invariant 5), fenced on the new claim. Only the plain case is started here;
+ * The attempt start decides what the executor's own (sql/attempt.ts `beginAttemptQuery`) would
+ * on the run as this commit leaves it, which is known here: the step was created in this
+ * transaction under this claim (no attempt, so no takeover), and the run is active (checked
+ * below, else nothing starts). So it is the start alone (`startChainedAttemptQuery`), fenced
+ * on the new claim, and the attempt row commits before the action is called (invariant 5). Only the plain case is started here;
  * anything the executor decides at the call differently is left to it, by starting nothing:
  *   - a step with a `when` (judged by the executor before anything starts), a drill (its view
  *     of the action), a fallback or compensation (their own calls and contexts);
@@ -46,8 +49,10 @@ export function prestartAttempt(rt: Runtime, pl: Pipeline, run: RunRow, snapshot
 
 function prestartOf(rt: Runtime, pl: Pipeline, run: RunRow, snapshot: RunSnapshot, next: ClaimedStep, now: Date): Prestart | undefined {
   if (next.kind !== 'action' || run.drill) return undefined;
+  // A run that is not active (failing, cancelled, ended) starts nothing new: the executor's own start says so (draining).
+  if (!activeRunStates.has(snapshot.run.state)) return undefined;
   const step = snapshot.rows.find((r) => r.id === next.id);
-  if (!step || step.spec.role !== 'step') return undefined;
+  if (!step || step.spec.role !== 'step' || step.attempts !== 0) return undefined;
   const playbookStep = indexPlaybook(run.definition).get(step.stepKey)?.step;
   if (playbookStep?.kind !== 'action' || playbookStep.when !== undefined) return undefined;
   const call = actionOf(run, step);
@@ -68,7 +73,7 @@ function prestartOf(rt: Runtime, pl: Pipeline, run: RunRow, snapshot: RunSnapsho
     stepTimeoutMs: stepTimeoutOf(rt, step),
     params: resolved.params,
   };
-  return { args, begun: pl.add<RawAttemptStart>(beginAttemptQuery(args)), call, resolved, now };
+  return { args, begun: pl.add<RawAttemptStart>(startChainedAttemptQuery(args)), call, resolved, now };
 }
 
 /** A prestart in flight on the recording transaction's pipeline: all but the start, which its statement returns. */

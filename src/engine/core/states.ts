@@ -19,6 +19,9 @@ export type RunState = (typeof runStates)[number];
 
 export const terminalRunStates: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'compensated', 'compensation_failed', 'cancelled']);
 
+/** The states in which a run's ordinary steps start attempts (in any other, sql/attempt.ts says `draining`). */
+export const activeRunStates: ReadonlySet<RunState> = new Set(['pending', 'running', 'waiting']);
+
 const runTransitions: Record<RunState, RunState[]> = {
   pending: ['running', 'waiting', 'succeeded', 'failed', 'cancelled', 'compensating'],
   running: ['waiting', 'succeeded', 'failed', 'compensating', 'cancelled'],

@@ -118,6 +118,54 @@ const beginAttemptStatement = fixed<{
       (select count(*) from took) + (select count(*) from stepped) + (select count(*) from started) as written
     from d`);
 
+/**
+ * The first attempt of a step this very transaction created already claimed (a chained step:
+ * transition.ts `insertClaimedStepStatement`), for prestart.ts. What `beginAttemptQuery` would
+ * decide is known without reading: the row is running under this claim's token, has no attempt
+ * (so no takeover), and the caller checked the run is active (no draining). So it is the start
+ * alone: the step's attempt count, deadline and parameters, and the attempt row, still fenced on
+ * the token. Same answer shape as `beginAttemptQuery`.
+ */
+export function startChainedAttemptQuery(args: AttemptArgs): Bound {
+  return startChainedAttemptStatement({
+    stepId: args.stepId,
+    token: args.token,
+    now: args.now.toISOString(),
+    stepTimeoutMs: args.stepTimeoutMs,
+    worker: args.worker,
+    params: JSON.stringify(args.params ?? null),
+    runId: args.runId,
+    key: idempotencyKeyOf(args.runId, args.stepKey),
+  });
+}
+
+const startChainedAttemptStatement = fixed<{
+  stepId: string;
+  token: string;
+  now: string;
+  stepTimeoutMs: number | null;
+  worker: string;
+  params: string;
+  runId: string;
+  key: string;
+}>(sql`
+    with stepped as (
+      update engine_steps s set attempts = 1,
+        deadline_at = ${p('now')}::timestamptz + ${p('stepTimeoutMs')}::bigint * interval '1 millisecond',
+        spec = s.spec || jsonb_build_object('params', ${p('params')}::jsonb)
+      where s.id = ${p('stepId')} and s.status = 'running' and s.lease_owner = ${p('token')} and s.attempts = 0
+      returning s.id, s.deadline_at
+    ),
+    started as (
+      insert into engine_attempts (step_id, attempt, run_id, idempotency_key, worker, status, started_at)
+      select id, 1, ${p('runId')}, ${p('key')}, ${p('worker')}, 'running', ${p('now')}::timestamptz from stepped
+      returning attempt
+    )
+    select 'new' as mode, 0 as attempts, null::text as latest_key,
+      (extract(epoch from stepped.deadline_at) * 1000)::float8 as deadline_ms,
+      (select count(*) from started) as written
+    from stepped`);
+
 export function attemptBegunOf(args: Pick<AttemptArgs, 'runId' | 'stepKey'>, rows: RawAttemptStart[]): AttemptBegun {
   const [row] = rows;
   const key = idempotencyKeyOf(args.runId, args.stepKey);

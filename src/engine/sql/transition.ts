@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import type { AuditEntryInput } from '../../audit/core/entry.js';
-import type { AuditTrail } from '../../audit/trail.js';
+import { type AuditTrail, appendOnPipeline } from '../../audit/trail.js';
 import type { Executor } from '../../db/database.js';
 import { type Pipeline, pipelineOn } from '../../db/pipeline.js';
 import { fixed, jsonParam, timeParam } from '../../db/statement.js';
@@ -505,7 +505,7 @@ export async function applyEffects(
     });
   }
   // The entries in one insert, in order: per run, audit order is transition order.
-  pl.track(deps.audit.appendMany(entries, tx, (query) => pl.add(query)));
+  appendOnPipeline(deps.audit, pl, entries, tx);
   if (settle) await pl.settled();
   return { runState: state, runChanged, created, readied, cancelledHumanSteps, ...(runChanged && error !== undefined ? { runError: error } : {}) };
 }
