@@ -42,10 +42,15 @@ export function isQuenchError(err: unknown, code?: ErrorCode): err is QuenchErro
   return err instanceof QuenchError && (code === undefined || err.code === code);
 }
 
+/** What a thrown value says: an error's message (or any object's string `message`), else the value as text. */
+export function messageOf(err: unknown): string {
+  const message = (err as { message?: unknown } | null | undefined)?.message;
+  return typeof message === 'string' ? message : String(err);
+}
+
 export function asQuenchError(err: unknown): QuenchError {
   if (err instanceof QuenchError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new QuenchError('internal', message, { cause: err });
+  return new QuenchError('internal', messageOf(err), { cause: err });
 }
 
 /** HTTP status for each code, used by the HTTP adapter only. */

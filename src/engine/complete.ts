@@ -19,6 +19,7 @@ import { appendOnPipeline } from '../audit/trail.js';
 import { recordBatched } from './group-commits.js';
 import { type Prestart, prestartAttempt, prestarted } from './prestart.js';
 import { releaseInDoubt } from './in-doubt.js';
+import { messageOf } from '../core/errors.js';
 
 /** How an attempt ended, recorded with the step's result. */
 export interface AttemptRecord {
@@ -236,7 +237,7 @@ const lockClaimsStatement = fixed<{ ids: string; tokens: string }>(sql`with lock
 /** Recording failed for good; the step stays claimed until its lease expires (another worker takes over). */
 export class RecordingError extends Error {
   constructor(cause: unknown) {
-    super(`could not record the step's result: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    super(`could not record the step's result: ${messageOf(cause)}`, { cause });
     this.name = 'RecordingError';
   }
 }
@@ -278,7 +279,7 @@ export async function recordResult(
   // While the database is unreachable nothing can be recorded, not even a dead letter: leave
   // the step to a takeover once it is back. Otherwise the success itself cannot be stored.
   if (result.status === 'succeeded' && attempt?.status === 'succeeded' && !isConnectionError(last)) {
-    const message = (last as Error)?.message ?? String(last);
+    const message = messageOf(last);
     const error: StepFailure = {
       code: 'result_unrecordable',
       message: `the action succeeded but its result could not be recorded: ${message}`,

@@ -16,6 +16,7 @@ import type { ActionDefinition } from '../actions/action.js';
 import { type ClaimedStep, leaseTime } from './sql/claim.js';
 import { releaseClaim } from './sql/release.js';
 import { drillAction } from '../drills/simulate.js';
+import { messageOf } from '../core/errors.js';
 
 /**
  * One action attempt: render parameters, check the circuit breaker, record the attempt start
@@ -65,7 +66,7 @@ export function resolveCall(rt: Runtime, run: RunRow, step: StepRow, playbookSte
   try {
     params = action.params.parse(renderValue(call.params, context));
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = messageOf(err);
     return { ok: false, error: { code: 'invalid_params', message: `parameters of '${call.action}' are invalid: ${message}`, retryable: false } };
   }
   // The rendered parameters are stored with the attempt start (spec.params, for compensation
@@ -85,7 +86,7 @@ export function resolveCall(rt: Runtime, run: RunRow, step: StepRow, playbookSte
   try {
     target = action.target?.(params) ?? call.action;
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = messageOf(err);
     return { ok: false, error: { code: 'invalid_params', message: `parameters of '${call.action}' name no target: ${message}`, retryable: false } };
   }
   return { ok: true, action, params, target };

@@ -1,7 +1,7 @@
 import type { Logger } from '../telemetry/logger.js';
 import type { ChatPort } from '../chat/port.js';
 import type { Clock } from '../core/clock.js';
-import { QuenchError } from '../core/errors.js';
+import { messageOf, QuenchError } from '../core/errors.js';
 import type { Database } from '../db/database.js';
 import type { ReportSlo } from './core/facts.js';
 import { computeReport, type Report } from './core/model.js';
@@ -239,7 +239,7 @@ export class Reports {
       return undefined;
     }
     const tries = due.tries + 1;
-    const message = failures.map((f) => `${f.channel}: ${(f.err as Error)?.message ?? String(f.err)}`).join('; ');
+    const message = failures.map((f) => `${f.channel}: ${messageOf(f.err)}`).join('; ');
     await postFailed(db, due.from, due.to, due.lease, clock.now(), tries, message, due.progress);
     logger.error({ from: due.from, to: due.to, tries, failures: message }, 'posting the SLO report to Slack failed; trying again later from where it stopped');
     return message;
@@ -255,7 +255,7 @@ export class Reports {
     const failures = await this.#postAll(report, {}, { save: async () => true, held: () => true });
     for (const f of failures) if (f.channel !== this.deps.channel) this.deps.logger.error({ err: f.err, channel: f.channel }, 'posting the report to an owner channel failed');
     const own = failures.find((f) => f.channel === this.deps.channel);
-    if (own) throw new QuenchError('slack_unavailable', `posting the report to ${own.channel} failed: ${(own.err as Error)?.message ?? String(own.err)}`, { cause: own.err });
+    if (own) throw new QuenchError('slack_unavailable', `posting the report to ${own.channel} failed: ${messageOf(own.err)}`, { cause: own.err });
   }
 
   /** Every channel tried, each resumed from `progress`; the channels that failed, and why. */

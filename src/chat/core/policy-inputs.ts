@@ -1,5 +1,6 @@
 import type { ExpressionContext } from '../../playbooks/core/expressions.js';
 import { renderValue } from '../../playbooks/core/templates.js';
+import { messageOf } from '../../core/errors.js';
 
 /**
  * The confidence and impact a human step gives the approval policy (core/auto-approval.ts),
@@ -41,7 +42,7 @@ function render(value: unknown, context: ExpressionContext): { value: unknown } 
   try {
     return { value: renderValue(value, context) };
   } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
+    return { error: messageOf(err) };
   }
 }
 

@@ -1,3 +1,4 @@
+import { messageOf } from '../../core/errors.js';
 /**
  * What a failed step attempt says about itself. Modelled on Inngest's NonRetriableError and
  * RetryAfterError: an action knows whether its failure is transient (a 503, a timeout, a reset
@@ -66,6 +67,6 @@ export function toStepFailure(err: unknown): StepFailure {
   if (err instanceof Error && err.name === 'ExpressionError' && typeof (err as { code?: unknown }).code === 'string') {
     return { code: (err as unknown as { code: string }).code, message: err.message, retryable: false };
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = messageOf(err);
   return { code: 'error', message, retryable: true };
 }
