@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import { QuenchError } from '../core/errors.js';
+import { shownPath } from '../core/proto-key.js';
 
 /**
  * Reads the raw body with a size cap. Signature checks need the exact bytes, so every
@@ -101,6 +102,18 @@ export function requireIdentityEncoding(req: IncomingMessage): void {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * A body's text, byte for byte: strict (invalid UTF-8 is refused, never replaced), and a
+ * leading byte order mark kept (TextDecoder drops it by default). Webhook bodies are stored
+ * as this text, and a stored body must be the bytes that were signed: without its BOM, a
+ * signature over the stored body no longer verified (an audit or a replay of the delivery).
+ * Parse it with withoutBom.
+ */
+export const exactUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The JSON text of a body: RFC 8259 §8.1 lets a parser ignore a leading byte order mark, which JSON.parse refuses. */
+export const withoutBom = (text: string): string => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+
 /** Deepest nesting allowed in a JSON body; real payloads stay far below it. */
 export const MAX_JSON_DEPTH = 64;
 
@@ -183,9 +196,9 @@ function refuseUnstorable(key: string, value: unknown): unknown {
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what = 'request body', code: 'validation_failed' | 'bad_request' = 'validation_failed'): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.slice(0, 20).map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+  const problems = result.error.issues.slice(0, 20).map((i) => `${i.path.length ? shownPath(i.path) : '(root)'}: ${i.message}`);
   throw new QuenchError(code, `invalid ${what}: ${problems.join('; ')}`, {
-    details: { issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+    details: { issues: result.error.issues.map((i) => ({ path: shownPath(i.path), message: i.message })) },
   });
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import type { AuditTrail } from '../audit/trail.js';
 import type { AuditEntryInput } from '../audit/core/entry.js';
@@ -60,6 +61,23 @@ export interface Outcome {
 }
 
 const actor = { type: 'system', id: 'ingest' } as const;
+
+/** Longest identity (in UTF-8 bytes) kept as it is in a unique index. */
+const INDEX_KEY_BYTES = 1024;
+
+/**
+ * An identity as the unique indexes can hold it. A btree entry is at most 2,704 bytes, and
+ * identities are built from what senders send: a generic event's type and label set, an
+ * Alertmanager alert without fingerprint (its labels), a group key of long label values. A
+ * longer one failed the decision's INSERT after the 202, every retry alike, until the delivery
+ * was dead-lettered. Keys up to 1 KiB stay exactly as before; a longer one becomes its first
+ * 200 characters and the SHA-256 of the whole, the same for the same key, so repeats and
+ * resolutions still find it.
+ */
+export function indexKey(key: string): string {
+  if (key.length * 3 <= INDEX_KEY_BYTES || Buffer.byteLength(key) <= INDEX_KEY_BYTES) return key;
+  return `${key.slice(0, 200)}…sha256:${createHash('sha256').update(key).digest('hex')}`;
+}
 
 /** The event as plain JSON for signals and the audit trail (dates as RFC 3339). */
 export function eventJson(e: TriggerEvent, withPayload = true): Record<string, unknown> {
@@ -221,7 +239,8 @@ async function startOrJoin(
   receivedAt: Date,
   subject: { type: string; id: string },
 ): Promise<Outcome> {
-  const { playbook, groupKey } = decision;
+  const { playbook } = decision;
+  const groupKey = decision.groupKey === undefined ? undefined : indexKey(decision.groupKey);
   if (groupKey !== undefined) {
     lock(io, JSON.stringify(['group', playbook, groupKey]));
     const [open] = await io.read<{ run_id: string }>(

@@ -4,7 +4,17 @@ import type { Config } from '../config/load.js';
 import type { Clock } from '../core/clock.js';
 import { QuenchError, asQuenchError } from '../core/errors.js';
 import type { Database } from '../db/database.js';
-import { MAX_JSON_DEPTH, jsonDepth, parseJsonText, parseWith, readRawBody, requireIdentityEncoding, requireJsonContentType } from '../http/body.js';
+import {
+  MAX_JSON_DEPTH,
+  exactUtf8,
+  jsonDepth,
+  parseJsonText,
+  parseWith,
+  readRawBody,
+  requireIdentityEncoding,
+  requireJsonContentType,
+  withoutBom,
+} from '../http/body.js';
 import type { Reply, RequestContext, Router } from '../http/router.js';
 import { alertmanagerPayloadSchema } from './core/alertmanager.js';
 import { genericEventSchema } from './core/generic.js';
@@ -33,7 +43,6 @@ export interface WebhookDeps {
 /** Headers worth keeping with the body (never signatures or credentials). */
 const KEPT_HEADERS = ['content-type', 'user-agent', 'x-request-id', 'x-webhook-id', 'x-webhook-subscription', 'x-quench-timestamp'];
 const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 const header = (h: IncomingHttpHeaders, name: string) => {
   const v = h[name];
@@ -65,11 +74,15 @@ const accepted = {
 const reject = (code: 'bad_request' | 'validation_failed' | 'not_found', reason: string, message: string) =>
   new QuenchError(code, message, { details: { reason } });
 
-/** Text and JSON of a body, with the depth and encoding checks named so rejections are counted by reason. */
+/**
+ * Text and JSON of a body, with the depth and encoding checks named so rejections are counted
+ * by reason. The text is the body byte for byte, a leading BOM included: it is what the inbox
+ * stores, and the signature was over those bytes.
+ */
 function decode<T>(raw: Buffer, parse: (value: unknown) => T): { text: string; value: T } {
   let text: string;
   try {
-    text = strictUtf8.decode(raw);
+    text = exactUtf8.decode(raw);
   } catch {
     throw reject('bad_request', 'bad_encoding', 'request body is not valid UTF-8');
   }
@@ -77,7 +90,7 @@ function decode<T>(raw: Buffer, parse: (value: unknown) => T): { text: string; v
   if (depth > MAX_JSON_DEPTH) throw reject('bad_request', 'too_deep', `JSON nested ${depth} levels deep; the limit is ${MAX_JSON_DEPTH}`);
   let json: unknown;
   try {
-    json = parseJsonText(text);
+    json = parseJsonText(withoutBom(text));
   } catch (err) {
     throw reject('bad_request', 'bad_json', asQuenchError(err).message);
   }

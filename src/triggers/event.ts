@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { stringMap } from '../core/proto-key.js';
 
 /**
  * A trigger event: the one shape every source feeds into routing (Alertmanager, PagerDuty and
@@ -16,8 +17,9 @@ export const triggerEventSchema = z.object({
   key: z.string().min(1),
   severity: triggerSeverity.optional(),
   summary: z.string(),
-  labels: z.record(z.string(), z.string()).default({}),
-  annotations: z.record(z.string(), z.string()).default({}),
+  // Every key as sent, `__proto__` included (z.record drops that one: ../core/proto-key.ts).
+  labels: stringMap().default({}),
+  annotations: stringMap().default({}),
   occurredAt: z.coerce.date(),
   /** True for events that end an alert or incident (`alert.resolved`, `slo.recovered`, …). */
   resolved: z.boolean().default(false),

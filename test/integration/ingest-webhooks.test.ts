@@ -280,6 +280,57 @@ describe.each(databaseKinds)('webhook endpoints of quench serve on %s', (kind) =
     if (c.reason === 'duplicate') expect(text).toMatch(/quench_ingest_dedup_hits_total\{source="[^"]+",level="delivery"\} [1-9]/);
     else expect(text).toMatch(new RegExp(`quench_webhook_rejected_total\\{source="[^"]+",reason="${c.reason}"\\} [1-9]`));
   });
+
+  // What was sent is what is stored and what the run gets. A body that starts with a UTF-8 BOM
+  // was accepted (the signature is over the raw bytes) but stored without it, so the stored body
+  // no longer matched its signature; a key named `__proto__` was dropped by zod between the
+  // stored body and the run; PagerDuty's incident number as a string ("2", as some proxies
+  // re-send it) was refused, and PagerDuty does not retry a 4xx.
+  it('stores the body byte for byte and gives the run every key as sent', async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const pdText = JSON.stringify(JSON.parse(pagerdutyBody('E-bom', 'incident.triggered', 'P-bom'))).replace('"urgency"', '"number":"2","urgency"');
+    const pdRaw = Buffer.concat([bom, Buffer.from(pdText)]);
+    const pdHeaders = { 'content-type': 'application/json', 'x-webhook-id': 'wh-bom', 'x-pagerduty-signature': `v1=${createHmac('sha256', 'pd-secret').update(pdRaw).digest('hex')}` };
+    const genericText = genericBody('g-proto', { labels: JSON.parse('{"service":"checkout","__proto__":"kept"}'), annotations: { runbook: 'r' } });
+    const genericRaw = Buffer.concat([bom, Buffer.from(genericText)]);
+    const ts = String(now());
+    const genericHeaders = { 'content-type': 'application/json', 'x-quench-timestamp': ts, 'x-quench-signature': `sha256=${createHmac('sha256', 'ci-secret').update(`${ts}.`).update(genericRaw).digest('hex')}` };
+    const amText = alertmanagerBody([{ labels: JSON.parse('{"alertname":"Proto","__proto__":"label"}'), fingerprint: 'fp-proto' }], '{}:{alertname="Proto"}');
+    for (const c of [
+      { path: '/webhooks/pagerduty', body: pdRaw, headers: pdHeaders },
+      { path: '/webhooks/generic/ci', body: genericRaw, headers: genericHeaders },
+      am(amText),
+    ]) {
+      const res = await post(c);
+      expect(res.status, await res.text()).toBe(202);
+    }
+    await waitFor('the deliveries to be processed', async () => (await count("ingest_inbox where status <> 'done'")) === 0);
+    expect(await count("ingest_inbox where status = 'done' and delivery_key in ('E-bom', 'g-proto')")).toBe(2);
+
+    // The bytes as the database holds them (PGlite's driver drops a BOM at the start of any text
+    // value it hands back, so the stored bytes are read as hex).
+    const stored = async (key: string) =>
+      Buffer.from(
+        (await service.ctx.db.rows<{ hex: string }>(sql`select encode(convert_to(body, 'UTF8'), 'hex') as hex from ingest_inbox where delivery_key = ${key}`))[0]!.hex,
+        'hex',
+      );
+    // Byte for byte, so the signature verifies over the stored body (an audit, a replay).
+    expect((await stored('E-bom')).equals(pdRaw)).toBe(true);
+    expect((await stored('g-proto')).equals(genericRaw)).toBe(true);
+    expect(`v1=${createHmac('sha256', 'pd-secret').update(await stored('E-bom')).digest('hex')}`).toBe(pdHeaders['x-pagerduty-signature']);
+
+    const trigger = async (key: string) => {
+      const [run] = await service.ctx.db.rows<{ trigger: unknown }>(sql`select trigger from engine_runs where trigger->>'key' = ${key}`);
+      expect(run, `a run for ${key}`).toBeDefined();
+      return (typeof run!.trigger === 'string' ? JSON.parse(run!.trigger) : run!.trigger) as { labels: Record<string, string>; payload: unknown };
+    };
+    const pdRun = await trigger('incident:P-bom');
+    expect(pdRun.labels.incident_number).toBe('2');
+    const genericRun = await trigger('deploy.failed{__proto__="kept",service="checkout"}');
+    expect(JSON.stringify(genericRun.labels)).toBe('{"service":"checkout","__proto__":"kept"}');
+    const amRun = await trigger('fp-proto@2026-11-21T19:00:00Z');
+    expect(Object.hasOwn(amRun.labels, '__proto__') && amRun.labels.__proto__).toBe('label');
+  });
 });
 
 describe('per-source rate limit', () => {

@@ -2,35 +2,40 @@ import { z } from 'zod';
 import type { TriggerEvent, TriggerSeverity } from '../../triggers/event.js';
 import { severityFromLabel } from './severity.js';
 import { storableTimestamp } from '../../core/timestamp.js';
+import { keepingProtoKey, stringMap } from '../../core/proto-key.js';
 
 /**
  * Alertmanager's webhook payload, version 4
  * (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config), as Grafana's
  * webhook contact point sends it too (version 1). Objects are
  * loose: fields newer Alertmanagers add (`notification_reason`, `routeLabels`, …) are accepted
- * and kept in the stored body and in each event's payload.
+ * and kept in the stored body and in each event's payload. A key named `__proto__` (a label, an
+ * annotation, a field) is kept like any other (../../core/proto-key.ts).
  */
-const labelSet = z.record(z.string(), z.string());
+const labelSet = stringMap();
 /** Go's RFC 3339 with nanoseconds, and `0001-01-01T00:00:00Z` for "unset". */
 const timestamp = storableTimestamp;
 
-export const alertmanagerAlertSchema = z.looseObject({
-  status: z.enum(['firing', 'resolved']),
-  labels: labelSet,
-  annotations: labelSet.default({}),
-  startsAt: timestamp,
-  endsAt: timestamp.optional(),
-  generatorURL: z.string().default(''),
-  /** Present since Alertmanager 0.19; older payloads fall back to the label set. */
-  fingerprint: z.string().min(1).optional(),
-});
+export const alertmanagerAlertSchema = keepingProtoKey(
+  z.looseObject({
+    status: z.enum(['firing', 'resolved']),
+    labels: labelSet,
+    annotations: labelSet.default({}),
+    startsAt: timestamp,
+    endsAt: timestamp.optional(),
+    generatorURL: z.string().default(''),
+    /** Present since Alertmanager 0.19; older payloads fall back to the label set. */
+    fingerprint: z.string().min(1).optional(),
+  }),
+);
 
-export const alertmanagerPayloadSchema = z.looseObject({
-  // Grafana's webhook contact point sends this payload, with fields of its own (orgId, state,
-  // values…), as version 1: the same notification, so it is read the same way.
-  version: z.enum(['4', '1'], {
-    error: (issue) =>
-      `${JSON.stringify(issue.input)?.slice(0, 40) ?? 'undefined'} is neither Alertmanager's webhook payload (version 4) nor Grafana's (version 1); send other events to /webhooks/generic/<source>`,
+export const alertmanagerPayloadSchema = keepingProtoKey(
+  z.looseObject({
+    // Grafana's webhook contact point sends this payload, with fields of its own (orgId, state,
+    // values…), as version 1: the same notification, so it is read the same way.
+    version: z.enum(['4', '1'], {
+      error: (issue) =>
+        `${JSON.stringify(issue.input)?.slice(0, 40) ?? 'undefined'} is neither Alertmanager's webhook payload (version 4) nor Grafana's (version 1); send other events to /webhooks/generic/<source>`,
   }),
   groupKey: z.string(),
   truncatedAlerts: z.int().min(0).default(0),
@@ -41,7 +46,8 @@ export const alertmanagerPayloadSchema = z.looseObject({
   commonAnnotations: labelSet.default({}),
   externalURL: z.string().default(''),
   alerts: z.array(alertmanagerAlertSchema).max(10_000),
-});
+  }),
+);
 
 export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
 export type AlertmanagerAlert = z.infer<typeof alertmanagerAlertSchema>;

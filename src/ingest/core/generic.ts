@@ -2,23 +2,26 @@ import { z } from 'zod';
 import { triggerSeverity } from '../../triggers/event.js';
 import { type IngestEvent, canonicalLabels } from './alertmanager.js';
 import { storableTimestamp } from '../../core/timestamp.js';
+import { keepingProtoKey, stringMap } from '../../core/proto-key.js';
 
 /**
  * The generic webhook event (../../../docs/webhooks.md). Only `id`, `type` and `summary` are
  * required. `key` is an optional extension: the identity that links an event to its later
  * `resolved: true` event; without it the identity is the type and the label set.
  */
-export const genericEventSchema = z.looseObject({
-  id: z.string().min(1).max(200),
-  type: z.string().min(1).max(200),
-  severity: triggerSeverity.optional(),
-  summary: z.string().max(10_000),
-  labels: z.record(z.string(), z.string()).default({}),
-  annotations: z.record(z.string(), z.string()).default({}),
-  occurredAt: storableTimestamp.optional(),
-  resolved: z.boolean().default(false),
-  key: z.string().min(1).max(500).optional(),
-});
+export const genericEventSchema = keepingProtoKey(
+  z.looseObject({
+    id: z.string().min(1).max(200),
+    type: z.string().min(1).max(200),
+    severity: triggerSeverity.optional(),
+    summary: z.string().max(10_000),
+    labels: stringMap().default({}),
+    annotations: stringMap().default({}),
+    occurredAt: storableTimestamp.optional(),
+    resolved: z.boolean().default(false),
+    key: z.string().min(1).max(500).optional(),
+  }),
+);
 
 export type GenericEvent = z.infer<typeof genericEventSchema>;
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { TriggerSeverity } from '../../triggers/event.js';
 import type { IngestEvent } from './alertmanager.js';
 import { storableTimestamp } from '../../core/timestamp.js';
+import { keepingProtoKey } from '../../core/proto-key.js';
 
 /**
  * PagerDuty V3 webhook payload
@@ -16,12 +17,19 @@ import { storableTimestamp } from '../../core/timestamp.js';
 // checked, and null is taken as absent; every other field is kept as sent.
 const reference = z.looseObject({ id: z.string(), summary: z.string().nullish() });
 
+const notANumber = (issue: { input?: unknown }) =>
+  `${JSON.stringify(issue.input)?.slice(0, 40) ?? 'undefined'} is not an incident number: send an integer (2), or its digits as a string ("2")`;
+
 const incidentData = z.looseObject({
   id: z.string().min(1),
   type: z.literal('incident'),
   title: z.string().nullish(),
   urgency: z.string().nullish(),
-  number: z.int().nullish(),
+  // An integer in PagerDuty's schema; some proxies and re-senders write numbers as strings, and
+  // PagerDuty drops a delivery answered 4xx for good. It only becomes the label
+  // incident_number (a string anyway), so digits in a string are taken as the same number;
+  // anything else is refused naming the field. The stored body and payload keep what was sent.
+  number: z.union([z.int(), z.string().regex(/^\d{1,15}$/, { error: notANumber })], { error: notANumber }).nullish(),
   incident_key: z.string().nullish(),
   service: reference.nullish(),
   priority: reference.nullish(),
@@ -48,21 +56,25 @@ const linkedText = (data: Record<string, unknown>): string | undefined => {
  * member took a malformed incident for "some other resource", answered 202, and failed when
  * its run started; any other type is accepted as it is.
  */
-const eventData = z.looseObject({ type: z.string() }).superRefine((data, ctx) => {
+const eventData = keepingProtoKey(z.looseObject({ type: z.string() })).superRefine((data, ctx) => {
   const result = dataSchemas.get(data.type)?.safeParse(data);
   if (result && !result.success) for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
 });
 
-export const pagerdutyPayloadSchema = z.looseObject({
-  event: z.looseObject({
-    id: z.string().min(1).max(200),
-    event_type: z.string().min(1),
-    resource_type: z.string().min(1),
-    occurred_at: storableTimestamp,
-    agent: z.unknown().optional(),
-    data: eventData,
+export const pagerdutyPayloadSchema = keepingProtoKey(
+  z.looseObject({
+    event: keepingProtoKey(
+      z.looseObject({
+        id: z.string().min(1).max(200),
+        event_type: z.string().min(1),
+        resource_type: z.string().min(1),
+        occurred_at: storableTimestamp,
+        agent: z.unknown().optional(),
+        data: eventData,
+      }),
+    ),
   }),
-});
+);
 
 export type PagerDutyPayload = z.infer<typeof pagerdutyPayloadSchema>;
 type Incident = z.infer<typeof incidentData>;
@@ -79,7 +91,7 @@ function incidentLabels(inc: Incident, labels: Record<string, string>): void {
   if (inc.service?.id) labels.service_id = inc.service.id;
   if (inc.urgency) labels.urgency = inc.urgency;
   if (inc.priority?.summary) labels.priority = inc.priority.summary;
-  if (inc.number != null) labels.incident_number = String(inc.number);
+  if (inc.number != null) labels.incident_number = String(Number(inc.number));
   // The Events v2 dedup key of the alert that opened the incident: Quench's own pages carry
   // a run's correlation id here (src/ingest/dispatch.ts recognises them).
   if (inc.incident_key) labels.incident_key = inc.incident_key;

@@ -254,3 +254,77 @@ describe("Grafana's Alertmanager-shaped webhook", () => {
     );
   });
 });
+
+// zod's records and loose objects skip a key named `__proto__` (their output is a plain {}), so
+// a label, annotation or field of that name was unchecked at intake and then gone from the
+// event, the run's trigger and the signals, while the stored body kept it. JSON.parse makes it
+// an own property, as a sender means it; it stays one, checked like any other key.
+describe('a key named __proto__ is kept as sent, and checked', () => {
+  const proto = (json: string) => JSON.parse(json) as Record<string, unknown>;
+  const own = (o: unknown, key = '__proto__') => Object.hasOwn(o as object, key) && Object.getPrototypeOf(o) === Object.prototype;
+  it('Alertmanager labels, annotations, alert and notification fields', () => {
+    const body = amPayload('firing', proto('{"__proto__": {"kept": true}}'));
+    const alert = (body.alerts as Record<string, unknown>[])[0]!;
+    alert.labels = proto('{"alertname": "HighLatency", "__proto__": "label"}');
+    alert.annotations = proto('{"summary": "p99", "__proto__": "annotation"}');
+    Object.assign(alert, { extra: 1 });
+    Object.defineProperty(alert, '__proto__', { value: 'field', enumerable: true });
+    const value = parseWith(alertmanagerPayloadSchema, JSON.parse(JSON.stringify(body)), 'Alertmanager payload');
+    const [e] = normaliseDelivery('alertmanager', value, new Date());
+    expect(own(e!.event.labels)).toBe(true);
+    expect(JSON.stringify(e!.event.labels)).toBe('{"alertname":"HighLatency","__proto__":"label"}');
+    expect(JSON.stringify(e!.event.annotations)).toBe('{"summary":"p99","__proto__":"annotation"}');
+    expect(JSON.stringify(e!.event.payload)).toContain('"__proto__":"field"');
+    expect(JSON.stringify(value)).toContain('"__proto__":{"kept":true}');
+    // What the run is started with (effects.ts parses the stored event again) keeps it too.
+    const trigger = triggerEventSchema.parse(JSON.parse(JSON.stringify(e!.event)));
+    expect(trigger.labels).toEqual(e!.event.labels);
+    expect(JSON.stringify(trigger.labels)).toContain('"__proto__":"label"');
+    expect(JSON.stringify(trigger.annotations)).toContain('"__proto__":"annotation"');
+    // Nothing reached a prototype.
+    expect(({} as Record<string, unknown>).kept).toBeUndefined();
+  });
+  it('a generic event, and its identity names the label', () => {
+    const value = parseWith(genericEventSchema, proto('{"id":"g","type":"t","summary":"s","labels":{"__proto__":"x","a":"b"},"__proto__":{"extra":1}}'), 'event');
+    const [e] = normaliseDelivery('generic:ci', value, new Date());
+    expect(e!.event.key).toBe('t{__proto__="x",a="b"}');
+    expect(JSON.stringify(e!.event.payload)).toBe('{"id":"g","type":"t","summary":"s","labels":{"__proto__":"x","a":"b"},"annotations":{},"resolved":false,"__proto__":{"extra":1}}');
+  });
+  it('a PagerDuty incident field', () => {
+    const body = JSON.parse(readFileSync(new URL('../../fixtures/pagerduty/incident-triggered.json', import.meta.url), 'utf8')) as { event: { data: Record<string, unknown> } };
+    const text = JSON.stringify(body).replace('"type":"incident"', '"type":"incident","__proto__":{"custom":"detail"}');
+    const [e] = normaliseDelivery('pagerduty', parseWith(pagerdutyPayloadSchema, JSON.parse(text), 'PagerDuty webhook'), new Date());
+    expect(JSON.stringify(e!.event.payload)).toContain('"__proto__":{"custom":"detail"}');
+  });
+  it('a __proto__ label that is not a string is refused, naming it', () => {
+    const body = amPayload('firing');
+    (body.alerts as Record<string, unknown>[])[0]!.labels = proto('{"alertname": "A", "__proto__": 5}');
+    expect(() => parseWith(alertmanagerPayloadSchema, body, 'Alertmanager payload')).toThrow(
+      'invalid Alertmanager payload: alerts.0.labels.__proto__: Invalid input: expected string, received number',
+    );
+    expect(() => parseWith(genericEventSchema, proto('{"id":"g","type":"t","summary":"s","annotations":{"__proto__":{}}}'), 'event')).toThrow(
+      'invalid event: annotations.__proto__: Invalid input: expected string, received object',
+    );
+  });
+});
+
+// Some proxies and re-senders write PagerDuty's integers as strings; PagerDuty itself drops a
+// delivery answered 4xx for good. incident.number only becomes the label incident_number.
+describe('a PagerDuty incident number written as a string', () => {
+  const incident = (number: unknown) => {
+    const body = JSON.parse(readFileSync(new URL('../../fixtures/pagerduty/incident-triggered.json', import.meta.url), 'utf8')) as { event: { data: Record<string, unknown> } };
+    body.event.data.number = number;
+    return body;
+  };
+  it.each([[2], ['2'], ['0002']])('%j is incident number 2, the payload keeping what was sent', (number) => {
+    const value = parseWith(pagerdutyPayloadSchema, incident(number), 'PagerDuty webhook');
+    const [e] = normaliseDelivery('pagerduty', value, new Date());
+    expect(e!.event.labels.incident_number).toBe('2');
+    expect((e!.event.payload as { event: { data: { number: unknown } } }).event.data.number).toBe(number);
+  });
+  it.each([['two'], ['-2'], ['2.5'], [2.5], [true], ['']])('%j is refused naming the field and what to send', (number) => {
+    expect(() => parseWith(pagerdutyPayloadSchema, incident(number), 'PagerDuty webhook')).toThrow(
+      `invalid PagerDuty webhook: event.data.number: ${JSON.stringify(number)} is not an incident number: send an integer (2), or its digits as a string ("2")`,
+    );
+  });
+});
