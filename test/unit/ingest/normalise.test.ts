@@ -328,3 +328,45 @@ describe('a PagerDuty incident number written as a string', () => {
     );
   });
 });
+
+// Every event type of PagerDuty's V3 webhooks (developer.pagerduty.com, "Webhooks v3 overview",
+// Event Types), with the data type each carries: accepted, keyed by its incident (or resource),
+// and only incident.resolved resolves.
+describe('every PagerDuty V3 event type', () => {
+  const incident = { id: 'PGR0VU2', type: 'incident', number: 2, status: 'triggered', title: 'A little bump in the road', urgency: 'high', service: { id: 'PF9KMXH', summary: 'API Service', type: 'service_reference' }, resolve_reason: null };
+  const ref = { id: 'PGR0VU2', type: 'incident_reference', summary: 'A little bump in the road' };
+  const data: Record<string, Record<string, unknown>> = {
+    incident,
+    incident_note: { id: 'P2LA89X', type: 'incident_note', incident: ref, content: 'I sure am glad we are using PagerDuty!', trimmed: false },
+    incident_responder: { type: 'incident_responder', incident: ref, user: { id: 'PVMGSML', type: 'user_reference' }, message: 'Please help', state: 'pending' },
+    incident_status_update: { id: 'P2LA89Y', type: 'incident_status_update', incident: ref, message: 'A fix is being developed', trimmed: false },
+    service: { id: 'PF9KMXH', type: 'service', summary: 'testing service updates', teams: [] },
+    ping: { message: 'Hello from your friend Pagey!', type: 'ping' },
+  };
+  it.each([
+    ['incident.triggered', 'incident', 'incident:PGR0VU2'],
+    ['incident.acknowledged', 'incident', 'incident:PGR0VU2'],
+    ['incident.unacknowledged', 'incident', 'incident:PGR0VU2'],
+    ['incident.escalated', 'incident', 'incident:PGR0VU2'],
+    ['incident.delegated', 'incident', 'incident:PGR0VU2'],
+    ['incident.reassigned', 'incident', 'incident:PGR0VU2'],
+    ['incident.priority_updated', 'incident', 'incident:PGR0VU2'],
+    ['incident.reopened', 'incident', 'incident:PGR0VU2'],
+    ['incident.resolved', 'incident', 'incident:PGR0VU2'],
+    ['incident.annotated', 'incident_note', 'incident:PGR0VU2'],
+    ['incident.responder.added', 'incident_responder', 'incident:PGR0VU2'],
+    ['incident.responder.replied', 'incident_responder', 'incident:PGR0VU2'],
+    ['incident.status_update_published', 'incident_status_update', 'incident:PGR0VU2'],
+    ['service.created', 'service', 'service:PF9KMXH'],
+    ['service.updated', 'service', 'service:PF9KMXH'],
+    ['service.deleted', 'service', 'service:PF9KMXH'],
+    ['pagey.ping', 'ping', 'pagey:01CH754SM17TWPE2V2H4VPBRO7'],
+  ])('%s', (type, dataType, key) => {
+    const resource = type.split('.')[0]!;
+    const body = { event: { id: '01CH754SM17TWPE2V2H4VPBRO7', event_type: type, resource_type: resource, occurred_at: '2021-12-08T22:58:53.510Z', agent: null, client: null, data: data[dataType] } };
+    const [e] = normaliseDelivery('pagerduty', parseWith(pagerdutyPayloadSchema, body, 'PagerDuty webhook'), new Date());
+    expect(e!.event).toMatchObject({ source: 'pagerduty', type, key, resolved: type === 'incident.resolved' });
+    expect(e!.dedupKey).toBe('01CH754SM17TWPE2V2H4VPBRO7');
+    expect(triggerEventSchema.safeParse(e!.event).success).toBe(true);
+  });
+});
