@@ -106,6 +106,33 @@ const connectionEdits = [
       "    if (query || sent.length) error(Errors.connection('CONNECTION_CLOSED', options, socket))\n",
   },
   {
+    name: 'a stale prepared statement is sent again only outside a transaction',
+    find: '          : query.prepared && retryRoutines.has(errorResponse.routine)\n            ? retry(query, errorResponse)\n',
+    replace:
+      `          // ${MARKER}: only on an idle connection (ReadyForQuery 'I'): in a transaction the copy would\n` +
+      '          // go after statements already sent, COMMIT included, and run outside it; there the stale\n' +
+      '          // statement is forgotten and its error fails the transaction (src/db/prepared.ts runs it again)\n' +
+      '          : query.prepared && retryRoutines.has(errorResponse.routine)\n' +
+      '            ? x[5] === 73 ? retry(query, errorResponse) : (delete statements[query.signature], errored(errorResponse))\n',
+  },
+  {
+    name: 'BEGIN learns its connection even when the pipeline is full',
+    find:
+      '      return write(toBuffer(q))\n' +
+      '        && !q.describeFirst\n' +
+      '        && !q.cursorFn\n' +
+      '        && sent.length < max_pipeline\n' +
+      '        && (!q.options.onexecute || q.options.onexecute(connection))\n',
+    replace:
+      '      const more = write(toBuffer(q))\n' +
+      '        && !q.describeFirst\n' +
+      '        && !q.cursorFn\n' +
+      '        && sent.length < max_pipeline\n' +
+      `      // ${MARKER}: upstream skipped onexecute when the pipeline was full, and begin() then threw a\n` +
+      '      // TypeError no caller could catch\n' +
+      '      return q.options.onexecute ? q.options.onexecute(connection) && more : more\n',
+  },
+  {
     name: 'a flight of messages goes out in one write',
     find: '    if (fn || chunk.length >= 1024)\n',
     replace:
@@ -152,7 +179,8 @@ const indexEdits = [
       '        onexecute: c => { const x = onexecute(c); assigned(); return x }\n' +
       '      }).execute()\n' +
       '      began.catch(() => {})\n' +
-      '      await Promise.race([began, onassign])\n' +
+      '      // a BEGIN with options (isolation level, read only) can fail by itself: then nothing may follow it\n' +
+      '      await (options ? began : Promise.race([began, onassign]))\n' +
       "      // the pool parked the connection as full (no one else's queries); the transaction's own go straight to it\n" +
       '      connection && connection.queue === full && move(connection, reserved)\n',
   },
@@ -170,12 +198,15 @@ const indexEdits = [
   },
   {
     name: 'a statement that failed in flight fails the transaction, even after COMMIT',
-    find: "          : await sql`commit`\n      }\n",
+    find: "        prepare\n          ? await sql`prepare transaction '${ sql.unsafe(prepare) }'`\n          : await sql`commit`\n      }\n",
     replace:
-      "          : await sql`commit`\n" +
-      `        // ${MARKER}: a statement still in flight when COMMIT was sent failed, so PostgreSQL ended the\n` +
-      '        // transaction with ROLLBACK (its answer to COMMIT in a failed transaction): never report that as committed\n' +
+      "        const ended = prepare\n          ? await sql`prepare transaction '${ sql.unsafe(prepare) }'`\n          : await sql`commit`\n" +
+      `        // ${MARKER}: a statement still in flight when COMMIT was sent failed (one of a savepoint's too),\n` +
+      '        // so PostgreSQL ended the transaction with ROLLBACK, its answer to COMMIT in a failed\n' +
+      '        // transaction: never report that as committed\n' +
       '        if (uncaughtError) throw uncaughtError\n' +
+      "        if (ended.command === 'ROLLBACK')\n" +
+      "          throw Errors.generic('TRANSACTION_ROLLED_BACK', 'COMMIT was answered with ROLLBACK: a statement of the transaction failed')\n" +
       '      }\n',
   },
 ];

@@ -121,13 +121,19 @@ export async function pipelinedTransaction<T>(orm: Orm, fn: (tx: Tx, pl: Pipelin
   return result;
 }
 
-/** Waits for every promise in `list`, including those pushed to it meanwhile. */
+/**
+ * Waits for every promise in `list`, including those pushed to it meanwhile, then rejects with
+ * the first failure. Never sooner: the transaction ends (ROLLBACK) right after, and tracked
+ * work still running could otherwise add a statement once the connection is back in the pool.
+ */
 async function allOf(list: Array<Promise<unknown>>): Promise<void> {
+  let failure: { error: unknown } | undefined;
   for (let seen = 0; seen < list.length; ) {
     const batch = list.slice(seen);
     seen = list.length;
-    await Promise.all(batch);
+    for (const r of await Promise.allSettled(batch)) if (r.status === 'rejected') failure ??= { error: r.reason };
   }
+  if (failure) throw failure.error;
 }
 
 const noop = () => {};
