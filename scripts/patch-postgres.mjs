@@ -38,15 +38,20 @@
  *    restart, each pool slot that had a query in flight failed its next query with
  *    "terminating connection due to administrator command". Forget it with the socket.
  *
- * Three more edits take round trips out of every transaction (issue 14; docs/benchmarks.md):
+ * More edits take round trips out of every transaction (issue 14; docs/benchmarks.md), and
+ * close what that would otherwise open (test/integration/db-pipelined-commit-attacks.test.ts):
  * 7. `begin()` starts the transaction's callback once BEGIN has a connection instead of once it
  *    is answered, and the statements queued behind it go out together: BEGIN and the first
- *    statements share one flight. A BEGIN on an idle connection fails only with the connection,
- *    and then so does everything behind it, so nothing can run outside the transaction.
+ *    statements share one flight. A plain BEGIN on an idle connection fails only with the
+ *    connection, and then so does everything behind it; a BEGIN with options is awaited. BEGIN
+ *    learns its connection even behind a full pipeline (upstream threw an uncaught TypeError).
  * 8. After COMMIT, a statement of the transaction that failed (still in flight when COMMIT was
- *    sent: src/db/pipeline.ts `queued`) rejects the transaction. PostgreSQL answers COMMIT in a
- *    failed transaction with ROLLBACK, which upstream reported as success.
- * 9. The messages of one event-loop turn go out in one socket write of up to 16 KB (upstream:
+ *    sent: src/db/pipeline.ts `queued`), or a COMMIT answered with ROLLBACK (PostgreSQL's answer
+ *    in a failed transaction, which upstream reported as success), rejects the transaction.
+ * 9. A prepared statement whose plan went stale is sent again only outside a transaction: inside
+ *    one the copy went after the statements already sent, COMMIT included, and ran in autocommit.
+ *    There it is forgotten and fails the transaction, which src/db/prepared.ts runs again.
+ * 10. The messages of one event-loop turn go out in one socket write of up to 16 KB (upstream:
  *    a write per KB); each write is a system call that also wakes the server.
  *
  * Usage: node scripts/patch-postgres.mjs [--check | --revert] [package dir]
