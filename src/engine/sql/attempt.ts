@@ -58,20 +58,11 @@ export interface RawAttemptStart {
  * decided `mode`, so exactly one of them writes.
  */
 export function beginAttemptQuery(args: AttemptArgs): Bound {
-  return beginAttemptStatement({
-    stepId: args.stepId,
-    token: args.token,
-    now: args.now.toISOString(),
-    stepTimeoutMs: args.stepTimeoutMs,
-    worker: args.worker,
-    params: JSON.stringify(args.params ?? null),
-    runId: args.runId,
-    key: idempotencyKeyOf(args.runId, args.stepKey),
-  });
+  return beginAttemptStatement(attemptParams(args));
 }
 
-const p = (name: string) => sql.placeholder(name);
-const beginAttemptStatement = fixed<{
+/** The placeholders of both attempt-start statements. */
+interface AttemptParams {
   stepId: string;
   token: string;
   now: string;
@@ -80,7 +71,21 @@ const beginAttemptStatement = fixed<{
   params: string;
   runId: string;
   key: string;
-}>(sql`
+}
+
+const attemptParams = (args: AttemptArgs): AttemptParams => ({
+  stepId: args.stepId,
+  token: args.token,
+  now: args.now.toISOString(),
+  stepTimeoutMs: args.stepTimeoutMs,
+  worker: args.worker,
+  params: JSON.stringify(args.params ?? null),
+  runId: args.runId,
+  key: idempotencyKeyOf(args.runId, args.stepKey),
+});
+
+const p = (name: string) => sql.placeholder(name);
+const beginAttemptStatement = fixed<AttemptParams>(sql`
     with st as (
       select s.id, s.attempts, s.deadline_at, s.spec->>'role' as role, r.state as run_state
       from engine_steps s join engine_runs r on r.id = s.run_id
@@ -127,28 +132,10 @@ const beginAttemptStatement = fixed<{
  * the token. Same answer shape as `beginAttemptQuery`.
  */
 export function startChainedAttemptQuery(args: AttemptArgs): Bound {
-  return startChainedAttemptStatement({
-    stepId: args.stepId,
-    token: args.token,
-    now: args.now.toISOString(),
-    stepTimeoutMs: args.stepTimeoutMs,
-    worker: args.worker,
-    params: JSON.stringify(args.params ?? null),
-    runId: args.runId,
-    key: idempotencyKeyOf(args.runId, args.stepKey),
-  });
+  return startChainedAttemptStatement(attemptParams(args));
 }
 
-const startChainedAttemptStatement = fixed<{
-  stepId: string;
-  token: string;
-  now: string;
-  stepTimeoutMs: number | null;
-  worker: string;
-  params: string;
-  runId: string;
-  key: string;
-}>(sql`
+const startChainedAttemptStatement = fixed<AttemptParams>(sql`
     with stepped as (
       update engine_steps s set attempts = 1,
         deadline_at = ${p('now')}::timestamptz + ${p('stepTimeoutMs')}::bigint * interval '1 millisecond',
