@@ -19,7 +19,8 @@ import {
   type TrafficTarget,
 } from '../support/prometheus.js';
 
-// Windows of seconds instead of hours, so one burn and its recovery take well under a minute.
+// Windows of seconds instead of hours, so one burn and its recovery take well under a minute;
+// the test's Prometheus scrapes every second (declared, so the short windows are not warned about).
 const sloYaml = `apiVersion: quench/v1
 kind: SLO
 metadata: { name: target-availability }
@@ -27,6 +28,7 @@ service: target
 objective: 99
 window: 1h
 sli:
+  scrapeInterval: 1s
   events:
     errorQuery: sum(rate(http_requests_total{job="target",code="500"}[{{window}}]))
     totalQuery: sum(rate(http_requests_total{job="target"}[{{window}}]))
@@ -39,7 +41,7 @@ alerting:
 ---
 apiVersion: openslo/v1
 kind: SLO
-metadata: { name: target-slices }
+metadata: { name: target-slices, annotations: { quench.dev/scrape-interval: 1s } }
 spec:
   service: target
   indicator:
