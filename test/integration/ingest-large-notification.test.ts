@@ -7,16 +7,13 @@ import { loadConfig } from '../../src/config/load.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { waitFor } from '../support/wait-for.js';
-import { createAuditTrail } from '../../src/audit/trail.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { claimDue, failDelivery, insertDelivery } from '../../src/ingest/inbox.js';
-import { createIngestMetrics } from '../../src/ingest/metrics.js';
 import { DECISION_EVENTS, type ProcessorDeps, processDelivery } from '../../src/ingest/processor.js';
 import type { RunPort } from '../../src/ingest/runs.js';
-import { createMetrics } from '../../src/telemetry/metrics.js';
 import { freshDatabase, type TestDatabase } from '../support/databases.js';
 import { alertmanagerBody } from '../support/ingest-webhooks.js';
-import { testPlaybook } from '../support/ingest-pipeline.js';
+import { processorDeps, testPlaybook } from '../support/ingest-pipeline.js';
 
 /**
  * One Alertmanager notification may hold hundreds of alerts (a node down takes every pod's
@@ -45,14 +42,7 @@ describe('a notification of hundreds of alerts on PGlite', () => {
       },
       signal: async () => void signals++,
     };
-    const deps: ProcessorDeps = {
-      db: t.db,
-      clock,
-      audit: createAuditTrail(t.db, clock),
-      metrics: createIngestMetrics(createMetrics().registry, async () => ({ lagSeconds: 0, pending: 0 })),
-      runs,
-      playbooks: () => [playbook.definition],
-    };
+    const deps = processorDeps(t.db, clock, runs, () => [playbook.definition]);
     const alerts = Array.from({ length: ALERTS }, (_, i) => ({ labels: { alertname: 'NodeDown', pod: `pod-${i}` }, fingerprint: `fp${i}` }));
     await insertDelivery(t.db, { source: 'alertmanager', deliveryKey: 'big', receivedAt: clock.now(), headers: {}, body: alertmanagerBody(alerts, '{}:{alertname="NodeDown"}') });
     const [row] = await claimDue(t.db, clock.now(), 60_000, 1);
@@ -102,18 +92,12 @@ describe('a sliced decision that fails half-way', () => {
       signal: async (_run, _type, _payload, key) => void signalled.add(key),
     };
     let routed = 0;
-    const deps = (failAt?: number): ProcessorDeps => ({
-      db: t.db,
-      clock,
-      audit: createAuditTrail(t.db, clock),
-      metrics: createIngestMetrics(createMetrics().registry, async () => ({ lagSeconds: 0, pending: 0 })),
-      runs,
+    const deps = (failAt?: number): ProcessorDeps =>
       // Routing reads the playbooks once per new firing: the first attempt fails in its second slice.
-      playbooks: () => {
+      processorDeps(t.db, clock, runs, () => {
         if (++routed === failAt) throw new Error('the playbook store is away');
         return [playbook.definition];
-      },
-    });
+      });
     const alerts = Array.from({ length: n }, (_, i) => ({ labels: { alertname: 'NodeDown', pod: `pod-${i}` }, fingerprint: `fp${i}` }));
     await insertDelivery(t.db, { source: 'alertmanager', deliveryKey: 'half', receivedAt: clock.now(), headers: {}, body: alertmanagerBody(alerts, '{}:{alertname="NodeDown"}') });
     const [first] = await claimDue(t.db, clock.now(), 60_000, 1);

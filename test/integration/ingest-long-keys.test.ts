@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAuditTrail } from '../../src/audit/trail.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { claimDue, insertDelivery } from '../../src/ingest/inbox.js';
-import { createIngestMetrics } from '../../src/ingest/metrics.js';
-import { type ProcessorDeps, processDelivery } from '../../src/ingest/processor.js';
+import { processDelivery } from '../../src/ingest/processor.js';
 import type { RunPort } from '../../src/ingest/runs.js';
-import { createMetrics } from '../../src/telemetry/metrics.js';
 import { databaseKinds, freshDatabase, type TestDatabase } from '../support/databases.js';
 import { alertmanagerBody } from '../support/ingest-webhooks.js';
-import { testPlaybook } from '../support/ingest-pipeline.js';
+import { processorDeps, testPlaybook } from '../support/ingest-pipeline.js';
 
 /**
  * Identities are built from what senders send, and a unique index takes at most 2,704 bytes
@@ -38,14 +35,7 @@ describe.each(databaseKinds)('identities longer than an index entry on %s', (kin
       signal: async (_run, type) => void signals.push(type),
     };
     const playbook = testPlaybook('long', [{ source: 'alertmanager', groupBy: ['blob'] }]);
-    const deps: ProcessorDeps = {
-      db: t.db,
-      clock,
-      audit: createAuditTrail(t.db, clock),
-      metrics: createIngestMetrics(createMetrics().registry, async () => ({ lagSeconds: 0, pending: 0 })),
-      runs,
-      playbooks: () => [playbook.definition],
-    };
+    const deps = processorDeps(t.db, clock, runs, () => [playbook.definition]);
     // Incompressible (random) and multi-byte: 6,000 characters, well over 8 KB of UTF-8.
     const blob = `${randomBytes(3000).toString('base64')}🔥é中`.repeat(1);
     const alert = (i: number, status: 'firing' | 'resolved' = 'firing') => ({ status, labels: { alertname: 'Huge', pod: `p${i}`, blob }, fingerprint: undefined as unknown as string });

@@ -7,7 +7,7 @@ import { createEngine, type Engine } from '../../src/engine/engine.js';
 import { engineRunPort } from '../../src/ingest/engine-port.js';
 import { insertDelivery } from '../../src/ingest/inbox.js';
 import { createIngestMetrics } from '../../src/ingest/metrics.js';
-import { processDelivery } from '../../src/ingest/processor.js';
+import { processDelivery, type ProcessorDeps } from '../../src/ingest/processor.js';
 import type { RunPort } from '../../src/ingest/runs.js';
 import { inboxTriggerSink } from '../../src/ingest/sink.js';
 import { createIngestWorker } from '../../src/ingest/worker.js';
@@ -16,6 +16,26 @@ import { playbookHash } from '../../src/playbooks/loader.js';
 import { PlaybookStore } from '../../src/playbooks/store.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
+
+/**
+ * What `processDelivery` needs, real but for the runs and the playbooks the test gives: the
+ * database's audit trail and fresh metrics (no inbox gauge).
+ */
+export function processorDeps(
+  db: Database,
+  clock: ManualClock,
+  runs: RunPort,
+  playbooks: ProcessorDeps['playbooks'],
+): ProcessorDeps {
+  return {
+    db,
+    clock,
+    audit: createAuditTrail(db, clock),
+    metrics: createIngestMetrics(createMetrics().registry, async () => ({ lagSeconds: 0, pending: 0 })),
+    runs,
+    playbooks,
+  };
+}
 
 /**
  * Ingest's processing pipeline on a real database with the real engine: deliveries go into
