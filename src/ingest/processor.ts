@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
-import type { AuditTrail } from '../audit/trail.js';
+import { type AuditTrail, appendOnPipeline } from '../audit/trail.js';
 import type { Clock } from '../core/clock.js';
 import type { AuditEntryInput } from '../audit/core/entry.js';
 import type { Database, Executor } from '../db/database.js';
@@ -71,7 +71,7 @@ function decisionIo(deps: ProcessorDeps, tx: Executor): DecisionIo & { finish():
       entries.push(entry);
     },
     async finish() {
-      if (entries.length > 0) pl.track(deps.audit.appendMany(entries.splice(0), tx, (query) => pl.add(query)));
+      if (entries.length > 0) appendOnPipeline(deps.audit, pl, entries.splice(0), tx);
       await pl.settled();
     },
   };
